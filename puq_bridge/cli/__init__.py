@@ -1,0 +1,142 @@
+"""The ``puq-bridge`` command line: glue over the library.
+
+Commands live in small modules of this package and are imported only when run (or listed by ``--help``), and none
+of them imports zeep at module level, so start-up stays fast. Errors of the library become one line on stderr here,
+in one place (:class:`PuqGroup`), with the traceback only under ``-v``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from functools import cached_property
+from pathlib import Path
+
+import click
+
+from .. import __version__
+from ..errors import ConfigError, PuqBridgeError
+from ..logs import SecretFilter, setup_logging
+
+log = logging.getLogger(__name__)
+
+#: command name -> "module:attribute" (relative to this package); loaded on demand.
+COMMANDS = {
+    "check": "check:check",
+    "sync-usage": "sync_cmd:sync_usage",
+    "services": "panel:services",
+    "users": "panel:users",
+    "reset-password": "panel:reset_password",
+    "cancel": "panel:cancel",
+    "render": "render_cmd:render",
+    "serve": "serve_cmd:serve",
+    "whmcs-module": "serve_cmd:whmcs_module",
+    "demo": "demo_cmd:demo",
+}
+
+
+class AppContext:
+    """What every command gets as ``ctx.obj``: the config (loaded on first use) and factories for the clients."""
+
+    def __init__(self, config_path: str | None, verbosity: int, secret_filter: SecretFilter):
+        self.config_path = config_path
+        self.verbosity = verbosity
+        self.secret_filter = secret_filter
+
+    @cached_property
+    def config(self):
+        """The loaded :class:`~puq_bridge.config.Config`; its secrets are registered with the log filter."""
+        from ..config import load_config
+
+        cfg = load_config(self.config_path)
+        self.secret_filter.add([cfg.whmcs.secret, cfg.whmcs.access_key, cfg.adapter.secret])
+        self.secret_filter.add(z.password for z in cfg.zimbra)
+        return cfg
+
+    def whmcs(self):
+        """A :class:`~puq_bridge.whmcs.WhmcsClient` for ``[whmcs]``."""
+        from ..whmcs import WhmcsClient
+
+        w = self.config.whmcs
+        return WhmcsClient(w.url, w.identifier, w.secret, access_key=w.access_key, timeout=w.timeout,
+                           verify=w.verify)
+
+    def zimbra(self, entry):
+        """A :class:`~puq_bridge.zimbra.ZimbraAdmin` for one ``[[zimbra]]`` entry (imports zeep)."""
+        from ..zimbra import ZimbraAdmin
+
+        return ZimbraAdmin(entry.url, entry.admin_user, entry.password, name=entry.name, verify=entry.verify,
+                           timeout=entry.timeout)
+
+    def store(self):
+        """The :class:`~puq_bridge.store.UsageStore` at ``[store] path``."""
+        from ..store import UsageStore
+
+        return UsageStore(self.config.store.path, detail_days=self.config.store.detail_days)
+
+
+class PuqGroup(click.Group):
+    """A click group whose commands are imported on demand and whose errors become one readable line."""
+
+    def list_commands(self, ctx):
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        return getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except PuqBridgeError as err:
+            obj = ctx.obj if isinstance(ctx.obj, AppContext) else None
+            verbose = obj.verbosity > 0 if obj else False
+            message = obj.secret_filter.mask(str(err)) if obj else str(err)
+            if verbose:
+                log.error("%s", message, exc_info=True)
+            click.echo(f"error: {message}", err=True)
+            ctx.exit(2 if isinstance(err, ConfigError) else 1)
+
+
+@click.group(cls=PuqGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="puq-bridge")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Config file (default: $PUQ_BRIDGE_CONFIG, ./puq-bridge.toml, ~/.config/puq-bridge/config.toml, "
+                   "/etc/puq-bridge/config.toml).")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-v info, -vv debug); tracebacks.")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None, verbose: int, quiet: bool) -> None:
+    """puq-bridge: WHMCS <-> Zimbra provisioning, client-area tabs and usage sync."""
+    verbosity = -1 if quiet else verbose
+    secret_filter = SecretFilter()
+    setup_logging(verbosity, secret_filter)
+    ctx.obj = AppContext(config_path, verbosity, secret_filter)
+
+
+def echo_json(document) -> None:
+    """Print one JSON document on stdout (dates as ISO strings, Decimals as strings)."""
+    import json
+
+    click.echo(json.dumps(document, indent=2, default=_json_default, ensure_ascii=False))
+
+
+def _json_default(value):
+    import datetime as dt
+    from decimal import Decimal
+
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

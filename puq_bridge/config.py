@@ -1,0 +1,386 @@
+"""Loading and validating the TOML configuration file.
+
+This is the only module that reads config files and the environment; the library takes explicit arguments.
+Every secret may be written as ``KEY = "value"`` or as ``KEY_env = "ENV_VAR_NAME"``. Unknown keys, missing keys,
+wrong types, unset environment variables and missing CA bundles are :class:`~puq_bridge.errors.ConfigError`\\ s that
+name the file and the key.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+ENV_CONFIG = "PUQ_BRIDGE_CONFIG"
+
+
+def default_search_path() -> list[Path]:
+    """The places looked at, in order, when neither ``--config`` nor ``$PUQ_BRIDGE_CONFIG`` names a file."""
+    return [
+        Path("puq-bridge.toml"),
+        Path.home() / ".config" / "puq-bridge" / "config.toml",
+        Path("/etc/puq-bridge/config.toml"),
+    ]
+
+
+def default_store_path() -> Path:
+    """The per-user data file used when ``[store] path`` is not set (``$XDG_DATA_HOME/puq-bridge/``)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "puq-bridge" / "usage.sqlite3"
+
+
+@dataclass(frozen=True)
+class WhmcsConfig:
+    """``[whmcs]``: where the WHMCS API is and how to authenticate."""
+
+    url: str
+    identifier: str
+    secret: str = field(repr=False)
+    access_key: str | None = field(default=None, repr=False)
+    verify: bool | str = True
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class ZimbraConfig:
+    """One ``[[zimbra]]`` entry: a Zimbra server and the WHMCS server (id or hostname) it serves."""
+
+    name: str
+    whmcs_server: int | str
+    url: str
+    admin_user: str
+    password: str = field(repr=False)
+    verify: bool | str = True
+    timeout: float = 30.0
+    webmail_url: str | None = None
+    admin_url: str | None = None
+
+    def matches(self, server_id: Any = None, hostname: str | None = None) -> bool:
+        """True when this entry serves the WHMCS server given by id or hostname."""
+        if isinstance(self.whmcs_server, int):
+            try:
+                return server_id is not None and int(server_id) == self.whmcs_server
+            except (TypeError, ValueError):
+                return False
+        return bool(hostname) and hostname.strip().lower() == self.whmcs_server.strip().lower()
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    """``[sync]``: which services the usage sync handles and how many servers it reads at once."""
+
+    products: tuple[int, ...] = ()
+    statuses: tuple[str, ...] = ("Active", "Suspended")
+    concurrency: int = 8
+    per_server_concurrency: int = 4
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """``[store]``: the usage-history SQLite file and how long full detail is kept."""
+
+    path: Path = field(default_factory=default_store_path)
+    detail_days: int = 14
+
+
+@dataclass(frozen=True)
+class AdapterConfig:
+    """``[adapter]``: the HTTP service WHMCS's forwarder talks to."""
+
+    listen: str = "127.0.0.1:8750"
+    secret: str | None = field(default=None, repr=False)
+    url: str | None = None
+    max_body: int = 1_048_576
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        """``listen`` split into host and port."""
+        return split_listen(self.listen)
+
+    @property
+    def bridge_url(self) -> str:
+        """The URL the forwarder posts to: ``url`` if set, else ``http://<listen>``."""
+        if self.url:
+            return self.url.rstrip("/")
+        host, port = self.host_port
+        return f"http://{host}:{port}"
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    """``[render]``: client-area templates and the staleness notice."""
+
+    templates_dir: Path | None = None
+    stale_after_hours: float = 26.0
+    default_lang: str = "en"
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration, as loaded from one file."""
+
+    whmcs: WhmcsConfig
+    zimbra: tuple[ZimbraConfig, ...] = ()
+    sync: SyncConfig = field(default_factory=SyncConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    adapter: AdapterConfig = field(default_factory=AdapterConfig)
+    render: RenderConfig = field(default_factory=RenderConfig)
+    path: Path | None = None
+
+    def zimbra_for(self, server_id: Any = None, hostname: str | None = None) -> ZimbraConfig | None:
+        """The ``[[zimbra]]`` entry serving a WHMCS server (by id, then hostname), or ``None``."""
+        for entry in self.zimbra:
+            if entry.matches(server_id, hostname):
+                return entry
+        return None
+
+    def zimbra_named(self, name: str) -> ZimbraConfig | None:
+        """The ``[[zimbra]]`` entry called ``name``, or ``None``."""
+        return next((z for z in self.zimbra if z.name == name), None)
+
+
+def split_listen(value: str) -> tuple[str, int]:
+    """Split ``HOST:PORT`` (``[::1]:8750`` for IPv6); raises ``ValueError`` when it is not that."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"expected HOST:PORT, got {value!r}")
+    return host.strip("[]"), int(port)
+
+
+def find_config(explicit: str | os.PathLike | None = None, env: Mapping[str, str] | None = None) -> Path:
+    """Find the config file: ``explicit``, else ``$PUQ_BRIDGE_CONFIG``, else the first of the default places.
+
+    Raises:
+        ConfigError: the named file does not exist, or none of the default places has one.
+    """
+    env = os.environ if env is None else env
+    named = explicit or env.get(ENV_CONFIG)
+    if named:
+        path = Path(named).expanduser()
+        if not path.is_file():
+            raise ConfigError(str(path), None, "config file not found")
+        return path
+    for path in default_search_path():
+        if path.is_file():
+            return path
+    places = ", ".join(str(p) for p in default_search_path())
+    raise ConfigError(None, None, f"no config file: give --config or ${ENV_CONFIG}, or create one of {places}")
+
+
+def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Find (see :func:`find_config`), read and validate the config file.
+
+    Args:
+        path: explicit path (``--config``); ``None`` searches.
+        env: environment for ``*_env`` secrets and ``$PUQ_BRIDGE_CONFIG`` (default ``os.environ``).
+    """
+    env = os.environ if env is None else env
+    file = find_config(path, env)
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(str(file), None, f"cannot read: {err.strerror}") from err
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(str(file), None, f"not valid TOML: {err}") from err
+    return parse_config(raw, str(file), env)
+
+
+def parse_config(raw: Mapping[str, Any], file: str = "config", env: Mapping[str, str] | None = None) -> Config:
+    """Validate an already-parsed TOML document (``file`` is only used in messages)."""
+    env = os.environ if env is None else env
+    reader = _Reader(file, env)
+    reader.check_keys(raw, "", {"whmcs", "zimbra", "sync", "store", "adapter", "render"})
+    if "whmcs" not in raw:
+        raise ConfigError(file, "whmcs", "missing required section [whmcs]")
+    cfg = Config(
+        whmcs=reader.whmcs(reader.table(raw, "whmcs")),
+        zimbra=reader.zimbras(raw.get("zimbra", [])),
+        sync=reader.sync(reader.table(raw, "sync")),
+        store=reader.store(reader.table(raw, "store")),
+        adapter=reader.adapter(reader.table(raw, "adapter")),
+        render=reader.render(reader.table(raw, "render")),
+        path=Path(file) if file != "config" else None,
+    )
+    if reader.literal_secrets and file != "config":
+        _warn_if_readable(file, reader.literal_secrets)
+    return cfg
+
+
+def _warn_if_readable(file: str, keys: list[str]) -> None:
+    try:
+        mode = os.stat(file).st_mode
+    except OSError:
+        return
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        log.warning(
+            "%s holds literal secrets (%s) and is readable by group or others; chmod 600 it or use KEY_env",
+            file, ", ".join(keys),
+        )
+
+
+class _Reader:
+    """Typed access to one config document, raising ConfigErrors that name file and key."""
+
+    def __init__(self, file: str, env: Mapping[str, str]):
+        self.file, self.env = file, env
+        self.literal_secrets: list[str] = []
+
+    def fail(self, key: str, message: str) -> ConfigError:
+        return ConfigError(self.file, key, message)
+
+    def check_keys(self, table: Mapping[str, Any], prefix: str, allowed: set[str]) -> None:
+        for key in table:
+            if key not in allowed:
+                raise self.fail(f"{prefix}{key}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+
+    def table(self, raw: Mapping[str, Any], name: str) -> dict:
+        value = raw.get(name, {})
+        if not isinstance(value, dict):
+            raise self.fail(name, f"must be a table [{name}]")
+        return value
+
+    def get(self, table, prefix, key, types, default=..., what=None):
+        if key not in table:
+            if default is ...:
+                raise self.fail(f"{prefix}{key}", "missing required key")
+            return default
+        value = table[key]
+        if isinstance(value, bool) and bool not in types or not isinstance(value, types):
+            names = what or " or ".join(t.__name__ for t in types)
+            raise self.fail(f"{prefix}{key}", f"must be {names}, got {type(value).__name__} {value!r}")
+        return value
+
+    def secret(self, table, prefix, key, required=True):
+        env_key = f"{key}_env"
+        if key in table and env_key in table:
+            raise self.fail(f"{prefix}{key}", f"give either {key} or {env_key}, not both")
+        if key in table:
+            value = self.get(table, prefix, key, (str,))
+            self.literal_secrets.append(f"{prefix}{key}")
+            return value
+        if env_key in table:
+            var = self.get(table, prefix, env_key, (str,))
+            value = self.env.get(var)
+            if not value:
+                raise self.fail(f"{prefix}{env_key}", f"environment variable {var} is not set")
+            return value
+        if required:
+            raise self.fail(f"{prefix}{key}", f"missing required key ({key} or {env_key})")
+        return None
+
+    def url(self, table, prefix, key="url", default=...):
+        value = self.get(table, prefix, key, (str,), default)
+        if value is None:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise self.fail(f"{prefix}{key}", f"must be an http:// or https:// URL, got {value!r}")
+        return value.rstrip("/")
+
+    def verify(self, table, prefix):
+        value = self.get(table, prefix, "verify", (bool, str), True, "true, false or a CA bundle path")
+        if isinstance(value, str):
+            path = Path(value).expanduser()
+            if not path.is_file():
+                raise self.fail(f"{prefix}verify", f"CA bundle not found: {value}")
+            return str(path)
+        return value
+
+    def positive(self, table, prefix, key, default, types=(int,)):
+        value = self.get(table, prefix, key, types, default)
+        if value <= 0:
+            raise self.fail(f"{prefix}{key}", f"must be greater than 0, got {value}")
+        return value
+
+    def whmcs(self, t) -> WhmcsConfig:
+        p = "whmcs."
+        self.check_keys(t, p, {"url", "identifier", "secret", "secret_env", "access_key", "access_key_env",
+                               "verify", "timeout"})
+        return WhmcsConfig(
+            url=self.url(t, p), identifier=self.get(t, p, "identifier", (str,)),
+            secret=self.secret(t, p, "secret"), access_key=self.secret(t, p, "access_key", required=False),
+            verify=self.verify(t, p), timeout=float(self.positive(t, p, "timeout", 30, (int, float))),
+        )
+
+    def zimbras(self, items) -> tuple[ZimbraConfig, ...]:
+        if not isinstance(items, list):
+            raise self.fail("zimbra", "must be an array of tables [[zimbra]]")
+        seen: set[str] = set()
+        result = []
+        for i, t in enumerate(items):
+            p = f"zimbra[{i}]."
+            if not isinstance(t, dict):
+                raise self.fail(f"zimbra[{i}]", "must be a table")
+            self.check_keys(t, p, {"name", "whmcs_server", "url", "admin_user", "password", "password_env",
+                                   "verify", "timeout", "webmail_url", "admin_url"})
+            name = self.get(t, p, "name", (str,))
+            if name in seen:
+                raise self.fail(f"{p}name", f"duplicate server name {name!r}")
+            seen.add(name)
+            result.append(ZimbraConfig(
+                name=name,
+                whmcs_server=self.get(t, p, "whmcs_server", (int, str), what="a server id (int) or hostname (str)"),
+                url=self.url(t, p), admin_user=self.get(t, p, "admin_user", (str,)),
+                password=self.secret(t, p, "password"), verify=self.verify(t, p),
+                timeout=float(self.positive(t, p, "timeout", 30, (int, float))),
+                webmail_url=self.url(t, p, "webmail_url", None), admin_url=self.url(t, p, "admin_url", None),
+            ))
+        return tuple(result)
+
+    def sync(self, t) -> SyncConfig:
+        p = "sync."
+        self.check_keys(t, p, {"products", "statuses", "concurrency", "per_server_concurrency"})
+        products = self.get(t, p, "products", (list,), [])
+        if not all(isinstance(x, int) and not isinstance(x, bool) for x in products):
+            raise self.fail(f"{p}products", "must be a list of WHMCS product ids (integers)")
+        statuses = self.get(t, p, "statuses", (list,), ["Active", "Suspended"])
+        if not statuses or not all(isinstance(x, str) for x in statuses):
+            raise self.fail(f"{p}statuses", "must be a non-empty list of service statuses (strings)")
+        return SyncConfig(
+            products=tuple(products), statuses=tuple(statuses),
+            concurrency=self.positive(t, p, "concurrency", 8),
+            per_server_concurrency=self.positive(t, p, "per_server_concurrency", 4),
+        )
+
+    def store(self, t) -> StoreConfig:
+        p = "store."
+        self.check_keys(t, p, {"path", "detail_days"})
+        path = self.get(t, p, "path", (str,), None)
+        return StoreConfig(
+            path=Path(path).expanduser() if path else default_store_path(),
+            detail_days=self.positive(t, p, "detail_days", 14),
+        )
+
+    def adapter(self, t) -> AdapterConfig:
+        p = "adapter."
+        self.check_keys(t, p, {"listen", "secret", "secret_env", "url", "max_body"})
+        listen = self.get(t, p, "listen", (str,), "127.0.0.1:8750")
+        try:
+            split_listen(listen)
+        except ValueError as err:
+            raise self.fail(f"{p}listen", str(err)) from err
+        return AdapterConfig(
+            listen=listen, secret=self.secret(t, p, "secret", required=False),
+            url=self.url(t, p, "url", None), max_body=self.positive(t, p, "max_body", 1_048_576),
+        )
+
+    def render(self, t) -> RenderConfig:
+        p = "render."
+        self.check_keys(t, p, {"templates_dir", "stale_after_hours", "default_lang"})
+        tdir = self.get(t, p, "templates_dir", (str,), None)
+        if tdir and not Path(tdir).expanduser().is_dir():
+            raise self.fail(f"{p}templates_dir", f"directory not found: {tdir}")
+        lang = self.get(t, p, "default_lang", (str,), "en")
+        return RenderConfig(
+            templates_dir=Path(tdir).expanduser() if tdir else None,
+            stale_after_hours=float(self.positive(t, p, "stale_after_hours", 26, (int, float))),
+            default_lang=lang,
+        )

@@ -1,0 +1,1 @@
+"""Fixtures for the WHMCS simulator (filled in with the WHMCS client)."""

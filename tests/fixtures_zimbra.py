@@ -1,0 +1,1 @@
+"""Fixtures for the Zimbra simulator (filled in with the Zimbra client)."""
