@@ -7,7 +7,7 @@ Zimbra reports bytes, and ``limit == 0`` means unlimited. WHMCS ``diskusage``/``
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Mapping
 
 MB = 1024 * 1024
 GB = 1024 * MB
@@ -81,3 +81,20 @@ class DomainUsage:
         if product_total_bytes and product_total_bytes > 0:
             return product_total_bytes
         return self.mailbox_limit_bytes
+
+
+def total_space_from_options(options: Mapping[str, str]) -> int | None:
+    """The product's total space in bytes from a service's configurable options, or ``None`` when not set.
+
+    The option is the one whose name starts with "Total space" (case-insensitive, e.g. "Total space (GB)"); its value
+    is a number of GB (1024**3 bytes), optionally with a trailing unit ("50", "50 GB", "1,5"). 0 or empty: not set.
+    """
+    for name, value in options.items():
+        if name.strip().lower().startswith("total space"):
+            text = str(value).strip().lower().removesuffix("gb").strip().replace(",", ".")
+            try:
+                gb = float(text) if text else 0.0
+            except ValueError:
+                return None
+            return int(gb * GB) if gb > 0 else None
+    return None
