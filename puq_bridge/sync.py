@@ -1,0 +1,373 @@
+"""The usage sync: read mailbox usage from Zimbra, write it to WHMCS, keep the history in the store.
+
+One run:
+
+1. lists the WHMCS services of the configured products and statuses (``GetClientsProducts``, paged) and assigns each
+   to the ``[[zimbra]]`` entry serving its WHMCS server; a service with no such entry, or no domain, is ``skipped``;
+2. reads every server in parallel (up to ``concurrency``): one ``AuthRequest``, then one ``GetQuotaUsage`` per domain
+   (``allServers``, ``limit=0``), domains of one server in parallel up to ``per_server_concurrency``; a domain that
+   several services share is read once;
+3. writes ``diskusage``/``disklimit`` (whole MB, rounded up) and ``lastupdate`` to WHMCS only for services whose
+   values differ from what WHMCS holds, up to ``concurrency`` writes at a time; a service whose read failed gets no
+   write at all (never zeros); one failing server or service does not stop the others;
+4. records every service's result (failed ones with their error) in the store and prunes it.
+
+A dry run reads everything and writes nothing, neither to WHMCS nor to the store. A real run holds a file lock next
+to the store (:func:`sync_lock`), so overlapping runs (cron, the adapter's UsageUpdate) cannot both write.
+
+"Unchanged" and empty services: WHMCS ignores ``diskusage=0`` (it skips empty values), so a usage that has fallen to
+0 MB cannot be written through the API. Such a service counts as unchanged as far as its usage goes — writing would
+cost a request on every run and change nothing; its limit is still written when that differs. The store (and so the
+client-area tabs) shows the real 0.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import logging
+import os
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from .config import ZimbraConfig
+from .errors import ParamsError, PuqBridgeError, StoreError, SyncLockedError
+from .store import STATUSES, ServiceResult, UsageStore
+from .usage import DomainUsage, bytes_to_mb, total_space_from_options
+
+log = logging.getLogger(__name__)
+
+#: progress(result, done, total) — called once per service as its result is final.
+Progress = Callable[[ServiceResult, int, int], None]
+
+
+@contextmanager
+def sync_lock(store_path: str | os.PathLike) -> Iterator[Path]:
+    """Hold the non-blocking file lock ``<store_path>.lock`` for the duration of a run.
+
+    Raises:
+        SyncLockedError: another run (in this or another process) holds it.
+    """
+    lock_path = Path(f"{os.fspath(store_path)}.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as err:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            by = f" (pid {holder})" if holder.isdigit() else ""
+            raise SyncLockedError(f"another sync-usage run holds the lock {lock_path}{by}") from err
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield lock_path
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class SyncReport:
+    """The outcome of one run: every service's result, in service-id order."""
+
+    started: dt.datetime
+    duration_s: float
+    dry_run: bool
+    results: list[ServiceResult]
+    store_error: str | None = None
+
+    @property
+    def totals(self) -> dict[str, int]:
+        """How many services ended in each status."""
+        return {s: sum(1 for r in self.results if r.status == s) for s in STATUSES}
+
+    @property
+    def failed(self) -> list[ServiceResult]:
+        """The services that failed."""
+        return [r for r in self.results if r.status == "failed"]
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every service synced (or was skipped), 1 when some failed or the run could not be recorded."""
+        return 1 if self.failed or self.store_error else 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``sync-usage --json`` document of DESIGN.md."""
+        return {
+            "started": self.started.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "duration_s": round(self.duration_s, 3),
+            "dry_run": self.dry_run,
+            "totals": self.totals,
+            "services": [result_json(r) for r in self.results],
+        }
+
+
+def result_json(r: ServiceResult) -> dict[str, Any]:
+    """One service of the JSON document; numbers are ``null`` when nothing was read."""
+    data = r.has_data
+    return {
+        "service_id": r.service_id, "domain": r.domain, "server": r.server or None,
+        "mailboxes": len(r.mailboxes) if data else None,
+        "used_bytes": r.used_bytes, "limit_bytes": r.limit_bytes,
+        "used_mb": bytes_to_mb(r.used_bytes) if data else None,
+        "limit_mb": bytes_to_mb(r.limit_bytes or 0) if data else None,
+        "status": r.status, "error": r.error,
+    }
+
+
+def describe(err: BaseException, server: str | None = None) -> str:
+    """One readable, secret-free line for an error, naming the server when the message does not already."""
+    text = str(err) if isinstance(err, PuqBridgeError) else f"{type(err).__name__}: {err}"
+    text = (text.strip().splitlines() or [type(err).__name__])[0]
+    if server and server not in text:
+        text = f"{server}: {text}"
+    return text
+
+
+@dataclass(frozen=True)
+class _Job:
+    service: Any                 # whmcs.Service
+    entry: ZimbraConfig
+
+
+@dataclass
+class _RunState:
+    dry_run: bool
+    writes: ThreadPoolExecutor
+    progress: Progress | None
+    total: int
+    done: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def report(self, result: ServiceResult) -> ServiceResult:
+        with self.lock:
+            self.done += 1
+            if self.progress is not None:
+                self.progress(result, self.done, self.total)
+        return result
+
+
+class SyncEngine:
+    """Reads usage from Zimbra servers and writes it to WHMCS and the store.
+
+    Args:
+        whmcs: a :class:`~puq_bridge.whmcs.WhmcsClient`.
+        servers: the ``[[zimbra]]`` entries.
+        zimbra_factory: makes a :class:`~puq_bridge.zimbra.ZimbraAdmin` for an entry (called once per server per run).
+        store: where runs are recorded (``None``: not recorded, and no lock is taken).
+        products: WHMCS product ids to sync (empty: all).
+        statuses: service statuses to sync.
+        concurrency: servers read at once, and WHMCS writes at once.
+        per_server_concurrency: domains of one server read at once.
+        clock: returns the current aware datetime (tests inject one).
+    """
+
+    def __init__(self, whmcs, servers: Iterable[ZimbraConfig], zimbra_factory: Callable[[ZimbraConfig], Any], *,
+                 store: UsageStore | None = None, products: Iterable[int] = (),
+                 statuses: Iterable[str] = ("Active", "Suspended"), concurrency: int = 8,
+                 per_server_concurrency: int = 4, clock: Callable[[], dt.datetime] | None = None):
+        if concurrency < 1 or per_server_concurrency < 1:
+            raise ValueError("concurrency and per_server_concurrency must be at least 1")
+        self.whmcs, self.servers, self.zimbra_factory = whmcs, tuple(servers), zimbra_factory
+        self.store, self.products, self.statuses = store, tuple(products), tuple(statuses)
+        self.concurrency, self.per_server_concurrency = concurrency, per_server_concurrency
+        self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+
+    def run(self, *, dry_run: bool = False, only_servers: Iterable[str] | None = None,
+            only_services: Iterable[int] | None = None, progress: Progress | None = None) -> SyncReport:
+        """One sync run (see the module docstring).
+
+        Args:
+            dry_run: read everything, write nothing (no WHMCS write, no store row, no lock).
+            only_servers: limit to these ``[[zimbra]]`` names (the adapter's UsageUpdate).
+            only_services: limit to these WHMCS service ids (one service's "sync now").
+            progress: called as each service's result is final.
+
+        Raises:
+            ParamsError: an unknown server name in ``only_servers``.
+            SyncLockedError: another run holds the lock.
+            WhmcsError: the services could not be listed (nothing was written).
+        """
+        names = self._check_servers(only_servers)
+        if self.store is None or dry_run:
+            return self._run(dry_run, names, only_services, progress)
+        with sync_lock(self.store.path):
+            return self._run(dry_run, names, only_services, progress)
+
+    def _check_servers(self, only_servers: Iterable[str] | None) -> set[str] | None:
+        if only_servers is None:
+            return None
+        names = set(only_servers)
+        known = {z.name for z in self.servers}
+        unknown = sorted(names - known)
+        if unknown:
+            raise ParamsError(f"unknown Zimbra server {', '.join(unknown)} "
+                              f"(configured: {', '.join(sorted(known)) or 'none'})")
+        return names
+
+    def _run(self, dry_run: bool, names: set[str] | None, only_services: Iterable[int] | None,
+             progress: Progress | None) -> SyncReport:
+        started, t0 = self.clock(), time.monotonic()
+        services, not_found = self._services(only_services)
+        jobs, skipped = self._assign(services, names)
+        skipped = not_found + skipped
+        by_server = _group(jobs)
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="sync-write") as writes:
+            state = _RunState(dry_run, writes, progress, total=len(skipped) + len(jobs))
+            for r in skipped:
+                state.report(r)
+            with ThreadPoolExecutor(self.concurrency, thread_name_prefix="sync-server") as pool:
+                futures = [pool.submit(self._sync_server, entry, domains, state)
+                           for entry, domains in by_server.values()]
+                pending = [f for server in futures for f in server.result()]
+            results = skipped + [f.result() for f in pending]
+        results.sort(key=lambda r: r.service_id)
+        report = SyncReport(started, time.monotonic() - t0, dry_run, results)
+        if not dry_run and self.store is not None:
+            report.store_error = self._record(started, results)
+        report.duration_s = time.monotonic() - t0
+        log.info("sync: %s in %.1f s", report.totals, report.duration_s)
+        return report
+
+    # --- which services ------------------------------------------------------------------------------------------
+
+    def _services(self, only_services: Iterable[int] | None) -> tuple[list, list[ServiceResult]]:
+        """The services to sync, and ``skipped`` results for requested ids that cannot be synced."""
+        if only_services is None:
+            seen: dict[int, Any] = {}
+            for product_id in self.products or (None,):
+                for svc in self.whmcs.client_products(product_id=product_id):
+                    if svc.status in self.statuses:
+                        seen.setdefault(svc.id, svc)
+            return list(seen.values()), []
+        services, skipped = [], []
+        for service_id in dict.fromkeys(int(s) for s in only_services):
+            found = list(self.whmcs.client_products(service_id=service_id))
+            reason = self._not_synced(found[0]) if found else f"service {service_id} not found in WHMCS"
+            if reason:
+                domain = found[0].domain if found else ""
+                skipped.append(ServiceResult(service_id, domain, "", "skipped", error=reason))
+            else:
+                services.append(found[0])
+        return services, skipped
+
+    def _not_synced(self, svc) -> str | None:
+        if self.products and svc.product_id not in self.products:
+            return f"product {svc.product_id} is not in [sync] products"
+        if svc.status not in self.statuses:
+            return f"status {svc.status} is not in [sync] statuses"
+        return None
+
+    def _assign(self, services: list, names: set[str] | None) -> tuple[list[_Job], list[ServiceResult]]:
+        jobs, skipped = [], []
+        for svc in services:
+            entry = next((z for z in self.servers if z.matches(svc.server_id, svc.server_hostname)), None)
+            if names is not None and (entry is None or entry.name not in names):
+                continue
+            if entry is None:
+                where = " ".join(str(x) for x in (svc.server_id, f"({svc.server_hostname})" if svc.server_hostname
+                                                  else None) if x)
+                reason = f"no [[zimbra]] entry for WHMCS server {where}" if where else "no server assigned in WHMCS"
+                skipped.append(ServiceResult(svc.id, svc.domain, "", "skipped", error=reason))
+            elif not svc.domain.strip():
+                skipped.append(ServiceResult(svc.id, "", entry.name, "skipped", error="the service has no domain"))
+            else:
+                jobs.append(_Job(svc, entry))
+        return jobs, skipped
+
+    # --- reading and writing -------------------------------------------------------------------------------------
+
+    def _sync_server(self, entry: ZimbraConfig, domains: dict[str, list[_Job]],
+                     state: _RunState) -> list[Future]:
+        """Authenticate once, then read every domain; returns one future per service."""
+        try:
+            client = self.zimbra_factory(entry)
+            client.authenticate()
+        except Exception as err:
+            return [_done(state.report(self._failed(job, err))) for jobs in domains.values() for job in jobs]
+        workers = min(self.per_server_concurrency, len(domains))
+        with ThreadPoolExecutor(workers, thread_name_prefix=f"sync-{entry.name}") as pool:
+            per_domain = [pool.submit(self._sync_domain, client, domain, jobs, state)
+                          for domain, jobs in domains.items()]
+            return [f for d in per_domain for f in d.result()]
+
+    def _sync_domain(self, client, domain: str, jobs: list[_Job], state: _RunState) -> list[Future]:
+        """One GetQuotaUsage for the domain, then each service's result (its write runs in the write pool)."""
+        try:
+            usage = DomainUsage.of(domain, client.domain_usage(domain))
+        except Exception as err:
+            return [_done(state.report(self._failed(job, err))) for job in jobs]
+        futures = []
+        for job in jobs:
+            try:
+                futures.append(self._finish(job, usage, state))
+            except Exception as err:  # a reply we cannot use for this service (negative sizes...): only this one
+                futures.append(_done(state.report(self._failed(job, err))))
+        return futures
+
+    def _failed(self, job: _Job, err: BaseException) -> ServiceResult:
+        message = describe(err, job.entry.name)
+        log.info("sync: service %s (%s on %s) failed: %s", job.service.id, job.service.domain, job.entry.name,
+                 message)
+        log.debug("sync: failure detail", exc_info=err)
+        return ServiceResult(job.service.id, job.service.domain, job.entry.name, "failed", error=message)
+
+    def _finish(self, job: _Job, usage: DomainUsage, state: _RunState) -> Future:
+        svc = job.service
+        limit = usage.limit_bytes(total_space_from_options(svc.config_options or {}))
+        used_mb, limit_mb = bytes_to_mb(usage.used_bytes), bytes_to_mb(limit)
+        result = ServiceResult(svc.id, svc.domain, job.entry.name, "unchanged", usage.used_bytes, limit,
+                               usage.mailboxes)
+        if not needs_write(svc.disk_usage_mb, svc.disk_limit_mb, used_mb, limit_mb):
+            return _done(state.report(result))
+        if state.dry_run:
+            return _done(state.report(_with(result, status="updated")))
+        return state.writes.submit(self._write, result, used_mb, limit_mb, state)
+
+    def _write(self, result: ServiceResult, used_mb: int, limit_mb: int, state: _RunState) -> ServiceResult:
+        try:
+            self.whmcs.update_usage(result.service_id, disk_usage_mb=used_mb, disk_limit_mb=limit_mb,
+                                    last_update=self.clock())
+        except Exception as err:
+            message = describe(err)
+            log.info("sync: service %s: writing usage to WHMCS failed: %s", result.service_id, message)
+            return state.report(_with(result, status="failed", error=message))
+        return state.report(_with(result, status="updated"))
+
+    def _record(self, started: dt.datetime, results: list[ServiceResult]) -> str | None:
+        try:
+            finished = self.clock()
+            self.store.record_run(started, finished, results)
+            self.store.prune(now=finished)
+        except StoreError as err:
+            log.error("%s", err)
+            return str(err)
+        return None
+
+
+def needs_write(whmcs_used_mb: int, whmcs_limit_mb: int, used_mb: int, limit_mb: int) -> bool:
+    """Whether WHMCS must be written: the limit differs, or the usage differs and is not 0 (WHMCS ignores 0)."""
+    return limit_mb != whmcs_limit_mb or (used_mb != whmcs_used_mb and used_mb != 0)
+
+
+def _group(jobs: list[_Job]) -> dict[str, tuple[ZimbraConfig, dict[str, list[_Job]]]]:
+    """server name -> (entry, domain -> the jobs reading it); domains compared case-insensitively."""
+    grouped: dict[str, tuple[ZimbraConfig, dict[str, list[_Job]]]] = {}
+    for job in jobs:
+        _, domains = grouped.setdefault(job.entry.name, (job.entry, {}))
+        domains.setdefault(job.service.domain.strip().lower(), []).append(job)
+    return grouped
+
+
+def _with(result: ServiceResult, **changes) -> ServiceResult:
+    return replace(result, **changes)
+
+
+def _done(result: ServiceResult) -> Future:
+    future: Future = Future()
+    future.set_result(result)
+    return future
