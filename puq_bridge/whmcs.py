@@ -1,20 +1,28 @@
 """``WhmcsClient``: the WHMCS external API (``<url>/includes/api.php``).
 
-INTERFACE STUB — the dataclasses and method signatures below are the contract other modules code against.
-Bodies marked ``NotImplementedError`` are being implemented; keep names, arguments and return types.
+One central :meth:`WhmcsClient.call` sends every request (form POST, ``responsetype=json``), decodes the JSON reply on
+every HTTP status and maps failures onto the :class:`~puq_bridge.errors.WhmcsError` family; reads are retried with
+backoff on transport failures, writes never are. Typed methods per action return the frozen dataclasses below, with
+WHMCS's string values turned into ints, Decimals and dates (see :mod:`puq_bridge.whmcs_values`).
+
+Secrets never leave this module: logs name the action and the parameter *names* only, and error text quotes
+replies only after masking the API secret, the access key and every ``password``-like field.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Iterator
 
 import requests
 
-from .errors import WhmcsApiError, WhmcsAuthError, WhmcsError, WhmcsProtocolError, WhmcsTransportError  # noqa: F401
+from .errors import WhmcsApiError, WhmcsError, WhmcsProtocolError, WhmcsTransportError
+from .whmcs_http import post
+from .whmcs_values import form_fields, items, strings, to_bool, to_date, to_datetime, to_decimal, to_int, to_opt_int
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +119,69 @@ class CancelledPackage:
     date: dt.datetime | None
 
 
+
+#: Actions that change state: never retried, whatever failed.
+WRITE_ACTIONS = frozenset({
+    "updateclientproduct", "modulecreate", "modulesuspend", "moduleunsuspend", "moduleterminate", "modulechangepw",
+    "modulechangepackage", "modulecustom", "addcancelrequest", "adduser", "createclientinvite",
+    "updateuserpermissions", "deleteuserclient", "resetpassword", "createssotoken",
+})
+
+def _service(row: dict[str, Any]) -> Service:
+    options = items(row, "configoptions", "configoption")
+    fields = items(row, "customfields", "customfield")
+    return Service(
+        id=to_int(row.get("id")), client_id=to_int(row.get("clientid")), product_id=to_int(row.get("pid")),
+        product_name=str(row.get("name") or ""), group_name=str(row.get("groupname") or ""),
+        domain=str(row.get("domain") or ""), status=str(row.get("status") or ""),
+        server_id=to_opt_int(row.get("serverid")), server_name=str(row.get("servername") or ""),
+        server_ip=str(row.get("serverip") or ""), server_hostname=str(row.get("serverhostname") or ""),
+        dedicated_ip=str(row.get("dedicatedip") or ""), registration_date=to_date(row.get("regdate")),
+        next_due_date=to_date(row.get("nextduedate")), billing_cycle=str(row.get("billingcycle") or ""),
+        recurring_amount=to_decimal(row.get("recurringamount")),
+        first_payment_amount=to_decimal(row.get("firstpaymentamount")),
+        payment_method=str(row.get("paymentmethod") or ""),
+        payment_method_name=str(row.get("paymentmethodname") or ""), username=str(row.get("username") or ""),
+        disk_usage_mb=to_int(row.get("diskusage")), disk_limit_mb=to_int(row.get("disklimit")),
+        last_update=to_datetime(row.get("lastupdate")),
+        config_options={str(o.get("option", "")): str(o.get("value", "")) for o in options},
+        custom_fields={str(f.get("name", "")): str(f.get("value", "")) for f in fields},
+        password=str(row.get("password") or ""),
+    )
+
+
+def _client(reply: dict[str, Any]) -> Client:
+    c = reply.get("client") if isinstance(reply.get("client"), dict) else reply
+    return Client(id=to_int(c.get("id") or c.get("userid")), firstname=str(c.get("firstname") or ""),
+                  lastname=str(c.get("lastname") or ""), companyname=str(c.get("companyname") or ""),
+                  email=str(c.get("email") or ""), language=str(c.get("language") or ""),
+                  currency_code=str(c.get("currency_code") or ""), status=str(c.get("status") or ""))
+
+
+def _user(row: dict[str, Any]) -> User:
+    clients = tuple((to_int(c.get("id")), to_bool(c.get("isOwner"))) for c in items(row, "clients"))
+    return User(id=to_int(row.get("id")), firstname=str(row.get("firstname") or ""),
+                lastname=str(row.get("lastname") or ""), email=str(row.get("email") or ""),
+                created=to_datetime(row.get("datecreated")), clients=clients)
+
+
+def _product(row: dict[str, Any]) -> Product:
+    return Product(id=to_int(row.get("pid")), group_id=to_int(row.get("gid")), name=str(row.get("name") or ""),
+                   type=str(row.get("type") or ""), module=str(row.get("module") or ""))
+
+
+def _server(row: dict[str, Any]) -> Server:
+    return Server(id=to_int(row.get("id")), name=str(row.get("name") or ""), hostname=str(row.get("hostname") or ""),
+                  ip_address=str(row.get("ipaddress") or ""), active=to_bool(row.get("active")),
+                  module=str(row.get("module") or ""))
+
+
+def _cancelled(row: dict[str, Any]) -> CancelledPackage:
+    return CancelledPackage(id=to_int(row.get("id")), service_id=to_int(row.get("relid")),
+                            type=str(row.get("type") or ""), reason=str(row.get("reason") or ""),
+                            date=to_datetime(row.get("date")))
+
+
 class WhmcsClient:
     """Client of the WHMCS external API.
 
@@ -123,127 +194,230 @@ class WhmcsClient:
         verify: ``True``, ``False`` or a CA bundle path.
         retries: how often a read is retried after a transport failure (writes never are).
         backoff: first retry delay in seconds, doubled each time.
+
+    ``warnings`` collects the ``warning`` texts of successful replies (also logged); ``last_warning`` is the newest.
     """
 
     def __init__(self, url: str, identifier: str, secret: str, *, access_key: str | None = None,
                  session: requests.Session | None = None, timeout: float = 30, verify: bool | str = True,
                  retries: int = 2, backoff: float = 0.5):
-        raise NotImplementedError
+        self.url = url.rstrip("/")
+        self.endpoint = f"{self.url}/includes/api.php"
+        self.identifier = identifier
+        self._secret, self._access_key = secret, access_key
+        self.session = session or requests.Session()
+        self.timeout, self.verify = timeout, verify
+        self.retries, self.backoff = max(0, retries), backoff
+        self.warnings: list[str] = []
+        self.last_warning: str | None = None
+
+    def __repr__(self) -> str:
+        return f"WhmcsClient({self.url!r}, identifier={self.identifier!r})"
 
     def call(self, action: str, params: dict[str, Any] | None = None, *, write: bool = False) -> dict[str, Any]:
-        """The one place that sends: POST, decode JSON on every status, map errors. Returns the decoded reply."""
-        raise NotImplementedError
+        """The one place that sends: POST, decode JSON on every status, map errors. Returns the decoded reply.
+
+        Reads are retried ``retries`` times (delays ``backoff``, doubled each time) after a transport failure or a
+        proxy's 5xx page; writes (``write=True`` or a known write action) are sent exactly once.
+
+        Raises:
+            WhmcsAuthError, WhmcsApiError, WhmcsTransportError, WhmcsProtocolError.
+        """
+        fields = form_fields(params or {})
+        write = write or action.lower() in WRITE_ACTIONS
+        log.debug("WHMCS %s%s: %s", action, " (write)" if write else "", ", ".join(sorted(fields)) or "no params")
+        attempts = 1 if write else 1 + self.retries
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._send(action, fields)
+            except WhmcsError as err:
+                if attempt == attempts or not _retryable(err):
+                    raise
+                delay = self.backoff * 2 ** (attempt - 1)
+                log.info("%s; retry %d of %d in %.2g s", err, attempt, self.retries, delay)
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _send(self, action: str, fields: dict[str, str]) -> dict[str, Any]:
+        data = {"action": action, "identifier": self.identifier, "secret": self._secret, "responsetype": "json",
+                **fields}
+        if self._access_key:
+            data["accesskey"] = self._access_key
+        started = time.monotonic()
+        reply, status = post(self.session, self.endpoint, action, data, timeout=self.timeout, verify=self.verify,
+                             secrets=self._secrets(fields))
+        log.debug("WHMCS %s: HTTP %d in %.0f ms", action, status, 1000 * (time.monotonic() - started))
+        if reply.get("warning"):
+            self.last_warning = str(reply["warning"])
+            self.warnings.append(self.last_warning)
+            log.warning("WHMCS %s: warning: %s", action, self.last_warning)
+        return reply
+
+    def _secrets(self, fields: dict[str, str]) -> list[str | None]:
+        return [self._secret, self._access_key, fields.get("password2"), fields.get("servicepassword")]
+
+    def _pages(self, action: str, params: dict[str, Any], container: str, item: str | None,
+               page_size: int) -> Iterator[dict[str, Any]]:
+        """Every row of a paged list action (``limitstart``/``limitnum`` always sent)."""
+        start = 0
+        while True:
+            reply = self.call(action, {**params, "limitstart": start, "limitnum": page_size})
+            rows = items(reply, container, item)
+            yield from rows
+            start += len(rows)
+            total = reply.get("totalresults")
+            if not rows or (start >= to_int(total) if total not in (None, "") else len(rows) < page_size):
+                return
+
+    # --- services ----------------------------------------------------------------------------------------------
 
     def client_products(self, *, client_id: int | None = None, service_id: int | None = None,
                         product_id: int | None = None, domain: str | None = None,
                         page_size: int = 250) -> Iterator[Service]:
         """GetClientsProducts, all pages."""
-        raise NotImplementedError
+        params = {"clientid": client_id, "serviceid": service_id, "pid": product_id, "domain": domain}
+        for row in self._pages("GetClientsProducts", params, "products", "product", page_size):
+            yield _service(row)
 
     def service(self, service_id: int) -> Service:
         """One service by id (raises WhmcsApiError when not found)."""
-        raise NotImplementedError
+        for found in self.client_products(service_id=service_id, page_size=1):
+            return found
+        raise WhmcsApiError("GetClientsProducts", f"Service ID Not Found: {service_id}")
 
     def client_details(self, client_id: int | None = None, *, email: str | None = None) -> Client:
         """GetClientsDetails."""
-        raise NotImplementedError
+        return _client(self.call("GetClientsDetails", {"clientid": client_id, "email": email}))
 
     def update_client_product(self, service_id: int, **fields: Any) -> None:
         """UpdateClientProduct with arbitrary documented fields (a write: never retried)."""
-        raise NotImplementedError
+        self.call("UpdateClientProduct", {"serviceid": service_id, **fields}, write=True)
 
     def update_usage(self, service_id: int, *, disk_usage_mb: int, disk_limit_mb: int,
                      last_update: dt.datetime) -> None:
-        """UpdateClientProduct ``diskusage``, ``disklimit`` (MB) and the undocumented ``lastupdate``."""
-        raise NotImplementedError
+        """UpdateClientProduct ``diskusage``, ``disklimit`` (MB) and the undocumented ``lastupdate``.
+
+        ``diskusage=0`` is sent but real WHMCS ignores empty values, so a usage cannot be lowered to 0 this way.
+        ``last_update`` is written as ``YYYY-MM-DD HH:MM:SS`` wall-clock time, as given.
+        """
+        self.update_client_product(service_id, diskusage=int(disk_usage_mb), disklimit=int(disk_limit_mb),
+                                   lastupdate=last_update.strftime("%Y-%m-%d %H:%M:%S"))
 
     def products(self, *, product_id: int | None = None, group_id: int | None = None,
                  module: str | None = None) -> list[Product]:
         """GetProducts."""
-        raise NotImplementedError
+        reply = self.call("GetProducts", {"pid": product_id, "gid": group_id, "module": module})
+        return [_product(row) for row in items(reply, "products", "product")]
 
     def servers(self, *, service_id: int | None = None) -> list[Server]:
         """GetServers."""
-        raise NotImplementedError
+        return [_server(row) for row in items(self.call("GetServers", {"serviceId": service_id}), "servers")]
+
+    # --- module actions (writes) -------------------------------------------------------------------------------
+
+    def _module(self, action: str, service_id: int, **extra: Any) -> None:
+        self.call(action, {"serviceid": service_id, **extra}, write=True)
 
     def module_create(self, service_id: int) -> None:
         """ModuleCreate."""
-        raise NotImplementedError
+        self._module("ModuleCreate", service_id)
 
     def module_suspend(self, service_id: int, reason: str = "") -> None:
         """ModuleSuspend."""
-        raise NotImplementedError
+        self._module("ModuleSuspend", service_id, suspendreason=reason or None)
 
     def module_unsuspend(self, service_id: int) -> None:
         """ModuleUnsuspend."""
-        raise NotImplementedError
+        self._module("ModuleUnsuspend", service_id)
 
     def module_terminate(self, service_id: int) -> None:
         """ModuleTerminate."""
-        raise NotImplementedError
+        self._module("ModuleTerminate", service_id)
 
     def module_change_password(self, service_id: int, password: str) -> None:
         """ModuleChangePw."""
-        raise NotImplementedError
+        self._module("ModuleChangePw", service_id, servicepassword=password)
 
     def module_change_package(self, service_id: int) -> None:
         """ModuleChangePackage."""
-        raise NotImplementedError
+        self._module("ModuleChangePackage", service_id)
 
     def module_custom(self, service_id: int, func_name: str) -> None:
         """ModuleCustom."""
-        raise NotImplementedError
+        self._module("ModuleCustom", service_id, func_name=func_name)
+
+    # --- cancellation ------------------------------------------------------------------------------------------
 
     def add_cancel_request(self, service_id: int, *, immediate: bool = False, reason: str = "") -> None:
         """AddCancelRequest; ``type`` is ``Immediate`` or ``End of Billing Period``."""
-        raise NotImplementedError
+        kind = "Immediate" if immediate else "End of Billing Period"
+        self.call("AddCancelRequest", {"serviceid": service_id, "type": kind, "reason": reason}, write=True)
 
     def cancelled_packages(self) -> list[CancelledPackage]:
         """GetCancelledPackages, all pages."""
-        raise NotImplementedError
+        return [_cancelled(row) for row in self._pages("GetCancelledPackages", {}, "packages", "package", 100)]
+
+    # --- users -------------------------------------------------------------------------------------------------
 
     def add_user(self, firstname: str, lastname: str, email: str, password: str, *,
                  language: str | None = None) -> int:
         """AddUser; returns the new user id."""
-        raise NotImplementedError
+        reply = self.call("AddUser", {"firstname": firstname, "lastname": lastname, "email": email,
+                                      "password2": password, "language": language}, write=True)
+        return to_int(reply.get("user_id"))
 
     def create_client_invite(self, client_id: int, email: str, permissions: list[str]) -> None:
         """CreateClientInvite with a list of permission names."""
-        raise NotImplementedError
+        self.call("CreateClientInvite", {"client_id": client_id, "email": email,
+                                         "permissions": ",".join(permissions)}, write=True)
 
     def users(self, *, search: str | None = None) -> list[User]:
         """GetUsers, all pages."""
-        raise NotImplementedError
+        return [_user(row) for row in self._pages("GetUsers", {"search": search}, "users", None, 100)]
 
     def client_users(self, client_id: int) -> list[User]:
         """Users associated with one client (GetUsers filtered on the client)."""
-        raise NotImplementedError
+        return [u for u in self.users() if any(cid == client_id for cid, _owner in u.clients)]
 
     def user_permissions(self, user_id: int, client_id: int) -> list[str]:
         """GetUserPermissions."""
-        raise NotImplementedError
+        reply = self.call("GetUserPermissions", {"user_id": user_id, "client_id": client_id})
+        return strings(reply.get("permissions"), "permission")
 
     def update_user_permissions(self, user_id: int, client_id: int, permissions: list[str]) -> None:
         """UpdateUserPermissions."""
-        raise NotImplementedError
+        self.call("UpdateUserPermissions", {"user_id": user_id, "client_id": client_id,
+                                            "permissions": ",".join(permissions)}, write=True)
 
     def permissions_list(self) -> list[str]:
         """GetPermissionsList (answers ``status`` rather than ``result``)."""
-        raise NotImplementedError
+        return strings(self.call("GetPermissionsList").get("permissions"), "permission")
 
     def delete_user_client(self, user_id: int, client_id: int) -> None:
         """DeleteUserClient."""
-        raise NotImplementedError
+        self.call("DeleteUserClient", {"user_id": user_id, "client_id": client_id}, write=True)
 
     def reset_password(self, *, email: str | None = None, user_id: int | None = None) -> None:
         """ResetPassword: WHMCS sends the reset e-mail."""
-        raise NotImplementedError
+        if email is None and user_id is None:
+            raise WhmcsApiError("ResetPassword", "give an e-mail address or a user id")
+        self.call("ResetPassword", {"email": email, "id": user_id}, write=True)
 
     def validate_login(self, email: str, password: str) -> int:
         """ValidateLogin; returns the user id (the password hash in the reply is dropped)."""
-        raise NotImplementedError
+        return to_int(self.call("ValidateLogin", {"email": email, "password2": password}).get("userid"))
 
     def create_sso_token(self, *, client_id: int | None = None, user_id: int | None = None,
                          destination: str | None = None, service_id: int | None = None) -> str:
         """CreateSsoToken; returns the redirect URL."""
-        raise NotImplementedError
+        reply = self.call("CreateSsoToken", {"client_id": client_id, "user_id": user_id,
+                                             "destination": destination, "service_id": service_id}, write=True)
+        if not reply.get("redirect_url"):
+            raise WhmcsProtocolError("CreateSsoToken", "reply has no redirect_url")
+        return str(reply["redirect_url"])
+
+
+def _retryable(err: WhmcsError) -> bool:
+    """Transport failures, and a proxy's 5xx error page (a protocol error with a 5xx status), are worth a retry."""
+    return isinstance(err, WhmcsTransportError) or (
+        isinstance(err, WhmcsProtocolError) and (err.status_code or 0) >= 500)

@@ -1,0 +1,88 @@
+"""One HTTP exchange with WHMCS's ``api.php`` and the mapping of its outcome onto the WHMCS error family.
+
+Used only by :meth:`puq_bridge.whmcs.WhmcsClient.call`, which adds the credentials, logging and retries.
+
+| outcome | error |
+|---|---|
+| refused, reset, dropped, timed out, HTTP 5xx without an HTML page | :class:`WhmcsTransportError` |
+| HTTP 403, or a WHMCS "you may not" message (``Invalid IP …``, ``Authentication Failed``…) | :class:`WhmcsAuthError` |
+| ``{"result": "error"}`` (``status`` is an alias of ``result``) | :class:`WhmcsApiError` |
+| an HTML page, a truncated or otherwise non-JSON body, JSON without ``result`` | :class:`WhmcsProtocolError` |
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Iterable
+
+import requests
+
+from .errors import WhmcsApiError, WhmcsAuthError, WhmcsProtocolError, WhmcsTransportError
+from .whmcs_values import redact, snippet
+
+#: Start of WHMCS messages meaning "you may not" (sent with HTTP 403; recognised whatever the status).
+AUTH_MESSAGES = ("Invalid IP", "Authentication Failed", "Invalid or missing credentials", "Invalid Permissions",
+                 "Invalid Access Key", "IP Banned", "Invalid administrative identifier",
+                 "Administrator Account Disabled", "Access Denied", "Invalid password provided")
+
+
+def post(session: requests.Session, endpoint: str, action: str, fields: dict[str, str], *, timeout: float,
+         verify: bool | str, secrets: Iterable[str | None]) -> tuple[dict[str, Any], int]:
+    """POST ``fields`` and return ``(decoded reply, HTTP status)``; every failure is a ``WhmcsError``."""
+    try:
+        response = session.post(endpoint, data=fields, timeout=timeout, verify=verify)
+    except requests.Timeout as err:
+        raise WhmcsTransportError(action, f"no reply within {timeout:g} s") from err
+    except requests.RequestException as err:
+        raise WhmcsTransportError(action, f"cannot reach {_host(endpoint)}: {_reason(err)}") from err
+    return decode(action, response.status_code, response.text, secrets), response.status_code
+
+
+def decode(action: str, status: int, body: str, secrets: Iterable[str | None] = ()) -> dict[str, Any]:
+    """The reply of one request as a dict, or the matching ``WhmcsError``."""
+    secrets = list(secrets)
+    try:
+        reply = json.loads(body)
+    except ValueError:
+        reply = None
+    if not isinstance(reply, dict):
+        raise _not_json(action, status, body, secrets)
+    result = str(reply.get("result", reply.get("status", ""))).lower()
+    message = redact(str(reply.get("message") or reply.get("error") or ""), secrets)
+    if status == 403 or (result == "error" and message.startswith(AUTH_MESSAGES)):
+        raise WhmcsAuthError(action, message or "access denied", status)
+    if status >= 500:
+        raise WhmcsTransportError(action, message or "server error", status)
+    if result == "error":
+        raise WhmcsApiError(action, message or "unspecified error", status)
+    if result != "success":
+        raise WhmcsProtocolError(action, f"reply has no result: {snippet(body, secrets)}", status)
+    return reply
+
+
+def _not_json(action: str, status: int, body: str, secrets: list[str]) -> Exception:
+    quote = snippet(body, secrets)
+    if status == 403:
+        return WhmcsAuthError(action, f"access denied: {quote}", status)
+    if status >= 500 and not _looks_like_html(body):
+        return WhmcsTransportError(action, f"server error: {quote}", status)
+    kind = "an HTML page" if _looks_like_html(body) else "not a JSON reply"
+    return WhmcsProtocolError(action, f"{kind}: {quote}", status)
+
+
+def _looks_like_html(body: str) -> bool:
+    return bool(re.match(r"\s*<(!doctype|html|head|body)", body, re.IGNORECASE))
+
+
+def _host(url: str) -> str:
+    return url.split("://", 1)[-1].split("/", 1)[0]
+
+
+def _reason(err: Exception) -> str:
+    """A short reason from requests' long exception text (``Connection refused``, ``Connection reset``...)."""
+    text = str(err)
+    found = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text) or re.search(r"(Connection (?:aborted|reset|refused)"
+                                                                         r"|Remote end closed connection[^'\")]*)",
+                                                                         text)
+    return found.group(1).strip() if found else type(err).__name__
