@@ -1,0 +1,196 @@
+"""Rendering the client-area tabs: the Jinja environment, translations, and the :class:`Renderer`.
+
+Templates get plain data (:mod:`puq_bridge.clientarea` views, a :class:`~puq_bridge.i18n.Catalog`, the chart
+geometry) and autoescape everything. An operator's ``[render] templates_dir`` comes first in the loader, so any
+template, the stylesheets, or a translation catalog (``i18n/<lang>.json``) can be replaced without forking.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+from jinja2 import (ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined, TemplateError,
+                    TemplateNotFound, select_autoescape)
+from markupsafe import Markup
+
+from .chart import build_chart
+from .clientarea import ServiceFacts, build_view
+from .errors import ConfigError
+from .i18n import Catalog
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .store import DailyPoint, Snapshot
+
+log = logging.getLogger(__name__)
+
+TEMPLATES_PACKAGE = "puq_bridge.templates"
+FALLBACK_LANG = "en"
+#: WHMCS client language names (``tblclients.language``) -> our catalogs; anything else is English.
+WHMCS_LANGUAGES = {"polish": "pl"}
+#: tab name -> template file.
+TABS = {"server-info": "server_info.html", "resource-usage": "resource_usage.html"}
+HISTORY_DAYS = 90
+
+
+class Renderer:
+    """Renders the two client-area tabs, one tab, or a standalone page.
+
+    Args:
+        templates_dir: an operator's folder searched before the shipped templates.
+        stale_after_hours: usage older than this gets a notice.
+        default_lang: the language for clients whose WHMCS language is empty (the system default).
+        bars_limit: how many of the most used mailboxes get a bar on the resource-usage tab.
+    """
+
+    def __init__(self, templates_dir: str | os.PathLike | None = None, *, stale_after_hours: float = 26.0,
+                 default_lang: str = FALLBACK_LANG, bars_limit: int = 25):
+        self.templates_dir = Path(templates_dir) if templates_dir else None
+        self.stale_after_hours = float(stale_after_hours)
+        self.default_lang = default_lang
+        self.bars_limit = bars_limit
+        loaders = [FileSystemLoader(str(self.templates_dir))] if self.templates_dir else []
+        loaders.append(PackageLoader(TEMPLATES_PACKAGE, "."))
+        self.env = Environment(
+            loader=ChoiceLoader(loaders),
+            autoescape=select_autoescape(("html", "htm", "xml", "j2"), default_for_string=True, default=True),
+            undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, auto_reload=False,
+        )
+        self._catalogs: dict[str, Catalog] = {}
+
+    @classmethod
+    def from_config(cls, render_config: Any) -> "Renderer":
+        """A renderer for the config's ``[render]`` section (:class:`~puq_bridge.config.RenderConfig`)."""
+        return cls(render_config.templates_dir, stale_after_hours=render_config.stale_after_hours,
+                   default_lang=render_config.default_lang)
+
+    # --- languages ---------------------------------------------------------------------------------------------
+
+    def language_for(self, whmcs_language: str | None) -> str:
+        """Our language code for a WHMCS client language: ``polish`` -> ``pl``, empty -> default, else ``en``."""
+        name = (whmcs_language or "").strip().lower()
+        if not name:
+            return self.default_lang
+        return WHMCS_LANGUAGES.get(name, FALLBACK_LANG)
+
+    def catalog(self, lang: str) -> Catalog:
+        """The catalog of ``lang`` over English (cached).
+
+        Raises:
+            ValueError: no ``i18n/<lang>.json`` exists.
+            ConfigError: a catalog file is not a JSON object.
+        """
+        if lang not in self._catalogs:
+            documents = [self._catalog_document(FALLBACK_LANG)]
+            if lang != FALLBACK_LANG:
+                documents.append(self._catalog_document(lang))
+            self._catalogs[lang] = Catalog.from_documents(lang, *documents)
+        return self._catalogs[lang]
+
+    def _catalog_document(self, lang: str) -> dict[str, Any]:
+        name = f"i18n/{lang}.json"
+        try:
+            source, filename, _ = self.env.loader.get_source(self.env, name)
+        except TemplateNotFound:
+            raise ValueError(f"no translations for language {lang!r} ({name} not found)") from None
+        try:
+            document = json.loads(source)
+        except json.JSONDecodeError as err:
+            raise ConfigError(filename, None, f"translation catalog is not valid JSON: {err}") from err
+        if not isinstance(document, dict) or not all(isinstance(k, str) for k in document):
+            raise ConfigError(filename, None, "translation catalog must be a JSON object of key -> text")
+        return document
+
+    # --- rendering ---------------------------------------------------------------------------------------------
+
+    def client_area(self, facts: ServiceFacts, snapshot: "Snapshot | None", history: Sequence["DailyPoint"] = (),
+                    *, lang: str | None = None, now: dt.datetime | None = None) -> str:
+        """Both tabs as WHMCS ClientArea HTML (Twenty-One markup, readable in Six)."""
+        return self._render("client_area.html", facts, snapshot, history, lang, now)
+
+    def tab(self, name: str, facts: ServiceFacts, snapshot: "Snapshot | None", history: Sequence["DailyPoint"] = (),
+            *, lang: str | None = None, now: dt.datetime | None = None) -> str:
+        """One tab's HTML: ``server-info`` or ``resource-usage``."""
+        if name not in TABS:
+            raise ValueError(f"unknown tab {name!r} (expected one of: {', '.join(TABS)})")
+        return self._render("tab.html", facts, snapshot, history, lang, now, tab_name=name, tab_template=TABS[name])
+
+    def page(self, facts: ServiceFacts, snapshot: "Snapshot | None", history: Sequence["DailyPoint"] = (), *,
+             lang: str | None = None, now: dt.datetime | None = None, brand: str | None = None) -> str:
+        """A standalone HTML page with both tabs, our stylesheet and a tab-switching script (for the demo)."""
+        return self._render("page.html", facts, snapshot, history, lang, now, brand=brand,
+                            page_css=self._stylesheet("page.css"))
+
+    def _render(self, template: str, facts: ServiceFacts, snapshot: "Snapshot | None",
+                history: Sequence["DailyPoint"], lang: str | None, now: dt.datetime | None, **extra: Any) -> str:
+        context = self._context(facts, snapshot, history, lang, now)
+        context.update(extra)
+        try:
+            return self._template(template).render(context)
+        except TemplateError as err:
+            raise self._template_error(template, err) from err
+
+    def _context(self, facts: ServiceFacts, snapshot: "Snapshot | None", history: Sequence["DailyPoint"],
+                 lang: str | None, now: dt.datetime | None) -> dict[str, Any]:
+        code = lang or self.language_for(facts.language)
+        fmt = self.catalog(code)
+        view = build_view(facts, snapshot, history, now=now, stale_after_hours=self.stale_after_hours)
+        return {
+            "lang": code, "t": fmt.text, "fmt": fmt, "view": view, "facts": view.facts, "usage": view.usage,
+            "ids": view.ids, "chart": build_chart(view.usage.history, fmt), "history_days": HISTORY_DAYS,
+            "bars_limit": self.bars_limit, "stale_hours": fmt.number(self.stale_after_hours,
+                                                                     0 if self.stale_after_hours.is_integer() else 1),
+            "cycle_label": lambda cycle: _choice(fmt, "cycle", cycle),
+            "status_label": lambda status: _choice(fmt, "status", status),
+            "space": lambda size: _space(fmt, size), "used_of": lambda used, total: _used_of(fmt, used, total),
+            "link": _safe_link,
+            "client_area_css": self._stylesheet("client_area.css"),
+        }
+
+    def _template(self, name: str):
+        try:
+            return self.env.get_template(name)
+        except TemplateNotFound:
+            raise
+        except TemplateError as err:
+            raise self._template_error(name, err) from err
+
+    def _stylesheet(self, name: str) -> Markup:
+        """A stylesheet's text for an inline ``<style>``; ``</`` is broken up so it cannot close the element."""
+        source, _, _ = self.env.loader.get_source(self.env, name)
+        return Markup(source.replace("</", "<\\/"))
+
+    def _template_error(self, name: str, err: TemplateError) -> ConfigError:
+        where = getattr(err, "filename", None) or name
+        line = getattr(err, "lineno", None)
+        return ConfigError(f"{where}:{line}" if line else where, None, f"template error: {err.message or err}")
+
+
+def _choice(fmt: Catalog, prefix: str, value: str) -> str:
+    """A translated WHMCS value (billing cycle, status), or the value itself when the catalog has none."""
+    key = f"{prefix}.{(value or '').strip().lower()}"
+    return fmt.text(key) if fmt.has(key) else (value or fmt.formats["missing"])
+
+
+def _space(fmt: Catalog, size: int | None) -> str:
+    """A space figure: GB, "unlimited" for 0, the missing sign for ``None``."""
+    if size is None:
+        return fmt.formats["missing"]
+    return fmt.gb(size) if size > 0 else fmt.text("value.unlimited")
+
+
+def _used_of(fmt: Catalog, used: int, total: int | None) -> str:
+    """"1,5 GB of 10,0 GB", or "1,5 GB (no limit)" when the total is unlimited (0) or unknown."""
+    if not total or total <= 0:
+        return fmt.text("usage.of_unlimited", used=fmt.gb(used))
+    return fmt.text("usage.of", used=fmt.gb(used), total=fmt.gb(total))
+
+
+def _safe_link(url: str | None) -> str:
+    """``url`` when it is an http(s) URL (fit for ``href``), else an empty string."""
+    text = (url or "").strip()
+    return text if text.lower().startswith(("http://", "https://")) else ""
