@@ -248,7 +248,7 @@ class _Reader:
             raise self.fail(name, f"must be a table [{name}]")
         return value
 
-    def get(self, table, prefix, key, types, default=..., what=None):
+    def get(self, table, prefix, key, types, default=..., what=None, echo=True):
         if key not in table:
             if default is ...:
                 raise self.fail(f"{prefix}{key}", "missing required key")
@@ -256,7 +256,8 @@ class _Reader:
         value = table[key]
         if isinstance(value, bool) and bool not in types or not isinstance(value, types):
             names = what or " or ".join(t.__name__ for t in types)
-            raise self.fail(f"{prefix}{key}", f"must be {names}, got {type(value).__name__} {value!r}")
+            shown = f" {value!r}" if echo else ""    # a mistyped secret is still a secret
+            raise self.fail(f"{prefix}{key}", f"must be {names}, got {type(value).__name__}{shown}")
         return value
 
     def secret(self, table, prefix, key, required=True):
@@ -264,7 +265,9 @@ class _Reader:
         if key in table and env_key in table:
             raise self.fail(f"{prefix}{key}", f"give either {key} or {env_key}, not both")
         if key in table:
-            value = self.get(table, prefix, key, (str,))
+            value = self.get(table, prefix, key, (str,), echo=False)
+            if not value:
+                raise self.fail(f"{prefix}{key}", "must not be empty")
             self.literal_secrets.append(f"{prefix}{key}")
             return value
         if env_key in table:

@@ -1,0 +1,190 @@
+"""Loading and validating the TOML config: error messages naming file and key, search order, secret warnings."""
+
+import logging
+import os
+
+import pytest
+
+from puq_bridge.config import ENV_CONFIG, find_config, load_config, split_listen
+from puq_bridge.errors import ConfigError
+
+ENV = {"WHMCS_API_SECRET": "whmcs-s3cret", "ZIMBRA_MAIL1_PASSWORD": "zimbra-s3cret", "PUQ_BRIDGE_SECRET": "adapter-s"}
+
+WHMCS = """[whmcs]
+url = "https://billing.example.com/"
+identifier = "api-id"
+secret_env = "WHMCS_API_SECRET"
+"""
+
+ZIMBRA = """
+[[zimbra]]
+name = "mail1"
+whmcs_server = 3
+url = "https://mail1.example.com:7071"
+admin_user = "admin@example.com"
+password_env = "ZIMBRA_MAIL1_PASSWORD"
+"""
+
+FULL = WHMCS + ZIMBRA + """
+[[zimbra]]
+name = "mail2"
+whmcs_server = "Mail2.Example.com"
+url = "https://mail2.example.com:7071"
+admin_user = "admin@example.com"
+password = "literal-pw"
+verify = false
+
+[sync]
+products = [12, 14]
+concurrency = 4
+
+[adapter]
+listen = "[::1]:8750"
+secret_env = "PUQ_BRIDGE_SECRET"
+"""
+
+
+def write(tmp_path, text, name="puq-bridge.toml", mode=0o600):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    path.chmod(mode)
+    return path
+
+
+def test_full_config_loads_with_types(tmp_path):
+    cfg = load_config(write(tmp_path, FULL), env=ENV)
+    assert cfg.whmcs.url == "https://billing.example.com" and cfg.whmcs.secret == "whmcs-s3cret"
+    assert (cfg.whmcs.verify, cfg.whmcs.timeout, cfg.whmcs.access_key) == (True, 30.0, None)
+    assert [z.name for z in cfg.zimbra] == ["mail1", "mail2"]
+    assert cfg.zimbra[1].password == "literal-pw" and cfg.zimbra[1].verify is False
+    assert cfg.sync.products == (12, 14) and cfg.sync.concurrency == 4
+    assert cfg.adapter.host_port == ("::1", 8750) and cfg.adapter.secret == "adapter-s"
+    for secret in ("whmcs-s3cret", "zimbra-s3cret", "literal-pw", "adapter-s"):
+        assert secret not in repr(cfg)
+
+
+def test_zimbra_for_by_id_and_by_hostname(tmp_path):
+    cfg = load_config(write(tmp_path, FULL), env=ENV)
+    assert cfg.zimbra_for(server_id=3).name == "mail1"
+    assert cfg.zimbra_for(server_id="3").name == "mail1"          # WHMCS params carry strings
+    assert cfg.zimbra_for(server_id=9, hostname="mail2.example.com ").name == "mail2"
+    assert cfg.zimbra_for(server_id=9, hostname="mail9.example.com") is None
+    assert cfg.zimbra_for() is None
+    assert cfg.zimbra_named("mail2").url == "https://mail2.example.com:7071" and cfg.zimbra_named("x") is None
+
+
+@pytest.mark.parametrize("text, env, key, message", [
+    (WHMCS + "colour = 'blue'\n", ENV, "whmcs.colour", "unknown key"),
+    (WHMCS + "[extra]\n", ENV, "extra", "unknown key"),
+    (WHMCS + ZIMBRA.replace('admin_user = "admin@example.com"\n', ""), ENV, "zimbra[0].admin_user",
+     "missing required key"),
+    (WHMCS.replace('identifier = "api-id"\n', ""), ENV, "whmcs.identifier", "missing required key"),
+    (WHMCS.replace('secret_env = "WHMCS_API_SECRET"\n', ""), ENV, "whmcs.secret", "missing required key"),
+    ("[sync]\n", ENV, "whmcs", "missing required section"),
+    (WHMCS + "timeout = 'slow'\n", ENV, "whmcs.timeout", "must be int or float, got str"),
+    (WHMCS + "timeout = true\n", ENV, "whmcs.timeout", "must be int or float, got bool"),
+    (WHMCS + "timeout = 0\n", ENV, "whmcs.timeout", "must be greater than 0"),
+    (WHMCS + ZIMBRA.replace("whmcs_server = 3", "whmcs_server = 3.5"), ENV, "zimbra[0].whmcs_server",
+     "a server id (int) or hostname (str)"),
+    (WHMCS + "[sync]\nproducts = ['12']\n", ENV, "sync.products", "list of WHMCS product ids"),
+    (WHMCS, {}, "whmcs.secret_env", "environment variable WHMCS_API_SECRET is not set"),
+    (WHMCS + "verify = '/nonexistent/ca.pem'\n", ENV, "whmcs.verify", "CA bundle not found: /nonexistent/ca.pem"),
+    (WHMCS + "secret = 'inline'\n", ENV, "whmcs.secret", "give either secret or secret_env, not both"),
+    (WHMCS + ZIMBRA + ZIMBRA, ENV, "zimbra[1].name", "duplicate server name 'mail1'"),
+    (WHMCS + "[adapter]\nlisten = '8750'\n", ENV, "adapter.listen", "expected HOST:PORT"),
+    (WHMCS + "[adapter]\nlisten = 'localhost:99999'\n", ENV, "adapter.listen", "expected HOST:PORT"),
+    (WHMCS.replace("https://billing", "ftp://billing"), ENV, "whmcs.url", "must be an http:// or https:// URL"),
+    (WHMCS + "[zimbra]\nname = 'x'\n", ENV, "zimbra", "must be an array of tables"),
+    (WHMCS.replace('secret_env = "WHMCS_API_SECRET"', 'secret = ""'), ENV, "whmcs.secret", "must not be empty"),
+])
+def test_errors_name_file_and_key(tmp_path, text, env, key, message):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env=env)
+    assert (err.value.file, err.value.key) == (str(path), key)
+    assert str(err.value).startswith(f"{path}: {key}: ") and message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("text, message", [("[whmcs\n", "not valid TOML"), (b"\xff\xfe", "not valid TOML")])
+def test_unreadable_documents(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(ConfigError, match=message) as err:
+        load_config(path, env=ENV)
+    assert err.value.file == str(path)
+
+
+def test_secret_value_never_in_type_errors(tmp_path):
+    path = write(tmp_path, WHMCS.replace('secret_env = "WHMCS_API_SECRET"', "secret = 123456789"))
+    with pytest.raises(ConfigError, match="whmcs.secret: must be str") as err:
+        load_config(path, env=ENV)
+    assert "123456789" not in str(err.value)
+
+
+# --- search order --------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def places(tmp_path, monkeypatch):
+    """An empty working directory and HOME, with no $PUQ_BRIDGE_CONFIG."""
+    work, home = tmp_path / "work", tmp_path / "home"
+    work.mkdir(), home.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv(ENV_CONFIG, raising=False)
+    return work, home
+
+
+def test_search_order(places, tmp_path):
+    work, home = places
+    user = home / ".config" / "puq-bridge" / "config.toml"
+    user.parent.mkdir(parents=True)
+    write(user.parent, WHMCS, "config.toml")
+    assert find_config(env={}) == user
+    local = write(work, WHMCS)
+    assert find_config(env={}).resolve() == local
+    named = write(tmp_path, WHMCS, "named.toml")
+    assert find_config(env={ENV_CONFIG: str(named)}) == named
+    explicit = write(tmp_path, WHMCS, "explicit.toml")
+    assert find_config(explicit, env={ENV_CONFIG: str(named)}) == explicit
+
+
+def test_environment_variable_used_by_load_config(places, tmp_path, monkeypatch):
+    named = write(tmp_path, WHMCS.replace("api-id", "from-env"), "named.toml")
+    monkeypatch.setenv(ENV_CONFIG, str(named))
+    monkeypatch.setenv("WHMCS_API_SECRET", "x-secret")
+    cfg = load_config()
+    assert (cfg.whmcs.identifier, cfg.path) == ("from-env", named)
+
+
+def test_named_file_missing_and_nothing_found(places, tmp_path):
+    with pytest.raises(ConfigError, match="config file not found") as err:
+        find_config(tmp_path / "nope.toml", env={})
+    assert err.value.file == str(tmp_path / "nope.toml")
+    with pytest.raises(ConfigError, match="missing.toml: config file not found"):
+        find_config(env={ENV_CONFIG: str(tmp_path / "missing.toml")})
+    if not os.path.exists("/etc/puq-bridge/config.toml"):
+        with pytest.raises(ConfigError, match=r"no config file: give --config or \$PUQ_BRIDGE_CONFIG"):
+            find_config(env={})
+
+
+# --- literal secrets in readable files -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode, literal, warned", [
+    (0o644, True, True), (0o640, True, True), (0o600, True, False), (0o644, False, False),
+])
+def test_warning_for_readable_file_with_literal_secret(tmp_path, caplog, mode, literal, warned):
+    text = FULL if literal else FULL.replace('password = "literal-pw"', 'password_env = "ZIMBRA_MAIL1_PASSWORD"')
+    path = write(tmp_path, text, mode=mode)
+    with caplog.at_level(logging.WARNING, logger="puq_bridge.config"):
+        load_config(path, env=ENV)
+    assert ("zimbra[1].password" in caplog.text and "chmod 600" in caplog.text) is warned
+    assert "literal-pw" not in caplog.text
+
+
+def test_split_listen():
+    assert split_listen("127.0.0.1:8750") == ("127.0.0.1", 8750)
+    with pytest.raises(ValueError):
+        split_listen(":8750")
