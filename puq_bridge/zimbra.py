@@ -1,21 +1,33 @@
 """``ZimbraAdmin``: the Zimbra SOAP admin API through zeep, over a WSDL written for this project.
 
-INTERFACE STUB — the dataclasses and method signatures below are the contract other modules code against.
-Bodies marked ``NotImplementedError`` are being implemented; keep names, arguments and return types.
-Importing this module imports zeep: the CLI imports it lazily, only in commands that talk to Zimbra.
+zeep builds every request from ``wsdl/zimbra-admin.wsdl`` (SOAP 1.1, loaded once per process from package data on
+first use) and reads every reply except GetQuotaUsage's, which is the hot path and is read with lxml directly. This
+module owns the HTTP round trip itself (one :meth:`ZimbraAdmin._post`), so timeouts, TLS failures, HTML error pages
+and SOAP faults are turned into :mod:`puq_bridge.errors` exceptions in one place, and no envelope (the password is in
+AuthRequest, the token in every header) is ever logged. Importing this module imports zeep: the CLI imports it
+lazily, only in commands that talk to Zimbra.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import threading
+import time
 from dataclasses import dataclass, field
-from typing import Iterator, Mapping
+from typing import Any, Iterator, Mapping
+from urllib.parse import urlsplit
 
 import requests
 
+from . import zimbra_soap as _soap
+from .errors import AuthExpired, AuthRequired, ZimbraProtocolError, ZimbraTransportError
 from .usage import MailboxUsage
 
 log = logging.getLogger(__name__)
+
+__all__ = ["ZimbraAdmin", "Account", "AccountInfo", "Domain", "Cos", "QuotaUsage", "VersionInfo",
+           "parse_quota_usage"]
 
 
 @dataclass(frozen=True)
@@ -81,8 +93,69 @@ class VersionInfo:
     platform: str
 
 
+def parse_quota_usage(content: bytes, *, server: str = "zimbra") -> QuotaUsage:
+    """Read a GetQuotaUsage reply (a whole SOAP 1.1 or 1.2 envelope, as bytes) with lxml.
+
+    Raises:
+        ZimbraFault: the reply is a SOAP fault (its subclass for the code).
+        ZimbraProtocolError: the body is not a SOAP envelope or holds no GetQuotaUsageResponse.
+    """
+    doc = _soap.read_envelope(server, "GetQuotaUsage", 200, "text/xml", content)
+    return _quota_from_envelope(server, doc)
+
+
+def _quota_from_envelope(server: str, doc) -> QuotaUsage:
+    reply = _soap.body_child(doc)
+    if reply.tag != _soap.QUOTA_RESPONSE:
+        raise ZimbraProtocolError(server, "GetQuotaUsage", f"unexpected reply element <{_soap.local(reply.tag)}>")
+    try:
+        accounts = [MailboxUsage(a.get("name") or "", int(a.get("used") or 0), int(a.get("limit") or 0),
+                                 a.get("id") or "")
+                    for a in reply.iterchildren(_soap.QUOTA_ACCOUNT)]
+        total = int(reply.get("searchTotal") or len(accounts))
+    except ValueError as err:
+        raise ZimbraProtocolError(server, "GetQuotaUsage", f"a used/limit/searchTotal value is not a number: {err}")
+    return QuotaUsage(accounts, reply.get("more") in ("1", "true"), total)
+
+
+def _attrs(values: Any) -> dict[str, str | list[str]]:
+    """zeep's list of ``<a n=…>`` objects as a dict; repeated names become lists."""
+    out: dict[str, str | list[str]] = {}
+    for item in values or ():
+        value = item._value_1 if item._value_1 is not None else ""
+        if item.n in out:
+            previous = out[item.n]
+            out[item.n] = (previous if isinstance(previous, list) else [previous]) + [value]
+        else:
+            out[item.n] = value
+    return out
+
+
+def _attr_list(attrs: Mapping[str, Any] | None) -> list[dict[str, str]]:
+    """A mapping as ``<a n=…>`` items; a list value gives one item per value, ``None`` an empty (removing) one."""
+    items = []
+    for name, value in (attrs or {}).items():
+        for one in value if isinstance(value, (list, tuple)) else [value]:
+            items.append({"n": name, "_value_1": "" if one is None else str(one)})
+    return items
+
+
+def _selector(op: str, name: str | None, id: str | None) -> dict[str, str]:
+    """``<account by="name">…</account>`` from exactly one of name or id."""
+    if (name is None) == (id is None):
+        raise ValueError(f"Zimbra {op}: give exactly one of name or id")
+    return {"by": "name", "_value_1": name} if name is not None else {"by": "id", "_value_1": id}
+
+
+def _named(cls, obj):
+    return cls(obj.name or "", obj.id or "", _attrs(obj.a))
+
+
 class ZimbraAdmin:
     """Client of one Zimbra server's admin SOAP endpoint (``<url>/service/admin/soap``).
+
+    Safe to share between threads: the token life cycle is guarded by a lock, so concurrent first calls cause one
+    AuthRequest and an expired token is renewed once.
 
     Args:
         url: ``https://host:7071`` (the path is added).
@@ -91,102 +164,233 @@ class ZimbraAdmin:
         verify: ``True``, ``False`` (logged warning) or a CA bundle path.
         timeout: seconds, or ``(connect, read)``.
         session: a ``requests.Session`` to use.
-        token_margin: re-authenticate this many seconds before the token's lifetime ends.
+        token_margin: re-authenticate this many seconds before the token's lifetime ends (at most half of it).
     """
 
     def __init__(self, url: str, admin_user: str, password: str, *, name: str | None = None,
                  verify: bool | str = True, timeout: float | tuple[float, float] = 30,
                  session: requests.Session | None = None, token_margin: float = 60):
-        raise NotImplementedError
+        base = url.rstrip("/")
+        self.url = base.removesuffix(_soap.ENDPOINT_PATH)
+        self.endpoint = self.url + _soap.ENDPOINT_PATH
+        self.name = name or urlsplit(self.url).hostname or self.url
+        self.admin_user = admin_user
+        self._password = password
+        self.verify = verify
+        self.timeout = timeout
+        self.token_margin = token_margin
+        self.session = session or requests.Session()
+        self.session.verify = verify
+        self._token: str | None = None
+        self._expires = 0.0
+        self._lock = threading.Lock()
+        if verify is False:
+            log.warning("TLS certificate verification is OFF for Zimbra %s (%s)", self.name, self.url)
+
+    def __repr__(self) -> str:
+        return f"ZimbraAdmin({self.name!r}, {self.url!r}, admin_user={self.admin_user!r})"
+
+    # --- token life cycle ----------------------------------------------------------------------------------------
 
     def authenticate(self) -> None:
         """AuthRequest now (normally done lazily by the first call); caches token and lifetime."""
-        raise NotImplementedError
+        with self._lock:
+            self._authenticate_locked()
+
+    def _authenticate_locked(self) -> None:
+        self._token = None
+        doc = self._send("Auth", None, {"name": self.admin_user, "password": self._password})
+        reply = self._deserialize("Auth", doc)
+        token = (getattr(reply, "authToken", None) or "").strip()
+        if not token:
+            raise ZimbraProtocolError(self.name, "Auth", "AuthResponse without an authToken")
+        lifetime_ms = getattr(reply, "lifetime", None)
+        lifetime = lifetime_ms / 1000 if lifetime_ms else math.inf  # Zimbra gives milliseconds
+        usable = max(lifetime - self.token_margin, lifetime / 2)
+        self._token, self._expires = token, time.monotonic() + usable
+        log.info("Zimbra %s: authenticated as %s (token lifetime %.0f s)", self.name, self.admin_user, lifetime)
+
+    def _current_token(self) -> str:
+        with self._lock:
+            if self._token is None or time.monotonic() >= self._expires:
+                self._authenticate_locked()
+            return self._token
+
+    def _renew(self, rejected: str) -> str:
+        with self._lock:
+            if self._token == rejected:  # another thread may have renewed it already
+                self._authenticate_locked()
+            return self._token
+
+    # --- the one round trip --------------------------------------------------------------------------------------
+
+    def _call(self, op: str, params: dict[str, Any]):
+        """Send ``op`` with the cached token; on AUTH_EXPIRED/AUTH_REQUIRED authenticate once and retry."""
+        token = self._current_token()
+        try:
+            return self._send(op, token, params)
+        except (AuthExpired, AuthRequired) as err:
+            log.info("Zimbra %s %s: %s; authenticating again", self.name, op, err.code)
+            return self._send(op, self._renew(token), params)
+
+    def _send(self, op: str, token: str | None, params: dict[str, Any]):
+        """Build ``op`` with zeep, post it, and return the checked reply envelope (lxml)."""
+        body, soap_action = _soap.build(op, token, {k: v for k, v in params.items() if v is not None})
+        status, content_type, content = self._post(op, body, soap_action)
+        return _soap.read_envelope(self.name, op, status, content_type, content, self._secrets())
+
+    def _post(self, op: str, body: bytes, soap_action: str) -> tuple[int, str, bytes]:
+        headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{soap_action}"'}
+        started = time.perf_counter()
+        try:
+            response = self.session.post(self.endpoint, data=body, headers=headers, timeout=self.timeout,
+                                         verify=self.verify)
+        except requests.RequestException as err:
+            raise ZimbraTransportError(self.name, op, _soap.transport_message(err, self.endpoint)) from err
+        log.debug("Zimbra %s %s: HTTP %s, %d bytes in %.3f s", self.name, op, response.status_code,
+                  len(response.content), time.perf_counter() - started)
+        return response.status_code, response.headers.get("Content-Type", ""), response.content
+
+    def _deserialize(self, op: str, doc):
+        return _soap.deserialize(self.name, op, doc)
+
+    def _invoke(self, op: str, **params):
+        """One operation, its reply read by zeep."""
+        return self._deserialize(op, self._call(op, params))
+
+    def _secrets(self) -> tuple[str, ...]:
+        return tuple(s for s in (self._password, self._token) if s)
+
+    # --- operations ----------------------------------------------------------------------------------------------
 
     def version_info(self) -> VersionInfo:
         """GetVersionInfo."""
-        raise NotImplementedError
+        info = self._invoke("GetVersionInfo")
+        return VersionInfo(info.version or "", info.release or "", info.host or "", info.platform or "")
 
     def get_account(self, name: str | None = None, *, id: str | None = None,
                     attrs: list[str] | None = None) -> Account:
         """GetAccount by name or id (``applyCos=1``); raises NoSuchAccount."""
-        raise NotImplementedError
+        account = self._invoke("GetAccount", account=_selector("GetAccount", name, id), applyCos=True,
+                               attrs=",".join(attrs) if attrs else None)
+        return _named(Account, account)
 
     def account_info(self, name: str) -> AccountInfo:
         """GetAccountInfo."""
-        raise NotImplementedError
+        reply = self._invoke("GetAccountInfo", account={"by": "name", "_value_1": name})
+        attrs = _attrs(reply.a)
+        return AccountInfo(reply.name or name, str(attrs.get("zimbraId", "")), str(attrs.get("zimbraMailHost", "")),
+                           reply.publicMailURL, reply.adminSoapURL)
 
     def create_account(self, name: str, password: str, attrs: Mapping[str, str] | None = None) -> Account:
         """CreateAccount; raises AccountExists."""
-        raise NotImplementedError
+        return _named(Account, self._invoke("CreateAccount", name=name, password=password, a=_attr_list(attrs)))
 
     def modify_account(self, id: str, attrs: Mapping[str, str]) -> Account:
         """ModifyAccount (an empty value removes the attribute)."""
-        raise NotImplementedError
+        return _named(Account, self._invoke("ModifyAccount", id=id, a=_attr_list(attrs)))
 
     def set_password(self, id: str, password: str) -> str | None:
         """SetPassword; returns the server's policy message, if any."""
-        raise NotImplementedError
+        return self._invoke("SetPassword", id=id, newPassword=password) or None
 
     def delete_account(self, id: str) -> None:
         """DeleteAccount."""
-        raise NotImplementedError
+        self._invoke("DeleteAccount", id=id)
 
     def search_accounts(self, domain: str, *, attrs: list[str] | None = None,
                         page_size: int = 500) -> Iterator[Account]:
-        """SearchDirectory ``types=accounts`` in a domain, all pages."""
-        raise NotImplementedError
+        """SearchDirectory ``types=accounts`` in a domain, all pages (``page_size=0``: one request for all)."""
+        offset = 0
+        while True:
+            reply = self._invoke("SearchDirectory", domain=domain, types="accounts", limit=page_size, offset=offset,
+                                 attrs=",".join(attrs) if attrs else None, sortBy="name", sortAscending=True)
+            page = reply.account or []
+            for account in page:
+                yield _named(Account, account)
+            offset += len(page)
+            if not reply.more or not page:
+                return
 
     def all_accounts(self, domain: str) -> list[Account]:
         """GetAllAccounts of a domain (no paging)."""
-        raise NotImplementedError
+        accounts = self._invoke("GetAllAccounts", domain={"by": "name", "_value_1": domain})
+        return [_named(Account, a) for a in accounts or []]
 
     def count_accounts(self, domain: str) -> int:
         """CountAccount: the domain's accounts summed over classes of service."""
-        raise NotImplementedError
+        per_cos = self._invoke("CountAccount", domain={"by": "name", "_value_1": domain})
+        return sum(int(cos._value_1 or 0) for cos in per_cos or [])
 
     def create_domain(self, name: str, attrs: Mapping[str, str] | None = None) -> Domain:
         """CreateDomain; raises DomainExists."""
-        raise NotImplementedError
+        return _named(Domain, self._invoke("CreateDomain", name=name, a=_attr_list(attrs)))
 
     def get_domain(self, name: str | None = None, *, id: str | None = None,
                    attrs: list[str] | None = None) -> Domain:
         """GetDomain by name or id; raises NoSuchDomain."""
-        raise NotImplementedError
+        domain = self._invoke("GetDomain", domain=_selector("GetDomain", name, id), applyConfig=False,
+                              attrs=",".join(attrs) if attrs else None)
+        return _named(Domain, domain)
 
     def all_domains(self) -> list[Domain]:
         """GetAllDomains."""
-        raise NotImplementedError
+        return [_named(Domain, d) for d in self._invoke("GetAllDomains", applyConfig=False) or []]
 
     def modify_domain(self, id: str, attrs: Mapping[str, str]) -> Domain:
         """ModifyDomain."""
-        raise NotImplementedError
+        return _named(Domain, self._invoke("ModifyDomain", id=id, a=_attr_list(attrs)))
 
     def delete_domain(self, id: str) -> None:
         """DeleteDomain; raises DomainNotEmpty."""
-        raise NotImplementedError
+        self._invoke("DeleteDomain", id=id)
 
     def get_cos(self, name: str | None = None, *, id: str | None = None) -> Cos:
         """GetCos by name or id; raises NoSuchCos."""
-        raise NotImplementedError
+        return _named(Cos, self._invoke("GetCos", cos=_selector("GetCos", name, id)))
 
     def quota_usage(self, domain: str | None = None, *, all_servers: bool = True, limit: int = 0,
                     offset: int = 0, sort_by: str = "totalUsed", refresh: bool = True) -> QuotaUsage:
-        """GetQuotaUsage: one page (``limit=0`` = all). The reply is parsed with lxml directly (hot path)."""
-        raise NotImplementedError
+        """GetQuotaUsage: one page (``limit=0`` = all). The reply is parsed with lxml directly (hot path).
+
+        ``all_servers`` only has an effect with a ``domain`` (Zimbra then asks every mailbox server).
+        """
+        doc = self._call("GetQuotaUsage", {"domain": domain, "allServers": all_servers if domain else None,
+                                           "limit": limit, "offset": offset, "sortBy": sort_by, "refresh": refresh})
+        return _quota_from_envelope(self.name, doc)
 
     def domain_usage(self, domain: str, *, page_size: int = 0) -> list[MailboxUsage]:
-        """Every mailbox of a domain with used/limit bytes, in as few GetQuotaUsage requests as ``page_size`` allows."""
-        raise NotImplementedError
+        """Every mailbox of a domain with used/limit bytes, in as few GetQuotaUsage requests as ``page_size`` allows.
+
+        Pages are sorted by account name so that usage changing between two pages cannot move a mailbox across them.
+        """
+        if page_size <= 0:
+            return self.quota_usage(domain).accounts
+        seen: dict[str, MailboxUsage] = {}
+        offset = 0
+        while True:
+            page = self.quota_usage(domain, limit=page_size, offset=offset, sort_by="account")
+            for mailbox in page.accounts:
+                seen.setdefault(mailbox.id or mailbox.name, mailbox)
+            offset += len(page.accounts)
+            if not page.more or not page.accounts:
+                return list(seen.values())
 
     def mailbox_size(self, account_id: str) -> int:
         """GetMailbox: the mailbox's size in bytes."""
-        raise NotImplementedError
+        return int(self._invoke("GetMailbox", mbox={"id": account_id}).s or 0)
 
     def mailbox_stats(self) -> tuple[int, int]:
         """GetMailboxStats of the receiving server: ``(number of mailboxes, total bytes)``."""
-        raise NotImplementedError
+        stats = self._invoke("GetMailboxStats")
+        return int(stats.numMboxes or 0), int(stats.totalSize or 0)
 
     def close(self) -> None:
         """Close the HTTP session."""
-        raise NotImplementedError
+        self.session.close()
+
+    def __enter__(self) -> "ZimbraAdmin":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

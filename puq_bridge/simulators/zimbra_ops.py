@@ -1,0 +1,326 @@
+"""The admin operations of the fake Zimbra (a mixin of :class:`~puq_bridge.simulators.zimbra.FakeZimbra`).
+
+Every handler takes the request element and returns the reply element (or serialized bytes), or raises
+:class:`SimFault` with the code and message the real server uses. Handlers run under the simulator's lock.
+"""
+
+from __future__ import annotations
+
+from .zimbra_wire import E, SimFault, a_elements, attr_items, flag, param, quota_rows_xml, selector
+
+ACCOUNT_STATUSES = ("active", "locked", "lockout", "maintenance", "pending", "closed")
+DOMAIN_STATUSES = ("active", "locked", "maintenance", "suspended", "shutdown", "closed")
+QUOTA_SORTS = {
+    "totalUsed": lambda row: row[2],
+    "percentUsed": lambda row: row[2] / row[3] if row[3] else 0.0,
+    "quotaLimit": lambda row: row[3],
+    "account": lambda row: row[0],
+}
+NUMERIC_ATTRS = ("zimbraMailQuota", "zimbraMailDomainQuota", "zimbraDomainMaxAccounts", "zimbraPasswordMinLength")
+
+
+def _int(value: str | None, name: str) -> int:
+    try:
+        number = int(value) if value not in (None, "") else 0
+    except ValueError:
+        raise SimFault("service.INVALID_REQUEST", f"invalid request: {name} must be a number: {value}") from None
+    if number < 0:
+        raise SimFault("service.INVALID_REQUEST", f"invalid request: {name} must not be negative: {value}")
+    return number
+
+
+def _wanted(body) -> list[str] | None:
+    names = [n.strip() for n in (param(body, "attrs") or "").split(",") if n.strip()]
+    return names or None
+
+
+def _check_attrs(items: list[tuple[str, str]]) -> None:
+    for name, value in items:
+        if value == "":
+            continue
+        if name in NUMERIC_ATTRS and not value.strip().isdigit():
+            what = "can not modify mail quota (invalid format)" if name == "zimbraMailQuota" else \
+                f"{name} must be a valid long: {value}"
+            raise SimFault("account.INVALID_ATTR_VALUE", f"invalid attr value: {what}")
+        allowed = {"zimbraAccountStatus": ACCOUNT_STATUSES, "zimbraDomainStatus": DOMAIN_STATUSES}.get(name)
+        if allowed and value not in allowed:
+            raise SimFault("account.INVALID_ATTR_VALUE", f"invalid attr value: {name} must be one of: "
+                                                         f"{','.join(allowed)}")
+
+
+def _apply(attrs: dict, items: list[tuple[str, str]]) -> None:
+    """Set attributes; a repeated name becomes multi-valued, an empty value removes the attribute."""
+    fresh: dict[str, list[str]] = {}
+    for name, value in items:
+        fresh.setdefault(name, []).append(value)
+    for name, values in fresh.items():
+        values = [v for v in values if v != ""]
+        if not values:
+            attrs.pop(name, None)
+        else:
+            attrs[name] = values if len(values) > 1 else values[0]
+
+
+class Operations:
+    """GetQuotaUsage, accounts, domains, COS, mailboxes and version info over the simulator's state."""
+
+    # --- lookups -------------------------------------------------------------------------------------------------
+
+    def _account(self, by: str, value: str) -> tuple[str, dict]:
+        if by == "name" and value in self.accounts:
+            return value, self.accounts[value]
+        if by == "id":
+            for name, account in self.accounts.items():
+                if account["id"] == value:
+                    return name, account
+        raise SimFault("account.NO_SUCH_ACCOUNT", f"no such account: {value}")
+
+    def _account_sel(self, body) -> tuple[str, dict]:
+        by, value = selector(body, "account") or ("id", param(body, "id") or "")
+        return self._account(by, value)
+
+    def _domain(self, by: str, value: str) -> tuple[str, dict]:
+        if by == "name" and value in self.domains:
+            return value, self.domains[value]
+        if by == "id":
+            for name, domain in self.domains.items():
+                if domain["id"] == value:
+                    return name, domain
+        raise SimFault("account.NO_SUCH_DOMAIN", f"no such domain: {value}")
+
+    def _cos(self, by: str, value: str) -> tuple[str, dict]:
+        for name, cos in self.coses.items():
+            if (by == "name" and name == value) or (by == "id" and cos["id"] == value):
+                return name, cos
+        raise SimFault("account.NO_SUCH_COS", f"no such cos: {value}")
+
+    def _cos_of(self, name: str, account: dict) -> tuple[str, dict]:
+        cos_id = account["attrs"].get("zimbraCOSId") or \
+            self.domains[name.rpartition("@")[2]]["attrs"].get("zimbraDomainDefaultCOSId")
+        if cos_id:
+            for cos_name, cos in self.coses.items():
+                if cos["id"] == cos_id:
+                    return cos_name, cos
+        return "default", self.coses["default"]
+
+    def effective_quota(self, name: str, account: dict) -> int:
+        """The quota GetQuotaUsage reports: account's, else its COS's, capped by the domain's; 0 = unlimited."""
+        quota = account["attrs"].get("zimbraMailQuota")
+        if quota is None:
+            quota = self._cos_of(name, account)[1]["attrs"].get("zimbraMailQuota", "0")
+        quota = int(quota)
+        domain_quota = int(self.domains[name.rpartition("@")[2]]["attrs"].get("zimbraMailDomainQuota", 0))
+        if quota and domain_quota:
+            return min(quota, domain_quota)
+        return quota or domain_quota
+
+    def _account_element(self, name: str, account: dict, attrs: dict | None = None, wanted=None, **extra):
+        return E("account", {"name": name, "id": account["id"], **extra},
+                 *a_elements(account["attrs"] if attrs is None else attrs, wanted))
+
+    @staticmethod
+    def _named(tag: str, name: str, entry: dict, wanted=None):
+        return E(tag, {"name": name, "id": entry["id"]}, *a_elements(entry["attrs"], wanted))
+
+    def _check_password(self, name: str, account: dict, password: str) -> None:
+        minimum = int(self._cos_of(name, account)[1]["attrs"].get("zimbraPasswordMinLength", 6))
+        if len(password) < minimum:
+            raise SimFault("account.INVALID_PASSWORD", "invalid password: too short")
+
+    # --- operations ----------------------------------------------------------------------------------------------
+
+    def op_auth(self, body):
+        by_account = selector(body, "account")
+        name = by_account[1] if by_account else param(body, "name")
+        if not name:
+            raise SimFault("service.INVALID_REQUEST", "invalid request: must specify 'name' or 'account'")
+        self._check_admin(name, param(body, "password") or "")
+        token = E("authToken", text=self._issue_token())
+        lifetime = E("lifetime", text=str(self.token_lifetime_ms))
+        children = [lifetime, token] if self.auth_order == "lifetime-first" else [token, lifetime]
+        if self.auth_extra:
+            children.append(E("a", {"n": "zimbraIsDomainAdminAccount"}, text="false"))
+        return E("AuthResponse", None, *children)
+
+    def op_version(self, body):
+        major, minor, micro = (self.version.split("_")[0].split(".") + ["0", "0", "0"])[:3]
+        return E("GetVersionInfoResponse", None, E("info", {
+            "type": "NETWORK", "version": f"{self.version}_4653", "release": "20240915040026",
+            "buildDate": "20240915-0433", "host": self.host, "majorversion": major, "minorversion": minor,
+            "microversion": micro, "platform": "RHEL8_64"}))
+
+    def op_get_account(self, body):
+        name, account = self._account_sel(body)
+        attrs = dict(account["attrs"])
+        if flag(param(body, "applyCos"), True):
+            cos = self._cos_of(name, account)[1]["attrs"]
+            attrs = {**{k: v for k, v in cos.items() if k not in ("cn", "zimbraId")}, **attrs}
+            attrs["zimbraMailQuota"] = str(self.effective_quota(name, account))
+        return E("GetAccountResponse", None, self._account_element(name, account, attrs, _wanted(body)))
+
+    def op_account_info(self, body):
+        name, account = self._account_sel(body)
+        cos_name, cos = self._cos_of(name, account)
+        return E("GetAccountInfoResponse", None, E("name", text=name),
+                 E("a", {"n": "zimbraId"}, text=account["id"]), E("a", {"n": "zimbraMailHost"}, text=self.host),
+                 E("cos", {"name": cos_name, "id": cos["id"]}),
+                 E("soapURL", text=f"https://{self.host}:8443/service/soap/"),
+                 E("adminSoapURL", text=f"https://{self.host}:7071/service/admin/soap/"),
+                 E("publicMailURL", text=f"https://{self.host}"))
+
+    def op_create_account(self, body):
+        name = (param(body, "name") or "").strip().lower()
+        domain = name.rpartition("@")[2]
+        if "@" not in name or domain not in self.domains:
+            raise SimFault("account.NO_SUCH_DOMAIN", f"no such domain: {domain or name}")
+        if name in self.accounts:
+            uid, dn = name.partition("@")[0], ",".join(f"dc={p}" for p in domain.split("."))
+            raise SimFault("account.ACCOUNT_EXISTS", f"email address already exists: {name}, at DN: uid={uid},"
+                                                     f"ou=people,{dn}")
+        limit = int(self.domains[domain]["attrs"].get("zimbraDomainMaxAccounts", 0))
+        if limit and sum(1 for n in self.accounts if n.rpartition("@")[2] == domain) >= limit:
+            raise SimFault("account.TOO_MANY_ACCOUNTS",
+                           f"number of accounts reached the limit: domain={domain} ({limit})")
+        items = attr_items(body)
+        _check_attrs(items)
+        for cos_id in (v for n, v in items if n == "zimbraCOSId"):
+            self._cos("id", cos_id)
+        password = param(body, "password") or ""
+        self.add_account(name, password=password)
+        account = self.accounts[name]
+        _apply(account["attrs"], items)
+        try:
+            self._check_password(name, account, password)
+        except SimFault:
+            del self.accounts[name], self._passwords[name]
+            raise
+        return E("CreateAccountResponse", None, self._account_element(name, account))
+
+    def op_modify_account(self, body):
+        name, account = self._account("id", param(body, "id") or "")
+        items = attr_items(body)
+        _check_attrs(items)
+        _apply(account["attrs"], items)
+        return E("ModifyAccountResponse", None, self._account_element(name, account))
+
+    def op_set_password(self, body):
+        name, account = self._account("id", param(body, "id") or "")
+        password = param(body, "newPassword") or ""
+        self._check_password(name, account, password)
+        self._passwords[name] = password
+        message = [E("message", text=self.password_message)] if self.password_message else []
+        return E("SetPasswordResponse", None, *message)
+
+    def op_delete_account(self, body):
+        name, _ = self._account("id", param(body, "id") or "")
+        del self.accounts[name]
+        self._passwords.pop(name, None)
+        return E("DeleteAccountResponse")
+
+    def _domain_accounts(self, domain: str) -> list[str]:
+        suffix = "@" + domain
+        return sorted(n for n in self.accounts if n.endswith(suffix))
+
+    def op_all_accounts(self, body):
+        domain, _ = self._domain(*(selector(body, "domain") or ("name", "")))
+        return E("GetAllAccountsResponse", None,
+                 *[self._account_element(n, self.accounts[n]) for n in self._domain_accounts(domain)])
+
+    def op_search(self, body):
+        domain = param(body, "domain")
+        if domain:
+            self._domain("name", domain)
+        types = (param(body, "types") or "accounts").split(",")
+        names = (self._domain_accounts(domain) if domain else sorted(self.accounts)) if "accounts" in types else []
+        if not flag(param(body, "sortAscending"), True):
+            names.reverse()
+        limit, offset = _int(param(body, "limit"), "limit"), _int(param(body, "offset"), "offset")
+        page = names[offset:offset + limit] if limit else names[offset:]
+        wanted = _wanted(body)
+        return E("SearchDirectoryResponse",
+                 {"more": int(offset + len(page) < len(names)), "searchTotal": len(names)},
+                 *[self._account_element(n, self.accounts[n], None, wanted, isExternal="0") for n in page])
+
+    def op_count(self, body):
+        domain, _ = self._domain(*(selector(body, "domain") or ("name", "")))
+        counts: dict[str, list] = {}
+        for name in self._domain_accounts(domain):
+            cos_name, cos = self._cos_of(name, self.accounts[name])
+            counts.setdefault(cos_name, [cos["id"], 0])[1] += 1
+        return E("CountAccountResponse", None,
+                 *[E("cos", {"id": cid, "name": cname}, text=str(n)) for cname, (cid, n) in sorted(counts.items())])
+
+    def op_create_domain(self, body):
+        name = (param(body, "name") or "").strip().lower()
+        if not name or "." not in name:
+            raise SimFault("service.INVALID_REQUEST", f"invalid request: invalid domain name: {name}")
+        if name in self.domains:
+            raise SimFault("account.DOMAIN_EXISTS", f"domain already exists: {name}")
+        items = attr_items(body)
+        _check_attrs(items)
+        self.add_domain(name)
+        _apply(self.domains[name]["attrs"], items)
+        return E("CreateDomainResponse", None, self._named("domain", name, self.domains[name]))
+
+    def op_get_domain(self, body):
+        name, domain = self._domain(*(selector(body, "domain") or ("name", "")))
+        return E("GetDomainResponse", None, self._named("domain", name, domain, _wanted(body)))
+
+    def op_all_domains(self, body):
+        return E("GetAllDomainsResponse", None,
+                 *[self._named("domain", n, d) for n, d in sorted(self.domains.items())])
+
+    def op_modify_domain(self, body):
+        name, domain = self._domain("id", param(body, "id") or "")
+        items = attr_items(body)
+        _check_attrs(items)
+        _apply(domain["attrs"], items)
+        return E("ModifyDomainResponse", None, self._named("domain", name, domain))
+
+    def op_delete_domain(self, body):
+        name, _ = self._domain("id", param(body, "id") or "")
+        remaining = self._domain_accounts(name)
+        if remaining:
+            dn = ",".join(f"dc={p}" for p in name.split("."))
+            entries = "][".join(f"uid={n.partition('@')[0]},ou=people,{dn}" for n in remaining[:4])
+            raise SimFault("account.DOMAIN_NOT_EMPTY", f"domain not empty: {name} (remaining entries:[{entries}]...)")
+        del self.domains[name]
+        return E("DeleteDomainResponse")
+
+    def op_get_cos(self, body):
+        name, cos = self._cos(*(selector(body, "cos") or ("name", "")))
+        return E("GetCosResponse", None, self._named("cos", name, cos, _wanted(body)))
+
+    def op_quota_usage(self, body):
+        domain = param(body, "domain")
+        sort_by = param(body, "sortBy") or "totalUsed"
+        if sort_by not in QUOTA_SORTS:
+            raise SimFault("service.INVALID_REQUEST", "invalid request: sortBy must be percentUsed or totalUsed")
+        limit, offset = _int(param(body, "limit"), "limit"), _int(param(body, "offset"), "offset")
+        if domain:
+            self._domain("name", domain)
+        names = self._domain_accounts(domain) if domain else list(self.accounts)
+        rows = [(n, self.accounts[n]["id"], self.accounts[n]["used"], self.effective_quota(n, self.accounts[n]))
+                for n in names]
+        rows.sort(key=QUOTA_SORTS[sort_by], reverse=not flag(param(body, "sortAscending")))
+        page = rows[offset:offset + limit] if limit else rows[offset:]
+        return quota_rows_xml(page, offset + len(page) < len(rows), len(rows))
+
+    def op_mailbox(self, body):
+        mbox = next((c for c in body if c.tag.endswith("mbox")), None)
+        _, account = self._account("id", (mbox.get("id") if mbox is not None else None) or "")
+        return E("GetMailboxResponse", None, E("mbox", {"mbxid": account["mbxid"], "s": account["used"]}))
+
+    def op_mailbox_stats(self, body):
+        total = sum(a["used"] for a in self.accounts.values())
+        return E("GetMailboxStatsResponse", None, E("stats", {"numMboxes": len(self.accounts), "totalSize": total}))
+
+    OPS = {
+        "Auth": op_auth, "GetVersionInfo": op_version, "GetAccount": op_get_account,
+        "GetAccountInfo": op_account_info, "CreateAccount": op_create_account, "ModifyAccount": op_modify_account,
+        "SetPassword": op_set_password, "DeleteAccount": op_delete_account, "GetAllAccounts": op_all_accounts,
+        "SearchDirectory": op_search, "CountAccount": op_count, "CreateDomain": op_create_domain,
+        "GetDomain": op_get_domain, "GetAllDomains": op_all_domains, "ModifyDomain": op_modify_domain,
+        "DeleteDomain": op_delete_domain, "GetCos": op_get_cos, "GetQuotaUsage": op_quota_usage,
+        "GetMailbox": op_mailbox, "GetMailboxStats": op_mailbox_stats,
+    }

@@ -1,0 +1,212 @@
+"""SOAP plumbing of the Zimbra admin client: the cached WSDL, building requests, checking replies, mapping faults.
+
+The WSDL (``wsdl/zimbra-admin.wsdl`` + two XSDs, written for this project) is parsed once per process, on first use,
+from package data; nothing is fetched over the network. Replies are checked with lxml before zeep sees them, so an
+HTML error page, a truncated body or a SOAP fault becomes one clear :mod:`puq_bridge.errors` exception.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from importlib import resources
+from typing import Any, Iterable, NamedTuple
+
+import requests
+from lxml import etree
+
+from .errors import ZimbraError, ZimbraProtocolError, zimbra_fault
+
+log = logging.getLogger(__name__)
+
+ENDPOINT_PATH = "/service/admin/soap"
+SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
+SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
+ZIMBRA_NS = "urn:zimbra"
+ADMIN_NS = "urn:zimbraAdmin"
+QUOTA_RESPONSE = f"{{{ADMIN_NS}}}GetQuotaUsageResponse"
+QUOTA_ACCOUNT = f"{{{ADMIN_NS}}}account"
+_BINDING = "{urn:puqBridge:zimbraAdmin}AdminBinding"
+_MASK = "********"
+_MAX_MESSAGE = 300
+
+
+def local(tag: Any) -> str:
+    """The local name of an lxml tag (``{ns}name`` → ``name``)."""
+    return etree.QName(tag).localname if isinstance(tag, str) else str(tag)
+
+
+# --- zeep.transports never shows secrets -------------------------------------------------------------------------
+
+_SECRET_PATTERNS = [
+    re.compile(r'((?:password|newPassword)\s*=\s*)(["\'])(.*?)\2', re.S),
+    re.compile(r"(<(?:[\w-]+:)?(?:authToken|password|newPassword)\b[^>]*>)([^<]*)(<)", re.S),
+]
+
+
+def redact(text: str) -> str:
+    """``text`` with password attributes/elements and ``<authToken>`` contents masked."""
+    text = _SECRET_PATTERNS[0].sub(lambda m: f"{m.group(1)}{m.group(2)}{_MASK}{m.group(2)}", text)
+    return _SECRET_PATTERNS[1].sub(lambda m: f"{m.group(1)}{_MASK}{m.group(3)}", text)
+
+
+class RedactingFilter(logging.Filter):
+    """Masks secrets in records of ``zeep.transports``, which logs whole envelopes at DEBUG.
+
+    This client posts envelopes itself, so zeep's transport normally logs nothing; the filter is the net for anyone
+    using zeep's transport with the same WSDL in the same process.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = redact(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+# --- the WSDL, parsed once per process ---------------------------------------------------------------------------
+
+
+class _Wsdl(NamedTuple):
+    client: Any
+    service: Any
+    binding: Any
+
+
+_wsdl_lock = threading.Lock()
+_wsdl: _Wsdl | None = None
+
+
+def wsdl_path() -> str:
+    """Filesystem path of the bundled WSDL."""
+    return str(resources.files("puq_bridge").joinpath("wsdl", "zimbra-admin.wsdl"))
+
+
+def _load() -> _Wsdl:
+    import zeep
+    from zeep.transports import Transport
+
+    class LocalOnly(Transport):
+        """Loads the bundled files only: a schema that points at the network is a packaging bug, not a fetch."""
+
+        def load(self, url):
+            if "://" in url and not url.startswith("file://"):
+                raise ValueError(f"the bundled Zimbra WSDL refers to a remote document: {url}")
+            return super().load(url)
+
+    settings = zeep.Settings(strict=False, xsd_ignore_sequence_order=True)
+    client = zeep.Client(wsdl_path(), settings=settings, transport=LocalOnly())
+    transports_log = logging.getLogger("zeep.transports")
+    if not any(isinstance(f, RedactingFilter) for f in transports_log.filters):
+        transports_log.addFilter(RedactingFilter())
+    binding = client.wsdl.bindings[_BINDING]
+    return _Wsdl(client, client.create_service(_BINDING, "https://zimbra.invalid" + ENDPOINT_PATH), binding)
+
+
+def wsdl() -> _Wsdl:
+    """The process-wide zeep client over the bundled WSDL (built on first use, ~20 ms)."""
+    global _wsdl
+    if _wsdl is None:
+        with _wsdl_lock:
+            if _wsdl is None:
+                _wsdl = _load()
+    return _wsdl
+
+
+def build(op: str, token: str | None, params: dict[str, Any]) -> tuple[bytes, str]:
+    """The SOAP 1.1 request for ``op`` (with the ``<context>`` header when there is a token) and its SOAPAction."""
+    w = wsdl()
+    headers = {"context": {"authToken": token, "nosession": {}}} if token else None
+    envelope = w.client.create_message(w.service, op, _soapheaders=headers, **params)
+    return etree.tostring(envelope, encoding="utf-8", xml_declaration=True), w.binding.get(op).soapaction
+
+
+def deserialize(server: str, op: str, doc: etree._Element) -> Any:
+    """Read a checked reply envelope with zeep (strict=False: any child order, extra elements ignored)."""
+    if doc.tag != f"{{{SOAP11}}}Envelope":
+        raise ZimbraProtocolError(server, op, "the server answered in SOAP 1.2 to a SOAP 1.1 request")
+    try:
+        return wsdl().binding.get(op).process_reply(doc)
+    except Exception as err:  # zeep raises assorted types for a body that does not fit the schema
+        raise ZimbraProtocolError(server, op, f"unreadable {local(body_child(doc).tag)}: {err}") from err
+
+
+# --- checking a reply --------------------------------------------------------------------------------------------
+
+_parsers = threading.local()
+
+
+def _parser() -> etree.XMLParser:
+    parser = getattr(_parsers, "parser", None)
+    if parser is None:
+        parser = _parsers.parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+    return parser
+
+
+def body_child(doc: etree._Element) -> etree._Element:
+    """The first element inside the envelope's Body."""
+    for child in doc:
+        if local(child.tag) == "Body":
+            for element in child:
+                if isinstance(element.tag, str):
+                    return element
+    raise ValueError("SOAP envelope without a body element")
+
+
+def read_envelope(server: str, op: str, status: int, content_type: str, content: bytes,
+                  secrets: Iterable[str] = ()) -> etree._Element:
+    """Parse a reply; return the envelope, or raise the fault / protocol error it stands for."""
+    what = f"HTTP {status}" + (f" ({content_type.split(';')[0]})" if content_type else "")
+    try:
+        doc = etree.fromstring(content, _parser())
+    except etree.XMLSyntaxError:
+        raise ZimbraProtocolError(server, op, f"{what}: the reply is not XML ({len(content)} bytes)") from None
+    if doc.tag not in (f"{{{SOAP11}}}Envelope", f"{{{SOAP12}}}Envelope"):
+        raise ZimbraProtocolError(server, op, f"{what}: the reply is <{local(doc.tag)}>, not a SOAP envelope")
+    try:
+        child = body_child(doc)
+    except ValueError as err:
+        raise ZimbraProtocolError(server, op, f"{what}: {err}") from None
+    if local(child.tag) == "Fault":
+        raise fault(server, op, child, secrets)
+    if status != 200:
+        raise ZimbraProtocolError(server, op, f"{what}: an error status without a SOAP fault")
+    return doc
+
+
+def fault(server: str, op: str, element: etree._Element, secrets: Iterable[str] = ()) -> ZimbraError:
+    """The exception for a ``<soap:Fault>`` of either SOAP version (code from ``Detail/Error/Code``)."""
+    code = element.findtext(f".//{{{ZIMBRA_NS}}}Error/{{{ZIMBRA_NS}}}Code")
+    if not code:
+        code = element.findtext("faultcode") or element.findtext(f"{{{SOAP12}}}Code/{{{SOAP12}}}Value") or "unknown"
+    message = element.findtext("faultstring") or element.findtext(f"{{{SOAP12}}}Reason/{{{SOAP12}}}Text") or ""
+    message = " ".join(message.split())
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            message = message.replace(secret, _MASK)
+    if len(message) > _MAX_MESSAGE:
+        message = message[:_MAX_MESSAGE] + "…"
+    return zimbra_fault(server, op, code.strip(), message)
+
+
+def transport_message(err: requests.RequestException, endpoint: str) -> str:
+    """One line saying why no reply came (never the request body)."""
+    text = str(err)
+    where = endpoint.split("/service/")[0]
+    if isinstance(err, requests.exceptions.SSLError):
+        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+            return f"TLS certificate of {where} not trusted (give its CA bundle as verify)"
+        return f"TLS handshake with {where} failed"
+    if isinstance(err, requests.exceptions.ConnectTimeout):
+        return f"connecting to {where} timed out"
+    if isinstance(err, requests.exceptions.ReadTimeout):
+        return f"no reply from {where} in time"
+    if "refused" in text.lower():
+        return f"connection to {where} refused"
+    if isinstance(err, (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)):
+        if "RemoteDisconnected" in text or "reset" in text.lower() or "aborted" in text.lower():
+            return f"{where} closed the connection without a reply"
+        return f"cannot connect to {where}"
+    return f"request to {where} failed ({type(err).__name__})"
