@@ -230,6 +230,7 @@ def _confirm_or_exit(question: str) -> None:
     try:
         confirmed = click.confirm(question, default=False, err=True)
     except click.Abort:
+        click.echo(err=True)  # end the unanswered prompt's line
         click.echo("error: not confirmed (no answer on stdin): nothing requested; pass --yes to confirm from a "
                    "script", err=True)
         ctx.exit(1)
