@@ -16,7 +16,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import requests
 
@@ -25,6 +25,7 @@ from .whmcs_http import post
 from .whmcs_values import form_fields, items, strings, to_bool, to_date, to_datetime, to_decimal, to_int, to_opt_int
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -226,17 +227,17 @@ class WhmcsClient:
         fields = form_fields(params or {})
         write = write or action.lower() in WRITE_ACTIONS
         log.debug("WHMCS %s%s: %s", action, " (write)" if write else "", ", ".join(sorted(fields)) or "no params")
-        attempts = 1 if write else 1 + self.retries
-        for attempt in range(1, attempts + 1):
+        attempts, attempt = (1 if write else 1 + self.retries), 1
+        while True:
             try:
                 return self._send(action, fields)
             except WhmcsError as err:
-                if attempt == attempts or not _retryable(err):
+                if attempt >= attempts or not _retryable(err):
                     raise
                 delay = self.backoff * 2 ** (attempt - 1)
                 log.info("%s; retry %d of %d in %.2g s", err, attempt, self.retries, delay)
                 time.sleep(delay)
-        raise AssertionError("unreachable")
+                attempt += 1
 
     def _send(self, action: str, fields: dict[str, str]) -> dict[str, Any]:
         data = {"action": action, "identifier": self.identifier, "secret": self._secret, "responsetype": "json",
@@ -277,7 +278,7 @@ class WhmcsClient:
         """GetClientsProducts, all pages."""
         params = {"clientid": client_id, "serviceid": service_id, "pid": product_id, "domain": domain}
         for row in self._pages("GetClientsProducts", params, "products", "product", page_size):
-            yield _service(row)
+            yield _build("GetClientsProducts", _service, row)
 
     def service(self, service_id: int) -> Service:
         """One service by id (raises WhmcsApiError when not found)."""
@@ -287,7 +288,8 @@ class WhmcsClient:
 
     def client_details(self, client_id: int | None = None, *, email: str | None = None) -> Client:
         """GetClientsDetails."""
-        return _client(self.call("GetClientsDetails", {"clientid": client_id, "email": email}))
+        reply = self.call("GetClientsDetails", {"clientid": client_id, "email": email})
+        return _build("GetClientsDetails", _client, reply)
 
     def update_client_product(self, service_id: int, **fields: Any) -> None:
         """UpdateClientProduct with arbitrary documented fields (a write: never retried)."""
@@ -307,11 +309,12 @@ class WhmcsClient:
                  module: str | None = None) -> list[Product]:
         """GetProducts."""
         reply = self.call("GetProducts", {"pid": product_id, "gid": group_id, "module": module})
-        return [_product(row) for row in items(reply, "products", "product")]
+        return [_build("GetProducts", _product, row) for row in items(reply, "products", "product")]
 
     def servers(self, *, service_id: int | None = None) -> list[Server]:
         """GetServers."""
-        return [_server(row) for row in items(self.call("GetServers", {"serviceId": service_id}), "servers")]
+        reply = self.call("GetServers", {"serviceId": service_id})
+        return [_build("GetServers", _server, row) for row in items(reply, "servers")]
 
     # --- module actions (writes) -------------------------------------------------------------------------------
 
@@ -355,7 +358,8 @@ class WhmcsClient:
 
     def cancelled_packages(self) -> list[CancelledPackage]:
         """GetCancelledPackages, all pages."""
-        return [_cancelled(row) for row in self._pages("GetCancelledPackages", {}, "packages", "package", 100)]
+        rows = self._pages("GetCancelledPackages", {}, "packages", "package", 100)
+        return [_build("GetCancelledPackages", _cancelled, row) for row in rows]
 
     # --- users -------------------------------------------------------------------------------------------------
 
@@ -373,7 +377,8 @@ class WhmcsClient:
 
     def users(self, *, search: str | None = None) -> list[User]:
         """GetUsers, all pages."""
-        return [_user(row) for row in self._pages("GetUsers", {"search": search}, "users", None, 100)]
+        rows = self._pages("GetUsers", {"search": search}, "users", None, 100)
+        return [_build("GetUsers", _user, row) for row in rows]
 
     def client_users(self, client_id: int) -> list[User]:
         """Users associated with one client (GetUsers filtered on the client)."""
@@ -415,6 +420,14 @@ class WhmcsClient:
         if not reply.get("redirect_url"):
             raise WhmcsProtocolError("CreateSsoToken", "reply has no redirect_url")
         return str(reply["redirect_url"])
+
+
+def _build(action: str, builder: Callable[[dict[str, Any]], T], row: dict[str, Any]) -> T:
+    """``builder(row)``; a value WHMCS should never send (``"regdate": "soon"``) becomes a protocol error."""
+    try:
+        return builder(row)
+    except (ValueError, TypeError, AttributeError) as err:
+        raise WhmcsProtocolError(action, f"unexpected value in reply: {err}") from err
 
 
 def _retryable(err: WhmcsError) -> bool:

@@ -4,10 +4,12 @@ Used only by :meth:`puq_bridge.whmcs.WhmcsClient.call`, which adds the credentia
 
 | outcome | error |
 |---|---|
-| refused, reset, dropped, timed out, HTTP 5xx without an HTML page | :class:`WhmcsTransportError` |
-| HTTP 403, or a WHMCS "you may not" message (``Invalid IP …``, ``Authentication Failed``…) | :class:`WhmcsAuthError` |
+| refused, reset, dropped, timed out; HTTP 5xx without an HTML page | :class:`WhmcsTransportError` |
+| HTTP 403, or a "you may not" message (``Invalid IP …``, ``Authentication Failed``…) | :class:`WhmcsAuthError` |
 | ``{"result": "error"}`` (``status`` is an alias of ``result``) | :class:`WhmcsApiError` |
 | an HTML page, a truncated or otherwise non-JSON body, JSON without ``result`` | :class:`WhmcsProtocolError` |
+
+A proxy's HTML 5xx page is a protocol error (it quotes the page) that ``call`` still retries for reads.
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ def to_int(value: Any, default: int = 0) -> int:
     try:
         return int(str(value).strip())
     except ValueError:
-        return int(Decimal(str(value).strip()))
+        return int(to_decimal(value))
 
 
 def to_opt_int(value: Any) -> int | None:

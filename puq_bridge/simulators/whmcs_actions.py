@@ -31,9 +31,10 @@ UPDATABLE = {"pid": "pid", "serverid": "serverid", "regdate": "regdate", "nextdu
 UNSETTABLE = {"domain", "serviceusername", "servicepassword", "subscriptionid", "ns1", "ns2", "dedicatedip",
               "assignedips", "notes", "suspendreason"}
 
-#: Module* action -> (status after success, or None).
+#: Module* action -> (canonical name, service status after success or None).
 MODULE_ACTIONS = {"modulecreate": ("ModuleCreate", "Active"), "modulesuspend": ("ModuleSuspend", "Suspended"),
-                  "moduleunsuspend": ("ModuleUnsuspend", "Active"), "moduleterminate": ("ModuleTerminate", "Terminated"),
+                  "moduleunsuspend": ("ModuleUnsuspend", "Active"),
+                  "moduleterminate": ("ModuleTerminate", "Terminated"),
                   "modulechangepw": ("ModuleChangePw", None), "modulechangepackage": ("ModuleChangePackage", None),
                   "modulecustom": ("ModuleCustom", None)}
 
