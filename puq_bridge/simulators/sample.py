@@ -152,7 +152,7 @@ def build_sample(*, today: dt.date | None = None, seed: int = 2026) -> Sample:
     clients = _clients()
     products = (
         SampleProduct("business", "Zimbra Mail Business", 2048, 250, 100),
-        SampleProduct("private", "Private Zimbra mail server", 5120, 0, 500, cos="private"),
+        SampleProduct("private", "Private Zimbra mail server", 5120, 0, 500),
     )
     servers = (
         SampleServer("mail1", "Zimbra WAW-1", "mail1.example.com", "192.0.2.10"),

@@ -1,0 +1,398 @@
+"""``puq-bridge demo``: the whole flow against the built-in simulators, with nothing outside this machine.
+
+:func:`run_demo` starts a fake WHMCS and two fake Zimbra servers on loopback, loads the sample data set
+(:mod:`puq_bridge.simulators.sample`), starts the adapter on loopback, and then does what a real installation does:
+
+1. WHMCS provisions every service: its API's ``ModuleCreate`` calls the module, whose forwarder posts a signed
+   ``/whmcs/CreateAccount`` with WHMCS-shaped params to the adapter, which creates the domain and primary mailbox
+   in Zimbra; one service is then suspended the same way (``ModuleSuspend`` → ``SuspendAccount``);
+2. the clients add the rest of their mailboxes in the Zimbra admin panel (directly in the Zimbra simulator);
+3. the usage sync runs on several days of the last month (an injected clock), while the mailboxes fill up, so the
+   store has a history;
+4. both tabs of every service are rendered in Polish and English as standalone pages, plus an ``index.html``.
+
+With ``serve=True`` the servers are left running (:meth:`DemoEnvironment.stop` ends them). Every secret is random
+per run and never printed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import secrets
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .simulators.sample import HISTORY_DAYS, Sample, SampleService, build_sample
+from .simulators.server import BackgroundServer
+
+log = logging.getLogger(__name__)
+
+#: Days before today on which the demo runs the usage sync (0 = today).
+SYNC_DAYS = (30, 26, 22, 18, 14, 11, 8, 6, 4, 2, 1, 0)
+LANGS = ("pl", "en")
+MODULE_NAME = "puqbridge"
+#: WHMCS's ``Module*`` API action → the module function the forwarder calls.
+MODULE_FUNCTIONS = {"ModuleCreate": "CreateAccount", "ModuleSuspend": "SuspendAccount",
+                    "ModuleUnsuspend": "UnsuspendAccount", "ModuleTerminate": "TerminateAccount",
+                    "ModuleChangePw": "ChangePassword", "ModuleChangePackage": "ChangePackage"}
+
+
+@dataclass
+class DemoReport:
+    """What a demo run did: the pages written, the steps, the counts and how many requests each server answered."""
+
+    out_dir: Path
+    index: Path
+    pages: list[Path]
+    steps: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    requests: dict[str, int] = field(default_factory=dict)
+    adapter_calls: dict[str, int] = field(default_factory=dict)
+    services: dict[int, str] = field(default_factory=dict)       # WHMCS service id -> mail domain
+    urls: dict[str, str] = field(default_factory=dict)
+    duration_s: float = 0.0
+
+
+class Forwarder:
+    """Does what the generated PHP forwarder does inside WHMCS: signed POSTs of whitelisted params to the adapter."""
+
+    def __init__(self, adapter_url: str, secret: str, *, timeout: float = 30):
+        import requests
+
+        self.url, self._secret, self.timeout = adapter_url.rstrip("/"), secret, timeout
+        self.session = requests.Session()
+        self.calls: dict[str, int] = {}
+
+    def call(self, function: str, params: dict[str, Any]) -> Any:
+        """POST ``/whmcs/<function>``; returns the adapter's ``result``. Raises :class:`DemoError` on HTTP errors."""
+        from whmcs_module.signing import HEADER, sign
+
+        # Like the PHP forwarder: a nonce, so two identical calls in one second are not taken for a replay.
+        body = json.dumps({"params": params, "nonce": secrets.token_hex(8)}, ensure_ascii=False).encode("utf-8")
+        reply = self.session.post(f"{self.url}/whmcs/{function}", data=body, timeout=self.timeout,
+                                  headers={"Content-Type": "application/json", HEADER: sign(self._secret, body)})
+        self.calls[function] = self.calls.get(function, 0) + 1
+        if reply.status_code != 200:
+            raise DemoError(f"adapter {function}: HTTP {reply.status_code} {reply.text[:200]}")
+        return reply.json()["result"]
+
+    @property
+    def count(self) -> int:
+        """Requests sent so far."""
+        return sum(self.calls.values())
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        self.session.close()
+
+
+class DemoError(Exception):
+    """A step of the demo did not do what it should (a bug, not a user error); the message says which step."""
+
+
+class DemoEnvironment:
+    """The running pieces of the demo: WHMCS and Zimbra simulators, the adapter, the store and the sample."""
+
+    def __init__(self, sample: Sample):
+        from .simulators.whmcs import FakeWhmcs
+        from .simulators.zimbra import FakeZimbra
+
+        self.sample = sample
+        self._tmp = tempfile.TemporaryDirectory(prefix="puq-bridge-demo-")
+        self.workdir = Path(self._tmp.name)         # the store; removed by stop()
+        self._whmcs_secret = secrets.token_hex(16)
+        self._zimbra_passwords = {s.key: secrets.token_hex(16) for s in sample.servers}
+        self.whmcs_sim = FakeWhmcs(identifier="demo-api", secret=self._whmcs_secret)
+        self.zimbra_sims = {s.key: FakeZimbra(s.admin_user, self._zimbra_passwords[s.key], host=s.hostname)
+                            for s in sample.servers}
+        self.adapter_secret = secrets.token_hex(32)
+        self.servers: dict[str, BackgroundServer] = {}
+        self.ids: dict[str, int] = {}               # sample key ("client:nowak", "service:nowak"...) -> WHMCS id
+        self.by_service_id: dict[int, SampleService] = {}
+        self.config = None
+        self.store = None
+        self.forwarder: Forwarder | None = None
+        self._adapter_ctx = None
+        self._whmcs_client = None
+
+    # --- life cycle ----------------------------------------------------------------------------------------------
+
+    def start(self) -> "DemoEnvironment":
+        """Start the simulators, load WHMCS's side of the sample, and start the adapter."""
+        self.servers["whmcs"] = BackgroundServer(self.whmcs_sim.wsgi_app).start()
+        for key, sim in self.zimbra_sims.items():
+            self.servers[key] = BackgroundServer(sim.wsgi_app).start()
+        self._load_whmcs()
+        self.config = self._config()
+        from .store import UsageStore
+
+        self.store = UsageStore(self.config.store.path, detail_days=self.config.store.detail_days)
+        self._start_adapter()
+        return self
+
+    def stop(self) -> None:
+        """Stop every server and close the clients and the store."""
+        for server in self.servers.values():
+            server.stop()
+        self.servers.clear()
+        for thing in (self.forwarder, self._adapter_ctx, self._whmcs_client, self.store):
+            close = getattr(thing, "close", None)   # WhmcsClient has no close(): its session just goes
+            if close is not None:
+                close()
+        self.forwarder = self._adapter_ctx = self._whmcs_client = self.store = None
+        self._tmp.cleanup()
+
+    def __enter__(self) -> "DemoEnvironment":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def urls(self) -> dict[str, str]:
+        """Base URL of every running server (``whmcs``, ``mail1``, ``mail2``, ``adapter``, ``pages`` when served)."""
+        return {name: server.url for name, server in self.servers.items()}
+
+    def whmcs(self):
+        """The :class:`~puq_bridge.whmcs.WhmcsClient` the demo uses, on the WHMCS simulator."""
+        if self._whmcs_client is None:
+            from .whmcs import WhmcsClient
+
+            w = self.config.whmcs
+            self._whmcs_client = WhmcsClient(w.url, w.identifier, w.secret, timeout=w.timeout)
+        return self._whmcs_client
+
+    def zimbra(self, entry):
+        """A :class:`~puq_bridge.zimbra.ZimbraAdmin` for one configured simulator."""
+        from .zimbra import ZimbraAdmin
+
+        return ZimbraAdmin(entry.url, entry.admin_user, entry.password, name=entry.name, timeout=entry.timeout)
+
+    # --- set-up --------------------------------------------------------------------------------------------------
+
+    def _load_whmcs(self) -> None:
+        sim, sample = self.whmcs_sim, self.sample
+        for c in sample.clients:
+            self.ids[f"client:{c.key}"] = sim.add_client(c.firstname, c.lastname, c.email, language=c.language,
+                                                         currency_code=c.currency_code, companyname=c.companyname)
+        for p in sample.products:
+            self.ids[f"product:{p.key}"] = sim.add_product(p.name, module=MODULE_NAME, group="Mail")
+        for s in sample.servers:
+            self.ids[f"server:{s.key}"] = sim.add_server(s.name, s.hostname, s.ip, module=MODULE_NAME)
+        for s in sample.services:
+            sid = sim.add_service(
+                self.ids[f"client:{s.client.key}"], self.ids[f"product:{s.product.key}"], s.domain,
+                server_id=self.ids[f"server:{s.server.key}"], status="Pending", billing_cycle=s.billing_cycle,
+                recurring_amount=s.recurring_amount, regdate=s.regdate.isoformat(),
+                next_due_date=s.next_due_date.isoformat(), payment_method=s.payment_method,
+                payment_method_name=s.payment_method_name, username=s.username, password=s.password,
+                config_options={"Total space (GB)": _number(s.product.total_space_gb)},
+            )
+            self.ids[f"service:{s.key}"] = sid
+            self.by_service_id[sid] = s
+
+    def _config(self):
+        from .config import parse_config
+
+        raw = {
+            "whmcs": {"url": self.servers["whmcs"].url, "identifier": self.whmcs_sim.identifier,
+                      "secret": self._whmcs_secret, "timeout": 10},
+            "zimbra": [{"name": s.key, "whmcs_server": self.ids[f"server:{s.key}"], "url": self.servers[s.key].url,
+                        "admin_user": s.admin_user, "password": self._zimbra_passwords[s.key], "timeout": 10,
+                        "webmail_url": f"https://{s.hostname}/",
+                        "admin_url": f"https://{s.hostname}:7071/zimbraAdmin/"} for s in self.sample.servers],
+            "sync": {"products": [self.ids[f"product:{p.key}"] for p in self.sample.products]},
+            "store": {"path": str(self.workdir / "usage.sqlite3"), "detail_days": 14},
+            "adapter": {"listen": "127.0.0.1:8750", "secret": self.adapter_secret},
+        }
+        return parse_config(raw, "demo", env={})
+
+    def _start_adapter(self) -> None:
+        from whmcs_module.context import AdapterContext
+        from whmcs_module.http import make_app
+
+        self._adapter_ctx = AdapterContext(self.config, store=self.store, whmcs=self.whmcs,
+                                           zimbra_factory=self.zimbra)
+        app = make_app(self._adapter_ctx, self.adapter_secret, max_body=self.config.adapter.max_body)
+        self.servers["adapter"] = BackgroundServer(app).start()
+        self.forwarder = Forwarder(self.servers["adapter"].url, self.adapter_secret)
+        self.whmcs_sim.module_hook = self._module_hook
+
+    # --- what WHMCS's module does ---------------------------------------------------------------------------------
+
+    def _module_hook(self, action: str, row: dict[str, Any]) -> str:
+        """WHMCS ran a ``Module*`` action: the module's forwarder posts the matching function to the adapter."""
+        function = MODULE_FUNCTIONS.get(action)
+        if function is None:
+            return f"the demo module has no {action}"
+        result = self.forwarder.call(function, self.module_params(int(row["id"]), row))
+        return result if isinstance(result, str) else json.dumps(result)
+
+    def module_params(self, service_id: int, row: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The params the forwarder sends for a service: WHMCS's ``$params`` after its whitelist."""
+        s = self.by_service_id[service_id]
+        row = row or self.whmcs_sim.services[service_id]
+        params = {
+            "serviceid": service_id, "userid": self.ids[f"client:{s.client.key}"],
+            "pid": self.ids[f"product:{s.product.key}"], "serverid": self.ids[f"server:{s.server.key}"],
+            "domain": s.domain, "username": s.username, "password": s.password, "producttype": "other",
+            "moduletype": MODULE_NAME, "status": row.get("status", ""),
+            "serverip": s.server.ip, "serverhostname": s.server.hostname, "serverport": "7071",
+            "serversecure": True, "serverusername": s.server.admin_user,
+            "serverpassword": self._zimbra_passwords[s.server.key],
+            "configoptions": {"Total space (GB)": _number(s.product.total_space_gb)}, "customfields": {},
+            "clientsdetails": {"userid": self.ids[f"client:{s.client.key}"], "firstname": s.client.firstname,
+                               "lastname": s.client.lastname, "companyname": s.client.companyname,
+                               "email": s.client.email, "language": s.client.language,
+                               "currency_code": s.client.currency_code},
+            "service": {"regdate": s.regdate.isoformat(), "nextduedate": s.next_due_date.isoformat(),
+                        "billingcycle": s.billing_cycle, "amount": s.recurring_amount,
+                        "paymentmethod": s.payment_method_name, "status": row.get("status", ""),
+                        "dedicatedip": ""},
+        }
+        params.update(s.product.module_settings())
+        return params
+
+    # --- the scenario's steps ------------------------------------------------------------------------------------
+
+    def provision(self) -> tuple[int, int]:
+        """ModuleCreate every service, then ModuleSuspend the ones the sample suspends; returns the two counts."""
+        whmcs = self.whmcs()
+        for sid in self.by_service_id:
+            whmcs.module_create(sid)
+        suspended = [sid for sid, s in self.by_service_id.items() if s.suspend]
+        for sid in suspended:
+            whmcs.module_suspend(sid, reason="Overdue invoice")
+        return len(self.by_service_id), len(suspended)
+
+    def add_client_mailboxes(self, days_ago: int = HISTORY_DAYS) -> int:
+        """Create the mailboxes the clients made themselves, directly in Zimbra; returns how many."""
+        added = 0
+        for s in self.sample.services:
+            sim = self.zimbra_sims[s.server.key]
+            for box in s.mailboxes:
+                if box.name in sim.accounts:
+                    sim.set_used(box.name, box.used_on(days_ago))
+                    continue
+                sim.add_account(box.name, password=secrets.token_hex(8), quota=box.quota_bytes,
+                                used=box.used_on(days_ago))
+                added += 1
+        return added
+
+    def set_usage(self, days_ago: int) -> None:
+        """Every mailbox's usage as it was ``days_ago`` days ago."""
+        for s in self.sample.services:
+            sim = self.zimbra_sims[s.server.key]
+            for box in s.mailboxes:
+                sim.set_used(box.name, box.used_on(days_ago))
+
+    def client_area(self, service_id: int) -> str:
+        """The adapter's ClientArea for a service: the HTML WHMCS prints on the client's service page."""
+        result = self.forwarder.call("ClientArea", self.module_params(service_id))
+        if not isinstance(result, dict):
+            raise DemoError(f"ClientArea of service {service_id}: {result}")
+        return "".join(v for v in result.get("vars", {}).values() if isinstance(v, str))
+
+    def sync(self, when: dt.datetime):
+        """One usage sync run as of ``when`` (the injected clock)."""
+        from .sync import SyncEngine
+
+        cfg = self.config
+        engine = SyncEngine(self.whmcs(), cfg.zimbra, self.zimbra, store=self.store, products=cfg.sync.products,
+                            statuses=cfg.sync.statuses, clock=lambda: when)
+        return engine.run()
+
+
+def run_demo(out_dir: str | Path = "puq-bridge-demo", *, serve: bool = False, now: dt.datetime | None = None,
+             echo: Callable[[str], None] = lambda line: None) -> tuple[DemoReport, DemoEnvironment | None]:
+    """Run the demo scenario and write the pages into ``out_dir``.
+
+    Args:
+        out_dir: where the pages go (created if missing).
+        serve: leave the servers running and serve the pages too; the caller must ``stop()`` the returned environment.
+        now: the demo's "now" (default: the current time); the sync runs fall on days before it.
+        echo: called with one line per step, as it happens.
+
+    Returns:
+        The report, and the running environment when ``serve`` is true (else ``None``).
+    """
+    from .demo_pages import serve_pages, write_pages
+
+    started = time.monotonic()
+    now = now or dt.datetime.now(dt.timezone.utc)
+    sample = build_sample(today=now.date())
+    env = DemoEnvironment(sample)
+    report = DemoReport(out_dir=Path(out_dir), index=Path(out_dir) / "index.html", pages=[])
+
+    def step(line: str) -> None:
+        report.steps.append(line)
+        echo(line)
+
+    try:
+        env.start()
+        step(f"started WHMCS simulator, {len(env.zimbra_sims)} Zimbra simulators and the adapter on 127.0.0.1")
+        _scenario(env, now, report, step)
+        report.pages = write_pages(env, Path(out_dir), now=now)
+        step(f"wrote {len(report.pages)} pages ({len(sample.services)} services x {len(LANGS)} languages) "
+             f"and {report.index}")
+        report.requests = _request_counts(env)
+        report.adapter_calls = dict(env.forwarder.calls)
+        report.services = {sid: s.domain for sid, s in env.by_service_id.items()}
+        if serve:
+            env.servers["pages"] = serve_pages(Path(out_dir))
+            report.urls = env.urls
+            return _finish(report, started), env
+    except BaseException:
+        env.stop()
+        raise
+    env.stop()
+    return _finish(report, started), None
+
+
+def _scenario(env: DemoEnvironment, now: dt.datetime, report: DemoReport, step: Callable[[str], None]) -> None:
+    sample = env.sample
+    report.counts.update(clients=len(sample.clients), services=len(sample.services),
+                         servers=len(sample.servers), mailboxes=sample.mailbox_count)
+    step(f"loaded WHMCS: {len(sample.clients)} clients, {len(sample.products)} products, "
+         f"{len(sample.servers)} servers, {len(sample.services)} services")
+    created, suspended = env.provision()
+    step(f"provisioned {created} services through the adapter (ModuleCreate -> CreateAccount), "
+         f"suspended {suspended} (ModuleSuspend -> SuspendAccount)")
+    added = env.add_client_mailboxes()
+    step(f"clients added {added} more mailboxes in Zimbra ({sample.mailbox_count} in all)")
+    runs = []
+    for days_ago in SYNC_DAYS:
+        env.set_usage(days_ago)
+        when = now - dt.timedelta(days=days_ago, minutes=5)
+        result = env.sync(when)
+        if result.exit_code != 0:
+            failed = "; ".join(f"{r.domain}: {r.error}" for r in result.failed)
+            raise DemoError(f"sync of {when:%Y-%m-%d} failed: {failed}")
+        runs.append(result)
+    totals = runs[-1].totals
+    report.counts.update(sync_runs=len(runs), updated_last_run=totals.get("updated", 0))
+    step(f"ran sync-usage {len(runs)} times from {SYNC_DAYS[0]} days ago to today; last run: "
+         + ", ".join(f"{k} {v}" for k, v in totals.items()))
+    sizes = [len(env.client_area(sid)) for sid in env.by_service_id]
+    step(f"asked the adapter for ClientArea of {len(sizes)} services ({sum(sizes) // 1024} KiB of HTML)")
+
+
+def _request_counts(env: DemoEnvironment) -> dict[str, int]:
+    counts = {"whmcs": len(env.whmcs_sim.requests)}
+    counts.update({f"zimbra {key}": len(sim.requests) for key, sim in env.zimbra_sims.items()})
+    counts["adapter"] = env.forwarder.count if env.forwarder else 0
+    return counts
+
+
+def _finish(report: DemoReport, started: float) -> DemoReport:
+    report.duration_s = round(time.monotonic() - started, 2)
+    return report
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)

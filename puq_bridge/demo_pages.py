@@ -1,0 +1,119 @@
+"""The demo's output: one standalone client-area page per service and language, an ``index.html``, and a tiny
+loopback web server for them (``puq-bridge demo --serve``).
+
+The pages come from :meth:`puq_bridge.render.Renderer.page` with the same data the ``render`` command uses (WHMCS's
+service and client, the store's snapshot and history). They reference nothing outside themselves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .simulators.server import BackgroundServer
+
+if TYPE_CHECKING:
+    from .demo import DemoEnvironment
+
+log = logging.getLogger(__name__)
+
+LANG_NAMES = {"pl": "Polski", "en": "English"}
+
+
+def page_name(service_id: int, lang: str) -> str:
+    """File name of a service's page in one language."""
+    return f"service-{service_id}-{lang}.html"
+
+
+def write_pages(env: "DemoEnvironment", out_dir: Path, *, now: dt.datetime, langs=("pl", "en")) -> list[Path]:
+    """Render every service of the demo in every language into ``out_dir``, then write ``index.html``."""
+    from .clientarea import facts_from_service
+    from .render import Renderer
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    renderer = Renderer()
+    whmcs = env.whmcs()
+    pages, rows = [], []
+    for service_id, sample in env.by_service_id.items():
+        service = whmcs.service(service_id)
+        client = whmcs.client_details(service.client_id)
+        entry = env.config.zimbra_for(service.server_id, service.server_hostname)
+        facts = facts_from_service(service, client, entry)
+        snapshot = env.store.latest(service_id)
+        history = env.store.history(service_id, now=now)
+        for lang in langs:
+            path = out_dir / page_name(service_id, lang)
+            path.write_text(renderer.page(facts, snapshot, history, lang=lang, now=now), encoding="utf-8")
+            pages.append(path)
+        rows.append((service, client, sample.server.hostname, len(snapshot.mailboxes) if snapshot else 0))
+    (out_dir / "index.html").write_text(index_html(rows, langs, now), encoding="utf-8")
+    log.info("wrote %d pages to %s", len(pages), out_dir)
+    return pages
+
+
+_STYLE = """
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;padding:16px;color:#1d2733;
+background:#f4f6f8}
+main{max-width:1100px;margin:0 auto;background:#fff;border-radius:8px;padding:16px 20px;box-shadow:0 1px 3px #0002}
+h1{font-size:1.4em;margin:.2em 0 .6em}
+table{border-collapse:collapse;width:100%}
+th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #e3e7eb;vertical-align:top}
+th{font-size:.85em;color:#5b6b7b;font-weight:600}
+.status{font-size:.8em;padding:1px 6px;border-radius:9px;background:#e6f4ea;color:#17652f}
+.status.Suspended{background:#fdecea;color:#8a1f11}
+a{color:#0b62c4}
+.langs a{margin-right:.6em;white-space:nowrap}
+small{color:#5b6b7b}
+@media (max-width:640px){thead{display:none}tr{display:block;padding:8px 0;border-bottom:1px solid #e3e7eb}
+td{display:block;border:0;padding:2px 0}td[data-label]::before{content:attr(data-label) ": ";color:#5b6b7b}}
+"""
+
+
+def index_html(rows, langs, now: dt.datetime) -> str:
+    """The index page: every service with its client, server, status, mailbox count and a link per language."""
+    e = html.escape
+    body = []
+    for service, client, hostname, mailboxes in rows:
+        links = " ".join(f'<a href="{page_name(service.id, lang)}" hreflang="{lang}">{LANG_NAMES.get(lang, lang)}'
+                         f"</a>" for lang in langs)
+        who = client.companyname or f"{client.firstname} {client.lastname}"
+        body.append(
+            f"<tr><td>{e(who)}<br><small>{e(client.firstname)} {e(client.lastname)}, {e(client.language)}</small>"
+            f"</td><td>{e(service.domain)}<br><small>{e(service.product_name)}</small></td>"
+            f'<td data-label="Zimbra server">{e(hostname)}</td>'
+            f'<td><span class="status {e(service.status)}">{e(service.status)}</span></td>'
+            f'<td data-label="Mailboxes">{mailboxes}</td><td class="langs">{links}</td></tr>')
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>puq-bridge demo</title><style>{_STYLE}</style></head><body><main>"
+        "<h1>puq-bridge demo: client-area pages</h1>"
+        "<p>Each service's page shows the two tabs a client sees in WHMCS, <em>Server information</em> and "
+        "<em>Resource usage</em>, from data the bridge provisioned and synced against the built-in simulators.</p>"
+        "<table><thead><tr><th>Client</th><th>Domain</th><th>Zimbra server</th><th>Status</th><th>Mailboxes</th>"
+        f"<th>Pages</th></tr></thead><tbody>{''.join(body)}</tbody></table>"
+        f"<p><small>Generated {e(now.strftime('%Y-%m-%d %H:%M UTC'))} by <code>puq-bridge demo</code>.</small></p>"
+        "</main></body></html>\n"
+    )
+
+
+def pages_app(directory: Path):
+    """A WSGI app serving the files of ``directory`` (``/`` is ``index.html``); nothing else."""
+    from werkzeug.middleware.shared_data import SharedDataMiddleware
+    from werkzeug.wrappers import Request, Response
+
+    def fallback(environ, start_response):
+        request = Request(environ)
+        if request.path == "/":
+            return Response(status=302, headers={"Location": "/index.html"})(environ, start_response)
+        return Response("not found\n", status=404, mimetype="text/plain")(environ, start_response)
+
+    return SharedDataMiddleware(fallback, {"/": str(directory)}, cache=False)
+
+
+def serve_pages(directory: Path, host: str = "127.0.0.1", port: int = 0) -> BackgroundServer:
+    """Serve ``directory`` on loopback in a background thread; returns the started server."""
+    return BackgroundServer(pages_app(directory), host=host, port=port).start()

@@ -1,0 +1,193 @@
+"""``puq-bridge demo``: the whole flow against the simulators, checked from what it leaves behind.
+
+One demo run (kept serving) is shared by the module; it is inspected through the simulators' state, the store, the
+written pages and the running servers. The CLI is run too, once in-process and once as a real process stopped with
+Ctrl-C (SIGINT).
+"""
+
+import datetime as dt
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from click.testing import CliRunner
+
+from puq_bridge.cli import main
+from puq_bridge.demo import LANGS, SYNC_DAYS, run_demo
+from puq_bridge.demo_pages import page_name
+from puq_bridge.usage import bytes_to_mb
+
+NOW = dt.datetime(2026, 5, 20, 9, 30, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "pages"
+    lines = []
+    report, env = run_demo(out, serve=True, now=NOW, echo=lines.append)
+    yield report, env, lines
+    env.stop()
+
+
+def _service(env, key):
+    return next(sid for sid, s in env.by_service_id.items() if s.key == key)
+
+
+def _secrets(env):
+    values = [env.adapter_secret, env._whmcs_secret, *env._zimbra_passwords.values()]
+    return values + [s.password for s in env.sample.services]
+
+
+def test_report_lists_the_steps_counts_and_requests(demo):
+    report, env, lines = demo
+    assert lines == report.steps and len(lines) >= 6
+    assert report.counts["mailboxes"] == env.sample.mailbox_count >= 200
+    assert report.counts["sync_runs"] == len(SYNC_DAYS)
+    assert set(report.requests) == {"whmcs", "zimbra mail1", "zimbra mail2", "adapter"}
+    assert all(n > 0 for n in report.requests.values())
+    assert report.duration_s < 20
+
+
+def test_services_are_provisioned_through_the_signed_adapter(demo):
+    report, env, _ = demo
+    services = len(env.sample.services)
+    assert report.adapter_calls == {"CreateAccount": services, "SuspendAccount": 1, "ClientArea": services}
+    assert sorted(a for a, _ in env.whmcs_sim.module_calls) == ["ModuleCreate"] * services + ["ModuleSuspend"]
+    for s in env.sample.services:
+        zimbra = env.zimbra_sims[s.server.key]
+        assert s.domain in zimbra.domains
+        assert s.primary in zimbra.accounts
+    for server in env.sample.servers:
+        zimbra, hosted = env.zimbra_sims[server.key], len(env.sample.services_on(server))
+        assert zimbra.count("CreateDomain") == zimbra.count("CreateAccount") == hosted
+
+
+def test_the_suspended_service_is_locked_in_zimbra_and_suspended_in_whmcs(demo):
+    _, env, _ = demo
+    sid = _service(env, "brightwave-old")
+    domain = env.zimbra_sims["mail2"].domains["brightwave-archive.com"]
+    assert domain["attrs"]["zimbraDomainStatus"] == "locked"
+    assert env.whmcs_sim.services[sid]["status"] == "Suspended"
+    assert env.whmcs_sim.services[_service(env, "nowak")]["status"] == "Active"
+
+
+def test_every_sample_mailbox_exists_with_todays_usage(demo):
+    _, env, _ = demo
+    for s in env.sample.services:
+        accounts = env.zimbra_sims[s.server.key].accounts
+        assert all(accounts[m.name]["used"] == m.used_bytes for m in s.mailboxes)
+
+
+def test_whmcs_holds_todays_usage_and_the_store_a_month_of_history(demo):
+    _, env, _ = demo
+    for sid, s in env.by_service_id.items():
+        used = sum(m.used_bytes for m in s.mailboxes)
+        row = env.whmcs_sim.services[sid]
+        assert int(row["diskusage"]) == bytes_to_mb(used)
+        assert int(row["disklimit"]) == int(s.product.total_space_gb * 1024)
+        history = env.store.history(sid, now=NOW)
+        assert len(history) == len(SYNC_DAYS)
+        assert history[0].day == (NOW - dt.timedelta(days=SYNC_DAYS[0])).date() and history[-1].day == NOW.date()
+        assert [p.used_bytes for p in history] == sorted(p.used_bytes for p in history)
+        assert history[-1].used_bytes == used
+
+
+def test_pages_for_every_service_and_language_with_every_mailbox(demo):
+    report, env, _ = demo
+    assert len(report.pages) == len(env.sample.services) * len(LANGS)
+    index = report.index.read_text(encoding="utf-8")
+    for sid, s in env.by_service_id.items():
+        for lang in LANGS:
+            page = (report.out_dir / page_name(sid, lang)).read_text(encoding="utf-8")
+            assert f'href="{page_name(sid, lang)}"' in index
+            assert f'lang="{lang}"' in page[:300]
+            assert page.count('data-puq="mailbox-row"') == len(s.mailboxes)
+            assert s.domain in page and 'data-puq="usage-chart"' in page
+    polish = (report.out_dir / page_name(_service(env, "nowak"), "pl")).read_text(encoding="utf-8")
+    assert "Wykorzystanie zasobów" in polish and "bez limitu" in polish
+
+
+def test_no_secret_and_no_outside_reference_in_any_page(demo):
+    report, env, lines = demo
+    texts = [p.read_text(encoding="utf-8") for p in [*report.pages, report.index]] + ["\n".join(lines)]
+    for secret in _secrets(env):
+        assert all(secret not in text for text in texts)
+    loaders = re.compile(r"""(?:src|srcset|poster)\s*=\s*["']?\s*(?:https?:)?//|<link[^>]+href=["']?(?:https?:)?//"""
+                         r"""|url\(\s*["']?(?:https?:)?//|@import""", re.I)
+    for page in texts:
+        assert not loaders.search(page)
+
+
+def test_serve_keeps_the_pages_the_adapter_and_the_simulators_running(demo):
+    report, env, _ = demo
+    urls = report.urls
+    assert set(urls) == {"whmcs", "mail1", "mail2", "adapter", "pages"}
+    assert all(u.startswith("http://127.0.0.1:") for u in urls.values())
+    page = requests.get(f"{urls['pages']}/index.html", timeout=5)
+    assert page.status_code == 200 and "puq-bridge demo" in page.text
+    assert requests.get(f"{urls['pages']}/../../etc/passwd", timeout=5).status_code == 404
+    unsigned = requests.post(f"{urls['adapter']}/whmcs/CreateAccount", json={"params": {}}, timeout=5)
+    assert unsigned.status_code == 401
+    sid = _service(env, "piekarnia")
+    assert env.forwarder.call("ClientArea", env.module_params(sid))["vars"]
+
+
+def test_cli_demo_writes_the_pages_and_prints_where(tmp_path):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["demo", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "provisioned 6 services" in result.output
+    assert "requests answered: whmcs" in result.output
+    assert str((out / "index.html").resolve()) in result.output
+    assert len(list(out.glob("service-*.html"))) == 12
+
+
+def test_cli_demo_defaults_to_puq_bridge_demo_in_the_current_folder_and_needs_no_config(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner(env={"PUQ_BRIDGE_CONFIG": str(tmp_path / "missing.toml")}).invoke(main, ["demo"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "puq-bridge-demo" / "index.html").is_file()
+
+
+def test_cli_demo_serve_runs_until_ctrl_c(tmp_path):
+    code = "import sys; from puq_bridge.cli import main; sys.exit(main())"
+    proc = subprocess.Popen([sys.executable, "-c", code, "demo", "--serve", "--out", str(tmp_path / "out")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        urls = _read_urls(proc, deadline=time.monotonic() + 20)
+        assert requests.get(urls["pages"] + "/index.html", timeout=5).status_code == 200
+        assert requests.get(urls["adapter"] + "/whmcs/ClientArea", timeout=5).status_code == 405
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "stopping" in out and "Traceback" not in err
+    with pytest.raises(requests.ConnectionError):
+        requests.get(urls["pages"] + "/index.html", timeout=2)
+
+
+def _read_urls(proc, deadline):
+    urls = {}
+    for line in proc.stdout:
+        match = re.match(r"\s+(\w+)\s+(http://127\.0\.0\.1:\d+)", line)
+        if match:
+            urls[match.group(1)] = match.group(2)
+        if "pages" in urls or time.monotonic() > deadline:
+            break
+    assert "pages" in urls, f"no URLs printed; stderr: {proc.stderr.read() if proc.poll() is not None else ''}"
+    return urls
+
+
+def test_demo_help_says_what_it_does():
+    result = CliRunner().invoke(main, ["demo", "--help"])
+    assert result.exit_code == 0
+    assert "--serve" in result.output and "--out" in result.output and "simulators" in result.output
+
