@@ -252,6 +252,21 @@ def test_permissions_of_the_owner_cannot_be_set(bridge, sim):
     assert one_error_line(result) == "error: WHMCS UpdateUserPermissions: Permissions cannot be set on a client owner"
 
 
+def test_remove_user_then_it_is_gone_from_the_list(bridge, sim):
+    result = bridge.run("users", "remove", "--client-id", "1", "--user-id", str(sim.user_id))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"User #{sim.user_id} no longer has access to client #1"
+    assert actions(sim, "DeleteUserClient") == [{"user_id": str(sim.user_id), "client_id": "1"}]
+    doc, _ = bridge.run_json("users", "list", "--client-id", "1")
+    assert [u["email"] for u in doc["users"]] == ["jan@firma.pl"]
+
+
+def test_remove_the_owner_is_whmcs_message_exit_1(bridge, sim):
+    result = bridge.run("users", "remove", "--client-id", "1", "--user-id", str(sim.owner_id), "--json")
+    assert result.exit_code == 1
+    assert one_error_line(result) == "error: WHMCS DeleteUserClient: You cannot remove the account owner"
+
+
 # --- reset-password ------------------------------------------------------------------------------------------------
 
 

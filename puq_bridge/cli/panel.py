@@ -160,6 +160,23 @@ def users_permissions(app, client_id: int, user_id: int, new: str | None, as_jso
     click.echo(f"User #{user_id} {verb} permissions for client #{client_id}: {', '.join(current) or '(none)'}")
 
 
+@users.command("remove")
+@client_option
+@click.option("--user-id", type=click.IntRange(min=1), required=True, help="WHMCS user id (see 'users list').")
+@json_option
+@click.pass_obj
+def users_remove(app, client_id: int, user_id: int, as_json: bool) -> None:
+    """Take a user's access to a client away.
+
+    Sends WHMCS DeleteUserClient: the user keeps their login and any other accounts; only the link to this client
+    goes (undo it with 'users invite'). WHMCS refuses to remove the account owner."""
+    app.whmcs().delete_user_client(user_id, client_id)
+    if as_json:
+        echo_json({"client_id": client_id, "user_id": user_id, "removed": True})
+        return
+    click.echo(f"User #{user_id} no longer has access to client #{client_id}")
+
+
 # --- reset-password ------------------------------------------------------------------------------------------------
 
 
