@@ -338,3 +338,10 @@ def test_cancel_of_an_unknown_service_fails_before_asking(bridge, sim):
     assert "[y/N]" not in result.stderr
     assert one_error_line(result).startswith("error: WHMCS ")
     assert sim.count("AddCancelRequest") == 0
+
+
+def test_cancel_json_with_a_prompt_keeps_stdout_pure_json(bridge, sim):
+    doc, result = bridge.run_json("cancel", "--service-id", str(sim.suspended_id), input="yes\n")
+    assert doc["domain"] == "firma.com.pl" and doc["type"] == "End of Billing Period"
+    assert "[y/N]" in result.stderr and "firma.com.pl" in result.stderr
+    assert actions(sim, "AddCancelRequest")[0]["serviceid"] == str(sim.suspended_id)
