@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import binascii
 import itertools
+import random
 import secrets
 import threading
 import time
@@ -68,16 +69,22 @@ class FakeZimbra(Operations):
         self._injections: list[list] = []
         self._mbxids = itertools.count(2)
         self._change = itertools.count(1000)
+        self._ids = random.Random()
         self.lock = threading.RLock()
         self.add_cos("default", {"zimbraMailQuota": "0", "zimbraPasswordMinLength": "6"})
 
     # --- state helpers -------------------------------------------------------------------------------------------
 
+    def _new_id(self) -> str:
+        """A zimbraId (a random UUID; not from os.urandom, which is slow for 20,000 accounts)."""
+        return str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
+
     def add_cos(self, name: str, attrs: dict | None = None) -> str:
         """Add a class of service; returns its id."""
         with self.lock:
-            cos_id = str(uuid.uuid4())
-            self.coses[name] = {"id": cos_id, "attrs": {"cn": name, "zimbraId": cos_id, **(attrs or {})}}
+            cos_id = self._new_id()
+            self.coses[name] = {"id": cos_id, "attrs": {"cn": name, "objectClass": "zimbraCOS", "zimbraId": cos_id,
+                                                          **(attrs or {})}}
             return cos_id
 
     def add_domain(self, name: str, attrs: dict | None = None) -> str:
@@ -85,7 +92,7 @@ class FakeZimbra(Operations):
         with self.lock:
             if name in self.domains:
                 raise ValueError(f"domain already exists: {name}")
-            domain_id = str(uuid.uuid4())
+            domain_id = self._new_id()
             self.domains[name] = {"id": domain_id, "attrs": {
                 "zimbraId": domain_id, "zimbraDomainName": name, "zimbraDomainStatus": "active",
                 "zimbraDomainType": "local", **{k: str(v) for k, v in (attrs or {}).items()}}}
@@ -100,7 +107,7 @@ class FakeZimbra(Operations):
                 raise ValueError(f"no such domain: {domain}")
             if name in self.accounts:
                 raise ValueError(f"account already exists: {name}")
-            account_id = str(uuid.uuid4())
+            account_id = self._new_id()
             account_attrs = {"zimbraId": account_id, "uid": local_part, "mail": name, "zimbraAccountStatus": status,
                              "zimbraMailHost": self.host, "zimbraMailStatus": "enabled"}
             if quota:
@@ -153,7 +160,7 @@ class FakeZimbra(Operations):
 
     def _issue_token(self) -> str:
         expires_ms = int(time.time() * 1000) + self.token_lifetime_ms
-        payload = f"id=36:{uuid.uuid4()};exp=13:{expires_ms};admin=1:1;type=6:zimbra;"
+        payload = f"id=36:{self._new_id()};exp=13:{expires_ms};admin=1:1;type=6:zimbra;"
         token = f"0_{secrets.token_hex(20)}_{binascii.hexlify(payload.encode()).decode()}"
         self._tokens[token] = time.monotonic() + self.token_lifetime_ms / 1000
         return token

@@ -289,7 +289,11 @@ class Operations:
 
     def op_get_cos(self, body):
         name, cos = self._cos(*(selector(body, "cos") or ("name", "")))
-        return E("GetCosResponse", None, self._named("cos", name, cos, _wanted(body)))
+        element = self._named("cos", name, cos, _wanted(body))
+        for a in element:
+            if a.get("n") in ("cn", "zimbraId", "objectClass"):  # Zimbra flags attributes a COS cannot change
+                a.set("c", "1")
+        return E("GetCosResponse", None, element)
 
     def op_quota_usage(self, body):
         domain = param(body, "domain")
