@@ -61,6 +61,7 @@ class Renderer:
             undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, auto_reload=False,
         )
         self._catalogs: dict[str, Catalog] = {}
+        self._stylesheets: dict[str, Markup] = {}
 
     @classmethod
     def from_config(cls, render_config: Any) -> "Renderer":
@@ -160,9 +161,11 @@ class Renderer:
             raise self._template_error(name, err) from err
 
     def _stylesheet(self, name: str) -> Markup:
-        """A stylesheet's text for an inline ``<style>``; ``</`` is broken up so it cannot close the element."""
-        source, _, _ = self.env.loader.get_source(self.env, name)
-        return Markup(source.replace("</", "<\\/"))
+        """A stylesheet's text for an inline ``<style>`` (read once); ``</`` is broken up so it cannot close it."""
+        if name not in self._stylesheets:
+            source, _, _ = self.env.loader.get_source(self.env, name)
+            self._stylesheets[name] = Markup(source.replace("</", "<\\/"))
+        return self._stylesheets[name]
 
     def _template_error(self, name: str, err: TemplateError) -> ConfigError:
         where = getattr(err, "filename", None) or name

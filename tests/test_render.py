@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import os
 import re
 from dataclasses import replace
 from decimal import Decimal
@@ -340,7 +341,83 @@ def test_override_directory_replaces_a_template(tmp_path):
     assert 'data-puq="mailbox-table"' in out          # the other templates still come from the package
 
 
+def test_override_stylesheet_cannot_close_the_style_element(tmp_path):
+    (tmp_path / "page.css").write_text("body { color: red } </style><script>alert(1)</script>", encoding="utf-8")
+    out = Renderer(tmp_path).page(make_facts(), None, [], now=NOW)
+    assert "body { color: red }" in out
+    assert "</style><script>alert(1)" not in out and out.count("</style>") == 2   # page.css and client_area.css
+
+
+def test_warm_renders_read_no_files(tmp_path):
+    (tmp_path / "resource_usage.html").write_text("<p>custom {{ facts.domain }}</p>", encoding="utf-8")
+    (tmp_path / "page.css").write_text("body { margin: 0 }", encoding="utf-8")
+    renderer = Renderer(tmp_path)
+    first = renderer.page(make_facts(), make_snapshot(MAILBOXES), history(3), now=NOW)
+    for path in tmp_path.iterdir():
+        path.unlink()
+    assert renderer.page(make_facts(), make_snapshot(MAILBOXES), history(3), now=NOW) == first
+    assert "<p>custom example.pl</p>" in first
+
+
 def test_broken_override_template_names_the_file(tmp_path):
     (tmp_path / "server_info.html").write_text("{% if %}", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"server_info\.html.*template error"):
         Renderer(tmp_path).client_area(make_facts(), None, [], now=NOW)
+
+
+# --- the inline scripts in a real browser ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium through Selenium (system chromedriver); skipped when either is missing."""
+    import shutil
+
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    binary = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
+    driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+    if not binary or not os.path.exists(driver_path):
+        pytest.skip("no Chromium/chromedriver installed")
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    yield driver
+    driver.quit()
+
+
+def test_scripts_sort_the_table_and_switch_tabs(browser, renderer, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    boxes = [MailboxUsage("carol@x.pl", 50 * MB, 100 * MB), MailboxUsage("adam@x.pl", 300 * MB, 0),
+             MailboxUsage("bob@x.pl", 90 * MB, 100 * MB), MailboxUsage("dora@x.pl", 10 * MB, 1000 * MB)]
+    path = tmp_path / "page.html"
+    path.write_text(renderer.page(make_facts(), make_snapshot(boxes), history(3), lang="en", now=NOW),
+                    encoding="utf-8")
+    browser.get(path.as_uri())
+
+    def order():
+        return [td.text for td in browser.find_elements(By.CSS_SELECTOR, '[data-puq="mailbox-row"] td:first-child')]
+
+    def click_header(n):
+        browser.find_elements(By.CSS_SELECTOR, '[data-puq="mailbox-table"] th .puq-sort')[n].click()
+
+    assert order() == ["adam@x.pl", "bob@x.pl", "carol@x.pl", "dora@x.pl"]      # server order: most used first
+    click_header(2)                                                              # Used GB: now ascending
+    assert order() == ["dora@x.pl", "carol@x.pl", "bob@x.pl", "adam@x.pl"]
+    click_header(1)                                                              # Used %: unlimited last
+    assert order() == ["bob@x.pl", "carol@x.pl", "dora@x.pl", "adam@x.pl"]
+    click_header(0)                                                              # Username: A to Z
+    assert order() == ["adam@x.pl", "bob@x.pl", "carol@x.pl", "dora@x.pl"]
+
+    pane = {name: browser.find_element(By.CSS_SELECTOR, f'div[data-puq-tab="{name}"]')
+            for name in ("server-info", "resource-usage")}
+    assert pane["server-info"].is_displayed() and not pane["resource-usage"].is_displayed()
+    browser.find_element(By.CSS_SELECTOR, 'a[data-puq-tab="resource-usage"]').click()
+    assert pane["resource-usage"].is_displayed() and not pane["server-info"].is_displayed()
+    browser.find_element(By.CSS_SELECTOR, 'a[data-puq-tab="server-info"]').click()
+    assert pane["server-info"].is_displayed()
