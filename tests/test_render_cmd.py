@@ -136,3 +136,16 @@ def test_page_with_tab_is_a_usage_error(tmp_path, whmcs):
     result = bridge_for(tmp_path, whmcs).run("render", "--service-id", "1", "--page", "--tab", "server-info")
     assert result.exit_code == 2 and "--page shows both tabs" in result.stderr
     assert whmcs.requests == []
+
+
+def test_render_section_of_the_config_is_used(tmp_path, whmcs):
+    bridge = bridge_for(tmp_path, whmcs)
+    overrides = tmp_path / "my-templates"
+    overrides.mkdir()
+    (overrides / "server_info.html").write_text('<p data-puq="ours">{{ facts.domain }}</p>', encoding="utf-8")
+    with bridge.path.open("a", encoding="utf-8") as config:
+        config.write(f'\n[render]\ntemplates_dir = "{overrides}"\nstale_after_hours = 0.5\n')
+    store_usage(bridge, whmcs.pl_service, [MailboxUsage("a@firma.pl", GB, 2 * GB)])   # stored an hour ago
+    html = bridge.run("render", "--service-id", str(whmcs.pl_service), "--lang", "en").stdout
+    assert '<p data-puq="ours">firma.pl</p>' in html
+    assert 'data-puq="notice-stale"' in html and "older than 0.5 hours" in html
