@@ -3,7 +3,8 @@
 Prints, measured side by side in one run (best of ``--repeat``):
 
 1. parsing the same reply bytes: our client's parser (``puq_bridge.zimbra.parse_quota_usage``) vs plain lxml
-   (parse + read the four attributes into tuples) — the goal is at most 1.5x — and, for scale, zeep's object builder;
+   (parse + read the four attributes into tuples) — the goal is at most 1.5x — and, for scale, zeep's object
+   builder;
 2. a full request + parse against the same FakeZimbra served on loopback: ``ZimbraAdmin.quota_usage`` vs the
    ``python-zimbra`` package (``pip install '.[bench]'``) doing the same GetQuotaUsage.
 

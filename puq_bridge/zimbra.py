@@ -114,7 +114,8 @@ def _quota_from_envelope(server: str, doc) -> QuotaUsage:
                     for a in reply.iterchildren(_soap.QUOTA_ACCOUNT)]
         total = int(reply.get("searchTotal") or len(accounts))
     except ValueError as err:
-        raise ZimbraProtocolError(server, "GetQuotaUsage", f"a used/limit/searchTotal value is not a number: {err}")
+        raise ZimbraProtocolError(server, "GetQuotaUsage",
+                                  f"a used/limit/searchTotal value is not a number: {err}") from None
     return QuotaUsage(accounts, reply.get("more") in ("1", "true"), total)
 
 
@@ -247,6 +248,8 @@ class ZimbraAdmin:
                                          verify=self.verify)
         except requests.RequestException as err:
             raise ZimbraTransportError(self.name, op, _soap.transport_message(err, self.endpoint)) from err
+        except OSError as err:  # requests' own check of the CA bundle path
+            raise ZimbraTransportError(self.name, op, f"cannot use TLS CA bundle {self.verify!r}: {err}") from err
         log.debug("Zimbra %s %s: HTTP %s, %d bytes in %.3f s", self.name, op, response.status_code,
                   len(response.content), time.perf_counter() - started)
         return response.status_code, response.headers.get("Content-Type", ""), response.content

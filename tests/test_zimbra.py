@@ -265,13 +265,13 @@ def test_token_is_cached_across_calls(zimbra_admin, fake_zimbra):
     assert fake_zimbra.count("Auth") == 1 and fake_zimbra.count("GetVersionInfo") == 5
 
 
-@pytest.mark.parametrize("expire", ["expire_tokens", "inject"])
+@pytest.mark.parametrize("expire", ["expire_tokens", "inject", "forget_tokens"])
 def test_expired_token_is_renewed_once_and_the_call_retried(expire, zimbra_admin, fake_zimbra):
     zimbra_admin.version_info()
-    if expire == "expire_tokens":
-        fake_zimbra.expire_tokens()
-    else:
+    if expire == "inject":
         fake_zimbra.inject("expire", on="GetQuotaUsage")
+    else:  # AUTH_EXPIRED, or AUTH_REQUIRED for a token the server no longer knows
+        getattr(fake_zimbra, expire)()
     assert zimbra_admin.quota_usage("example.com").total == 4
     assert fake_zimbra.count("Auth") == 2 and fake_zimbra.count("GetQuotaUsage") == 2
 
@@ -440,7 +440,8 @@ def test_verify_false_logs_a_warning(caplog):
 
 def test_ca_bundle_path_goes_to_the_session():
     admin = ZimbraAdmin("https://mail9.example.com:7071", ZIMBRA_ADMIN, ZIMBRA_PASSWORD, verify="/etc/ca.pem")
-    assert admin.session.verify == "/etc/ca.pem" and admin.endpoint == "https://mail9.example.com:7071/service/admin/soap"
+    assert admin.session.verify == "/etc/ca.pem"
+    assert admin.endpoint == "https://mail9.example.com:7071/service/admin/soap"
 
 
 @pytest.fixture(scope="module")
@@ -525,3 +526,11 @@ def test_wsdl_is_package_data_loaded_once_and_not_at_import():
     probe = "import puq_bridge.zimbra as z, puq_bridge.zimbra_soap as s; print(s._wsdl is None)"
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "True", result.stderr
+
+
+def test_a_missing_ca_bundle_is_one_clear_transport_error(zimbra_server, tmp_path):
+    _, url = zimbra_server
+    missing = str(tmp_path / "no-such-ca.pem")
+    with pytest.raises(errors.ZimbraTransportError, match="cannot use TLS CA bundle") as caught:
+        admin_for(url.replace("http://", "https://"), verify=missing).version_info()
+    assert missing in str(caught.value)

@@ -63,7 +63,8 @@ def test_soap11_fault_shape(zimbra_server):
                       f"</GetAccountRequest>", token=login(url), version=SOAP11)
     assert fault_code(reply) == "account.NO_SUCH_ACCOUNT"
     fault = body_of(reply)
-    assert fault.findtext("faultcode") == "soap:Client" and fault.findtext("faultstring") == "no such account: x@example.com"
+    assert fault.findtext("faultcode") == "soap:Client"
+    assert fault.findtext("faultstring") == "no such account: x@example.com"
     assert fault.find("detail/{urn:zimbra}Error/{urn:zimbra}Trace") is not None
 
 
@@ -96,7 +97,8 @@ def test_parameters_as_attributes_or_child_elements(zimbra_server):
 
 def test_unknown_request_and_unparsable_body(zimbra_server):
     _, url = zimbra_server
-    assert fault_code(soap(url, f'<FrobnicateRequest xmlns="{ADMIN}"/>', token=login(url))) == "service.UNKNOWN_DOCUMENT"
+    reply = soap(url, f'<FrobnicateRequest xmlns="{ADMIN}"/>', token=login(url))
+    assert fault_code(reply) == "service.UNKNOWN_DOCUMENT"
     reply = requests.post(url + "/service/admin/soap", data=b"<soap:Envelope", timeout=5)
     assert fault_code(reply) == "service.PARSE_ERROR"
 

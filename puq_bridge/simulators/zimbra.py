@@ -128,6 +128,11 @@ class FakeZimbra(Operations):
             for token in self._tokens:
                 self._tokens[token] = 0.0
 
+    def forget_tokens(self) -> None:
+        """Forget every issued token (the next call with one gets ``service.AUTH_REQUIRED``, as for a bad token)."""
+        with self.lock:
+            self._tokens.clear()
+
     def count(self, op: str) -> int:
         """How many requests of ``op`` (``"Auth"``, ``"GetQuotaUsage"``...) were received."""
         with self.lock:

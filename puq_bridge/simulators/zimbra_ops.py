@@ -130,6 +130,7 @@ class Operations:
     # --- operations ----------------------------------------------------------------------------------------------
 
     def op_auth(self, body):
+        """AuthRequest (name/password as attributes or ``<account>``/``<password>``): a token and its lifetime in ms."""
         by_account = selector(body, "account")
         name = by_account[1] if by_account else param(body, "name")
         if not name:
@@ -143,6 +144,7 @@ class Operations:
         return E("AuthResponse", None, *children)
 
     def op_version(self, body):
+        """GetVersionInfoRequest: ``<info version release host majorversion… platform>``."""
         major, minor, micro = (self.version.split("_")[0].split(".") + ["0", "0", "0"])[:3]
         return E("GetVersionInfoResponse", None, E("info", {
             "type": "NETWORK", "version": f"{self.version}_4653", "release": "20240915040026",
@@ -150,6 +152,7 @@ class Operations:
             "microversion": micro, "platform": "RHEL8_64"}))
 
     def op_get_account(self, body):
+        """GetAccountRequest: the account's attributes, with ``applyCos`` (default) its COS's and effective quota."""
         name, account = self._account_sel(body)
         attrs = dict(account["attrs"])
         if flag(param(body, "applyCos"), True):
@@ -159,6 +162,7 @@ class Operations:
         return E("GetAccountResponse", None, self._account_element(name, account, attrs, _wanted(body)))
 
     def op_account_info(self, body):
+        """GetAccountInfoRequest: name, zimbraId, mail host, COS and the server's URLs."""
         name, account = self._account_sel(body)
         cos_name, cos = self._cos_of(name, account)
         return E("GetAccountInfoResponse", None, E("name", text=name),
@@ -169,6 +173,7 @@ class Operations:
                  E("publicMailURL", text=f"https://{self.host}"))
 
     def op_create_account(self, body):
+        """CreateAccountRequest: checks domain, duplicates, zimbraDomainMaxAccounts, password length."""
         name = (param(body, "name") or "").strip().lower()
         domain = name.rpartition("@")[2]
         if "@" not in name or domain not in self.domains:
@@ -197,6 +202,7 @@ class Operations:
         return E("CreateAccountResponse", None, self._account_element(name, account))
 
     def op_modify_account(self, body):
+        """ModifyAccountRequest: set attributes (an empty value removes one)."""
         name, account = self._account("id", param(body, "id") or "")
         items = attr_items(body)
         _check_attrs(items)
@@ -204,6 +210,7 @@ class Operations:
         return E("ModifyAccountResponse", None, self._account_element(name, account))
 
     def op_set_password(self, body):
+        """SetPasswordRequest: checks the COS's minimum length; optional policy ``<message>``."""
         name, account = self._account("id", param(body, "id") or "")
         password = param(body, "newPassword") or ""
         self._check_password(name, account, password)
@@ -212,6 +219,7 @@ class Operations:
         return E("SetPasswordResponse", None, *message)
 
     def op_delete_account(self, body):
+        """DeleteAccountRequest by id."""
         name, _ = self._account("id", param(body, "id") or "")
         del self.accounts[name]
         self._passwords.pop(name, None)
@@ -222,11 +230,13 @@ class Operations:
         return sorted(n for n in self.accounts if n.endswith(suffix))
 
     def op_all_accounts(self, body):
+        """GetAllAccountsRequest of one domain, sorted by name."""
         domain, _ = self._domain(*(selector(body, "domain") or ("name", "")))
         return E("GetAllAccountsResponse", None,
                  *[self._account_element(n, self.accounts[n]) for n in self._domain_accounts(domain)])
 
     def op_search(self, body):
+        """SearchDirectoryRequest for accounts (``query`` ignored): domain, limit (0 = all), offset, attrs."""
         domain = param(body, "domain")
         if domain:
             self._domain("name", domain)
@@ -242,6 +252,7 @@ class Operations:
                  *[self._account_element(n, self.accounts[n], None, wanted, isExternal="0") for n in page])
 
     def op_count(self, body):
+        """CountAccountRequest: the domain's accounts per class of service."""
         domain, _ = self._domain(*(selector(body, "domain") or ("name", "")))
         counts: dict[str, list] = {}
         for name in self._domain_accounts(domain):
@@ -251,6 +262,7 @@ class Operations:
                  *[E("cos", {"id": cid, "name": cname}, text=str(n)) for cname, (cid, n) in sorted(counts.items())])
 
     def op_create_domain(self, body):
+        """CreateDomainRequest (status ``active`` unless given)."""
         name = (param(body, "name") or "").strip().lower()
         if not name or "." not in name:
             raise SimFault("service.INVALID_REQUEST", f"invalid request: invalid domain name: {name}")
@@ -263,14 +275,17 @@ class Operations:
         return E("CreateDomainResponse", None, self._named("domain", name, self.domains[name]))
 
     def op_get_domain(self, body):
+        """GetDomainRequest by name or id."""
         name, domain = self._domain(*(selector(body, "domain") or ("name", "")))
         return E("GetDomainResponse", None, self._named("domain", name, domain, _wanted(body)))
 
     def op_all_domains(self, body):
+        """GetAllDomainsRequest, sorted by name."""
         return E("GetAllDomainsResponse", None,
                  *[self._named("domain", n, d) for n, d in sorted(self.domains.items())])
 
     def op_modify_domain(self, body):
+        """ModifyDomainRequest by id (``zimbraDomainStatus`` values are checked)."""
         name, domain = self._domain("id", param(body, "id") or "")
         items = attr_items(body)
         _check_attrs(items)
@@ -278,6 +293,7 @@ class Operations:
         return E("ModifyDomainResponse", None, self._named("domain", name, domain))
 
     def op_delete_domain(self, body):
+        """DeleteDomainRequest by id; DOMAIN_NOT_EMPTY while accounts remain."""
         name, _ = self._domain("id", param(body, "id") or "")
         remaining = self._domain_accounts(name)
         if remaining:
@@ -288,6 +304,7 @@ class Operations:
         return E("DeleteDomainResponse")
 
     def op_get_cos(self, body):
+        """GetCosRequest by name or id."""
         name, cos = self._cos(*(selector(body, "cos") or ("name", "")))
         element = self._named("cos", name, cos, _wanted(body))
         for a in element:
@@ -296,6 +313,7 @@ class Operations:
         return E("GetCosResponse", None, element)
 
     def op_quota_usage(self, body):
+        """GetQuotaUsageRequest: domain, limit (0 = all), offset, sortBy, sortAscending; more/searchTotal."""
         domain = param(body, "domain")
         sort_by = param(body, "sortBy") or "totalUsed"
         if sort_by not in QUOTA_SORTS:
@@ -311,11 +329,13 @@ class Operations:
         return quota_rows_xml(page, offset + len(page) < len(rows), len(rows))
 
     def op_mailbox(self, body):
+        """GetMailboxRequest ``<mbox id>``: mailbox id and size."""
         mbox = next((c for c in body if c.tag.endswith("mbox")), None)
         _, account = self._account("id", (mbox.get("id") if mbox is not None else None) or "")
         return E("GetMailboxResponse", None, E("mbox", {"mbxid": account["mbxid"], "s": account["used"]}))
 
     def op_mailbox_stats(self, body):
+        """GetMailboxStatsRequest: number of mailboxes and total bytes."""
         total = sum(a["used"] for a in self.accounts.values())
         return E("GetMailboxStatsResponse", None, E("stats", {"numMboxes": len(self.accounts), "totalSize": total}))
 

@@ -22,7 +22,7 @@ SECRET_PARAMS = frozenset({"password", "newPassword", "authToken", "preauth"})
 
 
 class SimFault(Exception):
-    """A Zimbra fault to answer with: code, message, and whether the client (Sender) or server (Receiver) is to blame."""
+    """A Zimbra fault to answer with: code, message, and whether the client (Sender) or server is to blame."""
 
     def __init__(self, code: str, message: str, sender: bool = True):
         super().__init__(f"{code}: {message}")
