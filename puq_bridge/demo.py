@@ -50,6 +50,7 @@ class DemoReport:
     index: Path
     pages: list[Path]
     steps: list[str] = field(default_factory=list)
+    step_times: list[float] = field(default_factory=list)       # seconds since the start, as each step ended
     counts: dict[str, int] = field(default_factory=dict)
     requests: dict[str, int] = field(default_factory=dict)
     adapter_calls: dict[str, int] = field(default_factory=dict)
@@ -331,6 +332,7 @@ def run_demo(out_dir: str | Path = "puq-bridge-demo", *, serve: bool = False, no
 
     def step(line: str) -> None:
         report.steps.append(line)
+        report.step_times.append(time.monotonic() - started)
         echo(line)
 
     try:

@@ -191,3 +191,13 @@ def test_demo_help_says_what_it_does():
     assert result.exit_code == 0
     assert "--serve" in result.output and "--out" in result.output and "simulators" in result.output
 
+
+
+def test_no_secret_in_the_logs_even_at_debug(tmp_path, caplog):
+    caplog.set_level("DEBUG")
+    _, env = run_demo(tmp_path / "out", serve=True, now=NOW)
+    try:
+        leaked = [secret[:4] + "…" for secret in _secrets(env) if secret in caplog.text]
+    finally:
+        env.stop()
+    assert caplog.text.count("\n") > 100 and leaked == []
