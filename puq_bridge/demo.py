@@ -253,7 +253,7 @@ class DemoEnvironment:
                                "currency_code": s.client.currency_code},
             "service": {"regdate": s.regdate.isoformat(), "nextduedate": s.next_due_date.isoformat(),
                         "billingcycle": s.billing_cycle, "amount": s.recurring_amount,
-                        "paymentmethod": s.payment_method_name, "status": row.get("status", ""),
+                        "paymentmethod": s.payment_method, "status": row.get("status", ""),
                         "dedicatedip": ""},
         }
         params.update(s.product.module_settings())

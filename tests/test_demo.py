@@ -67,6 +67,17 @@ def test_services_are_provisioned_through_the_signed_adapter(demo):
         assert zimbra.count("CreateDomain") == zimbra.count("CreateAccount") == hosted
 
 
+def test_module_params_pass_the_forwarders_whitelist(demo):
+    from whmcs_module.forwarder import CLIENT_KEYS, PARAM_KEYS, SERVICE_FIELDS
+
+    _, env, _ = demo
+    params = env.module_params(_service(env, "nowak"))
+    apart = {"clientsdetails", "service", "configoptions", "customfields"}
+    assert set(params) - apart <= set(PARAM_KEYS) | {f"configoption{i}" for i in range(1, 25)}
+    assert set(params["clientsdetails"]) <= set(CLIENT_KEYS) and set(params["service"]) <= set(SERVICE_FIELDS)
+    assert params["configoption6"] == "domain" and params["clientsdetails"]["language"] == "polish"
+
+
 def test_the_suspended_service_is_locked_in_zimbra_and_suspended_in_whmcs(demo):
     _, env, _ = demo
     sid = _service(env, "brightwave-old")
