@@ -1,0 +1,47 @@
+"""Helpers shared by the adapter's tests: a config, signed requests, a recording WSGI wrapper."""
+
+from __future__ import annotations
+
+import io
+import json
+import secrets
+import time
+
+from puq_bridge.config import parse_config
+from whmcs_module.signing import HEADER, sign
+
+SECRET = "adapter-shared-secret-0123"
+WHMCS_SECRET = "whmcs-api-secret-4567"
+
+
+def make_config(zimbra=(), *, max_body=65536, whmcs_url="http://127.0.0.1:9", store_path=None):
+    """A parsed config with literal secrets (no environment needed)."""
+    raw = {
+        "whmcs": {"url": whmcs_url, "identifier": "whmcs-id", "secret": WHMCS_SECRET, "timeout": 2},
+        "zimbra": [dict(z) for z in zimbra],
+        "adapter": {"secret": SECRET, "max_body": max_body},
+    }
+    if store_path is not None:
+        raw["store"] = {"path": str(store_path)}
+    return parse_config(raw, "test.toml", env={})
+
+
+def signed(params, *, secret=SECRET, t=None):
+    """``(body, headers)`` of a correctly signed adapter request (with a nonce, like the forwarder's)."""
+    body = json.dumps({"params": params, "nonce": secrets.token_hex(8)}).encode()
+    return body, {HEADER: sign(secret, body, int(time.time()) if t is None else t),
+                  "Content-Type": "application/json"}
+
+
+class Recorder:
+    """A WSGI wrapper that keeps every request body it passes on (to see what the forwarder sent)."""
+
+    def __init__(self, app):
+        self.app, self.bodies = app, []
+
+    def __call__(self, environ, start_response):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        self.bodies.append((environ.get("PATH_INFO"), body))
+        environ["wsgi.input"] = io.BytesIO(body)
+        return self.app(environ, start_response)

@@ -1,0 +1,132 @@
+"""What the adapter's functions work with: the config, Zimbra clients per server, the store, the renderer, WHMCS."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from puq_bridge.config import Config, ZimbraConfig
+from puq_bridge.errors import ParamsError
+
+if TYPE_CHECKING:
+    from puq_bridge.zimbra import ZimbraAdmin
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 7071
+PARAM_TIMEOUT = 30.0
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).strip().lower() in ("1", "on", "true", "yes")
+
+
+def entry_from_params(params: Mapping[str, Any]) -> ZimbraConfig:
+    """A Zimbra server described by WHMCS's server fields (``serverhostname`` or ``serverip``, ``serverport``
+    (default 7071), ``serversecure``, ``serverusername``, ``serverpassword``); raises :class:`ParamsError`."""
+    host = str(params.get("serverhostname") or params.get("serverip") or "").strip()
+    if not host:
+        raise ParamsError("no Zimbra server: the service has no server assigned in WHMCS "
+                          "(serverhostname/serverip empty) and no [[zimbra]] entry matches")
+    port_text = str(params.get("serverport") or "").strip() or str(DEFAULT_PORT)
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ParamsError(f"serverport must be a port number, got {port_text[:20]!r}")
+    user = str(params.get("serverusername") or "").strip()
+    password = params.get("serverpassword") or ""
+    if not user or not password:
+        raise ParamsError(f"WHMCS server {host} has no username or password for the Zimbra admin API")
+    scheme = "https" if _truthy(params.get("serversecure", "")) else "http"
+    server_id = str(params.get("serverid") or "").strip()
+    whmcs_server: int | str = int(server_id) if server_id.isdigit() else host
+    url_host = f"[{host}]" if ":" in host else host
+    return ZimbraConfig(name=host, whmcs_server=whmcs_server, url=f"{scheme}://{url_host}:{port_text}",
+                        admin_user=user, password=str(password), verify=True, timeout=PARAM_TIMEOUT)
+
+
+def default_zimbra_factory(entry: ZimbraConfig) -> "ZimbraAdmin":
+    """Build a :class:`~puq_bridge.zimbra.ZimbraAdmin` for one server (imports zeep)."""
+    from puq_bridge.zimbra import ZimbraAdmin
+
+    return ZimbraAdmin(entry.url, entry.admin_user, entry.password, name=entry.name, verify=entry.verify,
+                       timeout=entry.timeout)
+
+
+class AdapterContext:
+    """Everything :func:`whmcs_module.dispatch` needs, built once per process.
+
+    Args:
+        config: the loaded configuration (``[[zimbra]]`` entries, ``[sync]``).
+        store: a :class:`~puq_bridge.store.UsageStore`, or ``None`` (ClientArea then always reads Zimbra live).
+        renderer: a :class:`~puq_bridge.render.Renderer` (made on first ClientArea when ``None``).
+        whmcs: a :class:`~puq_bridge.whmcs.WhmcsClient` for UsageUpdate and SyncUsage, or a callable returning one.
+        zimbra_factory: builds a ``ZimbraAdmin`` from a :class:`ZimbraConfig` (default: from the entry's fields).
+    """
+
+    def __init__(self, config: Config, *, store=None, renderer=None, whmcs=None,
+                 zimbra_factory: Callable[[ZimbraConfig], "ZimbraAdmin"] | None = None):
+        self.config = config
+        self.store = store
+        self._renderer = renderer
+        self._whmcs = whmcs
+        self.zimbra_factory = zimbra_factory or default_zimbra_factory
+        self._clients: dict[tuple, "ZimbraAdmin"] = {}
+        self._lock = threading.Lock()
+
+    def entry_for_params(self, params: Mapping[str, Any]) -> ZimbraConfig:
+        """The ``[[zimbra]]`` entry for the params' ``serverid``/``serverhostname``, else one built from the params."""
+        entry = self.config.zimbra_for(params.get("serverid"), params.get("serverhostname"))
+        return entry if entry is not None else entry_from_params(params)
+
+    def zimbra(self, entry: ZimbraConfig) -> "ZimbraAdmin":
+        """The one cached client of a server (keyed by name, URL, user and a hash of the password)."""
+        digest = hashlib.sha256(entry.password.encode("utf-8")).hexdigest()
+        key = (entry.name, entry.url, entry.admin_user, digest, str(entry.verify))
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = self._clients[key] = self.zimbra_factory(entry)
+                log.debug("new Zimbra client for %s", entry.name)
+            return client
+
+    def zimbra_for_params(self, params: Mapping[str, Any]) -> "ZimbraAdmin":
+        """The cached client of the params' server."""
+        return self.zimbra(self.entry_for_params(params))
+
+    @property
+    def renderer(self):
+        """The client-area renderer (built from ``[render]`` on first use)."""
+        if self._renderer is None:
+            from puq_bridge.render import Renderer
+
+            with self._lock:
+                if self._renderer is None:
+                    self._renderer = Renderer(self.config.render.templates_dir,
+                                              stale_after_hours=self.config.render.stale_after_hours)
+        return self._renderer
+
+    @property
+    def whmcs(self):
+        """The WHMCS client, or ``None`` when the adapter runs without one."""
+        if callable(self._whmcs) and not hasattr(self._whmcs, "call"):
+            with self._lock:
+                if callable(self._whmcs) and not hasattr(self._whmcs, "call"):
+                    self._whmcs = self._whmcs()
+        return self._whmcs
+
+    def secrets(self) -> list[str]:
+        """Secret values known to the context (for scrubbing messages)."""
+        values = [self.config.whmcs.secret, self.config.whmcs.access_key, self.config.adapter.secret]
+        values += [z.password for z in self.config.zimbra]
+        return [v for v in values if v]
+
+    def close(self) -> None:
+        """Close every cached Zimbra client."""
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            try:
+                client.close()
+            except Exception:  # closing is best effort
+                log.debug("closing a Zimbra client failed", exc_info=True)

@@ -1,0 +1,139 @@
+"""Generating the PHP forwarder WHMCS loads as a provisioning module (``modules/servers/NAME/``).
+
+The files come from the Jinja templates in ``templates/forwarder/``. They are PHP, not HTML, so the environment does
+not autoescape; every value reaches the PHP source through :func:`php_string` or :func:`php_value`, which emit
+literals PHP parses back to exactly the value, and the module name is checked against ``[a-z][a-z0-9_]*`` before it
+becomes part of function names.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+import shutil
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from puq_bridge.provisioning import config_options
+
+from .adapter import SECRET_PARAMS, admin_custom_buttons, meta_data
+
+log = logging.getLogger(__name__)
+
+NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,49}")
+LIFE_CYCLE = ("CreateAccount", "SuspendAccount", "UnsuspendAccount", "TerminateAccount", "ChangePassword",
+              "ChangePackage")
+#: top-level $params passed on (configoption1..24, customfields, configoptions and clientsdetails are added apart).
+PARAM_KEYS = ("serviceid", "userid", "pid", "serverid", "domain", "username", "password", "producttype",
+              "moduletype", "serverip", "serverhostname", "serverusername", "serverpassword", "serversecure",
+              "serverport", "dedicatedip", "status")
+#: clientsdetails fields passed on (never ``password``, the hash).
+CLIENT_KEYS = ("userid", "id", "client_id", "firstname", "lastname", "companyname", "email", "language", "currency",
+               "currency_code", "country")
+#: the ``service`` block: key sent → attribute of WHMCS's service model (tblhosting column).
+SERVICE_FIELDS = {"regdate": "regdate", "nextduedate": "nextduedate", "billingcycle": "billingcycle",
+                  "amount": "amount", "paymentmethod": "paymentmethod", "status": "domainstatus",
+                  "dedicatedip": "dedicatedip"}
+CLIENT_NOTICE = "Service details are temporarily unavailable. Please try again later."
+
+
+def php_string(value: Any) -> str:
+    """``value`` as a single-quoted PHP string literal (only ``\\`` and ``'`` need escaping there)."""
+    text = str(value)
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def php_value(value: Any) -> str:
+    """A PHP literal for JSON-like data: dicts and lists as ``[...]`` arrays, bools, null, numbers, strings."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("PHP literal of a non-finite float")
+        return repr(value)
+    if isinstance(value, str):
+        return php_string(value)
+    if isinstance(value, dict):
+        return "[" + ", ".join(f"{php_value(k)} => {php_value(v)}" for k, v in value.items()) + "]"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(php_value(v) for v in value) + "]"
+    raise TypeError(f"no PHP literal for {type(value).__name__}")
+
+
+def _environment() -> jinja2.Environment:
+    folder = resources.files("puq_bridge.templates").joinpath("forwarder")
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), autoescape=False,
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env.filters["php_string"] = php_string
+    env.filters["php_value"] = php_value
+    return env
+
+
+def check_name(name: str) -> str:
+    """``name`` if it is a valid module name (``[a-z][a-z0-9_]*``, at most 50 characters), else ``ValueError``."""
+    if not NAME_RE.fullmatch(name or ""):
+        raise ValueError(f"invalid module name {name!r}: use lower-case letters, digits and _, starting with a letter")
+    return name
+
+
+def render_module(name: str) -> str:
+    """The PHP source of ``NAME.php``."""
+    fallbacks = {"MetaData": meta_data({}, None), "ConfigOptions": config_options(),
+                 "AdminCustomButtonArray": admin_custom_buttons({}, None)}
+    return _environment().get_template("module.php.j2").render(
+        name=check_name(name), life_cycle=LIFE_CYCLE, param_keys=PARAM_KEYS, client_keys=CLIENT_KEYS,
+        service_fields=SERVICE_FIELDS, secret_params=SECRET_PARAMS, fallbacks=fallbacks,
+        client_notice=CLIENT_NOTICE)
+
+
+def render_config(name: str, bridge_url: str, secret: str, timeout: int = 30) -> str:
+    """The PHP source of ``NAME.config.php``."""
+    return _environment().get_template("config.php.j2").render(
+        name=check_name(name), bridge_url=bridge_url, secret=secret, timeout=int(timeout))
+
+
+def write_forwarder(name: str, out_dir: str | os.PathLike, bridge_url: str, secret: str, *,
+                    timeout: int = 30) -> list[Path]:
+    """Write ``out_dir/modules/servers/NAME/`` (``NAME.php``, ``templates/clientarea.tpl``, ``NAME.config.php``).
+
+    The config file holds the secret and is written with mode 0600. Returns the paths written.
+
+    Raises:
+        ValueError: invalid name, a bridge URL that is not http(s), an empty secret or a timeout under 1 s.
+    """
+    check_name(name)
+    if not re.fullmatch(r"https?://[^\s'\"\\]+", bridge_url or ""):
+        raise ValueError(f"invalid bridge URL {bridge_url!r}: expected http://HOST:PORT or https://...")
+    if not secret:
+        raise ValueError("the shared secret is empty")
+    if timeout < 1:
+        raise ValueError("the timeout must be at least 1 second")
+    folder = Path(out_dir) / "modules" / "servers" / name
+    (folder / "templates").mkdir(parents=True, exist_ok=True)
+    module = folder / f"{name}.php"
+    module.write_text(render_module(name), encoding="utf-8")
+    template = folder / "templates" / "clientarea.tpl"
+    source = resources.files("puq_bridge.templates").joinpath("forwarder", "clientarea.tpl")
+    with source.open("rb") as src, open(template, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    config = folder / f"{name}.config.php"
+    _write_private(config, render_config(name, bridge_url.rstrip("/"), secret, timeout))
+    log.info("wrote the forwarder for module %s in %s", name, folder)
+    return [module, template, config]
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` readable by the owner only (also when the file existed with wider modes)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as file:
+        os.fchmod(fd, 0o600)
+        file.write(text)

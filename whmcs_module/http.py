@@ -1,0 +1,176 @@
+"""The adapter's HTTP service: ``POST /whmcs/<Function>`` with a signed JSON body, served by waitress.
+
+Order of checks (nothing runs before the signature is good): a path that is not ``/whmcs/<Name>`` → 404; not POST →
+405; a ``Content-Length`` over the limit → 413 (checked before reading; the read is capped too; none means empty); a missing,
+forged, expired or replayed signature → 401; an unknown function → 404; a body that is not ``{"params": {...}}``
+→ 400. Otherwise ``200 {"result": ...}``. The access log names method, path, status and duration only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from typing import Any, Callable, Iterable
+
+from .adapter import FUNCTIONS, dispatch
+from .context import AdapterContext
+from .signing import HEADER, SignatureError, Verifier
+
+log = logging.getLogger(__name__)
+access_log = logging.getLogger(__name__ + ".access")
+
+_PATH_RE = re.compile(r"^/whmcs/([A-Za-z][A-Za-z0-9]{0,63})$")
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
+            413: "Payload Too Large", 500: "Internal Server Error"}
+
+
+class _Reject(Exception):
+    def __init__(self, status: int, message: str, headers: Iterable[tuple[str, str]] = ()):
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, list(headers)
+
+
+def make_app(ctx: AdapterContext, secret: str, *, max_body: int = 1_048_576,
+             clock: Callable[[], float] = time.time) -> Callable:
+    """The WSGI app of the adapter protocol (see the module docstring).
+
+    Args:
+        ctx: what dispatch needs.
+        secret: the shared secret the forwarder signs with.
+        max_body: largest accepted body in bytes.
+        clock: unix time (tests pass their own to check expiry).
+    """
+    verifier = Verifier(secret, clock=clock)
+
+    def app(environ: dict, start_response: Callable) -> list[bytes]:
+        started = time.perf_counter()
+        path = environ.get("PATH_INFO", "")
+        try:
+            function = _function_of(path)
+            if environ.get("REQUEST_METHOD") != "POST":
+                raise _Reject(405, "only POST is allowed", [("Allow", "POST")])
+            body = _read_body(environ, max_body)
+            try:
+                verifier.verify(environ.get("HTTP_" + HEADER.upper().replace("-", "_")), body)
+            except SignatureError as err:
+                raise _Reject(401, str(err)) from None
+            if function not in FUNCTIONS:
+                raise _Reject(404, f"unknown module function {function}")
+            status, document, headers = 200, {"result": dispatch(function, _params_of(body), ctx)}, []
+        except _Reject as rej:
+            status, document, headers = rej.status, {"error": rej.message}, rej.headers
+        except Exception as err:  # dispatch never raises; this is the net under JSON encoding and the like
+            log.error("%s failed: %s", path[:80], type(err).__name__)
+            status, document, headers = 500, {"error": "internal error; see the puq-bridge log"}, []
+        payload = json.dumps(document, ensure_ascii=False, default=str).encode("utf-8")
+        start_response(f"{status} {_REASONS[status]}", [("Content-Type", "application/json; charset=utf-8"),
+                                                        ("Content-Length", str(len(payload))), *headers])
+        access_log.info("%s %s %d %.1f ms", environ.get("REQUEST_METHOD"), path[:80], status,
+                        (time.perf_counter() - started) * 1000)
+        return [payload]
+
+    return app
+
+
+def _function_of(path: str) -> str:
+    match = _PATH_RE.match(path)
+    if not match:
+        raise _Reject(404, "not found: POST /whmcs/<Function>")
+    return match.group(1)
+
+
+def _read_body(environ: dict, max_body: int) -> bytes:
+    raw = (environ.get("CONTENT_LENGTH") or "0").strip()
+    if not raw.isdigit():
+        raise _Reject(400, "invalid Content-Length")
+    length = int(raw)
+    if length > max_body:
+        raise _Reject(413, f"body larger than {max_body} bytes")
+    body = environ["wsgi.input"].read(length) if length else b""
+    return body[:max_body]
+
+
+def _params_of(body: bytes) -> dict[str, Any]:
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise _Reject(400, "body is not JSON") from None
+    if not isinstance(document, dict) or not isinstance(document.get("params", {}), dict):
+        raise _Reject(400, 'body must be {"params": {...}}')
+    return document.get("params", {})
+
+
+class AdapterServer:
+    """The adapter's WSGI app on waitress, in the foreground (:meth:`serve_forever`) or a background thread.
+
+    Args:
+        app: the WSGI app (from :func:`make_app`).
+        host, port: where to listen (port 0 picks a free one).
+        threads: waitress worker threads.
+        max_body: waitress's own cap on request bodies.
+    """
+
+    def __init__(self, app: Callable, host: str = "127.0.0.1", port: int = 0, *, threads: int = 8,
+                 max_body: int = 1_048_576):
+        from waitress.server import create_server
+
+        self._server = create_server(app, host=host, port=port, threads=threads, ident="puq-bridge",
+                                     max_request_body_size=max_body, clear_untrusted_proxy_headers=True)
+        self.host, self.port = host, self._server.effective_port
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    @property
+    def url(self) -> str:
+        """``http://host:port`` of the listening socket."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until interrupted."""
+        self._server.run()
+
+    def start(self) -> "AdapterServer":
+        """Serve in a daemon thread; returns self."""
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, name=f"adapter:{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        # Our own loop rather than server.run(): it checks the stop flag every 50 ms, so stop() never has to touch
+        # the server's sockets from another thread; everything is closed here, in the loop's thread.
+        from waitress import wasyncore
+
+        server = self._server
+        try:
+            while not self._stopping.is_set():
+                wasyncore.loop(timeout=0.05, map=server._map, use_poll=server.adj.asyncore_use_poll, count=1)
+        finally:
+            self._close_all()
+
+    def stop(self) -> None:
+        """Stop the loop (it closes every socket), let the workers finish, and wait for the thread."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        else:
+            self._close_all()
+        self._server.task_dispatcher.shutdown(timeout=5)
+
+    def _close_all(self) -> None:
+        server = self._server
+        for channel in list(server._map.values()):
+            if channel is not server and channel is not server.trigger:
+                channel.close()
+        server.close()
+
+    def __enter__(self) -> "AdapterServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
