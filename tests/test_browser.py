@@ -177,7 +177,7 @@ def check_page(driver, url: str, *, width: int, expected_rows: int, screenshot_d
         problems += _layout_problems(state, width)
         if tab == "resource-usage":
             problems += _chart_problems(state)
-            _screenshot(driver, screenshot_dir, url, width, tab)
+            _screenshot(driver, screenshot_dir, url, width, tab, chart=state["chart"])
     _screenshot(driver, screenshot_dir, url, width, "server-info")
     problems += _table_problems(state, expected_rows)
     problems += _network_problems(state, network_urls(driver))
@@ -224,13 +224,20 @@ def _network_problems(state: dict, requested: list[str]) -> list[str]:
     return problems
 
 
-def _screenshot(driver, folder: Path | None, url: str, width: int, tab: str) -> None:
+def _screenshot(driver, folder: Path | None, url: str, width: int, tab: str, *, chart: bool = False) -> None:
+    """The viewport as PNG (and, below the fold as it usually is, the usage chart on its own)."""
     if folder is None:
         return
+    from selenium.webdriver.common.by import By
+
     name = Path(urlsplit(url).path).stem or "index"
     path = folder / f"{name}-{width}px-{tab}.png"
     driver.save_screenshot(str(path))
     print(f"screenshot: {path}")
+    if chart:
+        path = folder / f"{name}-{width}px-chart.png"
+        driver.find_element(By.CSS_SELECTOR, 'svg[data-puq="usage-chart"]').screenshot(str(path))
+        print(f"screenshot: {path}")
 
 
 # --- the tests -------------------------------------------------------------------------------------------------------
