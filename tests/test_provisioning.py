@@ -1,0 +1,242 @@
+"""The WHMCS life cycle on the Zimbra simulator: settings, names, and every call including repeats and missing objects."""
+
+import pytest
+
+from puq_bridge.errors import ParamsError, PermissionDenied, ZimbraError
+from puq_bridge.provisioning import (SETTINGS, ProductSettings, Provisioner, ServiceTarget, config_options,
+                                     normalize_domain, primary_mailbox)
+from tests.fixtures_zimbra import GiB, MiB
+
+PASSWORD = "Start-Pass-123"
+
+
+def params(**extra):
+    base = {"serviceid": "42", "domain": "firma.pl", "username": "biuro", "password": PASSWORD,
+            "configoption1": "512", "configoption2": "20", "configoption3": "10", "configoption4": "",
+            "configoption5": "locked", "configoption6": "domain"}
+    base.update(extra)
+    return base
+
+
+@pytest.fixture
+def prov(zimbra_admin):
+    return Provisioner(zimbra_admin)
+
+
+def password_is(url, mailbox, password):
+    """True when ``password`` is the mailbox's password (the fake says "not an admin account" only then)."""
+    from puq_bridge.zimbra import ZimbraAdmin
+
+    client = ZimbraAdmin(url, mailbox, password, timeout=2)
+    try:
+        client.authenticate()
+    except PermissionDenied as err:
+        return "not an admin account" in str(err)
+    except ZimbraError:
+        return False
+    finally:
+        client.close()
+    raise AssertionError("a mailbox must not authenticate as admin")
+
+
+# --- settings and names ------------------------------------------------------------------------------------------
+
+
+def test_config_options_are_the_six_settings_in_whmcs_shape():
+    options = config_options()
+    assert list(options) == [s.label for s in SETTINGS]
+    assert len(options) == 6
+    for field in options.values():
+        assert set(field) >= {"FriendlyName", "Type", "Size", "Default", "Description"}
+        assert field["Type"] in ("text", "dropdown", "yesno")
+    assert options["Suspension policy"]["Options"] == "locked,maintenance,closed"
+    assert options["Tenancy"]["Options"] == "domain,server"
+
+
+def test_settings_defaults_and_parsing():
+    assert ProductSettings.from_params({}) == ProductSettings()
+    parsed = ProductSettings.from_params(params(configoption3="1,5", configoption4="premium",
+                                                configoption5="Maintenance", configoption6="server"))
+    assert parsed == ProductSettings(quota_mb=512, max_mailboxes=20, total_space_gb=1.5, cos="premium",
+                                     suspension_policy="maintenance", tenancy="server")
+    assert parsed.quota_bytes == 512 * MiB and parsed.total_space_bytes == int(1.5 * GiB)
+    assert ProductSettings.from_params({"configoption3": "0"}).total_space_bytes is None
+
+
+@pytest.mark.parametrize("key, value, expect", [
+    ("configoption1", "lots", "'Default mailbox quota (MB)' (configoption1) must be a whole number"),
+    ("configoption1", "-5", "configoption1"),
+    ("configoption1", "1.5", "configoption1"),
+    ("configoption2", "ten", "'Maximum mailboxes' (configoption2)"),
+    ("configoption3", "big", "'Total space (GB)' (configoption3) must be a number"),
+    ("configoption3", "nan", "configoption3"),
+    ("configoption5", "deleted", "must be one of locked, maintenance, closed"),
+    ("configoption6", "cluster", "must be one of domain, server"),
+])
+def test_bad_settings_name_the_setting(key, value, expect):
+    with pytest.raises(ParamsError, match="product setting") as err:
+        ProductSettings.from_params({key: value})
+    assert expect in str(err.value)
+
+
+@pytest.mark.parametrize("given, expect", [("Firma.PL", "firma.pl"), (" firma.pl. ", "firma.pl"),
+                                           ("zażółć.pl", "xn--za-6ja4f8n1l.pl"), ("a-b.c.example", "a-b.c.example")])
+def test_domains_are_normalised(given, expect):
+    assert normalize_domain(given) == expect
+
+
+@pytest.mark.parametrize("given, expect", [
+    (None, "has no domain"), ("", "has no domain"), ("localhost", "invalid domain"), ("no space.pl", "invalid domain"),
+    ("-a.pl", "invalid domain"), ("a..pl", "invalid domain"), ("a" * 64 + ".pl", "invalid domain"),
+    ("firma.pl/../x", "invalid domain"), ("firma.p1", "invalid domain"),
+])
+def test_bad_domains(given, expect):
+    with pytest.raises(ParamsError, match=expect):
+        normalize_domain(given)
+
+
+@pytest.mark.parametrize("username, expect", [("", "admin@firma.pl"), ("Biuro", "biuro@firma.pl"),
+                                              ("jan.kowalski", "jan.kowalski@firma.pl"),
+                                              ("biuro@firma.pl", "biuro@firma.pl")])
+def test_primary_mailbox(username, expect):
+    assert primary_mailbox(username, "firma.pl") == expect
+
+
+@pytest.mark.parametrize("username, expect", [("a b", "invalid mailbox name"), (".jan", "invalid mailbox name"),
+                                              ("jan..k", "invalid mailbox name"), ("x" * 65, "invalid mailbox"),
+                                              ("jan@other.pl", "not in the service's domain firma.pl")])
+def test_bad_mailbox_names(username, expect):
+    with pytest.raises(ParamsError, match=expect):
+        primary_mailbox(username, "firma.pl")
+
+
+def test_service_target_reads_the_params():
+    assert ServiceTarget.from_params(params()) == ServiceTarget(42, "firma.pl", "biuro@firma.pl")
+    with pytest.raises(ParamsError, match="serviceid must be a number"):
+        ServiceTarget.from_params(params(serviceid="x1"))
+
+
+# --- life cycle --------------------------------------------------------------------------------------------------
+
+
+def test_create_makes_domain_and_mailbox_and_repeat_is_success(prov, zimbra_server):
+    fake, url = zimbra_server
+    prov.create(params())
+    domain = fake.domains["firma.pl"]["attrs"]
+    assert domain["zimbraDomainMaxAccounts"] == "20" and domain["zimbraDomainStatus"] == "active"
+    account = fake.accounts["biuro@firma.pl"]["attrs"]
+    assert account["zimbraMailQuota"] == str(512 * MiB)
+    assert password_is(url, "biuro@firma.pl", PASSWORD)
+
+    prov.create(params(password="Other-Pass-999"))  # a repeat: success, nothing duplicated or changed
+    assert [n for n in fake.accounts if n.endswith("@firma.pl")] == ["biuro@firma.pl"]
+    assert password_is(url, "biuro@firma.pl", PASSWORD)
+    assert fake.count("CreateDomain") == 2 and fake.count("CreateAccount") == 2
+
+
+def test_create_in_an_existing_domain_applies_the_limits(prov, fake_zimbra):
+    prov.create(params(domain="example.com", username="nowy", configoption2="0", configoption1="0"))
+    assert "zimbraDomainMaxAccounts" not in fake_zimbra.domains["example.com"]["attrs"]
+    assert fake_zimbra.accounts["nowy@example.com"]["attrs"]["zimbraMailQuota"] == "0"
+    assert "info@example.com" in fake_zimbra.accounts
+
+
+def test_create_with_a_class_of_service(prov, fake_zimbra):
+    prov.create(params(configoption4="basic"))
+    assert fake_zimbra.accounts["biuro@firma.pl"]["attrs"]["zimbraCOSId"] == fake_zimbra.coses["basic"]["id"]
+
+
+def test_create_with_an_unknown_cos_fails_before_creating_anything(prov, fake_zimbra):
+    with pytest.raises(ParamsError, match="class of service 'gold' .* does not exist on Zimbra mail1"):
+        prov.create(params(configoption4="gold"))
+    assert "firma.pl" not in fake_zimbra.domains
+
+
+@pytest.mark.parametrize("bad, expect", [({"domain": ""}, "has no domain"), ({"password": ""}, "no password"),
+                                         ({"configoption1": "x"}, "configoption1"),
+                                         ({"username": "a b"}, "invalid mailbox name")])
+def test_create_with_bad_params_does_nothing(prov, fake_zimbra, bad, expect):
+    with pytest.raises(ParamsError, match=expect):
+        prov.create(params(**bad))
+    assert fake_zimbra.requests == []
+
+
+def test_create_password_refused_by_policy_is_readable_and_secret_free(prov):
+    with pytest.raises(ZimbraError) as err:
+        prov.create(params(password="abc"))
+    assert "invalid password" in str(err.value) and "abc" not in str(err.value)
+
+
+@pytest.mark.parametrize("policy", ["locked", "maintenance", "closed"])
+def test_suspend_sets_the_policy_and_unsuspend_restores(prov, fake_zimbra, policy):
+    prov.create(params())
+    prov.suspend(params(configoption5=policy))
+    prov.suspend(params(configoption5=policy))
+    assert fake_zimbra.domains["firma.pl"]["attrs"]["zimbraDomainStatus"] == policy
+    assert fake_zimbra.accounts["biuro@firma.pl"]["attrs"]["zimbraAccountStatus"] == "active"
+    assert fake_zimbra.count("ModifyDomain") == 1  # the repeat saw the status already set
+    prov.unsuspend(params())
+    prov.unsuspend(params())
+    assert fake_zimbra.domains["firma.pl"]["attrs"]["zimbraDomainStatus"] == "active"
+
+
+@pytest.mark.parametrize("call", ["suspend", "unsuspend", "change_package"])
+def test_calls_on_a_missing_domain_say_so(prov, call):
+    with pytest.raises(ParamsError, match="domain firma.pl does not exist on Zimbra mail1"):
+        getattr(prov, call)(params())
+
+
+def test_terminate_deletes_accounts_then_domain_and_repeats(prov, fake_zimbra):
+    prov.create(params())
+    fake_zimbra.add_account("jan@firma.pl")
+    fake_zimbra.add_account("ewa@firma.pl")
+    prov.terminate(params())
+    assert "firma.pl" not in fake_zimbra.domains
+    assert not [n for n in fake_zimbra.accounts if n.endswith("@firma.pl")]
+    assert "info@example.com" in fake_zimbra.accounts
+    prov.terminate(params())  # missing domain: success
+
+
+def test_terminate_of_a_never_created_domain_is_success(prov, fake_zimbra):
+    prov.terminate(params(domain="never.pl"))
+    assert fake_zimbra.count("DeleteDomain") == 0
+
+
+def test_change_password(prov, zimbra_server, caplog):
+    fake, url = zimbra_server
+    prov.create(params())
+    fake.password_message = "password will expire in 30 days"
+    prov.change_password(params(password="New-Pass-456"))
+    assert password_is(url, "biuro@firma.pl", "New-Pass-456")
+    assert "New-Pass-456" not in caplog.text
+
+
+def test_change_password_of_a_missing_mailbox(prov):
+    prov.create(params())
+    with pytest.raises(ParamsError, match="mailbox kto@firma.pl does not exist on Zimbra mail1"):
+        prov.change_password(params(username="kto"))
+
+
+def test_change_package_reapplies_limits_to_domain_and_primary_only(prov, fake_zimbra):
+    prov.create(params(configoption4="basic"))
+    fake_zimbra.add_account("jan@firma.pl", quota=100 * MiB)
+    prov.change_package(params(configoption1="2048", configoption2="50", configoption4=""))
+    assert fake_zimbra.domains["firma.pl"]["attrs"]["zimbraDomainMaxAccounts"] == "50"
+    primary = fake_zimbra.accounts["biuro@firma.pl"]["attrs"]
+    assert primary["zimbraMailQuota"] == str(2048 * MiB) and "zimbraCOSId" not in primary
+    assert fake_zimbra.accounts["jan@firma.pl"]["attrs"]["zimbraMailQuota"] == str(100 * MiB)
+    prov.change_package(params(configoption2="0", configoption4="basic"))
+    assert "zimbraDomainMaxAccounts" not in fake_zimbra.domains["firma.pl"]["attrs"]
+    assert fake_zimbra.accounts["biuro@firma.pl"]["attrs"]["zimbraCOSId"] == fake_zimbra.coses["basic"]["id"]
+
+
+def test_unreachable_zimbra_is_a_readable_error(zimbra_server):
+    from puq_bridge.zimbra import ZimbraAdmin
+
+    fake, url = zimbra_server
+    fake.inject("html", on="Auth")
+    client = ZimbraAdmin(url, "admin@example.com", "zimbra-secret", name="mail9", timeout=2)
+    with pytest.raises(ZimbraError, match="mail9") as err:
+        Provisioner(client).create(params())
+    assert "zimbra-secret" not in str(err.value) and "\n" not in str(err.value)
+    client.close()
