@@ -13,7 +13,8 @@ import time
 from typing import Any, Callable, Mapping
 
 from puq_bridge.errors import ParamsError, PuqBridgeError
-from puq_bridge.provisioning import Provisioner, config_options
+from puq_bridge.provisioning import (ProductSettings, Provisioner, ServiceTarget, config_options,
+                                     required_password)
 
 from . import views
 from .context import AdapterContext
@@ -49,6 +50,11 @@ def check_connection(params: Mapping[str, Any], ctx: AdapterContext) -> dict:
 
 def _life_cycle(method: str) -> Handler:
     def handler(params: Mapping[str, Any], ctx: AdapterContext) -> str:
+        # The service's own params are checked before the server is looked up: their errors say more.
+        ServiceTarget.from_params(params)
+        ProductSettings.from_params(params)
+        if method in ("create", "change_password"):
+            required_password(params)
         getattr(Provisioner(ctx.zimbra_for_params(params)), method)(params)
         return "success"
 

@@ -128,14 +128,19 @@ def sync_usage(params: Mapping[str, Any], ctx: "AdapterContext") -> str:
         raise ParamsError("serviceid is missing")
     entry = ctx.entry_for_params(params)
     report = _engine(ctx, entry).run(only_services=[sid])
-    return _report_result(report, f"usage sync of service {sid}")
+    if not report.to_json().get("services"):
+        return f"usage sync of service {sid}: the service is not on Zimbra server {entry.name}"
+    return _report_result(report, f"usage sync of service {sid}", skipped_fails=True)
 
 
-def _report_result(report, what: str) -> str:
-    doc = report.to_json()
-    failed = [s for s in doc.get("services", []) if s.get("status") == "failed"]
+def _report_result(report, what: str, *, skipped_fails: bool = False) -> str:
+    services = report.to_json().get("services", [])
+    bad = ("failed", "skipped") if skipped_fails else ("failed",)
+    failed = [s for s in services if s.get("status") in bad]
     if not failed and report.exit_code == 0:
         return "success"
-    first = failed[0] if failed else {}
-    detail = f"service {first.get('service_id')}: {first.get('error')}" if failed else "see the puq-bridge log"
-    return f"{what}: {len(failed)} of {len(doc.get('services', []))} services failed ({detail})"
+    if not failed:
+        return f"{what}: failed; see the puq-bridge log"
+    first = failed[0]
+    return (f"{what}: {len(failed)} of {len(services)} services not synced "
+            f"(service {first.get('service_id')}: {first.get('error')})")

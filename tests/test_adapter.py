@@ -1,0 +1,240 @@
+"""``dispatch`` against the Zimbra and WHMCS simulators: every function, bad params, secrets, store vs live reads."""
+
+import datetime as dt
+import logging
+
+import pytest
+
+from puq_bridge.store import ServiceResult, UsageStore
+from puq_bridge.usage import MailboxUsage
+from tests.adapter_support import SECRET, make_config
+from tests.fixtures_zimbra import GiB, MiB, ZIMBRA_ADMIN, ZIMBRA_PASSWORD
+from whmcs_module import FUNCTIONS, AdapterContext, dispatch
+
+SERVICE_PASSWORD = "Service-Pass-321"
+SERVER_ID = 1  # the first server FakeWhmcs.add_server makes
+
+
+@pytest.fixture
+def store(tmp_path):
+    with UsageStore(tmp_path / "usage.sqlite3") as s:
+        yield s
+
+
+@pytest.fixture
+def ctx(zimbra_server, store, whmcs_client):
+    _, url = zimbra_server
+    entry = {"name": "mail1", "whmcs_server": SERVER_ID, "url": url, "admin_user": ZIMBRA_ADMIN,
+             "password": ZIMBRA_PASSWORD, "timeout": 2}
+    context = AdapterContext(make_config([entry]), store=store, whmcs=whmcs_client)
+    yield context
+    context.close()
+
+
+def params(**extra):
+    base = {"serviceid": 42, "serverid": SERVER_ID, "domain": "firma.pl", "username": "biuro",
+            "password": SERVICE_PASSWORD, "serverhostname": "mail1.example.com", "serverip": "192.0.2.5",
+            "configoption1": "512", "configoption2": "20", "configoption3": "", "configoption5": "locked",
+            "configoption6": "domain",
+            "service": {"regdate": "2026-01-15", "nextduedate": "2026-12-15", "billingcycle": "Monthly",
+                        "amount": "49.00", "paymentmethod": "banktransfer", "status": "Active"},
+            "clientsdetails": {"language": "english", "currency_code": "PLN"}}
+    base.update(extra)
+    return base
+
+
+def html_of(result):
+    assert result["templatefile"] == "templates/clientarea"
+    return result["vars"]["puqbridge_html"]
+
+
+# --- the static functions ----------------------------------------------------------------------------------------
+
+
+def test_function_list_is_what_whmcs_calls():
+    assert set(FUNCTIONS) == {"MetaData", "ConfigOptions", "TestConnection", "CreateAccount", "SuspendAccount",
+                              "UnsuspendAccount", "TerminateAccount", "ChangePassword", "ChangePackage", "ClientArea",
+                              "UsageUpdate", "AdminServicesTabFields", "AdminCustomButtonArray", "SyncUsage"}
+
+
+def test_static_answers(ctx):
+    assert dispatch("MetaData", {}, ctx)["DisplayName"]
+    assert len(dispatch("ConfigOptions", {}, ctx)) == 6
+    assert dispatch("AdminCustomButtonArray", params(), ctx) == {"Sync usage now": "SyncUsage"}
+
+
+@pytest.mark.parametrize("function, given, expect", [
+    ("Nope", {}, "unknown module function 'Nope'"),
+    ("CreateAccount", ["not", "a", "dict"], "params must be an object"),
+    ("CreateAccount", {"domain": "firma.pl", "serverid": SERVER_ID}, "the service has no password: set one in WHMCS "
+                                                                     "before provisioning"),
+    ("CreateAccount", {"domain": "firma.pl"}, "the service has no password: set one in WHMCS before provisioning"),
+])
+def test_unknown_function_and_bad_params_shape(ctx, function, given, expect):
+    assert dispatch(function, given, ctx) == expect
+
+
+# --- life cycle --------------------------------------------------------------------------------------------------
+
+
+def test_life_cycle_round(ctx, fake_zimbra):
+    for function in ("CreateAccount", "CreateAccount", "SuspendAccount", "SuspendAccount", "UnsuspendAccount",
+                     "ChangePassword", "ChangePackage", "TerminateAccount", "TerminateAccount"):
+        assert dispatch(function, params(), ctx) == "success", function
+    assert "firma.pl" not in fake_zimbra.domains and fake_zimbra.count("DeleteDomain") == 1
+
+
+@pytest.mark.parametrize("bad, expect", [
+    ({"domain": ""}, "the service has no domain: set the service's Domain field in WHMCS"),
+    ({"domain": "firma pl"}, "invalid domain name 'firma pl'"),
+    ({"username": "jan kowalski"}, "invalid mailbox name 'jan kowalski' (from the service's username)"),
+    ({"configoption1": "dużo"}, "product setting 'Default mailbox quota (MB)' (configoption1) must be a whole "
+                                "number, 0 or more; got 'dużo'"),
+])
+@pytest.mark.parametrize("function", ["CreateAccount", "SuspendAccount", "ChangePackage"])
+def test_bad_params_are_readable_strings_and_touch_nothing(ctx, fake_zimbra, function, bad, expect):
+    result = dispatch(function, params(**bad), ctx)
+    assert result == expect
+    assert fake_zimbra.requests == []
+
+
+def test_missing_objects(ctx):
+    assert dispatch("SuspendAccount", params(), ctx) == "domain firma.pl does not exist on Zimbra mail1"
+    assert dispatch("TerminateAccount", params(), ctx) == "success"
+    dispatch("CreateAccount", params(), ctx)
+    assert dispatch("ChangePassword", params(username="kto"), ctx) == \
+        "mailbox kto@firma.pl does not exist on Zimbra mail1"
+
+
+def test_secrets_are_masked_in_every_message(ctx, caplog):
+    caplog.set_level(logging.DEBUG)
+    result = dispatch("CreateAccount", params(password="tajne", domain="tajne pl"), ctx)
+    assert result == "invalid domain name '******** pl'"
+    assert "tajne" not in caplog.text
+
+
+def test_zimbra_from_params_when_no_entry_matches(zimbra_server, store):
+    fake, url = zimbra_server
+    port = url.rsplit(":", 1)[1]
+    context = AdapterContext(make_config(), store=store)
+    server = {"serverid": 7, "serverhostname": "127.0.0.1", "serverport": port, "serversecure": "",
+              "serverusername": ZIMBRA_ADMIN, "serverpassword": ZIMBRA_PASSWORD}
+    assert dispatch("TestConnection", params(**server), context) == {"success": True, "error": ""}
+    assert dispatch("CreateAccount", params(**server), context) == "success"
+    assert "biuro@firma.pl" in fake.accounts
+
+    wrong = dispatch("TestConnection", params(**{**server, "serverpassword": "wrong-pass-77"}), context)
+    assert wrong["success"] is False and "127.0.0.1" in wrong["error"]
+    assert "wrong-pass-77" not in wrong["error"] and ZIMBRA_PASSWORD not in wrong["error"]
+
+    missing = dispatch("CreateAccount", params(**{**server, "serverusername": ""}), context)
+    assert missing == "WHMCS server 127.0.0.1 has no username or password for the Zimbra admin API"
+    nothing = dispatch("CreateAccount", params(serverid="", serverhostname="", serverip=""), context)
+    assert nothing.startswith("no Zimbra server: the service has no server assigned in WHMCS")
+    tls = dispatch("TestConnection", params(**{**server, "serversecure": "on"}), context)
+    assert tls["success"] is False and "127.0.0.1" in tls["error"]
+    context.close()
+
+
+def test_test_connection_failure_is_the_array_form(ctx, fake_zimbra):
+    fake_zimbra.inject("http500", on="GetVersionInfo")
+    result = dispatch("TestConnection", params(), ctx)
+    assert result["success"] is False and "GetVersionInfo" in result["error"]
+
+
+def test_a_bug_becomes_a_readable_string(store):
+    def broken_factory(entry):
+        raise RuntimeError(f"boom with {entry.password}")
+
+    entry = {"name": "mail1", "whmcs_server": SERVER_ID, "url": "http://127.0.0.1:9", "admin_user": "a",
+             "password": "factory-secret"}
+    context = AdapterContext(make_config([entry]), store=store, zimbra_factory=broken_factory)
+    assert dispatch("CreateAccount", params(), context) == \
+        "internal error in CreateAccount (RuntimeError); see the puq-bridge log"
+    assert dispatch("TestConnection", params(), context)["success"] is False
+
+
+# --- client area -------------------------------------------------------------------------------------------------
+
+
+def record(store, mailboxes, *, service_id=42, domain="firma.pl", error=None, status="updated"):
+    now = dt.datetime.now(dt.timezone.utc)
+    used = sum(m.used_bytes for m in mailboxes) if status != "failed" else None
+    limit = 10 * GiB if status != "failed" else None
+    store.record_run(now, now, [ServiceResult(service_id, domain, "mail1", status, used, limit, tuple(mailboxes),
+                                              error)])
+
+
+def test_client_area_serves_from_the_store(ctx, store, fake_zimbra):
+    record(store, [MailboxUsage("ze-sklepu@firma.pl", 300 * MiB, GiB)])
+    html = html_of(dispatch("ClientArea", params(), ctx))
+    assert "ze-sklepu@firma.pl" in html
+    assert fake_zimbra.requests == []
+    assert SERVICE_PASSWORD not in html and ZIMBRA_PASSWORD not in html and SECRET not in html
+
+
+def test_client_area_reads_zimbra_live_when_the_store_is_empty(ctx, fake_zimbra):
+    html = html_of(dispatch("ClientArea", params(domain="example.com"), ctx))
+    assert "info@example.com" in html and "office@example.org" not in html
+    assert fake_zimbra.count("GetQuotaUsage") == 1
+
+
+def test_client_area_for_a_private_server_lists_every_domain(ctx, store, fake_zimbra):
+    record(store, [MailboxUsage("only-in-store@example.com", 1, GiB)])
+    html = html_of(dispatch("ClientArea", params(domain="example.com", configoption6="server"), ctx))
+    assert "info@example.com" in html and "office@example.org" in html
+    assert "only-in-store@example.com" not in html
+
+
+def test_client_area_still_renders_when_zimbra_is_down(ctx, fake_zimbra):
+    fake_zimbra.inject("http500", times=5)
+    html = html_of(dispatch("ClientArea", params(domain="example.com"), ctx))
+    assert "info@example.com" not in html and "<" in html
+
+
+def test_client_area_bad_params_show_an_escaped_notice(ctx):
+    html = html_of(dispatch("ClientArea", params(domain="<b>x</b>"), ctx))
+    assert "&lt;b&gt;" in html and "<b>" not in html
+
+
+# --- admin tab, usage sync ---------------------------------------------------------------------------------------
+
+
+def test_admin_services_tab_fields(ctx, store, fake_zimbra):
+    fields = dispatch("AdminServicesTabFields", params(domain="example.com"), ctx)
+    assert fields["Mail domain status"] == "active" and fields["Mailboxes"] == "4"
+    assert fields["Usage"] == "no data yet" and fields["Last sync"] == "never"
+    record(store, [MailboxUsage("a@example.com", GiB, 2 * GiB)])
+    record(store, [], error="<script>alert(1)</script>", status="failed")
+    fields = dispatch("AdminServicesTabFields", params(domain="example.com"), ctx)
+    assert fields["Usage"] == "1.0 GB of 10.0 GB (10.0 %)"
+    assert "&lt;script&gt;" in fields["Last sync"] and "<script>" not in fields["Last sync"]
+    missing = dispatch("AdminServicesTabFields", params(domain="gone.pl"), ctx)
+    assert missing["Mail domain status"] == "domain gone.pl does not exist"
+
+
+@pytest.fixture
+def whmcs_services(whmcs_server):
+    fake, _ = whmcs_server
+    client = fake.add_client("Jan", "Kowalski", "jan@example.com")
+    product = fake.add_product("Mail")
+    server = fake.add_server("mail1", "mail1.example.com", "192.0.2.5")
+    assert server == SERVER_ID
+    ids = [fake.add_service(client, product, domain, server_id=server) for domain in ("example.com", "example.org")]
+    return fake, server, ids
+
+
+def test_usage_update_syncs_the_server(ctx, store, whmcs_services, zimbra_server):
+    fake, server, ids = whmcs_services
+    assert dispatch("UsageUpdate", {"serverid": server, "serverhostname": "mail1.example.com"}, ctx) == "success"
+    assert fake.services[ids[0]]["diskusage"] == str(305 + 1000)  # info 300 MiB + sales 5 MiB + locked 1000 MiB
+    assert store.latest(ids[1]).used_bytes == 150 * MiB
+
+
+def test_sync_usage_button_syncs_one_service(ctx, store, whmcs_services):
+    fake, server, ids = whmcs_services
+    assert dispatch("SyncUsage", params(serviceid=ids[1], domain="example.org"), ctx) == "success"
+    assert store.latest(ids[1]) is not None and store.latest(ids[0]) is None
+    unknown = dispatch("SyncUsage", params(serviceid=999), ctx)
+    assert unknown == "usage sync of service 999: 1 of 1 services not synced (service 999: service 999 not found " \
+                      "in WHMCS)"
