@@ -281,3 +281,66 @@ def test_stopped_server_refuses_connections(ctx):
     server.stop()
     with pytest.raises(requests.ConnectionError):
         requests.post(url + "/whmcs/MetaData", timeout=2)
+
+
+# --- the serve command -------------------------------------------------------------------------------------------
+
+
+def serve_config(tmp_path, adapter):
+    path = tmp_path / "puq-bridge.toml"
+    path.write_text('[whmcs]\nurl = "http://127.0.0.1:9"\nidentifier = "id"\nsecret = "whmcs-secret-1"\n'
+                    f'[store]\npath = "{tmp_path / "usage.sqlite3"}"\n[adapter]\n{adapter}\n')
+    path.chmod(0o600)
+    return path
+
+
+def test_serve_refuses_to_start_without_a_secret(tmp_path):
+    from click.testing import CliRunner
+
+    from puq_bridge.cli import main
+
+    result = CliRunner().invoke(main, ["--config", str(serve_config(tmp_path, 'listen = "127.0.0.1:8750"')),
+                                       "serve"])
+    assert result.exit_code == 2
+    assert "adapter.secret" in result.output and "no shared secret" in result.output
+
+
+def test_serve_refuses_a_bad_listen_address(tmp_path):
+    from click.testing import CliRunner
+
+    from puq_bridge.cli import main
+
+    config = serve_config(tmp_path, f'secret = "{SECRET}"')
+    result = CliRunner().invoke(main, ["--config", str(config), "serve", "--listen", "nowhere"])
+    assert result.exit_code == 2 and "HOST:PORT" in result.output
+
+
+def test_serve_command_answers_signed_requests(tmp_path):
+    import subprocess
+    import sys
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = serve_config(tmp_path, f'secret = "{SECRET}"\nlisten = "127.0.0.1:1"')
+    command = "import sys; from puq_bridge.cli import main; sys.exit(main())"
+    process = subprocess.Popen([sys.executable, "-c", command, "--config", str(config), "serve",
+                                "--listen", f"127.0.0.1:{port}"], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.05)
+        body, headers = signed({})
+        reply = requests.post(f"http://127.0.0.1:{port}/whmcs/MetaData", data=body, headers=headers, timeout=5)
+        assert reply.status_code == 200 and reply.json()["result"]["APIVersion"] == "1.1"
+        assert requests.post(f"http://127.0.0.1:{port}/whmcs/MetaData", data=body, timeout=5).status_code == 401
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=10)
+    assert f"listening on http://127.0.0.1:{port}" in stderr
+    assert SECRET not in stderr

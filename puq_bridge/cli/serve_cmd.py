@@ -42,11 +42,11 @@ def serve(app, listen: str | None, threads: int) -> None:
     ctx = AdapterContext(config, store=store, whmcs=app.whmcs, zimbra_factory=app.zimbra)
     server = AdapterServer(make_app(ctx, secret, max_body=config.adapter.max_body), host, port, threads=threads,
                            max_body=config.adapter.max_body)
-    log.warning("puq-bridge adapter listening on %s (%d threads)", server.url, threads)
+    click.echo(f"puq-bridge adapter listening on {server.url} ({threads} threads; -v logs each request)", err=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
-        log.warning("stopped")
+        click.echo("stopped", err=True)
     finally:
         ctx.close()
         store.close()
