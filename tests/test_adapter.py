@@ -238,3 +238,13 @@ def test_sync_usage_button_syncs_one_service(ctx, store, whmcs_services):
     unknown = dispatch("SyncUsage", params(serviceid=999), ctx)
     assert unknown == "usage sync of service 999: 1 of 1 services not synced (service 999: service 999 not found " \
                       "in WHMCS)"
+
+
+def test_client_area_page_cache_follows_the_store(ctx, store):
+    record(store, [MailboxUsage("pierwszy@firma.pl", MiB, GiB)])
+    first = html_of(dispatch("ClientArea", params(), ctx))
+    assert html_of(dispatch("ClientArea", params(), ctx)) is first  # a reload reuses the rendered page
+    assert html_of(dispatch("ClientArea", params(clientsdetails={"language": "polish"}), ctx)) is not first
+    record(store, [MailboxUsage("drugi@firma.pl", MiB, GiB)])
+    second = html_of(dispatch("ClientArea", params(), ctx))
+    assert "drugi@firma.pl" in second and "pierwszy@firma.pl" not in second

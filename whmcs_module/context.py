@@ -62,11 +62,16 @@ class AdapterContext:
         renderer: a :class:`~puq_bridge.render.Renderer` (made on first ClientArea when ``None``).
         whmcs: a :class:`~puq_bridge.whmcs.WhmcsClient` for UsageUpdate and SyncUsage, or a callable returning one.
         zimbra_factory: builds a ``ZimbraAdmin`` from a :class:`ZimbraConfig` (default: from the entry's fields).
+        render_cache_seconds: how long a client-area page rendered from the store is reused (0: never).
     """
 
     def __init__(self, config: Config, *, store=None, renderer=None, whmcs=None,
-                 zimbra_factory: Callable[[ZimbraConfig], "ZimbraAdmin"] | None = None):
+                 zimbra_factory: Callable[[ZimbraConfig], "ZimbraAdmin"] | None = None,
+                 render_cache_seconds: float = 60.0):
+        from .views import RenderCache
+
         self.config = config
+        self.render_cache = RenderCache(render_cache_seconds)
         self.store = store
         self._renderer = renderer
         self._whmcs = whmcs

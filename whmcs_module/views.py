@@ -10,7 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import html
 import logging
-from typing import TYPE_CHECKING, Any, Mapping
+import threading
+import time
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from puq_bridge.errors import NoSuchDomain, ParamsError, PuqBridgeError
 from puq_bridge.provisioning import ProductSettings, ServiceTarget, service_id
@@ -31,6 +34,44 @@ def client_area_result(markup: str) -> dict:
     return {"templatefile": CLIENTAREA_TEMPLATE, "vars": {CLIENTAREA_VAR: markup}}
 
 
+class RenderCache:
+    """Recently rendered client-area HTML, keyed by everything the page shows (facts, stored reading, history).
+
+    Rendering a 1,000-mailbox page costs far more than reading the store, and a client reloading the page sees the
+    same reading until the next sync. Entries live ``seconds`` at most (the "stale data" notice depends on the
+    clock), ``size`` entries are kept; thread-safe.
+    """
+
+    def __init__(self, seconds: float = 60.0, size: int = 256):
+        self.seconds, self.size = seconds, size
+        self._entries: OrderedDict[tuple, tuple[float, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, render: Callable[[], str]) -> str:
+        """The cached HTML for ``key``, or ``render()`` (stored for next time)."""
+        if self.seconds <= 0:
+            return render()
+        now = time.monotonic()
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is not None and now - hit[0] < self.seconds:
+                self._entries.move_to_end(key)
+                return hit[1]
+        markup = render()
+        with self._lock:
+            self._entries[key] = (now, markup)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return markup
+
+
+def _cache_key(facts, snapshot, history) -> tuple:
+    reading = (snapshot.service_id, snapshot.server, snapshot.taken_at, snapshot.used_bytes, snapshot.limit_bytes,
+               len(snapshot.mailboxes), snapshot.error, snapshot.failed_at)
+    return facts, reading, tuple(history)
+
+
 def client_area(params: Mapping[str, Any], ctx: "AdapterContext") -> dict:
     """ClientArea: the two tabs (server information, resource usage) as HTML."""
     from puq_bridge.clientarea import facts_from_params
@@ -46,7 +87,10 @@ def client_area(params: Mapping[str, Any], ctx: "AdapterContext") -> dict:
         history = ctx.store.history(target.service_id)
     if snapshot is None:
         snapshot = live_snapshot(ctx, params, entry, settings, target, facts.total_space_bytes)
-    return client_area_result(ctx.renderer.client_area(facts, snapshot, history))
+        return client_area_result(ctx.renderer.client_area(facts, snapshot, history))
+    markup = ctx.render_cache.get(_cache_key(facts, snapshot, history),
+                                  lambda: ctx.renderer.client_area(facts, snapshot, history))
+    return client_area_result(markup)
 
 
 def live_snapshot(ctx: "AdapterContext", params, entry, settings: ProductSettings, target: ServiceTarget,
