@@ -100,6 +100,10 @@ def dispatch(function: str, params: Mapping[str, Any], ctx: AdapterContext) -> A
     try:
         result = handler(params, ctx)
         outcome = "ok" if not isinstance(result, str) or result == "success" else "error"
+        if isinstance(result, str):
+            result = scrub(result, params, ctx)
+        elif function == "AdminServicesTabFields":  # its values carry server messages
+            result = {label: scrub(value, params, ctx) for label, value in result.items()}
     except PuqBridgeError as err:
         result, outcome = _failure(function, scrub(str(err), params, ctx)), "error"
         if not isinstance(err, ParamsError):
