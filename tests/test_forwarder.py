@@ -287,3 +287,30 @@ def test_non_json_reply_is_a_readable_error(tmp_path, httpserver):
     folder = forwarder(tmp_path, httpserver.url_for("/").rstrip("/"))
     out = run_module(folder, "puqzimbra", [{"function": "CreateAccount", "params": module_params()}], tmp_path)
     assert out["results"] == ["puq-bridge answered something that is not its JSON reply"]
+
+
+@needs_php
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed (needed to make a test cert)")
+def test_https_bridge_certificate_is_verified(tmp_path):
+    import ssl
+
+    from pytest_httpserver import HTTPServer
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = HTTPServer(host="127.0.0.1", port=0, ssl_context=context)
+    server.expect_request("/whmcs/CreateAccount").respond_with_json({"result": "success"})
+    server.start()
+    try:
+        folder = forwarder(tmp_path, f"https://127.0.0.1:{server.port}")
+        out = run_module(folder, "puqzimbra", [{"function": "CreateAccount", "params": module_params()}], tmp_path)
+    finally:
+        server.clear()
+        server.stop()
+    (created,) = out["results"]
+    assert created.startswith("puq-bridge is unreachable at https://127.0.0.1:")
+    assert "certificate" in created.lower() or "crypto" in created.lower()
+    assert server.log == []
