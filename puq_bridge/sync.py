@@ -137,6 +137,7 @@ class _Job:
 @dataclass
 class _RunState:
     dry_run: bool
+    reads: ThreadPoolExecutor
     writes: ThreadPoolExecutor
     progress: Progress | None
     total: int
@@ -216,14 +217,17 @@ class SyncEngine:
         jobs, skipped = self._assign(services, names)
         skipped = not_found + skipped
         by_server = _group(jobs)
-        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="sync-write") as writes:
-            state = _RunState(dry_run, writes, progress, total=len(skipped) + len(jobs))
+        # Three pools made once per run: starting threads is slow when the interpreter is busy, and each
+        # ThreadPoolExecutor.submit that starts one holds a lock shared by every executor in the process.
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="sync-write") as writes, \
+                ThreadPoolExecutor(self.concurrency * self.per_server_concurrency, "sync-read") as reads, \
+                ThreadPoolExecutor(self.concurrency, thread_name_prefix="sync-server") as servers:
+            state = _RunState(dry_run, reads, writes, progress, total=len(skipped) + len(jobs))
             for r in skipped:
                 state.report(r)
-            with ThreadPoolExecutor(self.concurrency, thread_name_prefix="sync-server") as pool:
-                futures = [pool.submit(self._sync_server, entry, domains, state)
-                           for entry, domains in by_server.values()]
-                pending = [f for server in futures for f in server.result()]
+            futures = [servers.submit(self._sync_server, entry, domains, state)
+                       for entry, domains in by_server.values()]
+            pending = [f for server in futures for f in server.result()]
             results = skipped + [f.result() for f in pending]
         results.sort(key=lambda r: r.service_id)
         report = SyncReport(started, time.monotonic() - t0, dry_run, results)
@@ -289,11 +293,16 @@ class SyncEngine:
             client.authenticate()
         except Exception as err:
             return [_done(state.report(self._failed(job, err))) for jobs in domains.values() for job in jobs]
-        workers = min(self.per_server_concurrency, len(domains))
-        with ThreadPoolExecutor(workers, thread_name_prefix=f"sync-{entry.name}") as pool:
-            per_domain = [pool.submit(self._sync_domain, client, domain, jobs, state)
-                          for domain, jobs in domains.items()]
-            return [f for d in per_domain for f in d.result()]
+        # At most `concurrency` servers run this at once, each with at most per_server_concurrency domains in the
+        # shared read pool (sized for exactly that), so no read waits in its queue.
+        slots = threading.BoundedSemaphore(self.per_server_concurrency)
+        per_domain = []
+        for domain, jobs in domains.items():
+            slots.acquire()
+            future = state.reads.submit(self._sync_domain, client, domain, jobs, state)
+            future.add_done_callback(lambda _f: slots.release())
+            per_domain.append(future)
+        return [f for d in per_domain for f in d.result()]
 
     def _sync_domain(self, client, domain: str, jobs: list[_Job], state: _RunState) -> list[Future]:
         """One GetQuotaUsage for the domain, then each service's result (its write runs in the write pool)."""
@@ -330,8 +339,9 @@ class SyncEngine:
 
     def _write(self, result: ServiceResult, used_mb: int, limit_mb: int, state: _RunState) -> ServiceResult:
         try:
+            # WHMCS keeps lastupdate as its server's wall-clock time: send this host's local time.
             self.whmcs.update_usage(result.service_id, disk_usage_mb=used_mb, disk_limit_mb=limit_mb,
-                                    last_update=self.clock())
+                                    last_update=self.clock().astimezone())
         except Exception as err:
             message = describe(err)
             log.info("sync: service %s: writing usage to WHMCS failed: %s", result.service_id, message)

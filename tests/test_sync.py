@@ -2,79 +2,13 @@
 
 import datetime as dt
 import threading
-from dataclasses import dataclass
 
 import pytest
 
-from puq_bridge.config import ZimbraConfig
 from puq_bridge.errors import ParamsError, SyncLockedError, ZimbraError
-from puq_bridge.simulators.server import BackgroundServer
 from puq_bridge.store import ServiceResult, UsageStore
-from puq_bridge.sync import SyncEngine, SyncReport, describe, needs_write, sync_lock
-
-MB = 1024 * 1024
-GB = 1024 * MB
-ADMIN, PASSWORD = "admin@example.com", "zimbra-secret"
-
-
-@dataclass
-class Mail:
-    """A FakeZimbra served on loopback, and the [[zimbra]] entry pointing at it."""
-
-    sim: object
-    server: BackgroundServer
-    entry: ZimbraConfig
-
-
-class Farm:
-    """WHMCS plus several Zimbra servers, each one WHMCS server id."""
-
-    def __init__(self, whmcs_sim):
-        from puq_bridge.simulators.zimbra import FakeZimbra
-
-        self._fake_zimbra = FakeZimbra
-        self.whmcs = whmcs_sim
-        self.client_id = whmcs_sim.add_client("Jan", "Kowalski", "jan@example.pl", language="polish")
-        self.product = whmcs_sim.add_product("Private Zimbra mail server")
-        self.mail: dict[str, Mail] = {}
-
-    def add_mail(self, name: str) -> Mail:
-        sim = self._fake_zimbra(ADMIN, PASSWORD, host=f"{name}.example.com")
-        server = BackgroundServer(sim.wsgi_app).start()
-        server_id = self.whmcs.add_server(name, f"{name}.example.com", "192.0.2.1")
-        entry = ZimbraConfig(name=name, whmcs_server=server_id, url=server.url, admin_user=ADMIN,
-                             password=PASSWORD, timeout=2)
-        self.mail[name] = Mail(sim, server, entry)
-        return self.mail[name]
-
-    def domain(self, mail: str, domain: str, *boxes: tuple[int, int]) -> None:
-        """A domain with mailboxes given as (used bytes, quota bytes)."""
-        sim = self.mail[mail].sim
-        sim.add_domain(domain)
-        for i, (used, quota) in enumerate(boxes):
-            sim.add_account(f"user{i}@{domain}", quota=quota, used=used)
-
-    def service(self, mail: str | None, domain: str, **kw) -> int:
-        server_id = self.mail[mail].entry.whmcs_server if mail else kw.pop("server_id", None)
-        return self.whmcs.add_service(self.client_id, kw.pop("product", self.product), domain, server_id=server_id,
-                                      **kw)
-
-    def engine(self, whmcs_client, **kw) -> SyncEngine:
-        from puq_bridge.zimbra import ZimbraAdmin
-
-        def factory(entry):
-            return ZimbraAdmin(entry.url, entry.admin_user, entry.password, name=entry.name, timeout=2)
-
-        return SyncEngine(whmcs_client, [m.entry for m in self.mail.values()], factory, **kw)
-
-    def writes(self) -> dict[int, dict]:
-        """service id -> params of every UpdateClientProduct WHMCS received."""
-        return {int(r["params"]["serviceid"]): r["params"] for r in self.whmcs.requests
-                if r["action"] == "UpdateClientProduct"}
-
-    def stop(self) -> None:
-        for m in self.mail.values():
-            m.server.stop()
+from puq_bridge.sync import SyncReport, describe, needs_write, sync_lock
+from tests.sync_support import GB, MB, Farm
 
 
 @pytest.fixture
@@ -143,3 +77,252 @@ def test_report_json_document_shape():
     assert doc["services"][1]["used_mb"] is None and doc["services"][1]["error"] == "mail2: connection refused"
     assert SyncReport(started, 0, False, [ok]).exit_code == 0
     assert SyncReport(started, 0, False, [ok, bad]).exit_code == 1
+
+
+# --- against the simulators ---------------------------------------------------------------------------------------
+
+
+def test_multi_server_sync_writes_exactly_what_was_read(farm, whmcs_client, store):
+    """Healthy, down, token-expiring and HTML-answering servers, one failing WHMCS write, skipped services."""
+    for name in ("mail1", "mail2", "mail3", "mail4"):
+        farm.add_mail(name)
+    farm.domain("mail1", "a.pl", (3 * MB, 1 * GB), (MB + 1, 1 * GB))       # 4 MB + 1 byte -> 5 MB of 2048 MB
+    farm.domain("mail1", "b.pl", (10 * MB, 0), (0, 1 * GB))                # an unlimited mailbox -> limit 0
+    farm.domain("mail2", "down.pl", (5 * MB, 1 * GB))
+    farm.domain("mail3", "expiring.pl", (7 * MB, 2 * GB))
+    farm.domain("mail4", "html.pl", (9 * MB, 1 * GB))
+    s_a = farm.service("mail1", "a.pl", disk_usage=77, disk_limit=1)
+    s_b = farm.service("mail1", "b.pl")
+    s_a_total = farm.service("mail1", "A.pl", config_options={"Total space (GB)": "5"})  # same domain, read once
+    s_down = farm.service("mail2", "down.pl", disk_usage=33, disk_limit=44)
+    s_exp = farm.service("mail3", "expiring.pl")
+    s_html = farm.service("mail4", "html.pl", disk_usage=55, disk_limit=66)
+    s_nodomain = farm.service("mail1", "")
+    other_server = farm.whmcs.add_server("elsewhere", "mx9.example.net", "192.0.2.9")
+    s_unmapped = farm.service(None, "x.pl", server_id=other_server)
+    farm.service("mail1", "gone.pl", status="Terminated")                  # not a synced status: not listed
+    farm.mail["mail2"].server.stop()
+    farm.mail["mail3"].sim.inject("expire", on="GetQuotaUsage")
+    farm.mail["mail4"].sim.inject("html", on="GetQuotaUsage")
+    farm.whmcs.inject("http500", on="UpdateClientProduct")   # whichever write comes first fails
+    engine = farm.engine(whmcs_client, store=store)
+
+    report = engine.run()
+
+    r = by_id(report)
+    assert set(r) == {s_a, s_b, s_a_total, s_down, s_exp, s_html, s_nodomain, s_unmapped}
+    statuses = {sid: res.status for sid, res in r.items()}
+    failed_write = [sid for sid in (s_a, s_b, s_a_total, s_exp) if statuses[sid] == "failed"]
+    assert len(failed_write) == 1 and "UpdateClientProduct" in r[failed_write[0]].error
+    assert all(statuses[sid] == "updated" for sid in (s_a, s_b, s_a_total, s_exp) if sid not in failed_write)
+    assert statuses[s_down] == statuses[s_html] == "failed"
+    assert "mail2" in r[s_down].error and "refused" in r[s_down].error.lower()
+    assert "mail4" in r[s_html].error
+    assert statuses[s_nodomain] == statuses[s_unmapped] == "skipped"
+    assert "no domain" in r[s_nodomain].error and "mx9.example.net" in r[s_unmapped].error
+    assert report.exit_code == 1
+
+    written = farm.writes()
+    assert set(written) == {s_a, s_b, s_a_total, s_exp}             # never a failed read, never a skipped one
+    expected = {s_a: ("5", "2048"), s_b: ("10", "0"), s_a_total: ("5", "5120"), s_exp: ("7", "2048")}
+    for sid, (used, limit) in expected.items():
+        assert (written[sid]["diskusage"], written[sid]["disklimit"]) == (used, limit)
+        row = farm.whmcs.services[sid]
+        if sid in failed_write:
+            assert row["lastupdate"] in ("", "0000-00-00 00:00:00")      # the failed write changed nothing
+        else:
+            assert (row["diskusage"], row["disklimit"]) == (used, limit)
+            assert row["lastupdate"] not in ("", "0000-00-00 00:00:00")
+    for sid, values in ((s_down, ("33", "44")), (s_html, ("55", "66"))):  # failed reads: untouched, never zeros
+        assert (farm.whmcs.services[sid]["diskusage"], farm.whmcs.services[sid]["disklimit"]) == values
+
+    mail1, mail3 = farm.mail["mail1"].sim, farm.mail["mail3"].sim
+    assert mail1.count("Auth") == 1 and mail1.count("GetQuotaUsage") == 2   # a.pl read once for two services
+    for q in (r for r in mail1.requests if r["op"] == "GetQuotaUsage"):
+        assert q["attrs"]["domain"] in ("a.pl", "b.pl")
+        assert q["attrs"]["allServers"] in ("1", "true") and q["attrs"].get("limit", "0") == "0"
+    assert mail3.count("Auth") == 2                                       # re-authenticated once after expiry
+    assert not any(m.sim.count("GetMailbox") for m in farm.mail.values())
+
+    assert store.latest(s_down) is None
+    assert store.latest(s_a).used_bytes == 4 * MB + 1 and len(store.latest(s_a).mailboxes) == 2
+    assert store.counts()["samples"] == 8
+
+
+def test_unchanged_services_are_not_written_again(farm, whmcs_client, store):
+    farm.add_mail("mail1")
+    farm.domain("mail1", "a.pl", (3 * MB, GB))
+    farm.domain("mail1", "empty.pl", (0, GB))
+    s_a = farm.service("mail1", "a.pl")
+    s_empty = farm.service("mail1", "empty.pl", disk_usage=12, disk_limit=1024)  # emptied since WHMCS last saw it
+    engine = farm.engine(whmcs_client, store=store)
+    first = by_id(engine.run())
+    assert first[s_a].status == "updated" and first[s_empty].status == "unchanged"
+    assert set(farm.writes()) == {s_a}
+    before = farm.whmcs.count("UpdateClientProduct")
+
+    second = engine.run()
+
+    assert {r.status for r in second.results} == {"unchanged"} and second.exit_code == 0
+    assert farm.whmcs.count("UpdateClientProduct") == before
+    assert store.latest(s_empty).used_bytes == 0 and store.counts()["runs"] == 2
+
+
+def test_usage_change_between_runs_is_written(farm, whmcs_client):
+    farm.add_mail("mail1")
+    farm.domain("mail1", "a.pl", (3 * MB, GB))
+    sid = farm.service("mail1", "a.pl")
+    engine = farm.engine(whmcs_client)
+    engine.run()
+    farm.mail["mail1"].sim.set_used("user0@a.pl", 300 * MB + 5)
+    assert by_id(engine.run())[sid].status == "updated"
+    assert farm.whmcs.services[sid]["diskusage"] == "301"
+
+
+def test_dry_run_reads_everything_and_writes_nothing(farm, whmcs_client, store):
+    farm.add_mail("mail1")
+    farm.domain("mail1", "a.pl", (3 * MB, GB))
+    sid = farm.service("mail1", "a.pl")
+    report = farm.engine(whmcs_client, store=store).run(dry_run=True)
+    assert by_id(report)[sid].status == "updated" and report.dry_run
+    assert farm.mail["mail1"].sim.count("GetQuotaUsage") == 1
+    assert farm.whmcs.count("UpdateClientProduct") == 0
+    assert store.counts() == {"runs": 0, "samples": 0, "mailboxes": 0, "daily": 0}
+    assert not store.path.with_name(store.path.name + ".lock").exists()
+
+
+def test_a_held_lock_stops_the_run_before_any_request(farm, whmcs_client, store):
+    farm.add_mail("mail1")
+    farm.domain("mail1", "a.pl", (3 * MB, GB))
+    farm.service("mail1", "a.pl")
+    with sync_lock(store.path):
+        with pytest.raises(SyncLockedError):
+            farm.engine(whmcs_client, store=store).run()
+    assert farm.whmcs.requests == [] and farm.mail["mail1"].sim.requests == []
+    assert store.counts()["runs"] == 0
+
+
+def test_overlapping_runs_cannot_both_write(farm, whmcs_client, store):
+    """A run in another thread holds the lock while it waits on a slow Zimbra; the second run is refused."""
+    farm.add_mail("mail1")
+    farm.domain("mail1", "a.pl", (3 * MB, GB))
+    farm.service("mail1", "a.pl")
+    sim = farm.mail["mail1"].sim
+    sim.hang_seconds = 0.5
+    sim.inject("hang", on="GetQuotaUsage")
+    engine = farm.engine(whmcs_client, store=store)
+    first: list = []
+    thread = threading.Thread(target=lambda: first.append(engine.run()))
+    thread.start()
+    for _ in range(200):
+        if sim.count("GetQuotaUsage"):
+            break
+        threading.Event().wait(0.005)
+    with pytest.raises(SyncLockedError):
+        engine.run()
+    thread.join(timeout=10)
+    assert first[0].totals["updated"] == 1
+    assert farm.whmcs.count("UpdateClientProduct") == 1 and store.counts()["runs"] == 1
+
+
+def test_request_counts_equal_the_bound(farm, whmcs_client, store):
+    """3 servers x 4 domains x 3 mailboxes: 1 auth per server, 1 GetQuotaUsage per domain, 1 write per service."""
+    for s in range(3):
+        mail = farm.add_mail(f"mail{s}")
+        for d in range(4):
+            farm.domain(mail.entry.name, f"d{d}.s{s}.pl", *[((b + 1) * MB, GB) for b in range(3)])
+            farm.service(mail.entry.name, f"d{d}.s{s}.pl")
+    seen: list[tuple[int, int]] = []
+    report = farm.engine(whmcs_client, store=store, concurrency=2, per_server_concurrency=2).run(
+        progress=lambda result, done, total: seen.append((done, total)))
+    assert report.totals == {"updated": 12, "unchanged": 0, "failed": 0, "skipped": 0}
+    for m in farm.mail.values():
+        assert m.sim.count("Auth") == 1 and m.sim.count("GetQuotaUsage") == 4
+        assert len(m.sim.requests) == 5
+    assert farm.whmcs.count("UpdateClientProduct") == 12
+    assert farm.whmcs.count("GetClientsProducts") == 1
+    assert seen == [(i, 12) for i in range(1, 13)]
+
+
+def test_products_and_statuses_select_the_services(farm, whmcs_client):
+    farm.add_mail("mail1")
+    farm.domain("mail1", "a.pl", (MB, GB))
+    other = farm.whmcs.add_product("Web hosting")
+    sid = farm.service("mail1", "a.pl")
+    farm.service("mail1", "a.pl", product=other)
+    suspended = farm.service("mail1", "a.pl", status="Suspended")
+    farm.service("mail1", "a.pl", status="Pending")
+    report = farm.engine(whmcs_client, products=[farm.product], statuses=["Active", "Suspended"]).run()
+    assert sorted(r.service_id for r in report.results) == sorted([sid, suspended])
+    assert farm.mail["mail1"].sim.count("GetQuotaUsage") == 1
+
+
+def test_only_servers_and_only_services(farm, whmcs_client):
+    farm.add_mail("mail1")
+    farm.add_mail("mail2")
+    farm.domain("mail1", "a.pl", (MB, GB))
+    farm.domain("mail1", "b.pl", (MB, GB))
+    farm.domain("mail2", "c.pl", (MB, GB))
+    s_a, s_b, s_c = farm.service("mail1", "a.pl"), farm.service("mail1", "b.pl"), farm.service("mail2", "c.pl")
+    engine = farm.engine(whmcs_client)
+
+    assert {r.service_id for r in engine.run(only_servers=["mail2"]).results} == {s_c}
+    assert farm.mail["mail1"].sim.requests == []
+
+    one = engine.run(only_services=[s_b, 999])
+    assert by_id(one)[s_b].status == "updated"
+    assert by_id(one)[999].status == "skipped" and "999 not found" in by_id(one)[999].error
+    assert farm.mail["mail1"].sim.count("GetQuotaUsage") == 1           # only b.pl
+    assert farm.whmcs.services[s_a]["diskusage"] == "0"
+
+    with pytest.raises(ParamsError, match="unknown Zimbra server nope"):
+        engine.run(only_servers=["nope"])
+
+
+def test_auth_failure_fails_every_service_of_that_server_only(farm, whmcs_client):
+    from puq_bridge.config import ZimbraConfig
+
+    farm.add_mail("mail1")
+    farm.add_mail("mail2")
+    farm.domain("mail1", "a.pl", (MB, GB))
+    farm.domain("mail1", "b.pl", (MB, GB))
+    farm.domain("mail2", "c.pl", (MB, GB))
+    s_a, s_b, s_c = farm.service("mail1", "a.pl"), farm.service("mail1", "b.pl"), farm.service("mail2", "c.pl")
+    e = farm.mail["mail1"].entry
+    farm.mail["mail1"].entry = ZimbraConfig(e.name, e.whmcs_server, e.url, e.admin_user, "wrong-password", timeout=2)
+    r = by_id(farm.engine(whmcs_client).run())
+    assert r[s_a].status == r[s_b].status == "failed" and r[s_c].status == "updated"
+    assert "AUTH_FAILED" in r[s_a].error and "wrong-password" not in r[s_a].error
+    assert farm.mail["mail1"].sim.count("Auth") == 1 and farm.mail["mail1"].sim.count("GetQuotaUsage") == 0
+    assert set(farm.writes()) == {s_c}
+
+
+def test_missing_domain_on_zimbra_fails_only_that_service(farm, whmcs_client):
+    farm.add_mail("mail1")
+    farm.domain("mail1", "a.pl", (MB, GB))
+    s_a, s_missing = farm.service("mail1", "a.pl"), farm.service("mail1", "missing.pl", disk_usage=9)
+    r = by_id(farm.engine(whmcs_client).run())
+    assert r[s_a].status == "updated"
+    assert r[s_missing].status == "failed" and "NO_SUCH_DOMAIN" in r[s_missing].error
+    assert farm.whmcs.services[s_missing]["diskusage"] == "9"
+
+
+def test_retention_keeps_the_store_bounded_over_many_days(farm, whmcs_client, tmp_path):
+    """One run a day for 100 days, with an injected clock: detail and daily history stay within their windows."""
+    farm.add_mail("mail1")
+    farm.domain("mail1", "a.pl", (MB, GB), (2 * MB, GB))
+    farm.domain("mail1", "b.pl", (MB, GB))
+    sid = farm.service("mail1", "a.pl")
+    farm.service("mail1", "b.pl")
+    now = [dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)]
+    with UsageStore(tmp_path / "usage.sqlite3", detail_days=5, history_days=90) as store:
+        engine = farm.engine(whmcs_client, store=store, clock=lambda: now[0])
+        for day in range(100):
+            now[0] = dt.datetime(2026, 1, 1, 3, tzinfo=dt.timezone.utc) + dt.timedelta(days=day)
+            farm.mail["mail1"].sim.set_used("user0@a.pl", (day + 1) * MB)
+            engine.run()
+        counts = store.counts()
+        assert counts["runs"] <= 5 + 1 and counts["samples"] <= 2 * (5 + 1)
+        assert counts["mailboxes"] <= 3 * (5 + 1) and counts["daily"] <= 2 * (90 + 1)
+        points = store.history(sid, days=90, now=now[0])
+        assert len(points) == 90 and points[-1].used_bytes == 102 * MB
