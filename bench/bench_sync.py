@@ -1,0 +1,297 @@
+"""Benchmark of the usage sync against the simulators, next to its bound and to a naive per-mailbox sync.
+
+    python bench/bench_sync.py [--servers 50] [--domains 20] [--mailboxes 50] [--latency 0.01] [--concurrency 8]
+
+The simulators (one FakeWhmcs, one FakeZimbra per server, each with the same fixed per-request latency) run in a child
+process, so the wall time, the CPU and the memory measured here are the sync's own. Printed side by side:
+
+- the sync, first run (every service changed) and second run (nothing changed): wall time, requests per kind, and
+  peak memory as the growth of this process's max RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) over the run;
+- the bound: one AuthRequest per server + one GetQuotaUsage per domain + one write per changed service (+ the
+  GetClientsProducts pages), and the wall time that takes at the configured concurrency if every request cost exactly
+  the latency;
+- a naive sync like the old PHP modules: per server, sequentially, GetAllAccounts per domain then one GetMailbox per
+  mailbox, then one write per service. It is run on ``--naive-servers`` servers and extrapolated linearly to all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import multiprocessing as mp
+import os
+import resource
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+ADMIN, PASSWORD = "admin@example.com", "zimbra-secret"
+IDENTIFIER, SECRET = "whmcs-id", "whmcs-secret"
+PAGE_SIZE = 250
+MB = 1024 * 1024
+
+
+def _domain(server: int, domain: int) -> str:
+    return f"d{domain:02d}.s{server:02d}.example.pl"
+
+
+# --- the child process: simulators ----------------------------------------------------------------------------------
+
+
+class _Waitress:
+    """A simulator served by waitress: unlike werkzeug's server it keeps connections alive, as Zimbra's Jetty and
+    WHMCS's web server do, so the figures are not dominated by a new TCP connection and thread per request."""
+
+    def __init__(self, app, threads: int):
+        from waitress.server import create_server
+
+        self.server = create_server(app, host="127.0.0.1", port=0, threads=threads, connection_limit=1000,
+                                    channel_timeout=600)
+        self.url = f"http://127.0.0.1:{self.server.effective_port}"
+        threading.Thread(target=self.server.run, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.close()
+
+
+def _simulators(conn, servers: int, domains: int, mailboxes: int, latency: float, threads: int) -> None:
+    """Build and serve the world, then answer ``counts`` / ``cpu`` / ``reset`` / ``stop`` over ``conn``."""
+    from puq_bridge.simulators.whmcs import FakeWhmcs
+    from puq_bridge.simulators.zimbra import FakeZimbra
+
+    whmcs = FakeWhmcs(IDENTIFIER, SECRET)
+    client = whmcs.add_client("Jan", "Kowalski", "jan@example.pl")
+    product = whmcs.add_product("Private Zimbra mail server")
+    zimbras, running, info = [], [], []
+    for s in range(servers):
+        sim = FakeZimbra(ADMIN, PASSWORD, host=f"mail{s}.example.com")
+        server_id = whmcs.add_server(f"mail{s}", f"mail{s}.example.com", "192.0.2.1")
+        for d in range(domains):
+            name = _domain(s, d)
+            sim.add_domain(name)
+            for b in range(mailboxes):
+                sim.add_account(f"user{b}@{name}", quota=1024 * MB, used=(b + 1) * (d + 1) * 1_000_003)
+            whmcs.add_service(client, product, name, server_id=server_id)
+        sim.latency = latency
+        zimbras.append(sim)
+        running.append(_Waitress(sim.wsgi_app, threads=threads))
+        info.append((f"mail{s}", server_id, running[-1].url))
+    whmcs.latency = latency
+    running.append(_Waitress(whmcs.wsgi_app, threads=4 * threads))
+    conn.send({"whmcs_url": running[-1].url, "zimbras": info})
+    while True:
+        command = conn.recv()
+        if command == "counts":
+            counts = Counter(r["action"] for r in whmcs.requests)
+            counts.update(r["op"] for sim in zimbras for r in sim.requests)
+            conn.send(dict(counts))
+        elif command == "cpu":
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            conn.send(usage.ru_utime + usage.ru_stime)
+        elif command == "reset":
+            whmcs.requests.clear()
+            for sim in zimbras:
+                sim.requests.clear()
+            conn.send(None)
+        else:
+            for server in running:
+                server.stop()
+            conn.send(None)
+            return
+
+
+class World:
+    """The simulators' process, seen from here."""
+
+    def __init__(self, args):
+        ctx = mp.get_context("spawn")
+        self.conn, child_conn = ctx.Pipe()
+        self.process = ctx.Process(target=_simulators, daemon=True, args=(
+            child_conn, args.servers, args.domains, args.mailboxes, args.latency, args.per_server + 4))
+        self.process.start()
+        self.info = self.conn.recv()
+
+    def ask(self, command: str):
+        self.conn.send(command)
+        return self.conn.recv()
+
+    def stop(self) -> None:
+        self.ask("stop")
+        self.process.join(timeout=10)
+
+
+# --- the runs -------------------------------------------------------------------------------------------------------
+
+
+def _entries(world: World):
+    from puq_bridge.config import ZimbraConfig
+
+    return [ZimbraConfig(name=name, whmcs_server=sid, url=url, admin_user=ADMIN, password=PASSWORD, timeout=60)
+            for name, sid, url in world.info["zimbras"]]
+
+
+def _zimbra(entry):
+    from puq_bridge.zimbra import ZimbraAdmin
+
+    return ZimbraAdmin(entry.url, entry.admin_user, entry.password, name=entry.name, timeout=60)
+
+
+def _whmcs(world: World):
+    import requests
+
+    from puq_bridge.whmcs import WhmcsClient
+
+    session = requests.Session()  # enough pooled connections for the parallel writes
+    session.mount("http://", requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=64))
+    return WhmcsClient(world.info["whmcs_url"], IDENTIFIER, SECRET, session=session, timeout=60)
+
+
+def run_engine(world: World, args, store_dir: Path) -> dict:
+    """One sync run; returns wall time, request counts, totals and the max-RSS growth."""
+    from puq_bridge.store import UsageStore
+    from puq_bridge.sync import SyncEngine
+
+    world.ask("reset")
+    clients = []
+
+    def factory(entry):
+        clients.append(_zimbra(entry))
+        return clients[-1]
+
+    with UsageStore(store_dir / "usage.sqlite3") as store:
+        engine = SyncEngine(_whmcs(world), _entries(world), factory, store=store, concurrency=args.concurrency,
+                            per_server_concurrency=args.per_server)
+        before, sim_cpu = resource.getrusage(resource.RUSAGE_SELF), world.ask("cpu")
+        t0 = time.perf_counter()
+        report = engine.run()
+        wall = time.perf_counter() - t0
+        after, sim_cpu = resource.getrusage(resource.RUSAGE_SELF), world.ask("cpu") - sim_cpu
+    for client in clients:
+        client.close()
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return {"wall": wall, "counts": world.ask("counts"), "totals": report.totals, "cpu": cpu, "sim_cpu": sim_cpu,
+            "rss_mb": (after.ru_maxrss - before.ru_maxrss) / 1024, "rss_total_mb": after.ru_maxrss / 1024}
+
+
+def run_naive(world: World, args) -> dict:
+    """The per-mailbox sync on ``--naive-servers`` servers, sequentially, like the old PHP modules."""
+    import datetime as dt
+
+    from puq_bridge.usage import bytes_to_mb
+
+    world.ask("reset")
+    whmcs = _whmcs(world)
+    entries = _entries(world)[:args.naive_servers]
+    services = {s.domain: s for s in whmcs.client_products()}
+    t0 = time.perf_counter()
+    for entry in entries:
+        zimbra = _zimbra(entry)
+        zimbra.authenticate()
+        sizes = {}
+        for d in range(args.domains):
+            domain = _domain(int(entry.name.removeprefix("mail")), d)
+            sizes[domain] = sum(zimbra.mailbox_size(a.id) for a in zimbra.all_accounts(domain))
+        for domain, used in sizes.items():
+            whmcs.update_usage(services[domain].id, disk_usage_mb=bytes_to_mb(used), disk_limit_mb=0,
+                               last_update=dt.datetime.now(dt.timezone.utc))
+        zimbra.close()
+    wall = time.perf_counter() - t0
+    counts = world.ask("counts")
+    counts.pop("GetClientsProducts", None)  # the listing above is not part of the timed per-server work
+    return {"wall": wall, "counts": counts}
+
+
+# --- the bound and the printout -------------------------------------------------------------------------------------
+
+
+def bound(args) -> dict:
+    """Requests and wall time if every request took exactly the latency, at the configured concurrency."""
+    services = args.servers * args.domains
+    pages = max(1, math.ceil(services / PAGE_SIZE))
+    rounds_per_server = 1 + math.ceil(args.domains / args.per_server)
+    t_read = math.ceil(args.servers / args.concurrency) * rounds_per_server * args.latency
+    t_write = math.ceil(services / args.concurrency) * args.latency
+    wall = pages * args.latency + max(t_read, t_write + 2 * args.latency)
+    counts = {"GetClientsProducts": pages, "Auth": args.servers, "GetQuotaUsage": services,
+              "UpdateClientProduct": services}
+    return {"wall": wall, "counts": counts, "t_read": t_read, "t_write": t_write}
+
+
+def _kind(name: str) -> str:
+    return name.removesuffix("Request")
+
+
+def show(args, first: dict, second: dict, limit: dict, naive: dict) -> None:
+    scale = args.servers / max(args.naive_servers, 1)
+    kinds = sorted({_kind(k) for d in (first, second, limit, naive) for k in d["counts"]})
+    cols = ["sync run 1", "sync run 2", "bound", f"naive x{scale:g}"]
+    print(f"\n{args.servers} servers x {args.domains} domains x {args.mailboxes} mailboxes = "
+          f"{args.servers * args.domains * args.mailboxes:,} mailboxes, {args.servers * args.domains:,} services; "
+          f"latency {args.latency * 1000:g} ms per request on every simulator; concurrency {args.concurrency}, "
+          f"per server {args.per_server}")
+    print(f"{'':24}" + "".join(f"{c:>16}" for c in cols))
+
+    def count(d, kind, factor=1):
+        return round(sum(v for k, v in d["counts"].items() if _kind(k) == kind) * factor)
+
+    def row(label, values):
+        print(f"{label:24}" + "".join(f"{v:>16}" for v in values))
+
+    row("wall time (s)", [f"{first['wall']:.2f}", f"{second['wall']:.2f}", f"{limit['wall']:.2f}",
+                          f"{naive['wall'] * scale:.1f}"])
+    row("requests, total", [f"{sum(first['counts'].values()):,}", f"{sum(second['counts'].values()):,}",
+                            f"{sum(limit['counts'].values()):,}", f"{sum(naive['counts'].values()) * scale:,.0f}"])
+    for kind in kinds:
+        row(f"  {kind}", [f"{count(first, kind):,}", f"{count(second, kind):,}", f"{count(limit, kind):,}",
+                          f"{count(naive, kind, scale):,}"])
+    row("max RSS growth (MB)", [f"{first['rss_mb']:.1f}", f"{second['rss_mb']:.1f}", "", ""])
+    row("CPU s, sync process", [f"{first['cpu']:.2f}", f"{second['cpu']:.2f}", "0", ""])
+    row("CPU s, simulators", [f"{first['sim_cpu']:.2f}", f"{second['sim_cpu']:.2f}", "0", ""])
+    print(f"\nrun 1 totals {first['totals']}; run 2 totals {second['totals']}")
+    print(f"bound: read path {limit['t_read']:.2f} s, write path {limit['t_write']:.2f} s "
+          f"(+ {math.ceil(args.servers * args.domains / PAGE_SIZE)} listing page(s)); "
+          f"run 1 / bound = {first['wall'] / limit['wall']:.2f}x (goal <= 1.3x)")
+    print(f"CPU: run 1 spent {first['cpu']:.2f} CPU-s in this process (one interpreter lock) and "
+          f"{first['sim_cpu']:.2f} in the simulators, on {os.cpu_count()} CPU(s); the bound assumes requests cost no "
+          f"CPU, so when this CPU time exceeds it the wall time follows the CPU, not the latency")
+    print(f"requests run 1 == bound: {sum(first['counts'].values()) == sum(limit['counts'].values())}; "
+          f"process max RSS after run 1 {first['rss_total_mb']:.0f} MB (goal: growth < 150 MB)")
+    if not args.naive_servers:
+        return
+    print(f"naive: measured on {args.naive_servers} server(s) in {naive['wall']:.1f} s and extrapolated x{scale:g} "
+          f"(sequential per server, so it scales linearly); sync run 1 is "
+          f"{naive['wall'] * scale / first['wall']:.0f}x faster")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--servers", type=int, default=50)
+    parser.add_argument("--domains", type=int, default=20)
+    parser.add_argument("--mailboxes", type=int, default=50)
+    parser.add_argument("--latency", type=float, default=0.010, help="seconds per request on every simulator")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--per-server", type=int, default=4)
+    parser.add_argument("--naive-servers", type=int, default=1, help="0 skips the naive sync")
+    args = parser.parse_args(argv)
+    import puq_bridge.zimbra  # noqa: F401  (imports zeep outside the timed runs, as any long-running import)
+
+    t0 = time.perf_counter()
+    world = World(args)
+    print(f"simulators ready in {time.perf_counter() - t0:.1f} s (child process)")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            first = run_engine(world, args, Path(tmp))
+            second = run_engine(world, args, Path(tmp))
+        naive = run_naive(world, args) if args.naive_servers else {"wall": 0.0, "counts": {}}
+    finally:
+        world.stop()
+    show(args, first, second, bound(args), naive)
+
+
+if __name__ == "__main__":
+    main()
