@@ -22,7 +22,8 @@ from puq_bridge.simulators.zimbra_wire import SOAP11, SOAP12, SimFault, envelope
 from puq_bridge.zimbra import ZimbraAdmin, parse_quota_usage
 from tests.fixtures_zimbra import GiB, MiB, ZIMBRA_ADMIN, ZIMBRA_PASSWORD
 
-CAPTURES = Path("/work/shared/reference/zimbra-captures")
+# CI and developers have ../shared beside the clone.
+CAPTURES = Path(__file__).resolve().parents[2] / "shared" / "reference" / "zimbra-captures"
 
 
 def admin_for(url: str, **kwargs) -> ZimbraAdmin:

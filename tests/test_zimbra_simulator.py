@@ -12,7 +12,8 @@ from puq_bridge.simulators.zimbra import FakeZimbra, populate, quota_usage_envel
 from puq_bridge.simulators.zimbra_wire import SOAP11, SOAP12
 from tests.fixtures_zimbra import GiB, MiB, ZIMBRA_ADMIN, ZIMBRA_PASSWORD
 
-CAPTURES = Path("/work/shared/reference/zimbra-captures/nucleus-be_zimbra")
+# CI and developers have ../shared beside the clone.
+CAPTURES = Path(__file__).resolve().parents[2] / "shared" / "reference" / "zimbra-captures" / "nucleus-be_zimbra"
 ADMIN = "urn:zimbraAdmin"
 
 
