@@ -316,6 +316,12 @@ class WhmcsClient:
         reply = self.call("GetServers", {"serviceId": service_id})
         return [_build("GetServers", _server, row) for row in items(reply, "servers")]
 
+    def payment_methods(self) -> dict[str, str]:
+        """GetPaymentMethods: the activated gateways, module name → display name (``"banktransfer"`` → ``"Bank
+        Transfer"``); a gateway without a display name maps to its module name."""
+        rows = items(self.call("GetPaymentMethods"), "paymentmethods", "paymentmethod")
+        return {str(r["module"]): str(r.get("displayname") or r["module"]) for r in rows if r.get("module")}
+
     # --- module actions (writes) -------------------------------------------------------------------------------
 
     def _module(self, action: str, service_id: int, **extra: Any) -> None:

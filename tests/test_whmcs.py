@@ -125,6 +125,15 @@ def test_products_and_servers(world, whmcs_client):
     assert whmcs_client.servers(service_id=world.bare) == []
 
 
+def test_payment_methods_map_gateway_modules_to_display_names(world, whmcs_client):
+    world.sim.add_service(world.other, world.product, "przelewy.pl", payment_method="przelewy24",
+                          payment_method_name="Przelewy24")
+    del world.sim.payment_methods["stripe"]   # a deactivated gateway is not listed
+    assert whmcs_client.payment_methods() == {"banktransfer": "Bank Transfer", "paypal": "PayPal",
+                                              "przelewy24": "Przelewy24"}
+    assert world.sim.requests[-1] == {"action": "GetPaymentMethods", "params": {}}
+
+
 # --- module actions ----------------------------------------------------------------------------------------------
 
 
@@ -420,6 +429,18 @@ def test_single_row_and_comma_permissions(api_reply):
     [user] = client.users()
     assert (user.id, user.clients) == (7, ((3, True),))
     assert client.user_permissions(7, 3) == ["profile", "tickets"]
+
+
+@pytest.mark.parametrize("body, expected", [
+    ('{"result": "success", "totalresults": 1, "paymentmethods": {"paymentmethod": {"module": "mailin",'
+     ' "displayname": "Mail In Payment"}}}', {"mailin": "Mail In Payment"}),
+    ('{"result": "success", "totalresults": 2, "paymentmethods[paymentmethod][0][module]": "paypal",'
+     ' "paymentmethods[paymentmethod][0][displayname]": "PayPal",'
+     ' "paymentmethods[paymentmethod][1][module]": "custom"}', {"paypal": "PayPal", "custom": "custom"}),
+    ('{"result": "success", "totalresults": 0, "paymentmethods": ""}', {}),
+])
+def test_payment_methods_reply_shapes(api_reply, body, expected):
+    assert api_reply(body).payment_methods() == expected
 
 
 def test_impossible_value_is_a_protocol_error(api_reply):

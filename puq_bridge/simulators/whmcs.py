@@ -50,8 +50,9 @@ class FakeWhmcs:
         allowed_ips: the API IP allow-list (``None`` = no restriction).
 
     Attributes besides the documented state: ``allowed_actions`` (``None`` or a set of lowercase action names the
-    credential's API role allows), ``hang_seconds``, ``invites``, ``cancel_requests``, ``sent_emails``,
-    ``sso_tokens``, ``module_calls``, ``module_hook``.
+    credential's API role allows), ``payment_methods`` (the activated gateways GetPaymentMethods lists: module name
+    -> display name; ``add_service`` adds the service's gateway), ``hang_seconds``, ``invites``,
+    ``cancel_requests``, ``sent_emails``, ``sso_tokens``, ``module_calls``, ``module_hook``.
     """
 
     def __init__(self, identifier: str = "whmcs-id", secret: str = "whmcs-secret", access_key: str | None = None,
@@ -67,6 +68,7 @@ class FakeWhmcs:
         self.products: dict[int, dict[str, Any]] = {}
         self.groups: dict[str, int] = {}
         self.servers: dict[int, dict[str, Any]] = {}
+        self.payment_methods: dict[str, str] = dict(whmcs_actions.PAYMENT_METHODS)
         self.services: dict[int, dict[str, Any]] = {}
         self.users: dict[int, dict[str, Any]] = {}
         self.links: dict[tuple[int, int], dict[str, Any]] = {}   # (user_id, client_id) -> {"owner", "permissions"}
@@ -147,6 +149,8 @@ class FakeWhmcs:
                 {"id": str(i), "name": k, "translated_name": k, "value": str(v)}
                 for i, (k, v) in enumerate((custom_fields or {}).items(), start=1)]}
             self.services[hid] = row
+            if payment_method:
+                self.payment_methods.setdefault(payment_method, payment_method_name or payment_method)
             whmcs_actions.assign_server(self, row, server_id)
             return hid
 

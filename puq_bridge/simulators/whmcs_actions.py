@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 PERMISSIONS = ("profile", "contacts", "products", "manageproducts", "productsso", "domains", "managedomains",
                "invoices", "quotes", "tickets", "affiliates", "emails", "orders")
 
+#: The activated payment gateways of a new simulator (those the sample data uses): module name -> display name.
+PAYMENT_METHODS = {"banktransfer": "Bank Transfer", "paypal": "PayPal", "stripe": "Credit Card"}
+
 #: UpdateClientProduct parameter -> GetClientsProducts row key.
 UPDATABLE = {"pid": "pid", "serverid": "serverid", "regdate": "regdate", "nextduedate": "nextduedate",
              "terminationdate": "terminationdate", "domain": "domain", "firstpaymentamount": "firstpaymentamount",
@@ -270,6 +273,12 @@ def get_servers(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
     return {"result": "success", "servers": servers, "fetchStatus": p.get("fetchStatus") in ("1", "true")}
 
 
+def get_payment_methods(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
+    """GetPaymentMethods: the activated gateways (``sim.payment_methods``) as ``{module, displayname}`` rows."""
+    rows = [{"module": module, "displayname": name} for module, name in sim.payment_methods.items()]
+    return {"result": "success", "totalresults": len(rows), "paymentmethods": {"paymentmethod": rows}}
+
+
 # --- users -------------------------------------------------------------------------------------------------------
 
 
@@ -380,6 +389,7 @@ ACTIONS: dict[str, Callable[["FakeWhmcs", dict[str, str]], dict[str, Any]]] = {
     "getclientsproducts": get_clients_products, "updateclientproduct": update_client_product,
     "addcancelrequest": add_cancel_request, "getcancelledpackages": get_cancelled_packages,
     "getclientsdetails": get_clients_details, "getproducts": get_products, "getservers": get_servers,
+    "getpaymentmethods": get_payment_methods,
     "adduser": add_user, "createclientinvite": create_client_invite, "getusers": get_users,
     "getuserpermissions": get_user_permissions, "updateuserpermissions": update_user_permissions,
     "getpermissionslist": get_permissions_list, "deleteuserclient": delete_user_client,
