@@ -2,14 +2,17 @@
 
 import datetime as dt
 import logging
+import re
 
 import pytest
 
 from puq_bridge.store import ServiceResult, UsageStore
 from puq_bridge.usage import MailboxUsage
-from tests.adapter_support import SECRET, make_config
+from puq_bridge.whmcs import WhmcsClient
+from tests.adapter_support import SECRET, WHMCS_SECRET, make_config
 from tests.fixtures_zimbra import GiB, MiB, ZIMBRA_ADMIN, ZIMBRA_PASSWORD
 from whmcs_module import FUNCTIONS, AdapterContext, dispatch
+from whmcs_module.payment_methods import PaymentMethodNames
 
 SERVICE_PASSWORD = "Service-Pass-321"
 SERVER_ID = 1  # the first server FakeWhmcs.add_server makes
@@ -248,3 +251,67 @@ def test_client_area_page_cache_follows_the_store(ctx, store):
     record(store, [MailboxUsage("drugi@firma.pl", MiB, GiB)])
     second = html_of(dispatch("ClientArea", params(), ctx))
     assert "drugi@firma.pl" in second and "pierwszy@firma.pl" not in second
+
+
+# --- payment method display names ----------------------------------------------------------------------------------
+
+
+def payment_cell(html):
+    """The text of the payment-method row of the server-information tab."""
+    match = re.search(r"Payment method</th><td>([^<]*)</td>", html)
+    assert match, "no payment method row"
+    return match.group(1)
+
+
+def test_client_area_shows_the_gateway_display_name(ctx, store, fake_whmcs):
+    record(store, [MailboxUsage("biuro@firma.pl", MiB, GiB)])
+    assert payment_cell(html_of(dispatch("ClientArea", params(), ctx))) == "Bank Transfer"
+    paypal = params(service={**params()["service"], "paymentmethod": "paypal"})
+    assert payment_cell(html_of(dispatch("ClientArea", paypal, ctx))) == "PayPal"
+    unknown = params(service={**params()["service"], "paymentmethod": "mailin"})
+    assert payment_cell(html_of(dispatch("ClientArea", unknown, ctx))) == "mailin"
+    assert fake_whmcs.count("GetPaymentMethods") == 1   # the names are looked up once per process, not per page
+
+
+def test_payment_method_names_are_looked_up_again_after_the_ttl(whmcs_client, fake_whmcs):
+    now = [1000.0]
+    names = PaymentMethodNames(lambda: whmcs_client, ttl=3600, clock=lambda: now[0])
+    assert names.name("stripe") == "Credit Card" and names.name("przelewy24") == "przelewy24"
+    fake_whmcs.payment_methods["przelewy24"] = "Przelewy24"   # a gateway activated meanwhile
+    now[0] += 3599
+    assert names.name("przelewy24") == "przelewy24" and fake_whmcs.count("GetPaymentMethods") == 1
+    now[0] += 2
+    assert names.name("przelewy24") == "Przelewy24" and fake_whmcs.count("GetPaymentMethods") == 2
+
+
+def test_whmcs_down_shows_the_module_name_and_the_page_still_renders(ctx, store, fake_whmcs, caplog):
+    caplog.set_level(logging.DEBUG)
+    record(store, [MailboxUsage("biuro@firma.pl", MiB, GiB)])
+    fake_whmcs.inject("http500", on="GetPaymentMethods", times=3)   # the first try and both retries
+    html = html_of(dispatch("ClientArea", params(), ctx))
+    assert payment_cell(html) == "banktransfer" and "biuro@firma.pl" in html
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("payment method names unavailable" in w and "GetPaymentMethods" in w for w in warnings)
+    assert WHMCS_SECRET not in caplog.text and "whmcs-secret" not in caplog.text
+    dispatch("ClientArea", params(clientsdetails={"language": "polish"}), ctx)
+    assert fake_whmcs.count("GetPaymentMethods") == 3   # not asked again on every page while WHMCS is down
+
+
+def test_unreachable_whmcs_or_none_gives_module_names(store):
+    refused = WhmcsClient("http://127.0.0.1:9", "whmcs-id", WHMCS_SECRET, timeout=0.25, retries=0)
+    for whmcs in (refused, None):
+        context = AdapterContext(make_config(), store=store, whmcs=whmcs)
+        assert context.payment_methods.name("banktransfer") == "banktransfer"
+        assert context.payment_methods.name("") == ""
+
+
+def test_earlier_names_survive_a_failed_refresh(whmcs_client, fake_whmcs):
+    now = [0.0]
+    names = PaymentMethodNames(lambda: whmcs_client, ttl=10, retry_after=5, clock=lambda: now[0])
+    assert names.name("paypal") == "PayPal"
+    now[0] = 11
+    fake_whmcs.inject("auth", on="GetPaymentMethods")   # e.g. the API role lost the action: not retried
+    assert names.name("paypal") == "PayPal" and fake_whmcs.count("GetPaymentMethods") == 2
+    now[0] = 17
+    fake_whmcs.payment_methods["paypal"] = "PayPal (wallet)"
+    assert names.name("paypal") == "PayPal (wallet)" and fake_whmcs.count("GetPaymentMethods") == 3

@@ -63,11 +63,13 @@ class AdapterContext:
         whmcs: a :class:`~puq_bridge.whmcs.WhmcsClient` for UsageUpdate and SyncUsage, or a callable returning one.
         zimbra_factory: builds a ``ZimbraAdmin`` from a :class:`ZimbraConfig` (default: from the entry's fields).
         render_cache_seconds: how long a client-area page rendered from the store is reused (0: never).
+        payment_methods_seconds: how long the gateways' display names from WHMCS are kept (``payment_methods``).
     """
 
     def __init__(self, config: Config, *, store=None, renderer=None, whmcs=None,
                  zimbra_factory: Callable[[ZimbraConfig], "ZimbraAdmin"] | None = None,
-                 render_cache_seconds: float = 60.0):
+                 render_cache_seconds: float = 60.0, payment_methods_seconds: float = 3600.0):
+        from .payment_methods import PaymentMethodNames
         from .views import RenderCache
 
         self.config = config
@@ -75,6 +77,7 @@ class AdapterContext:
         self.store = store
         self._renderer = renderer
         self._whmcs = whmcs
+        self.payment_methods = PaymentMethodNames(lambda: self.whmcs, ttl=payment_methods_seconds)
         self.zimbra_factory = zimbra_factory or default_zimbra_factory
         self._clients: dict[tuple, "ZimbraAdmin"] = {}
         self._lock = threading.Lock()

@@ -7,6 +7,7 @@ per-domain store does not hold, so its page is always read live (one GetQuotaUsa
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import html
 import logging
@@ -80,6 +81,8 @@ def client_area(params: Mapping[str, Any], ctx: "AdapterContext") -> dict:
     settings = ProductSettings.from_params(params)
     target = ServiceTarget.from_params(params)
     facts = facts_from_params(params, entry)
+    # WHMCS's params name the gateway by its module ("banktransfer"); the client knows it as "Bank Transfer".
+    facts = dataclasses.replace(facts, payment_method=ctx.payment_methods.name(facts.payment_method))
     snapshot, history = None, []
     if ctx.store is not None and target.service_id is not None:
         if settings.tenancy == "domain":
