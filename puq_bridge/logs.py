@@ -6,6 +6,18 @@ import logging
 from typing import Iterable
 
 MASK = "********"
+MIN_SECRET_LENGTH = 4
+
+
+def mask_secrets(text: str, secrets: Iterable[str | None]) -> str:
+    """``text`` with every secret value in ``secrets`` replaced by ``********`` (longest first).
+
+    Values shorter than four characters are left alone: masking "a" would garble every line without protecting anything.
+    """
+    for secret in sorted((s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH), key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
 
 
 class SecretFilter(logging.Filter):
@@ -22,14 +34,11 @@ class SecretFilter(logging.Filter):
 
     def add(self, secrets: Iterable[str | None]) -> None:
         """Register more secret values (short values are ignored: masking "a" would garble every line)."""
-        self.secrets.update(s for s in secrets if s and len(s) >= 4)
+        self.secrets.update(s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH)
 
     def mask(self, text: str) -> str:
         """``text`` with every registered secret masked."""
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            if secret in text:
-                text = text.replace(secret, MASK)
-        return text
+        return mask_secrets(text, self.secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:
@@ -40,11 +49,26 @@ class SecretFilter(logging.Filter):
         return True
 
 
+class MaskingFormatter(logging.Formatter):
+    """A formatter that masks secrets in the whole formatted record, tracebacks included.
+
+    The filter masks the message; a traceback (``-v``, or ``log.exception``) is formatted later, from ``exc_info``, and
+    may quote a secret in an exception's text or a local value: this catches it.
+    """
+
+    def __init__(self, fmt: str, secret_filter: SecretFilter):
+        super().__init__(fmt)
+        self.secret_filter = secret_filter
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.secret_filter.mask(super().format(record))
+
+
 def setup_logging(verbosity: int, secret_filter: SecretFilter) -> logging.Handler:
     """Log to stderr: warnings by default, INFO with ``-v``, DEBUG with ``-vv``, errors only with ``-q``."""
     level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(MaskingFormatter("%(levelname)s %(name)s: %(message)s", secret_filter))
     handler.addFilter(secret_filter)
     root = logging.getLogger()
     root.addHandler(handler)
