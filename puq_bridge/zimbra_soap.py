@@ -17,6 +17,7 @@ import requests
 from lxml import etree
 
 from .errors import ZimbraError, ZimbraProtocolError, zimbra_fault
+from .logs import MASK, mask_secrets
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,6 @@ ADMIN_NS = "urn:zimbraAdmin"
 QUOTA_RESPONSE = f"{{{ADMIN_NS}}}GetQuotaUsageResponse"
 QUOTA_ACCOUNT = f"{{{ADMIN_NS}}}account"
 _BINDING = "{urn:puqBridge:zimbraAdmin}AdminBinding"
-_MASK = "********"
 _MAX_MESSAGE = 300
 
 
@@ -47,8 +47,8 @@ _SECRET_PATTERNS = [
 
 def redact(text: str) -> str:
     """``text`` with password attributes/elements and ``<authToken>`` contents masked."""
-    text = _SECRET_PATTERNS[0].sub(lambda m: f"{m.group(1)}{m.group(2)}{_MASK}{m.group(2)}", text)
-    return _SECRET_PATTERNS[1].sub(lambda m: f"{m.group(1)}{_MASK}{m.group(3)}", text)
+    text = _SECRET_PATTERNS[0].sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}{m.group(2)}", text)
+    return _SECRET_PATTERNS[1].sub(lambda m: f"{m.group(1)}{MASK}{m.group(3)}", text)
 
 
 class RedactingFilter(logging.Filter):
@@ -183,9 +183,7 @@ def fault(server: str, op: str, element: etree._Element, secrets: Iterable[str] 
         code = element.findtext("faultcode") or element.findtext(f"{{{SOAP12}}}Code/{{{SOAP12}}}Value") or "unknown"
     message = element.findtext("faultstring") or element.findtext(f"{{{SOAP12}}}Reason/{{{SOAP12}}}Text") or ""
     message = " ".join(message.split())
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            message = message.replace(secret, _MASK)
+    message = mask_secrets(message, secrets)
     if len(message) > _MAX_MESSAGE:
         message = message[:_MAX_MESSAGE] + "…"
     return zimbra_fault(server, op, code.strip(), message)

@@ -224,6 +224,20 @@ def test_fault_code_maps_to_its_exception(code, cls, soap_ns):
     assert str(err) == f"Zimbra mail1 GetQuotaUsage: {code}: what happened"
 
 
+@pytest.mark.parametrize("soap_ns", [SOAP11, SOAP12], ids=["soap11", "soap12"])
+def test_fault_text_masks_secrets_longest_first_with_the_shared_mask(soap_ns):
+    from puq_bridge.logs import MASK
+
+    text = "bad login Zimbra-Pass-1234 (was Zimbra-Pass) for abc"
+    body = envelope(soap_ns, fault_body(soap_ns, SimFault("account.AUTH_FAILED", text), "trace"))
+    with pytest.raises(errors.AuthFailed) as caught:
+        zimbra_soap.read_envelope("mail1", "AuthRequest", 500, "text/xml", body,
+                                  ["Zimbra-Pass", "Zimbra-Pass-1234", "abc"])
+    # the longer secret is masked whole (not "********-1234"); a 3-character value is below the shared minimum
+    assert caught.value.fault_message == f"bad login {MASK} (was {MASK}) for abc"
+    assert "Zimbra-Pass" not in str(caught.value)
+
+
 def _too_many(admin, sim):
     sim.domains["example.com"]["attrs"]["zimbraDomainMaxAccounts"] = "4"
     admin.create_account("fifth@example.com", "Secr3t!pw")
