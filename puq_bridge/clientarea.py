@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, Mapping, NamedTuple, Sequence
 from urllib.parse import urlsplit
 
 from .errors import ParamsError
@@ -19,6 +20,7 @@ from .usage import total_space_from_options
 
 if TYPE_CHECKING:  # pragma: no cover
     from .config import ZimbraConfig
+    from .i18n import Catalog
     from .store import DailyPoint, Snapshot
     from .whmcs import Client, Service
 
@@ -159,8 +161,7 @@ def _admin_url(entry: "ZimbraConfig | None", hostname: str) -> str:
 # --- the view ----------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class MailboxRow:
+class MailboxRow(NamedTuple):
     """One mailbox as the tabs show it; ``percent`` is ``None`` for an unlimited mailbox."""
 
     name: str
@@ -175,12 +176,42 @@ class MailboxRow:
         return self.limit_bytes <= 0
 
 
+class MailboxCells(NamedTuple):
+    """One row of the mailbox table as display text, formatted once in Python so the template only prints it.
+
+    ``local`` and ``rest`` split the address before its ``@`` (where a long name may wrap); the ``*_key`` fields are
+    the machine-readable sort keys (``data-value``): percent with three decimals or ``-1`` for unlimited, bytes, and
+    ``Infinity`` for an unlimited limit.
+    """
+
+    name: str
+    local: str
+    rest: str
+    percent_key: str
+    percent: str
+    used_key: str
+    used: str
+    limit_key: str
+    limit: str
+
+
+class MailboxBar(NamedTuple):
+    """One of the most used mailboxes on the resource-usage tab; ``width`` and ``value`` are ``""`` when unlimited."""
+
+    name: str
+    label: str
+    level_class: str
+    width: str
+    value: str
+
+
 @dataclass(frozen=True)
 class UsageView:
     """The usage part of the tabs.
 
     ``has_data`` is False before the first sync (or live read); ``unreachable`` is True when the newest attempt to
-    read Zimbra failed (at ``failed_at``), so the data shown is the last known.
+    read Zimbra failed (at ``failed_at``), so the data shown is the last known. ``table`` and ``bars`` (the mailbox
+    table and the top ``bars_limit`` bars, already formatted) are filled when :func:`build_view` gets a formatter.
     """
 
     has_data: bool
@@ -194,6 +225,8 @@ class UsageView:
     unreachable: bool
     mailboxes: tuple[MailboxRow, ...]
     history: tuple[Any, ...]
+    table: tuple[MailboxCells, ...] = ()
+    bars: tuple[MailboxBar, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -213,11 +246,18 @@ class ClientAreaView:
 
 
 def build_view(facts: ServiceFacts, snapshot: "Snapshot | None", history: Sequence["DailyPoint"] = (), *,
-               now: dt.datetime | None = None, stale_after_hours: float = 26.0) -> ClientAreaView:
-    """Join facts, the latest usage snapshot (``None`` = no data yet) and the daily history into the tabs' view."""
+               now: dt.datetime | None = None, stale_after_hours: float = 26.0, fmt: "Catalog | None" = None,
+               bars_limit: int = 25) -> ClientAreaView:
+    """Join facts, the latest usage snapshot (``None`` = no data yet) and the daily history into the tabs' view.
+
+    With ``fmt`` the mailbox table and the ``bars_limit`` most used mailboxes' bars come formatted in its locale.
+    """
     now = _aware(now or dt.datetime.now(dt.timezone.utc))
-    return ClientAreaView(facts, _usage(facts, snapshot, tuple(history), now, stale_after_hours),
-                          stale_after_hours, now)
+    usage = _usage(facts, snapshot, tuple(history), now, stale_after_hours)
+    if fmt is not None and usage.mailboxes:
+        usage = replace(usage, table=mailbox_table(usage.mailboxes, fmt),
+                        bars=mailbox_bars(usage.mailboxes[:max(bars_limit, 0)], fmt))
+    return ClientAreaView(facts, usage, stale_after_hours, now)
 
 
 def _usage(facts: ServiceFacts, snap: "Snapshot | None", history: tuple, now: dt.datetime,
@@ -238,11 +278,67 @@ def _usage(facts: ServiceFacts, snap: "Snapshot | None", history: tuple, now: dt
 def mailbox_rows(mailboxes: Sequence[Any]) -> tuple[MailboxRow, ...]:
     """Rows for the mailbox table: most used first, then by name (the order without JavaScript)."""
     rows = []
+    append = rows.append
     for m in mailboxes:
-        pct = _percent(m.used_bytes, m.limit_bytes)
-        rows.append(MailboxRow(m.name, m.used_bytes, m.limit_bytes, pct, _level(pct)))
-    rows.sort(key=lambda r: (-r.used_bytes, r.name))
+        used, limit = m.used_bytes, m.limit_bytes
+        pct = 100.0 * used / limit if limit > 0 else None
+        append(_new(MailboxRow, (m.name, used, limit, pct, _level(pct))))
+    # two stable C-level sorts instead of a Python key function: by name, then by usage (reverse keeps name order)
+    rows.sort(key=_BY_NAME)
+    rows.sort(key=_BY_USED, reverse=True)
     return tuple(rows)
+
+
+_BY_NAME, _BY_USED = attrgetter("name"), attrgetter("used_bytes")
+#: NamedTuple's generated ``__new__`` is Python code; for a thousand rows the C constructor is worth the shortcut.
+_new = tuple.__new__
+
+
+def mailbox_table(rows: Sequence[MailboxRow], fmt: "Catalog") -> tuple[MailboxCells, ...]:
+    """The mailbox table's rows as text in ``fmt``'s locale (a limit's text repeats, so it is formatted once)."""
+    unlimited = fmt.text("value.unlimited")
+    missing = fmt.formats["missing"]
+    limits: dict[int, str] = {}
+    gb_value, percent = fmt.gb_value, fmt.percent
+    cells = []
+    append = cells.append
+    for name, used, limit, pct, _ in rows:
+        local, at, domain = name.partition("@")
+        if limit > 0:
+            limit_text = limits.get(limit)
+            if limit_text is None:
+                limit_text = limits[limit] = gb_value(limit)
+            append(_new(MailboxCells, (name, local, at + domain, "%.3f" % pct, percent(pct), str(used),
+                                       gb_value(used), str(limit), limit_text)))
+        else:
+            append(_new(MailboxCells, (name, local, at + domain, "-1", missing, str(used), gb_value(used),
+                                       "Infinity", unlimited)))
+    return tuple(cells)
+
+
+def mailbox_bars(rows: Sequence[MailboxRow], fmt: "Catalog") -> tuple[MailboxBar, ...]:
+    """Bars for the most used mailboxes: "1,5 GB of 2,0 GB (75,0%)", the level's classes, the bar's width."""
+    bars = []
+    for row in rows:
+        if row.percent is None:
+            bars.append(MailboxBar(row.name, used_of(fmt, row.used_bytes, row.limit_bytes), "", "", ""))
+            continue
+        label = f"{used_of(fmt, row.used_bytes, row.limit_bytes)} ({fmt.percent(row.percent)})"
+        bars.append(MailboxBar(row.name, label, LEVEL_CLASSES.get(row.level, ""), "%.1f" % min(row.percent, 100),
+                               "%.1f" % row.percent))
+    return tuple(bars)
+
+
+#: Bootstrap 4 and 3 classes of a progress bar per usage level.
+LEVEL_CLASSES = {"ok": "bg-success progress-bar-success", "warning": "bg-warning progress-bar-warning",
+                 "danger": "bg-danger progress-bar-danger"}
+
+
+def used_of(fmt: "Catalog", used: int, total: int | None) -> str:
+    """"1,5 GB of 10,0 GB", or "1,5 GB (no limit)" when the total is unlimited (0) or unknown."""
+    if not total or total <= 0:
+        return fmt.text("usage.of_unlimited", used=fmt.gb(used))
+    return fmt.text("usage.of", used=fmt.gb(used), total=fmt.gb(total))
 
 
 def _percent(used: int, limit: int | None) -> float | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -83,9 +84,31 @@ class Catalog:
     # --- numbers -----------------------------------------------------------------------------------------------
 
     def number(self, value: float | int | Decimal, digits: int = 1) -> str:
-        """``value`` rounded half-up to ``digits`` decimals, with the locale's separators."""
+        """``value`` rounded half-up to ``digits`` decimals, with the locale's separators.
+
+        A float rounds as it prints (2.55 -> 2.6), not as its binary value (2.5499...). Ints and plainly printed
+        non-negative floats take a string fast path; the rest goes through :class:`~decimal.Decimal`, same result.
+        """
+        if digits >= 0:
+            kind = type(value)
+            if kind is float:
+                if value > 0.0 and digits <= 6:
+                    scaled = value * 10 ** digits
+                    # Well away from a rounding midpoint printf's rounding of the binary value gives the same digits
+                    # as rounding its repr half-up; the margin dwarfs the float error of ``scaled`` below 2**31.
+                    if scaled < 2147483648.0 and abs(scaled - int(scaled) - 0.5) > 1e-6:
+                        whole, _, fraction = ("%.*f" % (digits, value)).partition(".")
+                        return self._join(whole, fraction)
+                whole, dot, fraction = repr(value).partition(".")
+                if dot and whole[0] != "-" and "e" not in fraction:  # not -x, 1e-05, 1.5e+16, inf or nan
+                    whole, fraction = _round_half_up(whole, fraction, digits)
+                    return self._join(whole, fraction)
+            elif kind is int:
+                return ("-" if value < 0 else "") + self._join(str(abs(value)), "0" * digits)
+        return self._decimal(value, digits)
+
+    def _decimal(self, value: Any, digits: int) -> str:
         try:
-            # a float rounds as it prints (2.55 -> 2.6), not as its binary value (2.5499...)
             exact = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
         except (InvalidOperation, TypeError, ValueError):
             return self.formats["missing"]
@@ -93,12 +116,16 @@ class Catalog:
         rounded = exact.quantize(quantum, rounding=ROUND_HALF_UP)
         sign = "-" if rounded < 0 else ""
         whole, _, fraction = f"{abs(rounded):f}".partition(".")
-        whole = self._group(whole)
-        return sign + (whole + self.formats["decimal"] + fraction if fraction else whole)
+        return sign + self._join(whole, fraction)
+
+    def _join(self, whole: str, fraction: str) -> str:
+        """Unsigned digits before and after the point, joined with the locale's separators."""
+        formats = self.formats
+        if len(whole) >= 3 + int(formats["min_grouping"]):
+            whole = self._group(whole)
+        return whole + formats["decimal"] + fraction if fraction else whole
 
     def _group(self, digits: str) -> str:
-        if len(digits) < 3 + int(self.formats["min_grouping"]):
-            return digits
         parts = []
         while len(digits) > 3:
             parts.insert(0, digits[-3:])
@@ -110,6 +137,10 @@ class Catalog:
         """Bytes as GB of 1024**3 with one decimal, no unit (``"1,5"``); the missing sign for ``None``."""
         if size_bytes is None:
             return self.formats["missing"]
+        if type(size_bytes) is int and size_bytes >= 0:
+            # exact half-up tenths in integers: the same digits as Decimal(size_bytes) / GB quantized to 0.1
+            whole, tenth = divmod((20 * size_bytes + GB) // (2 * GB), 10)
+            return self._join(str(whole), str(tenth))
         return self.number(Decimal(size_bytes) / GB, 1)
 
     def gb(self, size_bytes: int | None) -> str:
@@ -132,7 +163,11 @@ class Catalog:
         """A percentage with one decimal (``"12,5%"``); the missing sign for ``None`` (unlimited)."""
         if value is None:
             return self.formats["missing"]
-        return self.formats["percent"].format(value=self.number(value, 1))
+        pattern = self.formats["percent"]
+        prefix, suffix = _affixes(pattern)
+        if prefix is None:
+            return pattern.format(value=self.number(value, 1))
+        return prefix + self.number(value, 1) + suffix
 
     def money(self, amount: Decimal | float | None, currency_code: str = "") -> str:
         """An amount with two decimals and the currency (``"49,00 zł"``, ``"PLN 49.00"``)."""
@@ -178,6 +213,26 @@ class Catalog:
         months = self.formats["months"]
         name = months[value.month - 1] if len(months) == 12 else str(value.month)
         return {"year": value.year, "month": value.month, "day": value.day, "mon": name}
+
+
+def _round_half_up(whole: str, fraction: str, digits: int) -> tuple[str, str]:
+    """The digits of a plain decimal ``whole.fraction`` rounded half-up to ``digits`` places: ``("9", "96")`` -> 10.0."""
+    if len(fraction) <= digits:
+        return whole, fraction + "0" * (digits - len(fraction))
+    if fraction[digits] < "5":
+        return whole, fraction[:digits]
+    bumped = str(int(whole + fraction[:digits]) + 1).rjust(len(whole) + digits, "0")
+    cut = len(bumped) - digits
+    return bumped[:cut], bumped[cut:]
+
+
+@lru_cache(maxsize=64)
+def _affixes(pattern: str) -> tuple[str | None, str]:
+    """``(prefix, suffix)`` around the only field of a ``"{value}"`` pattern, or ``(None, "")`` for anything else."""
+    prefix, field, suffix = pattern.partition("{value}")
+    if not field or any(c in prefix + suffix for c in "{}"):
+        return None, ""
+    return prefix, suffix
 
 
 def _zone(name: str) -> dt.tzinfo:

@@ -19,7 +19,7 @@ from jinja2 import (ChoiceLoader, Environment, FileSystemLoader, PackageLoader, 
 from markupsafe import Markup
 
 from .chart import build_chart
-from .clientarea import ServiceFacts, build_view
+from .clientarea import ServiceFacts, build_view, used_of
 from .errors import ConfigError
 from .i18n import Catalog
 
@@ -139,7 +139,8 @@ class Renderer:
                  lang: str | None, now: dt.datetime | None) -> dict[str, Any]:
         code = lang or self.language_for(facts.language)
         fmt = self.catalog(code)
-        view = build_view(facts, snapshot, history, now=now, stale_after_hours=self.stale_after_hours)
+        view = build_view(facts, snapshot, history, now=now, stale_after_hours=self.stale_after_hours, fmt=fmt,
+                          bars_limit=self.bars_limit)
         return {
             "lang": code, "t": fmt.text, "fmt": fmt, "view": view, "facts": view.facts, "usage": view.usage,
             "ids": view.ids, "chart": build_chart(view.usage.history, fmt), "history_days": HISTORY_DAYS,
@@ -147,7 +148,7 @@ class Renderer:
                                                                      0 if self.stale_after_hours.is_integer() else 1),
             "cycle_label": lambda cycle: _choice(fmt, "cycle", cycle),
             "status_label": lambda status: _choice(fmt, "status", status),
-            "space": lambda size: _space(fmt, size), "used_of": lambda used, total: _used_of(fmt, used, total),
+            "space": lambda size: _space(fmt, size), "used_of": lambda used, total: used_of(fmt, used, total),
             "link": _safe_link,
             "client_area_css": self._stylesheet("client_area.css"),
         }
@@ -184,13 +185,6 @@ def _space(fmt: Catalog, size: int | None) -> str:
     if size is None:
         return fmt.formats["missing"]
     return fmt.gb(size) if size > 0 else fmt.text("value.unlimited")
-
-
-def _used_of(fmt: Catalog, used: int, total: int | None) -> str:
-    """"1,5 GB of 10,0 GB", or "1,5 GB (no limit)" when the total is unlimited (0) or unknown."""
-    if not total or total <= 0:
-        return fmt.text("usage.of_unlimited", used=fmt.gb(used))
-    return fmt.text("usage.of", used=fmt.gb(used), total=fmt.gb(total))
 
 
 def _safe_link(url: str | None) -> str:

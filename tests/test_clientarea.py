@@ -164,3 +164,49 @@ def test_mailbox_rows_order_and_levels():
     assert [r.name for r in rows] == ["z@x.pl", "u@x.pl", "w@x.pl", "a@x.pl", "b@x.pl"]
     assert [r.level for r in rows] == ["danger", "none", "warning", "ok", "ok"]
     assert rows[1].percent is None and rows[1].unlimited
+
+
+# --- the formatted table and bars (what the templates print) ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def polish():
+    from puq_bridge.render import Renderer
+
+    return Renderer().catalog("pl")
+
+
+def test_mailbox_table_cells_are_formatted_once_in_python(polish):
+    from puq_bridge.clientarea import mailbox_table
+
+    rows = mailbox_rows([MailboxUsage("jan@x.pl", int(1.55 * GB) + 1, 2 * GB), MailboxUsage("a&b@x.pl", 3 * GB, 0),
+                         MailboxUsage("noat", 0, 2 * GB)])
+    table = mailbox_table(rows, polish)
+    assert [tuple(c) for c in table] == [
+        ("a&b@x.pl", "a&b", "@x.pl", "-1", "\u2014", str(3 * GB), "3,0", "Infinity", "bez limitu"),
+        ("jan@x.pl", "jan", "@x.pl", "77.500", "77,5%", str(int(1.55 * GB) + 1), "1,6", str(2 * GB), "2,0"),
+        ("noat", "noat", "", "0.000", "0,0%", "0", "0,0", str(2 * GB), "2,0"),
+    ]
+    assert table[1].percent == "77,5%" and table[1].limit_key == str(2 * GB)
+
+
+def test_mailbox_bars_cap_the_width_and_skip_unlimited(polish):
+    from puq_bridge.clientarea import mailbox_bars
+
+    rows = mailbox_rows([MailboxUsage("over@x.pl", 150 * MB, 100 * MB), MailboxUsage("free@x.pl", 80 * MB, 0),
+                         MailboxUsage("ok@x.pl", 10 * MB, 100 * MB)])
+    over, free, ok = mailbox_bars(rows, polish)
+    assert over == ("over@x.pl", "0,1 GB z 0,1 GB (150,0%)", "bg-danger progress-bar-danger", "100.0", "150.0")
+    assert free.width == "" and free.level_class == "" and free.label == "0,1 GB (bez limitu)"
+    assert ok.level_class.startswith("bg-success") and ok.width == ok.value == "10.0"
+
+
+def test_build_view_with_a_formatter_fills_table_and_top_bars(polish):
+    boxes = [MailboxUsage(f"u{i}@x.pl", i * MB, GB) for i in range(40)]
+    facts = facts_from_service(service(), CLIENT)
+    view = build_view(facts, snapshot(boxes), now=NOW, fmt=polish, bars_limit=5)
+    assert len(view.usage.table) == 40
+    assert [b.name for b in view.usage.bars] == [f"u{i}@x.pl" for i in (39, 38, 37, 36, 35)]
+    assert [c.name for c in view.usage.table] == [r.name for r in view.usage.mailboxes]
+    plain = build_view(facts, snapshot(boxes), now=NOW)
+    assert plain.usage.table == () and plain.usage.bars == ()

@@ -80,3 +80,38 @@ def test_unknown_time_zone_falls_back_to_utc(caplog):
     cat = Catalog("xx", {}, {"timezone": "Mars/Olympus"})
     assert cat.datetime(dt.datetime(2026, 1, 1, 12, tzinfo=dt.timezone.utc)).endswith("12:00 UTC")
     assert "Mars/Olympus" in caplog.text
+
+
+def _reference(value, digits: int) -> str:
+    """The rule the fast paths must keep: the value as it prints, rounded half-up (English separators)."""
+    from decimal import ROUND_HALF_UP
+
+    exact = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    rounded = exact.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    text = f"{abs(rounded):f}"
+    whole, _, fraction = text.partition(".")
+    if len(whole) >= 4:
+        whole = f"{int(whole):,}"
+    return ("-" if rounded < 0 else "") + whole + ("." + fraction if fraction else "")
+
+
+def _near_ties():
+    """Ties and values a hair either side of them, where printf's rounding and half-up of the repr part ways."""
+    for k in range(0, 4000, 7):
+        for tie in (k / 20, k / 200, k / 2000, (2 * k + 1) / 2):
+            yield from (tie, tie + 1e-12, tie - 1e-12, tie * (1 + 2 ** -52), tie * (1 - 2 ** -52))
+    for used in range(1, 400, 3):
+        for limit in (3, 7, 40, 200, 1000, 1024, 2 ** 31):
+            yield 100.0 * used / limit
+
+
+def test_fast_number_paths_round_like_the_decimal_rule(en):
+    values = [*_near_ties(), 0.0, -0.0, -0.04, -2.55, 1e-05, 1.5e16, 2.5e9, 12345678.95, 7, -1234567, True]
+    for value in values:
+        for digits in (0, 1, 2, 3):
+            assert en.number(value, digits) == _reference(value, digits), (value, digits)
+
+
+def test_gb_value_is_exact_half_up_tenths(en):
+    for size in [0, 1, GB // 20, GB // 4, GB // 4 - 1, 3 * GB // 4, 1023 * GB + GB // 2, 10 ** 15, -GB]:
+        assert en.gb_value(size) == _reference(Decimal(size) / GB, 1), size
