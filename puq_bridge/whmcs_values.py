@@ -12,10 +12,22 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping
 
-MASK = "********"
+from .logs import MASK, mask_secrets
+
 #: Reply and request fields whose values are secrets wherever they appear.
 SECRET_FIELDS = ("password", "password2", "passwordhash", "servicepassword", "secret", "accesskey", "access_token")
-_SECRET_RE = re.compile(r'("?(?:%s)"?\s*[:=]\s*"?)([^"&;,}\s]*)' % "|".join(SECRET_FIELDS), re.IGNORECASE)
+# A secret field's name (bare, quoted, PHP ``['name']``, or JSON-in-JSON ``\"name\"``) and its separator
+# (``:``, ``=``, ``=>``), then its value: a quoted value is taken whole, escapes included, up to its closing quote
+# (or the end of a truncated body); only an unquoted value stops at the first ``&;,}`` or blank.
+_SECRET_RE = re.compile(
+    r"""(\[?\\?["']?(?:%s)\\?["']?\]?\s*(?:=>|[:=])\s*)"""
+    r'(\\"(?:[^\\]|\\[^"\\]|\\\\(?:\\.|[^\\]))*(?:\\"|$)'  # \"…\" (JSON quoted inside a JSON string)
+    r'|"(?:[^"\\]|\\.)*"?'                                   # "…" with \" escapes
+    r"|'(?:[^'\\]|\\.)*'?"                                   # '…' (PHP)
+    r"|&(?:quot|#0*34);.*?(?:&(?:quot|#0*34);|$)"            # &quot;…&quot; (an HTML page quoting it)
+    r'|[^"&;,}\s]*)' % "|".join(SECRET_FIELDS),
+    re.IGNORECASE | re.DOTALL)
+_QUOTE_RE = re.compile(r'\\"|"|\'|&(?:quot|#0*34);')
 _EMPTY_DATES = {"", "0000-00-00", "0000-00-00 00:00:00"}
 
 
@@ -137,10 +149,20 @@ def form_value(value: Any) -> str:
 
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """``text`` with every known secret value and every ``password``-like field value masked."""
-    for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return _SECRET_RE.sub(lambda m: m.group(1) + (MASK if m.group(2) else ""), text)
+    """``text`` with every known secret value (:func:`~puq_bridge.logs.mask_secrets`) and the whole value of every
+    ``password``-like field masked; a quoted value keeps its quotes (``"password": "********"``)."""
+    return _SECRET_RE.sub(_mask_field, mask_secrets(text, secrets))
+
+
+def _mask_field(match: re.Match) -> str:
+    name, value = match.group(1), match.group(2)
+    quote = _QUOTE_RE.match(value)
+    if quote is None:
+        return name + (MASK if value else "")
+    opening = quote.group(0)
+    closed = len(value) >= 2 * len(opening) and _QUOTE_RE.fullmatch(value[-len(opening):]) is not None
+    inner = value[len(opening):len(value) - len(opening) if closed else None]
+    return name + opening + (MASK if inner else "") + (value[-len(opening):] if closed else "")
 
 
 def snippet(body: str, secrets: Iterable[str | None] = (), limit: int = 120) -> str:
