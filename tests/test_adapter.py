@@ -3,9 +3,12 @@
 import datetime as dt
 import logging
 import re
+import time
+from html import unescape
 
 import pytest
 
+from puq_bridge.render import Renderer
 from puq_bridge.store import ServiceResult, UsageStore
 from puq_bridge.usage import MailboxUsage
 from puq_bridge.whmcs import WhmcsClient
@@ -195,9 +198,67 @@ def test_client_area_still_renders_when_zimbra_is_down(ctx, fake_zimbra):
     assert "info@example.com" not in html and "<" in html
 
 
-def test_client_area_bad_params_show_an_escaped_notice(ctx):
-    html = html_of(dispatch("ClientArea", params(domain="<b>x</b>"), ctx))
-    assert "&lt;b&gt;" in html and "<b>" not in html
+EN_NOTICE = "Service details are temporarily unavailable. Please try again later."
+PL_NOTICE = "Szczegóły usługi są chwilowo niedostępne. Spróbuj ponownie później."
+
+
+def notice_of(result):
+    """The text of the generic notice, asserting the page is that notice and nothing else."""
+    match = re.fullmatch(r'<div class="alert alert-warning" role="alert" data-puq="notice-unavailable">([^<]*)</div>',
+                         html_of(result))
+    assert match, html_of(result)
+    return unescape(match.group(1))
+
+
+def warnings_of(caplog):
+    return "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING)
+
+
+@pytest.mark.parametrize("language, expected", [("english", EN_NOTICE), ("polish", PL_NOTICE), ("", EN_NOTICE),
+                                                ("klingon", EN_NOTICE)])
+def test_a_failed_client_area_shows_the_client_only_a_translated_notice(store, caplog, language, expected):
+    caplog.set_level(logging.DEBUG)
+    context = AdapterContext(make_config(), store=store)
+    server = {"serverid": 7, "serverhostname": "zimbra-internal.example.net", "serverport": "7071",
+              "serverusername": "", "serverpassword": "Srv-Pass-9876"}
+    result = dispatch("ClientArea", params(**server, clientsdetails={"language": language}), context)
+    assert notice_of(result) == expected
+    # the operator still learns why, from the log
+    assert ("ClientArea for service 42: WHMCS server zimbra-internal.example.net has no username or password for "
+            "the Zimbra admin API") in warnings_of(caplog)
+
+
+def test_client_area_details_are_logged_masked_and_never_shown(ctx, caplog):
+    caplog.set_level(logging.DEBUG)
+    result = dispatch("ClientArea", params(password="tajne-haslo-9", domain="<b>tajne-haslo-9</b> pl"), ctx)
+    assert notice_of(result) == EN_NOTICE
+    assert "invalid domain name '<b>********</b> pl'" in warnings_of(caplog)
+    assert "tajne-haslo-9" not in caplog.text
+
+
+def test_a_bug_in_client_area_shows_the_notice_not_the_error(store, caplog):
+    def broken_factory(entry):
+        raise RuntimeError(f"cannot open /var/lib/puq-bridge/usage.sqlite3 for {entry.url}")
+
+    entry = {"name": "mail1", "whmcs_server": SERVER_ID, "url": "http://zimbra-internal:7071", "admin_user": "a",
+             "password": "factory-secret"}
+    context = AdapterContext(make_config([entry]), zimbra_factory=broken_factory)
+    result = dispatch("ClientArea", params(clientsdetails={"language": "polish"}), context)
+    assert notice_of(result) == PL_NOTICE
+    assert "ClientArea for service 42 failed unexpectedly: RuntimeError" in warnings_of(caplog)
+
+
+def test_a_broken_catalog_still_gives_the_english_notice(store, tmp_path, caplog):
+    (tmp_path / "i18n").mkdir()
+    (tmp_path / "i18n" / "pl.json").write_text("{not json", encoding="utf-8")
+    context = AdapterContext(make_config(), store=store, renderer=Renderer(tmp_path))
+    result = dispatch("ClientArea", params(serverusername="", clientsdetails={"language": "polish"}), context)
+    assert notice_of(result) == EN_NOTICE
+    assert "translations unavailable" in warnings_of(caplog)
+
+
+def test_bad_params_shape_in_client_area_is_the_notice(ctx):
+    assert notice_of(dispatch("ClientArea", ["not", "a", "mapping"], ctx)) == EN_NOTICE
 
 
 # --- admin tab, usage sync ---------------------------------------------------------------------------------------
@@ -287,14 +348,14 @@ def test_payment_method_names_are_looked_up_again_after_the_ttl(whmcs_client, fa
 def test_whmcs_down_shows_the_module_name_and_the_page_still_renders(ctx, store, fake_whmcs, caplog):
     caplog.set_level(logging.DEBUG)
     record(store, [MailboxUsage("biuro@firma.pl", MiB, GiB)])
-    fake_whmcs.inject("http500", on="GetPaymentMethods", times=3)   # the first try and both retries
+    fake_whmcs.inject("http500", on="GetPaymentMethods")   # asked once: the lookup is never retried
     html = html_of(dispatch("ClientArea", params(), ctx))
     assert payment_cell(html) == "banktransfer" and "biuro@firma.pl" in html
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("payment method names unavailable" in w and "GetPaymentMethods" in w for w in warnings)
     assert WHMCS_SECRET not in caplog.text and "whmcs-secret" not in caplog.text
     dispatch("ClientArea", params(clientsdetails={"language": "polish"}), ctx)
-    assert fake_whmcs.count("GetPaymentMethods") == 3   # not asked again on every page while WHMCS is down
+    assert fake_whmcs.count("GetPaymentMethods") == 1   # not asked again on every page while WHMCS is down
 
 
 def test_unreachable_whmcs_or_none_gives_module_names(store):
@@ -315,3 +376,26 @@ def test_earlier_names_survive_a_failed_refresh(whmcs_client, fake_whmcs):
     now[0] = 17
     fake_whmcs.payment_methods["paypal"] = "PayPal (wallet)"
     assert names.name("paypal") == "PayPal (wallet)" and fake_whmcs.count("GetPaymentMethods") == 3
+
+
+def test_a_hanging_whmcs_holds_the_page_only_for_the_short_lookup_timeout(whmcs_server, zimbra_server, store,
+                                                                          caplog):
+    fake, url = whmcs_server
+    fake.hang_seconds = 1.5
+    fake.inject("hang", on="GetPaymentMethods", times=3)
+    patient = WhmcsClient(url, "whmcs-id", "whmcs-secret", timeout=30, retries=2, backoff=0.001)
+    entry = {"name": "mail1", "whmcs_server": SERVER_ID, "url": zimbra_server[1], "admin_user": ZIMBRA_ADMIN,
+             "password": ZIMBRA_PASSWORD, "timeout": 2}
+    context = AdapterContext(make_config([entry]), store=store, whmcs=patient)
+    assert context.payment_methods.timeout <= 2        # the default a page may wait, at most
+    context.payment_methods = PaymentMethodNames(lambda: context.whmcs, timeout=0.2)
+    record(store, [MailboxUsage("biuro@firma.pl", MiB, GiB)])
+    started = time.monotonic()
+    html = html_of(dispatch("ClientArea", params(), context))
+    elapsed = time.monotonic() - started
+    assert payment_cell(html) == "banktransfer" and "biuro@firma.pl" in html
+    assert elapsed < 1.0, f"the page waited {elapsed:.2f} s for a cosmetic lookup"
+    assert fake.count("GetPaymentMethods") == 1        # one try, no retries
+    assert (patient.timeout, patient.retries) == (30, 2)   # the client's own settings serve everyone else
+    assert "payment method names unavailable" in caplog.text
+    patient.session.close()

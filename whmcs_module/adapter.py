@@ -13,6 +13,7 @@ import time
 from typing import Any, Callable, Mapping
 
 from puq_bridge.errors import ParamsError, PuqBridgeError
+from puq_bridge.logs import mask_secrets
 from puq_bridge.provisioning import (ProductSettings, Provisioner, ServiceTarget, config_options,
                                      required_password)
 
@@ -21,9 +22,10 @@ from .context import AdapterContext
 
 log = logging.getLogger(__name__)
 
-MASK = "********"
 #: params whose values are secrets (scrubbed from every message).
 SECRET_PARAMS = ("password", "serverpassword", "serveraccesshash")
+#: the catalog key of the notice a client sees when its page cannot be built (the details go to the log).
+CLIENT_NOTICE_KEY = "notice.unavailable"
 
 Handler = Callable[[Mapping[str, Any], AdapterContext], Any]
 
@@ -95,7 +97,8 @@ def dispatch(function: str, params: Mapping[str, Any], ctx: AdapterContext) -> A
     if handler is None:
         return f"unknown module function {str(function)[:60]!r}"
     if not isinstance(params, Mapping):
-        return _failure(function, "params must be an object")
+        log.warning("%s: params must be an object", function)
+        return _failure(function, "params must be an object", {}, ctx)
     started = time.perf_counter()
     try:
         result = handler(params, ctx)
@@ -105,36 +108,57 @@ def dispatch(function: str, params: Mapping[str, Any], ctx: AdapterContext) -> A
         elif function == "AdminServicesTabFields":  # its values carry server messages
             result = {label: scrub(value, params, ctx) for label, value in result.items()}
     except PuqBridgeError as err:
-        result, outcome = _failure(function, scrub(str(err), params, ctx)), "error"
-        if not isinstance(err, ParamsError):
-            log.warning("%s for service %s: %s", function, params.get("serviceid"), scrub(str(err), params, ctx))
+        message = scrub(str(err), params, ctx)
+        result, outcome = _failure(function, message, params, ctx), "error"
+        if function == "ClientArea" or not isinstance(err, ParamsError):  # the client never sees the details
+            log.warning("%s for service %s: %s", function, params.get("serviceid"), message)
     except Exception as err:  # a bug must not reach WHMCS as a traceback
         log.error("%s for service %s failed unexpectedly: %s", function, params.get("serviceid"),
                   type(err).__name__)
         log.debug("%s traceback", function, exc_info=True)
         result, outcome = _failure(function, f"internal error in {function} ({type(err).__name__}); "
-                                             "see the puq-bridge log"), "error"
+                                             "see the puq-bridge log", params, ctx), "error"
     log.info("%s service=%s %s in %.1f ms", function, params.get("serviceid"), outcome,
              (time.perf_counter() - started) * 1000)
     return result
 
 
-def _failure(function: str, message: str) -> Any:
-    """A failed call in the shape its WHMCS function returns."""
+def _failure(function: str, message: str, params: Mapping[str, Any], ctx: AdapterContext) -> Any:
+    """A failed call in the shape its WHMCS function returns (ClientArea: a generic notice, never ``message``)."""
     if function == "TestConnection":
         return {"success": False, "error": message}
     if function == "ClientArea":
-        return views.client_area_result(f'<div class="alert alert-warning">{html.escape(message)}</div>')
+        return views.client_area_result(client_notice(params, ctx))
     if function == "AdminServicesTabFields":
         return {"puq-bridge": html.escape(message)}
     return message
 
 
+def client_notice(params: Mapping[str, Any], ctx: AdapterContext) -> str:
+    """The markup of the short notice a client sees instead of a page that failed, in the client's language.
+
+    It says nothing about the cause: server names, Zimbra URLs and store paths are for the log, not the client.
+    The text is the catalogs' ``notice.unavailable``; the forwarder's English fallback when a catalog (an operator's
+    older override) lacks it or cannot be read.
+    """
+    from .forwarder import CLIENT_NOTICE  # (forwarder imports this module)
+
+    text = CLIENT_NOTICE
+    details = params.get("clientsdetails")
+    try:
+        renderer = ctx.renderer
+        catalog = renderer.catalog(renderer.language_for(details.get("language") if isinstance(details, Mapping)
+                                                         else None))
+        if catalog.has(CLIENT_NOTICE_KEY):
+            text = catalog.text(CLIENT_NOTICE_KEY)
+    except Exception as err:  # a broken catalog must not turn a notice into a traceback
+        log.warning("ClientArea notice: translations unavailable (%s); showing the English notice", err)
+    return f'<div class="alert alert-warning" role="alert" data-puq="notice-unavailable">{html.escape(text)}</div>'
+
+
 def scrub(text: str, params: Mapping[str, Any], ctx: AdapterContext | None = None) -> str:
-    """``text`` with the params' and the config's secret values masked."""
+    """``text`` with the params' and the config's secret values masked (:func:`puq_bridge.logs.mask_secrets`)."""
     secrets = [str(params.get(key) or "") for key in SECRET_PARAMS]
     if ctx is not None:
         secrets += ctx.secrets()
-    for secret in sorted((s for s in secrets if len(s) >= 3), key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return text
+    return mask_secrets(text, secrets)
