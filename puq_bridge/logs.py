@@ -5,14 +5,19 @@ from __future__ import annotations
 import logging
 from typing import Iterable
 
+#: The one mask every module writes over a secret (logs, error text, JSON output, HTML).
 MASK = "********"
+#: Secret values shorter than this are not masked by value, anywhere. A value of one to three characters turns up
+#: by chance in ordinary text (ids, ports, "abc" in a host name), so masking it would garble messages without
+#: protecting anything: a secret that short can be guessed anyway. Structural masking (a ``password`` field or
+#: attribute, an ``authToken``) still hides a short value by its position.
 MIN_SECRET_LENGTH = 4
 
 
 def mask_secrets(text: str, secrets: Iterable[str | None]) -> str:
     """``text`` with every secret value in ``secrets`` replaced by ``********`` (longest first).
 
-    Values shorter than four characters are left alone: masking "a" would garble every line without protecting anything.
+    Values shorter than :data:`MIN_SECRET_LENGTH` (four) characters are left alone: see its comment for why.
     """
     for secret in sorted((s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH), key=len, reverse=True):
         if secret in text:

@@ -1,6 +1,9 @@
+import json
 import logging
 
-from puq_bridge.logs import MASK, SecretFilter
+import pytest
+
+from puq_bridge.logs import MASK, MIN_SECRET_LENGTH, SecretFilter, mask_secrets
 
 
 def test_secret_filter_masks_message_and_args(caplog):
@@ -45,3 +48,54 @@ def test_tracebacks_are_masked_too():
     assert "Traceback" in out and "RuntimeError" in out
     assert "hunter2-secret" not in out
     assert mask_secrets("a hunter2-secret b", ["hunter2-secret", None, "ab"]) == f"a {MASK} b"
+
+
+# --- one rule for masking by value, wherever it is done --------------------------------------------------------
+
+
+def _zimbra_fault_text(text, secret):
+    from puq_bridge import zimbra_soap
+    from puq_bridge.errors import ZimbraFault
+    from puq_bridge.simulators.zimbra_wire import SOAP12, SimFault, envelope, fault_body
+
+    body = envelope(SOAP12, fault_body(SOAP12, SimFault("service.FAILURE", text), "trace"))
+    try:
+        zimbra_soap.read_envelope("mail1", "GetQuotaUsage", 500, "text/xml", body, [secret])
+    except ZimbraFault as err:
+        return err.fault_message
+    raise AssertionError("no fault")
+
+
+def _whmcs_error_text(text, secret):
+    from puq_bridge.errors import WhmcsApiError
+    from puq_bridge.whmcs_http import decode
+
+    try:
+        decode("GetClients", 200, json.dumps({"result": "error", "message": text}), [secret])
+    except WhmcsApiError as err:
+        return err.message
+    raise AssertionError("no error")
+
+
+def _adapter_text(text, secret):
+    from whmcs_module.adapter import scrub
+
+    return scrub(text, {"serverpassword": secret})
+
+
+MASKERS = {
+    "mask_secrets": lambda text, secret: mask_secrets(text, [secret]),
+    "SecretFilter": lambda text, secret: SecretFilter([secret]).mask(text),
+    "whmcs error": _whmcs_error_text,
+    "zimbra fault": _zimbra_fault_text,
+    "adapter scrub": _adapter_text,
+}
+
+
+@pytest.mark.parametrize("where", list(MASKERS))
+@pytest.mark.parametrize("secret, masked", [("k9x", False), ("k9xq", True)], ids=["3 chars", "4 chars"])
+def test_every_module_masks_by_the_same_length_rule(where, secret, masked):
+    text = f"login with {secret} refused by node {secret}-7"
+    expected = f"login with {MASK} refused by node {MASK}-7" if masked else text
+    assert MASKERS[where](text, secret) == expected
+    assert MIN_SECRET_LENGTH == 4
