@@ -179,19 +179,17 @@ class MailboxRow(NamedTuple):
 class MailboxCells(NamedTuple):
     """One row of the mailbox table as display text, formatted once in Python so the template only prints it.
 
-    ``local`` and ``rest`` split the address before its ``@`` (where a long name may wrap); the ``*_key`` fields are
-    the machine-readable sort keys (``data-value``): percent with three decimals or ``-1`` for unlimited, bytes, and
-    ``Infinity`` for an unlimited limit.
+    ``local`` and ``rest`` split the address before its ``@`` (where a long name may wrap). ``sort_keys`` holds the
+    machine-readable sort keys of the three number columns, space-separated, for the header sort script: percent
+    with three decimals (``-1`` when unlimited), used bytes, limit bytes (``Infinity`` when unlimited).
     """
 
     name: str
+    sort_keys: str
     local: str
     rest: str
-    percent_key: str
     percent: str
-    used_key: str
     used: str
-    limit_key: str
     limit: str
 
 
@@ -308,11 +306,11 @@ def mailbox_table(rows: Sequence[MailboxRow], fmt: "Catalog") -> tuple[MailboxCe
             limit_text = limits.get(limit)
             if limit_text is None:
                 limit_text = limits[limit] = gb_value(limit)
-            append(_new(MailboxCells, (name, local, at + domain, "%.3f" % pct, percent(pct), str(used),
-                                       gb_value(used), str(limit), limit_text)))
+            append(_new(MailboxCells, (name, "%.3f %d %d" % (pct, used, limit), local, at + domain, percent(pct),
+                                       gb_value(used), limit_text)))
         else:
-            append(_new(MailboxCells, (name, local, at + domain, "-1", missing, str(used), gb_value(used),
-                                       "Infinity", unlimited)))
+            append(_new(MailboxCells, (name, "-1 %d Infinity" % used, local, at + domain, missing, gb_value(used),
+                                       unlimited)))
     return tuple(cells)
 
 

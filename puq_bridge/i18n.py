@@ -97,7 +97,10 @@ class Catalog:
                     # Well away from a rounding midpoint printf's rounding of the binary value gives the same digits
                     # as rounding its repr half-up; the margin dwarfs the float error of ``scaled`` below 2**31.
                     if scaled < 2147483648.0 and abs(scaled - int(scaled) - 0.5) > 1e-6:
-                        whole, _, fraction = ("%.*f" % (digits, value)).partition(".")
+                        text = "%.*f" % (digits, value)
+                        if value < 999.0:  # no group separator below 1000: only the decimal point to localise
+                            return text.replace(".", self.formats["decimal"])
+                        whole, _, fraction = text.partition(".")
                         return self._join(whole, fraction)
                 whole, dot, fraction = repr(value).partition(".")
                 if dot and whole[0] != "-" and "e" not in fraction:  # not -x, 1e-05, 1.5e+16, inf or nan
@@ -140,6 +143,8 @@ class Catalog:
         if type(size_bytes) is int and size_bytes >= 0:
             # exact half-up tenths in integers: the same digits as Decimal(size_bytes) / GB quantized to 0.1
             whole, tenth = divmod((20 * size_bytes + GB) // (2 * GB), 10)
+            if whole < 1000:  # no group separator below 1000
+                return f"{whole}{self.formats['decimal']}{tenth}"
             return self._join(str(whole), str(tenth))
         return self.number(Decimal(size_bytes) / GB, 1)
 
