@@ -4,7 +4,9 @@
 
 Prints, per output (both tabs as WHMCS's ClientArea, the standalone page) and language: the first render of a fresh
 Renderer (templates compiled, catalogs loaded), then the median and worst of ``--repeat`` warm renders, and the size
-of the HTML. The data are built once beforehand, so only the render is timed.
+of the HTML. The data are built once beforehand, so only the render is timed. A last line splits a warm ClientArea
+render into its parts: the view model (sorting, the mailbox table and bars formatted in Python), the chart geometry,
+and the templates (the rest).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from puq_bridge.clientarea import ServiceFacts  # noqa: E402
+from puq_bridge.chart import build_chart  # noqa: E402
+from puq_bridge.clientarea import ServiceFacts, build_view  # noqa: E402
 from puq_bridge.render import Renderer  # noqa: E402
 from puq_bridge.store import DailyPoint, Snapshot  # noqa: E402
 from puq_bridge.usage import GB, MB, MailboxUsage  # noqa: E402
@@ -58,6 +61,27 @@ def measure(kind: str, lang: str, data, repeat: int) -> tuple[float, list[float]
     return first, warm, len(html.encode("utf-8"))
 
 
+def median_ms(action, repeat: int) -> float:
+    """The median time of ``repeat`` calls of ``action`` in milliseconds."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def breakdown(data, repeat: int) -> str:
+    """Where a warm Polish ClientArea render goes: view model, chart, templates."""
+    renderer = Renderer()
+    fmt = renderer.catalog("pl")
+    total = median_ms(lambda: renderer.client_area(*data, lang="pl", now=NOW), repeat)
+    view = median_ms(lambda: build_view(*data, now=NOW, fmt=fmt, bars_limit=renderer.bars_limit), repeat)
+    chart = median_ms(lambda: build_chart(data[2], fmt), repeat)
+    return (f"client_area pl split: view model {view:.1f} ms, chart {chart:.1f} ms, "
+            f"templates {total - view - chart:.1f} ms (of {total:.1f} ms)")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse the options, time the renders, print one line per output and language."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -73,6 +97,7 @@ def main(argv: list[str] | None = None) -> None:
             first, warm, size = measure(kind, lang, data, args.repeat)
             print(f"{kind:<12} {lang:<4} {first * 1000:9.1f} {statistics.median(warm) * 1000:10.1f} "
                   f"{max(warm) * 1000:8.1f} {size / 1024:8.1f}")
+    print(breakdown(data, args.repeat))
 
 
 if __name__ == "__main__":

@@ -421,3 +421,21 @@ def test_scripts_sort_the_table_and_switch_tabs(browser, renderer, tmp_path):
     assert pane["resource-usage"].is_displayed() and not pane["server-info"].is_displayed()
     browser.find_element(By.CSS_SELECTOR, 'a[data-puq-tab="server-info"]').click()
     assert pane["server-info"].is_displayed()
+
+
+def test_number_cells_are_right_aligned_and_unbroken(browser, renderer, tmp_path):
+    """The number columns get their alignment from client_area.css (no per-cell classes), with and without page.css."""
+    from selenium.webdriver.common.by import By
+
+    snap = make_snapshot([MailboxUsage("jan@x.pl", GB, 2 * GB), MailboxUsage("ala@x.pl", MB, 0)])
+    for name, markup in (("page", renderer.page(make_facts(), snap, [], lang="en", now=NOW)),
+                         ("bare", renderer.client_area(make_facts(), snap, [], lang="en", now=NOW))):
+        path = tmp_path / f"{name}.html"
+        path.write_text(markup, encoding="utf-8")
+        browser.get(path.as_uri())
+        cells = browser.find_elements(By.CSS_SELECTOR, '[data-puq="mailbox-row"] td')
+        styles = [(c.value_of_css_property("text-align"), c.value_of_css_property("white-space")) for c in cells]
+        assert len(styles) == 8, name
+        for row in (styles[:4], styles[4:]):
+            assert row[0][0] in ("left", "start"), name
+            assert row[1:] == [("right", "nowrap")] * 3, name
