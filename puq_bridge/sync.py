@@ -293,16 +293,22 @@ class SyncEngine:
             client.authenticate()
         except Exception as err:
             return [_done(state.report(self._failed(job, err))) for jobs in domains.values() for job in jobs]
-        # At most `concurrency` servers run this at once, each with at most per_server_concurrency domains in the
-        # shared read pool (sized for exactly that), so no read waits in its queue.
-        slots = threading.BoundedSemaphore(self.per_server_concurrency)
-        per_domain = []
-        for domain, jobs in domains.items():
-            slots.acquire()
-            future = state.reads.submit(self._sync_domain, client, domain, jobs, state)
-            future.add_done_callback(lambda _f: slots.release())
-            per_domain.append(future)
-        return [f for d in per_domain for f in d.result()]
+        # per_server_concurrency readers take the server's domains one by one from a shared list. At most
+        # `concurrency` servers run this at once, so the shared read pool (sized for exactly that) never queues a
+        # reader. One task per reader, not per domain: no semaphore hand-off and wake-up per domain (CPU under the GIL).
+        todo = list(domains.items())[::-1]
+
+        def reader() -> list[Future]:
+            futures: list[Future] = []
+            while True:
+                try:
+                    domain, jobs = todo.pop()  # atomic: each domain is read by exactly one reader
+                except IndexError:
+                    return futures
+                futures.extend(self._sync_domain(client, domain, jobs, state))
+
+        readers = [state.reads.submit(reader) for _ in range(min(self.per_server_concurrency, len(todo)))]
+        return [f for r in readers for f in r.result()]
 
     def _sync_domain(self, client, domain: str, jobs: list[_Job], state: _RunState) -> list[Future]:
         """One GetQuotaUsage for the domain, then each service's result (its write runs in the write pool)."""

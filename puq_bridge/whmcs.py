@@ -21,7 +21,8 @@ from typing import Any, Callable, Iterator, TypeVar
 import requests
 
 from .errors import WhmcsApiError, WhmcsError, WhmcsProtocolError, WhmcsTransportError
-from .whmcs_http import post
+from .http_post import Poster
+from .whmcs_http import FORM_HEADERS, post
 from .whmcs_values import form_fields, items, strings, to_bool, to_date, to_datetime, to_decimal, to_int, to_opt_int
 
 log = logging.getLogger(__name__)
@@ -207,6 +208,7 @@ class WhmcsClient:
         self.identifier = identifier
         self._secret, self._access_key = secret, access_key
         self.session = session or requests.Session()
+        self._poster = Poster(self.session, self.endpoint, FORM_HEADERS)  # proxies etc. resolved once, not per call
         self.timeout, self.verify = timeout, verify
         self.retries, self.backoff = max(0, retries), backoff
         self.warnings: list[str] = []
@@ -246,7 +248,7 @@ class WhmcsClient:
             data["accesskey"] = self._access_key
         started = time.monotonic()
         reply, status = post(self.session, self.endpoint, action, data, timeout=self.timeout, verify=self.verify,
-                             secrets=self._secrets(fields))
+                             secrets=self._secrets(fields), poster=self._poster)
         log.debug("WHMCS %s: HTTP %d in %.0f ms", action, status, 1000 * (time.monotonic() - started))
         if reply.get("warning"):
             self.last_warning = str(reply["warning"])

@@ -17,11 +17,16 @@ from __future__ import annotations
 import json
 import re
 from typing import Any, Iterable
+from urllib.parse import urlencode
 
 import requests
 
 from .errors import WhmcsApiError, WhmcsAuthError, WhmcsProtocolError, WhmcsTransportError
+from .http_post import Poster
 from .whmcs_values import redact, snippet
+
+#: Headers of every request sent through a ``Poster``.
+FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
 
 #: Start of WHMCS messages meaning "you may not" (sent with HTTP 403; recognised whatever the status).
 AUTH_MESSAGES = ("Invalid IP", "Authentication Failed", "Invalid or missing credentials", "Invalid Permissions",
@@ -30,15 +35,27 @@ AUTH_MESSAGES = ("Invalid IP", "Authentication Failed", "Invalid or missing cred
 
 
 def post(session: requests.Session, endpoint: str, action: str, fields: dict[str, str], *, timeout: float,
-         verify: bool | str, secrets: Iterable[str | None]) -> tuple[dict[str, Any], int]:
-    """POST ``fields`` and return ``(decoded reply, HTTP status)``; every failure is a ``WhmcsError``."""
+         verify: bool | str, secrets: Iterable[str | None], poster: Poster | None = None) -> tuple[dict[str, Any], int]:
+    """POST ``fields`` and return ``(decoded reply, HTTP status)``; every failure is a ``WhmcsError``.
+
+    With a ``poster`` (a :class:`~puq_bridge.http_post.Poster` for ``endpoint`` over ``session``) the form is encoded
+    here, byte for byte as ``requests`` encodes it, and sent at a fraction of ``Session.post``'s CPU cost.
+    """
     try:
-        response = session.post(endpoint, data=fields, timeout=timeout, verify=verify)
+        if poster is None:
+            response = session.post(endpoint, data=fields, timeout=timeout, verify=verify)
+        else:
+            response = poster.post(form_body(fields), timeout=timeout, verify=verify)
     except requests.Timeout as err:
         raise WhmcsTransportError(action, f"no reply within {timeout:g} s") from err
     except requests.RequestException as err:
         raise WhmcsTransportError(action, f"cannot reach {_host(endpoint)}: {_reason(err)}") from err
     return decode(action, response.status_code, response.text, secrets), response.status_code
+
+
+def form_body(fields: dict[str, str | None]) -> bytes:
+    """``fields`` as an ``application/x-www-form-urlencoded`` body (UTF-8, ``None`` dropped), as ``requests`` makes it."""
+    return urlencode([(k, v) for k, v in fields.items() if v is not None]).encode("ascii")
 
 
 def decode(action: str, status: int, body: str, secrets: Iterable[str | None] = ()) -> dict[str, Any]:

@@ -22,6 +22,7 @@ import requests
 
 from . import zimbra_soap as _soap
 from .errors import AuthExpired, AuthRequired, ZimbraProtocolError, ZimbraTransportError
+from .http_post import Poster
 from .usage import MailboxUsage
 
 log = logging.getLogger(__name__)
@@ -182,6 +183,7 @@ class ZimbraAdmin:
         self.token_margin = token_margin
         self.session = session or requests.Session()
         self.session.verify = verify
+        self._poster = Poster(self.session, self.endpoint, {"Content-Type": "text/xml; charset=utf-8"})
         self._token: str | None = None
         self._expires = 0.0
         self._lock = threading.Lock()
@@ -235,16 +237,15 @@ class ZimbraAdmin:
             return self._send(op, self._renew(token), params)
 
     def _send(self, op: str, token: str | None, params: dict[str, Any]):
-        """Build ``op`` with zeep, post it, and return the checked reply envelope (lxml)."""
-        body, soap_action = _soap.build(op, token, {k: v for k, v in params.items() if v is not None})
+        """Build ``op`` (with zeep, GetQuotaUsage from a template), post it, and return the checked reply (lxml)."""
+        body, soap_action = _soap.build_fast(op, token, {k: v for k, v in params.items() if v is not None})
         status, content_type, content = self._post(op, body, soap_action)
         return _soap.read_envelope(self.name, op, status, content_type, content, self._secrets())
 
     def _post(self, op: str, body: bytes, soap_action: str) -> tuple[int, str, bytes]:
-        headers = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": f'"{soap_action}"'}
         started = time.perf_counter()
         try:
-            response = self.session.post(self.endpoint, data=body, headers=headers, timeout=self.timeout,
+            response = self._poster.post(body, headers={"SOAPAction": f'"{soap_action}"'}, timeout=self.timeout,
                                          verify=self.verify)
         except requests.RequestException as err:
             raise ZimbraTransportError(self.name, op, _soap.transport_message(err, self.endpoint)) from err

@@ -28,6 +28,7 @@ ZIMBRA_NS = "urn:zimbra"
 ADMIN_NS = "urn:zimbraAdmin"
 QUOTA_RESPONSE = f"{{{ADMIN_NS}}}GetQuotaUsageResponse"
 QUOTA_ACCOUNT = f"{{{ADMIN_NS}}}account"
+QUOTA_SOAP_ACTION = f"{ADMIN_NS}/GetQuotaUsage"  # as the bundled WSDL's binding says
 _BINDING = "{urn:puqBridge:zimbraAdmin}AdminBinding"
 _MAX_MESSAGE = 300
 
@@ -121,6 +122,66 @@ def build(op: str, token: str | None, params: dict[str, Any]) -> tuple[bytes, st
     headers = {"context": {"authToken": token, "nosession": {}}} if token else None
     envelope = w.client.create_message(w.service, op, _soapheaders=headers, **params)
     return etree.tostring(envelope, encoding="utf-8", xml_declaration=True), w.binding.get(op).soapaction
+
+
+# --- the hot request without zeep ----------------------------------------------------------------------------------
+# zeep's serializer costs ~0.09 ms per envelope; the sync sends one GetQuotaUsage per domain, so that one request is
+# written from this template instead. tests/test_zimbra.py checks it against zeep's output byte for byte.
+
+_ENVELOPE = ("<?xml version='1.0' encoding='utf-8'?>\n"
+             f'<soap-env:Envelope xmlns:soap-env="{SOAP11}">{{header}}<soap-env:Body>{{body}}</soap-env:Body>'
+             "</soap-env:Envelope>")
+_HEADER = (f'<soap-env:Header><ns0:context xmlns:ns0="{ZIMBRA_NS}"><ns0:authToken>{{token}}</ns0:authToken>'
+           "<ns0:nosession/></ns0:context></soap-env:Header>")
+#: GetQuotaUsageRequest's attributes in schema order, with their Python type (anything else goes through zeep).
+_QUOTA_ATTRS = (("domain", str), ("allServers", bool), ("limit", int), ("offset", int), ("sortBy", str),
+                ("sortAscending", bool), ("refresh", bool))
+_ATTR_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\r": "&#13;", "\n": "&#10;",
+                               "\t": "&#9;"})
+_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _attr_value(value: Any, kind: type) -> str | None:
+    """``value`` as zeep writes an attribute of that type, or ``None`` when only zeep should handle it."""
+    if kind is bool:
+        return ("true" if value else "false") if isinstance(value, bool) else None
+    if kind is int:
+        return str(value) if type(value) is int else None
+    if type(value) is not str or _NOT_XML.search(value):
+        return None
+    return value.translate(_ATTR_ESCAPES)
+
+
+def quota_usage_request(token: str | None, params: dict[str, Any]) -> bytes | None:
+    """GetQuotaUsageRequest as zeep would serialise it (``None`` params left out), or ``None`` when a value is of a
+    kind the template does not cover (zeep then builds it, and raises what it raises)."""
+    if not params.keys() <= {name for name, _ in _QUOTA_ATTRS}:
+        return None
+    attrs = []
+    for name, kind in _QUOTA_ATTRS:
+        value = params.get(name)
+        if value is not None:
+            text = _attr_value(value, kind)
+            if text is None:
+                return None
+            attrs.append(f' {name}="{text}"')
+    header = ""
+    if token:
+        if type(token) is not str or _NOT_XML.search(token):
+            return None
+        header = _HEADER.format(token=token.translate(_TEXT_ESCAPES))
+    body = f'<ns0:GetQuotaUsageRequest xmlns:ns0="{ADMIN_NS}"{"".join(attrs)}/>'
+    return _ENVELOPE.format(header=header, body=body).encode("utf-8")
+
+
+def build_fast(op: str, token: str | None, params: dict[str, Any]) -> tuple[bytes, str]:
+    """:func:`build`, from the template for GetQuotaUsage when it covers the values, through zeep otherwise."""
+    if op == "GetQuotaUsage":
+        body = quota_usage_request(token, params)
+        if body is not None:
+            return body, QUOTA_SOAP_ACTION
+    return build(op, token, params)
 
 
 def deserialize(server: str, op: str, doc: etree._Element) -> Any:

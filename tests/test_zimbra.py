@@ -549,3 +549,53 @@ def test_a_missing_ca_bundle_is_one_clear_transport_error(zimbra_server, tmp_pat
     with pytest.raises(errors.ZimbraTransportError, match="cannot use TLS CA bundle") as caught:
         admin_for(url.replace("http://", "https://"), verify=missing).version_info()
     assert missing in str(caught.value)
+
+
+# --- the GetQuotaUsage template (the sync's hot request) -------------------------------------------------------------
+
+ODD = 'a&b<c>"d\'e\r\nf\tg ł 𝄞'
+
+
+@pytest.mark.parametrize("token", [None, "", "0_abc123", ODD])
+@pytest.mark.parametrize("params", [
+    {},
+    {"limit": 0},
+    {"domain": "example.com", "allServers": True, "limit": 0, "offset": 0, "sortBy": "totalUsed", "refresh": True},
+    {"domain": ODD, "allServers": False, "limit": -5, "offset": 250, "sortBy": ODD, "sortAscending": False,
+     "refresh": False},
+    {"sortAscending": True, "offset": 10 ** 12},
+], ids=["none", "limit", "sync", "odd", "ascending"])
+def test_quota_usage_template_is_byte_for_byte_zeeps_envelope(token, params):
+    fast, action = zimbra_soap.build_fast("GetQuotaUsage", token, params)
+    assert zimbra_soap.quota_usage_request(token, params) is not None  # the template, not the zeep fallback
+    assert (fast, action) == zimbra_soap.build("GetQuotaUsage", token, params)
+
+
+@pytest.mark.parametrize("token, params", [
+    ("tok", {"domain": "a\x01b"}),            # not XML: zeep's ValueError
+    ("to\x00k", {"domain": "a"}),
+    ("tok", {"domain": 5}),                   # a number for a string attribute: zeep renders it
+    ("tok", {"limit": "10"}),                 # a string for an int
+    ("tok", {"limit": True}),                 # a bool is not an int here
+    ("tok", {"allServers": 1}),
+    ("tok", {"domain": "a", "attrs": "x"}),   # a parameter the template does not know
+])
+def test_quota_usage_values_the_template_does_not_cover_go_through_zeep(token, params):
+    assert zimbra_soap.quota_usage_request(token, params) is None
+    try:
+        expected = zimbra_soap.build("GetQuotaUsage", token, params)
+    except (ValueError, TypeError) as err:
+        with pytest.raises(type(err)):
+            zimbra_soap.build_fast("GetQuotaUsage", token, params)
+    else:
+        assert zimbra_soap.build_fast("GetQuotaUsage", token, params) == expected
+
+
+def test_quota_usage_of_a_domain_whose_name_needs_escaping(served):
+    sim = FakeZimbra(ZIMBRA_ADMIN, ZIMBRA_PASSWORD)
+    sim.add_domain("a&b.example.com")
+    sim.add_account("x@a&b.example.com", quota=GiB, used=3 * MiB)
+    admin = admin_for(served(sim))
+    usage = admin.domain_usage("a&b.example.com")
+    assert [(m.name, m.used_bytes, m.limit_bytes) for m in usage] == [("x@a&b.example.com", 3 * MiB, GiB)]
+    assert sim.requests[-1]["attrs"]["domain"] == "a&b.example.com"

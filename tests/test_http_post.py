@@ -1,0 +1,156 @@
+"""Poster against real loopback servers: the same request on the wire as Session.post, proxies from the
+environment (HTTP_PROXY, NO_PROXY), cookies, session auth, errors, and many threads sharing one Poster."""
+
+import threading
+from urllib.parse import parse_qsl
+
+import pytest
+import requests
+
+from puq_bridge.http_post import Poster
+from puq_bridge.simulators.server import BackgroundServer
+from puq_bridge.whmcs_http import FORM_HEADERS, form_body
+
+PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
+              "NO_PROXY")
+
+
+class Recorder:
+    """A WSGI app that records each request (target, headers, body) and answers ``ok:<body>``."""
+
+    def __init__(self, cookie: str | None = None):
+        self.seen: list[dict] = []
+        self.cookie = cookie
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        headers = {k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")}
+        if environ.get("CONTENT_TYPE"):
+            headers["Content-Type"] = environ["CONTENT_TYPE"]
+        if environ.get("CONTENT_LENGTH"):
+            headers["Content-Length"] = environ["CONTENT_LENGTH"]
+        with self.lock:
+            self.seen.append({"target": environ.get("REQUEST_URI") or environ["PATH_INFO"], "headers": headers,
+                              "body": body})
+        reply = [("Content-Type", "text/plain")]
+        if self.cookie:
+            reply.append(("Set-Cookie", f"{self.cookie}; Path=/"))
+        start_response("200 OK", reply)
+        return [b"ok:" + body]
+
+
+@pytest.fixture
+def no_proxy_env(monkeypatch):
+    for name in PROXY_VARS:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+@pytest.fixture
+def recorder():
+    app = Recorder()
+    with BackgroundServer(app) as server:
+        yield app, server.url + "/service/admin/soap"
+
+
+def test_the_request_on_the_wire_is_session_posts(no_proxy_env, recorder):
+    app, url = recorder
+    session = requests.Session()
+    session.headers["X-Extra"] = "from-the-session"
+    poster = Poster(session, url, {"Content-Type": "text/xml; charset=utf-8"})
+    for body in (b"<a/>", b"<longer>" * 100, b""):
+        session.post(url, data=body, headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '"x"'})
+        response = poster.post(body, headers={"SOAPAction": '"x"'}, timeout=2, verify=True)
+        assert response.status_code == 200 and response.content == b"ok:" + body
+        expected, got = app.seen[-2], app.seen[-1]
+        assert got == expected
+        assert got["headers"]["X-Extra"] == "from-the-session" and got["headers"]["Soapaction"] == '"x"'
+
+
+def test_a_form_body_is_what_requests_encodes(no_proxy_env, recorder):
+    app, url = recorder
+    fields = {"action": "UpdateClientProduct", "secret": "s&e=c+r%e t", "notes": "zażółć\r\n<&>", "empty": "",
+              "dropped": None, "lastupdate": "2026-01-02 03:04:05"}
+    session = requests.Session()
+    session.post(url, data=fields)
+    Poster(session, url, FORM_HEADERS).post(form_body(fields), timeout=2, verify=True)
+    assert app.seen[0] == app.seen[1]
+    assert dict(parse_qsl(app.seen[1]["body"].decode(), keep_blank_values=True)) == {
+        k: v for k, v in fields.items() if v is not None}
+
+
+def test_http_proxy_from_the_environment_is_used_and_no_proxy_honoured(no_proxy_env, recorder):
+    app, direct_url = recorder
+    proxy = Recorder()
+    with BackgroundServer(proxy) as proxy_server:
+        no_proxy_env.setenv("HTTP_PROXY", proxy_server.url)
+        via = Poster(requests.Session(), "http://zimbra.invalid:7071/service/admin/soap")
+        assert via.post(b"<via/>", timeout=2, verify=True).content == b"ok:<via/>"
+        assert proxy.seen[0]["target"] == "http://zimbra.invalid:7071/service/admin/soap"
+
+        no_proxy_env.setenv("NO_PROXY", "127.0.0.1")
+        direct = Poster(requests.Session(), direct_url)
+        assert direct.post(b"<direct/>", timeout=2, verify=True).content == b"ok:<direct/>"
+    assert len(proxy.seen) == 1 and app.seen[0]["body"] == b"<direct/>"
+
+
+def test_the_environment_is_read_once_not_per_request(no_proxy_env, recorder):
+    app, url = recorder
+    poster = Poster(requests.Session(), url)
+    poster.post(b"1", timeout=2, verify=True)
+    no_proxy_env.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there: a per-request read would fail
+    assert poster.post(b"2", timeout=2, verify=True).content == b"ok:2"
+    assert [s["body"] for s in app.seen] == [b"1", b"2"]
+
+
+def test_a_servers_cookie_goes_back_as_with_session_post(no_proxy_env):
+    app = Recorder(cookie="JSESSIONID=abc123")
+    with BackgroundServer(app) as server:
+        session = requests.Session()
+        poster = Poster(session, server.url + "/x")
+        poster.post(b"first", timeout=2, verify=True)
+        poster.post(b"second", timeout=2, verify=True)
+    assert "Cookie" not in app.seen[0]["headers"]
+    assert app.seen[1]["headers"]["Cookie"] == "JSESSIONID=abc123"
+
+
+def test_a_session_with_auth_still_authenticates(no_proxy_env, recorder):
+    app, url = recorder
+    session = requests.Session()
+    session.auth = ("proxy-user", "pw")
+    Poster(session, url).post(b"x", timeout=2, verify=True)
+    assert app.seen[0]["headers"]["Authorization"].startswith("Basic ")
+
+
+def test_errors_are_requests_exceptions(no_proxy_env):
+    server = BackgroundServer(Recorder()).start()
+    url = server.url + "/x"
+    server.stop()
+    with pytest.raises(requests.ConnectionError):
+        Poster(requests.Session(), url).post(b"x", timeout=1, verify=True)
+    with pytest.raises(requests.exceptions.InvalidURL):
+        Poster(requests.Session(), "http://").post(b"x", timeout=1, verify=True)
+
+
+def test_threads_sharing_one_poster_each_get_their_own_reply(no_proxy_env, recorder):
+    app, url = recorder
+    poster = Poster(requests.Session(), url)
+    replies, errors = {}, []
+
+    def post(i: int) -> None:
+        try:
+            for j in range(5):
+                body = f"{i}-{j}".encode()
+                replies[body] = poster.post(body, headers={"X-N": body.decode()}, timeout=5, verify=True).content
+        except Exception as err:  # reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(replies) == 40 and all(reply == b"ok:" + body for body, reply in replies.items())
+    assert all(s["headers"]["X-N"].encode() == s["body"] for s in app.seen)
