@@ -23,11 +23,12 @@ import threading
 from typing import Any, Mapping
 
 import requests
+from requests.adapters import HTTPAdapter
 from requests.cookies import RequestsCookieJar, merge_cookies
 from requests.sessions import merge_setting
 from requests.utils import get_environ_proxies
 
-__all__ = ["Poster"]
+__all__ = ["Poster", "fit_pool"]
 
 
 class Poster:
@@ -83,3 +84,24 @@ class Poster:
         if self.session.trust_env and (verify is True or verify is None):
             verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or verify
         return merge_setting(verify, self.session.verify)
+
+
+def fit_pool(session: requests.Session, url: str, size: int) -> None:
+    """Let ``session`` keep at least ``size`` connections to ``url``'s host open for reuse.
+
+    requests pools 10 per host; a client used by more threads at once would open the extra connections and throw
+    them away after each request ("Connection pool is full, discarding connection"), a TCP handshake per request. A
+    standard ``HTTPAdapter`` whose pool is too small is replaced by one like it with a pool of ``size`` (call this
+    before the threads start); custom adapters are left alone.
+    """
+    try:
+        adapter = session.get_adapter(url)
+    except requests.exceptions.InvalidSchema:
+        return  # the first request says so
+    if type(adapter) is not HTTPAdapter or getattr(adapter, "_pool_maxsize", size) >= size:
+        return
+    prefix = next(p for p, a in session.adapters.items() if a is adapter)
+    session.mount(prefix, HTTPAdapter(pool_connections=adapter._pool_connections, pool_maxsize=size,
+                                      max_retries=adapter.max_retries, pool_block=adapter._pool_block))
+    if adapter not in session.adapters.values():
+        adapter.close()

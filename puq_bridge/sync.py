@@ -35,8 +35,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+import requests
+
 from .config import ZimbraConfig
 from .errors import ParamsError, PuqBridgeError, StoreError, SyncLockedError
+from .http_post import fit_pool
 from .store import STATUSES, ServiceResult, UsageStore
 from .usage import DomainUsage, bytes_to_mb, total_space_from_options
 
@@ -217,6 +220,7 @@ class SyncEngine:
         jobs, skipped = self._assign(services, names)
         skipped = not_found + skipped
         by_server = _group(jobs)
+        _fit_pool(self.whmcs, self.concurrency)
         # Three pools made once per run: starting threads is slow when the interpreter is busy, and each
         # ThreadPoolExecutor.submit that starts one holds a lock shared by every executor in the process.
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="sync-write") as writes, \
@@ -290,6 +294,7 @@ class SyncEngine:
         """Authenticate once, then read every domain; returns one future per service."""
         try:
             client = self.zimbra_factory(entry)
+            _fit_pool(client, self.per_server_concurrency)
             client.authenticate()
         except Exception as err:
             return [_done(state.report(self._failed(job, err))) for jobs in domains.values() for job in jobs]
@@ -377,6 +382,13 @@ def _group(jobs: list[_Job]) -> dict[str, tuple[ZimbraConfig, dict[str, list[_Jo
         _, domains = grouped.setdefault(job.entry.name, (job.entry, {}))
         domains.setdefault(job.service.domain.strip().lower(), []).append(job)
     return grouped
+
+
+def _fit_pool(client: Any, size: int) -> None:
+    """Size the client's connection pool for ``size`` requests at once (a client without a requests session: as is)."""
+    session, url = getattr(client, "session", None), getattr(client, "endpoint", None)
+    if isinstance(session, requests.Session) and isinstance(url, str):
+        fit_pool(session, url, size)
 
 
 def _with(result: ServiceResult, **changes) -> ServiceResult:

@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl
 import pytest
 import requests
 
-from puq_bridge.http_post import Poster
+from puq_bridge.http_post import Poster, fit_pool
 from puq_bridge.simulators.server import BackgroundServer
 from puq_bridge.whmcs_http import FORM_HEADERS, form_body
 
@@ -154,3 +154,27 @@ def test_threads_sharing_one_poster_each_get_their_own_reply(no_proxy_env, recor
     assert not errors
     assert len(replies) == 40 and all(reply == b"ok:" + body for body, reply in replies.items())
     assert all(s["headers"]["X-N"].encode() == s["body"] for s in app.seen)
+
+
+def test_fit_pool_grows_a_small_standard_pool_and_keeps_its_settings():
+    session = requests.Session()
+    session.mount("http://", requests.adapters.HTTPAdapter(max_retries=3, pool_maxsize=4))
+    https = session.get_adapter("https://x")
+    fit_pool(session, "http://127.0.0.1:1/x", 12)
+    grown = session.get_adapter("http://127.0.0.1:1/x")
+    assert grown._pool_maxsize == 12 and grown.max_retries.total == 3
+    assert session.get_adapter("https://x") is https  # the other scheme untouched
+    fit_pool(session, "http://127.0.0.1:1/x", 8)
+    assert session.get_adapter("http://127.0.0.1:1/x") is grown  # big enough already: left as is
+
+
+def test_fit_pool_leaves_custom_adapters_and_unknown_schemes_alone():
+    class Custom(requests.adapters.HTTPAdapter):
+        pass
+
+    session = requests.Session()
+    custom = Custom()
+    session.mount("http://", custom)
+    fit_pool(session, "http://127.0.0.1:1/x", 50)
+    fit_pool(session, "gopher://x", 50)
+    assert session.get_adapter("http://127.0.0.1:1/x") is custom and custom._pool_maxsize == 10

@@ -326,3 +326,17 @@ def test_retention_keeps_the_store_bounded_over_many_days(farm, whmcs_client, tm
         assert counts["mailboxes"] <= 3 * (5 + 1) and counts["daily"] <= 2 * (90 + 1)
         points = store.history(sid, days=90, now=now[0])
         assert len(points) == 90 and points[-1].used_bytes == 102 * MB
+
+
+def test_more_parallel_requests_than_requests_default_pool_reuse_connections(farm, whmcs_client, caplog):
+    """requests pools 10 connections per host; at concurrency 12 the 11th and 12th would be opened and thrown away
+    ("Connection pool is full, discarding connection") on every round without the engine sizing the pools."""
+    mail = farm.add_mail("mail1")
+    farm.whmcs.latency = mail.sim.latency = 0.03  # so that the requests overlap
+    for i in range(24):
+        farm.domain("mail1", f"d{i}.example.pl", (MB, GB))
+        farm.service("mail1", f"d{i}.example.pl")
+    caplog.set_level("WARNING", logger="urllib3.connectionpool")
+    report = farm.engine(whmcs_client, concurrency=12, per_server_concurrency=12).run()
+    assert report.totals["updated"] == 24
+    assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
