@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, Mapping, NamedTuple, Sequence
 from urllib.parse import urlsplit
 
 from .errors import ParamsError
-from .usage import total_space_from_options
+from .provisioning import total_space_setting
+from .usage import service_total_space
 
 if TYPE_CHECKING:  # pragma: no cover
     from .config import ZimbraConfig
@@ -52,8 +53,13 @@ class ServiceFacts:
     language: str
 
 
-def facts_from_service(service: "Service", client: "Client", zimbra_entry: "ZimbraConfig | None" = None) -> ServiceFacts:
-    """Facts from WHMCS's GetClientsProducts row and GetClientsDetails (the ``render`` command's path)."""
+def facts_from_service(service: "Service", client: "Client", zimbra_entry: "ZimbraConfig | None" = None, *,
+                       product_total_bytes: int | None = None) -> ServiceFacts:
+    """Facts from WHMCS's GetClientsProducts row and GetClientsDetails (the ``render`` command's path).
+
+    GetClientsProducts does not return module settings: ``product_total_bytes`` is the product's "Total space"
+    setting as the adapter last saw it (:meth:`~puq_bridge.store.UsageStore.total_spaces`), ``None`` if unknown.
+    """
     hostname = service.server_hostname or _url_host(zimbra_entry) or service.server_ip
     return ServiceFacts(
         service_id=service.id, domain=service.domain, status=service.status,
@@ -62,19 +68,22 @@ def facts_from_service(service: "Service", client: "Client", zimbra_entry: "Zimb
         currency_code=client.currency_code, payment_method=service.payment_method_name or service.payment_method,
         hostname=hostname, main_ip=service.dedicated_ip or service.server_ip,
         webmail_url=_webmail_url(zimbra_entry, hostname), admin_url=_admin_url(zimbra_entry, hostname),
-        total_space_bytes=total_space_from_options(service.config_options), language=client.language,
+        total_space_bytes=service_total_space(service.config_options, product_total_bytes),
+        language=client.language,
     )
 
 
 def facts_from_params(params: Mapping[str, Any], zimbra_entry: "ZimbraConfig | None" = None) -> ServiceFacts:
     """Facts from the WHMCS module params the forwarder sends (the adapter's ClientArea path).
 
-    Reads ``serviceid``, ``domain``, ``serverhostname``, ``serverip``, ``configoption3`` (total space in GB) or a
-    configurable option named "Total space…", the ``service`` block (``regdate, nextduedate, billingcycle, amount,
-    paymentmethod``, optional ``status``, ``dedicatedip``) and ``clientsdetails`` (``language, currency_code``).
+    Reads ``serviceid``, ``domain``, ``serverhostname``, ``serverip``, the ``service`` block (``regdate,
+    nextduedate, billingcycle, amount, paymentmethod``, optional ``status``, ``dedicatedip``), ``clientsdetails``
+    (``language, currency_code``) and the total space (a configurable option named "Total space…" in
+    ``configoptions``, else ``configoption3``: :func:`~puq_bridge.usage.service_total_space`).
 
     Raises:
-        ParamsError: ``serviceid`` is missing or not a number, or a date or amount is malformed (names the key).
+        ParamsError: ``serviceid`` is missing or not a number, a date or amount is malformed, or ``configoption3`` is
+            not a number of GB (names the key).
     """
     service = _block(params, "service")
     client = _block(params, "clientsdetails")
@@ -87,7 +96,8 @@ def facts_from_params(params: Mapping[str, Any], zimbra_entry: "ZimbraConfig | N
         currency_code=str(client.get("currency_code") or ""), payment_method=str(service.get("paymentmethod") or ""),
         hostname=hostname, main_ip=str(service.get("dedicatedip") or params.get("serverip") or ""),
         webmail_url=_webmail_url(zimbra_entry, hostname), admin_url=_admin_url(zimbra_entry, hostname),
-        total_space_bytes=_total_space_param(params), language=str(client.get("language") or ""),
+        total_space_bytes=service_total_space(_options(params), total_space_setting(params)),
+        language=str(client.get("language") or ""),
     )
 
 
@@ -127,19 +137,9 @@ def _amount(block: Mapping[str, Any], key: str) -> Decimal | None:
         raise ParamsError(f"ClientArea params: service.{key} is not an amount: {raw!r}") from None
 
 
-def _total_space_param(params: Mapping[str, Any]) -> int | None:
+def _options(params: Mapping[str, Any]) -> dict[str, str]:
     options = params.get("configoptions")
-    if isinstance(options, Mapping):
-        found = total_space_from_options({str(k): str(v) for k, v in options.items()})
-        if found:
-            return found
-    raw = params.get("configoption3")
-    if raw in (None, ""):
-        return None
-    found = total_space_from_options({"Total space": str(raw)})
-    if found is None and str(raw).strip() not in ("0", "0.0"):
-        raise ParamsError(f"ClientArea params: configoption3 (Total space GB) is not a number: {raw!r}")
-    return found
+    return {str(k): str(v) for k, v in options.items()} if isinstance(options, Mapping) else {}
 
 
 def _url_host(entry: "ZimbraConfig | None") -> str:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
 from .errors import AccountExists, DomainExists, NoSuchAccount, NoSuchCos, NoSuchDomain, ParamsError
-from .usage import GB, MB
+from .usage import GB, MB, parse_total_space
 
 if TYPE_CHECKING:  # importing zimbra imports zeep
     from .zimbra import ZimbraAdmin
@@ -103,12 +103,22 @@ class ProductSettings:
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> "ProductSettings":
         """Parse ``configoption1..6``; empty values take the defaults. Raises :class:`ParamsError`."""
-        values: dict[str, Any] = {}
-        for index, setting in enumerate(SETTINGS, start=1):
-            raw = params.get(f"configoption{index}")
-            text = setting.default if raw is None or str(raw).strip() == "" else str(raw).strip()
-            values[setting.attr] = _parse_setting(setting, index, text)
-        return cls(**values)
+        return cls(**{s.attr: _setting_value(params, index) for index, s in enumerate(SETTINGS, start=1)})
+
+
+def total_space_setting(params: Mapping[str, Any]) -> int | None:
+    """The product's setting 3 "Total space (GB)" (``configoption3``) in bytes, ``None`` when 0 or empty.
+
+    Only that setting is read (the client area must not fail on the other five). Raises :class:`ParamsError`.
+    """
+    return ProductSettings(total_space_gb=_setting_value(params, 3)).total_space_bytes
+
+
+def _setting_value(params: Mapping[str, Any], index: int) -> Any:
+    setting = SETTINGS[index - 1]
+    raw = params.get(f"configoption{index}")
+    text = setting.default if raw is None or str(raw).strip() == "" else str(raw).strip()
+    return _parse_setting(setting, index, text)
 
 
 def _parse_setting(setting: Setting, index: int, text: str) -> Any:
@@ -119,12 +129,10 @@ def _parse_setting(setting: Setting, index: int, text: str) -> Any:
         return int(text)
     if setting.attr == "total_space_gb":
         try:
-            value = float(text.replace(",", "."))
+            return (parse_total_space(text) or 0) / GB
         except ValueError:
-            value = -1.0
-        if not value >= 0 or value == float("inf"):
-            raise ParamsError(f"{where} must be a number, 0 or more; got {text[:40]!r}")
-        return value
+            raise ParamsError(f"{where} must be a number of GB, 0 or more (e.g. 50 or 1,5); "
+                              f"got {text[:40]!r}") from None
     if setting.options:
         if text.lower() not in setting.options:
             raise ParamsError(f"{where} must be one of {', '.join(setting.options)}; got {text[:40]!r}")

@@ -6,8 +6,12 @@ Zimbra reports bytes, and ``limit == 0`` means unlimited. WHMCS ``diskusage``/``
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
+
+log = logging.getLogger(__name__)
 
 MB = 1024 * 1024
 GB = 1024 * MB
@@ -83,18 +87,60 @@ class DomainUsage:
         return self.mailbox_limit_bytes
 
 
-def total_space_from_options(options: Mapping[str, str]) -> int | None:
-    """The product's total space in bytes from a service's configurable options, or ``None`` when not set.
+def parse_total_space(value: Any) -> int | None:
+    """A total space given in GB (1024**3 bytes) as bytes; ``None`` when not set (0 or empty).
 
-    The option is the one whose name starts with "Total space" (case-insensitive, e.g. "Total space (GB)"); its value
-    is a number of GB (1024**3 bytes), optionally with a trailing unit ("50", "50 GB", "1,5"). 0 or empty: not set.
+    The one parser of a "total space" value, whether a product's module setting or a client's configurable option:
+    accepts ``50``, ``50 GB``, ``50GB``, ``1,5`` and ``1.5`` (any case, surrounding spaces).
+
+    Raises:
+        ValueError: anything else (words, negative or infinite numbers); the message shows the value.
     """
-    for name, value in options.items():
-        if name.strip().lower().startswith("total space"):
-            text = str(value).strip().lower().removesuffix("gb").strip().replace(",", ".")
+    text = str(value if value is not None else "").strip()
+    match = _TOTAL_SPACE_RE.match(text)
+    if match is None:
+        raise ValueError(f"expected a number of GB (e.g. 50 or 1,5), got {text[:40]!r}")
+    if not match.group(1):
+        return None
+    gb = float(match.group(1).replace(",", "."))
+    return int(gb * GB) if gb > 0 else None
+
+
+_TOTAL_SPACE_RE = re.compile(r"^(?:(\d{1,9}(?:[.,]\d{1,9})?)\s*(?:gb)?)?$", re.IGNORECASE)
+
+
+def total_space_from_options(options: Mapping[str, str] | None) -> int | None:
+    """The total space a client chose as a configurable option, in bytes, or ``None`` when not set.
+
+    The option is the one whose name starts with "Total space" (case-insensitive, e.g. "Total space (GB)"), its value
+    read by :func:`parse_total_space`. A value that is not a number of GB counts as not set (logged): the client
+    cannot fix it and the page must still show.
+    """
+    for name, value in (options or {}).items():
+        if str(name).strip().lower().startswith("total space"):
             try:
-                gb = float(text) if text else 0.0
-            except ValueError:
+                return parse_total_space(value)
+            except ValueError as err:
+                log.info("configurable option %r ignored: %s", str(name)[:60], err)
                 return None
-            return int(gb * GB) if gb > 0 else None
     return None
+
+
+def service_total_space(options: Mapping[str, str] | None, product_total_bytes: int | None) -> int | None:
+    """THE rule for a service's total space, used by the sync and by the client-area tabs.
+
+    A configurable option "Total space…" the client chose wins; else the product's module setting "Total space
+    (GB)" (``product_total_bytes``: from the params on the adapter's path, from the store on the sync's and the
+    ``render`` command's); else ``None``, and the service's limit is the sum of its mailbox quotas
+    (:meth:`DomainUsage.limit_bytes`, 0 = unlimited when one mailbox is).
+    """
+    chosen = total_space_from_options(options)
+    if chosen:
+        return chosen
+    return product_total_bytes if product_total_bytes and product_total_bytes > 0 else None
+
+
+def service_limit_bytes(usage: DomainUsage, options: Mapping[str, str] | None,
+                        product_total_bytes: int | None) -> int:
+    """The limit of a service whose mailboxes are ``usage``: :func:`service_total_space`, else the quotas' sum."""
+    return usage.limit_bytes(service_total_space(options, product_total_bytes))

@@ -4,7 +4,7 @@ import pytest
 
 from puq_bridge.errors import ParamsError, PermissionDenied, ZimbraError
 from puq_bridge.provisioning import (SETTINGS, ProductSettings, Provisioner, ServiceTarget, config_options,
-                                     normalize_domain, primary_mailbox)
+                                     normalize_domain, primary_mailbox, total_space_setting)
 from tests.fixtures_zimbra import GiB, MiB
 
 PASSWORD = "Start-Pass-123"
@@ -63,6 +63,14 @@ def test_settings_defaults_and_parsing():
     assert ProductSettings.from_params({"configoption3": "0"}).total_space_bytes is None
 
 
+@pytest.mark.parametrize("text, gib", [("50", 50), ("50 GB", 50), ("50GB", 50), ("1.5", 1.5), ("1,5 gb", 1.5),
+                                       ("0", None), ("", None)])
+def test_total_space_setting_is_read_like_everywhere_else(text, gib):
+    expected = int(gib * GiB) if gib else None
+    assert ProductSettings.from_params({"configoption3": text}).total_space_bytes == expected
+    assert total_space_setting({"configoption3": text, "configoption5": "not a policy"}) == expected
+
+
 @pytest.mark.parametrize("key, value, expect", [
     ("configoption1", "lots", "'Default mailbox quota (MB)' (configoption1) must be a whole number"),
     ("configoption1", "-5", "configoption1"),
@@ -70,6 +78,8 @@ def test_settings_defaults_and_parsing():
     ("configoption2", "ten", "'Maximum mailboxes' (configoption2)"),
     ("configoption3", "big", "'Total space (GB)' (configoption3) must be a number"),
     ("configoption3", "nan", "configoption3"),
+    ("configoption3", "-1", "'Total space (GB)' (configoption3) must be a number of GB, 0 or more"),
+    ("configoption3", "50 MB", "configoption3"),
     ("configoption5", "deleted", "must be one of locked, maintenance, closed"),
     ("configoption6", "cluster", "must be one of domain, server"),
 ])
