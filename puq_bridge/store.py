@@ -6,6 +6,8 @@ Layout (schema version in ``PRAGMA user_version``, upgraded by :data:`MIGRATIONS
 - ``samples``: one row per service per run — status, used/limit bytes (``NULL`` when the read failed), error.
 - ``mailboxes``: the mailboxes of a sample (used/limit bytes each).
 - ``daily``: one row per service per day — the day's last successful reading — kept for ``history_days``.
+- ``service_settings``: per service, the product's "Total space" module setting as the adapter last received it
+  (WHMCS's API does not return module settings, so the sync and the ``render`` command read it here).
 
 Retention (:meth:`UsageStore.prune`, run by the sync after each run): samples and their mailboxes are kept for
 ``detail_days``; older ones are deleted except each service's newest successful sample (so the client area still has
@@ -66,8 +68,13 @@ def _v1(db: sqlite3.Connection) -> None:
     """)
 
 
+def _v2(db: sqlite3.Connection) -> None:
+    db.execute("CREATE TABLE service_settings (service_id INTEGER PRIMARY KEY, total_space_bytes INTEGER, "
+               "updated_at TEXT NOT NULL)")
+
+
 #: Schema migrations: ``MIGRATIONS[n]`` takes a store from version ``n`` to ``n + 1``. Only ever append.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -313,7 +320,35 @@ class UsageStore:
         log.debug("usage store %s: pruned %s", self.path, removed)
         return removed
 
+    def remember_total_space(self, service_id: int, total_space_bytes: int | None,
+                             now: dt.datetime | None = None) -> bool:
+        """Keep a service's product "Total space" setting (bytes; ``None`` or 0 = not set); True when written.
+
+        Called whenever WHMCS sends module params, so it usually finds the same value: that costs one read and no
+        write (no write lock taken).
+        """
+        value = total_space_bytes if total_space_bytes and total_space_bytes > 0 else None
+        rows = self._read("SELECT total_space_bytes FROM service_settings WHERE service_id = ?", (service_id,))
+        if (rows[0][0] if rows else None) == value:
+            return False
+
+        def work(db: sqlite3.Connection) -> int:
+            return db.execute(
+                "INSERT INTO service_settings (service_id, total_space_bytes, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (service_id) DO UPDATE SET total_space_bytes = excluded.total_space_bytes, "
+                "updated_at = excluded.updated_at "
+                "WHERE service_settings.total_space_bytes IS NOT excluded.total_space_bytes",
+                (service_id, value, _ts(now or _now())),
+            ).rowcount
+
+        return self._write(work, "remembering the total space") > 0
+
     # --- reading -------------------------------------------------------------------------------------------------
+
+    def total_spaces(self) -> dict[int, int]:
+        """service id -> the product's total space in bytes, for every service that has one set (one query)."""
+        return dict(self._read(
+            "SELECT service_id, total_space_bytes FROM service_settings WHERE total_space_bytes IS NOT NULL"))
 
     def latest(self, service_id: int) -> Snapshot | None:
         """The newest successful reading of a service (``None`` if there is none), with the error and time of a

@@ -228,3 +228,42 @@ def test_concurrent_readers_and_one_writer(tmp_path):
     with UsageStore(path) as s:
         assert s.counts()["runs"] == 40
         assert s.latest(5).used_bytes == 39 * MB
+
+
+# --- the product's total space (schema version 2) ---------------------------------------------------------------------
+
+
+def test_version_1_file_with_data_is_upgraded_and_keeps_it(tmp_path):
+    """A store written by the first release (schema 1, no service_settings) is migrated in place."""
+    from puq_bridge.store import MIGRATIONS
+
+    path = tmp_path / "usage.sqlite3"
+    raw = sqlite3.connect(path, isolation_level=None)
+    MIGRATIONS[0](raw)
+    raw.execute("PRAGMA user_version = 1")
+    raw.execute("INSERT INTO runs VALUES (1, '2026-11-01T03:00:00.000000Z', '2026-11-01T03:00:01.000000Z', 1, 0, 0, 0)")
+    raw.execute("INSERT INTO samples VALUES (1, 1, 7, '2026-11-01T03:00:01.000000Z', 'firma.pl', 'mail1', 'updated', "
+                f"{5 * MB}, {50 * MB}, NULL)")
+    raw.execute(f"INSERT INTO mailboxes VALUES (1, 1, 'a@firma.pl', 'id-a', {5 * MB}, {50 * MB})")
+    raw.close()
+    with UsageStore(path) as s:
+        assert s.schema_version == SCHEMA_VERSION == 2
+        assert s.latest(7).used_bytes == 5 * MB and s.latest(7).mailboxes[0].name == "a@firma.pl"
+        assert s.total_spaces() == {}
+        assert s.remember_total_space(7, 50 * 1024 * MB) is True
+    with UsageStore(path) as s:
+        assert s.total_spaces() == {7: 50 * 1024 * MB}
+
+
+def test_remember_total_space_writes_only_changes(store):
+    assert store.remember_total_space(1, 10 * MB, now=T0) is True
+    assert store.remember_total_space(1, 10 * MB, now=T0 + dt.timedelta(hours=1)) is False
+    assert store.remember_total_space(2, None) is False          # nothing known, nothing to forget
+    assert store.remember_total_space(3, 20 * MB) is True
+    assert store.total_spaces() == {1: 10 * MB, 3: 20 * MB}
+    raw = sqlite3.connect(store.path)
+    assert raw.execute("SELECT updated_at FROM service_settings WHERE service_id = 1").fetchone()[0].startswith(
+        "2026-11-01T03:00")                                       # the unchanged second call did not touch it
+    assert store.remember_total_space(1, 0) is True               # the product's setting went back to 0: forgotten
+    assert store.remember_total_space(3, 30 * MB) is True
+    assert store.total_spaces() == {3: 30 * MB}
