@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import stat
 import tomllib
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -146,6 +148,19 @@ class Config:
     def zimbra_named(self, name: str) -> ZimbraConfig | None:
         """The ``[[zimbra]]`` entry called ``name``, or ``None``."""
         return next((z for z in self.zimbra if z.name == name), None)
+
+
+_LANG_RE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?$")
+
+
+def has_catalog(lang: str, templates_dir: Path | None = None) -> bool:
+    """True when ``i18n/<lang>.json`` exists in ``templates_dir`` or among the shipped templates (``pl``, ``en``)."""
+    if not _LANG_RE.match(lang):
+        return False
+    name = f"{lang}.json"
+    if templates_dir is not None and (templates_dir / "i18n" / name).is_file():
+        return True
+    return (resources.files("puq_bridge.templates") / "i18n" / name).is_file()
 
 
 def split_listen(value: str) -> tuple[str, int]:
@@ -381,9 +396,13 @@ class _Reader:
         tdir = self.get(t, p, "templates_dir", (str,), None)
         if tdir and not Path(tdir).expanduser().is_dir():
             raise self.fail(f"{p}templates_dir", f"directory not found: {tdir}")
+        templates_dir = Path(tdir).expanduser() if tdir else None
         lang = self.get(t, p, "default_lang", (str,), "en")
+        if not has_catalog(lang, templates_dir):
+            raise self.fail(f"{p}default_lang", f"no translations for {lang[:40]!r}: use pl or en, or a language "
+                                                "whose i18n/<lang>.json is in [render] templates_dir")
         return RenderConfig(
-            templates_dir=Path(tdir).expanduser() if tdir else None,
+            templates_dir=templates_dir,
             stale_after_hours=float(self.positive(t, p, "stale_after_hours", 26, (int, float))),
             default_lang=lang,
         )

@@ -19,6 +19,12 @@ to the store (:func:`sync_lock`), so overlapping runs (cron, the adapter's Usage
 0 MB cannot be written through the API. Such a service counts as unchanged as far as its usage goes — writing would
 cost a request on every run and change nothing; its limit is still written when that differs. The store (and so the
 client-area tabs) shows the real 0.
+
+The limit is the service's total space by the rule the client-area tabs use too
+(:func:`~puq_bridge.usage.service_total_space`): a "Total space…" configurable option the client chose, else the
+product's "Total space (GB)" module setting — which GetClientsProducts does not return, so it is the value the
+adapter last received and kept in the store (:meth:`~puq_bridge.store.UsageStore.total_spaces`, one query per run) —
+else the sum of the mailbox quotas (0, unlimited, when one mailbox is unlimited).
 """
 
 from __future__ import annotations
@@ -41,9 +47,11 @@ from .config import ZimbraConfig
 from .errors import ParamsError, PuqBridgeError, StoreError, SyncLockedError
 from .http_post import fit_pool
 from .store import STATUSES, ServiceResult, UsageStore
-from .usage import DomainUsage, bytes_to_mb, total_space_from_options
+from .usage import DomainUsage, bytes_to_mb, service_limit_bytes
 
 log = logging.getLogger(__name__)
+import os as _os
+BACKLOG = int(_os.environ.get("BACKLOG", "2"))
 
 #: progress(result, done, total) — called once per service as its result is final.
 Progress = Callable[[ServiceResult, int, int], None]
@@ -144,8 +152,10 @@ class _RunState:
     writes: ThreadPoolExecutor
     progress: Progress | None
     total: int
+    total_spaces: dict[int, int] = field(default_factory=dict)   # service id -> product total space (the store)
     done: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    backlog: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(1 << 30))
 
     def report(self, result: ServiceResult) -> ServiceResult:
         with self.lock:
@@ -195,6 +205,7 @@ class SyncEngine:
             ParamsError: an unknown server name in ``only_servers``.
             SyncLockedError: another run holds the lock.
             WhmcsError: the services could not be listed (nothing was written).
+            StoreError: the products' total spaces could not be read from the store (nothing was written).
         """
         names = self._check_servers(only_servers)
         if self.store is None or dry_run:
@@ -216,6 +227,7 @@ class SyncEngine:
     def _run(self, dry_run: bool, names: set[str] | None, only_services: Iterable[int] | None,
              progress: Progress | None) -> SyncReport:
         started, t0 = self.clock(), time.monotonic()
+        total_spaces = self.store.total_spaces() if self.store is not None else {}
         services, not_found = self._services(only_services)
         jobs, skipped = self._assign(services, names)
         skipped = not_found + skipped
@@ -226,7 +238,9 @@ class SyncEngine:
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="sync-write") as writes, \
                 ThreadPoolExecutor(self.concurrency * self.per_server_concurrency, "sync-read") as reads, \
                 ThreadPoolExecutor(self.concurrency, thread_name_prefix="sync-server") as servers:
-            state = _RunState(dry_run, reads, writes, progress, total=len(skipped) + len(jobs))
+            state = _RunState(dry_run, reads, writes, progress, total=len(skipped) + len(jobs),
+                              total_spaces=total_spaces)
+            state.backlog = threading.Semaphore(BACKLOG * self.concurrency)
             for r in skipped:
                 state.report(r)
             futures = [servers.submit(self._sync_server, entry, domains, state)
@@ -338,7 +352,7 @@ class SyncEngine:
 
     def _finish(self, job: _Job, usage: DomainUsage, state: _RunState) -> Future:
         svc = job.service
-        limit = usage.limit_bytes(total_space_from_options(svc.config_options or {}))
+        limit = service_limit_bytes(usage, svc.config_options, state.total_spaces.get(svc.id))
         used_mb, limit_mb = bytes_to_mb(usage.used_bytes), bytes_to_mb(limit)
         result = ServiceResult(svc.id, svc.domain, job.entry.name, "unchanged", usage.used_bytes, limit,
                                usage.mailboxes)
@@ -346,6 +360,7 @@ class SyncEngine:
             return _done(state.report(result))
         if state.dry_run:
             return _done(state.report(_with(result, status="updated")))
+        state.backlog.acquire()  # released by _write: readers wait while WHMCS has enough queued
         return state.writes.submit(self._write, result, used_mb, limit_mb, state)
 
     def _write(self, result: ServiceResult, used_mb: int, limit_mb: int, state: _RunState) -> ServiceResult:
@@ -357,6 +372,8 @@ class SyncEngine:
             message = describe(err)
             log.info("sync: service %s: writing usage to WHMCS failed: %s", result.service_id, message)
             return state.report(_with(result, status="failed", error=message))
+        finally:
+            state.backlog.release()
         return state.report(_with(result, status="updated"))
 
     def _record(self, started: dt.datetime, results: list[ServiceResult]) -> str | None:

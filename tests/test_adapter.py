@@ -399,3 +399,89 @@ def test_a_hanging_whmcs_holds_the_page_only_for_the_short_lookup_timeout(whmcs_
     assert (patient.timeout, patient.retries) == (30, 2)   # the client's own settings serve everyone else
     assert "payment method names unavailable" in caplog.text
     patient.session.close()
+
+
+# --- one total space: the product's setting 3 in WHMCS's disk limit and in the client area ------------------------
+
+
+def total_space_cell(markup):
+    return re.search(r'data-puq="total-space">([^<]*)<', markup).group(1)
+
+
+@pytest.fixture
+def firma(whmcs_server, fake_zimbra):
+    """firma.pl on mail1 with one 1 GiB mailbox, and its WHMCS service (no configurable options)."""
+    fake, _ = whmcs_server
+    client = fake.add_client("Jan", "Kowalski", "jan@firma.pl")
+    server = fake.add_server("mail1", "mail1.example.com", "192.0.2.5")
+    fake_zimbra.add_domain("firma.pl")
+    fake_zimbra.add_account("biuro@firma.pl", quota=GiB, used=10 * MiB)
+    return fake, client, fake.add_product("Mail"), server
+
+
+def test_product_total_space_is_the_limit_in_whmcs_and_in_the_client_area(ctx, store, firma, fake_zimbra):
+    fake, client, product, server = firma
+    sid = fake.add_service(client, product, "firma.pl", server_id=server)
+    page = params(serviceid=sid, configoption3="50")
+    live = html_of(dispatch("ClientArea", page, ctx))                  # nothing stored yet: read live
+    assert store.total_spaces() == {sid: 50 * GiB}                     # ...and the setting is kept for the sync
+    assert dispatch("UsageUpdate", {"serverid": server, "serverhostname": "mail1.example.com"}, ctx) == "success"
+    assert fake.services[sid]["disklimit"] == str(50 * 1024)           # 51200 MB, not the mailbox's 1024
+    reads = fake_zimbra.count("GetQuotaUsage")
+    stored = html_of(dispatch("ClientArea", page, ctx))
+    assert fake_zimbra.count("GetQuotaUsage") == reads                 # this page came from the store
+    assert total_space_cell(live) == total_space_cell(stored) == "50.0 GB"
+    assert store.latest(sid).limit_bytes == 50 * GiB
+
+
+def test_a_client_chosen_option_overrides_the_product_setting(ctx, store, firma):
+    fake, client, product, server = firma
+    sid = fake.add_service(client, product, "firma.pl", server_id=server, config_options={"Total space (GB)": "5 GB"})
+    page = params(serviceid=sid, configoption3="50", configoptions={"Total space (GB)": "5 GB"})
+    assert total_space_cell(html_of(dispatch("ClientArea", page, ctx))) == "5.0 GB"
+    assert dispatch("SyncUsage", page, ctx) == "success"
+    assert fake.services[sid]["disklimit"] == str(5 * 1024)
+    assert total_space_cell(html_of(dispatch("ClientArea", page, ctx))) == "5.0 GB"
+
+
+def test_without_any_setting_the_limit_is_the_sum_of_mailbox_quotas(ctx, store, firma):
+    fake, client, product, server = firma
+    sid = fake.add_service(client, product, "firma.pl", server_id=server)
+    assert dispatch("SyncUsage", params(serviceid=sid, configoption3="0"), ctx) == "success"
+    assert fake.services[sid]["disklimit"] == "1024"
+    assert total_space_cell(html_of(dispatch("ClientArea", params(serviceid=sid), ctx))) == "1.0 GB"
+
+
+def test_create_and_change_package_keep_the_product_setting(ctx, store, fake_zimbra):
+    assert dispatch("CreateAccount", params(configoption3="1,5 GB"), ctx) == "success"
+    assert store.total_spaces() == {42: int(1.5 * GiB)}
+    assert dispatch("ChangePackage", params(configoption3="20"), ctx) == "success"
+    assert store.total_spaces() == {42: 20 * GiB}
+    assert dispatch("ChangePackage", params(configoption3="0"), ctx) == "success"
+    assert store.total_spaces() == {}
+
+
+def test_a_bad_total_space_setting_names_the_setting(ctx, store):
+    message = dispatch("SyncUsage", params(configoption3="lots"), ctx)
+    assert message.startswith("product setting 'Total space (GB)' (configoption3) must be a number of GB")
+    assert store.total_spaces() == {}
+
+
+def test_the_renderer_follows_render_default_lang(zimbra_server, store):
+    """[render] default_lang is the language of a client whose WHMCS language is empty."""
+    from puq_bridge.config import parse_config
+
+    _, url = zimbra_server
+    config = parse_config({
+        "whmcs": {"url": "http://127.0.0.1:9", "identifier": "whmcs-id", "secret": WHMCS_SECRET},
+        "zimbra": [{"name": "mail1", "whmcs_server": SERVER_ID, "url": url, "admin_user": ZIMBRA_ADMIN,
+                    "password": ZIMBRA_PASSWORD}],
+        "render": {"default_lang": "pl"},
+    }, "test.toml", env={})
+    context = AdapterContext(config, store=store)
+    record(store, [MailboxUsage("biuro@firma.pl", GiB, 2 * GiB)])
+    polish = html_of(dispatch("ClientArea", params(clientsdetails={"language": ""}), context))
+    english = html_of(dispatch("ClientArea", params(clientsdetails={"language": "english"}), context))
+    assert 'lang="pl"' in polish and "Przestrzeń całkowita" in polish
+    assert 'lang="en"' in english
+    context.close()

@@ -188,3 +188,27 @@ def test_split_listen():
     assert split_listen("127.0.0.1:8750") == ("127.0.0.1", 8750)
     with pytest.raises(ValueError):
         split_listen(":8750")
+
+
+@pytest.mark.parametrize("lang", ["pl", "en"])
+def test_default_lang_of_a_shipped_catalog(tmp_path, lang):
+    cfg = load_config(write(tmp_path, WHMCS + f"[render]\ndefault_lang = '{lang}'\n"), env=ENV)
+    assert cfg.render.default_lang == lang
+
+
+def test_default_lang_from_an_operators_catalog(tmp_path):
+    (tmp_path / "tpl" / "i18n").mkdir(parents=True)
+    (tmp_path / "tpl" / "i18n" / "de.json").write_text("{}", encoding="utf-8")
+    text = WHMCS + f"[render]\ntemplates_dir = '{tmp_path / 'tpl'}'\ndefault_lang = 'de'\n"
+    assert load_config(write(tmp_path, text), env=ENV).render.default_lang == "de"
+
+
+@pytest.mark.parametrize("toml_value", ["'de'", "''", "'../en'", "'EN'", '"pl\\n"'])
+def test_default_lang_without_a_catalog_names_the_key(tmp_path, toml_value):
+    (tmp_path / "tpl").mkdir()                          # an operator's folder without i18n/de.json
+    path = write(tmp_path, WHMCS + f"[render]\ntemplates_dir = '{tmp_path / 'tpl'}'\ndefault_lang = {toml_value}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env=ENV)
+    assert (err.value.file, err.value.key) == (str(path), "render.default_lang")
+    assert "no translations for" in str(err.value) and "use pl or en" in str(err.value)
+    assert "\n" not in str(err.value)

@@ -149,3 +149,28 @@ def test_render_section_of_the_config_is_used(tmp_path, whmcs):
     html = bridge.run("render", "--service-id", str(whmcs.pl_service), "--lang", "en").stdout
     assert '<p data-puq="ours">firma.pl</p>' in html
     assert 'data-puq="notice-stale"' in html and "older than 0.5 hours" in html
+
+
+def test_a_default_lang_without_translations_is_one_line_and_exit_2(tmp_path, whmcs):
+    bridge = bridge_for(tmp_path, whmcs)
+    with bridge.path.open("a", encoding="utf-8") as config:
+        config.write('\n[render]\ndefault_lang = "de"\n')
+    result = bridge.run("render", "--service-id", str(whmcs.en_service))
+    assert result.exit_code == 2
+    assert one_error_line(result).startswith(f"error: {bridge.path}: render.default_lang: no translations for 'de'")
+    assert whmcs.requests == []
+
+
+def test_the_product_setting_kept_by_the_adapter_is_the_total_space(tmp_path, whmcs, zimbra):
+    """GetClientsProducts has no module settings: the store holds what the adapter last received."""
+    bridge = bridge_for(tmp_path, whmcs, zimbra)
+    row = whmcs.services[whmcs.pl_service]
+    sid = whmcs.add_service(int(row["clientid"]), int(row["pid"]), "firma.pl", server_id=int(row["serverid"]))
+    with UsageStore(bridge.store_path) as store:
+        store.remember_total_space(sid, 50 * GB)
+    live = bridge.run("render", "--service-id", str(sid), "--lang", "en")
+    assert live.exit_code == 0, live.stderr
+    assert 'data-puq="total-space">50.0 GB<' in live.stdout and "1.8 GB of 50.0 GB" in live.stdout
+    store_usage(bridge, sid, [MailboxUsage("a@firma.pl", GB, 2 * GB)])
+    stored = bridge.run("render", "--service-id", str(sid), "--lang", "en").stdout
+    assert 'data-puq="total-space">50.0 GB<' in stored and "1.0 GB of 50.0 GB" in stored

@@ -53,10 +53,12 @@ def check_connection(params: Mapping[str, Any], ctx: AdapterContext) -> dict:
 def _life_cycle(method: str) -> Handler:
     def handler(params: Mapping[str, Any], ctx: AdapterContext) -> str:
         # The service's own params are checked before the server is looked up: their errors say more.
-        ServiceTarget.from_params(params)
-        ProductSettings.from_params(params)
+        target = ServiceTarget.from_params(params)
+        settings = ProductSettings.from_params(params)
         if method in ("create", "change_password"):
             required_password(params)
+        if method in ("create", "change_package"):  # the sync and `render` never get module settings: keep them
+            views.remember_total_space(ctx, target.service_id, settings.total_space_bytes)
         getattr(Provisioner(ctx.zimbra_for_params(params)), method)(params)
         return "success"
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from puq_bridge.config import Config, ZimbraConfig
 from puq_bridge.errors import ParamsError
+from puq_bridge.live import zimbra_from_config
 
 if TYPE_CHECKING:
     from puq_bridge.zimbra import ZimbraAdmin
@@ -47,10 +48,7 @@ def entry_from_params(params: Mapping[str, Any]) -> ZimbraConfig:
 
 def default_zimbra_factory(entry: ZimbraConfig) -> "ZimbraAdmin":
     """Build a :class:`~puq_bridge.zimbra.ZimbraAdmin` for one server (imports zeep)."""
-    from puq_bridge.zimbra import ZimbraAdmin
-
-    return ZimbraAdmin(entry.url, entry.admin_user, entry.password, name=entry.name, verify=entry.verify,
-                       timeout=entry.timeout)
+    return zimbra_from_config(entry)
 
 
 class AdapterContext:
@@ -110,8 +108,7 @@ class AdapterContext:
 
             with self._lock:
                 if self._renderer is None:
-                    self._renderer = Renderer(self.config.render.templates_dir,
-                                              stale_after_hours=self.config.render.stale_after_hours)
+                    self._renderer = Renderer.from_config(self.config.render)
         return self._renderer
 
     @property

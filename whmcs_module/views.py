@@ -8,7 +8,6 @@ per-domain store does not hold, so its page is always read live (one GetQuotaUsa
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import html
 import logging
 import threading
@@ -16,9 +15,9 @@ import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from puq_bridge.errors import NoSuchDomain, ParamsError, PuqBridgeError
-from puq_bridge.provisioning import ProductSettings, ServiceTarget, service_id
-from puq_bridge.usage import DomainUsage, bytes_to_gb, percent
+from puq_bridge.errors import NoSuchDomain, ParamsError, PuqBridgeError, StoreError
+from puq_bridge.provisioning import ProductSettings, ServiceTarget, service_id, total_space_setting
+from puq_bridge.usage import bytes_to_gb, percent
 
 if TYPE_CHECKING:
     from .context import AdapterContext
@@ -76,11 +75,13 @@ def _cache_key(facts, snapshot, history) -> tuple:
 def client_area(params: Mapping[str, Any], ctx: "AdapterContext") -> dict:
     """ClientArea: the two tabs (server information, resource usage) as HTML."""
     from puq_bridge.clientarea import facts_from_params
+    from puq_bridge.live import live_snapshot
 
     entry = ctx.entry_for_params(params)
     settings = ProductSettings.from_params(params)
     target = ServiceTarget.from_params(params)
     facts = facts_from_params(params, entry)
+    remember_total_space(ctx, target.service_id, settings.total_space_bytes)
     # WHMCS's params name the gateway by its module ("banktransfer"); the client knows it as "Bank Transfer".
     facts = dataclasses.replace(facts, payment_method=ctx.payment_methods.name(facts.payment_method))
     snapshot, history = None, []
@@ -89,32 +90,27 @@ def client_area(params: Mapping[str, Any], ctx: "AdapterContext") -> dict:
             snapshot = ctx.store.latest(target.service_id)
         history = ctx.store.history(target.service_id)
     if snapshot is None:
-        snapshot = live_snapshot(ctx, params, entry, settings, target, facts.total_space_bytes)
+        snapshot = live_snapshot(ctx.zimbra(entry), target.domain, service_id=facts.service_id,
+                                 tenancy=settings.tenancy, total_space_bytes=facts.total_space_bytes)
         return client_area_result(ctx.renderer.client_area(facts, snapshot, history))
     markup = ctx.render_cache.get(_cache_key(facts, snapshot, history),
                                   lambda: ctx.renderer.client_area(facts, snapshot, history))
     return client_area_result(markup)
 
 
-def live_snapshot(ctx: "AdapterContext", params, entry, settings: ProductSettings, target: ServiceTarget,
-                  total_space_bytes: int | None = None):
-    """A store :class:`~puq_bridge.store.Snapshot` read from Zimbra now, or ``None`` when the read fails."""
-    from puq_bridge.store import Snapshot
+def remember_total_space(ctx: "AdapterContext", sid: int | None, total_space_bytes: int | None) -> None:
+    """Keep the product's total space setting for the sync and the ``render`` command (WHMCS's API never gives them
+    module settings); called wherever WHMCS sends module params.
 
-    zimbra = ctx.zimbra(entry)
+    Best effort: a store that cannot be written is logged and does not fail the WHMCS call.
+    """
+    if ctx.store is None or sid is None:
+        return
     try:
-        if settings.tenancy == "server":
-            mailboxes = zimbra.quota_usage(None, all_servers=False).accounts
-        else:
-            mailboxes = zimbra.domain_usage(target.domain)
-    except PuqBridgeError as err:
-        log.warning("ClientArea for service %s: live read failed: %s", target.service_id, err)
-        return None
-    usage = DomainUsage.of(target.domain, mailboxes)
-    total = total_space_bytes or settings.total_space_bytes
-    return Snapshot(service_id=target.service_id, domain=target.domain, server=entry.name,
-                    taken_at=dt.datetime.now(dt.timezone.utc), used_bytes=usage.used_bytes,
-                    limit_bytes=usage.limit_bytes(total), mailboxes=usage.mailboxes, error=None, failed_at=None)
+        if ctx.store.remember_total_space(sid, total_space_bytes):
+            log.info("service %s: product total space now %s bytes", sid, total_space_bytes or "not set")
+    except StoreError as err:
+        log.warning("service %s: could not remember the product settings: %s", sid, err)
 
 
 def admin_services_tab_fields(params: Mapping[str, Any], ctx: "AdapterContext") -> dict:
@@ -174,9 +170,8 @@ def sync_usage(params: Mapping[str, Any], ctx: "AdapterContext") -> str:
     if sid is None:
         raise ParamsError("serviceid is missing")
     entry = ctx.entry_for_params(params)
+    remember_total_space(ctx, sid, total_space_setting(params))
     report = _engine(ctx, entry).run(only_services=[sid])
-    if not report.to_json().get("services"):
-        return f"usage sync of service {sid}: the service is not on Zimbra server {entry.name}"
     return _report_result(report, f"usage sync of service {sid}", skipped_fails=True)
 
 

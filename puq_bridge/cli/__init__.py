@@ -64,10 +64,9 @@ class AppContext:
 
     def zimbra(self, entry):
         """A :class:`~puq_bridge.zimbra.ZimbraAdmin` for one ``[[zimbra]]`` entry (imports zeep)."""
-        from ..zimbra import ZimbraAdmin
+        from ..live import zimbra_from_config
 
-        return ZimbraAdmin(entry.url, entry.admin_user, entry.password, name=entry.name, verify=entry.verify,
-                           timeout=entry.timeout)
+        return zimbra_from_config(entry)
 
     def store(self):
         """The :class:`~puq_bridge.store.UsageStore` at ``[store] path``."""

@@ -35,11 +35,11 @@ def render(app, service_id: int, tab: str | None, lang: str | None, page: bool) 
     service = whmcs.service(service_id)
     client = whmcs.client_details(service.client_id)
     entry = config.zimbra_for(service.server_id, service.server_hostname)
-    facts = facts_from_service(service, client, entry)
     now = dt.datetime.now(dt.timezone.utc)
-    snapshot, history = _stored_usage(app, service_id, now)
+    snapshot, history, product_total = _stored_usage(app, service_id, now)
+    facts = facts_from_service(service, client, entry, product_total_bytes=product_total)
     if snapshot is None:
-        snapshot = _live_usage(app, service, entry, now)
+        snapshot = _live_usage(app, service, entry, facts.total_space_bytes, now)
     renderer = Renderer.from_config(config.render)
     if page:
         html = renderer.page(facts, snapshot, history, lang=lang, now=now)
@@ -51,20 +51,23 @@ def render(app, service_id: int, tab: str | None, lang: str | None, page: bool) 
 
 
 def _stored_usage(app, service_id: int, now: dt.datetime):
-    """(latest snapshot or None, history) from the store; a store file that does not exist yet is not created."""
+    """(latest snapshot or None, history, the product's total space or None) from the store; a store file that does
+    not exist yet is not created."""
     path = app.config.store.path
     if not path.exists():
         log.info("usage store %s does not exist yet", path)
-        return None, []
+        return None, [], None
     with app.store() as store:
-        return store.latest(service_id), store.history(service_id, now=now)
+        return store.latest(service_id), store.history(service_id, now=now), store.total_spaces().get(service_id)
 
 
-def _live_usage(app, service, entry, now: dt.datetime):
-    """A snapshot read from Zimbra now, or None (with a warning) when there is no entry or the read fails."""
-    from ..errors import ZimbraError
-    from ..store import Snapshot
-    from ..usage import DomainUsage, total_space_from_options
+def _live_usage(app, service, entry, total_space_bytes: int | None, now: dt.datetime):
+    """A snapshot read from Zimbra now, or None (with a warning) when there is no entry or the read fails.
+
+    The product's tenancy is a module setting WHMCS's API does not return: the read is the service's domain, as the
+    sync reads it.
+    """
+    from ..live import live_snapshot
 
     if entry is None:
         log.warning("no usage stored for service %s and no [[zimbra]] entry for its server %s: showing no usage",
@@ -72,13 +75,7 @@ def _live_usage(app, service, entry, now: dt.datetime):
         return None
     zimbra = app.zimbra(entry)
     try:
-        usage = DomainUsage.of(service.domain, zimbra.domain_usage(service.domain))
-    except ZimbraError as err:
-        log.warning("no usage stored for service %s and the live read failed: %s", service.id, err)
-        return None
+        return live_snapshot(zimbra, service.domain, service_id=service.id, total_space_bytes=total_space_bytes,
+                             now=now)
     finally:
         zimbra.close()
-    limit = usage.limit_bytes(total_space_from_options(service.config_options))
-    log.info("service %s: usage read live from %s (%d mailboxes)", service.id, entry.name, len(usage.mailboxes))
-    return Snapshot(service_id=service.id, domain=service.domain, server=entry.name, taken_at=now,
-                    used_bytes=usage.used_bytes, limit_bytes=limit, mailboxes=usage.mailboxes)

@@ -1,0 +1,62 @@
+"""Reading a Zimbra server now: a client built from a config entry, and a usage snapshot from one live read.
+
+The adapter's ClientArea (a new or private-server service) and the ``render`` command (a service the store has no
+reading for yet) both use these, so the two show the same numbers. Importing this module does not import zeep:
+:func:`zimbra_from_config` imports it when called (the CLI starts without it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import TYPE_CHECKING, Any
+
+from .errors import PuqBridgeError
+from .store import Snapshot
+from .usage import DomainUsage
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .config import ZimbraConfig
+    from .zimbra import ZimbraAdmin
+
+log = logging.getLogger(__name__)
+
+
+def zimbra_from_config(entry: "ZimbraConfig", **kwargs: Any) -> "ZimbraAdmin":
+    """A :class:`~puq_bridge.zimbra.ZimbraAdmin` for one ``[[zimbra]]`` entry (URL, admin, password, name, TLS
+    verification, timeout); ``kwargs`` override or add constructor arguments (e.g. ``session``). Imports zeep."""
+    from .zimbra import ZimbraAdmin
+
+    options: dict[str, Any] = {"name": entry.name, "verify": entry.verify, "timeout": entry.timeout}
+    options.update(kwargs)
+    return ZimbraAdmin(entry.url, entry.admin_user, entry.password, **options)
+
+
+def live_snapshot(zimbra: "ZimbraAdmin", domain: str, *, service_id: int, tenancy: str = "domain",
+                  total_space_bytes: int | None = None, now: dt.datetime | None = None) -> Snapshot | None:
+    """A store :class:`~puq_bridge.store.Snapshot` of a service read from Zimbra now; ``None`` when the read fails
+    (logged as a warning: the page then shows "no data" rather than an error).
+
+    Args:
+        zimbra: the service's server.
+        domain: the service's mail domain.
+        service_id: the WHMCS service id (only recorded in the snapshot and the log).
+        tenancy: ``domain`` reads the domain's mailboxes (one GetQuotaUsage); ``server`` (a private server) reads
+            every mailbox on the server.
+        total_space_bytes: the service's total space (:func:`~puq_bridge.usage.service_total_space`); ``None``: the
+            sum of the mailbox quotas.
+        now: the snapshot's time (default: now, UTC).
+    """
+    try:
+        if tenancy == "server":
+            mailboxes = zimbra.quota_usage(None, all_servers=False).accounts
+        else:
+            mailboxes = zimbra.domain_usage(domain)
+    except PuqBridgeError as err:
+        log.warning("service %s: live read failed on %s: %s", service_id, zimbra.name, err)
+        return None
+    usage = DomainUsage.of(domain, mailboxes)
+    log.info("service %s: usage read live from %s (%d mailboxes)", service_id, zimbra.name, len(usage.mailboxes))
+    return Snapshot(service_id=service_id, domain=domain, server=zimbra.name,
+                    taken_at=now or dt.datetime.now(dt.timezone.utc), used_bytes=usage.used_bytes,
+                    limit_bytes=usage.limit_bytes(total_space_bytes), mailboxes=usage.mailboxes)
