@@ -50,8 +50,6 @@ from .store import STATUSES, ServiceResult, UsageStore
 from .usage import DomainUsage, bytes_to_mb, service_limit_bytes
 
 log = logging.getLogger(__name__)
-import os as _os
-BACKLOG = int(_os.environ.get("BACKLOG", "2"))
 
 #: progress(result, done, total) — called once per service as its result is final.
 Progress = Callable[[ServiceResult, int, int], None]
@@ -155,7 +153,6 @@ class _RunState:
     total_spaces: dict[int, int] = field(default_factory=dict)   # service id -> product total space (the store)
     done: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
-    backlog: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(1 << 30))
 
     def report(self, result: ServiceResult) -> ServiceResult:
         with self.lock:
@@ -240,7 +237,6 @@ class SyncEngine:
                 ThreadPoolExecutor(self.concurrency, thread_name_prefix="sync-server") as servers:
             state = _RunState(dry_run, reads, writes, progress, total=len(skipped) + len(jobs),
                               total_spaces=total_spaces)
-            state.backlog = threading.Semaphore(BACKLOG * self.concurrency)
             for r in skipped:
                 state.report(r)
             futures = [servers.submit(self._sync_server, entry, domains, state)
@@ -360,7 +356,6 @@ class SyncEngine:
             return _done(state.report(result))
         if state.dry_run:
             return _done(state.report(_with(result, status="updated")))
-        state.backlog.acquire()  # released by _write: readers wait while WHMCS has enough queued
         return state.writes.submit(self._write, result, used_mb, limit_mb, state)
 
     def _write(self, result: ServiceResult, used_mb: int, limit_mb: int, state: _RunState) -> ServiceResult:
@@ -372,8 +367,6 @@ class SyncEngine:
             message = describe(err)
             log.info("sync: service %s: writing usage to WHMCS failed: %s", result.service_id, message)
             return state.report(_with(result, status="failed", error=message))
-        finally:
-            state.backlog.release()
         return state.report(_with(result, status="updated"))
 
     def _record(self, started: dt.datetime, results: list[ServiceResult]) -> str | None:
