@@ -54,7 +54,7 @@ def post(session: requests.Session, endpoint: str, action: str, fields: dict[str
 
 
 def form_body(fields: dict[str, str | None]) -> bytes:
-    """``fields`` as an ``application/x-www-form-urlencoded`` body (UTF-8, ``None`` dropped), as ``requests`` makes it."""
+    """``fields`` as an ``application/x-www-form-urlencoded`` body (UTF-8, ``None`` dropped), as requests encodes it."""
     return urlencode([(k, v) for k, v in fields.items() if v is not None]).encode("ascii")
 
 
