@@ -2,8 +2,8 @@
 
 One central :meth:`WhmcsClient.call` sends every request (form POST, ``responsetype=json``), decodes the JSON reply on
 every HTTP status and maps failures onto the :class:`~puq_bridge.errors.WhmcsError` family; reads are retried with
-backoff on transport failures, writes never are. Typed methods per action return the frozen dataclasses below, with
-WHMCS's string values turned into ints, Decimals and dates (see :mod:`puq_bridge.whmcs_values`).
+backoff on transport failures, writes never are. Typed methods per action return the frozen dataclasses of
+:mod:`puq_bridge.whmcs_models` (re-exported here), with WHMCS's string values turned into ints, Decimals and dates.
 
 Secrets never leave this module: logs name the action and the parameter *names* only, and error text quotes
 replies only after masking the API secret, the access key and every ``password``-like field.
@@ -14,8 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, Callable, Iterator, TypeVar
 
 import requests
@@ -23,103 +21,12 @@ import requests
 from .errors import WhmcsApiError, WhmcsError, WhmcsProtocolError, WhmcsTransportError
 from .http_post import Poster
 from .whmcs_http import FORM_HEADERS, post
-from .whmcs_values import form_fields, items, strings, to_bool, to_date, to_datetime, to_decimal, to_int, to_opt_int
+from .whmcs_models import (CancelledPackage, Client, Product, Server, Service, User, cancelled_from_row,  # noqa: F401
+                           client_from_reply, product_from_row, server_from_row, service_from_row, user_from_row)
+from .whmcs_values import form_fields, items, strings, to_int
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Service:
-    """One WHMCS service (a row of GetClientsProducts), values as Python types."""
-
-    id: int
-    client_id: int
-    product_id: int
-    product_name: str
-    group_name: str
-    domain: str
-    status: str                            # Active, Suspended, Terminated, Cancelled, Pending, Fraud, Completed
-    server_id: int | None                  # None when 0 / empty
-    server_name: str
-    server_ip: str
-    server_hostname: str
-    dedicated_ip: str
-    registration_date: dt.date | None      # "0000-00-00" -> None
-    next_due_date: dt.date | None
-    billing_cycle: str                     # "Monthly", "Quarterly", "Semi-Annually", "Annually", "Free Account", ...
-    recurring_amount: Decimal
-    first_payment_amount: Decimal
-    payment_method: str                    # gateway module name ("banktransfer")
-    payment_method_name: str               # display name ("Bank Transfer")
-    username: str
-    disk_usage_mb: int
-    disk_limit_mb: int
-    last_update: dt.datetime | None        # "0000-00-00 00:00:00" -> None
-    config_options: dict[str, str] = field(default_factory=dict)   # option name -> value
-    custom_fields: dict[str, str] = field(default_factory=dict)    # field name -> value
-    password: str = field(default="", repr=False)                  # plaintext service password: never log or show
-
-
-@dataclass(frozen=True)
-class Client:
-    """A WHMCS client (GetClientsDetails)."""
-
-    id: int
-    firstname: str
-    lastname: str
-    companyname: str
-    email: str
-    language: str                          # "" when the client uses the system default; e.g. "polish", "english"
-    currency_code: str                     # "PLN", "USD", "" when unknown
-    status: str
-
-
-@dataclass(frozen=True)
-class User:
-    """A WHMCS user (GetUsers), with the clients it belongs to: ``clients`` is ``[(client_id, is_owner)]``."""
-
-    id: int
-    firstname: str
-    lastname: str
-    email: str
-    created: dt.datetime | None
-    clients: tuple[tuple[int, bool], ...] = ()
-
-
-@dataclass(frozen=True)
-class Product:
-    """A WHMCS product (GetProducts)."""
-
-    id: int
-    group_id: int
-    name: str
-    type: str
-    module: str
-
-
-@dataclass(frozen=True)
-class Server:
-    """A WHMCS server (GetServers); no credentials are returned by WHMCS."""
-
-    id: int
-    name: str
-    hostname: str
-    ip_address: str
-    active: bool
-    module: str
-
-
-@dataclass(frozen=True)
-class CancelledPackage:
-    """A cancellation request (GetCancelledPackages)."""
-
-    id: int
-    service_id: int
-    type: str
-    reason: str
-    date: dt.datetime | None
-
 
 
 #: Actions that change state: never retried, whatever failed.
@@ -128,60 +35,6 @@ WRITE_ACTIONS = frozenset({
     "modulechangepackage", "modulecustom", "addcancelrequest", "adduser", "createclientinvite",
     "updateuserpermissions", "deleteuserclient", "resetpassword", "createssotoken",
 })
-
-def _service(row: dict[str, Any]) -> Service:
-    options = items(row, "configoptions", "configoption")
-    fields = items(row, "customfields", "customfield")
-    return Service(
-        id=to_int(row.get("id")), client_id=to_int(row.get("clientid")), product_id=to_int(row.get("pid")),
-        product_name=str(row.get("name") or ""), group_name=str(row.get("groupname") or ""),
-        domain=str(row.get("domain") or ""), status=str(row.get("status") or ""),
-        server_id=to_opt_int(row.get("serverid")), server_name=str(row.get("servername") or ""),
-        server_ip=str(row.get("serverip") or ""), server_hostname=str(row.get("serverhostname") or ""),
-        dedicated_ip=str(row.get("dedicatedip") or ""), registration_date=to_date(row.get("regdate")),
-        next_due_date=to_date(row.get("nextduedate")), billing_cycle=str(row.get("billingcycle") or ""),
-        recurring_amount=to_decimal(row.get("recurringamount")),
-        first_payment_amount=to_decimal(row.get("firstpaymentamount")),
-        payment_method=str(row.get("paymentmethod") or ""),
-        payment_method_name=str(row.get("paymentmethodname") or ""), username=str(row.get("username") or ""),
-        disk_usage_mb=to_int(row.get("diskusage")), disk_limit_mb=to_int(row.get("disklimit")),
-        last_update=to_datetime(row.get("lastupdate")),
-        config_options={str(o.get("option", "")): str(o.get("value", "")) for o in options},
-        custom_fields={str(f.get("name", "")): str(f.get("value", "")) for f in fields},
-        password=str(row.get("password") or ""),
-    )
-
-
-def _client(reply: dict[str, Any]) -> Client:
-    c = reply.get("client") if isinstance(reply.get("client"), dict) else reply
-    return Client(id=to_int(c.get("id") or c.get("userid")), firstname=str(c.get("firstname") or ""),
-                  lastname=str(c.get("lastname") or ""), companyname=str(c.get("companyname") or ""),
-                  email=str(c.get("email") or ""), language=str(c.get("language") or ""),
-                  currency_code=str(c.get("currency_code") or ""), status=str(c.get("status") or ""))
-
-
-def _user(row: dict[str, Any]) -> User:
-    clients = tuple((to_int(c.get("id")), to_bool(c.get("isOwner"))) for c in items(row, "clients"))
-    return User(id=to_int(row.get("id")), firstname=str(row.get("firstname") or ""),
-                lastname=str(row.get("lastname") or ""), email=str(row.get("email") or ""),
-                created=to_datetime(row.get("datecreated")), clients=clients)
-
-
-def _product(row: dict[str, Any]) -> Product:
-    return Product(id=to_int(row.get("pid")), group_id=to_int(row.get("gid")), name=str(row.get("name") or ""),
-                   type=str(row.get("type") or ""), module=str(row.get("module") or ""))
-
-
-def _server(row: dict[str, Any]) -> Server:
-    return Server(id=to_int(row.get("id")), name=str(row.get("name") or ""), hostname=str(row.get("hostname") or ""),
-                  ip_address=str(row.get("ipaddress") or ""), active=to_bool(row.get("active")),
-                  module=str(row.get("module") or ""))
-
-
-def _cancelled(row: dict[str, Any]) -> CancelledPackage:
-    return CancelledPackage(id=to_int(row.get("id")), service_id=to_int(row.get("relid")),
-                            type=str(row.get("type") or ""), reason=str(row.get("reason") or ""),
-                            date=to_datetime(row.get("date")))
 
 
 class WhmcsClient:
@@ -280,7 +133,7 @@ class WhmcsClient:
         """GetClientsProducts, all pages."""
         params = {"clientid": client_id, "serviceid": service_id, "pid": product_id, "domain": domain}
         for row in self._pages("GetClientsProducts", params, "products", "product", page_size):
-            yield _build("GetClientsProducts", _service, row)
+            yield _build("GetClientsProducts", service_from_row, row)
 
     def service(self, service_id: int) -> Service:
         """One service by id (raises WhmcsApiError when not found)."""
@@ -291,7 +144,7 @@ class WhmcsClient:
     def client_details(self, client_id: int | None = None, *, email: str | None = None) -> Client:
         """GetClientsDetails."""
         reply = self.call("GetClientsDetails", {"clientid": client_id, "email": email})
-        return _build("GetClientsDetails", _client, reply)
+        return _build("GetClientsDetails", client_from_reply, reply)
 
     def update_client_product(self, service_id: int, **fields: Any) -> None:
         """UpdateClientProduct with arbitrary documented fields (a write: never retried)."""
@@ -311,12 +164,12 @@ class WhmcsClient:
                  module: str | None = None) -> list[Product]:
         """GetProducts."""
         reply = self.call("GetProducts", {"pid": product_id, "gid": group_id, "module": module})
-        return [_build("GetProducts", _product, row) for row in items(reply, "products", "product")]
+        return [_build("GetProducts", product_from_row, row) for row in items(reply, "products", "product")]
 
     def servers(self, *, service_id: int | None = None) -> list[Server]:
         """GetServers."""
         reply = self.call("GetServers", {"serviceId": service_id})
-        return [_build("GetServers", _server, row) for row in items(reply, "servers")]
+        return [_build("GetServers", server_from_row, row) for row in items(reply, "servers")]
 
     def payment_methods(self) -> dict[str, str]:
         """GetPaymentMethods: the activated gateways, module name → display name (``"banktransfer"`` → ``"Bank
@@ -367,7 +220,7 @@ class WhmcsClient:
     def cancelled_packages(self) -> list[CancelledPackage]:
         """GetCancelledPackages, all pages."""
         rows = self._pages("GetCancelledPackages", {}, "packages", "package", 100)
-        return [_build("GetCancelledPackages", _cancelled, row) for row in rows]
+        return [_build("GetCancelledPackages", cancelled_from_row, row) for row in rows]
 
     # --- users -------------------------------------------------------------------------------------------------
 
@@ -386,7 +239,7 @@ class WhmcsClient:
     def users(self, *, search: str | None = None) -> list[User]:
         """GetUsers, all pages."""
         rows = self._pages("GetUsers", {"search": search}, "users", None, 100)
-        return [_build("GetUsers", _user, row) for row in rows]
+        return [_build("GetUsers", user_from_row, row) for row in rows]
 
     def client_users(self, client_id: int) -> list[User]:
         """Users associated with one client (GetUsers filtered on the client)."""
