@@ -22,6 +22,7 @@ from lxml import etree
 from werkzeug.wrappers import Request, Response
 
 from .server import DropConnection
+from .zimbra_directory import Directory
 from .zimbra_ops import Operations
 from .zimbra_wire import (CONTENT_TYPE, SOAP11, SOAP12, ZIMBRA_NS, SimFault, envelope, fault_body, local, record,
                           quota_usage_envelope, sample_rows)
@@ -34,7 +35,7 @@ _HTML_502 = (b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r
              b"</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
 
 
-class FakeZimbra(Operations):
+class FakeZimbra(Operations, Directory):
     """A fake Zimbra admin server (``POST /service/admin/soap``), thread-safe, for tests, the demo and dry runs.
 
     Args:
@@ -45,8 +46,9 @@ class FakeZimbra(Operations):
         auth_order: ``"lifetime-first"`` (current source) or ``"token-first"`` (ZCS 7/8 captures) in AuthResponse.
         auth_extra: add ``<a n="zimbraIsDomainAdminAccount">false</a>`` to AuthResponse, like ZCS 7.
 
-    State: ``domains`` / ``accounts`` / ``coses`` map a name to a dict with ``id``, ``attrs`` (and for accounts
-    ``used`` bytes and ``mbxid``). ``requests`` lists ``{"op": "GetQuotaUsage", "attrs": {...}}`` without secrets.
+    State: ``domains`` / ``accounts`` / ``coses`` / ``lists`` / ``resources`` map a name to a dict with ``id``,
+    ``attrs`` (and for accounts ``used`` bytes and ``mbxid``, for lists ``members``); ``aliases`` map an alias to
+    ``id``, ``target`` (the account or list name) and ``type``. ``requests`` lists ``{"op": "GetQuotaUsage", "attrs": {...}}`` without secrets.
     """
 
     def __init__(self, admin_user: str = "admin@example.com", password: str = "zimbra-secret", *,
@@ -60,6 +62,9 @@ class FakeZimbra(Operations):
         self.domains: dict[str, dict] = {}
         self.accounts: dict[str, dict] = {}
         self.coses: dict[str, dict] = {}
+        self.lists: dict[str, dict] = {}
+        self.resources: dict[str, dict] = {}
+        self.aliases: dict[str, dict] = {}
         self.requests: list[dict] = []
         self.latency = 0.0
         self.hang_seconds = 5.0
@@ -187,6 +192,8 @@ class FakeZimbra(Operations):
         if int(self.version.split(".")[0] or 0) >= 10:
             raise SimFault("service.PERM_DENIED", "permission denied: Error in Authentication")
         raise SimFault("account.AUTH_FAILED", f"authentication failed for [{name}]")
+
+    OPS = {**Operations.OPS, **Directory.DIRECTORY_OPS}
 
     # --- HTTP ----------------------------------------------------------------------------------------------------
 

@@ -178,7 +178,7 @@ class Operations:
         domain = name.rpartition("@")[2]
         if "@" not in name or domain not in self.domains:
             raise SimFault("account.NO_SUCH_DOMAIN", f"no such domain: {domain or name}")
-        if name in self.accounts:
+        if self._entry_kind(name):
             uid, dn = name.partition("@")[0], ",".join(f"dc={p}" for p in domain.split("."))
             raise SimFault("account.ACCOUNT_EXISTS", f"email address already exists: {name}, at DN: uid={uid},"
                                                      f"ou=people,{dn}")
@@ -223,6 +223,7 @@ class Operations:
         name, _ = self._account("id", param(body, "id") or "")
         del self.accounts[name]
         self._passwords.pop(name, None)
+        self._forget_target(name)
         return E("DeleteAccountResponse")
 
     def _domain_accounts(self, domain: str) -> list[str]:
@@ -236,20 +237,19 @@ class Operations:
                  *[self._account_element(n, self.accounts[n]) for n in self._domain_accounts(domain)])
 
     def op_search(self, body):
-        """SearchDirectoryRequest for accounts (``query`` ignored): domain, limit (0 = all), offset, attrs."""
+        """SearchDirectoryRequest (``query`` ignored): domain, types (comma list), limit (0 = all), offset, attrs."""
         domain = param(body, "domain")
         if domain:
             self._domain("name", domain)
-        types = (param(body, "types") or "accounts").split(",")
-        names = (self._domain_accounts(domain) if domain else sorted(self.accounts)) if "accounts" in types else []
+        entries = self._domain_entries(domain, self.search_kinds(param(body, "types")))
         if not flag(param(body, "sortAscending"), True):
-            names.reverse()
+            entries.reverse()
         limit, offset = _int(param(body, "limit"), "limit"), _int(param(body, "offset"), "offset")
-        page = names[offset:offset + limit] if limit else names[offset:]
+        page = entries[offset:offset + limit] if limit else entries[offset:]
         wanted = _wanted(body)
         return E("SearchDirectoryResponse",
-                 {"more": int(offset + len(page) < len(names)), "searchTotal": len(names)},
-                 *[self._account_element(n, self.accounts[n], None, wanted, isExternal="0") for n in page])
+                 {"more": int(offset + len(page) < len(entries)), "searchTotal": len(entries)},
+                 *[self._entry_element(name, kind, wanted) for name, kind in page])
 
     def op_count(self, body):
         """CountAccountRequest: the domain's accounts per class of service."""
@@ -293,9 +293,9 @@ class Operations:
         return E("ModifyDomainResponse", None, self._named("domain", name, domain))
 
     def op_delete_domain(self, body):
-        """DeleteDomainRequest by id; DOMAIN_NOT_EMPTY while accounts remain."""
+        """DeleteDomainRequest by id; DOMAIN_NOT_EMPTY while accounts, resources, lists or aliases remain."""
         name, _ = self._domain("id", param(body, "id") or "")
-        remaining = self._domain_accounts(name)
+        remaining = [n for n, _ in self._domain_entries(name, ("account", "calresource", "dl", "alias"))]
         if remaining:
             dn = ",".join(f"dc={p}" for p in name.split("."))
             entries = "][".join(f"uid={n.partition('@')[0]},ou=people,{dn}" for n in remaining[:4])
