@@ -15,7 +15,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 from urllib.parse import urlsplit
 
 import requests
@@ -27,8 +27,12 @@ from .usage import MailboxUsage
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ZimbraAdmin", "Account", "AccountInfo", "Domain", "Cos", "QuotaUsage", "VersionInfo",
-           "parse_quota_usage"]
+__all__ = ["ZimbraAdmin", "Account", "AccountInfo", "DirectoryEntry", "Domain", "Cos", "QuotaUsage", "VersionInfo",
+           "parse_quota_usage", "DIRECTORY_TYPES"]
+
+#: SearchDirectory ``types`` → the reply element (``DirectoryEntry.kind``) of each. ``accounts`` leaves out calendar
+#: resources and distribution lists, which keep a domain from being deleted all the same.
+DIRECTORY_TYPES = {"accounts": "account", "resources": "calresource", "distributionlists": "dl", "aliases": "alias"}
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,18 @@ class Account:
     name: str
     id: str
     attrs: dict[str, str | list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DirectoryEntry:
+    """One SearchDirectory hit: ``kind`` (``account``, ``calresource``, ``dl`` or ``alias``), name, zimbraId,
+    attributes, and for an alias the name of the account or list it points to (``target``)."""
+
+    kind: str
+    name: str
+    id: str
+    attrs: dict[str, str | list[str]] = field(default_factory=dict)
+    target: str | None = None
 
 
 @dataclass(frozen=True)
@@ -305,16 +321,44 @@ class ZimbraAdmin:
     def search_accounts(self, domain: str, *, attrs: list[str] | None = None,
                         page_size: int = 500) -> Iterator[Account]:
         """SearchDirectory ``types=accounts`` in a domain, all pages (``page_size=0``: one request for all)."""
+        for reply in self._search_pages(domain, "accounts", attrs, page_size):
+            for account in reply.account or []:
+                yield _named(Account, account)
+
+    def search_directory(self, domain: str, types: Iterable[str] = ("accounts", "resources", "distributionlists"),
+                         *, attrs: list[str] | None = None, page_size: int = 500) -> Iterator[DirectoryEntry]:
+        """SearchDirectory over several ``types`` (keys of :data:`DIRECTORY_TYPES`) in a domain, all pages, each page
+        by name; ``page_size=0`` asks for everything at once. An unknown type is a ``ValueError`` naming it."""
+        types = tuple(types)
+        unknown = [t for t in types if t not in DIRECTORY_TYPES]
+        if unknown or not types:
+            raise ValueError(f"Zimbra SearchDirectory: unknown type {', '.join(unknown) or '(none given)'}; "
+                             f"known: {', '.join(DIRECTORY_TYPES)}")
+        kinds = [DIRECTORY_TYPES[t] for t in types]
+        for reply in self._search_pages(domain, ",".join(types), attrs, page_size):
+            page = [DirectoryEntry(kind, obj.name or "", obj.id or "", _attrs(obj.a), getattr(obj, "targetName", None))
+                    for kind in kinds for obj in getattr(reply, kind) or []]
+            yield from sorted(page, key=lambda entry: entry.name)
+
+    def _search_pages(self, domain: str, types: str, attrs: list[str] | None, page_size: int) -> Iterator[Any]:
+        """SearchDirectory replies, page after page, until the server says there are no more."""
         offset = 0
         while True:
-            reply = self._invoke("SearchDirectory", domain=domain, types="accounts", limit=page_size, offset=offset,
+            reply = self._invoke("SearchDirectory", domain=domain, types=types, limit=page_size, offset=offset,
                                  attrs=",".join(attrs) if attrs else None, sortBy="name", sortAscending=True)
-            page = reply.account or []
-            for account in page:
-                yield _named(Account, account)
-            offset += len(page)
-            if not reply.more or not page:
+            yield reply
+            found = sum(len(getattr(reply, kind) or []) for kind in DIRECTORY_TYPES.values())
+            offset += found
+            if not reply.more or not found:
                 return
+
+    def delete_distribution_list(self, id: str) -> None:
+        """DeleteDistributionList (its aliases go with it); a gone list is ``account.NO_SUCH_DISTRIBUTION_LIST``."""
+        self._invoke("DeleteDistributionList", id=id)
+
+    def delete_calendar_resource(self, id: str) -> None:
+        """DeleteCalendarResource; a gone resource is ``account.NO_SUCH_CALENDAR_RESOURCE``."""
+        self._invoke("DeleteCalendarResource", id=id)
 
     def all_accounts(self, domain: str) -> list[Account]:
         """GetAllAccounts of a domain (no paging)."""

@@ -108,6 +108,55 @@ def test_search_accounts_of_an_empty_domain(zimbra_admin):
     assert list(zimbra_admin.search_accounts("empty.net")) == []
 
 
+def _add_directory(sim):
+    sim.add_distribution_list("team@example.com", members=["info@example.com"])
+    sim.add_resource("room1@example.com", display_name="Room 1")
+    sim.add_alias("hello@example.com", "office@example.org")
+
+
+def test_search_directory_finds_lists_and_resources_that_search_accounts_leaves_out(zimbra_admin, fake_zimbra):
+    _add_directory(fake_zimbra)
+    assert len(list(zimbra_admin.search_accounts("example.com"))) == 4
+    found = list(zimbra_admin.search_directory("example.com", page_size=2))
+    assert [(e.kind, e.name) for e in found] == [
+        ("account", "empty@example.com"), ("account", "info@example.com"), ("account", "locked@example.com"),
+        ("calresource", "room1@example.com"), ("account", "sales@example.com"), ("dl", "team@example.com")]
+    assert found[3].id == fake_zimbra.resources["room1@example.com"]["id"]
+    assert found[3].attrs["zimbraCalResType"] == "Location" and found[5].target is None
+    searches = [r["attrs"] for r in fake_zimbra.requests if r["op"] == "SearchDirectory"][1:]
+    assert [s["offset"] for s in searches] == ["0", "2", "4"]
+    assert {s["types"] for s in searches} == {"accounts,resources,distributionlists"}
+
+
+def test_search_directory_of_aliases_names_their_targets(zimbra_admin, fake_zimbra):
+    _add_directory(fake_zimbra)
+    [alias] = zimbra_admin.search_directory("example.com", ["aliases"], attrs=["zimbraAliasTargetId"])
+    assert (alias.kind, alias.name, alias.target) == ("alias", "hello@example.com", "office@example.org")
+    assert alias.attrs == {"zimbraAliasTargetId": fake_zimbra.accounts["office@example.org"]["id"]}
+    assert list(zimbra_admin.search_directory("empty.net", ["accounts", "aliases"], page_size=0)) == []
+
+
+@pytest.mark.parametrize("types", [["accounts", "groups"], [], ["account"]])
+def test_search_directory_refuses_unknown_types_before_asking(types, zimbra_admin, fake_zimbra):
+    with pytest.raises(ValueError, match="unknown type"):
+        list(zimbra_admin.search_directory("example.com", types))
+    assert fake_zimbra.count("SearchDirectory") == 0
+
+
+@pytest.mark.parametrize("method, table, name, code", [
+    ("delete_distribution_list", "lists", "team@example.com", "account.NO_SUCH_DISTRIBUTION_LIST"),
+    ("delete_calendar_resource", "resources", "room1@example.com", "account.NO_SUCH_CALENDAR_RESOURCE"),
+])
+def test_delete_list_and_resource(method, table, name, code, zimbra_admin, fake_zimbra):
+    _add_directory(fake_zimbra)
+    entry_id = getattr(fake_zimbra, table)[name]["id"]
+    getattr(zimbra_admin, method)(entry_id)
+    assert name not in getattr(fake_zimbra, table)
+    with pytest.raises(errors.ZimbraFault) as caught:
+        getattr(zimbra_admin, method)(entry_id)
+    assert caught.value.code == code and entry_id in str(caught.value)
+
+
 def test_all_accounts_and_count(zimbra_admin):
     assert sorted(a.name for a in zimbra_admin.all_accounts("example.org")) == ["office@example.org"]
     assert zimbra_admin.all_accounts("empty.net") == []
