@@ -20,7 +20,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
-from .errors import AccountExists, DomainExists, NoSuchAccount, NoSuchCos, NoSuchDomain, ParamsError
+from .errors import (AccountExists, DomainExists, DomainNotEmpty, NoSuchAccount, NoSuchCos, NoSuchDomain, ParamsError,
+                     ZimbraError, ZimbraFault)
 from .usage import GB, MB, parse_total_space
 
 if TYPE_CHECKING:  # importing zimbra imports zeep
@@ -204,6 +205,15 @@ def required_password(params: Mapping[str, Any]) -> str:
     return password
 
 
+#: What TerminateAccount deletes, in this order (lists first: the server need not drop deleted members from them).
+_SWEEP_ORDER = ("dl", "calresource", "account")
+_SWEPT_TYPES = ("distributionlists", "resources", "accounts")
+_GONE_CODES = frozenset({"account.NO_SUCH_ACCOUNT", "account.NO_SUCH_CALENDAR_RESOURCE",
+                         "account.NO_SUCH_DISTRIBUTION_LIST"})
+_KIND_NAMES = {"account": "mailbox", "calresource": "calendar resource", "dl": "distribution list", "alias": "alias"}
+_SHOWN = 5
+
+
 class Provisioner:
     """Applies the WHMCS life cycle to one Zimbra server.
 
@@ -238,21 +248,32 @@ class Provisioner:
         self._set_domain_status(ServiceTarget.from_params(params).domain, "active")
 
     def terminate(self, params: Mapping[str, Any]) -> None:
-        """TerminateAccount: delete every account of the domain, then the domain; a missing domain is success."""
+        """TerminateAccount: delete the domain's distribution lists, calendar resources and accounts (their aliases go
+        with them), then the domain. A missing domain, or an entry deleted meanwhile, is success.
+
+        Raises:
+            DomainNotEmpty: something is left that the bridge does not delete (an alias of a mailbox in another
+                domain, an entry created meanwhile); the message names what remains.
+        """
         target = ServiceTarget.from_params(params)
         try:
             domain = self.zimbra.get_domain(target.domain)
         except NoSuchDomain:
             log.info("domain %s does not exist: nothing to terminate", target.domain)
             return
-        accounts = list(self.zimbra.search_accounts(target.domain))
-        for account in accounts:
-            try:
-                self.zimbra.delete_account(account.id)
-            except NoSuchAccount:
-                pass
-        self.zimbra.delete_domain(domain.id)
-        log.info("deleted domain %s and its %d accounts", target.domain, len(accounts))
+        entries = sorted(self.zimbra.search_directory(target.domain, _SWEPT_TYPES),
+                         key=lambda entry: _SWEEP_ORDER.index(entry.kind))
+        for entry in entries:
+            self._delete_entry(entry)
+        try:
+            self.zimbra.delete_domain(domain.id)
+        except NoSuchDomain:
+            log.info("domain %s was deleted meanwhile", target.domain)
+        except DomainNotEmpty as err:
+            raise self._not_empty(target.domain, err) from err
+        kinds = [entry.kind for entry in entries]
+        log.info("deleted domain %s with %d accounts, %d calendar resources and %d distribution lists", target.domain,
+                 kinds.count("account"), kinds.count("calresource"), kinds.count("dl"))
 
     def change_password(self, params: Mapping[str, Any]) -> None:
         """ChangePassword: SetPassword on the primary mailbox."""
@@ -274,6 +295,31 @@ class Provisioner:
         self.zimbra.modify_account(account.id, {"zimbraMailQuota": str(settings.quota_bytes), "zimbraCOSId": cos_id})
 
     # --- helpers -------------------------------------------------------------------------------------------------
+
+    def _delete_entry(self, entry) -> None:
+        """Delete one account, calendar resource or distribution list; one already gone is fine."""
+        delete = {"account": self.zimbra.delete_account, "calresource": self.zimbra.delete_calendar_resource,
+                  "dl": self.zimbra.delete_distribution_list}[entry.kind]
+        try:
+            delete(entry.id)
+        except ZimbraFault as err:
+            if err.code not in _GONE_CODES:
+                raise
+            log.info("%s %s was deleted meanwhile", _KIND_NAMES[entry.kind], entry.name)
+
+    def _not_empty(self, domain: str, err: DomainNotEmpty) -> DomainNotEmpty:
+        """DOMAIN_NOT_EMPTY after the sweep, with what remains named (the server's own text if it cannot be read)."""
+        try:
+            left = list(self.zimbra.search_directory(domain, (*_SWEPT_TYPES, "aliases"), attrs=["zimbraId"]))
+        except ZimbraError as search_err:
+            log.warning("cannot list what remains in %s: %s", domain, search_err)
+            return err
+        shown = "; ".join(f"{_KIND_NAMES[e.kind]} {e.name}" + (f" (of {e.target})" if e.target else "")
+                          for e in left[:_SHOWN])
+        more = f" and {len(left) - _SHOWN} more" if len(left) > _SHOWN else ""
+        what = f"still holds {shown}{more}" if left else "still holds entries the bridge cannot list"
+        return DomainNotEmpty(err.server, err.operation, err.code,
+                              f"domain {domain} {what}; remove what remains in Zimbra, then terminate again")
 
     def _ensure_domain(self, name: str, settings: ProductSettings) -> None:
         attrs = {"zimbraDomainMaxAccounts": str(settings.max_mailboxes)} if settings.max_mailboxes else {}

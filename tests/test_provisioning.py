@@ -212,6 +212,96 @@ def test_terminate_of_a_never_created_domain_is_success(prov, fake_zimbra):
     assert fake_zimbra.count("DeleteDomain") == 0
 
 
+def test_terminate_removes_lists_resources_and_aliases_too_and_repeats(prov, fake_zimbra):
+    prov.create(params())
+    fake_zimbra.add_account("jan@firma.pl")
+    fake_zimbra.add_distribution_list("zespol@firma.pl", members=["jan@firma.pl", "info@example.com"])
+    fake_zimbra.add_resource("sala@firma.pl", display_name="Sala konferencyjna")
+    fake_zimbra.add_alias("kontakt@firma.pl", "biuro@firma.pl")
+    fake_zimbra.add_alias("lista@firma.pl", "zespol@firma.pl")
+    prov.terminate(params())
+    assert "firma.pl" not in fake_zimbra.domains
+    for table in (fake_zimbra.accounts, fake_zimbra.lists, fake_zimbra.resources, fake_zimbra.aliases):
+        assert not [n for n in table if n.endswith("@firma.pl")]
+    assert "info@example.com" in fake_zimbra.accounts
+    deletes = [r["op"] for r in fake_zimbra.requests if r["op"].startswith("Delete")]
+    assert deletes == ["DeleteDistributionList", "DeleteCalendarResource", "DeleteAccount", "DeleteAccount",
+                       "DeleteDomain"]
+    prov.terminate(params())  # missing domain: success
+    assert fake_zimbra.count("DeleteDomain") == 1
+
+
+class DeletesBehindOurBack:
+    """A WSGI app in front of the fake: right after the first SearchDirectory, another admin deletes ``names``."""
+
+    def __init__(self, sim, *names):
+        self.sim, self.names = sim, names
+
+    def __call__(self, environ, start_response):
+        reply = self.sim.wsgi_app(environ, start_response)
+        if self.names and self.sim.count("SearchDirectory") == 1:
+            with self.sim.lock:
+                for name in self.names:
+                    for table in (self.sim.accounts, self.sim.lists, self.sim.resources):
+                        table.pop(name, None)
+            self.names = ()
+        return reply
+
+
+def test_terminate_accepts_entries_deleted_meanwhile(fake_zimbra):
+    from puq_bridge.simulators.server import BackgroundServer
+    from puq_bridge.zimbra import ZimbraAdmin
+
+    fake_zimbra.add_domain("firma.pl")
+    fake_zimbra.add_account("jan@firma.pl")
+    fake_zimbra.add_distribution_list("zespol@firma.pl")
+    fake_zimbra.add_resource("sala@firma.pl")
+    app = DeletesBehindOurBack(fake_zimbra, "jan@firma.pl", "zespol@firma.pl", "sala@firma.pl")
+    with BackgroundServer(app) as server, ZimbraAdmin(server.url, "admin@example.com", "zimbra-secret",
+                                                     timeout=2) as admin:
+        Provisioner(admin).terminate(params())
+    assert "firma.pl" not in fake_zimbra.domains
+    assert [fake_zimbra.count(op) for op in ("DeleteDistributionList", "DeleteCalendarResource", "DeleteAccount")] \
+        == [1, 1, 1]
+
+
+def test_terminate_names_what_it_cannot_remove(prov, fake_zimbra):
+    prov.create(params())
+    fake_zimbra.add_distribution_list("zespol@firma.pl")
+    fake_zimbra.add_alias("biuro-stare@firma.pl", "info@example.com")  # a mailbox of another customer: not ours
+    with pytest.raises(ZimbraError) as caught:
+        prov.terminate(params())
+    message = str(caught.value)
+    assert caught.value.code == "account.DOMAIN_NOT_EMPTY"
+    assert "firma.pl still holds alias biuro-stare@firma.pl (of info@example.com)" in message
+    assert "terminate again" in message and PASSWORD not in message and "zimbra-secret" not in message
+    assert "\n" not in message
+    assert "info@example.com" in fake_zimbra.accounts and "zespol@firma.pl" not in fake_zimbra.lists
+    with pytest.raises(ZimbraError) as again:  # still there: the same readable error, nothing else touched
+        prov.terminate(params())
+    assert str(again.value) == message and "info@example.com" in fake_zimbra.accounts
+    del fake_zimbra.aliases["biuro-stare@firma.pl"]
+    prov.terminate(params())
+    assert "firma.pl" not in fake_zimbra.domains
+
+
+def test_terminate_lists_at_most_a_few_remaining_entries(prov, fake_zimbra):
+    fake_zimbra.add_domain("firma.pl")
+    for i in range(7):
+        fake_zimbra.add_alias(f"a{i}@firma.pl", "info@example.com")
+    with pytest.raises(ZimbraError, match=r"alias a4@firma.pl \(of info@example.com\) and 2 more; remove"):
+        prov.terminate(params())
+
+
+def test_terminate_stops_on_a_real_failure_during_the_sweep(prov, fake_zimbra):
+    fake_zimbra.add_domain("firma.pl")
+    fake_zimbra.add_distribution_list("zespol@firma.pl")
+    fake_zimbra.inject("http500", on="DeleteDistributionList")
+    with pytest.raises(ZimbraError, match="DeleteDistributionList"):
+        prov.terminate(params())
+    assert "firma.pl" in fake_zimbra.domains and fake_zimbra.count("DeleteDomain") == 0
+
+
 def test_change_password(prov, zimbra_server, caplog):
     fake, url = zimbra_server
     prov.create(params())
