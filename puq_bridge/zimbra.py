@@ -14,7 +14,6 @@ import logging
 import math
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping
 from urllib.parse import urlsplit
 
@@ -24,90 +23,13 @@ from . import zimbra_soap as _soap
 from .errors import AuthExpired, AuthRequired, ZimbraProtocolError, ZimbraTransportError
 from .http_post import Poster
 from .usage import MailboxUsage
+from .zimbra_models import (DIRECTORY_TYPES, Account, AccountInfo, Cos, DirectoryEntry, Domain, QuotaUsage,  # noqa: F401
+                            VersionInfo)
 
 log = logging.getLogger(__name__)
 
 __all__ = ["ZimbraAdmin", "Account", "AccountInfo", "DirectoryEntry", "Domain", "Cos", "QuotaUsage", "VersionInfo",
            "parse_quota_usage", "DIRECTORY_TYPES"]
-
-#: SearchDirectory ``types`` → the reply element (``DirectoryEntry.kind``) of each. ``accounts`` leaves out calendar
-#: resources and distribution lists, which keep a domain from being deleted all the same.
-DIRECTORY_TYPES = {"accounts": "account", "resources": "calresource", "distributionlists": "dl", "aliases": "alias"}
-
-
-@dataclass(frozen=True)
-class Account:
-    """A Zimbra account: name, zimbraId, and the ``<a n=…>`` attributes asked for (multi-valued as lists)."""
-
-    name: str
-    id: str
-    attrs: dict[str, str | list[str]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class DirectoryEntry:
-    """One SearchDirectory hit: ``kind`` (``account``, ``calresource``, ``dl`` or ``alias``), name, zimbraId,
-    attributes, and for an alias the name of the account or list it points to (``target``)."""
-
-    kind: str
-    name: str
-    id: str
-    attrs: dict[str, str | list[str]] = field(default_factory=dict)
-    target: str | None = None
-
-
-@dataclass(frozen=True)
-class AccountInfo:
-    """GetAccountInfo: where the account lives and its webmail URL."""
-
-    name: str
-    id: str
-    mail_host: str
-    public_mail_url: str | None
-    admin_soap_url: str | None
-
-
-@dataclass(frozen=True)
-class Domain:
-    """A Zimbra domain with its attributes (``zimbraDomainStatus``, ``zimbraDomainMaxAccounts``...)."""
-
-    name: str
-    id: str
-    attrs: dict[str, str | list[str]] = field(default_factory=dict)
-
-    @property
-    def status(self) -> str:
-        """``zimbraDomainStatus`` (``active`` when absent)."""
-        value = self.attrs.get("zimbraDomainStatus", "active")
-        return value[0] if isinstance(value, list) else value
-
-
-@dataclass(frozen=True)
-class Cos:
-    """A class of service."""
-
-    name: str
-    id: str
-    attrs: dict[str, str | list[str]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class QuotaUsage:
-    """One GetQuotaUsage reply: the page of mailboxes, whether more follow, and the total count."""
-
-    accounts: list[MailboxUsage]
-    more: bool
-    total: int
-
-
-@dataclass(frozen=True)
-class VersionInfo:
-    """GetVersionInfo."""
-
-    version: str
-    release: str
-    host: str
-    platform: str
 
 
 def parse_quota_usage(content: bytes, *, server: str = "zimbra") -> QuotaUsage:

@@ -1,0 +1,92 @@
+"""The records the Zimbra admin client returns: accounts, domains, directory entries, quota usage, version.
+
+Plain frozen dataclasses with no zeep in them, so code that only handles results (the sync, the tabs) need not import
+zeep. :mod:`puq_bridge.zimbra` re-exports them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .usage import MailboxUsage
+
+__all__ = ["Account", "AccountInfo", "DirectoryEntry", "Domain", "Cos", "QuotaUsage", "VersionInfo", "DIRECTORY_TYPES"]
+
+#: SearchDirectory ``types`` → the reply element (``DirectoryEntry.kind``) of each. ``accounts`` leaves out calendar
+#: resources and distribution lists, which keep a domain from being deleted all the same.
+DIRECTORY_TYPES = {"accounts": "account", "resources": "calresource", "distributionlists": "dl", "aliases": "alias"}
+
+
+@dataclass(frozen=True)
+class Account:
+    """A Zimbra account: name, zimbraId, and the ``<a n=…>`` attributes asked for (multi-valued as lists)."""
+
+    name: str
+    id: str
+    attrs: dict[str, str | list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DirectoryEntry:
+    """One SearchDirectory hit: ``kind`` (``account``, ``calresource``, ``dl`` or ``alias``), name, zimbraId,
+    attributes, and for an alias the name of the account or list it points to (``target``)."""
+
+    kind: str
+    name: str
+    id: str
+    attrs: dict[str, str | list[str]] = field(default_factory=dict)
+    target: str | None = None
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    """GetAccountInfo: where the account lives and its webmail URL."""
+
+    name: str
+    id: str
+    mail_host: str
+    public_mail_url: str | None
+    admin_soap_url: str | None
+
+
+@dataclass(frozen=True)
+class Domain:
+    """A Zimbra domain with its attributes (``zimbraDomainStatus``, ``zimbraDomainMaxAccounts``...)."""
+
+    name: str
+    id: str
+    attrs: dict[str, str | list[str]] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        """``zimbraDomainStatus`` (``active`` when absent)."""
+        value = self.attrs.get("zimbraDomainStatus", "active")
+        return value[0] if isinstance(value, list) else value
+
+
+@dataclass(frozen=True)
+class Cos:
+    """A class of service."""
+
+    name: str
+    id: str
+    attrs: dict[str, str | list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QuotaUsage:
+    """One GetQuotaUsage reply: the page of mailboxes, whether more follow, and the total count."""
+
+    accounts: list[MailboxUsage]
+    more: bool
+    total: int
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """GetVersionInfo."""
+
+    version: str
+    release: str
+    host: str
+    platform: str
