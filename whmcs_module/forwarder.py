@@ -71,6 +71,9 @@ def php_value(value: Any) -> str:
 
 def _environment() -> jinja2.Environment:
     folder = resources.files("puq_bridge.templates").joinpath("forwarder")
+    # These templates emit PHP source, not HTML: HTML escaping would corrupt it. What they print is either the module
+    # name (checked against NAME_RE), an int, or a value through the php_string / php_value filters, which emit safe
+    # PHP literals; StrictUndefined catches a missing one.
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), autoescape=False,
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     env.filters["php_string"] = php_string
