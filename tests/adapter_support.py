@@ -7,11 +7,26 @@ import json
 import secrets
 import time
 
+import pytest
+
 from puq_bridge.config import parse_config
 from whmcs_module.signing import HEADER, sign
 
 SECRET = "adapter-shared-secret-0123"
 WHMCS_SECRET = "whmcs-api-secret-4567"
+ZIMBRA_PASSWORD = "zimbra-admin-pw-789"
+
+
+@pytest.fixture
+def fake():
+    """A FakeZimbra (admin password ZIMBRA_PASSWORD) served on loopback; its URL is ``fake.url``."""
+    from puq_bridge.simulators.server import BackgroundServer
+    from puq_bridge.simulators.zimbra import FakeZimbra
+
+    sim = FakeZimbra(password=ZIMBRA_PASSWORD)
+    with BackgroundServer(sim.wsgi_app) as server:
+        sim.url = server.url
+        yield sim
 
 
 def make_config(zimbra=(), *, max_body=65536, whmcs_url="http://127.0.0.1:9", store_path=None):

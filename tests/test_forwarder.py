@@ -12,14 +12,13 @@ import pytest
 from click.testing import CliRunner
 
 from puq_bridge.cli import main
-from tests.adapter_support import SECRET, Recorder, make_config
+from tests.adapter_support import SECRET, ZIMBRA_PASSWORD, Recorder, fake, make_config  # noqa: F401 (fixture)
 from whmcs_module import AdapterContext, AdapterServer, dispatch, make_app, write_forwarder
 from whmcs_module.forwarder import check_name, php_string, php_value
 
 PHP = shutil.which("php")
 needs_php = pytest.mark.skipif(PHP is None, reason="php (php-cli) is not installed; the forwarder cannot be run")
 HARNESS = Path(__file__).parent / "php" / "harness.php"
-ZIMBRA_PASSWORD = "zimbra-admin-pw-789"
 SERVICE_PASSWORD = "Service-Pass-321"
 CLIENT_HASH = "$2y$10$clientpasswordhashvalue"
 
@@ -139,17 +138,6 @@ def test_cli_refuses_bad_input_in_one_line(tmp_path, adapter, args, expect, code
 
 
 # --- real round trips --------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def fake():
-    from puq_bridge.simulators.server import BackgroundServer
-    from puq_bridge.simulators.zimbra import FakeZimbra
-
-    sim = FakeZimbra(password=ZIMBRA_PASSWORD)
-    with BackgroundServer(sim.wsgi_app) as server:
-        sim.url = server.url
-        yield sim
 
 
 @pytest.fixture

@@ -11,24 +11,12 @@ import pytest
 import requests
 from werkzeug.test import Client, EnvironBuilder
 
-from tests.adapter_support import SECRET, WHMCS_SECRET, make_config, signed
+from tests.adapter_support import SECRET, WHMCS_SECRET, ZIMBRA_PASSWORD, fake, make_config, signed  # noqa: F401 (fixture)
 from whmcs_module import AdapterContext, AdapterServer, make_app
 from whmcs_module.signing import HEADER, SignatureError, Verifier, parse, sign
 
 MAX_BODY = 4096
-ZIMBRA_PASSWORD = "zimbra-admin-pw-789"
 SERVICE_PASSWORD = "Service-Pass-321"
-
-
-@pytest.fixture
-def fake():
-    from puq_bridge.simulators.server import BackgroundServer
-    from puq_bridge.simulators.zimbra import FakeZimbra
-
-    sim = FakeZimbra(password=ZIMBRA_PASSWORD)
-    with BackgroundServer(sim.wsgi_app) as server:
-        sim.url = server.url
-        yield sim
 
 
 @pytest.fixture
