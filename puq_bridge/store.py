@@ -1,13 +1,14 @@
 """Usage history in SQLite: what each sync run read, per service and per mailbox.
 
-Layout (schema version in ``PRAGMA user_version``, upgraded by :data:`MIGRATIONS`):
+Layout (schema version in ``PRAGMA user_version``, upgraded by :data:`~puq_bridge.store_schema.MIGRATIONS`):
 
 - ``runs``: one row per recorded sync run (start, end, totals).
-- ``samples``: one row per service per run — status, used/limit bytes (``NULL`` when the read failed), error.
+- ``samples``: one row per service per run — status, used/limit bytes (``NULL`` when the read failed), error, and
+  what was read (tenancy ``domain``: the service's domain; ``server``: every mailbox of its private server).
 - ``mailboxes``: the mailboxes of a sample (used/limit bytes each).
 - ``daily``: one row per service per day — the day's last successful reading — kept for ``history_days``.
-- ``service_settings``: per service, the product's "Total space" module setting as the adapter last received it
-  (WHMCS's API does not return module settings, so the sync and the ``render`` command read it here).
+- ``service_settings``: per service, the product's "Total space" and "Tenancy" module settings as the adapter last
+  received them (WHMCS's API does not return module settings, so the sync and the ``render`` command read them here).
 
 Retention (:meth:`UsageStore.prune`, run by the sync after each run): samples and their mailboxes are kept for
 ``detail_days``; older ones are deleted except each service's newest successful sample (so the client area still has
@@ -29,6 +30,8 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from .errors import StoreError
+from .provisioning import TENANCIES
+from .store_schema import MIGRATIONS, SCHEMA_VERSION
 from .usage import MailboxUsage
 
 log = logging.getLogger(__name__)
@@ -37,53 +40,13 @@ STATUSES = ("updated", "unchanged", "failed", "skipped")
 _TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
-def _script(db: sqlite3.Connection, script: str) -> None:
-    """Run ``;``-separated statements inside the caller's transaction (``executescript`` would commit it)."""
-    for statement in script.split(";"):
-        if statement.strip():
-            db.execute(statement)
-
-
-def _v1(db: sqlite3.Connection) -> None:
-    _script(db, """
-        CREATE TABLE runs (
-            id INTEGER PRIMARY KEY, started TEXT NOT NULL, finished TEXT NOT NULL,
-            updated INTEGER NOT NULL, unchanged INTEGER NOT NULL, failed INTEGER NOT NULL, skipped INTEGER NOT NULL);
-        CREATE INDEX runs_started ON runs(started);
-        CREATE TABLE samples (
-            id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-            service_id INTEGER NOT NULL, taken_at TEXT NOT NULL, domain TEXT NOT NULL, server TEXT NOT NULL,
-            status TEXT NOT NULL, used_bytes INTEGER, limit_bytes INTEGER, error TEXT);
-        CREATE INDEX samples_service ON samples(service_id, taken_at);
-        CREATE INDEX samples_taken ON samples(taken_at);
-        CREATE INDEX samples_run ON samples(run_id);
-        CREATE TABLE mailboxes (
-            id INTEGER PRIMARY KEY, sample_id INTEGER NOT NULL REFERENCES samples(id) ON DELETE CASCADE,
-            name TEXT NOT NULL, zimbra_id TEXT NOT NULL, used_bytes INTEGER NOT NULL, limit_bytes INTEGER NOT NULL);
-        CREATE INDEX mailboxes_sample ON mailboxes(sample_id);
-        CREATE TABLE daily (
-            service_id INTEGER NOT NULL, day TEXT NOT NULL, taken_at TEXT NOT NULL,
-            used_bytes INTEGER NOT NULL, limit_bytes INTEGER NOT NULL, PRIMARY KEY (service_id, day)) WITHOUT ROWID;
-        CREATE INDEX daily_day ON daily(day);
-    """)
-
-
-def _v2(db: sqlite3.Connection) -> None:
-    db.execute("CREATE TABLE service_settings (service_id INTEGER PRIMARY KEY, total_space_bytes INTEGER, "
-               "updated_at TEXT NOT NULL)")
-
-
-#: Schema migrations: ``MIGRATIONS[n]`` takes a store from version ``n`` to ``n + 1``. Only ever append.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
 @dataclass(frozen=True)
 class ServiceResult:
     """What one sync run found for one WHMCS service.
 
     ``status`` is ``updated``, ``unchanged``, ``failed`` or ``skipped``. ``used_bytes``/``limit_bytes`` are ``None``
     when nothing was read (a failed Zimbra read, a skipped service); a failed WHMCS write keeps the data it read.
+    ``tenancy`` says what was read: ``domain`` (the service's domain) or ``server`` (its whole private server).
     """
 
     service_id: int
@@ -94,10 +57,13 @@ class ServiceResult:
     limit_bytes: int | None = None
     mailboxes: tuple[MailboxUsage, ...] = ()
     error: str | None = None
+    tenancy: str = "domain"
 
     def __post_init__(self):
         if self.status not in STATUSES:
             raise ValueError(f"unknown service result status {self.status!r} (expected one of {STATUSES})")
+        if self.tenancy not in TENANCIES:
+            raise ValueError(f"unknown tenancy {self.tenancy!r} (expected one of {TENANCIES})")
 
     @property
     def has_data(self) -> bool:
@@ -107,7 +73,11 @@ class ServiceResult:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The newest successful reading of a service, plus the error of a failed attempt at or after it (if any)."""
+    """The newest successful reading of a service, plus the error of a failed attempt at or after it (if any).
+
+    ``tenancy`` says what the reading covers: ``domain`` (the service's domain) or ``server`` (every mailbox of the
+    service's private server).
+    """
 
     service_id: int
     domain: str
@@ -118,6 +88,24 @@ class Snapshot:
     mailboxes: tuple[MailboxUsage, ...] = field(default_factory=tuple)
     error: str | None = None
     failed_at: dt.datetime | None = None
+    tenancy: str = "domain"
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """A service's product module settings as the adapter last received them (WHMCS's API never returns them).
+
+    ``total_space_bytes``: setting 3, ``None`` when not set. ``tenancy``: setting 6, ``None`` when not known yet —
+    the service is then treated as tenancy ``domain``.
+    """
+
+    total_space_bytes: int | None = None
+    tenancy: str | None = None
+
+    @property
+    def private_server(self) -> bool:
+        """True when the service is a private server (tenancy ``server``): its usage is the whole server's."""
+        return self.tenancy == "server"
 
 
 @dataclass(frozen=True)
@@ -146,6 +134,16 @@ def _parse_ts(text: str) -> dt.datetime:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+def _positive(value: int | None) -> int | None:
+    return value if value and value > 0 else None
+
+
+def _tenancy(value: str | None) -> str | None:
+    if value is not None and value not in TENANCIES:
+        raise ValueError(f"unknown tenancy {value!r} (expected one of {TENANCIES})")
+    return value
 
 
 class UsageStore:
@@ -274,8 +272,9 @@ class UsageStore:
     def _insert_sample(db: sqlite3.Connection, run_id: int, taken: str, r: ServiceResult) -> None:
         sample_id = db.execute(
             "INSERT INTO samples (run_id, service_id, taken_at, domain, server, status, used_bytes, limit_bytes, "
-            "error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (run_id, r.service_id, taken, r.domain, r.server, r.status, r.used_bytes, r.limit_bytes, r.error),
+            "error, tenancy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (run_id, r.service_id, taken, r.domain, r.server, r.status, r.used_bytes, r.limit_bytes, r.error,
+             r.tenancy),
         ).lastrowid
         db.executemany(
             "INSERT INTO mailboxes (sample_id, name, zimbra_id, used_bytes, limit_bytes) VALUES (?, ?, ?, ?, ?)",
@@ -320,47 +319,64 @@ class UsageStore:
         log.debug("usage store %s: pruned %s", self.path, removed)
         return removed
 
-    def remember_total_space(self, service_id: int, total_space_bytes: int | None,
-                             now: dt.datetime | None = None) -> bool:
-        """Keep a service's product "Total space" setting (bytes; ``None`` or 0 = not set); True when written.
+    def remember_settings(self, service_id: int, total_space_bytes: int | None, tenancy: str | None,
+                          now: dt.datetime | None = None) -> bool:
+        """Keep a service's product "Total space" (bytes; ``None`` or 0 = not set) and "Tenancy" (``domain`` |
+        ``server``; ``None`` = not known) settings; True when written.
 
-        Called whenever WHMCS sends module params, so it usually finds the same value: that costs one read and no
+        Called whenever WHMCS sends module params, so it usually finds the same values: that costs one read and no
         write (no write lock taken).
         """
-        value = total_space_bytes if total_space_bytes and total_space_bytes > 0 else None
-        rows = self._read("SELECT total_space_bytes FROM service_settings WHERE service_id = ?", (service_id,))
-        if (rows[0][0] if rows else None) == value:
+        return self._remember(service_id, {"total_space_bytes": _positive(total_space_bytes),
+                                           "tenancy": _tenancy(tenancy)}, now)
+
+    def remember_total_space(self, service_id: int, total_space_bytes: int | None,
+                             now: dt.datetime | None = None) -> bool:
+        """Keep only a service's product "Total space" setting (see :meth:`remember_settings`); True when written."""
+        return self._remember(service_id, {"total_space_bytes": _positive(total_space_bytes)}, now)
+
+    def _remember(self, service_id: int, values: dict[str, object], now: dt.datetime | None) -> bool:
+        """Write the ``service_settings`` columns in ``values`` (names from the code, never from input) if they
+        differ from the stored ones; the other columns keep what they hold."""
+        known = self.service_settings(service_id).get(service_id, ServiceSettings())
+        if all(getattr(known, column) == value for column, value in values.items()):
             return False
+        columns = list(values)
+        changed = " OR ".join(f"service_settings.{c} IS NOT excluded.{c}" for c in columns)
+        sql = (f"INSERT INTO service_settings (service_id, {', '.join(columns)}, updated_at) "
+               f"VALUES (?, {', '.join('?' for _ in columns)}, ?) ON CONFLICT (service_id) DO UPDATE SET "
+               f"{', '.join(f'{c} = excluded.{c}' for c in columns)}, updated_at = excluded.updated_at "
+               f"WHERE {changed}")
 
         def work(db: sqlite3.Connection) -> int:
-            return db.execute(
-                "INSERT INTO service_settings (service_id, total_space_bytes, updated_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (service_id) DO UPDATE SET total_space_bytes = excluded.total_space_bytes, "
-                "updated_at = excluded.updated_at "
-                "WHERE service_settings.total_space_bytes IS NOT excluded.total_space_bytes",
-                (service_id, value, _ts(now or _now())),
-            ).rowcount
+            return db.execute(sql, (service_id, *values.values(), _ts(now or _now()))).rowcount
 
-        return self._write(work, "remembering the total space") > 0
+        return self._write(work, "remembering the product settings") > 0
 
     # --- reading -------------------------------------------------------------------------------------------------
 
+    def service_settings(self, service_id: int | None = None) -> dict[int, ServiceSettings]:
+        """service id -> the product settings the adapter last received, for every service (or only
+        ``service_id``) with something known (one query)."""
+        sql = "SELECT service_id, total_space_bytes, tenancy FROM service_settings"
+        rows = self._read(sql + " WHERE service_id = ?", (service_id,)) if service_id is not None else self._read(sql)
+        return {sid: ServiceSettings(total, tenancy) for sid, total, tenancy in rows}
+
     def total_spaces(self) -> dict[int, int]:
         """service id -> the product's total space in bytes, for every service that has one set (one query)."""
-        return dict(self._read(
-            "SELECT service_id, total_space_bytes FROM service_settings WHERE total_space_bytes IS NOT NULL"))
+        return {sid: s.total_space_bytes for sid, s in self.service_settings().items() if s.total_space_bytes}
 
     def latest(self, service_id: int) -> Snapshot | None:
         """The newest successful reading of a service (``None`` if there is none), with the error and time of a
         failed attempt at or after it."""
         rows = self._read(
-            "SELECT id, domain, server, taken_at, used_bytes, limit_bytes FROM samples "
+            "SELECT id, domain, server, taken_at, used_bytes, limit_bytes, tenancy FROM samples "
             "WHERE service_id = ? AND used_bytes IS NOT NULL ORDER BY taken_at DESC, id DESC LIMIT 1",
             (service_id,),
         )
         if not rows:
             return None
-        sample_id, domain, server, taken_at, used, limit = rows[0]
+        sample_id, domain, server, taken_at, used, limit, tenancy = rows[0]
         failed = self._read(
             "SELECT taken_at, error FROM samples WHERE service_id = ? AND status = 'failed' AND taken_at >= ? "
             "ORDER BY taken_at DESC, id DESC LIMIT 1",
@@ -374,6 +390,7 @@ class UsageStore:
             service_id=service_id, domain=domain, server=server, taken_at=_parse_ts(taken_at), used_bytes=used,
             limit_bytes=limit or 0, mailboxes=mailboxes,
             error=failed[0][1] if failed else None, failed_at=_parse_ts(failed[0][0]) if failed else None,
+            tenancy=tenancy or "domain",
         )
 
     def history(self, service_id: int, days: int = 90, now: dt.datetime | None = None) -> list[DailyPoint]:

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from puq_bridge.errors import StoreError
-from puq_bridge.store import SCHEMA_VERSION, DailyPoint, ServiceResult, UsageStore
+from puq_bridge.store import SCHEMA_VERSION, DailyPoint, ServiceResult, ServiceSettings, UsageStore
 from puq_bridge.usage import MailboxUsage
 
 UTC = dt.timezone.utc
@@ -247,7 +247,7 @@ def test_version_1_file_with_data_is_upgraded_and_keeps_it(tmp_path):
     raw.execute(f"INSERT INTO mailboxes VALUES (1, 1, 'a@firma.pl', 'id-a', {5 * MB}, {50 * MB})")
     raw.close()
     with UsageStore(path) as s:
-        assert s.schema_version == SCHEMA_VERSION == 2
+        assert s.schema_version == SCHEMA_VERSION
         assert s.latest(7).used_bytes == 5 * MB and s.latest(7).mailboxes[0].name == "a@firma.pl"
         assert s.total_spaces() == {}
         assert s.remember_total_space(7, 50 * 1024 * MB) is True
@@ -267,3 +267,61 @@ def test_remember_total_space_writes_only_changes(store):
     assert store.remember_total_space(1, 0) is True               # the product's setting went back to 0: forgotten
     assert store.remember_total_space(3, 30 * MB) is True
     assert store.total_spaces() == {3: 30 * MB}
+
+
+# --- the product's tenancy (schema version 3) ------------------------------------------------------------------------
+
+
+def test_version_2_file_with_data_is_upgraded_and_keeps_it(tmp_path):
+    """A store written by the second release (schema 2: total space, no tenancy) is migrated in place."""
+    from puq_bridge.store import MIGRATIONS
+
+    path = tmp_path / "usage.sqlite3"
+    raw = sqlite3.connect(path, isolation_level=None)
+    MIGRATIONS[0](raw)
+    MIGRATIONS[1](raw)
+    raw.execute("PRAGMA user_version = 2")
+    raw.execute("INSERT INTO runs VALUES (1, '2026-11-01T03:00:00.000000Z', '2026-11-01T03:00:01.000000Z', 1, 0, 0, 0)")
+    raw.execute("INSERT INTO samples VALUES (1, 1, 7, '2026-11-01T03:00:01.000000Z', 'firma.pl', 'mail1', 'updated', "
+                f"{5 * MB}, {50 * MB}, NULL)")
+    raw.execute(f"INSERT INTO mailboxes VALUES (1, 1, 'a@firma.pl', 'id-a', {5 * MB}, {50 * MB})")
+    raw.execute(f"INSERT INTO service_settings VALUES (7, {50 * 1024 * MB}, '2026-11-01T03:00:00.000000Z')")
+    raw.close()
+    with UsageStore(path) as s:
+        assert s.schema_version == SCHEMA_VERSION == 3
+        old = s.latest(7)
+        assert (old.used_bytes, old.mailboxes[0].name, old.tenancy) == (5 * MB, "a@firma.pl", "domain")
+        assert s.service_settings() == {7: ServiceSettings(50 * 1024 * MB, None)}    # tenancy not known yet
+        assert s.total_spaces() == {7: 50 * 1024 * MB}
+        assert s.remember_settings(7, 50 * 1024 * MB, "server") is True
+    with UsageStore(path) as s:
+        assert s.service_settings() == {7: ServiceSettings(50 * 1024 * MB, "server")}
+        assert s.service_settings(7)[7].private_server and s.service_settings(8) == {}
+
+
+def test_remember_settings_writes_only_changes_and_keeps_the_other_setting(store):
+    assert store.remember_settings(1, None, None) is False               # nothing known, nothing to write
+    assert store.remember_settings(1, 10 * MB, "server", now=T0) is True
+    assert store.remember_settings(1, 10 * MB, "server", now=T0 + dt.timedelta(hours=1)) is False
+    raw = sqlite3.connect(store.path)
+    assert raw.execute("SELECT updated_at FROM service_settings WHERE service_id = 1").fetchone()[0].startswith(
+        "2026-11-01T03:00")
+    assert store.remember_total_space(1, 20 * MB) is True                 # only setting 3: the tenancy stays
+    assert store.service_settings() == {1: ServiceSettings(20 * MB, "server")}
+    assert store.remember_settings(1, 20 * MB, "domain") is True
+    assert store.remember_settings(2, None, "domain") is True             # a known "domain" is kept too
+    assert store.service_settings() == {1: ServiceSettings(20 * MB, "domain"), 2: ServiceSettings(None, "domain")}
+    assert store.total_spaces() == {1: 20 * MB}
+    with pytest.raises(ValueError, match="unknown tenancy 'cluster'"):
+        store.remember_settings(3, None, "cluster")
+
+
+def test_a_whole_server_reading_keeps_its_tenancy(store):
+    server = ServiceResult(5, "firma.pl", "mail1", "updated", 3 * MB, 0,
+                           (MailboxUsage("a@firma.pl", MB, 0, "1"), MailboxUsage("b@other.pl", 2 * MB, 0, "2")),
+                           tenancy="server")
+    store.record_run(T0, T0, [server, ok(service_id=6)])
+    assert store.latest(5).tenancy == "server" and len(store.latest(5).mailboxes) == 2
+    assert store.latest(6).tenancy == "domain"
+    with pytest.raises(ValueError, match="unknown tenancy"):
+        ServiceResult(5, "firma.pl", "mail1", "updated", tenancy="cluster")
