@@ -1,7 +1,8 @@
-"""Reading a Zimbra server now: a client built from a config entry, and a usage snapshot from one live read.
+"""Reading a Zimbra server now: a client built from a config entry, the one rule for what a service's usage read
+covers (:func:`read_usage`), and a usage snapshot from one live read.
 
-The adapter's ClientArea (a new or private-server service) and the ``render`` command (a service the store has no
-reading for yet) both use these, so the two show the same numbers. Importing this module does not import zeep:
+The adapter's ClientArea and the ``render`` command (a service the store has no reading of its tenancy for yet)
+use these, and the sync reads through :func:`read_usage`, so all three show the same numbers. Importing this module does not import zeep:
 :func:`zimbra_from_config` imports it when called (the CLI starts without it).
 """
 
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import PuqBridgeError
 from .store import Snapshot
-from .usage import DomainUsage
+from .usage import DomainUsage, MailboxUsage
 
 if TYPE_CHECKING:  # pragma: no cover
     from .config import ZimbraConfig
@@ -32,6 +33,18 @@ def zimbra_from_config(entry: "ZimbraConfig", **kwargs: Any) -> "ZimbraAdmin":
     return ZimbraAdmin(entry.url, entry.admin_user, entry.password, **options)
 
 
+def read_usage(zimbra: "ZimbraAdmin", domain: str | None) -> list[MailboxUsage]:
+    """The mailboxes a service's usage covers, in one GetQuotaUsage (``limit=0``: all of them).
+
+    ``domain`` (tenancy ``domain``): that domain's mailboxes, on every mailbox server (``allServers``). ``None``
+    (tenancy ``server``, a private server): every mailbox homed on the server the request goes to — Zimbra's scope
+    without a domain (which needs system-admin rights).
+    """
+    if domain is None:
+        return zimbra.quota_usage(None, all_servers=False).accounts
+    return zimbra.domain_usage(domain)
+
+
 def live_snapshot(zimbra: "ZimbraAdmin", domain: str, *, service_id: int, tenancy: str = "domain",
                   total_space_bytes: int | None = None, now: dt.datetime | None = None) -> Snapshot | None:
     """A store :class:`~puq_bridge.store.Snapshot` of a service read from Zimbra now; ``None`` when the read fails
@@ -48,10 +61,7 @@ def live_snapshot(zimbra: "ZimbraAdmin", domain: str, *, service_id: int, tenanc
         now: the snapshot's time (default: now, UTC).
     """
     try:
-        if tenancy == "server":
-            mailboxes = zimbra.quota_usage(None, all_servers=False).accounts
-        else:
-            mailboxes = zimbra.domain_usage(domain)
+        mailboxes = read_usage(zimbra, None if tenancy == "server" else domain)
     except PuqBridgeError as err:
         log.warning("service %s: live read failed on %s: %s", service_id, zimbra.name, err)
         return None
@@ -59,4 +69,5 @@ def live_snapshot(zimbra: "ZimbraAdmin", domain: str, *, service_id: int, tenanc
     log.info("service %s: usage read live from %s (%d mailboxes)", service_id, zimbra.name, len(usage.mailboxes))
     return Snapshot(service_id=service_id, domain=domain, server=zimbra.name,
                     taken_at=now or dt.datetime.now(dt.timezone.utc), used_bytes=usage.used_bytes,
-                    limit_bytes=usage.limit_bytes(total_space_bytes), mailboxes=usage.mailboxes)
+                    limit_bytes=usage.limit_bytes(total_space_bytes), mailboxes=usage.mailboxes,
+                    tenancy="server" if tenancy == "server" else "domain")

@@ -6,7 +6,9 @@ One run:
    to the ``[[zimbra]]`` entry serving its WHMCS server; a service with no such entry, or no domain, is ``skipped``;
 2. reads every server in parallel (up to ``concurrency``): one ``AuthRequest``, then one ``GetQuotaUsage`` per domain
    (``allServers``, ``limit=0``), domains of one server in parallel up to ``per_server_concurrency``; a domain that
-   several services share is read once;
+   several services share is read once. A private-server service (the product's tenancy ``server``) is the whole
+   server: one ``GetQuotaUsage`` without a domain (every mailbox on that server, ``limit=0``) per server, however many
+   such services it has, besides the per-domain reads (:func:`~puq_bridge.live.read_usage`);
 3. writes ``diskusage``/``disklimit`` (whole MB, rounded up) and ``lastupdate`` to WHMCS only for services whose
    values differ from what WHMCS holds, up to ``concurrency`` writes at a time; a service whose read failed gets no
    write at all (never zeros); one failing server or service does not stop the others;
@@ -23,8 +25,9 @@ client-area tabs) shows the real 0.
 The limit is the service's total space by the rule the client-area tabs use too
 (:func:`~puq_bridge.usage.service_total_space`): a "Total space…" configurable option the client chose, else the
 product's "Total space (GB)" module setting — which GetClientsProducts does not return, so it is the value the
-adapter last received and kept in the store (:meth:`~puq_bridge.store.UsageStore.total_spaces`, one query per run) —
-else the sum of the mailbox quotas (0, unlimited, when one mailbox is unlimited).
+adapter last received and kept in the store (:meth:`~puq_bridge.store.UsageStore.service_settings`, one query per
+run, which gives the tenancy too: unknown is ``domain``) — else the sum of the mailbox quotas (0, unlimited, when one
+mailbox is unlimited).
 """
 
 from __future__ import annotations
@@ -46,7 +49,8 @@ import requests
 from .config import ZimbraConfig
 from .errors import ParamsError, PuqBridgeError, StoreError, SyncLockedError
 from .http_post import fit_pool
-from .store import STATUSES, ServiceResult, UsageStore
+from .live import read_usage
+from .store import STATUSES, ServiceResult, ServiceSettings, UsageStore
 from .usage import DomainUsage, bytes_to_mb, service_limit_bytes
 
 log = logging.getLogger(__name__)
@@ -141,6 +145,17 @@ def describe(err: BaseException, server: str | None = None) -> str:
 class _Job:
     service: Any                 # whmcs.Service
     entry: ZimbraConfig
+    settings: ServiceSettings = ServiceSettings()   # the product's settings as the adapter kept them in the store
+
+    @property
+    def tenancy(self) -> str:
+        """``server`` when the service's usage is its whole (private) server's, else ``domain``."""
+        return "server" if self.settings.private_server else "domain"
+
+    @property
+    def scope(self) -> str | None:
+        """What to read for this service: its domain (lower case), or ``None`` for every mailbox of the server."""
+        return None if self.tenancy == "server" else self.service.domain.strip().lower()
 
 
 @dataclass
@@ -150,7 +165,6 @@ class _RunState:
     writes: ThreadPoolExecutor
     progress: Progress | None
     total: int
-    total_spaces: dict[int, int] = field(default_factory=dict)   # service id -> product total space (the store)
     done: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -202,7 +216,7 @@ class SyncEngine:
             ParamsError: an unknown server name in ``only_servers``.
             SyncLockedError: another run holds the lock.
             WhmcsError: the services could not be listed (nothing was written).
-            StoreError: the products' total spaces could not be read from the store (nothing was written).
+            StoreError: the products' settings could not be read from the store (nothing was written).
         """
         names = self._check_servers(only_servers)
         if self.store is None or dry_run:
@@ -224,9 +238,9 @@ class SyncEngine:
     def _run(self, dry_run: bool, names: set[str] | None, only_services: Iterable[int] | None,
              progress: Progress | None) -> SyncReport:
         started, t0 = self.clock(), time.monotonic()
-        total_spaces = self.store.total_spaces() if self.store is not None else {}
+        settings = self.store.service_settings() if self.store is not None else {}
         services, not_found = self._services(only_services)
-        jobs, skipped = self._assign(services, names)
+        jobs, skipped = self._assign(services, names, settings)
         skipped = not_found + skipped
         by_server = _group(jobs)
         _fit_pool(self.whmcs, self.concurrency)
@@ -235,8 +249,7 @@ class SyncEngine:
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="sync-write") as writes, \
                 ThreadPoolExecutor(self.concurrency * self.per_server_concurrency, "sync-read") as reads, \
                 ThreadPoolExecutor(self.concurrency, thread_name_prefix="sync-server") as servers:
-            state = _RunState(dry_run, reads, writes, progress, total=len(skipped) + len(jobs),
-                              total_spaces=total_spaces)
+            state = _RunState(dry_run, reads, writes, progress, total=len(skipped) + len(jobs))
             for r in skipped:
                 state.report(r)
             futures = [servers.submit(self._sync_server, entry, domains, state)
@@ -280,7 +293,8 @@ class SyncEngine:
             return f"status {svc.status} is not in [sync] statuses"
         return None
 
-    def _assign(self, services: list, names: set[str] | None) -> tuple[list[_Job], list[ServiceResult]]:
+    def _assign(self, services: list, names: set[str] | None,
+                settings: dict[int, ServiceSettings]) -> tuple[list[_Job], list[ServiceResult]]:
         jobs, skipped = [], []
         for svc in services:
             entry = next((z for z in self.servers if z.matches(svc.server_id, svc.server_hostname)), None)
@@ -294,14 +308,15 @@ class SyncEngine:
             elif not svc.domain.strip():
                 skipped.append(ServiceResult(svc.id, "", entry.name, "skipped", error="the service has no domain"))
             else:
-                jobs.append(_Job(svc, entry))
+                jobs.append(_Job(svc, entry, settings.get(svc.id, ServiceSettings())))
         return jobs, skipped
 
     # --- reading and writing -------------------------------------------------------------------------------------
 
-    def _sync_server(self, entry: ZimbraConfig, domains: dict[str, list[_Job]],
+    def _sync_server(self, entry: ZimbraConfig, domains: dict[str | None, list[_Job]],
                      state: _RunState) -> list[Future]:
-        """Authenticate once, then read every domain; returns one future per service."""
+        """Authenticate once, then read every domain (and the whole server once, key ``None``, for private-server
+        services); returns one future per service."""
         try:
             client = self.zimbra_factory(entry)
             _fit_pool(client, self.per_server_concurrency)
@@ -325,10 +340,11 @@ class SyncEngine:
         readers = [state.reads.submit(reader) for _ in range(min(self.per_server_concurrency, len(todo)))]
         return [f for r in readers for f in r.result()]
 
-    def _sync_domain(self, client, domain: str, jobs: list[_Job], state: _RunState) -> list[Future]:
-        """One GetQuotaUsage for the domain, then each service's result (its write runs in the write pool)."""
+    def _sync_domain(self, client, domain: str | None, jobs: list[_Job], state: _RunState) -> list[Future]:
+        """One GetQuotaUsage for the domain (``None``: the whole server), then each service's result (its write runs
+        in the write pool)."""
         try:
-            usage = DomainUsage.of(domain, client.domain_usage(domain))
+            usage = DomainUsage.of(domain or "", read_usage(client, domain))
         except Exception as err:
             return [_done(state.report(self._failed(job, err))) for job in jobs]
         futures = []
@@ -344,14 +360,15 @@ class SyncEngine:
         log.info("sync: service %s (%s on %s) failed: %s", job.service.id, job.service.domain, job.entry.name,
                  message)
         log.debug("sync: failure detail", exc_info=err)
-        return ServiceResult(job.service.id, job.service.domain, job.entry.name, "failed", error=message)
+        return ServiceResult(job.service.id, job.service.domain, job.entry.name, "failed", error=message,
+                             tenancy=job.tenancy)
 
     def _finish(self, job: _Job, usage: DomainUsage, state: _RunState) -> Future:
         svc = job.service
-        limit = service_limit_bytes(usage, svc.config_options, state.total_spaces.get(svc.id))
+        limit = service_limit_bytes(usage, svc.config_options, job.settings.total_space_bytes)
         used_mb, limit_mb = bytes_to_mb(usage.used_bytes), bytes_to_mb(limit)
         result = ServiceResult(svc.id, svc.domain, job.entry.name, "unchanged", usage.used_bytes, limit,
-                               usage.mailboxes)
+                               usage.mailboxes, tenancy=job.tenancy)
         if not needs_write(svc.disk_usage_mb, svc.disk_limit_mb, used_mb, limit_mb):
             return _done(state.report(result))
         if state.dry_run:
@@ -385,12 +402,13 @@ def needs_write(whmcs_used_mb: int, whmcs_limit_mb: int, used_mb: int, limit_mb:
     return limit_mb != whmcs_limit_mb or (used_mb != whmcs_used_mb and used_mb != 0)
 
 
-def _group(jobs: list[_Job]) -> dict[str, tuple[ZimbraConfig, dict[str, list[_Job]]]]:
-    """server name -> (entry, domain -> the jobs reading it); domains compared case-insensitively."""
-    grouped: dict[str, tuple[ZimbraConfig, dict[str, list[_Job]]]] = {}
+def _group(jobs: list[_Job]) -> dict[str, tuple[ZimbraConfig, dict[str | None, list[_Job]]]]:
+    """server name -> (entry, domain -> the jobs reading it); domains compared case-insensitively; the key ``None``
+    holds the server's private-server services (one whole-server read)."""
+    grouped: dict[str, tuple[ZimbraConfig, dict[str | None, list[_Job]]]] = {}
     for job in jobs:
         _, domains = grouped.setdefault(job.entry.name, (job.entry, {}))
-        domains.setdefault(job.service.domain.strip().lower(), []).append(job)
+        domains.setdefault(job.scope, []).append(job)
     return grouped
 
 

@@ -340,3 +340,55 @@ def test_more_parallel_requests_than_requests_default_pool_reuse_connections(far
     report = farm.engine(whmcs_client, concurrency=12, per_server_concurrency=12).run()
     assert report.totals["updated"] == 24
     assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
+
+
+# --- private servers (product tenancy `server`, kept in the store by the adapter) -----------------------------------
+
+
+def test_a_private_server_is_read_whole_once_per_server_beside_the_domain_reads(farm, whmcs_client, store):
+    farm.add_mail("mail1")
+    farm.add_mail("mail2")
+    farm.domain("mail1", "a.pl", (3 * MB, GB), (MB, GB))
+    farm.domain("mail1", "b.pl", (10 * MB, 2 * GB))
+    farm.domain("mail1", "c.pl", (5 * MB, GB))
+    farm.domain("mail2", "d.pl", (7 * MB, GB))
+    private = farm.service("mail1", "a.pl")
+    private_too = farm.service("mail1", "b.pl")           # a second private-server service of the same server
+    on_a = farm.service("mail1", "A.pl")                  # tenancy domain, the private service's own domain
+    on_c = farm.service("mail1", "c.pl")                  # tenancy domain
+    unknown = farm.service("mail2", "d.pl")               # the adapter never told the store: domain, as before
+    store.remember_settings(private, None, "server")
+    store.remember_settings(private_too, 100 * GB, "server")
+    store.remember_settings(on_a, None, "domain")
+    store.remember_settings(on_c, 8 * GB, None)
+
+    report = farm.engine(whmcs_client, store=store).run()
+
+    assert report.exit_code == 0 and report.totals["updated"] == 5
+    written = {sid: (p["diskusage"], p["disklimit"]) for sid, p in farm.writes().items()}
+    assert written == {private: ("19", "5120"),           # 3 + 1 + 10 + 5 MB of the whole server; quotas' sum
+                       private_too: ("19", str(100 * 1024)),   # same reading, its own total space
+                       on_a: ("4", "2048"), on_c: ("5", str(8 * 1024)), unknown: ("7", "1024")}
+    mail1 = [r["attrs"] for r in farm.mail["mail1"].sim.requests if r["op"] == "GetQuotaUsage"]
+    assert sorted(q.get("domain") or "" for q in mail1) == ["", "a.pl", "c.pl"]   # b.pl is only a private one's
+    whole = next(q for q in mail1 if not q.get("domain"))
+    assert "allServers" not in whole and whole.get("limit", "0") == "0"
+    assert [r["attrs"]["domain"] for r in farm.mail["mail2"].sim.requests if r["op"] == "GetQuotaUsage"] == ["d.pl"]
+    assert farm.mail["mail1"].sim.count("Auth") == 1
+
+    stored = store.latest(private)
+    assert stored.tenancy == "server" and stored.domain == "a.pl"
+    assert sorted(m.name for m in stored.mailboxes) == ["user0@a.pl", "user0@b.pl", "user0@c.pl", "user1@a.pl"]
+    assert store.latest(on_a).tenancy == "domain" and len(store.latest(on_a).mailboxes) == 2
+    assert next(s for s in report.to_json()["services"] if s["service_id"] == private)["mailboxes"] == 4
+
+
+def test_a_failed_whole_server_read_fails_the_private_service_and_writes_nothing(farm, whmcs_client, store):
+    farm.add_mail("mail1")
+    farm.domain("mail1", "a.pl", (3 * MB, GB))
+    private = farm.service("mail1", "a.pl", disk_usage=50, disk_limit=60)
+    store.remember_settings(private, None, "server")
+    farm.mail["mail1"].sim.inject("http500", on="GetQuotaUsage")
+    result = by_id(farm.engine(whmcs_client, store=store).run())[private]
+    assert result.status == "failed" and "mail1" in result.error and result.tenancy == "server"
+    assert farm.writes() == {} and store.latest(private) is None       # never zeros
