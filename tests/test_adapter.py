@@ -163,12 +163,12 @@ def test_a_bug_becomes_a_readable_string(store):
 # --- client area -------------------------------------------------------------------------------------------------
 
 
-def record(store, mailboxes, *, service_id=42, domain="firma.pl", error=None, status="updated"):
+def record(store, mailboxes, *, service_id=42, domain="firma.pl", error=None, status="updated", tenancy="domain"):
     now = dt.datetime.now(dt.timezone.utc)
     used = sum(m.used_bytes for m in mailboxes) if status != "failed" else None
     limit = 10 * GiB if status != "failed" else None
     store.record_run(now, now, [ServiceResult(service_id, domain, "mail1", status, used, limit, tuple(mailboxes),
-                                              error)])
+                                              error, tenancy)])
 
 
 def test_client_area_serves_from_the_store(ctx, store, fake_zimbra):
@@ -190,6 +190,16 @@ def test_client_area_for_a_private_server_lists_every_domain(ctx, store, fake_zi
     html = html_of(dispatch("ClientArea", params(domain="example.com", configoption6="server"), ctx))
     assert "info@example.com" in html and "office@example.org" in html
     assert "only-in-store@example.com" not in html
+
+
+def test_client_area_for_a_private_server_serves_the_stored_whole_server_reading(ctx, store, fake_zimbra):
+    record(store, [MailboxUsage("a@example.com", 1, GiB), MailboxUsage("b@example.org", 1, GiB)], tenancy="server")
+    html = html_of(dispatch("ClientArea", params(domain="example.com", configoption6="server"), ctx))
+    assert "a@example.com" in html and "b@example.org" in html
+    assert fake_zimbra.count("GetQuotaUsage") == 0
+    html = html_of(dispatch("ClientArea", params(domain="example.com", configoption6="domain"), ctx))
+    assert "b@example.org" not in html and "info@example.com" in html   # back to domain: not the server's reading
+    assert fake_zimbra.count("GetQuotaUsage") == 1
 
 
 def test_client_area_still_renders_when_zimbra_is_down(ctx, fake_zimbra):
@@ -485,3 +495,26 @@ def test_the_renderer_follows_render_default_lang(zimbra_server, store):
     assert 'lang="pl"' in polish and "Przestrzeń całkowita" in polish
     assert 'lang="en"' in english
     context.close()
+
+
+def test_every_call_with_module_settings_keeps_the_tenancy(ctx, store, firma):
+    """CreateAccount, ChangePackage, the client area and the SyncUsage button: the sync and `render` read it here."""
+    from puq_bridge.store import ServiceSettings
+
+    fake, client, product, server = firma
+    sid = fake.add_service(client, product, "firma.pl", server_id=server)
+    assert dispatch("CreateAccount", params(serviceid=sid, configoption6="server"), ctx) == "success"
+    assert store.service_settings() == {sid: ServiceSettings(None, "server")}
+    assert dispatch("ChangePackage", params(serviceid=sid, configoption3="5", configoption6="domain"), ctx) == "success"
+    assert store.service_settings() == {sid: ServiceSettings(5 * GiB, "domain")}
+    dispatch("ClientArea", params(serviceid=sid, configoption3="5", configoption6="server"), ctx)
+    assert store.service_settings()[sid].tenancy == "server"
+    assert dispatch("SyncUsage", {"serviceid": sid, "serverid": server, "configoption6": ""}, ctx) == "success"
+    assert store.service_settings() == {sid: ServiceSettings(None, "domain")}   # empty: the defaults
+    assert store.latest(sid).tenancy == "domain"
+
+
+def test_a_bad_tenancy_setting_names_the_setting_and_keeps_nothing(ctx, store):
+    message = dispatch("SyncUsage", params(configoption6="cluster"), ctx)
+    assert message.startswith("product setting 'Tenancy' (configoption6) must be one of domain, server")
+    assert store.service_settings() == {}

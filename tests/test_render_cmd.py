@@ -174,3 +174,109 @@ def test_the_product_setting_kept_by_the_adapter_is_the_total_space(tmp_path, wh
     store_usage(bridge, sid, [MailboxUsage("a@firma.pl", GB, 2 * GB)])
     stored = bridge.run("render", "--service-id", str(sid), "--lang", "en").stdout
     assert 'data-puq="total-space">50.0 GB<' in stored and "1.0 GB of 50.0 GB" in stored
+
+
+# --- a private Zimbra server (product tenancy `server`): the adapter, the sync and render agree ----------------------
+
+
+@pytest.fixture
+def hosting():
+    """FakeWhmcs with servers mail1 (a client's private server, 3 domains) and mail2 (shared: 2 domain services),
+    each a FakeZimbra, all on loopback."""
+    whmcs = FakeWhmcs()
+    servers = {}
+    for number, name in enumerate(("mail1", "mail2"), start=1):
+        sim = FakeZimbra("admin@example.com", ZIMBRA_PASSWORD, host=f"{name}.example.com")
+        running = BackgroundServer(sim.wsgi_app).start()
+        sim.url, sim.server_id = running.url, whmcs.add_server(name, f"{name}.example.com", f"192.0.2.{number}")
+        servers[name] = (sim, running)
+    mail1, mail2 = servers["mail1"][0], servers["mail2"][0]
+    for domain, boxes in (("sklep.pl", [("a", 100 * MB, GB), ("b", 200 * MB, GB)]), ("blog.pl", [("c", 50 * MB, GB)])):
+        mail1.add_domain(domain)
+        for local, used, quota in boxes:
+            mail1.add_account(f"{local}@{domain}", quota=quota, used=used)
+    for domain in ("one.pl", "two.pl"):
+        mail2.add_domain(domain)
+        mail2.add_account(f"info@{domain}", quota=GB, used=10 * MB)
+    product = whmcs.add_product("Prywatny serwer mailowy Zimbra")
+    client = whmcs.add_client("Jan", "Kowalski", "jan@firma.pl", language="english")
+    whmcs.private = whmcs.add_service(client, product, "firma.pl", server_id=mail1.server_id, username="biuro",
+                                      password=SERVICE_PASSWORD)
+    whmcs.shared = [whmcs.add_service(client, product, d, server_id=mail2.server_id) for d in ("one.pl", "two.pl")]
+    with BackgroundServer(whmcs.wsgi_app) as running:
+        whmcs.url = running.url
+        yield whmcs, mail1, mail2
+    for _, running in servers.values():
+        running.stop()
+
+
+def create_params(service_id, server_id, **extra):
+    """What WHMCS's forwarder sends for CreateAccount / ClientArea of the private-server product (setting 6)."""
+    return {"serviceid": service_id, "serverid": server_id, "domain": "firma.pl", "username": "biuro",
+            "password": SERVICE_PASSWORD, "serverhostname": "mail1.example.com", "configoption1": "512",
+            "configoption2": "0", "configoption3": "", "configoption5": "locked", "configoption6": "server",
+            "service": {"regdate": "2026-01-15", "nextduedate": "2026-12-15", "billingcycle": "Monthly",
+                        "amount": "49.00", "paymentmethod": "banktransfer", "status": "Active"},
+            "clientsdetails": {"language": "english", "currency_code": "PLN"}, **extra}
+
+
+def test_a_private_server_is_the_whole_server_in_whmcs_the_client_area_and_render(tmp_path, hosting):
+    from puq_bridge.whmcs import WhmcsClient
+    from tests.adapter_support import make_config
+    from whmcs_module import AdapterContext, dispatch
+
+    whmcs, mail1, mail2 = hosting
+    bridge = write_bridge(tmp_path, whmcs.url, "whmcs-secret", zimbras=[
+        ZimbraTarget(name, sim.url, "admin@example.com", ZIMBRA_PASSWORD, whmcs_server=sim.server_id)
+        for name, sim in (("mail1", mail1), ("mail2", mail2))])
+    entries = [{"name": name, "whmcs_server": sim.server_id, "url": sim.url, "admin_user": "admin@example.com",
+                "password": ZIMBRA_PASSWORD, "timeout": 2} for name, sim in (("mail1", mail1), ("mail2", mail2))]
+    api = WhmcsClient(whmcs.url, "whmcs-id", "whmcs-secret", timeout=2)
+    with UsageStore(bridge.store_path) as store:
+        ctx = AdapterContext(make_config(entries), store=store, whmcs=api)
+        try:
+            assert dispatch("CreateAccount", create_params(whmcs.private, mail1.server_id), ctx) == "success"
+            mail1.set_used("biuro@firma.pl", 40 * MB)                  # the third domain, made by CreateAccount
+
+            synced = bridge.run("sync-usage", "--json")
+            assert synced.exit_code == 0, synced.stderr
+            reads = {name: [r["attrs"].get("domain") for r in sim.requests if r["op"] == "GetQuotaUsage"]
+                     for name, sim in (("mail1", mail1), ("mail2", mail2))}
+            assert reads["mail1"] == [None]                            # one whole-server read for the private one
+            assert sorted(reads["mail2"]) == ["one.pl", "two.pl"]      # one per domain for the others, as before
+            row = whmcs.services[whmcs.private]
+            used_mb = 100 + 200 + 50 + 40
+            assert (row["diskusage"], row["disklimit"]) == (str(used_mb), str(3 * 1024 + 512))
+            assert [(whmcs.services[s]["diskusage"], whmcs.services[s]["disklimit"]) for s in whmcs.shared] == [
+                ("10", "1024"), ("10", "1024")]                       # domain tenancy: as before
+
+            everyone = ["a@sklep.pl", "b@sklep.pl", "biuro@firma.pl", "c@blog.pl"]
+            before = mail1.count("GetQuotaUsage")
+            page = dispatch("ClientArea", create_params(whmcs.private, mail1.server_id), ctx)
+            assert sorted(row_names(page["vars"]["puqbridge_html"])) == everyone
+            assert mail1.count("GetQuotaUsage") == before              # served from the store: the sync's reading
+        finally:
+            ctx.close()
+            api.session.close()
+
+    rendered = bridge.run("render", "--service-id", str(whmcs.private), "--lang", "en")
+    assert rendered.exit_code == 0, rendered.stderr
+    assert sorted(row_names(rendered.stdout)) == everyone
+    assert f"{used_mb / 1024:.1f} GB of 3.5 GB" in rendered.stdout
+    assert mail1.count("GetQuotaUsage") == before                      # render read the store too
+
+
+def test_render_reads_the_whole_server_live_when_the_store_has_only_a_domain_reading(tmp_path, hosting):
+    """A reading stored before the adapter told the bridge the product is a private server covers one domain."""
+    whmcs, mail1, _ = hosting
+    bridge = write_bridge(tmp_path, whmcs.url, "whmcs-secret", zimbras=[
+        ZimbraTarget("mail1", mail1.url, "admin@example.com", ZIMBRA_PASSWORD, whmcs_server=mail1.server_id)])
+    store_usage(bridge, whmcs.private, [MailboxUsage("old@firma.pl", GB, 2 * GB)])
+    assert row_names(bridge.run("render", "--service-id", str(whmcs.private)).stdout) == ["old@firma.pl"]
+    assert mail1.requests == []                                       # tenancy unknown: domain, as before
+    with UsageStore(bridge.store_path) as store:
+        store.remember_settings(whmcs.private, None, "server")
+    live = bridge.run("render", "--service-id", str(whmcs.private))
+    assert live.exit_code == 0, live.stderr
+    assert sorted(row_names(live.stdout)) == ["a@sklep.pl", "b@sklep.pl", "c@blog.pl"]
+    assert [r["attrs"].get("domain") for r in mail1.requests if r["op"] == "GetQuotaUsage"] == [None]

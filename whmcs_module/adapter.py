@@ -58,7 +58,7 @@ def _life_cycle(method: str) -> Handler:
         if method in ("create", "change_password"):
             required_password(params)
         if method in ("create", "change_package"):  # the sync and `render` never get module settings: keep them
-            views.remember_total_space(ctx, target.service_id, settings.total_space_bytes)
+            views.remember_settings(ctx, target.service_id, settings)
         getattr(Provisioner(ctx.zimbra_for_params(params)), method)(params)
         return "success"
 

@@ -1,8 +1,9 @@
 """The adapter's read side: ClientArea, AdminServicesTabFields, and the usage sync (UsageUpdate, SyncUsage).
 
 ClientArea serves from the usage store; only when the store has nothing for the service yet (a new service, before
-the first sync) is Zimbra read live. A private-server service (tenancy ``server``) lists the whole server, which the
-per-domain store does not hold, so its page is always read live (one GetQuotaUsage for the server).
+the first sync) is Zimbra read live. A private-server service (tenancy ``server``) lists the whole server: the sync
+stores that once it knows the tenancy (kept here, :func:`remember_settings`); until then, or when the stored reading
+covers something else than the product's tenancy now asks for, the page is read live (one GetQuotaUsage).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from puq_bridge.errors import NoSuchDomain, ParamsError, PuqBridgeError, StoreError
-from puq_bridge.provisioning import ProductSettings, ServiceTarget, service_id, total_space_setting
+from puq_bridge.provisioning import ProductSettings, ServiceTarget, service_id
 from puq_bridge.usage import bytes_to_gb, percent
 
 if TYPE_CHECKING:
@@ -81,13 +82,14 @@ def client_area(params: Mapping[str, Any], ctx: "AdapterContext") -> dict:
     settings = ProductSettings.from_params(params)
     target = ServiceTarget.from_params(params)
     facts = facts_from_params(params, entry)
-    remember_total_space(ctx, target.service_id, settings.total_space_bytes)
+    remember_settings(ctx, target.service_id, settings)
     # WHMCS's params name the gateway by its module ("banktransfer"); the client knows it as "Bank Transfer".
     facts = dataclasses.replace(facts, payment_method=ctx.payment_methods.name(facts.payment_method))
     snapshot, history = None, []
     if ctx.store is not None and target.service_id is not None:
-        if settings.tenancy == "domain":
-            snapshot = ctx.store.latest(target.service_id)
+        stored = ctx.store.latest(target.service_id)
+        if stored is not None and stored.tenancy == settings.tenancy:  # a reading of what this page must show
+            snapshot = stored
         history = ctx.store.history(target.service_id)
     if snapshot is None:
         snapshot = live_snapshot(ctx.zimbra(entry), target.domain, service_id=facts.service_id,
@@ -98,19 +100,26 @@ def client_area(params: Mapping[str, Any], ctx: "AdapterContext") -> dict:
     return client_area_result(markup)
 
 
-def remember_total_space(ctx: "AdapterContext", sid: int | None, total_space_bytes: int | None) -> None:
-    """Keep the product's total space setting for the sync and the ``render`` command (WHMCS's API never gives them
-    module settings); called wherever WHMCS sends module params.
+def remember_settings(ctx: "AdapterContext", sid: int | None, settings: ProductSettings) -> None:
+    """Keep the product's total space (setting 3) and tenancy (setting 6) for the sync and the ``render`` command
+    (WHMCS's API never gives them module settings); called wherever WHMCS sends module params.
 
     Best effort: a store that cannot be written is logged and does not fail the WHMCS call.
     """
     if ctx.store is None or sid is None:
         return
     try:
-        if ctx.store.remember_total_space(sid, total_space_bytes):
-            log.info("service %s: product total space now %s bytes", sid, total_space_bytes or "not set")
+        if ctx.store.remember_settings(sid, settings.total_space_bytes, settings.tenancy):
+            log.info("service %s: product total space now %s bytes, tenancy %s", sid,
+                     settings.total_space_bytes or "not set", settings.tenancy)
     except StoreError as err:
         log.warning("service %s: could not remember the product settings: %s", sid, err)
+
+
+def remembered_settings(params: Mapping[str, Any]) -> ProductSettings:
+    """Only the product settings the store keeps (3 total space, 6 tenancy), parsed; the others take their defaults,
+    so a bad value there does not fail a call that does not use it. Raises :class:`ParamsError` naming the setting."""
+    return ProductSettings.from_params({key: params.get(key) for key in ("configoption3", "configoption6")})
 
 
 def admin_services_tab_fields(params: Mapping[str, Any], ctx: "AdapterContext") -> dict:
@@ -170,7 +179,7 @@ def sync_usage(params: Mapping[str, Any], ctx: "AdapterContext") -> str:
     if sid is None:
         raise ParamsError("serviceid is missing")
     entry = ctx.entry_for_params(params)
-    remember_total_space(ctx, sid, total_space_setting(params))
+    remember_settings(ctx, sid, remembered_settings(params))
     report = _engine(ctx, entry).run(only_services=[sid])
     return _report_result(report, f"usage sync of service {sid}", skipped_fails=True)
 

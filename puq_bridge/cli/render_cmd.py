@@ -1,8 +1,10 @@
 """``puq-bridge render``: a service's client-area HTML on stdout.
 
 The data is what the adapter serves: WHMCS's service and client, and the usage store's latest snapshot and history.
-When the store has nothing for the service yet, the usage is read live from the service's Zimbra (the
-``[[zimbra]]`` entry for its server); zeep is imported only then.
+WHMCS's API does not return module settings: the product's total space and tenancy are what the adapter kept in the
+store (unknown tenancy: ``domain``). When the store has no reading of what that tenancy covers (the service's domain,
+or every mailbox of a private server), the usage is read live from the service's Zimbra (the ``[[zimbra]]`` entry for
+its server); zeep is imported only then.
 """
 
 from __future__ import annotations
@@ -36,10 +38,15 @@ def render(app, service_id: int, tab: str | None, lang: str | None, page: bool) 
     client = whmcs.client_details(service.client_id)
     entry = config.zimbra_for(service.server_id, service.server_hostname)
     now = dt.datetime.now(dt.timezone.utc)
-    snapshot, history, product_total = _stored_usage(app, service_id, now)
-    facts = facts_from_service(service, client, entry, product_total_bytes=product_total)
+    snapshot, history, settings = _stored_usage(app, service_id, now)
+    tenancy = "server" if settings.private_server else "domain"
+    facts = facts_from_service(service, client, entry, product_total_bytes=settings.total_space_bytes)
+    if snapshot is not None and snapshot.tenancy != tenancy:
+        log.info("service %s: the stored reading covers tenancy %s, the product's is %s: reading live",
+                 service_id, snapshot.tenancy, tenancy)
+        snapshot = None
     if snapshot is None:
-        snapshot = _live_usage(app, service, entry, facts.total_space_bytes, now)
+        snapshot = _live_usage(app, service, entry, facts.total_space_bytes, tenancy, now)
     renderer = Renderer.from_config(config.render)
     if page:
         html = renderer.page(facts, snapshot, history, lang=lang, now=now)
@@ -51,22 +58,22 @@ def render(app, service_id: int, tab: str | None, lang: str | None, page: bool) 
 
 
 def _stored_usage(app, service_id: int, now: dt.datetime):
-    """(latest snapshot or None, history, the product's total space or None) from the store; a store file that does
-    not exist yet is not created."""
+    """(latest snapshot or None, history, the product settings the adapter kept) from the store; a store file that
+    does not exist yet is not created."""
+    from ..store import ServiceSettings
+
     path = app.config.store.path
     if not path.exists():
         log.info("usage store %s does not exist yet", path)
-        return None, [], None
+        return None, [], ServiceSettings()
     with app.store() as store:
-        return store.latest(service_id), store.history(service_id, now=now), store.total_spaces().get(service_id)
+        settings = store.service_settings(service_id).get(service_id, ServiceSettings())
+        return store.latest(service_id), store.history(service_id, now=now), settings
 
 
-def _live_usage(app, service, entry, total_space_bytes: int | None, now: dt.datetime):
-    """A snapshot read from Zimbra now, or None (with a warning) when there is no entry or the read fails.
-
-    The product's tenancy is a module setting WHMCS's API does not return: the read is the service's domain, as the
-    sync reads it.
-    """
+def _live_usage(app, service, entry, total_space_bytes: int | None, tenancy: str, now: dt.datetime):
+    """A snapshot read from Zimbra now (the service's domain, or the whole server for tenancy ``server``, as the sync
+    reads it), or None (with a warning) when there is no entry or the read fails."""
     from ..live import live_snapshot
 
     if entry is None:
@@ -75,7 +82,7 @@ def _live_usage(app, service, entry, total_space_bytes: int | None, now: dt.date
         return None
     zimbra = app.zimbra(entry)
     try:
-        return live_snapshot(zimbra, service.domain, service_id=service.id, total_space_bytes=total_space_bytes,
-                             now=now)
+        return live_snapshot(zimbra, service.domain, service_id=service.id, tenancy=tenancy,
+                             total_space_bytes=total_space_bytes, now=now)
     finally:
         zimbra.close()
