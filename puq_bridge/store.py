@@ -1,5 +1,7 @@
 """Usage history in SQLite: what each sync run read, per service and per mailbox.
 
+The records it takes and returns live in :mod:`puq_bridge.store_models` (re-exported here).
+
 Layout (schema version in ``PRAGMA user_version``, upgraded by :data:`~puq_bridge.store_schema.MIGRATIONS`):
 
 - ``runs``: one row per recorded sync run (start, end, totals).
@@ -25,96 +27,21 @@ import datetime as dt
 import logging
 import sqlite3
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
 from .errors import StoreError
 from .provisioning import TENANCIES
+from .store_models import STATUSES, DailyPoint, ServiceResult, ServiceSettings, Snapshot
 from .store_schema import MIGRATIONS, SCHEMA_VERSION
 from .usage import MailboxUsage
 
+__all__ = ["STATUSES", "DailyPoint", "ServiceResult", "ServiceSettings", "Snapshot", "UsageStore", "MIGRATIONS",
+           "SCHEMA_VERSION"]
+
 log = logging.getLogger(__name__)
 
-STATUSES = ("updated", "unchanged", "failed", "skipped")
 _TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
-
-
-@dataclass(frozen=True)
-class ServiceResult:
-    """What one sync run found for one WHMCS service.
-
-    ``status`` is ``updated``, ``unchanged``, ``failed`` or ``skipped``. ``used_bytes``/``limit_bytes`` are ``None``
-    when nothing was read (a failed Zimbra read, a skipped service); a failed WHMCS write keeps the data it read.
-    ``tenancy`` says what was read: ``domain`` (the service's domain) or ``server`` (its whole private server).
-    """
-
-    service_id: int
-    domain: str
-    server: str
-    status: str
-    used_bytes: int | None = None
-    limit_bytes: int | None = None
-    mailboxes: tuple[MailboxUsage, ...] = ()
-    error: str | None = None
-    tenancy: str = "domain"
-
-    def __post_init__(self):
-        if self.status not in STATUSES:
-            raise ValueError(f"unknown service result status {self.status!r} (expected one of {STATUSES})")
-        if self.tenancy not in TENANCIES:
-            raise ValueError(f"unknown tenancy {self.tenancy!r} (expected one of {TENANCIES})")
-
-    @property
-    def has_data(self) -> bool:
-        """True when usage was read for this service."""
-        return self.used_bytes is not None
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """The newest successful reading of a service, plus the error of a failed attempt at or after it (if any).
-
-    ``tenancy`` says what the reading covers: ``domain`` (the service's domain) or ``server`` (every mailbox of the
-    service's private server).
-    """
-
-    service_id: int
-    domain: str
-    server: str
-    taken_at: dt.datetime
-    used_bytes: int
-    limit_bytes: int
-    mailboxes: tuple[MailboxUsage, ...] = field(default_factory=tuple)
-    error: str | None = None
-    failed_at: dt.datetime | None = None
-    tenancy: str = "domain"
-
-
-@dataclass(frozen=True)
-class ServiceSettings:
-    """A service's product module settings as the adapter last received them (WHMCS's API never returns them).
-
-    ``total_space_bytes``: setting 3, ``None`` when not set. ``tenancy``: setting 6, ``None`` when not known yet —
-    the service is then treated as tenancy ``domain``.
-    """
-
-    total_space_bytes: int | None = None
-    tenancy: str | None = None
-
-    @property
-    def private_server(self) -> bool:
-        """True when the service is a private server (tenancy ``server``): its usage is the whole server's."""
-        return self.tenancy == "server"
-
-
-@dataclass(frozen=True)
-class DailyPoint:
-    """One day of a service's history: the day's last successful reading."""
-
-    day: dt.date
-    used_bytes: int
-    limit_bytes: int
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
