@@ -8,6 +8,7 @@ when empty, or flattened ``packages[package][0][id]`` keys). These helpers absor
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping
@@ -27,6 +28,10 @@ _SECRET_RE = re.compile(
     r"|&(?:quot|#0*34);.*?(?:&(?:quot|#0*34);|$)"            # &quot;…&quot; (an HTML page quoting it)
     r'|[^"&;,}\s]*)' % "|".join(SECRET_FIELDS),
     re.IGNORECASE | re.DOTALL)
+# PHP's print_r / var_dump of an array (an error page dumping the request): ``[password] => hunter 22`` or
+# ``["password"]=> string(9) "hunter 22"``; the value runs to the end of its line.
+_DUMP_RE = re.compile(r"""(\[["']?(?:%s)["']?\]\s*=>\s*(?:string\(\d+\)\s*)?)([^\n]*)""" % "|".join(SECRET_FIELDS),
+                      re.IGNORECASE)
 _QUOTE_RE = re.compile(r'\\"|"|\'|&(?:quot|#0*34);')
 _EMPTY_DATES = {"", "0000-00-00", "0000-00-00 00:00:00"}
 
@@ -151,7 +156,8 @@ def form_value(value: Any) -> str:
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     """``text`` with every known secret value (:func:`~puq_bridge.logs.mask_secrets`) and the whole value of every
     ``password``-like field masked; a quoted value keeps its quotes (``"password": "********"``)."""
-    return _SECRET_RE.sub(_mask_field, mask_secrets(text, secrets))
+    text = _DUMP_RE.sub(lambda m: m.group(1) + (MASK if m.group(2).strip() else ""), mask_secrets(text, secrets))
+    return _SECRET_RE.sub(_mask_field, text)
 
 
 def _mask_field(match: re.Match) -> str:
@@ -169,7 +175,9 @@ def snippet(body: str, secrets: Iterable[str | None] = (), limit: int = 120) -> 
     """A short one-line, secret-free quote of a reply body: an HTML page's title or text, else its start."""
     title = re.search(r"<title[^>]*>(.*?)</title>", body, re.IGNORECASE | re.DOTALL)
     text = title.group(1) if title else re.sub(r"<[^>]+>", " ", body) if "<" in body[:200] else body
-    text = " ".join(redact(text, secrets).split())
+    # Masked before and after decoding entities: before, a ``&quot;…&quot;`` value is taken whole even with a raw
+    # quote inside; after, ``&quot;password&quot;:`` and ``=&gt;`` are read as the quotes and arrows they are.
+    text = " ".join(redact(html.unescape(redact(text, secrets)), secrets).split())
     if not text:
         return "empty body"
     return repr(text if len(text) <= limit else text[:limit] + "…")

@@ -243,8 +243,8 @@ def fault(server: str, op: str, element: etree._Element, secrets: Iterable[str] 
     if not code:
         code = element.findtext("faultcode") or element.findtext(f"{{{SOAP12}}}Code/{{{SOAP12}}}Value") or "unknown"
     message = element.findtext("faultstring") or element.findtext(f"{{{SOAP12}}}Reason/{{{SOAP12}}}Text") or ""
-    message = " ".join(message.split())
-    message = mask_secrets(message, secrets)
+    # Mask before folding white space: a password with a tab or a double space would no longer match afterwards.
+    message = " ".join(mask_secrets(message, secrets).split())
     if len(message) > _MAX_MESSAGE:
         message = message[:_MAX_MESSAGE] + "…"
     return zimbra_fault(server, op, code.strip(), message)

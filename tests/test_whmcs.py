@@ -439,6 +439,14 @@ SECRET_BODIES = {   # name -> (make body from the password, HTTP status, expecte
                      500, WhmcsProtocolError),
     "php dump": (lambda pw: f"<html><body>$params['servicepassword'] => {_php_single(pw)}; id 5</body></html>", 500,
                  WhmcsProtocolError),
+    "escaped json page": (lambda pw: "<html><body><pre>" + html.escape(json.dumps({"password": pw}))
+                          + "</pre></body></html>", 500, WhmcsProtocolError),
+    "print_r": (lambda pw: f"Array\n(\n    [action] => x\n    [password] => {pw}\n    [id] => 5\n)\n", 500,
+                WhmcsTransportError),
+    "escaped print_r": (lambda pw: f"<html><body>Array ( [password] =&gt; {html.escape(pw)}\n[id] =&gt; 5 )"
+                        "</body></html>", 500, WhmcsProtocolError),
+    "var_dump": (lambda pw: f'array(2) {{\n  ["password"]=>\n  string({len(pw)}) "{pw}"\n  ["id"]=>\n  int(5)\n}}\n',
+                 500, WhmcsTransportError),
 }
 
 

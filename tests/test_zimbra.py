@@ -287,6 +287,14 @@ def test_fault_text_masks_secrets_longest_first_with_the_shared_mask(soap_ns):
     assert "Zimbra-Pass" not in str(caught.value)
 
 
+def test_fault_text_masks_a_secret_with_white_space_before_folding_it():
+    body = envelope(SOAP12, fault_body(SOAP12, SimFault("account.AUTH_FAILED", "bad tab\tsecret99  x"), "trace"))
+    with pytest.raises(errors.AuthFailed) as caught:
+        zimbra_soap.read_envelope("mail1", "AuthRequest", 500, "text/xml", body, ["tab\tsecret99"])
+    assert "secret99" not in str(caught.value)
+    assert caught.value.fault_message == "bad ******** x"
+
+
 def _too_many(admin, sim):
     sim.domains["example.com"]["attrs"]["zimbraDomainMaxAccounts"] = "4"
     admin.create_account("fifth@example.com", "Secr3t!pw")
