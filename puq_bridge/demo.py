@@ -219,6 +219,7 @@ class DemoEnvironment:
 
         self._adapter_ctx = AdapterContext(self.config, store=self.store, whmcs=self.whmcs,
                                            zimbra_factory=self.zimbra)
+        self._adapter_ctx.payment_methods.refresh_now()   # a page never waits for the names: have them before the first
         app = make_app(self._adapter_ctx, self.adapter_secret, max_body=self.config.adapter.max_body)
         self.servers["adapter"] = BackgroundServer(app).start()
         self.forwarder = Forwarder(self.servers["adapter"].url, self.adapter_secret)

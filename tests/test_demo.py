@@ -212,3 +212,18 @@ def test_no_secret_in_the_logs_even_at_debug(tmp_path, caplog):
     finally:
         env.stop()
     assert caplog.text.count("\n") > 100 and leaked == []
+
+
+def test_the_adapters_first_client_area_shows_payment_method_display_names():
+    """Pages look the gateways' names up in the background and never wait for them; the demo has them before its
+    first page, so even that one says "Credit Card", not "stripe"."""
+    from puq_bridge.demo import DemoEnvironment
+    from puq_bridge.simulators.sample import build_sample
+
+    with DemoEnvironment(build_sample(today=NOW.date())) as env:
+        asked = env.whmcs_sim.count("GetPaymentMethods")
+        for sid, s in env.by_service_id.items():
+            page = env.client_area(sid)
+            cell = re.search(r"(?:Payment method|Metoda płatności)</th><td>([^<]*)</td>", page)
+            assert cell and cell.group(1) == s.payment_method_name != s.payment_method
+        assert asked == env.whmcs_sim.count("GetPaymentMethods") == 1
