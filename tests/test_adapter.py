@@ -7,7 +7,7 @@ import re
 import socket
 import threading
 import time
-from html import unescape
+from html import escape, unescape
 
 import pytest
 
@@ -288,6 +288,20 @@ def test_admin_services_tab_fields(ctx, store, fake_zimbra):
     assert "&lt;script&gt;" in fields["Last sync"] and "<script>" not in fields["Last sync"]
     missing = dispatch("AdminServicesTabFields", params(domain="gone.pl"), ctx)
     assert missing["Mail domain status"] == "domain gone.pl does not exist"
+
+
+@pytest.mark.parametrize("key", ["password", "serverpassword", "serveraccesshash"])
+def test_admin_tab_masks_secrets_with_html_characters(ctx, store, key):
+    """Masking runs on the raw text, before escaping: escaped first, p&ss<w0rd would be p&amp;ss&lt;w0rd and
+    no longer match the secret."""
+    secret = 'p&ss<w0rd"9'
+    record(store, [MailboxUsage("a@firma.pl", MiB, GiB)])
+    record(store, [], error=f"WHMCS refused the password {secret} & said <no>", status="failed")
+    fields = dispatch("AdminServicesTabFields", params(**{key: secret}), ctx)
+    assert fields["Last sync"].endswith("the password ******** &amp; said &lt;no&gt;")
+    everything = " ".join(fields.values())
+    for leak in (secret, escape(secret), escape(secret, quote=False), "w0rd"):
+        assert leak not in everything
 
 
 @pytest.fixture

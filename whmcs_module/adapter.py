@@ -107,8 +107,8 @@ def dispatch(function: str, params: Mapping[str, Any], ctx: AdapterContext) -> A
         outcome = "ok" if not isinstance(result, str) or result == "success" else "error"
         if isinstance(result, str):
             result = scrub(result, params, ctx)
-        elif function == "AdminServicesTabFields":  # its values carry server messages
-            result = {label: scrub(value, params, ctx) for label, value in result.items()}
+        elif function == "AdminServicesTabFields":  # server messages: mask the raw text, then escape it for HTML
+            result = {label: html.escape(scrub(value, params, ctx)) for label, value in result.items()}
     except PuqBridgeError as err:
         message = scrub(str(err), params, ctx)
         result, outcome = _failure(function, message, params, ctx), "error"

@@ -9,7 +9,6 @@ covers something else than the product's tenancy now asks for, the page is read 
 from __future__ import annotations
 
 import dataclasses
-import html
 import logging
 import threading
 import time
@@ -123,7 +122,11 @@ def remembered_settings(params: Mapping[str, Any]) -> ProductSettings:
 
 
 def admin_services_tab_fields(params: Mapping[str, Any], ctx: "AdapterContext") -> dict:
-    """AdminServicesTabFields: domain status, mailbox count, usage and last sync (label → HTML-escaped value)."""
+    """AdminServicesTabFields: domain status, mailbox count, usage and last sync (label → plain-text value).
+
+    The values carry server messages: :func:`~whmcs_module.adapter.dispatch` masks secrets in them and then
+    HTML-escapes them, in that order (escaping first would hide a secret with ``&``, ``<`` or ``"`` from the mask).
+    """
     target = ServiceTarget.from_params(params)
     entry = ctx.entry_for_params(params)
     zimbra = ctx.zimbra(entry)
@@ -137,7 +140,7 @@ def admin_services_tab_fields(params: Mapping[str, Any], ctx: "AdapterContext") 
         fields["Mail domain status"] = f"unknown: {err}"
     snapshot = ctx.store.latest(target.service_id) if ctx.store is not None and target.service_id else None
     fields.update(_usage_fields(snapshot))
-    return {label: html.escape(value) for label, value in fields.items()}
+    return fields
 
 
 def _usage_fields(snapshot) -> dict[str, str]:
