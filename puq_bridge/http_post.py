@@ -23,12 +23,12 @@ import threading
 from typing import Any, Mapping
 
 import requests
-from requests.adapters import HTTPAdapter
+from requests.adapters import DEFAULT_POOLSIZE, HTTPAdapter
 from requests.cookies import RequestsCookieJar, merge_cookies
 from requests.sessions import merge_setting
 from requests.utils import get_environ_proxies
 
-__all__ = ["Poster", "fit_pool"]
+__all__ = ["Poster", "pooled_session"]
 
 
 class Poster:
@@ -86,22 +86,17 @@ class Poster:
         return merge_setting(verify, self.session.verify)
 
 
-def fit_pool(session: requests.Session, url: str, size: int) -> None:
-    """Let ``session`` keep at least ``size`` connections to ``url``'s host open for reuse.
+def pooled_session(size: int) -> requests.Session:
+    """A new ``requests.Session`` that keeps up to ``size`` connections per host open for reuse (at least requests'
+    default of 10), for a client ``size`` threads use at once.
 
-    requests pools 10 per host; a client used by more threads at once would open the extra connections and throw
-    them away after each request ("Connection pool is full, discarding connection"), a TCP handshake per request. A
-    standard ``HTTPAdapter`` whose pool is too small is replaced by one like it with a pool of ``size`` (call this
-    before the threads start); custom adapters are left alone.
+    With requests' 10, the 11th and later requests at once open a connection and throw it away afterwards
+    ("Connection pool is full, discarding connection"): a TCP handshake per request. The pool is sized here, before
+    the session is used, and never later: mounting an adapter on a session other threads use changes
+    ``session.adapters`` while they iterate it, and closing the old adapter closes pools under requests in flight.
     """
-    try:
-        adapter = session.get_adapter(url)
-    except requests.exceptions.InvalidSchema:
-        return  # the first request says so
-    if type(adapter) is not HTTPAdapter or getattr(adapter, "_pool_maxsize", size) >= size:
-        return
-    prefix = next(p for p, a in session.adapters.items() if a is adapter)
-    session.mount(prefix, HTTPAdapter(pool_connections=adapter._pool_connections, pool_maxsize=size,
-                                      max_retries=adapter.max_retries, pool_block=adapter._pool_block))
-    if adapter not in session.adapters.values():
-        adapter.close()
+    session = requests.Session()
+    if size > DEFAULT_POOLSIZE:
+        for prefix in ("https://", "http://"):
+            session.mount(prefix, HTTPAdapter(pool_maxsize=size))
+    return session

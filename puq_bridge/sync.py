@@ -44,11 +44,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-import requests
-
 from .config import ZimbraConfig
 from .errors import ParamsError, PuqBridgeError, StoreError, SyncLockedError
-from .http_post import fit_pool
 from .live import read_usage
 from .store import STATUSES, ServiceResult, ServiceSettings, UsageStore
 from .usage import DomainUsage, bytes_to_mb, service_limit_bytes
@@ -189,6 +186,12 @@ class SyncEngine:
         concurrency: servers read at once, and WHMCS writes at once.
         per_server_concurrency: domains of one server read at once.
         clock: returns the current aware datetime (tests inject one).
+
+    The engine uses its clients as they are and never touches their sessions: the adapter shares them with
+    concurrent client-area requests. Give them connection pools for ``concurrency`` (WHMCS) and
+    ``per_server_concurrency`` (each Zimbra) requests at once when building them
+    (:func:`~puq_bridge.http_post.pooled_session`; the CLI's and the adapter's factories do), else each request
+    beyond 10 at once to one host opens (and drops) a connection of its own.
     """
 
     def __init__(self, whmcs, servers: Iterable[ZimbraConfig], zimbra_factory: Callable[[ZimbraConfig], Any], *,
@@ -243,7 +246,6 @@ class SyncEngine:
         jobs, skipped = self._assign(services, names, settings)
         skipped = not_found + skipped
         by_server = _group(jobs)
-        _fit_pool(self.whmcs, self.concurrency)
         # Three pools made once per run: starting threads is slow when the interpreter is busy, and each
         # ThreadPoolExecutor.submit that starts one holds a lock shared by every executor in the process.
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="sync-write") as writes, \
@@ -319,7 +321,6 @@ class SyncEngine:
         services); returns one future per service."""
         try:
             client = self.zimbra_factory(entry)
-            _fit_pool(client, self.per_server_concurrency)
             client.authenticate()
         except Exception as err:
             return [_done(state.report(self._failed(job, err))) for jobs in domains.values() for job in jobs]
@@ -410,13 +411,6 @@ def _group(jobs: list[_Job]) -> dict[str, tuple[ZimbraConfig, dict[str | None, l
         _, domains = grouped.setdefault(job.entry.name, (job.entry, {}))
         domains.setdefault(job.scope, []).append(job)
     return grouped
-
-
-def _fit_pool(client: Any, size: int) -> None:
-    """Size the client's connection pool for ``size`` requests at once (a client without a requests session: as is)."""
-    session, url = getattr(client, "session", None), getattr(client, "endpoint", None)
-    if isinstance(session, requests.Session) and isinstance(url, str):
-        fit_pool(session, url, size)
 
 
 def _with(result: ServiceResult, **changes) -> ServiceResult:

@@ -543,6 +543,74 @@ def test_concurrent_callers_start_one_lookup_against_a_slow_fake_whmcs(whmcs_cli
     assert fake_whmcs.count("GetPaymentMethods") == 1
 
 
+# --- a sync through the adapter's shared clients, beside client-area pages ----------------------------------------
+
+
+def serve_context(tmp_path, whmcs_url, zimbra_url, store):
+    """The AdapterContext ``puq-bridge serve`` builds: the CLI's WHMCS factory, the default Zimbra factory, 8 workers,
+    a sync with 16 writes and 16 reads per server at once."""
+    from puq_bridge.cli import AppContext
+    from puq_bridge.logs import SecretFilter
+
+    path = tmp_path / "bridge.toml"
+    path.write_text("\n".join([
+        "[whmcs]", f'url = "{whmcs_url}"', 'identifier = "whmcs-id"', 'secret = "whmcs-secret"', "timeout = 2",
+        "[sync]", "concurrency = 16", "per_server_concurrency = 16",
+        "[[zimbra]]", 'name = "mail1"', f"whmcs_server = {SERVER_ID}", f'url = "{zimbra_url}"',
+        f'admin_user = "{ZIMBRA_ADMIN}"', f'password = "{ZIMBRA_PASSWORD}"', "timeout = 2"]), encoding="utf-8")
+    path.chmod(0o600)
+    app = AppContext(str(path), 0, SecretFilter())
+    return AdapterContext(app.config, store=store, whmcs=app.whmcs, threads=8)
+
+
+def test_a_sync_of_16_at_once_beside_client_area_pages_on_the_same_clients(tmp_path, whmcs_server, zimbra_server,
+                                                                            store, caplog):
+    """UsageUpdate shares the adapter's cached WHMCS and Zimbra clients with the pages being served: their pools are
+    sized when the clients are built, and nothing swaps a session's adapter (closing its pools) under a request."""
+    fake_whmcs, whmcs_url = whmcs_server
+    fake_zimbra, zimbra_url = zimbra_server
+    fake_whmcs.latency = fake_zimbra.latency = 0.01      # so that the requests overlap
+    client = fake_whmcs.add_client("Jan", "Kowalski", "jan@example.com")
+    product = fake_whmcs.add_product("Mail")
+    assert fake_whmcs.add_server("mail1", "mail1.example.com", "192.0.2.5") == SERVER_ID
+    ids = []
+    for i in range(32):
+        fake_zimbra.add_domain(f"d{i}.pl")
+        fake_zimbra.add_account(f"biuro@d{i}.pl", quota=GiB, used=(i + 1) * MiB)
+        ids.append(fake_whmcs.add_service(client, product, f"d{i}.pl", server_id=SERVER_ID))
+    context = serve_context(tmp_path, whmcs_url, zimbra_url, store)
+    zimbra, whmcs = context.zimbra(context.entry_for_params(params())), context.whmcs
+    adapters = [dict(zimbra.session.adapters), dict(whmcs.session.adapters)]
+    assert {a._pool_maxsize for a in adapters[0].values()} == {8 + 16}
+    assert {a._pool_maxsize for a in adapters[1].values()} == {16 + 1}
+    caplog.set_level("WARNING")
+    synced, problems, served = threading.Event(), [], []
+
+    def pages(n):
+        while not synced.is_set():   # pages the store cannot serve (no such service): each reads Zimbra live
+            page = html_of(dispatch("ClientArea", params(serviceid=900 + n, domain=f"d{n}.pl"), context))
+            tab = dispatch("AdminServicesTabFields", params(serviceid=900 + n, domain=f"d{n}.pl"), context)
+            if f"biuro@d{n}.pl" not in page or tab.get("Mail domain status") != "active":
+                problems.append((n, page[:200], tab))
+            served.append(n)
+
+    workers = [threading.Thread(target=pages, args=(n,)) for n in range(7)]   # 7 workers + the one syncing
+    for worker in workers:
+        worker.start()
+    try:
+        result = dispatch("UsageUpdate", {"serverid": SERVER_ID, "serverhostname": "mail1.example.com"}, context)
+    finally:
+        synced.set()
+        for worker in workers:
+            worker.join(10)
+    assert result == "success" and problems == [] and len(served) >= 7
+    assert fake_whmcs.count("UpdateClientProduct") == 32 and store.latest(ids[31]).used_bytes == 32 * MiB
+    assert [dict(zimbra.session.adapters), dict(whmcs.session.adapters)] == adapters
+    assert warnings_of(caplog) == ""                 # no "pool is full", no failed page
+    context.payment_methods.wait(5)
+    context.close()
+
+
 # --- one total space: the product's setting 3 in WHMCS's disk limit and in the client area ------------------------
 
 

@@ -2,12 +2,13 @@
 environment (HTTP_PROXY, NO_PROXY), cookies, session auth, errors, and many threads sharing one Poster."""
 
 import threading
+import time
 from urllib.parse import parse_qsl
 
 import pytest
 import requests
 
-from puq_bridge.http_post import Poster, fit_pool
+from puq_bridge.http_post import Poster, pooled_session
 from puq_bridge.simulators.server import BackgroundServer
 from puq_bridge.whmcs_http import FORM_HEADERS, form_body
 
@@ -156,25 +157,39 @@ def test_threads_sharing_one_poster_each_get_their_own_reply(no_proxy_env, recor
     assert all(s["headers"]["X-N"].encode() == s["body"] for s in app.seen)
 
 
-def test_fit_pool_grows_a_small_standard_pool_and_keeps_its_settings():
-    session = requests.Session()
-    session.mount("http://", requests.adapters.HTTPAdapter(max_retries=3, pool_maxsize=4))
-    https = session.get_adapter("https://x")
-    fit_pool(session, "http://127.0.0.1:1/x", 12)
-    grown = session.get_adapter("http://127.0.0.1:1/x")
-    assert grown._pool_maxsize == 12 and grown.max_retries.total == 3
-    assert session.get_adapter("https://x") is https  # the other scheme untouched
-    fit_pool(session, "http://127.0.0.1:1/x", 8)
-    assert session.get_adapter("http://127.0.0.1:1/x") is grown  # big enough already: left as is
+def test_pooled_session_sizes_both_schemes_and_keeps_requests_defaults():
+    session = pooled_session(24)
+    for url in ("http://127.0.0.1:1/x", "https://mail.example.com/"):
+        adapter = session.get_adapter(url)
+        assert type(adapter) is requests.adapters.HTTPAdapter and adapter._pool_maxsize == 24
+        assert adapter.max_retries.total == 0 and adapter._pool_block is False   # requests' own defaults
+    small = pooled_session(4)                                   # never below requests' 10
+    assert all(a._pool_maxsize == 10 for a in small.adapters.values())
 
 
-def test_fit_pool_leaves_custom_adapters_and_unknown_schemes_alone():
-    class Custom(requests.adapters.HTTPAdapter):
-        pass
+def slow(environ, start_response):
+    """A WSGI app that takes 50 ms per request (so that 16 threads' requests overlap)."""
+    environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    time.sleep(0.05)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
 
-    session = requests.Session()
-    custom = Custom()
-    session.mount("http://", custom)
-    fit_pool(session, "http://127.0.0.1:1/x", 50)
-    fit_pool(session, "gopher://x", 50)
-    assert session.get_adapter("http://127.0.0.1:1/x") is custom and custom._pool_maxsize == 10
+
+@pytest.mark.parametrize("pooled", [True, False])
+def test_a_pooled_session_keeps_a_connection_for_each_of_16_threads(caplog, pooled):
+    """With requests' 10 per host, the 11th to 16th connections of 16 threads at once are dropped after each request
+    ("Connection pool is full, discarding connection"); a pool of 16 keeps them all."""
+    caplog.set_level("WARNING", logger="urllib3.connectionpool")
+    with BackgroundServer(slow) as server:
+        session = pooled_session(16) if pooled else requests.Session()
+        poster = Poster(session, server.url + "/api")
+        for _round in range(2):
+            threads = [threading.Thread(target=poster.post, args=(b"x",), kwargs={"timeout": 5, "verify": True})
+                       for _ in range(16)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        session.close()
+    dropped = [r for r in caplog.records if "pool is full" in r.getMessage()]
+    assert (dropped == []) is pooled

@@ -7,7 +7,7 @@ import pytest
 
 from puq_bridge.errors import ParamsError, SyncLockedError, ZimbraError
 from puq_bridge.store import ServiceResult, UsageStore
-from puq_bridge.sync import SyncReport, describe, needs_write, sync_lock
+from puq_bridge.sync import SyncEngine, SyncReport, describe, needs_write, sync_lock
 from tests.sync_support import GB, MB, Farm
 
 
@@ -328,18 +328,37 @@ def test_retention_keeps_the_store_bounded_over_many_days(farm, whmcs_client, tm
         assert len(points) == 90 and points[-1].used_bytes == 102 * MB
 
 
-def test_more_parallel_requests_than_requests_default_pool_reuse_connections(farm, whmcs_client, caplog):
-    """requests pools 10 connections per host; at concurrency 12 the 11th and 12th would be opened and thrown away
-    ("Connection pool is full, discarding connection") on every round without the engine sizing the pools."""
+def test_the_engine_never_resizes_a_clients_pool_and_pooled_clients_keep_their_connections(farm, whmcs_server,
+                                                                                          whmcs_client, caplog):
+    """requests pools 10 connections per host; at concurrency 12 the 11th and 12th are opened and thrown away
+    ("Connection pool is full, discarding connection") on every round unless the clients' pools are bigger. Pools are
+    sized when the clients are built (``pooled_session``): the engine must not remount a session, since in the
+    adapter other threads (ClientArea) use the same clients at that moment."""
+    from puq_bridge.http_post import pooled_session
+    from puq_bridge.live import zimbra_from_config
+    from puq_bridge.whmcs import WhmcsClient
+
+    _, url = whmcs_server
     mail = farm.add_mail("mail1")
     farm.whmcs.latency = mail.sim.latency = 0.03  # so that the requests overlap
     for i in range(24):
         farm.domain("mail1", f"d{i}.example.pl", (MB, GB))
         farm.service("mail1", f"d{i}.example.pl")
     caplog.set_level("WARNING", logger="urllib3.connectionpool")
-    report = farm.engine(whmcs_client, concurrency=12, per_server_concurrency=12).run()
+    whmcs = WhmcsClient(url, "whmcs-id", "whmcs-secret", timeout=2, session=pooled_session(12))
+    zimbra = zimbra_from_config(mail.entry, pool_size=12)
+    sessions = (whmcs.session, zimbra.session, whmcs_client.session)
+    adapters = [dict(session.adapters) for session in sessions]
+    report = SyncEngine(whmcs, [mail.entry], lambda entry: zimbra, concurrency=12, per_server_concurrency=12).run()
     assert report.totals["updated"] == 24
     assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
+    for i in range(24):                                   # a client with requests' 10: slower, but left as it is
+        farm.mail["mail1"].sim.set_used(f"user0@d{i}.example.pl", 2 * MB)
+    report = SyncEngine(whmcs_client, [mail.entry], lambda entry: zimbra, concurrency=12).run()
+    assert report.totals["updated"] == 24
+    assert [dict(session.adapters) for session in sessions] == adapters   # the very same adapter objects
+    zimbra.close()
+    whmcs.session.close()
 
 
 # --- private servers (product tenancy `server`, kept in the store by the adapter) -----------------------------------

@@ -46,9 +46,10 @@ def entry_from_params(params: Mapping[str, Any]) -> ZimbraConfig:
                         admin_user=user, password=str(password), verify=True, timeout=PARAM_TIMEOUT)
 
 
-def default_zimbra_factory(entry: ZimbraConfig) -> "ZimbraAdmin":
-    """Build a :class:`~puq_bridge.zimbra.ZimbraAdmin` for one server (imports zeep)."""
-    return zimbra_from_config(entry)
+def default_zimbra_factory(entry: ZimbraConfig, pool_size: int | None = None) -> "ZimbraAdmin":
+    """Build a :class:`~puq_bridge.zimbra.ZimbraAdmin` for one server (imports zeep), its connection pool sized for
+    ``pool_size`` requests at once (default: requests' 10)."""
+    return zimbra_from_config(entry, pool_size=pool_size)
 
 
 class AdapterContext:
@@ -62,11 +63,14 @@ class AdapterContext:
         zimbra_factory: builds a ``ZimbraAdmin`` from a :class:`ZimbraConfig` (default: from the entry's fields).
         render_cache_seconds: how long a client-area page rendered from the store is reused (0: never).
         payment_methods_seconds: how long the gateways' display names from WHMCS are kept (``payment_methods``).
+        threads: the adapter's worker threads (``serve --threads``): with a usage sync's readers
+            (``[sync] per_server_concurrency``), how many requests may use one cached Zimbra client at once, which the
+            default factory sizes its connection pool for. The sync never resizes a pool, as other threads share it.
     """
 
     def __init__(self, config: Config, *, store=None, renderer=None, whmcs=None,
                  zimbra_factory: Callable[[ZimbraConfig], "ZimbraAdmin"] | None = None,
-                 render_cache_seconds: float = 60.0, payment_methods_seconds: float = 3600.0):
+                 render_cache_seconds: float = 60.0, payment_methods_seconds: float = 3600.0, threads: int = 8):
         from .payment_methods import PaymentMethodNames
         from .views import RenderCache
 
@@ -76,7 +80,8 @@ class AdapterContext:
         self._renderer = renderer
         self._whmcs = whmcs
         self.payment_methods = PaymentMethodNames(lambda: self.whmcs, ttl=payment_methods_seconds)
-        self.zimbra_factory = zimbra_factory or default_zimbra_factory
+        pool_size = threads + config.sync.per_server_concurrency
+        self.zimbra_factory = zimbra_factory or (lambda entry: default_zimbra_factory(entry, pool_size))
         self._clients: dict[tuple, "ZimbraAdmin"] = {}
         self._lock = threading.Lock()
 

@@ -54,19 +54,24 @@ class AppContext:
         self.secret_filter.add(z.password for z in cfg.zimbra)
         return cfg
 
-    def whmcs(self):
-        """A :class:`~puq_bridge.whmcs.WhmcsClient` for ``[whmcs]``."""
+    def whmcs(self, concurrency: int | None = None):
+        """A :class:`~puq_bridge.whmcs.WhmcsClient` for ``[whmcs]``, its connection pool sized for a sync's
+        ``concurrency`` writes at once (default ``[sync] concurrency``) plus one request beside them (the adapter's
+        payment-method lookup)."""
+        from ..http_post import pooled_session
         from ..whmcs import WhmcsClient
 
         w = self.config.whmcs
+        session = pooled_session((concurrency or self.config.sync.concurrency) + 1)
         return WhmcsClient(w.url, w.identifier, w.secret, access_key=w.access_key, timeout=w.timeout,
-                           verify=w.verify)
+                           verify=w.verify, session=session)
 
     def zimbra(self, entry):
-        """A :class:`~puq_bridge.zimbra.ZimbraAdmin` for one ``[[zimbra]]`` entry (imports zeep)."""
+        """A :class:`~puq_bridge.zimbra.ZimbraAdmin` for one ``[[zimbra]]`` entry (imports zeep), its connection pool
+        sized for a sync's readers of one server (``[sync] per_server_concurrency``)."""
         from ..live import zimbra_from_config
 
-        return zimbra_from_config(entry)
+        return zimbra_from_config(entry, pool_size=self.config.sync.per_server_concurrency)
 
     def store(self):
         """The :class:`~puq_bridge.store.UsageStore` at ``[store] path``."""

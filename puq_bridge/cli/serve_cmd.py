@@ -39,7 +39,7 @@ def serve(app, listen: str | None, threads: int) -> None:
     secret = _secret(config)
     host, port = _host_port(listen or config.adapter.listen)
     store = app.store()
-    ctx = AdapterContext(config, store=store, whmcs=app.whmcs, zimbra_factory=app.zimbra)
+    ctx = AdapterContext(config, store=store, whmcs=app.whmcs, threads=threads)  # Zimbra pools sized for them
     server = AdapterServer(make_app(ctx, secret, max_body=config.adapter.max_body), host, port, threads=threads,
                            max_body=config.adapter.max_body)
     click.echo(f"puq-bridge adapter listening on {server.url} ({threads} threads; -v logs each request)", err=True)

@@ -40,7 +40,7 @@ def sync_usage(ctx: click.Context, dry_run: bool, as_json: bool, servers: tuple[
         return client
 
     store = None if dry_run else app.store()
-    engine = SyncEngine(app.whmcs(), cfg.zimbra, zimbra_factory, store=store, products=cfg.sync.products,
+    engine = SyncEngine(app.whmcs(concurrency), cfg.zimbra, zimbra_factory, store=store, products=cfg.sync.products,
                         statuses=cfg.sync.statuses, concurrency=concurrency or cfg.sync.concurrency,
                         per_server_concurrency=cfg.sync.per_server_concurrency)
     bar = _ProgressBar() if _interactive() else None
