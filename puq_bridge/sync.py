@@ -47,7 +47,8 @@ from typing import Any, Callable, Iterable, Iterator
 from .config import ZimbraConfig
 from .errors import ParamsError, PuqBridgeError, StoreError, SyncLockedError
 from .live import read_usage
-from .store import STATUSES, ServiceResult, ServiceSettings, UsageStore
+from .store import ServiceResult, ServiceSettings, UsageStore
+from .sync_report import SyncReport, result_json  # noqa: F401 (re-exported)
 from .usage import DomainUsage, bytes_to_mb, service_limit_bytes
 
 log = logging.getLogger(__name__)
@@ -78,55 +79,6 @@ def sync_lock(store_path: str | os.PathLike) -> Iterator[Path]:
         yield lock_path
     finally:
         os.close(fd)
-
-
-@dataclass
-class SyncReport:
-    """The outcome of one run: every service's result, in service-id order."""
-
-    started: dt.datetime
-    duration_s: float
-    dry_run: bool
-    results: list[ServiceResult]
-    store_error: str | None = None
-
-    @property
-    def totals(self) -> dict[str, int]:
-        """How many services ended in each status."""
-        return {s: sum(1 for r in self.results if r.status == s) for s in STATUSES}
-
-    @property
-    def failed(self) -> list[ServiceResult]:
-        """The services that failed."""
-        return [r for r in self.results if r.status == "failed"]
-
-    @property
-    def exit_code(self) -> int:
-        """0 when every service synced (or was skipped), 1 when some failed or the run could not be recorded."""
-        return 1 if self.failed or self.store_error else 0
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``sync-usage --json`` document of DESIGN.md."""
-        return {
-            "started": self.started.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "duration_s": round(self.duration_s, 3),
-            "dry_run": self.dry_run,
-            "totals": self.totals,
-            "services": [result_json(r) for r in self.results],
-        }
-
-
-def result_json(r: ServiceResult) -> dict[str, Any]:
-    """One service of the JSON document; numbers are ``null`` when nothing was read."""
-    data = r.has_data
-    return {
-        "service_id": r.service_id, "domain": r.domain, "server": r.server or None,
-        "mailboxes": len(r.mailboxes) if data else None,
-        "used_bytes": r.used_bytes, "limit_bytes": r.limit_bytes,
-        "used_mb": bytes_to_mb(r.used_bytes) if data else None,
-        "limit_mb": bytes_to_mb(r.limit_bytes or 0) if data else None,
-        "status": r.status, "error": r.error,
-    }
 
 
 def describe(err: BaseException, server: str | None = None) -> str:

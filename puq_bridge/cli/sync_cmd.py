@@ -109,7 +109,7 @@ def summary_line(report) -> str:
 
 def summary_table(report) -> str:
     """A plain-text table of every service's result, for a terminal."""
-    from ..sync import result_json
+    from ..sync_report import result_json
 
     header = ("service", "domain", "server", "mailboxes", "used MB", "limit MB", "status", "error")
     rows = [header]
