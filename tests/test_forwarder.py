@@ -1,7 +1,6 @@
 """The generated PHP forwarder: PHP literals, the files written, and real round trips with `php` against the bridge."""
 
 import json
-import os
 import shutil
 import socket
 import stat
@@ -12,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from puq_bridge.cli import main
-from tests.adapter_support import SECRET, ZIMBRA_PASSWORD, Recorder, fake, make_config  # noqa: F401 (fixture)
+from tests.adapter_support import SECRET, ZIMBRA_PASSWORD, Recorder, fake, make_config, write_cli_config  # noqa: F401 (fixture)
 from whmcs_module import AdapterContext, AdapterServer, dispatch, make_app, write_forwarder
-from whmcs_module.forwarder import check_name, php_string, php_value
+from whmcs_module.forwarder import php_string, php_value
 
 PHP = shutil.which("php")
 needs_php = pytest.mark.skipif(PHP is None, reason="php (php-cli) is not installed; the forwarder cannot be run")
@@ -96,16 +95,8 @@ def test_generated_files_are_valid_php_and_refuse_direct_access(tmp_path):
 # --- the CLI -----------------------------------------------------------------------------------------------------
 
 
-def write_config(tmp_path, adapter: str) -> Path:
-    path = tmp_path / "puq-bridge.toml"
-    path.write_text('[whmcs]\nurl = "http://127.0.0.1:9"\nidentifier = "id"\nsecret = "whmcs-secret-1"\n'
-                    f"[adapter]\n{adapter}\n")
-    path.chmod(0o600)
-    return path
-
-
 def test_cli_writes_the_module(tmp_path):
-    config = write_config(tmp_path, f'listen = "127.0.0.1:8751"\nsecret = "{SECRET}"')
+    config = write_cli_config(tmp_path, f'listen = "127.0.0.1:8751"\nsecret = "{SECRET}"')
     result = CliRunner().invoke(main, ["--config", str(config), "whmcs-module", "--name", "puqzimbra",
                                        "--out", str(tmp_path / "out")])
     assert result.exit_code == 0, result.output
@@ -116,7 +107,7 @@ def test_cli_writes_the_module(tmp_path):
 
 
 def test_cli_bridge_url_option_wins(tmp_path):
-    config = write_config(tmp_path, f'secret = "{SECRET}"')
+    config = write_cli_config(tmp_path, f'secret = "{SECRET}"')
     result = CliRunner().invoke(main, ["--config", str(config), "whmcs-module", "--name", "m1", "--out",
                                        str(tmp_path), "--bridge-url", "https://bridge.example.com:8443"])
     assert result.exit_code == 0, result.output
@@ -129,7 +120,7 @@ def test_cli_bridge_url_option_wins(tmp_path):
     (f'listen = "0.0.0.0:8750"\nsecret = "{SECRET}"', ["--name", "ok"], "--bridge-url", 2),
 ])
 def test_cli_refuses_bad_input_in_one_line(tmp_path, adapter, args, expect, code):
-    config = write_config(tmp_path, adapter)
+    config = write_cli_config(tmp_path, adapter)
     result = CliRunner().invoke(main, ["--config", str(config), "whmcs-module", *args, "--out", str(tmp_path)])
     assert result.exit_code == code
     assert expect in result.output

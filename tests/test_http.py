@@ -11,7 +11,7 @@ import pytest
 import requests
 from werkzeug.test import Client, EnvironBuilder
 
-from tests.adapter_support import SECRET, WHMCS_SECRET, ZIMBRA_PASSWORD, fake, make_config, signed  # noqa: F401 (fixture)
+from tests.adapter_support import SECRET, WHMCS_SECRET, ZIMBRA_PASSWORD, fake, make_config, signed, write_cli_config  # noqa: F401 (fixture)
 from whmcs_module import AdapterContext, AdapterServer, make_app
 from whmcs_module.signing import HEADER, SignatureError, Verifier, parse, sign
 
@@ -274,20 +274,12 @@ def test_stopped_server_refuses_connections(ctx):
 # --- the serve command -------------------------------------------------------------------------------------------
 
 
-def serve_config(tmp_path, adapter):
-    path = tmp_path / "puq-bridge.toml"
-    path.write_text('[whmcs]\nurl = "http://127.0.0.1:9"\nidentifier = "id"\nsecret = "whmcs-secret-1"\n'
-                    f'[store]\npath = "{tmp_path / "usage.sqlite3"}"\n[adapter]\n{adapter}\n')
-    path.chmod(0o600)
-    return path
-
-
 def test_serve_refuses_to_start_without_a_secret(tmp_path):
     from click.testing import CliRunner
 
     from puq_bridge.cli import main
 
-    result = CliRunner().invoke(main, ["--config", str(serve_config(tmp_path, 'listen = "127.0.0.1:8750"')),
+    result = CliRunner().invoke(main, ["--config", str(write_cli_config(tmp_path, 'listen = "127.0.0.1:8750"', store=True)),
                                        "serve"])
     assert result.exit_code == 2
     assert "adapter.secret" in result.output and "no shared secret" in result.output
@@ -298,7 +290,7 @@ def test_serve_refuses_a_bad_listen_address(tmp_path):
 
     from puq_bridge.cli import main
 
-    config = serve_config(tmp_path, f'secret = "{SECRET}"')
+    config = write_cli_config(tmp_path, f'secret = "{SECRET}"', store=True)
     result = CliRunner().invoke(main, ["--config", str(config), "serve", "--listen", "nowhere"])
     assert result.exit_code == 2 and "HOST:PORT" in result.output
 
@@ -310,7 +302,7 @@ def test_serve_command_answers_signed_requests(tmp_path):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    config = serve_config(tmp_path, f'secret = "{SECRET}"\nlisten = "127.0.0.1:1"')
+    config = write_cli_config(tmp_path, f'secret = "{SECRET}"\nlisten = "127.0.0.1:1"', store=True)
     command = "import sys; from puq_bridge.cli import main; sys.exit(main())"
     process = subprocess.Popen([sys.executable, "-c", command, "--config", str(config), "serve",
                                 "--listen", f"127.0.0.1:{port}"], stderr=subprocess.PIPE, text=True)

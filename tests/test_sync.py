@@ -257,13 +257,17 @@ def test_products_and_statuses_select_the_services(farm, whmcs_client):
     assert farm.mail["mail1"].sim.count("GetQuotaUsage") == 1
 
 
-def test_only_servers_and_only_services(farm, whmcs_client):
+def two_servers(farm):
+    """mail1 with a.pl and b.pl, mail2 with c.pl, one 1 MB mailbox each: their three service ids."""
     farm.add_mail("mail1")
     farm.add_mail("mail2")
-    farm.domain("mail1", "a.pl", (MB, GB))
-    farm.domain("mail1", "b.pl", (MB, GB))
-    farm.domain("mail2", "c.pl", (MB, GB))
-    s_a, s_b, s_c = farm.service("mail1", "a.pl"), farm.service("mail1", "b.pl"), farm.service("mail2", "c.pl")
+    for server, domain in (("mail1", "a.pl"), ("mail1", "b.pl"), ("mail2", "c.pl")):
+        farm.domain(server, domain, (MB, GB))
+    return farm.service("mail1", "a.pl"), farm.service("mail1", "b.pl"), farm.service("mail2", "c.pl")
+
+
+def test_only_servers_and_only_services(farm, whmcs_client):
+    s_a, s_b, s_c = two_servers(farm)
     engine = farm.engine(whmcs_client)
 
     assert {r.service_id for r in engine.run(only_servers=["mail2"]).results} == {s_c}
@@ -282,12 +286,7 @@ def test_only_servers_and_only_services(farm, whmcs_client):
 def test_auth_failure_fails_every_service_of_that_server_only(farm, whmcs_client):
     from puq_bridge.config import ZimbraConfig
 
-    farm.add_mail("mail1")
-    farm.add_mail("mail2")
-    farm.domain("mail1", "a.pl", (MB, GB))
-    farm.domain("mail1", "b.pl", (MB, GB))
-    farm.domain("mail2", "c.pl", (MB, GB))
-    s_a, s_b, s_c = farm.service("mail1", "a.pl"), farm.service("mail1", "b.pl"), farm.service("mail2", "c.pl")
+    s_a, s_b, s_c = two_servers(farm)
     e = farm.mail["mail1"].entry
     farm.mail["mail1"].entry = ZimbraConfig(e.name, e.whmcs_server, e.url, e.admin_user, "wrong-password", timeout=2)
     r = by_id(farm.engine(whmcs_client).run())
