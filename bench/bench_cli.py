@@ -28,10 +28,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from puq_bridge.simulators.server import BackgroundServer  # noqa: E402
-from puq_bridge.simulators.whmcs import FakeWhmcs  # noqa: E402
-from puq_bridge.simulators.zimbra import FakeZimbra  # noqa: E402
-from puq_bridge.store import ServiceResult, UsageStore  # noqa: E402
-from puq_bridge.usage import GB, MailboxUsage  # noqa: E402
+from puq_bridge.simulators.whmcs.app import FakeWhmcs  # noqa: E402
+from puq_bridge.simulators.zimbra.app import FakeZimbra  # noqa: E402
+from puq_bridge.usage.model import GB, MailboxUsage  # noqa: E402
+from puq_bridge.usage.records import ServiceResult
+from puq_bridge.usage.store import UsageStore
 from tests.cli_support import ZimbraTarget, write_bridge  # noqa: E402
 
 _STARTUP = ("import sys, time; t = time.perf_counter(); from puq_bridge.cli import main\n"

@@ -19,13 +19,15 @@ from pathlib import Path
 
 import requests
 
-from puq_bridge.clientarea import facts_from_params
+from puq_bridge.clientarea.facts import facts_from_params
 from puq_bridge.config import parse_config
 from puq_bridge.simulators.server import BackgroundServer
-from puq_bridge.simulators.zimbra import FakeZimbra, populate
-from puq_bridge.store import ServiceResult, UsageStore
-from puq_bridge.usage import DomainUsage
-from whmcs_module import AdapterContext, AdapterServer, make_app
+from puq_bridge.simulators.zimbra.app import FakeZimbra, populate
+from puq_bridge.usage.model import DomainUsage
+from puq_bridge.usage.records import ServiceResult
+from puq_bridge.usage.store import UsageStore
+from whmcs_module.context import AdapterContext
+from whmcs_module.http import AdapterServer, make_app
 from whmcs_module.signing import HEADER, sign
 
 SECRET = "bench-shared-secret"

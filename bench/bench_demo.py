@@ -9,7 +9,7 @@ import sys
 import tempfile
 import time
 
-from puq_bridge.demo import run_demo
+from puq_bridge.demo.run import run_demo
 
 
 def main(runs: int = 5) -> None:

@@ -28,7 +28,7 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 def _serve(conn) -> None:
     from waitress.server import create_server
 
-    from puq_bridge.simulators.whmcs import FakeWhmcs
+    from puq_bridge.simulators.whmcs.app import FakeWhmcs
 
     server = create_server(FakeWhmcs("whmcs-id", "whmcs-secret").wsgi_app, host="127.0.0.1", port=0, threads=4)
     conn.send(server.effective_port)
@@ -53,7 +53,7 @@ def stacks(port: int) -> dict:
     import requests
     import urllib3
 
-    from puq_bridge.http_post import Poster
+    from puq_bridge.http import Poster
 
     url = f"http://127.0.0.1:{port}/includes/api.php"
     session, pool = requests.Session(), urllib3.HTTPConnectionPool("127.0.0.1", port, maxsize=1)

@@ -19,10 +19,11 @@ from typing import Callable
 
 from lxml import etree
 
-from puq_bridge import zimbra_soap
 from puq_bridge.simulators.server import BackgroundServer
-from puq_bridge.simulators.zimbra import FakeZimbra, populate, quota_usage_envelope
-from puq_bridge.zimbra import ZimbraAdmin, parse_quota_usage
+from puq_bridge.simulators.zimbra.app import FakeZimbra, populate
+from puq_bridge.simulators.zimbra.wire import quota_usage_envelope
+from puq_bridge.zimbra import soap as zimbra_soap
+from puq_bridge.zimbra.client import ZimbraAdmin, parse_quota_usage
 
 ADMIN, PASSWORD, DOMAIN = "admin@example.com", "bench-secret", "big.example"
 

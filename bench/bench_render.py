@@ -21,11 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from puq_bridge.chart import build_chart  # noqa: E402
-from puq_bridge.clientarea import ServiceFacts, build_view  # noqa: E402
-from puq_bridge.render import Renderer  # noqa: E402
-from puq_bridge.store import DailyPoint, Snapshot  # noqa: E402
-from puq_bridge.usage import GB, MB, MailboxUsage  # noqa: E402
+from puq_bridge.clientarea.chart import build_chart  # noqa: E402
+from puq_bridge.clientarea.facts import ServiceFacts
+from puq_bridge.clientarea.render import Renderer  # noqa: E402
+from puq_bridge.clientarea.view import build_view
+from puq_bridge.usage.model import GB, MB, MailboxUsage  # noqa: E402
+from puq_bridge.usage.records import DailyPoint, Snapshot  # noqa: E402
 
 NOW = dt.datetime(2026, 11, 22, 12, tzinfo=dt.timezone.utc)
 

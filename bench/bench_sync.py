@@ -63,8 +63,8 @@ class _Waitress:
 
 def _simulators(conn, servers: int, domains: int, mailboxes: int, latency: float, threads: int) -> None:
     """Build and serve the world, then answer ``counts`` / ``cpu`` / ``reset`` / ``stop`` over ``conn``."""
-    from puq_bridge.simulators.whmcs import FakeWhmcs
-    from puq_bridge.simulators.zimbra import FakeZimbra
+    from puq_bridge.simulators.whmcs.app import FakeWhmcs
+    from puq_bridge.simulators.zimbra.app import FakeZimbra
 
     whmcs = FakeWhmcs(IDENTIFIER, SECRET)
     client = whmcs.add_client("Jan", "Kowalski", "jan@example.pl")
@@ -138,7 +138,7 @@ def _entries(world: World):
 
 
 def _zimbra(entry):
-    from puq_bridge.zimbra import ZimbraAdmin
+    from puq_bridge.zimbra.client import ZimbraAdmin
 
     return ZimbraAdmin(entry.url, entry.admin_user, entry.password, name=entry.name, timeout=60)
 
@@ -146,7 +146,7 @@ def _zimbra(entry):
 def _whmcs(world: World):
     import requests
 
-    from puq_bridge.whmcs import WhmcsClient
+    from puq_bridge.whmcs.client import WhmcsClient
 
     session = requests.Session()  # enough pooled connections for the parallel writes
     session.mount("http://", requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=64))
@@ -155,8 +155,8 @@ def _whmcs(world: World):
 
 def run_engine(world: World, args, store_dir: Path) -> dict:
     """One sync run; returns wall time, request counts, totals and the max-RSS growth."""
-    from puq_bridge.store import UsageStore
-    from puq_bridge.sync import SyncEngine
+    from puq_bridge.usage.store import UsageStore
+    from puq_bridge.usage.sync import SyncEngine
 
     world.ask("reset")
     clients = []
@@ -184,7 +184,7 @@ def run_naive(world: World, args) -> dict:
     """The per-mailbox sync on ``--naive-servers`` servers, sequentially, like the old PHP modules."""
     import datetime as dt
 
-    from puq_bridge.usage import bytes_to_mb
+    from puq_bridge.usage.model import bytes_to_mb
 
     world.ask("reset")
     whmcs = _whmcs(world)

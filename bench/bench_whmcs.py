@@ -21,8 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from puq_bridge.simulators.server import BackgroundServer  # noqa: E402
-from puq_bridge.simulators.whmcs import FakeWhmcs  # noqa: E402
-from puq_bridge.whmcs import WhmcsClient  # noqa: E402
+from puq_bridge.simulators.whmcs.app import FakeWhmcs  # noqa: E402
+from puq_bridge.whmcs.client import WhmcsClient  # noqa: E402
 
 
 def build(services: int) -> FakeWhmcs:

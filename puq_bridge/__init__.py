@@ -30,9 +30,9 @@ _LAZY = {
     "ZimbraError": "puq_bridge.errors",
     "ZimbraFault": "puq_bridge.errors",
     "load_config": "puq_bridge.config",
-    "WhmcsClient": "puq_bridge.whmcs",
-    "ZimbraAdmin": "puq_bridge.zimbra",
-    "UsageStore": "puq_bridge.store",
+    "WhmcsClient": "puq_bridge.whmcs.client",
+    "ZimbraAdmin": "puq_bridge.zimbra.client",
+    "UsageStore": "puq_bridge.usage.store",
 }
 
 

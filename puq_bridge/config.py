@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
-from .errors import ConfigError
+from puq_bridge.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -20,12 +20,21 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
-from .errors import (AccountExists, DomainExists, DomainNotEmpty, NoSuchAccount, NoSuchCos, NoSuchDomain, ParamsError,
-                     ZimbraError, ZimbraFault)
-from .usage import GB, MB, parse_total_space
+from puq_bridge.errors import (
+    AccountExists,
+    DomainExists,
+    DomainNotEmpty,
+    NoSuchAccount,
+    NoSuchCos,
+    NoSuchDomain,
+    ParamsError,
+    ZimbraError,
+    ZimbraFault,
+)
+from puq_bridge.usage.model import GB, MB, parse_total_space
 
 if TYPE_CHECKING:  # importing zimbra imports zeep
-    from .zimbra import ZimbraAdmin
+    from puq_bridge.zimbra.client import ZimbraAdmin
 
 log = logging.getLogger(__name__)
 

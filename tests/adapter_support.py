@@ -21,7 +21,7 @@ ZIMBRA_PASSWORD = "zimbra-admin-pw-789"
 def fake():
     """A FakeZimbra (admin password ZIMBRA_PASSWORD) served on loopback; its URL is ``fake.url``."""
     from puq_bridge.simulators.server import BackgroundServer
-    from puq_bridge.simulators.zimbra import FakeZimbra
+    from puq_bridge.simulators.zimbra.app import FakeZimbra
 
     sim = FakeZimbra(password=ZIMBRA_PASSWORD)
     with BackgroundServer(sim.wsgi_app) as server:

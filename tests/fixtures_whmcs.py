@@ -9,8 +9,8 @@
 import pytest
 
 from puq_bridge.simulators.server import BackgroundServer
-from puq_bridge.simulators.whmcs import FakeWhmcs
-from puq_bridge.whmcs import WhmcsClient
+from puq_bridge.simulators.whmcs.app import FakeWhmcs
+from puq_bridge.whmcs.client import WhmcsClient
 
 WHMCS_IDENTIFIER = "whmcs-id"
 WHMCS_SECRET = "whmcs-secret"

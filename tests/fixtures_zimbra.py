@@ -20,7 +20,7 @@ Domains: ``example.com`` (``zimbraDomainMaxAccounts=10``), ``example.org`` (``zi
 import pytest
 
 from puq_bridge.simulators.server import BackgroundServer
-from puq_bridge.simulators.zimbra import FakeZimbra
+from puq_bridge.simulators.zimbra.app import FakeZimbra
 
 ZIMBRA_ADMIN = "admin@example.com"
 ZIMBRA_PASSWORD = "zimbra-secret"
@@ -59,7 +59,7 @@ def zimbra_server(fake_zimbra):
 @pytest.fixture
 def zimbra_admin(zimbra_server):
     """A ZimbraAdmin (name ``mail1``) pointed at ``zimbra_server``, with tiny timeouts."""
-    from puq_bridge.zimbra import ZimbraAdmin
+    from puq_bridge.zimbra.client import ZimbraAdmin
 
     _, url = zimbra_server
     admin = ZimbraAdmin(url, ZIMBRA_ADMIN, ZIMBRA_PASSWORD, name="mail1", timeout=(1.0, 2.0))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from puq_bridge.config import ZimbraConfig
 from puq_bridge.simulators.server import BackgroundServer
-from puq_bridge.sync import SyncEngine
+from puq_bridge.usage.sync import SyncEngine
 
 MB = 1024 * 1024
 GB = 1024 * MB
@@ -27,7 +27,7 @@ class Farm:
     """WHMCS plus several Zimbra servers, each one WHMCS server id."""
 
     def __init__(self, whmcs_sim):
-        from puq_bridge.simulators.zimbra import FakeZimbra
+        from puq_bridge.simulators.zimbra.app import FakeZimbra
 
         self._fake_zimbra = FakeZimbra
         self.whmcs = whmcs_sim
@@ -57,7 +57,7 @@ class Farm:
                                       **kw)
 
     def engine(self, whmcs_client, **kw) -> SyncEngine:
-        from puq_bridge.zimbra import ZimbraAdmin
+        from puq_bridge.zimbra.client import ZimbraAdmin
 
         def factory(entry):
             return ZimbraAdmin(entry.url, entry.admin_user, entry.password, name=entry.name, timeout=2)

@@ -11,13 +11,15 @@ from html import escape, unescape
 
 import pytest
 
-from puq_bridge.render import Renderer
-from puq_bridge.store import ServiceResult, UsageStore
-from puq_bridge.usage import MailboxUsage
-from puq_bridge.whmcs import WhmcsClient
+from puq_bridge.clientarea.render import Renderer
+from puq_bridge.usage.model import MailboxUsage
+from puq_bridge.usage.records import ServiceResult
+from puq_bridge.usage.store import UsageStore
+from puq_bridge.whmcs.client import WhmcsClient
 from tests.adapter_support import SECRET, WHMCS_SECRET, make_config
-from tests.fixtures_zimbra import GiB, MiB, ZIMBRA_ADMIN, ZIMBRA_PASSWORD
-from whmcs_module import FUNCTIONS, AdapterContext, dispatch
+from tests.fixtures_zimbra import ZIMBRA_ADMIN, ZIMBRA_PASSWORD, GiB, MiB
+from whmcs_module.adapter import FUNCTIONS, dispatch
+from whmcs_module.context import AdapterContext
 from whmcs_module.payment_methods import PaymentMethodNames
 
 SERVICE_PASSWORD = "Service-Pass-321"
@@ -699,7 +701,7 @@ def test_the_renderer_follows_render_default_lang(zimbra_server, store):
 
 def test_every_call_with_module_settings_keeps_the_tenancy(ctx, store, firma):
     """CreateAccount, ChangePackage, the client area and the SyncUsage button: the sync and `render` read it here."""
-    from puq_bridge.store import ServiceSettings
+    from puq_bridge.usage.records import ServiceSettings
 
     fake, client, product, server = firma
     sid = fake.add_service(client, product, "firma.pl", server_id=server)

@@ -19,9 +19,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from puq_bridge.demo import LANGS, run_demo
-from puq_bridge.demo_pages import page_name, serve_pages
-from puq_bridge.simulators.sample import build_sample
+from puq_bridge.demo.pages import page_name, serve_pages
+from puq_bridge.demo.run import LANGS, run_demo
+from puq_bridge.demo.sample import build_sample
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 #: Hosts an anchor may name: the reserved documentation domains (RFC 2606) the sample's servers live under.

@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
-from puq_bridge.chart import build_chart
-from puq_bridge.render import Renderer
-from puq_bridge.store import DailyPoint
-from puq_bridge.usage import GB, MB
+from puq_bridge.clientarea.chart import build_chart
+from puq_bridge.clientarea.render import Renderer
+from puq_bridge.usage.model import GB, MB
+from puq_bridge.usage.records import DailyPoint
 
 DAY = dt.date(2026, 11, 22)
 

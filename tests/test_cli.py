@@ -133,7 +133,7 @@ try:
 except SystemExit as exc:
     code = exc.code
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("zeep", "lxml")
-               or m in ("puq_bridge.zimbra", "puq_bridge.simulators.zimbra"))
+               or m in ("puq_bridge.zimbra.client", "puq_bridge.simulators.zimbra.app"))
 print(json.dumps({{"code": code, "heavy": heavy}}), file=sys.stderr)
 """
 

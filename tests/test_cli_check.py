@@ -6,8 +6,8 @@ import threading
 import pytest
 
 from puq_bridge.simulators.server import BackgroundServer
-from puq_bridge.simulators.whmcs import FakeWhmcs
-from puq_bridge.simulators.zimbra import FakeZimbra
+from puq_bridge.simulators.whmcs.app import FakeWhmcs
+from puq_bridge.simulators.zimbra.app import FakeZimbra
 
 from .cli_support import ZimbraTarget, write_bridge
 

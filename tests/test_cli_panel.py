@@ -6,9 +6,10 @@ import json
 import pytest
 
 from puq_bridge.simulators.server import BackgroundServer
-from puq_bridge.simulators.whmcs import FakeWhmcs
-from puq_bridge.store import ServiceResult, UsageStore
-from puq_bridge.usage import GB, MB, MailboxUsage
+from puq_bridge.simulators.whmcs.app import FakeWhmcs
+from puq_bridge.usage.model import GB, MB, MailboxUsage
+from puq_bridge.usage.records import ServiceResult
+from puq_bridge.usage.store import UsageStore
 
 from .cli_support import one_error_line, write_bridge
 

@@ -8,12 +8,13 @@ from decimal import Decimal
 
 import pytest
 
-from puq_bridge.clientarea import ServiceFacts, build_view, facts_from_params, facts_from_service, mailbox_rows
+from puq_bridge.clientarea.facts import ServiceFacts, facts_from_params, facts_from_service
+from puq_bridge.clientarea.view import build_view, mailbox_rows
 from puq_bridge.config import ZimbraConfig
 from puq_bridge.errors import ParamsError
-from puq_bridge.store import DailyPoint, Snapshot
-from puq_bridge.usage import GB, MB, MailboxUsage
-from puq_bridge.whmcs import Client, Service
+from puq_bridge.usage.model import GB, MB, MailboxUsage
+from puq_bridge.usage.records import DailyPoint, Snapshot
+from puq_bridge.whmcs.models import Client, Service
 
 NOW = dt.datetime(2026, 11, 22, 12, tzinfo=dt.timezone.utc)
 
@@ -171,13 +172,13 @@ def test_mailbox_rows_order_and_levels():
 
 @pytest.fixture(scope="module")
 def polish():
-    from puq_bridge.render import Renderer
+    from puq_bridge.clientarea.render import Renderer
 
     return Renderer().catalog("pl")
 
 
 def test_mailbox_table_cells_are_formatted_once_in_python(polish):
-    from puq_bridge.clientarea import mailbox_table
+    from puq_bridge.clientarea.view import mailbox_table
 
     rows = mailbox_rows([MailboxUsage("jan@x.pl", int(1.55 * GB) + 1, 2 * GB), MailboxUsage("a&b@x.pl", 3 * GB, 0),
                          MailboxUsage("noat", 0, 2 * GB)])
@@ -191,7 +192,7 @@ def test_mailbox_table_cells_are_formatted_once_in_python(polish):
 
 
 def test_mailbox_bars_cap_the_width_and_skip_unlimited(polish):
-    from puq_bridge.clientarea import mailbox_bars
+    from puq_bridge.clientarea.view import mailbox_bars
 
     rows = mailbox_rows([MailboxUsage("over@x.pl", 150 * MB, 100 * MB), MailboxUsage("free@x.pl", 80 * MB, 0),
                          MailboxUsage("ok@x.pl", 10 * MB, 100 * MB)])

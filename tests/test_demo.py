@@ -11,16 +11,15 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
 from click.testing import CliRunner
 
 from puq_bridge.cli import main
-from puq_bridge.demo import LANGS, SYNC_DAYS, run_demo
-from puq_bridge.demo_pages import page_name
-from puq_bridge.usage import bytes_to_mb
+from puq_bridge.demo.pages import page_name
+from puq_bridge.demo.run import LANGS, SYNC_DAYS, run_demo
+from puq_bridge.usage.model import bytes_to_mb
 
 NOW = dt.datetime(2026, 5, 20, 9, 30, tzinfo=dt.timezone.utc)
 
@@ -217,8 +216,8 @@ def test_no_secret_in_the_logs_even_at_debug(tmp_path, caplog):
 def test_the_adapters_first_client_area_shows_payment_method_display_names():
     """Pages look the gateways' names up in the background and never wait for them; the demo has them before its
     first page, so even that one says "Credit Card", not "stripe"."""
-    from puq_bridge.demo import DemoEnvironment
-    from puq_bridge.simulators.sample import build_sample
+    from puq_bridge.demo.run import DemoEnvironment
+    from puq_bridge.demo.sample import build_sample
 
     with DemoEnvironment(build_sample(today=NOW.date())) as env:
         asked = env.whmcs_sim.count("GetPaymentMethods")

@@ -11,9 +11,18 @@ import pytest
 from click.testing import CliRunner
 
 from puq_bridge.cli import main
-from tests.adapter_support import SECRET, ZIMBRA_PASSWORD, Recorder, fake, make_config, write_cli_config  # noqa: F401 (fixture)
-from whmcs_module import AdapterContext, AdapterServer, dispatch, make_app, write_forwarder
-from whmcs_module.forwarder import php_string, php_value
+from tests.adapter_support import (  # noqa: F401 (fixture)
+    SECRET,
+    ZIMBRA_PASSWORD,
+    Recorder,
+    fake,
+    make_config,
+    write_cli_config,
+)
+from whmcs_module.adapter import dispatch
+from whmcs_module.context import AdapterContext
+from whmcs_module.forwarder import php_string, php_value, write_forwarder
+from whmcs_module.http import AdapterServer, make_app
 
 PHP = shutil.which("php")
 needs_php = pytest.mark.skipif(PHP is None, reason="php (php-cli) is not installed; the forwarder cannot be run")
@@ -133,7 +142,7 @@ def test_cli_refuses_bad_input_in_one_line(tmp_path, adapter, args, expect, code
 
 @pytest.fixture
 def bridge(fake, tmp_path):
-    from puq_bridge.store import UsageStore
+    from puq_bridge.usage.store import UsageStore
 
     entry = {"name": "mail1", "whmcs_server": 3, "url": fake.url, "admin_user": "admin@example.com",
              "password": ZIMBRA_PASSWORD, "timeout": 2}

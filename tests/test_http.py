@@ -11,8 +11,17 @@ import pytest
 import requests
 from werkzeug.test import Client, EnvironBuilder
 
-from tests.adapter_support import SECRET, WHMCS_SECRET, ZIMBRA_PASSWORD, fake, make_config, signed, write_cli_config  # noqa: F401 (fixture)
-from whmcs_module import AdapterContext, AdapterServer, make_app
+from tests.adapter_support import (  # noqa: F401 (fixture)
+    SECRET,
+    WHMCS_SECRET,
+    ZIMBRA_PASSWORD,
+    fake,
+    make_config,
+    signed,
+    write_cli_config,
+)
+from whmcs_module.context import AdapterContext
+from whmcs_module.http import AdapterServer, make_app
 from whmcs_module.signing import HEADER, SignatureError, Verifier, parse, sign
 
 MAX_BODY = 4096
@@ -237,7 +246,7 @@ def test_one_zimbra_client_per_server_across_threads(fake):
     made = []
 
     def factory(entry):
-        from puq_bridge.zimbra import ZimbraAdmin
+        from puq_bridge.zimbra.client import ZimbraAdmin
 
         made.append(entry.name)
         return ZimbraAdmin(entry.url, entry.admin_user, entry.password, name=entry.name, timeout=2)

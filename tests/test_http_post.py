@@ -8,9 +8,9 @@ from urllib.parse import parse_qsl
 import pytest
 import requests
 
-from puq_bridge.http_post import Poster, pooled_session
+from puq_bridge.http import Poster, pooled_session
 from puq_bridge.simulators.server import BackgroundServer
-from puq_bridge.whmcs_http import FORM_HEADERS, form_body
+from puq_bridge.whmcs.transport import FORM_HEADERS, form_body
 
 PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
               "NO_PROXY")

@@ -54,9 +54,9 @@ def test_tracebacks_are_masked_too():
 
 
 def _zimbra_fault_text(text, secret):
-    from puq_bridge import zimbra_soap
     from puq_bridge.errors import ZimbraFault
-    from puq_bridge.simulators.zimbra_wire import SOAP12, SimFault, envelope, fault_body
+    from puq_bridge.simulators.zimbra.wire import SOAP12, SimFault, envelope, fault_body
+    from puq_bridge.zimbra import soap as zimbra_soap
 
     body = envelope(SOAP12, fault_body(SOAP12, SimFault("service.FAILURE", text), "trace"))
     try:
@@ -68,7 +68,7 @@ def _zimbra_fault_text(text, secret):
 
 def _whmcs_error_text(text, secret):
     from puq_bridge.errors import WhmcsApiError
-    from puq_bridge.whmcs_http import decode
+    from puq_bridge.whmcs.transport import decode
 
     try:
         decode("GetClients", 200, json.dumps({"result": "error", "message": text}), [secret])

@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DATA = [
     ("templates", "puq_bridge/templates"),
-    ("puq_bridge/wsdl", "puq_bridge/wsdl"),
+    ("puq_bridge/zimbra/wsdl", "puq_bridge/zimbra/wsdl"),
 ]
 
 

@@ -3,8 +3,16 @@
 import pytest
 
 from puq_bridge.errors import ParamsError, PermissionDenied, ZimbraError
-from puq_bridge.provisioning import (SETTINGS, ProductSettings, Provisioner, ServiceTarget, config_options,
-                                     normalize_domain, primary_mailbox, total_space_setting)
+from puq_bridge.provisioning import (
+    SETTINGS,
+    ProductSettings,
+    Provisioner,
+    ServiceTarget,
+    config_options,
+    normalize_domain,
+    primary_mailbox,
+    total_space_setting,
+)
 from tests.fixtures_zimbra import GiB, MiB
 
 PASSWORD = "Start-Pass-123"
@@ -25,7 +33,7 @@ def prov(zimbra_admin):
 
 def password_is(url, mailbox, password):
     """True when ``password`` is the mailbox's password (the fake says "not an admin account" only then)."""
-    from puq_bridge.zimbra import ZimbraAdmin
+    from puq_bridge.zimbra.client import ZimbraAdmin
 
     client = ZimbraAdmin(url, mailbox, password, timeout=2)
     try:
@@ -250,7 +258,7 @@ class DeletesBehindOurBack:
 
 def test_terminate_accepts_entries_deleted_meanwhile(fake_zimbra):
     from puq_bridge.simulators.server import BackgroundServer
-    from puq_bridge.zimbra import ZimbraAdmin
+    from puq_bridge.zimbra.client import ZimbraAdmin
 
     fake_zimbra.add_domain("firma.pl")
     fake_zimbra.add_account("jan@firma.pl")
@@ -331,7 +339,7 @@ def test_change_package_reapplies_limits_to_domain_and_primary_only(prov, fake_z
 
 
 def test_unreachable_zimbra_is_a_readable_error(zimbra_server):
-    from puq_bridge.zimbra import ZimbraAdmin
+    from puq_bridge.zimbra.client import ZimbraAdmin
 
     fake, url = zimbra_server
     fake.inject("html", on="Auth")

@@ -194,7 +194,7 @@ def _section(title: str) -> str:
 
 def whmcs_actions_by_method() -> dict[str, set[str]]:
     """WhmcsClient's public methods → the API actions they send (following calls to its other methods)."""
-    tree = ast.parse((ROOT / "puq_bridge" / "whmcs.py").read_text(encoding="utf-8"))
+    tree = ast.parse((ROOT / "puq_bridge" / "whmcs" / "client.py").read_text(encoding="utf-8"))
     cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "WhmcsClient")
     direct, calls = {}, {}
     for fn in (n for n in cls.body if isinstance(n, ast.FunctionDef)):
@@ -221,7 +221,8 @@ def actions_the_bridge_calls() -> set[str]:
     """Actions reachable from the CLI, the sync and the adapter (not the demo, which drives the simulator)."""
     methods = whmcs_actions_by_method()
     files = [p for p in [*(ROOT / "puq_bridge").rglob("*.py"), *(ROOT / "whmcs_module").rglob("*.py")]
-             if p.name != "whmcs.py" and "simulators" not in p.parts and not p.name.startswith("demo")]
+             if p.parts[-2:] != ("whmcs", "client.py") and "simulators" not in p.parts
+             and "demo" not in p.parts and not p.name.startswith("demo")]
     used = set()
     for path in files:
         for name in re.findall(r"\.(\w+)\(", path.read_text(encoding="utf-8")):

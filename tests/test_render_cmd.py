@@ -8,10 +8,11 @@ import re
 import pytest
 
 from puq_bridge.simulators.server import BackgroundServer
-from puq_bridge.simulators.whmcs import FakeWhmcs
-from puq_bridge.simulators.zimbra import FakeZimbra
-from puq_bridge.store import ServiceResult, UsageStore
-from puq_bridge.usage import GB, MB, MailboxUsage
+from puq_bridge.simulators.whmcs.app import FakeWhmcs
+from puq_bridge.simulators.zimbra.app import FakeZimbra
+from puq_bridge.usage.model import GB, MB, MailboxUsage
+from puq_bridge.usage.records import ServiceResult
+from puq_bridge.usage.store import UsageStore
 
 from .cli_support import ZimbraTarget, one_error_line, write_bridge
 
@@ -221,9 +222,10 @@ def create_params(service_id, server_id, **extra):
 
 
 def test_a_private_server_is_the_whole_server_in_whmcs_the_client_area_and_render(tmp_path, hosting):
-    from puq_bridge.whmcs import WhmcsClient
+    from puq_bridge.whmcs.client import WhmcsClient
     from tests.adapter_support import make_config
-    from whmcs_module import AdapterContext, dispatch
+    from whmcs_module.adapter import dispatch
+    from whmcs_module.context import AdapterContext
 
     whmcs, mail1, mail2 = hosting
     bridge = write_bridge(tmp_path, whmcs.url, "whmcs-secret", zimbras=[

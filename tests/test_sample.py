@@ -4,8 +4,8 @@ import datetime as dt
 
 import pytest
 
-from puq_bridge.simulators.sample import HISTORY_DAYS, build_sample
-from puq_bridge.usage import GB
+from puq_bridge.demo.sample import HISTORY_DAYS, build_sample
+from puq_bridge.usage.model import GB
 
 TODAY = dt.date(2026, 5, 20)
 

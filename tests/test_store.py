@@ -7,8 +7,10 @@ import threading
 import pytest
 
 from puq_bridge.errors import StoreError
-from puq_bridge.store import SCHEMA_VERSION, DailyPoint, ServiceResult, ServiceSettings, UsageStore
-from puq_bridge.usage import MailboxUsage
+from puq_bridge.usage.model import MailboxUsage
+from puq_bridge.usage.records import DailyPoint, ServiceResult, ServiceSettings
+from puq_bridge.usage.schema import SCHEMA_VERSION
+from puq_bridge.usage.store import UsageStore
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2026, 11, 1, 3, 0, tzinfo=UTC)
@@ -235,7 +237,7 @@ def test_concurrent_readers_and_one_writer(tmp_path):
 
 def test_version_1_file_with_data_is_upgraded_and_keeps_it(tmp_path):
     """A store written by the first release (schema 1, no service_settings) is migrated in place."""
-    from puq_bridge.store import MIGRATIONS
+    from puq_bridge.usage.schema import MIGRATIONS
 
     path = tmp_path / "usage.sqlite3"
     raw = sqlite3.connect(path, isolation_level=None)
@@ -274,7 +276,7 @@ def test_remember_total_space_writes_only_changes(store):
 
 def test_version_2_file_with_data_is_upgraded_and_keeps_it(tmp_path):
     """A store written by the second release (schema 2: total space, no tenancy) is migrated in place."""
-    from puq_bridge.store import MIGRATIONS
+    from puq_bridge.usage.schema import MIGRATIONS
 
     path = tmp_path / "usage.sqlite3"
     raw = sqlite3.connect(path, isolation_level=None)

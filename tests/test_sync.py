@@ -6,8 +6,10 @@ import threading
 import pytest
 
 from puq_bridge.errors import ParamsError, SyncLockedError, ZimbraError
-from puq_bridge.store import ServiceResult, UsageStore
-from puq_bridge.sync import SyncEngine, SyncReport, describe, needs_write, sync_lock
+from puq_bridge.usage.records import ServiceResult
+from puq_bridge.usage.report import SyncReport
+from puq_bridge.usage.store import UsageStore
+from puq_bridge.usage.sync import SyncEngine, describe, needs_write, sync_lock
 from tests.sync_support import GB, MB, Farm
 
 
@@ -333,9 +335,9 @@ def test_the_engine_never_resizes_a_clients_pool_and_pooled_clients_keep_their_c
     ("Connection pool is full, discarding connection") on every round unless the clients' pools are bigger. Pools are
     sized when the clients are built (``pooled_session``): the engine must not remount a session, since in the
     adapter other threads (ClientArea) use the same clients at that moment."""
-    from puq_bridge.http_post import pooled_session
-    from puq_bridge.live import zimbra_from_config
-    from puq_bridge.whmcs import WhmcsClient
+    from puq_bridge.http import pooled_session
+    from puq_bridge.whmcs.client import WhmcsClient
+    from puq_bridge.zimbra.connect import zimbra_from_config
 
     _, url = whmcs_server
     mail = farm.add_mail("mail1")

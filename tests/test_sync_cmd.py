@@ -8,8 +8,10 @@ from click.testing import CliRunner
 
 from puq_bridge.cli import main
 from puq_bridge.cli.sync_cmd import summary_line, summary_table
-from puq_bridge.store import ServiceResult, UsageStore
-from puq_bridge.sync import SyncReport, sync_lock
+from puq_bridge.usage.records import ServiceResult
+from puq_bridge.usage.report import SyncReport
+from puq_bridge.usage.store import UsageStore
+from puq_bridge.usage.sync import sync_lock
 from tests.sync_support import GB, MB, PASSWORD, Farm, write_config
 
 SERVICE_KEYS = {"service_id": int, "domain": str, "server": str, "mailboxes": int, "used_bytes": int,
@@ -104,9 +106,9 @@ def test_held_lock_exits_3_and_writes_nothing(bridge, farm):
 
 def test_second_run_while_the_first_is_running_exits_3(bridge, farm):
     from puq_bridge.config import load_config
-    from puq_bridge.sync import SyncEngine
-    from puq_bridge.whmcs import WhmcsClient
-    from puq_bridge.zimbra import ZimbraAdmin
+    from puq_bridge.usage.sync import SyncEngine
+    from puq_bridge.whmcs.client import WhmcsClient
+    from puq_bridge.zimbra.client import ZimbraAdmin
 
     sim = farm.mail["mail1"].sim
     sim.hang_seconds = 0.5

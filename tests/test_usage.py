@@ -1,7 +1,18 @@
 import pytest
 
-from puq_bridge.usage import (GB, MB, DomainUsage, MailboxUsage, bytes_to_gb, bytes_to_mb, parse_total_space, percent,
-                              service_limit_bytes, service_total_space, total_space_from_options)
+from puq_bridge.usage.model import (
+    GB,
+    MB,
+    DomainUsage,
+    MailboxUsage,
+    bytes_to_gb,
+    bytes_to_mb,
+    parse_total_space,
+    percent,
+    service_limit_bytes,
+    service_total_space,
+    total_space_from_options,
+)
 
 
 @pytest.mark.parametrize("value, mb", [(0, 0), (1, 1), (MB - 1, 1), (MB, 1), (MB + 1, 2), (10 * GB, 10240)])

@@ -13,9 +13,10 @@ import pytest
 
 from puq_bridge.errors import WhmcsApiError, WhmcsAuthError, WhmcsProtocolError, WhmcsTransportError
 from puq_bridge.simulators.server import BackgroundServer
-from puq_bridge.simulators.whmcs import FakeWhmcs
-from puq_bridge.whmcs import CancelledPackage, Service, WhmcsClient
-from puq_bridge.whmcs_values import redact
+from puq_bridge.simulators.whmcs.app import FakeWhmcs
+from puq_bridge.whmcs.client import WhmcsClient
+from puq_bridge.whmcs.models import CancelledPackage, Service
+from puq_bridge.whmcs.values import redact
 
 from .fixtures_whmcs import WHMCS_IDENTIFIER, WHMCS_SECRET
 
@@ -369,7 +370,7 @@ def test_status_is_an_alias_of_result(api_reply):
 
 def test_warning_is_logged_and_kept(api_reply, caplog):
     client = api_reply('{"result": "success", "warning": "Deprecated parameter"}')
-    with caplog.at_level(logging.WARNING, logger="puq_bridge.whmcs"):
+    with caplog.at_level(logging.WARNING, logger="puq_bridge.whmcs.client"):
         reply = client.call("GetProducts")
     assert reply["warning"] == client.last_warning == "Deprecated parameter"
     assert client.warnings == ["Deprecated parameter"]

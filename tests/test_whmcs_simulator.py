@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from puq_bridge.simulators.server import BackgroundServer
-from puq_bridge.simulators.whmcs import FakeWhmcs
+from puq_bridge.simulators.whmcs.app import FakeWhmcs
 
 CREDS = {"identifier": "whmcs-id", "secret": "whmcs-secret", "responsetype": "json"}
 

@@ -15,12 +15,12 @@ from lxml import etree
 from werkzeug.serving import make_server
 
 from puq_bridge import errors
-from puq_bridge import zimbra_soap
 from puq_bridge.simulators.server import BackgroundServer
-from puq_bridge.simulators.zimbra import FakeZimbra
-from puq_bridge.simulators.zimbra_wire import SOAP11, SOAP12, SimFault, envelope, fault_body
-from puq_bridge.zimbra import ZimbraAdmin, parse_quota_usage
-from tests.fixtures_zimbra import GiB, MiB, ZIMBRA_ADMIN, ZIMBRA_PASSWORD
+from puq_bridge.simulators.zimbra.app import FakeZimbra
+from puq_bridge.simulators.zimbra.wire import SOAP11, SOAP12, SimFault, envelope, fault_body
+from puq_bridge.zimbra import soap as zimbra_soap
+from puq_bridge.zimbra.client import ZimbraAdmin, parse_quota_usage
+from tests.fixtures_zimbra import ZIMBRA_ADMIN, ZIMBRA_PASSWORD, GiB, MiB
 
 # CI and developers have ../shared beside the clone.
 CAPTURES = Path(__file__).resolve().parents[2] / "shared" / "reference" / "zimbra-captures"
@@ -595,9 +595,10 @@ def test_zeep_transport_log_records_are_redacted(caplog):
 def test_wsdl_is_package_data_loaded_once_and_not_at_import():
     assert Path(zimbra_soap.wsdl_path()).is_file()
     assert zimbra_soap.wsdl() is zimbra_soap.wsdl()
-    probe = "import puq_bridge.zimbra as z, puq_bridge.zimbra_soap as s; print(s._wsdl is None)"
+    probe = ("import puq_bridge.zimbra.client as z, puq_bridge.zimbra.soap as s; "
+             "print(s.wsdl_loaded())")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
-    assert result.stdout.strip() == "True", result.stderr
+    assert result.stdout.strip() == "False", result.stderr
 
 
 def test_a_missing_ca_bundle_is_one_clear_transport_error(zimbra_server, tmp_path):

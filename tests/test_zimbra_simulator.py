@@ -8,9 +8,9 @@ import requests
 from lxml import etree
 
 from puq_bridge.simulators.server import BackgroundServer
-from puq_bridge.simulators.zimbra import FakeZimbra, populate, quota_usage_envelope
-from puq_bridge.simulators.zimbra_wire import SOAP11, SOAP12
-from tests.fixtures_zimbra import GiB, MiB, ZIMBRA_ADMIN, ZIMBRA_PASSWORD
+from puq_bridge.simulators.zimbra.app import FakeZimbra, populate
+from puq_bridge.simulators.zimbra.wire import SOAP11, SOAP12, quota_usage_envelope
+from tests.fixtures_zimbra import ZIMBRA_ADMIN, ZIMBRA_PASSWORD, GiB, MiB
 
 # CI and developers have ../shared beside the clone.
 CAPTURES = Path(__file__).resolve().parents[2] / "shared" / "reference" / "zimbra-captures" / "nucleus-be_zimbra"

@@ -5,10 +5,10 @@ serves the adapter protocol over HTTP; :func:`whmcs_module.forwarder.write_forwa
 loads. Nothing here imports zeep at import time.
 """
 
-from .adapter import FUNCTIONS, dispatch
-from .context import AdapterContext
-from .forwarder import write_forwarder
-from .http import AdapterServer, make_app
-from .signing import sign
+from whmcs_module.adapter import FUNCTIONS, dispatch
+from whmcs_module.context import AdapterContext
+from whmcs_module.forwarder import write_forwarder
+from whmcs_module.http import AdapterServer, make_app
+from whmcs_module.signing import sign
 
 __all__ = ["FUNCTIONS", "AdapterContext", "AdapterServer", "dispatch", "make_app", "sign", "write_forwarder"]

@@ -14,11 +14,15 @@ from typing import Any, Callable, Mapping
 
 from puq_bridge.errors import ParamsError, PuqBridgeError
 from puq_bridge.logs import mask_secrets
-from puq_bridge.provisioning import (ProductSettings, Provisioner, ServiceTarget, config_options,
-                                     required_password)
-
-from . import views
-from .context import AdapterContext
+from puq_bridge.provisioning import (
+    ProductSettings,
+    Provisioner,
+    ServiceTarget,
+    config_options,
+    required_password,
+)
+from whmcs_module import views
+from whmcs_module.context import AdapterContext
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +147,7 @@ def client_notice(params: Mapping[str, Any], ctx: AdapterContext) -> str:
     The text is the catalogs' ``notice.unavailable``; the forwarder's English fallback when a catalog (an operator's
     older override) lacks it or cannot be read.
     """
-    from .forwarder import CLIENT_NOTICE  # (forwarder imports this module)
+    from whmcs_module.forwarder import CLIENT_NOTICE  # (forwarder imports this module)
 
     text = CLIENT_NOTICE
     details = params.get("clientsdetails")

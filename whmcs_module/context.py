@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from puq_bridge.config import Config, ZimbraConfig
 from puq_bridge.errors import ParamsError
-from puq_bridge.live import zimbra_from_config
+from puq_bridge.zimbra.connect import zimbra_from_config
 
 if TYPE_CHECKING:
-    from puq_bridge.zimbra import ZimbraAdmin
+    from puq_bridge.zimbra.client import ZimbraAdmin
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +71,8 @@ class AdapterContext:
     def __init__(self, config: Config, *, store=None, renderer=None, whmcs=None,
                  zimbra_factory: Callable[[ZimbraConfig], "ZimbraAdmin"] | None = None,
                  render_cache_seconds: float = 60.0, payment_methods_seconds: float = 3600.0, threads: int = 8):
-        from .payment_methods import PaymentMethodNames
-        from .views import RenderCache
+        from whmcs_module.payment_methods import PaymentMethodNames
+        from whmcs_module.views import RenderCache
 
         self.config = config
         self.render_cache = RenderCache(render_cache_seconds)
@@ -109,7 +109,7 @@ class AdapterContext:
     def renderer(self):
         """The client-area renderer (built from ``[render]`` on first use)."""
         if self._renderer is None:
-            from puq_bridge.render import Renderer
+            from puq_bridge.clientarea.render import Renderer
 
             with self._lock:
                 if self._renderer is None:

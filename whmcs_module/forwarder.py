@@ -20,8 +20,7 @@ from typing import Any
 import jinja2
 
 from puq_bridge.provisioning import config_options
-
-from .adapter import SECRET_PARAMS, admin_custom_buttons, meta_data
+from whmcs_module.adapter import SECRET_PARAMS, admin_custom_buttons, meta_data
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ import threading
 import time
 from typing import Any, Callable, Iterable
 
-from .adapter import FUNCTIONS, dispatch
-from .context import AdapterContext
-from .signing import HEADER, SignatureError, Verifier
+from whmcs_module.adapter import FUNCTIONS, dispatch
+from whmcs_module.context import AdapterContext
+from whmcs_module.signing import HEADER, SignatureError, Verifier
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger(__name__ + ".access")

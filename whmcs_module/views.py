@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from puq_bridge.errors import NoSuchDomain, ParamsError, PuqBridgeError, StoreError
 from puq_bridge.provisioning import ProductSettings, ServiceTarget, service_id
-from puq_bridge.usage import bytes_to_gb, percent
+from puq_bridge.usage.model import bytes_to_gb, percent
 
 if TYPE_CHECKING:
-    from .context import AdapterContext
+    from whmcs_module.context import AdapterContext
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +74,8 @@ def _cache_key(facts, snapshot, history) -> tuple:
 
 def client_area(params: Mapping[str, Any], ctx: "AdapterContext") -> dict:
     """ClientArea: the two tabs (server information, resource usage) as HTML."""
-    from puq_bridge.clientarea import facts_from_params
-    from puq_bridge.live import live_snapshot
+    from puq_bridge.clientarea.facts import facts_from_params
+    from puq_bridge.usage.live import live_snapshot
 
     entry = ctx.entry_for_params(params)
     settings = ProductSettings.from_params(params)
@@ -159,7 +159,7 @@ def _usage_fields(snapshot) -> dict[str, str]:
 
 
 def _engine(ctx: "AdapterContext", entry):
-    from puq_bridge.sync import SyncEngine
+    from puq_bridge.usage.sync import SyncEngine
 
     if ctx.whmcs is None:
         raise ParamsError("the usage sync needs the WHMCS API ([whmcs] in the config)")

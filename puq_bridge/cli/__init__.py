@@ -15,9 +15,9 @@ from pathlib import Path
 
 import click
 
-from .. import __version__
-from ..errors import ConfigError, PuqBridgeError
-from ..logs import SecretFilter, setup_logging
+from puq_bridge import __version__
+from puq_bridge.errors import ConfigError, PuqBridgeError
+from puq_bridge.logs import SecretFilter, setup_logging
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class AppContext:
     @cached_property
     def config(self):
         """The loaded :class:`~puq_bridge.config.Config`; its secrets are registered with the log filter."""
-        from ..config import load_config
+        from puq_bridge.config import load_config
 
         cfg = load_config(self.config_path)
         self.secret_filter.add([cfg.whmcs.secret, cfg.whmcs.access_key, cfg.adapter.secret])
@@ -58,8 +58,8 @@ class AppContext:
         """A :class:`~puq_bridge.whmcs.WhmcsClient` for ``[whmcs]``, its connection pool sized for a sync's
         ``concurrency`` writes at once (default ``[sync] concurrency``) plus one request beside them (the adapter's
         payment-method lookup)."""
-        from ..http_post import pooled_session
-        from ..whmcs import WhmcsClient
+        from puq_bridge.http import pooled_session
+        from puq_bridge.whmcs.client import WhmcsClient
 
         w = self.config.whmcs
         session = pooled_session((concurrency or self.config.sync.concurrency) + 1)
@@ -69,13 +69,13 @@ class AppContext:
     def zimbra(self, entry):
         """A :class:`~puq_bridge.zimbra.ZimbraAdmin` for one ``[[zimbra]]`` entry (imports zeep), its connection pool
         sized for a sync's readers of one server (``[sync] per_server_concurrency``)."""
-        from ..live import zimbra_from_config
+        from puq_bridge.zimbra.connect import zimbra_from_config
 
         return zimbra_from_config(entry, pool_size=self.config.sync.per_server_concurrency)
 
     def store(self):
         """The :class:`~puq_bridge.store.UsageStore` at ``[store] path``."""
-        from ..store import UsageStore
+        from puq_bridge.usage.store import UsageStore
 
         return UsageStore(self.config.store.path, detail_days=self.config.store.detail_days)
 

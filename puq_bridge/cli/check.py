@@ -16,8 +16,8 @@ from typing import Callable
 
 import click
 
-from ..errors import PuqBridgeError
-from . import echo_json
+from puq_bridge.cli import echo_json
+from puq_bridge.errors import PuqBridgeError
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def run_checks(app) -> list[CheckResult]:
     cfg = app.config
     if cfg.zimbra:
         # import zeep here, once, so no server's time includes it
-        importlib.import_module("puq_bridge.zimbra")
+        importlib.import_module("puq_bridge.zimbra.client")
     mask = app.secret_filter.mask
     jobs = [(CheckResult("whmcs", "whmcs", cfg.whmcs.url), lambda: check_whmcs(app), _whmcs_detail)]
     for entry in cfg.zimbra:

@@ -25,7 +25,7 @@ def demo(out_dir: Path, serve: bool) -> None:
     CreateAccount and SuspendAccount calls), lets the clients add mailboxes, runs sync-usage on several days of the
     last month, and writes both client-area tabs of every service in Polish and English to OUT as standalone pages
     with an index.html. Needs no config file."""
-    from ..demo import run_demo
+    from puq_bridge.demo.run import run_demo
 
     report, env = run_demo(out_dir, serve=serve, echo=lambda line: click.echo(f"  {line}"))
     counts = ", ".join(f"{name} {n}" for name, n in report.requests.items())

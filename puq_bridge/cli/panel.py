@@ -13,8 +13,8 @@ from pathlib import Path
 
 import click
 
-from . import echo_json
-from .panel_views import client_doc, service_doc, service_lines, user_doc, user_line
+from puq_bridge.cli import echo_json
+from puq_bridge.cli.panel_views import client_doc, service_doc, service_lines, user_doc, user_line
 
 log = logging.getLogger(__name__)
 

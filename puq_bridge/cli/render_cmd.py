@@ -27,8 +27,8 @@ log = logging.getLogger(__name__)
 @click.pass_obj
 def render(app, service_id: int, tab: str | None, lang: str | None, page: bool) -> None:
     """Print a service's client-area tabs as HTML."""
-    from ..clientarea import facts_from_service
-    from ..render import Renderer
+    from puq_bridge.clientarea.facts import facts_from_service
+    from puq_bridge.clientarea.render import Renderer
 
     if page and tab:
         raise click.UsageError("--page shows both tabs; leave out --tab")
@@ -60,7 +60,7 @@ def render(app, service_id: int, tab: str | None, lang: str | None, page: bool) 
 def _stored_usage(app, service_id: int, now: dt.datetime):
     """(latest snapshot or None, history, the product settings the adapter kept) from the store; a store file that
     does not exist yet is not created."""
-    from ..store import ServiceSettings
+    from puq_bridge.usage.records import ServiceSettings
 
     path = app.config.store.path
     if not path.exists():
@@ -74,7 +74,7 @@ def _stored_usage(app, service_id: int, now: dt.datetime):
 def _live_usage(app, service, entry, total_space_bytes: int | None, tenancy: str, now: dt.datetime):
     """A snapshot read from Zimbra now (the service's domain, or the whole server for tenancy ``server``, as the sync
     reads it), or None (with a warning) when there is no entry or the read fails."""
-    from ..live import live_snapshot
+    from puq_bridge.usage.live import live_snapshot
 
     if entry is None:
         log.warning("no usage stored for service %s and no [[zimbra]] entry for its server %s: showing no usage",

@@ -6,8 +6,8 @@ import logging
 
 import click
 
-from ..config import split_listen
-from ..errors import ConfigError
+from puq_bridge.config import split_listen
+from puq_bridge.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,8 @@ def _host_port(value: str) -> tuple[str, int]:
 @click.pass_obj
 def serve(app, listen: str | None, threads: int) -> None:
     """Run the adapter's HTTP service that WHMCS's forwarder calls (waitress; every request HMAC-signed)."""
-    from whmcs_module import AdapterContext, AdapterServer, make_app
+    from whmcs_module.context import AdapterContext
+    from whmcs_module.http import AdapterServer, make_app
 
     config = app.config
     secret = _secret(config)

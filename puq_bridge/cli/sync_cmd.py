@@ -26,8 +26,8 @@ EXIT_LOCKED = 3
 def sync_usage(ctx: click.Context, dry_run: bool, as_json: bool, servers: tuple[str, ...],
                concurrency: int | None) -> None:
     """Sync mailbox usage from Zimbra into WHMCS (the cron job)."""
-    from ..errors import SyncLockedError
-    from ..sync import SyncEngine
+    from puq_bridge.errors import SyncLockedError
+    from puq_bridge.usage.sync import SyncEngine
 
     app = ctx.obj
     cfg = app.config
@@ -84,7 +84,7 @@ def _close(clients: list, store) -> None:
 
 
 def _print(report, as_json: bool, *, interactive: bool) -> None:
-    from . import echo_json
+    from puq_bridge.cli import echo_json
 
     if as_json:
         echo_json(report.to_json())
@@ -109,7 +109,7 @@ def summary_line(report) -> str:
 
 def summary_table(report) -> str:
     """A plain-text table of every service's result, for a terminal."""
-    from ..sync_report import result_json
+    from puq_bridge.usage.report import result_json
 
     header = ("service", "domain", "server", "mailboxes", "used MB", "limit MB", "status", "error")
     rows = [header]

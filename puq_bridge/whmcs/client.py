@@ -18,12 +18,24 @@ from typing import Any, Callable, Iterator, TypeVar
 
 import requests
 
-from .errors import WhmcsApiError, WhmcsError, WhmcsProtocolError, WhmcsTransportError
-from .http_post import Poster
-from .whmcs_http import FORM_HEADERS, post
-from .whmcs_models import (CancelledPackage, Client, Product, Server, Service, User, cancelled_from_row,  # noqa: F401
-                           client_from_reply, product_from_row, server_from_row, service_from_row, user_from_row)
-from .whmcs_values import form_fields, items, strings, to_int
+from puq_bridge.errors import WhmcsApiError, WhmcsError, WhmcsProtocolError, WhmcsTransportError
+from puq_bridge.http import Poster
+from puq_bridge.whmcs.models import (
+    CancelledPackage,
+    Client,
+    Product,
+    Server,
+    Service,
+    User,
+    cancelled_from_row,
+    client_from_reply,
+    product_from_row,
+    server_from_row,
+    service_from_row,
+    user_from_row,
+)
+from puq_bridge.whmcs.transport import FORM_HEADERS, post
+from puq_bridge.whmcs.values import form_fields, items, strings, to_int
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

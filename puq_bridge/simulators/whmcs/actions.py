@@ -12,7 +12,7 @@ import secrets
 from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
-    from .whmcs import FakeWhmcs
+    from puq_bridge.simulators.whmcs.app import FakeWhmcs
 
 #: The 13 permission names of WHMCS's Users API.
 PERMISSIONS = ("profile", "contacts", "products", "manageproducts", "productsso", "domains", "managedomains",

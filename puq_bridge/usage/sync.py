@@ -44,12 +44,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from .config import ZimbraConfig
-from .errors import ParamsError, PuqBridgeError, StoreError, SyncLockedError
-from .live import read_usage
-from .store import ServiceResult, ServiceSettings, UsageStore
-from .sync_report import SyncReport, result_json  # noqa: F401 (re-exported)
-from .usage import DomainUsage, bytes_to_mb, service_limit_bytes
+from puq_bridge.config import ZimbraConfig
+from puq_bridge.errors import ParamsError, PuqBridgeError, StoreError, SyncLockedError
+from puq_bridge.usage.live import read_usage
+from puq_bridge.usage.model import DomainUsage, bytes_to_mb, service_limit_bytes
+from puq_bridge.usage.records import ServiceResult, ServiceSettings
+from puq_bridge.usage.report import SyncReport, result_json  # noqa: F401 (re-exported)
+from puq_bridge.usage.store import UsageStore
 
 log = logging.getLogger(__name__)
 

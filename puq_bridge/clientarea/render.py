@@ -14,17 +14,26 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from jinja2 import (ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined, TemplateError,
-                    TemplateNotFound, select_autoescape)
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    StrictUndefined,
+    TemplateError,
+    TemplateNotFound,
+    select_autoescape,
+)
 from markupsafe import Markup
 
-from .chart import build_chart
-from .clientarea import ServiceFacts, build_view, used_of
-from .errors import ConfigError
-from .i18n import Catalog
+from puq_bridge.clientarea.chart import build_chart
+from puq_bridge.clientarea.facts import ServiceFacts
+from puq_bridge.clientarea.i18n import Catalog
+from puq_bridge.clientarea.view import build_view, used_of
+from puq_bridge.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .store import DailyPoint, Snapshot
+    from puq_bridge.usage.records import DailyPoint, Snapshot
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterable, Mapping
 
-from .logs import MASK, mask_secrets
+from puq_bridge.logs import MASK, mask_secrets
 
 #: Reply and request fields whose values are secrets wherever they appear.
 SECRET_FIELDS = ("password", "password2", "passwordhash", "servicepassword", "secret", "accesskey", "access_token")

@@ -20,8 +20,8 @@ from xml.sax.saxutils import escape
 
 from werkzeug.wrappers import Request, Response
 
-from . import whmcs_actions
-from .server import DropConnection
+from puq_bridge.simulators.server import DropConnection
+from puq_bridge.simulators.whmcs import actions as whmcs_actions
 
 #: Request fields that are protocol or credentials, not action parameters: never recorded.
 PROTOCOL_FIELDS = frozenset({"action", "identifier", "secret", "accesskey", "username", "password", "responsetype"})

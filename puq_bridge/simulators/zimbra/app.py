@@ -21,11 +21,22 @@ import uuid
 from lxml import etree
 from werkzeug.wrappers import Request, Response
 
-from .server import DropConnection
-from .zimbra_directory import Directory
-from .zimbra_ops import Operations
-from .zimbra_wire import (CONTENT_TYPE, SOAP11, SOAP12, ZIMBRA_NS, SimFault, envelope, fault_body, local, record,
-                          quota_usage_envelope, sample_rows)
+from puq_bridge.simulators.server import DropConnection
+from puq_bridge.simulators.zimbra.directory import Directory
+from puq_bridge.simulators.zimbra.ops import Operations
+from puq_bridge.simulators.zimbra.wire import (
+    CONTENT_TYPE,
+    SOAP11,
+    SOAP12,
+    ZIMBRA_NS,
+    SimFault,
+    envelope,
+    fault_body,
+    local,
+    quota_usage_envelope,
+    record,
+    sample_rows,
+)
 
 __all__ = ["FakeZimbra", "populate", "quota_usage_envelope"]
 

@@ -16,8 +16,8 @@ from typing import Any, Iterable, NamedTuple
 import requests
 from lxml import etree
 
-from .errors import ZimbraError, ZimbraProtocolError, zimbra_fault
-from .logs import MASK, mask_secrets
+from puq_bridge.errors import ZimbraError, ZimbraProtocolError, zimbra_fault
+from puq_bridge.logs import MASK, mask_secrets
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ _wsdl: _Wsdl | None = None
 
 def wsdl_path() -> str:
     """Filesystem path of the bundled WSDL."""
-    return str(resources.files("puq_bridge").joinpath("wsdl", "zimbra-admin.wsdl"))
+    return str(resources.files("puq_bridge.zimbra").joinpath("wsdl", "zimbra-admin.wsdl"))
 
 
 def _load() -> _Wsdl:
@@ -104,6 +104,11 @@ def _load() -> _Wsdl:
         transports_log.addFilter(RedactingFilter())
     binding = client.wsdl.bindings[_BINDING]
     return _Wsdl(client, client.create_service(_BINDING, "https://zimbra.invalid" + ENDPOINT_PATH), binding)
+
+
+def wsdl_loaded() -> bool:
+    """True once :func:`wsdl` has parsed the WSDL in this process (importing the client does not)."""
+    return _wsdl is not None
 
 
 def wsdl() -> _Wsdl:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .usage import MailboxUsage
+from puq_bridge.usage.model import MailboxUsage
 
 __all__ = ["Account", "AccountInfo", "DirectoryEntry", "Domain", "Cos", "QuotaUsage", "VersionInfo", "DIRECTORY_TYPES"]
 

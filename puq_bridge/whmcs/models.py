@@ -11,7 +11,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from .whmcs_values import items, to_bool, to_date, to_datetime, to_decimal, to_int, to_opt_int
+from puq_bridge.whmcs.values import (
+    items,
+    to_bool,
+    to_date,
+    to_datetime,
+    to_decimal,
+    to_int,
+    to_opt_int,
+)
 
 __all__ = ["Service", "Client", "User", "Product", "Server", "CancelledPackage", "service_from_row",
            "client_from_reply", "user_from_row", "product_from_row", "server_from_row", "cancelled_from_row"]

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .simulators.sample import HISTORY_DAYS, Sample, SampleService, build_sample
-from .simulators.server import BackgroundServer
+from puq_bridge.demo.sample import HISTORY_DAYS, Sample, SampleService, build_sample
+from puq_bridge.simulators.server import BackgroundServer
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +100,8 @@ class DemoEnvironment:
     """The running pieces of the demo: WHMCS and Zimbra simulators, the adapter, the store and the sample."""
 
     def __init__(self, sample: Sample):
-        from .simulators.whmcs import FakeWhmcs
-        from .simulators.zimbra import FakeZimbra
+        from puq_bridge.simulators.whmcs.app import FakeWhmcs
+        from puq_bridge.simulators.zimbra.app import FakeZimbra
 
         self.sample = sample
         self._tmp = tempfile.TemporaryDirectory(prefix="puq-bridge-demo-")
@@ -130,7 +130,7 @@ class DemoEnvironment:
             self.servers[key] = BackgroundServer(sim.wsgi_app).start()
         self._load_whmcs()
         self.config = self._config()
-        from .store import UsageStore
+        from puq_bridge.usage.store import UsageStore
 
         self.store = UsageStore(self.config.store.path, detail_days=self.config.store.detail_days)
         self._start_adapter()
@@ -162,7 +162,7 @@ class DemoEnvironment:
     def whmcs(self):
         """The :class:`~puq_bridge.whmcs.WhmcsClient` the demo uses, on the WHMCS simulator."""
         if self._whmcs_client is None:
-            from .whmcs import WhmcsClient
+            from puq_bridge.whmcs.client import WhmcsClient
 
             w = self.config.whmcs
             self._whmcs_client = WhmcsClient(w.url, w.identifier, w.secret, timeout=w.timeout)
@@ -170,7 +170,7 @@ class DemoEnvironment:
 
     def zimbra(self, entry):
         """A :class:`~puq_bridge.zimbra.ZimbraAdmin` for one configured simulator."""
-        from .zimbra import ZimbraAdmin
+        from puq_bridge.zimbra.client import ZimbraAdmin
 
         return ZimbraAdmin(entry.url, entry.admin_user, entry.password, name=entry.name, timeout=entry.timeout)
 
@@ -198,7 +198,7 @@ class DemoEnvironment:
             self.by_service_id[sid] = s
 
     def _config(self):
-        from .config import parse_config
+        from puq_bridge.config import parse_config
 
         raw = {
             "whmcs": {"url": self.servers["whmcs"].url, "identifier": self.whmcs_sim.identifier,
@@ -302,7 +302,7 @@ class DemoEnvironment:
 
     def sync(self, when: dt.datetime):
         """One usage sync run as of ``when`` (the injected clock)."""
-        from .sync import SyncEngine
+        from puq_bridge.usage.sync import SyncEngine
 
         cfg = self.config
         engine = SyncEngine(self.whmcs(), cfg.zimbra, self.zimbra, store=self.store, products=cfg.sync.products,
@@ -323,7 +323,7 @@ def run_demo(out_dir: str | Path = "puq-bridge-demo", *, serve: bool = False, no
     Returns:
         The report, and the running environment when ``serve`` is true (else ``None``).
     """
-    from .demo_pages import serve_pages, write_pages
+    from puq_bridge.demo.pages import serve_pages, write_pages
 
     started = time.monotonic()
     now = now or dt.datetime.now(dt.timezone.utc)

@@ -19,12 +19,20 @@ from urllib.parse import urlsplit
 
 import requests
 
-from . import zimbra_soap as _soap
-from .errors import AuthExpired, AuthRequired, ZimbraProtocolError, ZimbraTransportError
-from .http_post import Poster
-from .usage import MailboxUsage
-from .zimbra_models import (DIRECTORY_TYPES, Account, AccountInfo, Cos, DirectoryEntry, Domain, QuotaUsage,  # noqa: F401
-                            VersionInfo)
+from puq_bridge.errors import AuthExpired, AuthRequired, ZimbraProtocolError, ZimbraTransportError
+from puq_bridge.http import Poster
+from puq_bridge.usage.model import MailboxUsage
+from puq_bridge.zimbra import soap as _soap
+from puq_bridge.zimbra.models import (
+    DIRECTORY_TYPES,
+    Account,
+    AccountInfo,
+    Cos,
+    DirectoryEntry,
+    Domain,
+    QuotaUsage,
+    VersionInfo,
+)
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ and drops the account from every list. Not modelled: dynamic groups, list owners
 
 from __future__ import annotations
 
-from .zimbra_wire import E, SimFault, a_elements, param
+from puq_bridge.simulators.zimbra.wire import E, SimFault, a_elements, param
 
 #: SearchDirectory ``types`` the simulator knows → the reply element of each.
 SEARCH_TYPES = {"accounts": "account", "resources": "calresource", "distributionlists": "dl", "aliases": "alias"}

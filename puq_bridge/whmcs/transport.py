@@ -21,9 +21,9 @@ from urllib.parse import urlencode
 
 import requests
 
-from .errors import WhmcsApiError, WhmcsAuthError, WhmcsProtocolError, WhmcsTransportError
-from .http_post import Poster
-from .whmcs_values import redact, snippet
+from puq_bridge.errors import WhmcsApiError, WhmcsAuthError, WhmcsProtocolError, WhmcsTransportError
+from puq_bridge.http import Poster
+from puq_bridge.whmcs.values import redact, snippet
 
 #: Headers of every request sent through a ``Poster``.
 FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}

@@ -13,10 +13,10 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .simulators.server import BackgroundServer
+from puq_bridge.simulators.server import BackgroundServer
 
 if TYPE_CHECKING:
-    from .demo import DemoEnvironment
+    from puq_bridge.demo.run import DemoEnvironment
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,8 @@ def page_name(service_id: int, lang: str) -> str:
 
 def write_pages(env: "DemoEnvironment", out_dir: Path, *, now: dt.datetime, langs=("pl", "en")) -> list[Path]:
     """Render every service of the demo in every language into ``out_dir``, then write ``index.html``."""
-    from .clientarea import facts_from_service
-    from .render import Renderer
+    from puq_bridge.clientarea.facts import facts_from_service
+    from puq_bridge.clientarea.render import Renderer
 
     out_dir.mkdir(parents=True, exist_ok=True)
     renderer = Renderer()

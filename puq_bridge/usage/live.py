@@ -10,35 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from .errors import PuqBridgeError
-from .http_post import pooled_session
-from .store import Snapshot
-from .usage import DomainUsage, MailboxUsage
+from puq_bridge.errors import PuqBridgeError
+from puq_bridge.usage.model import DomainUsage, MailboxUsage
+from puq_bridge.usage.records import Snapshot
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .config import ZimbraConfig
-    from .zimbra import ZimbraAdmin
+    from puq_bridge.zimbra.client import ZimbraAdmin
 
 log = logging.getLogger(__name__)
-
-
-def zimbra_from_config(entry: "ZimbraConfig", *, pool_size: int | None = None, **kwargs: Any) -> "ZimbraAdmin":
-    """A :class:`~puq_bridge.zimbra.ZimbraAdmin` for one ``[[zimbra]]`` entry (URL, admin, password, name, TLS
-    verification, timeout); ``kwargs`` override or add constructor arguments (e.g. ``session``). Imports zeep.
-
-    ``pool_size``: how many threads may use the client at once (the sync's readers of one server, the adapter's
-    workers): its connection pool is made that big now (:func:`~puq_bridge.http_post.pooled_session`), as nothing
-    may resize it once threads share it. Ignored when ``kwargs`` bring a ``session``.
-    """
-    from .zimbra import ZimbraAdmin
-
-    if pool_size is not None and "session" not in kwargs:
-        kwargs["session"] = pooled_session(pool_size)
-    options: dict[str, Any] = {"name": entry.name, "verify": entry.verify, "timeout": entry.timeout}
-    options.update(kwargs)
-    return ZimbraAdmin(entry.url, entry.admin_user, entry.password, **options)
 
 
 def read_usage(zimbra: "ZimbraAdmin", domain: str | None) -> list[MailboxUsage]:

@@ -6,7 +6,16 @@ Every handler takes the request element and returns the reply element (or serial
 
 from __future__ import annotations
 
-from .zimbra_wire import E, SimFault, a_elements, attr_items, flag, param, quota_rows_xml, selector
+from puq_bridge.simulators.zimbra.wire import (
+    E,
+    SimFault,
+    a_elements,
+    attr_items,
+    flag,
+    param,
+    quota_rows_xml,
+    selector,
+)
 
 ACCOUNT_STATUSES = ("active", "locked", "lockout", "maintenance", "pending", "closed")
 DOMAIN_STATUSES = ("active", "locked", "maintenance", "suspended", "shutdown", "closed")

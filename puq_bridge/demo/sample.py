@@ -15,7 +15,7 @@ import datetime as dt
 import random
 from dataclasses import dataclass, field
 
-from ..usage import GB, MB
+from puq_bridge.usage.model import GB, MB
 
 #: How many days of usage history the sample describes (``used_on(HISTORY_DAYS)`` is the oldest point).
 HISTORY_DAYS = 30

@@ -11,8 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
-from .i18n import Catalog
-from .usage import GB, MB
+from puq_bridge.clientarea.i18n import Catalog
+from puq_bridge.usage.model import GB, MB
 
 #: Above this many points the per-day markers are left out (the line alone reads better).
 MARKER_LIMIT = 31

@@ -30,11 +30,11 @@ import threading
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .errors import StoreError
-from .provisioning import TENANCIES
-from .store_models import STATUSES, DailyPoint, ServiceResult, ServiceSettings, Snapshot
-from .store_schema import MIGRATIONS, SCHEMA_VERSION
-from .usage import MailboxUsage
+from puq_bridge.errors import StoreError
+from puq_bridge.provisioning import TENANCIES
+from puq_bridge.usage.model import MailboxUsage
+from puq_bridge.usage.records import STATUSES, DailyPoint, ServiceResult, ServiceSettings, Snapshot
+from puq_bridge.usage.schema import MIGRATIONS, SCHEMA_VERSION
 
 __all__ = ["STATUSES", "DailyPoint", "ServiceResult", "ServiceSettings", "Snapshot", "UsageStore", "MIGRATIONS",
            "SCHEMA_VERSION"]
