@@ -35,10 +35,12 @@ from puq_bridge.usage.records import ServiceResult
 from puq_bridge.usage.store import UsageStore
 from tests.cli_support import ZimbraTarget, write_bridge  # noqa: E402
 
-_STARTUP = ("import sys, time; t = time.perf_counter(); from puq_bridge.cli import main\n"
-            "try:\n    main(['--help'], prog_name='puq-bridge')\nexcept SystemExit:\n    pass\n"
-            "heavy = [m for m in sys.modules if m.split('.')[0] in ('zeep', 'lxml')]\n"
-            "print(len(sys.modules), len(heavy), file=sys.stderr)")
+_STARTUP = (
+    "import sys, time; t = time.perf_counter(); from puq_bridge.cli import main\n"
+    "try:\n    main(['--help'], prog_name='puq-bridge')\nexcept SystemExit:\n    pass\n"
+    "heavy = [m for m in sys.modules if m.split('.')[0] in ('zeep', 'lxml')]\n"
+    "print(len(sys.modules), len(heavy), file=sys.stderr)"
+)
 
 
 def _wall(argv: list[str]) -> tuple[float, str]:
@@ -51,8 +53,10 @@ def startup() -> None:
     bare = statistics.median(_wall([sys.executable, "-c", "pass"])[0] for _ in range(5))
     runs = [_wall([sys.executable, "-c", _STARTUP]) for _ in range(5)]
     modules, heavy = runs[-1][1].split()
-    print(f"start-up          python -c pass {1000 * bare:6.0f} ms   puq-bridge --help "
-          f"{1000 * statistics.median(r[0] for r in runs):6.0f} ms   {modules} modules, {heavy} from zeep/lxml")
+    print(
+        f"start-up          python -c pass {1000 * bare:6.0f} ms   puq-bridge --help "
+        f"{1000 * statistics.median(r[0] for r in runs):6.0f} ms   {modules} modules, {heavy} from zeep/lxml"
+    )
 
 
 def check(zimbras: int, latency: float) -> None:
@@ -65,16 +69,20 @@ def check(zimbras: int, latency: float) -> None:
             sim = FakeZimbra("admin@example.com", f"zimbra-pass-{n}", host=f"mail{n}.example.com")
             sim.latency = latency
             server = stack.enter_context(BackgroundServer(sim.wsgi_app))
-            targets.append(ZimbraTarget(f"mail{n}", server.url, "admin@example.com", f"zimbra-pass-{n}", n))
+            targets.append(
+                ZimbraTarget(f"mail{n}", server.url, "admin@example.com", f"zimbra-pass-{n}", n)
+            )
         bridge = write_bridge(Path(tmp), wserver.url, "whmcs-secret", zimbras=targets, timeout=30)
         started = time.perf_counter()
         result = bridge.run("check", "--json")
         took = time.perf_counter() - started
         doc = json.loads(result.stdout)
     per_server = [c["elapsed_ms"] for c in doc["checks"] if c["kind"] == "zimbra"]
-    print(f"check             {zimbras} Zimbra x {latency:.2f} s latency (2 requests each): wall {took:5.2f} s   "
-          f"per server {min(per_server)}-{max(per_server)} ms   one after another ~{sum(per_server) / 1000:5.2f} s   "
-          f"exit {result.exit_code}")
+    print(
+        f"check             {zimbras} Zimbra x {latency:.2f} s latency (2 requests each): wall {took:5.2f} s   "
+        f"per server {min(per_server)}-{max(per_server)} ms   one after another ~{sum(per_server) / 1000:5.2f} s   "
+        f"exit {result.exit_code}"
+    )
 
 
 def services(count: int) -> None:
@@ -85,16 +93,27 @@ def services(count: int) -> None:
     with BackgroundServer(whmcs.wsgi_app) as server, tempfile.TemporaryDirectory() as tmp:
         bridge = write_bridge(Path(tmp), server.url, "whmcs-secret")
         now = dt.datetime.now(dt.timezone.utc)
-        results = [ServiceResult(sid, f"d{i}.example.pl", "mail1", "updated", i * GB // 10, 10 * GB,
-                                 tuple(MailboxUsage(f"u{j}@d{i}.example.pl", GB // 100, GB) for j in range(20)))
-                   for i, sid in enumerate(ids)]
+        results = [
+            ServiceResult(
+                sid,
+                f"d{i}.example.pl",
+                "mail1",
+                "updated",
+                i * GB // 10,
+                10 * GB,
+                tuple(MailboxUsage(f"u{j}@d{i}.example.pl", GB // 100, GB) for j in range(20)),
+            )
+            for i, sid in enumerate(ids)
+        ]
         with UsageStore(bridge.store_path) as store:
             store.record_run(now, now, results)
         started = time.perf_counter()
         result = bridge.run("services", "--client-id", str(client), "--json")
         took = time.perf_counter() - started
-    print(f"services          {count} services with usage: wall {1000 * took:6.1f} ms   "
-          f"WHMCS requests {len(whmcs.requests)}   exit {result.exit_code}")
+    print(
+        f"services          {count} services with usage: wall {1000 * took:6.1f} ms   "
+        f"WHMCS requests {len(whmcs.requests)}   exit {result.exit_code}"
+    )
 
 
 def main() -> None:

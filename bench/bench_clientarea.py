@@ -44,12 +44,26 @@ def percentiles(samples: list[float]) -> str:
 
 def params(service_id: int) -> dict:
     """Realistic module params for one service, as the forwarder sends them."""
-    return {"serviceid": service_id, "serverid": 1, "domain": DOMAIN, "username": "biuro",
-            "serverhostname": "mail1.example.com", "serverip": "192.0.2.5", "configoption1": "1024",
-            "configoption3": "50", "configoption6": "domain",
-            "service": {"regdate": "2026-01-15", "nextduedate": "2026-12-15", "billingcycle": "Monthly",
-                        "amount": "49.00", "paymentmethod": "banktransfer", "status": "Active"},
-            "clientsdetails": {"language": "polish", "currency_code": "PLN"}}
+    return {
+        "serviceid": service_id,
+        "serverid": 1,
+        "domain": DOMAIN,
+        "username": "biuro",
+        "serverhostname": "mail1.example.com",
+        "serverip": "192.0.2.5",
+        "configoption1": "1024",
+        "configoption3": "50",
+        "configoption6": "domain",
+        "service": {
+            "regdate": "2026-01-15",
+            "nextduedate": "2026-12-15",
+            "billingcycle": "Monthly",
+            "amount": "49.00",
+            "paymentmethod": "banktransfer",
+            "status": "Active",
+        },
+        "clientsdetails": {"language": "polish", "currency_code": "PLN"},
+    }
 
 
 def fill_store(store: UsageStore, usage: DomainUsage, service_id: int) -> None:
@@ -59,11 +73,26 @@ def fill_store(store: UsageStore, usage: DomainUsage, service_id: int) -> None:
         at = now - dt.timedelta(days=days_ago)
         share = (91 - days_ago) / 91
         mailboxes = usage.mailboxes if days_ago == 0 else ()
-        store.record_run(at, at, [ServiceResult(service_id, DOMAIN, "mail1", "updated",
-                                                int(usage.used_bytes * share), 50 * 1024 ** 3, mailboxes)])
+        store.record_run(
+            at,
+            at,
+            [
+                ServiceResult(
+                    service_id,
+                    DOMAIN,
+                    "mail1",
+                    "updated",
+                    int(usage.used_bytes * share),
+                    50 * 1024**3,
+                    mailboxes,
+                )
+            ],
+        )
 
 
-def timed_requests(session: requests.Session, url: str, body_params: dict, count: int) -> list[float]:
+def timed_requests(
+    session: requests.Session, url: str, body_params: dict, count: int
+) -> list[float]:
     """Send ``count`` signed ClientArea requests; returns each round trip in seconds."""
     import json
     import secrets
@@ -84,11 +113,23 @@ def main(count: int = 200) -> None:
     sim = FakeZimbra()
     populate(sim, DOMAIN, MAILBOXES)
     with tempfile.TemporaryDirectory() as tmp, BackgroundServer(sim.wsgi_app) as zimbra:
-        config = parse_config({
-            "whmcs": {"url": "http://127.0.0.1:9", "identifier": "x", "secret": "x"},
-            "zimbra": [{"name": "mail1", "whmcs_server": 1, "url": zimbra.url, "admin_user": sim.admin_user,
-                        "password": "zimbra-secret"}],
-            "adapter": {"secret": SECRET}}, "bench", env={})
+        config = parse_config(
+            {
+                "whmcs": {"url": "http://127.0.0.1:9", "identifier": "x", "secret": "x"},
+                "zimbra": [
+                    {
+                        "name": "mail1",
+                        "whmcs_server": 1,
+                        "url": zimbra.url,
+                        "admin_user": sim.admin_user,
+                        "password": "zimbra-secret",
+                    }
+                ],
+                "adapter": {"secret": SECRET},
+            },
+            "bench",
+            env={},
+        )
         store = UsageStore(Path(tmp) / "usage.sqlite3")
         ctx = AdapterContext(config, store=store)
         entry = config.zimbra[0]
@@ -98,7 +139,9 @@ def main(count: int = 200) -> None:
 
         with AdapterServer(make_app(ctx, SECRET)) as server, requests.Session() as session:
             url = f"{server.url}/whmcs/ClientArea"
-            timed_requests(session, url, params(42), 5)  # warm-up: template compilation, first connection
+            timed_requests(
+                session, url, params(42), 5
+            )  # warm-up: template compilation, first connection
             stored = timed_requests(session, url, params(42), count)
             print(f"ClientArea from the store, page cache on:      {percentiles(stored)}")
             ctx.render_cache.seconds = 0
@@ -106,8 +149,10 @@ def main(count: int = 200) -> None:
             print(f"ClientArea from the store, rendered each time: {percentiles(uncached)}")
             before = sim.count("GetQuotaUsage")
             live = timed_requests(session, url, params(43), count)
-            print(f"ClientArea with a live Zimbra read:            {percentiles(live)} "
-                  f"({sim.count('GetQuotaUsage') - before} GetQuotaUsage)")
+            print(
+                f"ClientArea with a live Zimbra read:            {percentiles(live)} "
+                f"({sim.count('GetQuotaUsage') - before} GetQuotaUsage)"
+            )
 
         facts = facts_from_params(params(42), entry)
         snapshot, history = store.latest(42), store.history(42)
@@ -116,7 +161,9 @@ def main(count: int = 200) -> None:
             t0 = time.perf_counter()
             html = ctx.renderer.client_area(facts, snapshot, history)
             renders.append(time.perf_counter() - t0)
-        print(f"render only ({len(history)} days of history):      {percentiles(renders)} ({len(html):,} bytes)")
+        print(
+            f"render only ({len(history)} days of history):      {percentiles(renders)} ({len(html):,} bytes)"
+        )
         ctx.close()
         store.close()
 

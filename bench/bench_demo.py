@@ -16,6 +16,7 @@ def main(runs: int = 5) -> None:
     """Run the demo ``runs`` times into temporary folders and print the figures."""
     t0 = time.perf_counter()
     import puq_bridge.zimbra  # noqa: F401  (zeep's import cost, paid once per process, shown apart)
+
     print(f"import zeep + ZimbraAdmin: {time.perf_counter() - t0:.2f} s")
     reports = []
     for _ in range(runs):
@@ -23,17 +24,23 @@ def main(runs: int = 5) -> None:
             report, _ = run_demo(out)
             reports.append(report)
     first = reports[0]
-    print(f"{runs} runs; {first.counts['mailboxes']} mailboxes, {first.counts['services']} services, "
-          f"{first.counts['sync_runs']} sync runs, {len(first.pages)} pages")
+    print(
+        f"{runs} runs; {first.counts['mailboxes']} mailboxes, {first.counts['services']} services, "
+        f"{first.counts['sync_runs']} sync runs, {len(first.pages)} pages"
+    )
     previous = [0.0] * runs
     for i, line in enumerate(first.steps):
         ends = [r.step_times[i] for r in reports]
         took = statistics.median(end - prev for end, prev in zip(ends, previous))
         previous = ends
         print(f"  {took:6.3f} s  {line[:90]}")
-    print(f"total: median {statistics.median(r.duration_s for r in reports):.2f} s, "
-          f"max {max(r.duration_s for r in reports):.2f} s")
-    print("requests answered (one run): " + ", ".join(f"{k} {v}" for k, v in first.requests.items()))
+    print(
+        f"total: median {statistics.median(r.duration_s for r in reports):.2f} s, "
+        f"max {max(r.duration_s for r in reports):.2f} s"
+    )
+    print(
+        "requests answered (one run): " + ", ".join(f"{k} {v}" for k, v in first.requests.items())
+    )
     print("adapter calls: " + ", ".join(f"{k} {v}" for k, v in first.adapter_calls.items()))
 
 

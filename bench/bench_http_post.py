@@ -30,7 +30,9 @@ def _serve(conn) -> None:
 
     from puq_bridge.simulators.whmcs.app import FakeWhmcs
 
-    server = create_server(FakeWhmcs("whmcs-id", "whmcs-secret").wsgi_app, host="127.0.0.1", port=0, threads=4)
+    server = create_server(
+        FakeWhmcs("whmcs-id", "whmcs-secret").wsgi_app, host="127.0.0.1", port=0, threads=4
+    )
     conn.send(server.effective_port)
     server.run()
 
@@ -65,9 +67,13 @@ def stacks(port: int) -> dict:
         return plain.getresponse().read()
 
     return {
-        "requests Session.post": lambda: session.post(url, data=BODY, headers=FORM, timeout=30).content,
+        "requests Session.post": lambda: (
+            session.post(url, data=BODY, headers=FORM, timeout=30).content
+        ),
         "Poster.post": lambda: poster.post(BODY, timeout=30, verify=True).content,
-        "urllib3 pool.urlopen": lambda: pool.urlopen("POST", "/includes/api.php", body=BODY, headers=FORM).data,
+        "urllib3 pool.urlopen": lambda: (
+            pool.urlopen("POST", "/includes/api.php", body=BODY, headers=FORM).data
+        ),
         "http.client": raw,
     }
 
@@ -82,7 +88,9 @@ def main(argv=None) -> None:
     child.start()
     try:
         port = here.recv()
-        print(f"CPU per POST of {len(BODY)} bytes on loopback, {args.requests} sequential requests, best of 3:")
+        print(
+            f"CPU per POST of {len(BODY)} bytes on loopback, {args.requests} sequential requests, best of 3:"
+        )
         for name, send in stacks(port).items():
             print(f"  {name:24} {cpu_per_request(send, args.requests):.3f} ms")
     finally:

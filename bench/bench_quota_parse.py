@@ -61,7 +61,9 @@ def python_zimbra(url: str, count: int) -> Callable[[], int]:
 
     def run() -> int:
         request = comm.gen_request(request_type="xml", token=token)
-        request.add_request("GetQuotaUsageRequest", {"domain": DOMAIN, "allServers": "1"}, "urn:zimbraAdmin")
+        request.add_request(
+            "GetQuotaUsageRequest", {"domain": DOMAIN, "allServers": "1"}, "urn:zimbraAdmin"
+        )
         response = comm.send_request(request)
         accounts = response.get_response()["GetQuotaUsageResponse"]["account"]
         assert len(accounts) == count, len(accounts)
@@ -79,9 +81,13 @@ def parse_section(count: int, repeat: int) -> None:
     assert [(m.name, m.used_bytes, m.limit_bytes, m.id) for m in usage.accounts] == rows
     print(f"GetQuotaUsage reply: {count} accounts, {len(body) / 1e6:.1f} MB, best of {repeat}")
     print(f"  plain lxml                 {t_plain * 1000:8.1f} ms")
-    print(f"  puq-bridge parser          {t_ours * 1000:8.1f} ms   ratio {t_ours / t_plain:.2f}x plain lxml "
-          f"(goal <= 1.5x)")
-    print(f"  zeep object builder        {t_zeep * 1000:8.1f} ms   ratio {t_zeep / t_plain:.2f}x plain lxml")
+    print(
+        f"  puq-bridge parser          {t_ours * 1000:8.1f} ms   ratio {t_ours / t_plain:.2f}x plain lxml "
+        f"(goal <= 1.5x)"
+    )
+    print(
+        f"  zeep object builder        {t_zeep * 1000:8.1f} ms   ratio {t_zeep / t_plain:.2f}x plain lxml"
+    )
 
 
 def request_section(count: int, repeat: int) -> None:
@@ -99,16 +105,28 @@ def request_section(count: int, repeat: int) -> None:
         except ImportError:
             theirs = None
         t_theirs = best(theirs, repeat)[0] if theirs else None
-        t_server, _ = best(lambda: sim.op_quota_usage(etree.fromstring(
-            f'<GetQuotaUsageRequest xmlns="urn:zimbraAdmin" domain="{DOMAIN}"/>')), repeat)
-    print(f"Full GetQuotaUsage request + parse against FakeZimbra on loopback ({count} accounts, best of {repeat})")
-    print(f"  (the simulator itself needs {t_server * 1000:.1f} ms to build the reply; our Auth took "
-          f"{t_auth * 1000:.1f} ms, once)")
+        t_server, _ = best(
+            lambda: sim.op_quota_usage(
+                etree.fromstring(
+                    f'<GetQuotaUsageRequest xmlns="urn:zimbraAdmin" domain="{DOMAIN}"/>'
+                )
+            ),
+            repeat,
+        )
+    print(
+        f"Full GetQuotaUsage request + parse against FakeZimbra on loopback ({count} accounts, best of {repeat})"
+    )
+    print(
+        f"  (the simulator itself needs {t_server * 1000:.1f} ms to build the reply; our Auth took "
+        f"{t_auth * 1000:.1f} ms, once)"
+    )
     print(f"  puq-bridge ZimbraAdmin     {t_ours * 1000:8.1f} ms")
     if t_theirs is None:
         print("  python-zimbra              not installed (pip install '.[bench]')")
     else:
-        print(f"  python-zimbra 2.4          {t_theirs * 1000:8.1f} ms   ({t_theirs / t_ours:.1f}x ours)")
+        print(
+            f"  python-zimbra 2.4          {t_theirs * 1000:8.1f} ms   ({t_theirs / t_ours:.1f}x ours)"
+        )
 
 
 def main() -> None:

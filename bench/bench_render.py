@@ -33,17 +33,41 @@ NOW = dt.datetime(2026, 11, 22, 12, tzinfo=dt.timezone.utc)
 
 def sample(mailboxes: int, days: int) -> tuple[ServiceFacts, Snapshot, list[DailyPoint]]:
     """Facts, a snapshot of ``mailboxes`` mailboxes (every tenth unlimited) and ``days`` of history."""
-    facts = ServiceFacts(42, "firma.pl", "Active", dt.date(2026, 1, 15), dt.date(2026, 12, 15), "Monthly",
-                         Decimal("49.00"), "PLN", "Bank Transfer", "mail1.example.com", "192.0.2.10",
-                         "https://mail1.example.com/", "https://mail1.example.com:7071/zimbraAdmin/", 500 * GB,
-                         "polish")
-    boxes = tuple(MailboxUsage(f"user{i:04d}@firma.pl", (i * 7919) % 2048 * MB, 0 if i % 10 == 0 else 2 * GB)
-                  for i in range(mailboxes))
-    snap = Snapshot(42, "firma.pl", "mail1", NOW - dt.timedelta(hours=2), sum(m.used_bytes for m in boxes),
-                    500 * GB, boxes)
+    facts = ServiceFacts(
+        42,
+        "firma.pl",
+        "Active",
+        dt.date(2026, 1, 15),
+        dt.date(2026, 12, 15),
+        "Monthly",
+        Decimal("49.00"),
+        "PLN",
+        "Bank Transfer",
+        "mail1.example.com",
+        "192.0.2.10",
+        "https://mail1.example.com/",
+        "https://mail1.example.com:7071/zimbraAdmin/",
+        500 * GB,
+        "polish",
+    )
+    boxes = tuple(
+        MailboxUsage(f"user{i:04d}@firma.pl", (i * 7919) % 2048 * MB, 0 if i % 10 == 0 else 2 * GB)
+        for i in range(mailboxes)
+    )
+    snap = Snapshot(
+        42,
+        "firma.pl",
+        "mail1",
+        NOW - dt.timedelta(hours=2),
+        sum(m.used_bytes for m in boxes),
+        500 * GB,
+        boxes,
+    )
     first = NOW.date() - dt.timedelta(days=days - 1)
-    history = [DailyPoint(first + dt.timedelta(days=i), snap.used_bytes * (i + 1) // days, 500 * GB)
-               for i in range(days)]
+    history = [
+        DailyPoint(first + dt.timedelta(days=i), snap.used_bytes * (i + 1) // days, 500 * GB)
+        for i in range(days)
+    ]
     return facts, snap, history
 
 
@@ -77,10 +101,14 @@ def breakdown(data, repeat: int) -> str:
     renderer = Renderer()
     fmt = renderer.catalog("pl")
     total = median_ms(lambda: renderer.client_area(*data, lang="pl", now=NOW), repeat)
-    view = median_ms(lambda: build_view(*data, now=NOW, fmt=fmt, bars_limit=renderer.bars_limit), repeat)
+    view = median_ms(
+        lambda: build_view(*data, now=NOW, fmt=fmt, bars_limit=renderer.bars_limit), repeat
+    )
     chart = median_ms(lambda: build_chart(data[2], fmt), repeat)
-    return (f"client_area pl split: view model {view:.1f} ms, chart {chart:.1f} ms, "
-            f"templates {total - view - chart:.1f} ms (of {total:.1f} ms)")
+    return (
+        f"client_area pl split: view model {view:.1f} ms, chart {chart:.1f} ms, "
+        f"templates {total - view - chart:.1f} ms (of {total:.1f} ms)"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -91,13 +119,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=30)
     args = parser.parse_args(argv)
     data = sample(args.mailboxes, args.days)
-    print(f"render of {args.mailboxes} mailboxes, {args.days} days of history, {args.repeat} warm renders each")
-    print(f"{'output':<12} {'lang':<4} {'first ms':>9} {'median ms':>10} {'max ms':>8} {'HTML kB':>8}")
+    print(
+        f"render of {args.mailboxes} mailboxes, {args.days} days of history, {args.repeat} warm renders each"
+    )
+    print(
+        f"{'output':<12} {'lang':<4} {'first ms':>9} {'median ms':>10} {'max ms':>8} {'HTML kB':>8}"
+    )
     for kind in ("client_area", "page"):
         for lang in ("pl", "en"):
             first, warm, size = measure(kind, lang, data, args.repeat)
-            print(f"{kind:<12} {lang:<4} {first * 1000:9.1f} {statistics.median(warm) * 1000:10.1f} "
-                  f"{max(warm) * 1000:8.1f} {size / 1024:8.1f}")
+            print(
+                f"{kind:<12} {lang:<4} {first * 1000:9.1f} {statistics.median(warm) * 1000:10.1f} "
+                f"{max(warm) * 1000:8.1f} {size / 1024:8.1f}"
+            )
     print(breakdown(data, args.repeat))
 
 

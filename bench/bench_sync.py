@@ -52,8 +52,14 @@ class _Waitress:
     def __init__(self, app, threads: int):
         from waitress.server import create_server
 
-        self.server = create_server(app, host="127.0.0.1", port=0, threads=threads, connection_limit=1000,
-                                    channel_timeout=600)
+        self.server = create_server(
+            app,
+            host="127.0.0.1",
+            port=0,
+            threads=threads,
+            connection_limit=1000,
+            channel_timeout=600,
+        )
         self.url = f"http://127.0.0.1:{self.server.effective_port}"
         threading.Thread(target=self.server.run, daemon=True).start()
 
@@ -61,7 +67,9 @@ class _Waitress:
         self.server.close()
 
 
-def _simulators(conn, servers: int, domains: int, mailboxes: int, latency: float, threads: int) -> None:
+def _simulators(
+    conn, servers: int, domains: int, mailboxes: int, latency: float, threads: int
+) -> None:
     """Build and serve the world, then answer ``counts`` / ``cpu`` / ``reset`` / ``stop`` over ``conn``."""
     from puq_bridge.simulators.whmcs.app import FakeWhmcs
     from puq_bridge.simulators.zimbra.app import FakeZimbra
@@ -77,7 +85,9 @@ def _simulators(conn, servers: int, domains: int, mailboxes: int, latency: float
             name = _domain(s, d)
             sim.add_domain(name)
             for b in range(mailboxes):
-                sim.add_account(f"user{b}@{name}", quota=1024 * MB, used=(b + 1) * (d + 1) * 1_000_003)
+                sim.add_account(
+                    f"user{b}@{name}", quota=1024 * MB, used=(b + 1) * (d + 1) * 1_000_003
+                )
             whmcs.add_service(client, product, name, server_id=server_id)
         sim.latency = latency
         zimbras.append(sim)
@@ -113,8 +123,18 @@ class World:
     def __init__(self, args):
         ctx = mp.get_context("spawn")
         self.conn, child_conn = ctx.Pipe()
-        self.process = ctx.Process(target=_simulators, daemon=True, args=(
-            child_conn, args.servers, args.domains, args.mailboxes, args.latency, args.per_server + 4))
+        self.process = ctx.Process(
+            target=_simulators,
+            daemon=True,
+            args=(
+                child_conn,
+                args.servers,
+                args.domains,
+                args.mailboxes,
+                args.latency,
+                args.per_server + 4,
+            ),
+        )
         self.process.start()
         self.info = self.conn.recv()
 
@@ -133,8 +153,12 @@ class World:
 def _entries(world: World):
     from puq_bridge.config import ZimbraConfig
 
-    return [ZimbraConfig(name=name, whmcs_server=sid, url=url, admin_user=ADMIN, password=PASSWORD, timeout=60)
-            for name, sid, url in world.info["zimbras"]]
+    return [
+        ZimbraConfig(
+            name=name, whmcs_server=sid, url=url, admin_user=ADMIN, password=PASSWORD, timeout=60
+        )
+        for name, sid, url in world.info["zimbras"]
+    ]
 
 
 def _zimbra(entry):
@@ -166,8 +190,14 @@ def run_engine(world: World, args, store_dir: Path) -> dict:
         return clients[-1]
 
     with UsageStore(store_dir / "usage.sqlite3") as store:
-        engine = SyncEngine(_whmcs(world), _entries(world), factory, store=store, concurrency=args.concurrency,
-                            per_server_concurrency=args.per_server)
+        engine = SyncEngine(
+            _whmcs(world),
+            _entries(world),
+            factory,
+            store=store,
+            concurrency=args.concurrency,
+            per_server_concurrency=args.per_server,
+        )
         before, sim_cpu = resource.getrusage(resource.RUSAGE_SELF), world.ask("cpu")
         t0 = time.perf_counter()
         report = engine.run()
@@ -176,8 +206,15 @@ def run_engine(world: World, args, store_dir: Path) -> dict:
     for client in clients:
         client.close()
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    return {"wall": wall, "counts": world.ask("counts"), "totals": report.totals, "cpu": cpu, "sim_cpu": sim_cpu,
-            "rss_mb": (after.ru_maxrss - before.ru_maxrss) / 1024, "rss_total_mb": after.ru_maxrss / 1024}
+    return {
+        "wall": wall,
+        "counts": world.ask("counts"),
+        "totals": report.totals,
+        "cpu": cpu,
+        "sim_cpu": sim_cpu,
+        "rss_mb": (after.ru_maxrss - before.ru_maxrss) / 1024,
+        "rss_total_mb": after.ru_maxrss / 1024,
+    }
 
 
 def run_naive(world: World, args) -> dict:
@@ -188,7 +225,7 @@ def run_naive(world: World, args) -> dict:
 
     world.ask("reset")
     whmcs = _whmcs(world)
-    entries = _entries(world)[:args.naive_servers]
+    entries = _entries(world)[: args.naive_servers]
     services = {s.domain: s for s in whmcs.client_products()}
     t0 = time.perf_counter()
     for entry in entries:
@@ -199,12 +236,18 @@ def run_naive(world: World, args) -> dict:
             domain = _domain(int(entry.name.removeprefix("mail")), d)
             sizes[domain] = sum(zimbra.mailbox_size(a.id) for a in zimbra.all_accounts(domain))
         for domain, used in sizes.items():
-            whmcs.update_usage(services[domain].id, disk_usage_mb=bytes_to_mb(used), disk_limit_mb=0,
-                               last_update=dt.datetime.now(dt.timezone.utc))
+            whmcs.update_usage(
+                services[domain].id,
+                disk_usage_mb=bytes_to_mb(used),
+                disk_limit_mb=0,
+                last_update=dt.datetime.now(dt.timezone.utc),
+            )
         zimbra.close()
     wall = time.perf_counter() - t0
     counts = world.ask("counts")
-    counts.pop("GetClientsProducts", None)  # the listing above is not part of the timed per-server work
+    counts.pop(
+        "GetClientsProducts", None
+    )  # the listing above is not part of the timed per-server work
     return {"wall": wall, "counts": counts}
 
 
@@ -219,8 +262,12 @@ def bound(args) -> dict:
     t_read = math.ceil(args.servers / args.concurrency) * rounds_per_server * args.latency
     t_write = math.ceil(services / args.concurrency) * args.latency
     wall = pages * args.latency + max(t_read, t_write + 2 * args.latency)
-    counts = {"GetClientsProducts": pages, "Auth": args.servers, "GetQuotaUsage": services,
-              "UpdateClientProduct": services}
+    counts = {
+        "GetClientsProducts": pages,
+        "Auth": args.servers,
+        "GetQuotaUsage": services,
+        "UpdateClientProduct": services,
+    }
     return {"wall": wall, "counts": counts, "t_read": t_read, "t_write": t_write}
 
 
@@ -243,10 +290,12 @@ def show(args, first: dict, second: dict, limit: dict, naive: dict) -> None:
     scale = args.servers / max(args.naive_servers, 1)
     kinds = sorted({_kind(k) for d in (first, second, limit, naive) for k in d["counts"]})
     cols = ["sync run 1", "sync run 2", "bound", f"naive x{scale:g}"]
-    print(f"\n{args.servers} servers x {args.domains} domains x {args.mailboxes} mailboxes = "
-          f"{args.servers * args.domains * args.mailboxes:,} mailboxes, {args.servers * args.domains:,} services; "
-          f"latency {args.latency * 1000:g} ms per request on every simulator; concurrency {args.concurrency}, "
-          f"per server {args.per_server}")
+    print(
+        f"\n{args.servers} servers x {args.domains} domains x {args.mailboxes} mailboxes = "
+        f"{args.servers * args.domains * args.mailboxes:,} mailboxes, {args.servers * args.domains:,} services; "
+        f"latency {args.latency * 1000:g} ms per request on every simulator; concurrency {args.concurrency}, "
+        f"per server {args.per_server}"
+    )
     print(f"{'':24}" + "".join(f"{c:>16}" for c in cols))
 
     def count(d, kind, factor=1):
@@ -255,36 +304,70 @@ def show(args, first: dict, second: dict, limit: dict, naive: dict) -> None:
     def row(label, values):
         print(f"{label:24}" + "".join(f"{v:>16}" for v in values))
 
-    row("wall time (s)", [f"{first['wall']:.2f}", f"{second['wall']:.2f}", f"{limit['wall']:.2f}",
-                          f"{naive['wall'] * scale:.1f}"])
-    row("requests, total", [f"{sum(first['counts'].values()):,}", f"{sum(second['counts'].values()):,}",
-                            f"{sum(limit['counts'].values()):,}", f"{sum(naive['counts'].values()) * scale:,.0f}"])
+    row(
+        "wall time (s)",
+        [
+            f"{first['wall']:.2f}",
+            f"{second['wall']:.2f}",
+            f"{limit['wall']:.2f}",
+            f"{naive['wall'] * scale:.1f}",
+        ],
+    )
+    row(
+        "requests, total",
+        [
+            f"{sum(first['counts'].values()):,}",
+            f"{sum(second['counts'].values()):,}",
+            f"{sum(limit['counts'].values()):,}",
+            f"{sum(naive['counts'].values()) * scale:,.0f}",
+        ],
+    )
     for kind in kinds:
-        row(f"  {kind}", [f"{count(first, kind):,}", f"{count(second, kind):,}", f"{count(limit, kind):,}",
-                          f"{count(naive, kind, scale):,}"])
+        row(
+            f"  {kind}",
+            [
+                f"{count(first, kind):,}",
+                f"{count(second, kind):,}",
+                f"{count(limit, kind):,}",
+                f"{count(naive, kind, scale):,}",
+            ],
+        )
     row("max RSS growth (MB)", [f"{first['rss_mb']:.1f}", f"{second['rss_mb']:.1f}", "", ""])
     row("CPU s, sync process", [f"{first['cpu']:.2f}", f"{second['cpu']:.2f}", "0", ""])
     row("CPU s, simulators", [f"{first['sim_cpu']:.2f}", f"{second['sim_cpu']:.2f}", "0", ""])
-    row("CPU ms/request, sync", [f"{per_request(first, 'cpu'):.2f}", f"{per_request(second, 'cpu'):.2f}", "0", ""])
-    row("CPU ms/request, sims", [f"{per_request(first, 'sim_cpu'):.2f}", f"{per_request(second, 'sim_cpu'):.2f}",
-                                 "0", ""])
+    row(
+        "CPU ms/request, sync",
+        [f"{per_request(first, 'cpu'):.2f}", f"{per_request(second, 'cpu'):.2f}", "0", ""],
+    )
+    row(
+        "CPU ms/request, sims",
+        [f"{per_request(first, 'sim_cpu'):.2f}", f"{per_request(second, 'sim_cpu'):.2f}", "0", ""],
+    )
     row("CPU floor (s)", [f"{cpu_floor(first):.2f}", f"{cpu_floor(second):.2f}", "0", ""])
     print(f"\nrun 1 totals {first['totals']}; run 2 totals {second['totals']}")
-    print(f"bound: read path {limit['t_read']:.2f} s, write path {limit['t_write']:.2f} s "
-          f"(+ {math.ceil(args.servers * args.domains / PAGE_SIZE)} listing page(s)); "
-          f"run 1 / bound = {first['wall'] / limit['wall']:.2f}x (goal <= 1.3x)")
-    print(f"CPU: run 1 spent {first['cpu']:.2f} CPU-s in this process (one interpreter lock) and "
-          f"{first['sim_cpu']:.2f} in the simulators, on {os.cpu_count()} CPU(s); the bound assumes requests cost no "
-          f"CPU, so when this CPU time exceeds it the wall time follows the CPU, not the latency. CPU floor = "
-          f"max(sync CPU, simulators' CPU, their sum / CPUs): no schedule finishes sooner "
-          f"(run 1: {cpu_floor(first):.2f} s = {cpu_floor(first) / limit['wall']:.2f}x the bound)")
-    print(f"requests run 1 == bound: {sum(first['counts'].values()) == sum(limit['counts'].values())}; "
-          f"process max RSS after run 1 {first['rss_total_mb']:.0f} MB (goal: growth < 150 MB)")
+    print(
+        f"bound: read path {limit['t_read']:.2f} s, write path {limit['t_write']:.2f} s "
+        f"(+ {math.ceil(args.servers * args.domains / PAGE_SIZE)} listing page(s)); "
+        f"run 1 / bound = {first['wall'] / limit['wall']:.2f}x (goal <= 1.3x)"
+    )
+    print(
+        f"CPU: run 1 spent {first['cpu']:.2f} CPU-s in this process (one interpreter lock) and "
+        f"{first['sim_cpu']:.2f} in the simulators, on {os.cpu_count()} CPU(s); the bound assumes requests cost no "
+        f"CPU, so when this CPU time exceeds it the wall time follows the CPU, not the latency. CPU floor = "
+        f"max(sync CPU, simulators' CPU, their sum / CPUs): no schedule finishes sooner "
+        f"(run 1: {cpu_floor(first):.2f} s = {cpu_floor(first) / limit['wall']:.2f}x the bound)"
+    )
+    print(
+        f"requests run 1 == bound: {sum(first['counts'].values()) == sum(limit['counts'].values())}; "
+        f"process max RSS after run 1 {first['rss_total_mb']:.0f} MB (goal: growth < 150 MB)"
+    )
     if not args.naive_servers:
         return
-    print(f"naive: measured on {args.naive_servers} server(s) in {naive['wall']:.1f} s and extrapolated x{scale:g} "
-          f"(sequential per server, so it scales linearly); sync run 1 is "
-          f"{naive['wall'] * scale / first['wall']:.0f}x faster")
+    print(
+        f"naive: measured on {args.naive_servers} server(s) in {naive['wall']:.1f} s and extrapolated x{scale:g} "
+        f"(sequential per server, so it scales linearly); sync run 1 is "
+        f"{naive['wall'] * scale / first['wall']:.0f}x faster"
+    )
 
 
 def main(argv=None) -> None:
@@ -292,7 +375,9 @@ def main(argv=None) -> None:
     parser.add_argument("--servers", type=int, default=50)
     parser.add_argument("--domains", type=int, default=20)
     parser.add_argument("--mailboxes", type=int, default=50)
-    parser.add_argument("--latency", type=float, default=0.010, help="seconds per request on every simulator")
+    parser.add_argument(
+        "--latency", type=float, default=0.010, help="seconds per request on every simulator"
+    )
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--per-server", type=int, default=4)
     parser.add_argument("--naive-servers", type=int, default=1, help="0 skips the naive sync")

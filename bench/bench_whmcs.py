@@ -29,11 +29,20 @@ def build(services: int) -> FakeWhmcs:
     """A simulator with ``services`` services spread over 50 clients and 3 servers."""
     sim = FakeWhmcs()
     pid = sim.add_product("Private Zimbra server")
-    servers = [sim.add_server(f"mail{i}", f"mail{i}.example.com", f"192.0.2.{i}") for i in range(1, 4)]
+    servers = [
+        sim.add_server(f"mail{i}", f"mail{i}.example.com", f"192.0.2.{i}") for i in range(1, 4)
+    ]
     clients = [sim.add_client("C", str(i), f"c{i}@example.com") for i in range(50)]
     for i in range(services):
-        sim.add_service(clients[i % 50], pid, f"d{i}.example.com", server_id=servers[i % 3],
-                        config_options={"Total space (GB)": "10"}, disk_usage=i, disk_limit=10240)
+        sim.add_service(
+            clients[i % 50],
+            pid,
+            f"d{i}.example.com",
+            server_id=servers[i % 3],
+            config_options={"Total space (GB)": "10"},
+            disk_usage=i,
+            disk_limit=10240,
+        )
     return sim
 
 
@@ -45,8 +54,10 @@ def round_trips(client: WhmcsClient, calls: int) -> None:
         times.append(time.perf_counter() - started)
     times.sort()
     p95 = times[int(0.95 * (len(times) - 1))]
-    print(f"small read        median {1000 * statistics.median(times):6.2f} ms   p95 {1000 * p95:6.2f} ms   "
-          f"{len(times) / sum(times):7.0f} calls/s")
+    print(
+        f"small read        median {1000 * statistics.median(times):6.2f} ms   p95 {1000 * p95:6.2f} ms   "
+        f"{len(times) / sum(times):7.0f} calls/s"
+    )
 
 
 def paging(sim: FakeWhmcs, client: WhmcsClient, services: int) -> None:
@@ -57,7 +68,9 @@ def paging(sim: FakeWhmcs, client: WhmcsClient, services: int) -> None:
         took = time.perf_counter() - started
         pages = sim.count("GetClientsProducts") - before
         assert found == services
-        print(f"all services      page {page_size:5d}: {pages:4d} pages  {took:6.2f} s  {found / took:8.0f} services/s")
+        print(
+            f"all services      page {page_size:5d}: {pages:4d} pages  {took:6.2f} s  {found / took:8.0f} services/s"
+        )
 
 
 def retry(sim: FakeWhmcs, client: WhmcsClient, calls: int) -> None:
@@ -71,21 +84,27 @@ def retry(sim: FakeWhmcs, client: WhmcsClient, calls: int) -> None:
         started = time.perf_counter()
         client.permissions_list()
         recovered.append(time.perf_counter() - started)
-    print(f"read after a 500  median {1000 * statistics.median(recovered):6.2f} ms "
-          f"(clean {1000 * statistics.median(clean):.2f} ms), the failed attempt included")
+    print(
+        f"read after a 500  median {1000 * statistics.median(recovered):6.2f} ms "
+        f"(clean {1000 * statistics.median(clean):.2f} ms), the failed attempt included"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--services", type=int, default=5000)
     parser.add_argument("--calls", type=int, default=500)
-    parser.add_argument("--latency", type=float, default=0.0, help="simulated server latency per request (s)")
+    parser.add_argument(
+        "--latency", type=float, default=0.0, help="simulated server latency per request (s)"
+    )
     args = parser.parse_args()
     sim = build(args.services)
     sim.latency = args.latency
     with BackgroundServer(sim.wsgi_app) as server:
         client = WhmcsClient(server.url, "whmcs-id", "whmcs-secret", timeout=10)
-        print(f"FakeWhmcs on {server.url}, {args.services} services, latency {args.latency * 1000:.0f} ms")
+        print(
+            f"FakeWhmcs on {server.url}, {args.services} services, latency {args.latency * 1000:.0f} ms"
+        )
         round_trips(client, args.calls)
         paging(sim, client, args.services)
         retry(sim, client, args.calls)

@@ -171,7 +171,9 @@ def split_listen(value: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def find_config(explicit: str | os.PathLike | None = None, env: Mapping[str, str] | None = None) -> Path:
+def find_config(
+    explicit: str | os.PathLike | None = None, env: Mapping[str, str] | None = None
+) -> Path:
     """Find the config file: ``explicit``, else ``$PUQ_BRIDGE_CONFIG``, else the first of the default places.
 
     Raises:
@@ -188,10 +190,14 @@ def find_config(explicit: str | os.PathLike | None = None, env: Mapping[str, str
         if path.is_file():
             return path
     places = ", ".join(str(p) for p in default_search_path())
-    raise ConfigError(None, None, f"no config file: give --config or ${ENV_CONFIG}, or create one of {places}")
+    raise ConfigError(
+        None, None, f"no config file: give --config or ${ENV_CONFIG}, or create one of {places}"
+    )
 
 
-def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None) -> Config:
+def load_config(
+    path: str | os.PathLike | None = None, env: Mapping[str, str] | None = None
+) -> Config:
     """Find (see :func:`find_config`), read and validate the config file.
 
     Args:
@@ -209,7 +215,9 @@ def load_config(path: str | os.PathLike | None = None, env: Mapping[str, str] | 
     return parse_config(raw, str(file), env)
 
 
-def parse_config(raw: Mapping[str, Any], file: str = "config", env: Mapping[str, str] | None = None) -> Config:
+def parse_config(
+    raw: Mapping[str, Any], file: str = "config", env: Mapping[str, str] | None = None
+) -> Config:
     """Validate an already-parsed TOML document (``file`` is only used in messages)."""
     env = os.environ if env is None else env
     reader = _Reader(file, env)
@@ -238,7 +246,8 @@ def _warn_if_readable(file: str, keys: list[str]) -> None:
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         log.warning(
             "%s holds literal secrets (%s) and is readable by group or others; chmod 600 it or use KEY_env",
-            file, ", ".join(keys),
+            file,
+            ", ".join(keys),
         )
 
 
@@ -255,7 +264,9 @@ class _Reader:
     def check_keys(self, table: Mapping[str, Any], prefix: str, allowed: set[str]) -> None:
         for key in table:
             if key not in allowed:
-                raise self.fail(f"{prefix}{key}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
+                raise self.fail(
+                    f"{prefix}{key}", f"unknown key (allowed: {', '.join(sorted(allowed))})"
+                )
 
     def table(self, raw: Mapping[str, Any], name: str) -> dict:
         value = raw.get(name, {})
@@ -271,7 +282,7 @@ class _Reader:
         value = table[key]
         if isinstance(value, bool) and bool not in types or not isinstance(value, types):
             names = what or " or ".join(t.__name__ for t in types)
-            shown = f" {value!r}" if echo else ""    # a mistyped secret is still a secret
+            shown = f" {value!r}" if echo else ""  # a mistyped secret is still a secret
             raise self.fail(f"{prefix}{key}", f"must be {names}, got {type(value).__name__}{shown}")
         return value
 
@@ -304,7 +315,9 @@ class _Reader:
         return value.rstrip("/")
 
     def verify(self, table, prefix):
-        value = self.get(table, prefix, "verify", (bool, str), True, "true, false or a CA bundle path")
+        value = self.get(
+            table, prefix, "verify", (bool, str), True, "true, false or a CA bundle path"
+        )
         if isinstance(value, str):
             path = Path(value).expanduser()
             if not path.is_file():
@@ -320,12 +333,27 @@ class _Reader:
 
     def whmcs(self, t) -> WhmcsConfig:
         p = "whmcs."
-        self.check_keys(t, p, {"url", "identifier", "secret", "secret_env", "access_key", "access_key_env",
-                               "verify", "timeout"})
+        self.check_keys(
+            t,
+            p,
+            {
+                "url",
+                "identifier",
+                "secret",
+                "secret_env",
+                "access_key",
+                "access_key_env",
+                "verify",
+                "timeout",
+            },
+        )
         return WhmcsConfig(
-            url=self.url(t, p), identifier=self.get(t, p, "identifier", (str,)),
-            secret=self.secret(t, p, "secret"), access_key=self.secret(t, p, "access_key", required=False),
-            verify=self.verify(t, p), timeout=float(self.positive(t, p, "timeout", 30, (int, float))),
+            url=self.url(t, p),
+            identifier=self.get(t, p, "identifier", (str,)),
+            secret=self.secret(t, p, "secret"),
+            access_key=self.secret(t, p, "access_key", required=False),
+            verify=self.verify(t, p),
+            timeout=float(self.positive(t, p, "timeout", 30, (int, float))),
         )
 
     def zimbras(self, items) -> tuple[ZimbraConfig, ...]:
@@ -337,20 +365,41 @@ class _Reader:
             p = f"zimbra[{i}]."
             if not isinstance(t, dict):
                 raise self.fail(f"zimbra[{i}]", "must be a table")
-            self.check_keys(t, p, {"name", "whmcs_server", "url", "admin_user", "password", "password_env",
-                                   "verify", "timeout", "webmail_url", "admin_url"})
+            self.check_keys(
+                t,
+                p,
+                {
+                    "name",
+                    "whmcs_server",
+                    "url",
+                    "admin_user",
+                    "password",
+                    "password_env",
+                    "verify",
+                    "timeout",
+                    "webmail_url",
+                    "admin_url",
+                },
+            )
             name = self.get(t, p, "name", (str,))
             if name in seen:
                 raise self.fail(f"{p}name", f"duplicate server name {name!r}")
             seen.add(name)
-            result.append(ZimbraConfig(
-                name=name,
-                whmcs_server=self.get(t, p, "whmcs_server", (int, str), what="a server id (int) or hostname (str)"),
-                url=self.url(t, p), admin_user=self.get(t, p, "admin_user", (str,)),
-                password=self.secret(t, p, "password"), verify=self.verify(t, p),
-                timeout=float(self.positive(t, p, "timeout", 30, (int, float))),
-                webmail_url=self.url(t, p, "webmail_url", None), admin_url=self.url(t, p, "admin_url", None),
-            ))
+            result.append(
+                ZimbraConfig(
+                    name=name,
+                    whmcs_server=self.get(
+                        t, p, "whmcs_server", (int, str), what="a server id (int) or hostname (str)"
+                    ),
+                    url=self.url(t, p),
+                    admin_user=self.get(t, p, "admin_user", (str,)),
+                    password=self.secret(t, p, "password"),
+                    verify=self.verify(t, p),
+                    timeout=float(self.positive(t, p, "timeout", 30, (int, float))),
+                    webmail_url=self.url(t, p, "webmail_url", None),
+                    admin_url=self.url(t, p, "admin_url", None),
+                )
+            )
         return tuple(result)
 
     def sync(self, t) -> SyncConfig:
@@ -361,9 +410,12 @@ class _Reader:
             raise self.fail(f"{p}products", "must be a list of WHMCS product ids (integers)")
         statuses = self.get(t, p, "statuses", (list,), ["Active", "Suspended"])
         if not statuses or not all(isinstance(x, str) for x in statuses):
-            raise self.fail(f"{p}statuses", "must be a non-empty list of service statuses (strings)")
+            raise self.fail(
+                f"{p}statuses", "must be a non-empty list of service statuses (strings)"
+            )
         return SyncConfig(
-            products=tuple(products), statuses=tuple(statuses),
+            products=tuple(products),
+            statuses=tuple(statuses),
             concurrency=self.positive(t, p, "concurrency", 8),
             per_server_concurrency=self.positive(t, p, "per_server_concurrency", 4),
         )
@@ -386,8 +438,10 @@ class _Reader:
         except ValueError as err:
             raise self.fail(f"{p}listen", str(err)) from err
         return AdapterConfig(
-            listen=listen, secret=self.secret(t, p, "secret", required=False),
-            url=self.url(t, p, "url", None), max_body=self.positive(t, p, "max_body", 1_048_576),
+            listen=listen,
+            secret=self.secret(t, p, "secret", required=False),
+            url=self.url(t, p, "url", None),
+            max_body=self.positive(t, p, "max_body", 1_048_576),
         )
 
     def render(self, t) -> RenderConfig:
@@ -399,8 +453,11 @@ class _Reader:
         templates_dir = Path(tdir).expanduser() if tdir else None
         lang = self.get(t, p, "default_lang", (str,), "en")
         if not has_catalog(lang, templates_dir):
-            raise self.fail(f"{p}default_lang", f"no translations for {lang[:40]!r}: use pl or en, or a language "
-                                                "whose i18n/<lang>.json is in [render] templates_dir")
+            raise self.fail(
+                f"{p}default_lang",
+                f"no translations for {lang[:40]!r}: use pl or en, or a language "
+                "whose i18n/<lang>.json is in [render] templates_dir",
+            )
         return RenderConfig(
             templates_dir=templates_dir,
             stale_after_hours=float(self.positive(t, p, "stale_after_hours", 26, (int, float))),

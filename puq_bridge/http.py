@@ -40,30 +40,50 @@ class Poster:
         headers: headers of every request (e.g. ``Content-Type``), on top of the session's.
     """
 
-    def __init__(self, session: requests.Session, url: str, headers: Mapping[str, str] | None = None):
+    def __init__(
+        self, session: requests.Session, url: str, headers: Mapping[str, str] | None = None
+    ):
         self.session, self.url = session, url
         self.headers = dict(headers or {})
         self._template: requests.PreparedRequest | None = None
         self._settings: dict[str, Any] = {}
         self._lock = threading.Lock()
 
-    def post(self, body: bytes, *, timeout: Any, verify: bool | str | None,
-             headers: Mapping[str, str] | None = None) -> requests.Response:
+    def post(
+        self,
+        body: bytes,
+        *,
+        timeout: Any,
+        verify: bool | str | None,
+        headers: Mapping[str, str] | None = None,
+    ) -> requests.Response:
         """POST ``body`` (bytes) with extra ``headers``; raises what ``Session.post`` raises."""
         session = self.session
         if session.auth is not None:
-            return session.post(self.url, data=body, headers={**self.headers, **(headers or {})}, timeout=timeout,
-                                verify=verify)
+            return session.post(
+                self.url,
+                data=body,
+                headers={**self.headers, **(headers or {})},
+                timeout=timeout,
+                verify=verify,
+            )
         template = self._template or self._prepare()
         request = template.copy()
         if headers:
             request.headers.update(headers)
         request.body = body
         request.headers["Content-Length"] = str(len(body))
-        if session.cookies:  # a server's cookie (a load balancer's, say) goes back, as Session.request sends it
+        if (
+            session.cookies
+        ):  # a server's cookie (a load balancer's, say) goes back, as Session.request sends it
             request.prepare_cookies(merge_cookies(RequestsCookieJar(), session.cookies))
-        return session.send(request, timeout=timeout, allow_redirects=True, verify=self._verify(verify),
-                            **self._settings)
+        return session.send(
+            request,
+            timeout=timeout,
+            allow_redirects=True,
+            verify=self._verify(verify),
+            **self._settings,
+        )
 
     def _prepare(self) -> requests.PreparedRequest:
         """The template request and the environment's settings, as ``Session.request`` would derive them."""
@@ -71,9 +91,14 @@ class Poster:
             if self._template is None:
                 session = self.session
                 proxies = get_environ_proxies(self.url) if session.trust_env else {}
-                self._settings = {"proxies": merge_setting(proxies, session.proxies), "stream": session.stream,
-                                  "cert": session.cert}
-                template = session.prepare_request(requests.Request("POST", self.url, data=b"", headers=self.headers))
+                self._settings = {
+                    "proxies": merge_setting(proxies, session.proxies),
+                    "stream": session.stream,
+                    "cert": session.cert,
+                }
+                template = session.prepare_request(
+                    requests.Request("POST", self.url, data=b"", headers=self.headers)
+                )
                 template.headers.pop("Cookie", None)  # cookies are taken per request
                 template.prepare_cookies(RequestsCookieJar())
                 self._template = template
@@ -82,7 +107,9 @@ class Poster:
     def _verify(self, verify: bool | str | None) -> bool | str | None:
         """``verify`` as ``Session.merge_environment_settings`` resolves it (the CA bundle variables for ``True``)."""
         if self.session.trust_env and (verify is True or verify is None):
-            verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or verify
+            verify = (
+                os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or verify
+            )
         return merge_setting(verify, self.session.verify)
 
 

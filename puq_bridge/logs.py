@@ -19,7 +19,9 @@ def mask_secrets(text: str, secrets: Iterable[str | None]) -> str:
 
     Values shorter than :data:`MIN_SECRET_LENGTH` (four) characters are left alone: see its comment for why.
     """
-    for secret in sorted((s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH), key=len, reverse=True):
+    for secret in sorted(
+        (s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH), key=len, reverse=True
+    ):
         if secret in text:
             text = text.replace(secret, MASK)
     return text

@@ -61,8 +61,13 @@ class Setting:
 
     def config_option(self) -> dict[str, Any]:
         """This setting in WHMCS's ConfigOptions array shape."""
-        field: dict[str, Any] = {"FriendlyName": self.label, "Type": self.type, "Size": str(self.size),
-                                 "Default": self.default, "Description": self.description}
+        field: dict[str, Any] = {
+            "FriendlyName": self.label,
+            "Type": self.type,
+            "Size": str(self.size),
+            "Default": self.default,
+            "Description": self.description,
+        }
         if self.options:
             field["Options"] = ",".join(self.options)
         return field
@@ -70,17 +75,56 @@ class Setting:
 
 #: configoption1..6, in order.
 SETTINGS: tuple[Setting, ...] = (
-    Setting("quota_mb", "Default mailbox quota (MB)", "text", 10, "1024",
-            "Quota of the primary mailbox, in MB (0 = unlimited)"),
-    Setting("max_mailboxes", "Maximum mailboxes", "text", 10, "0",
-            "zimbraDomainMaxAccounts of the domain (0 = no limit)"),
-    Setting("total_space_gb", "Total space (GB)", "text", 10, "0",
-            "Space shown to the client and sent to WHMCS as disk limit (0 = sum of mailbox quotas)"),
-    Setting("cos", "Class of service", "text", 30, "", "Zimbra COS name for the primary mailbox (empty = default)"),
-    Setting("suspension_policy", "Suspension policy", "dropdown", 0, "locked",
-            "zimbraDomainStatus while suspended: locked (mail still delivered), maintenance, closed", POLICIES),
-    Setting("tenancy", "Tenancy", "dropdown", 0, "domain",
-            "domain: one mail domain per service; server: the client's own Zimbra server", TENANCIES),
+    Setting(
+        "quota_mb",
+        "Default mailbox quota (MB)",
+        "text",
+        10,
+        "1024",
+        "Quota of the primary mailbox, in MB (0 = unlimited)",
+    ),
+    Setting(
+        "max_mailboxes",
+        "Maximum mailboxes",
+        "text",
+        10,
+        "0",
+        "zimbraDomainMaxAccounts of the domain (0 = no limit)",
+    ),
+    Setting(
+        "total_space_gb",
+        "Total space (GB)",
+        "text",
+        10,
+        "0",
+        "Space shown to the client and sent to WHMCS as disk limit (0 = sum of mailbox quotas)",
+    ),
+    Setting(
+        "cos",
+        "Class of service",
+        "text",
+        30,
+        "",
+        "Zimbra COS name for the primary mailbox (empty = default)",
+    ),
+    Setting(
+        "suspension_policy",
+        "Suspension policy",
+        "dropdown",
+        0,
+        "locked",
+        "zimbraDomainStatus while suspended: locked (mail still delivered), maintenance, closed",
+        POLICIES,
+    ),
+    Setting(
+        "tenancy",
+        "Tenancy",
+        "dropdown",
+        0,
+        "domain",
+        "domain: one mail domain per service; server: the client's own Zimbra server",
+        TENANCIES,
+    ),
 )
 
 
@@ -113,7 +157,9 @@ class ProductSettings:
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> "ProductSettings":
         """Parse ``configoption1..6``; empty values take the defaults. Raises :class:`ParamsError`."""
-        return cls(**{s.attr: _setting_value(params, index) for index, s in enumerate(SETTINGS, start=1)})
+        return cls(
+            **{s.attr: _setting_value(params, index) for index, s in enumerate(SETTINGS, start=1)}
+        )
 
 
 def total_space_setting(params: Mapping[str, Any]) -> int | None:
@@ -141,11 +187,14 @@ def _parse_setting(setting: Setting, index: int, text: str) -> Any:
         try:
             return (parse_total_space(text) or 0) / GB
         except ValueError:
-            raise ParamsError(f"{where} must be a number of GB, 0 or more (e.g. 50 or 1,5); "
-                              f"got {text[:40]!r}") from None
+            raise ParamsError(
+                f"{where} must be a number of GB, 0 or more (e.g. 50 or 1,5); got {text[:40]!r}"
+            ) from None
     if setting.options:
         if text.lower() not in setting.options:
-            raise ParamsError(f"{where} must be one of {', '.join(setting.options)}; got {text[:40]!r}")
+            raise ParamsError(
+                f"{where} must be one of {', '.join(setting.options)}; got {text[:40]!r}"
+            )
         return text.lower()
     return text
 
@@ -166,7 +215,11 @@ class ServiceTarget:
         in the service's domain.
         """
         domain = normalize_domain(params.get("domain"))
-        return cls(service_id=service_id(params), domain=domain, mailbox=primary_mailbox(params.get("username"), domain))
+        return cls(
+            service_id=service_id(params),
+            domain=domain,
+            mailbox=primary_mailbox(params.get("username"), domain),
+        )
 
 
 def service_id(params: Mapping[str, Any]) -> int | None:
@@ -200,7 +253,9 @@ def primary_mailbox(username: Any, domain: str) -> str:
     if "@" in local:
         local, _, other = local.rpartition("@")
         if other != domain:
-            raise ParamsError(f"username {local + '@' + other!r} is not in the service's domain {domain}")
+            raise ParamsError(
+                f"username {local + '@' + other!r} is not in the service's domain {domain}"
+            )
     if len(local) > 64 or not _LOCAL_RE.match(local):
         raise ParamsError(f"invalid mailbox name {local[:80]!r} (from the service's username)")
     return f"{local}@{domain}"
@@ -217,9 +272,19 @@ def required_password(params: Mapping[str, Any]) -> str:
 #: What TerminateAccount deletes, in this order (lists first: the server need not drop deleted members from them).
 _SWEEP_ORDER = ("dl", "calresource", "account")
 _SWEPT_TYPES = ("distributionlists", "resources", "accounts")
-_GONE_CODES = frozenset({"account.NO_SUCH_ACCOUNT", "account.NO_SUCH_CALENDAR_RESOURCE",
-                         "account.NO_SUCH_DISTRIBUTION_LIST"})
-_KIND_NAMES = {"account": "mailbox", "calresource": "calendar resource", "dl": "distribution list", "alias": "alias"}
+_GONE_CODES = frozenset(
+    {
+        "account.NO_SUCH_ACCOUNT",
+        "account.NO_SUCH_CALENDAR_RESOURCE",
+        "account.NO_SUCH_DISTRIBUTION_LIST",
+    }
+)
+_KIND_NAMES = {
+    "account": "mailbox",
+    "calresource": "calendar resource",
+    "dl": "distribution list",
+    "alias": "alias",
+}
 _SHOWN = 5
 
 
@@ -270,8 +335,10 @@ class Provisioner:
         except NoSuchDomain:
             log.info("domain %s does not exist: nothing to terminate", target.domain)
             return
-        entries = sorted(self.zimbra.search_directory(target.domain, _SWEPT_TYPES),
-                         key=lambda entry: _SWEEP_ORDER.index(entry.kind))
+        entries = sorted(
+            self.zimbra.search_directory(target.domain, _SWEPT_TYPES),
+            key=lambda entry: _SWEEP_ORDER.index(entry.kind),
+        )
         for entry in entries:
             self._delete_entry(entry)
         try:
@@ -281,8 +348,13 @@ class Provisioner:
         except DomainNotEmpty as err:
             raise self._not_empty(target.domain, err) from err
         kinds = [entry.kind for entry in entries]
-        log.info("deleted domain %s with %d accounts, %d calendar resources and %d distribution lists", target.domain,
-                 kinds.count("account"), kinds.count("calresource"), kinds.count("dl"))
+        log.info(
+            "deleted domain %s with %d accounts, %d calendar resources and %d distribution lists",
+            target.domain,
+            kinds.count("account"),
+            kinds.count("calresource"),
+            kinds.count("dl"),
+        )
 
     def change_password(self, params: Mapping[str, Any]) -> None:
         """ChangePassword: SetPassword on the primary mailbox."""
@@ -301,14 +373,19 @@ class Provisioner:
         self._apply_domain_limits(domain, settings)
         account = self._primary(target)
         # An empty zimbraCOSId removes the attribute: the mailbox falls back to the default COS.
-        self.zimbra.modify_account(account.id, {"zimbraMailQuota": str(settings.quota_bytes), "zimbraCOSId": cos_id})
+        self.zimbra.modify_account(
+            account.id, {"zimbraMailQuota": str(settings.quota_bytes), "zimbraCOSId": cos_id}
+        )
 
     # --- helpers -------------------------------------------------------------------------------------------------
 
     def _delete_entry(self, entry) -> None:
         """Delete one account, calendar resource or distribution list; one already gone is fine."""
-        delete = {"account": self.zimbra.delete_account, "calresource": self.zimbra.delete_calendar_resource,
-                  "dl": self.zimbra.delete_distribution_list}[entry.kind]
+        delete = {
+            "account": self.zimbra.delete_account,
+            "calresource": self.zimbra.delete_calendar_resource,
+            "dl": self.zimbra.delete_distribution_list,
+        }[entry.kind]
         try:
             delete(entry.id)
         except ZimbraFault as err:
@@ -319,19 +396,33 @@ class Provisioner:
     def _not_empty(self, domain: str, err: DomainNotEmpty) -> DomainNotEmpty:
         """DOMAIN_NOT_EMPTY after the sweep, with what remains named (the server's own text if it cannot be read)."""
         try:
-            left = list(self.zimbra.search_directory(domain, (*_SWEPT_TYPES, "aliases"), attrs=["zimbraId"]))
+            left = list(
+                self.zimbra.search_directory(domain, (*_SWEPT_TYPES, "aliases"), attrs=["zimbraId"])
+            )
         except ZimbraError as search_err:
             log.warning("cannot list what remains in %s: %s", domain, search_err)
             return err
-        shown = "; ".join(f"{_KIND_NAMES[e.kind]} {e.name}" + (f" (of {e.target})" if e.target else "")
-                          for e in left[:_SHOWN])
+        shown = "; ".join(
+            f"{_KIND_NAMES[e.kind]} {e.name}" + (f" (of {e.target})" if e.target else "")
+            for e in left[:_SHOWN]
+        )
         more = f" and {len(left) - _SHOWN} more" if len(left) > _SHOWN else ""
-        what = f"still holds {shown}{more}" if left else "still holds entries the bridge cannot list"
-        return DomainNotEmpty(err.server, err.operation, err.code,
-                              f"domain {domain} {what}; remove what remains in Zimbra, then terminate again")
+        what = (
+            f"still holds {shown}{more}" if left else "still holds entries the bridge cannot list"
+        )
+        return DomainNotEmpty(
+            err.server,
+            err.operation,
+            err.code,
+            f"domain {domain} {what}; remove what remains in Zimbra, then terminate again",
+        )
 
     def _ensure_domain(self, name: str, settings: ProductSettings) -> None:
-        attrs = {"zimbraDomainMaxAccounts": str(settings.max_mailboxes)} if settings.max_mailboxes else {}
+        attrs = (
+            {"zimbraDomainMaxAccounts": str(settings.max_mailboxes)}
+            if settings.max_mailboxes
+            else {}
+        )
         try:
             self.zimbra.create_domain(name, attrs)
             log.info("created domain %s", name)
@@ -361,11 +452,14 @@ class Provisioner:
         try:
             return self.zimbra.get_account(target.mailbox)
         except NoSuchAccount as err:
-            raise ParamsError(f"mailbox {target.mailbox} does not exist on Zimbra {err.server}") from err
+            raise ParamsError(
+                f"mailbox {target.mailbox} does not exist on Zimbra {err.server}"
+            ) from err
 
     def _cos_id(self, name: str) -> str:
         try:
             return self.zimbra.get_cos(name).id
         except NoSuchCos as err:
-            raise ParamsError(f"class of service {name!r} (product setting) does not exist on Zimbra "
-                              f"{err.server}") from err
+            raise ParamsError(
+                f"class of service {name!r} (product setting) does not exist on Zimbra {err.server}"
+            ) from err

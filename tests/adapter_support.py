@@ -45,8 +45,10 @@ def write_cli_config(tmp_path, adapter: str, *, store: bool = False):
     """A 0600 config file for the CLI: a WHMCS nobody answers, ``[adapter]`` as given, optionally a store in tmp."""
     path = tmp_path / "puq-bridge.toml"
     store_table = f'[store]\npath = "{tmp_path / "usage.sqlite3"}"\n' if store else ""
-    path.write_text('[whmcs]\nurl = "http://127.0.0.1:9"\nidentifier = "id"\nsecret = "whmcs-secret-1"\n'
-                    f"{store_table}[adapter]\n{adapter}\n")
+    path.write_text(
+        '[whmcs]\nurl = "http://127.0.0.1:9"\nidentifier = "id"\nsecret = "whmcs-secret-1"\n'
+        f"{store_table}[adapter]\n{adapter}\n"
+    )
     path.chmod(0o600)
     return path
 
@@ -54,8 +56,10 @@ def write_cli_config(tmp_path, adapter: str, *, store: bool = False):
 def signed(params, *, secret=SECRET, t=None):
     """``(body, headers)`` of a correctly signed adapter request (with a nonce, like the forwarder's)."""
     body = json.dumps({"params": params, "nonce": secrets.token_hex(8)}).encode()
-    return body, {HEADER: sign(secret, body, int(time.time()) if t is None else t),
-                  "Content-Type": "application/json"}
+    return body, {
+        HEADER: sign(secret, body, int(time.time()) if t is None else t),
+        "Content-Type": "application/json",
+    }
 
 
 class Recorder:

@@ -34,8 +34,13 @@ class Bridge:
 
     def run(self, *args: str, input: str | None = None) -> Result:
         """``puq-bridge --config <file> ARGS`` through click's runner (stdout and stderr kept apart)."""
-        return CliRunner().invoke(main, ["--config", str(self.path), *args], input=input, env=self.env,
-                                  catch_exceptions=False)
+        return CliRunner().invoke(
+            main,
+            ["--config", str(self.path), *args],
+            input=input,
+            env=self.env,
+            catch_exceptions=False,
+        )
 
     def run_json(self, *args: str, input: str | None = None):
         """Run with ``--json`` appended and decode stdout, which must be exactly one JSON document."""
@@ -44,19 +49,43 @@ class Bridge:
         return json.loads(result.stdout), result
 
 
-def write_bridge(tmp_path: Path, whmcs_url: str, whmcs_secret: str, *, identifier: str = "whmcs-id",
-                 zimbras: list[ZimbraTarget] = (), timeout: float = 2) -> Bridge:
+def write_bridge(
+    tmp_path: Path,
+    whmcs_url: str,
+    whmcs_secret: str,
+    *,
+    identifier: str = "whmcs-id",
+    zimbras: list[ZimbraTarget] = (),
+    timeout: float = 2,
+) -> Bridge:
     """Write ``bridge.toml`` for a WHMCS at ``whmcs_url`` and the given Zimbras; secrets only via ``*_env``."""
     env = {WHMCS_SECRET_ENV: whmcs_secret}
     store_path = tmp_path / "data" / "usage.sqlite3"
-    lines = ["[whmcs]", f'url = "{whmcs_url}"', f'identifier = "{identifier}"', f'secret_env = "{WHMCS_SECRET_ENV}"',
-             f"timeout = {timeout}", "", "[store]", f'path = "{store_path}"', ""]
+    lines = [
+        "[whmcs]",
+        f'url = "{whmcs_url}"',
+        f'identifier = "{identifier}"',
+        f'secret_env = "{WHMCS_SECRET_ENV}"',
+        f"timeout = {timeout}",
+        "",
+        "[store]",
+        f'path = "{store_path}"',
+        "",
+    ]
     for i, z in enumerate(zimbras):
         var = f"PUQ_TEST_ZIMBRA_{i}_PASSWORD"
         env[var] = z.password
         server = z.whmcs_server if isinstance(z.whmcs_server, int) else f'"{z.whmcs_server}"'
-        lines += ["[[zimbra]]", f'name = "{z.name}"', f"whmcs_server = {server}", f'url = "{z.url}"',
-                  f'admin_user = "{z.admin_user}"', f'password_env = "{var}"', f"timeout = {timeout}", ""]
+        lines += [
+            "[[zimbra]]",
+            f'name = "{z.name}"',
+            f"whmcs_server = {server}",
+            f'url = "{z.url}"',
+            f'admin_user = "{z.admin_user}"',
+            f'password_env = "{var}"',
+            f"timeout = {timeout}",
+            "",
+        ]
     path = tmp_path / "bridge.toml"
     path.write_text("\n".join(lines), encoding="utf-8")
     return Bridge(path, env, store_path)

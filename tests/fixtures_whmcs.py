@@ -35,6 +35,8 @@ def whmcs_server(fake_whmcs):
 def whmcs_client(whmcs_server):
     """A WhmcsClient for ``whmcs_server``: 0.25 s timeout, 2 retries, 1 ms backoff."""
     _fake, url = whmcs_server
-    client = WhmcsClient(url, WHMCS_IDENTIFIER, WHMCS_SECRET, timeout=0.25, retries=2, backoff=0.001)
+    client = WhmcsClient(
+        url, WHMCS_IDENTIFIER, WHMCS_SECRET, timeout=0.25, retries=2, backoff=0.001
+    )
     yield client
     client.session.close()

@@ -24,8 +24,8 @@ from puq_bridge.simulators.zimbra.app import FakeZimbra
 
 ZIMBRA_ADMIN = "admin@example.com"
 ZIMBRA_PASSWORD = "zimbra-secret"
-MiB = 1024 ** 2
-GiB = 1024 ** 3
+MiB = 1024**2
+GiB = 1024**3
 
 
 def add_sample_data(sim: FakeZimbra) -> None:
@@ -37,7 +37,9 @@ def add_sample_data(sim: FakeZimbra) -> None:
     sim.add_account("info@example.com", quota=GiB, used=300 * MiB)
     sim.add_account("sales@example.com", used=5 * MiB)
     sim.add_account("empty@example.com", quota=500 * MiB)
-    sim.add_account("locked@example.com", used=1000 * MiB, status="locked", attrs={"zimbraCOSId": basic})
+    sim.add_account(
+        "locked@example.com", used=1000 * MiB, status="locked", attrs={"zimbraCOSId": basic}
+    )
     sim.add_account("office@example.org", quota=GiB, used=150 * MiB)
 
 

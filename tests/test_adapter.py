@@ -35,21 +35,43 @@ def store(tmp_path):
 @pytest.fixture
 def ctx(zimbra_server, store, whmcs_client):
     _, url = zimbra_server
-    entry = {"name": "mail1", "whmcs_server": SERVER_ID, "url": url, "admin_user": ZIMBRA_ADMIN,
-             "password": ZIMBRA_PASSWORD, "timeout": 2}
+    entry = {
+        "name": "mail1",
+        "whmcs_server": SERVER_ID,
+        "url": url,
+        "admin_user": ZIMBRA_ADMIN,
+        "password": ZIMBRA_PASSWORD,
+        "timeout": 2,
+    }
     context = AdapterContext(make_config([entry]), store=store, whmcs=whmcs_client)
     yield context
     context.close()
 
 
 def params(**extra):
-    base = {"serviceid": 42, "serverid": SERVER_ID, "domain": "firma.pl", "username": "biuro",
-            "password": SERVICE_PASSWORD, "serverhostname": "mail1.example.com", "serverip": "192.0.2.5",
-            "configoption1": "512", "configoption2": "20", "configoption3": "", "configoption5": "locked",
-            "configoption6": "domain",
-            "service": {"regdate": "2026-01-15", "nextduedate": "2026-12-15", "billingcycle": "Monthly",
-                        "amount": "49.00", "paymentmethod": "banktransfer", "status": "Active"},
-            "clientsdetails": {"language": "english", "currency_code": "PLN"}}
+    base = {
+        "serviceid": 42,
+        "serverid": SERVER_ID,
+        "domain": "firma.pl",
+        "username": "biuro",
+        "password": SERVICE_PASSWORD,
+        "serverhostname": "mail1.example.com",
+        "serverip": "192.0.2.5",
+        "configoption1": "512",
+        "configoption2": "20",
+        "configoption3": "",
+        "configoption5": "locked",
+        "configoption6": "domain",
+        "service": {
+            "regdate": "2026-01-15",
+            "nextduedate": "2026-12-15",
+            "billingcycle": "Monthly",
+            "amount": "49.00",
+            "paymentmethod": "banktransfer",
+            "status": "Active",
+        },
+        "clientsdetails": {"language": "english", "currency_code": "PLN"},
+    }
     base.update(extra)
     return base
 
@@ -63,9 +85,22 @@ def html_of(result):
 
 
 def test_function_list_is_what_whmcs_calls():
-    assert set(FUNCTIONS) == {"MetaData", "ConfigOptions", "TestConnection", "CreateAccount", "SuspendAccount",
-                              "UnsuspendAccount", "TerminateAccount", "ChangePassword", "ChangePackage", "ClientArea",
-                              "UsageUpdate", "AdminServicesTabFields", "AdminCustomButtonArray", "SyncUsage"}
+    assert set(FUNCTIONS) == {
+        "MetaData",
+        "ConfigOptions",
+        "TestConnection",
+        "CreateAccount",
+        "SuspendAccount",
+        "UnsuspendAccount",
+        "TerminateAccount",
+        "ChangePassword",
+        "ChangePackage",
+        "ClientArea",
+        "UsageUpdate",
+        "AdminServicesTabFields",
+        "AdminCustomButtonArray",
+        "SyncUsage",
+    }
 
 
 def test_static_answers(ctx):
@@ -74,13 +109,23 @@ def test_static_answers(ctx):
     assert dispatch("AdminCustomButtonArray", params(), ctx) == {"Sync usage now": "SyncUsage"}
 
 
-@pytest.mark.parametrize("function, given, expect", [
-    ("Nope", {}, "unknown module function 'Nope'"),
-    ("CreateAccount", ["not", "a", "dict"], "params must be an object"),
-    ("CreateAccount", {"domain": "firma.pl", "serverid": SERVER_ID}, "the service has no password: set one in WHMCS "
-                                                                     "before provisioning"),
-    ("CreateAccount", {"domain": "firma.pl"}, "the service has no password: set one in WHMCS before provisioning"),
-])
+@pytest.mark.parametrize(
+    "function, given, expect",
+    [
+        ("Nope", {}, "unknown module function 'Nope'"),
+        ("CreateAccount", ["not", "a", "dict"], "params must be an object"),
+        (
+            "CreateAccount",
+            {"domain": "firma.pl", "serverid": SERVER_ID},
+            "the service has no password: set one in WHMCS before provisioning",
+        ),
+        (
+            "CreateAccount",
+            {"domain": "firma.pl"},
+            "the service has no password: set one in WHMCS before provisioning",
+        ),
+    ],
+)
 def test_unknown_function_and_bad_params_shape(ctx, function, given, expect):
     assert dispatch(function, given, ctx) == expect
 
@@ -89,19 +134,37 @@ def test_unknown_function_and_bad_params_shape(ctx, function, given, expect):
 
 
 def test_life_cycle_round(ctx, fake_zimbra):
-    for function in ("CreateAccount", "CreateAccount", "SuspendAccount", "SuspendAccount", "UnsuspendAccount",
-                     "ChangePassword", "ChangePackage", "TerminateAccount", "TerminateAccount"):
+    for function in (
+        "CreateAccount",
+        "CreateAccount",
+        "SuspendAccount",
+        "SuspendAccount",
+        "UnsuspendAccount",
+        "ChangePassword",
+        "ChangePackage",
+        "TerminateAccount",
+        "TerminateAccount",
+    ):
         assert dispatch(function, params(), ctx) == "success", function
     assert "firma.pl" not in fake_zimbra.domains and fake_zimbra.count("DeleteDomain") == 1
 
 
-@pytest.mark.parametrize("bad, expect", [
-    ({"domain": ""}, "the service has no domain: set the service's Domain field in WHMCS"),
-    ({"domain": "firma pl"}, "invalid domain name 'firma pl'"),
-    ({"username": "jan kowalski"}, "invalid mailbox name 'jan kowalski' (from the service's username)"),
-    ({"configoption1": "dużo"}, "product setting 'Default mailbox quota (MB)' (configoption1) must be a whole "
-                                "number, 0 or more; got 'dużo'"),
-])
+@pytest.mark.parametrize(
+    "bad, expect",
+    [
+        ({"domain": ""}, "the service has no domain: set the service's Domain field in WHMCS"),
+        ({"domain": "firma pl"}, "invalid domain name 'firma pl'"),
+        (
+            {"username": "jan kowalski"},
+            "invalid mailbox name 'jan kowalski' (from the service's username)",
+        ),
+        (
+            {"configoption1": "dużo"},
+            "product setting 'Default mailbox quota (MB)' (configoption1) must be a whole "
+            "number, 0 or more; got 'dużo'",
+        ),
+    ],
+)
 @pytest.mark.parametrize("function", ["CreateAccount", "SuspendAccount", "ChangePackage"])
 def test_bad_params_are_readable_strings_and_touch_nothing(ctx, fake_zimbra, function, bad, expect):
     result = dispatch(function, params(**bad), ctx)
@@ -110,11 +173,16 @@ def test_bad_params_are_readable_strings_and_touch_nothing(ctx, fake_zimbra, fun
 
 
 def test_missing_objects(ctx):
-    assert dispatch("SuspendAccount", params(), ctx) == "domain firma.pl does not exist on Zimbra mail1"
+    assert (
+        dispatch("SuspendAccount", params(), ctx)
+        == "domain firma.pl does not exist on Zimbra mail1"
+    )
     assert dispatch("TerminateAccount", params(), ctx) == "success"
     dispatch("CreateAccount", params(), ctx)
-    assert dispatch("ChangePassword", params(username="kto"), ctx) == \
-        "mailbox kto@firma.pl does not exist on Zimbra mail1"
+    assert (
+        dispatch("ChangePassword", params(username="kto"), ctx)
+        == "mailbox kto@firma.pl does not exist on Zimbra mail1"
+    )
 
 
 def test_secrets_are_masked_in_every_message(ctx, caplog):
@@ -128,19 +196,29 @@ def test_zimbra_from_params_when_no_entry_matches(zimbra_server, store):
     fake, url = zimbra_server
     port = url.rsplit(":", 1)[1]
     context = AdapterContext(make_config(), store=store)
-    server = {"serverid": 7, "serverhostname": "127.0.0.1", "serverport": port, "serversecure": "",
-              "serverusername": ZIMBRA_ADMIN, "serverpassword": ZIMBRA_PASSWORD}
+    server = {
+        "serverid": 7,
+        "serverhostname": "127.0.0.1",
+        "serverport": port,
+        "serversecure": "",
+        "serverusername": ZIMBRA_ADMIN,
+        "serverpassword": ZIMBRA_PASSWORD,
+    }
     assert dispatch("TestConnection", params(**server), context) == {"success": True, "error": ""}
     assert dispatch("CreateAccount", params(**server), context) == "success"
     assert "biuro@firma.pl" in fake.accounts
 
-    wrong = dispatch("TestConnection", params(**{**server, "serverpassword": "wrong-pass-77"}), context)
+    wrong = dispatch(
+        "TestConnection", params(**{**server, "serverpassword": "wrong-pass-77"}), context
+    )
     assert wrong["success"] is False and "127.0.0.1" in wrong["error"]
     assert "wrong-pass-77" not in wrong["error"] and ZIMBRA_PASSWORD not in wrong["error"]
 
     missing = dispatch("CreateAccount", params(**{**server, "serverusername": ""}), context)
     assert missing == "WHMCS server 127.0.0.1 has no username or password for the Zimbra admin API"
-    nothing = dispatch("CreateAccount", params(serverid="", serverhostname="", serverip=""), context)
+    nothing = dispatch(
+        "CreateAccount", params(serverid="", serverhostname="", serverip=""), context
+    )
     assert nothing.startswith("no Zimbra server: the service has no server assigned in WHMCS")
     tls = dispatch("TestConnection", params(**{**server, "serversecure": "on"}), context)
     assert tls["success"] is False and "127.0.0.1" in tls["error"]
@@ -157,23 +235,46 @@ def test_a_bug_becomes_a_readable_string(store):
     def broken_factory(entry):
         raise RuntimeError(f"boom with {entry.password}")
 
-    entry = {"name": "mail1", "whmcs_server": SERVER_ID, "url": "http://127.0.0.1:9", "admin_user": "a",
-             "password": "factory-secret"}
+    entry = {
+        "name": "mail1",
+        "whmcs_server": SERVER_ID,
+        "url": "http://127.0.0.1:9",
+        "admin_user": "a",
+        "password": "factory-secret",
+    }
     context = AdapterContext(make_config([entry]), store=store, zimbra_factory=broken_factory)
-    assert dispatch("CreateAccount", params(), context) == \
-        "internal error in CreateAccount (RuntimeError); see the puq-bridge log"
+    assert (
+        dispatch("CreateAccount", params(), context)
+        == "internal error in CreateAccount (RuntimeError); see the puq-bridge log"
+    )
     assert dispatch("TestConnection", params(), context)["success"] is False
 
 
 # --- client area -------------------------------------------------------------------------------------------------
 
 
-def record(store, mailboxes, *, service_id=42, domain="firma.pl", error=None, status="updated", tenancy="domain"):
+def record(
+    store,
+    mailboxes,
+    *,
+    service_id=42,
+    domain="firma.pl",
+    error=None,
+    status="updated",
+    tenancy="domain",
+):
     now = dt.datetime.now(dt.timezone.utc)
     used = sum(m.used_bytes for m in mailboxes) if status != "failed" else None
     limit = 10 * GiB if status != "failed" else None
-    store.record_run(now, now, [ServiceResult(service_id, domain, "mail1", status, used, limit, tuple(mailboxes),
-                                              error, tenancy)])
+    store.record_run(
+        now,
+        now,
+        [
+            ServiceResult(
+                service_id, domain, "mail1", status, used, limit, tuple(mailboxes), error, tenancy
+            )
+        ],
+    )
 
 
 def test_client_area_serves_from_the_store(ctx, store, fake_zimbra):
@@ -192,18 +293,32 @@ def test_client_area_reads_zimbra_live_when_the_store_is_empty(ctx, fake_zimbra)
 
 def test_client_area_for_a_private_server_lists_every_domain(ctx, store, fake_zimbra):
     record(store, [MailboxUsage("only-in-store@example.com", 1, GiB)])
-    html = html_of(dispatch("ClientArea", params(domain="example.com", configoption6="server"), ctx))
+    html = html_of(
+        dispatch("ClientArea", params(domain="example.com", configoption6="server"), ctx)
+    )
     assert "info@example.com" in html and "office@example.org" in html
     assert "only-in-store@example.com" not in html
 
 
-def test_client_area_for_a_private_server_serves_the_stored_whole_server_reading(ctx, store, fake_zimbra):
-    record(store, [MailboxUsage("a@example.com", 1, GiB), MailboxUsage("b@example.org", 1, GiB)], tenancy="server")
-    html = html_of(dispatch("ClientArea", params(domain="example.com", configoption6="server"), ctx))
+def test_client_area_for_a_private_server_serves_the_stored_whole_server_reading(
+    ctx, store, fake_zimbra
+):
+    record(
+        store,
+        [MailboxUsage("a@example.com", 1, GiB), MailboxUsage("b@example.org", 1, GiB)],
+        tenancy="server",
+    )
+    html = html_of(
+        dispatch("ClientArea", params(domain="example.com", configoption6="server"), ctx)
+    )
     assert "a@example.com" in html and "b@example.org" in html
     assert fake_zimbra.count("GetQuotaUsage") == 0
-    html = html_of(dispatch("ClientArea", params(domain="example.com", configoption6="domain"), ctx))
-    assert "b@example.org" not in html and "info@example.com" in html   # back to domain: not the server's reading
+    html = html_of(
+        dispatch("ClientArea", params(domain="example.com", configoption6="domain"), ctx)
+    )
+    assert (
+        "b@example.org" not in html and "info@example.com" in html
+    )  # back to domain: not the server's reading
     assert fake_zimbra.count("GetQuotaUsage") == 1
 
 
@@ -219,8 +334,10 @@ PL_NOTICE = "Szczegóły usługi są chwilowo niedostępne. Spróbuj ponownie p�
 
 def notice_of(result):
     """The text of the generic notice, asserting the page is that notice and nothing else."""
-    match = re.fullmatch(r'<div class="alert alert-warning" role="alert" data-puq="notice-unavailable">([^<]*)</div>',
-                         html_of(result))
+    match = re.fullmatch(
+        r'<div class="alert alert-warning" role="alert" data-puq="notice-unavailable">([^<]*)</div>',
+        html_of(result),
+    )
     assert match, html_of(result)
     return unescape(match.group(1))
 
@@ -229,23 +346,38 @@ def warnings_of(caplog):
     return "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING)
 
 
-@pytest.mark.parametrize("language, expected", [("english", EN_NOTICE), ("polish", PL_NOTICE), ("", EN_NOTICE),
-                                                ("klingon", EN_NOTICE)])
-def test_a_failed_client_area_shows_the_client_only_a_translated_notice(store, caplog, language, expected):
+@pytest.mark.parametrize(
+    "language, expected",
+    [("english", EN_NOTICE), ("polish", PL_NOTICE), ("", EN_NOTICE), ("klingon", EN_NOTICE)],
+)
+def test_a_failed_client_area_shows_the_client_only_a_translated_notice(
+    store, caplog, language, expected
+):
     caplog.set_level(logging.DEBUG)
     context = AdapterContext(make_config(), store=store)
-    server = {"serverid": 7, "serverhostname": "zimbra-internal.example.net", "serverport": "7071",
-              "serverusername": "", "serverpassword": "Srv-Pass-9876"}
-    result = dispatch("ClientArea", params(**server, clientsdetails={"language": language}), context)
+    server = {
+        "serverid": 7,
+        "serverhostname": "zimbra-internal.example.net",
+        "serverport": "7071",
+        "serverusername": "",
+        "serverpassword": "Srv-Pass-9876",
+    }
+    result = dispatch(
+        "ClientArea", params(**server, clientsdetails={"language": language}), context
+    )
     assert notice_of(result) == expected
     # the operator still learns why, from the log
-    assert ("ClientArea for service 42: WHMCS server zimbra-internal.example.net has no username or password for "
-            "the Zimbra admin API") in warnings_of(caplog)
+    assert (
+        "ClientArea for service 42: WHMCS server zimbra-internal.example.net has no username or password for "
+        "the Zimbra admin API"
+    ) in warnings_of(caplog)
 
 
 def test_client_area_details_are_logged_masked_and_never_shown(ctx, caplog):
     caplog.set_level(logging.DEBUG)
-    result = dispatch("ClientArea", params(password="tajne-haslo-9", domain="<b>tajne-haslo-9</b> pl"), ctx)
+    result = dispatch(
+        "ClientArea", params(password="tajne-haslo-9", domain="<b>tajne-haslo-9</b> pl"), ctx
+    )
     assert notice_of(result) == EN_NOTICE
     assert "invalid domain name '<b>********</b> pl'" in warnings_of(caplog)
     assert "tajne-haslo-9" not in caplog.text
@@ -255,8 +387,13 @@ def test_a_bug_in_client_area_shows_the_notice_not_the_error(store, caplog):
     def broken_factory(entry):
         raise RuntimeError(f"cannot open /var/lib/puq-bridge/usage.sqlite3 for {entry.url}")
 
-    entry = {"name": "mail1", "whmcs_server": SERVER_ID, "url": "http://zimbra-internal:7071", "admin_user": "a",
-             "password": "factory-secret"}
+    entry = {
+        "name": "mail1",
+        "whmcs_server": SERVER_ID,
+        "url": "http://zimbra-internal:7071",
+        "admin_user": "a",
+        "password": "factory-secret",
+    }
     context = AdapterContext(make_config([entry]), zimbra_factory=broken_factory)
     result = dispatch("ClientArea", params(clientsdetails={"language": "polish"}), context)
     assert notice_of(result) == PL_NOTICE
@@ -267,7 +404,9 @@ def test_a_broken_catalog_still_gives_the_english_notice(store, tmp_path, caplog
     (tmp_path / "i18n").mkdir()
     (tmp_path / "i18n" / "pl.json").write_text("{not json", encoding="utf-8")
     context = AdapterContext(make_config(), store=store, renderer=Renderer(tmp_path))
-    result = dispatch("ClientArea", params(serverusername="", clientsdetails={"language": "polish"}), context)
+    result = dispatch(
+        "ClientArea", params(serverusername="", clientsdetails={"language": "polish"}), context
+    )
     assert notice_of(result) == EN_NOTICE
     assert "translations unavailable" in warnings_of(caplog)
 
@@ -313,14 +452,22 @@ def whmcs_services(whmcs_server):
     product = fake.add_product("Mail")
     server = fake.add_server("mail1", "mail1.example.com", "192.0.2.5")
     assert server == SERVER_ID
-    ids = [fake.add_service(client, product, domain, server_id=server) for domain in ("example.com", "example.org")]
+    ids = [
+        fake.add_service(client, product, domain, server_id=server)
+        for domain in ("example.com", "example.org")
+    ]
     return fake, server, ids
 
 
 def test_usage_update_syncs_the_server(ctx, store, whmcs_services, zimbra_server):
     fake, server, ids = whmcs_services
-    assert dispatch("UsageUpdate", {"serverid": server, "serverhostname": "mail1.example.com"}, ctx) == "success"
-    assert fake.services[ids[0]]["diskusage"] == str(305 + 1000)  # info 300 MiB + sales 5 MiB + locked 1000 MiB
+    assert (
+        dispatch("UsageUpdate", {"serverid": server, "serverhostname": "mail1.example.com"}, ctx)
+        == "success"
+    )
+    assert fake.services[ids[0]]["diskusage"] == str(
+        305 + 1000
+    )  # info 300 MiB + sales 5 MiB + locked 1000 MiB
     assert store.latest(ids[1]).used_bytes == 150 * MiB
 
 
@@ -329,16 +476,24 @@ def test_sync_usage_button_syncs_one_service(ctx, store, whmcs_services):
     assert dispatch("SyncUsage", params(serviceid=ids[1], domain="example.org"), ctx) == "success"
     assert store.latest(ids[1]) is not None and store.latest(ids[0]) is None
     unknown = dispatch("SyncUsage", params(serviceid=999), ctx)
-    assert unknown == "usage sync of service 999: 1 of 1 services not synced (service 999: service 999 not found " \
-                      "in WHMCS)"
+    assert (
+        unknown
+        == "usage sync of service 999: 1 of 1 services not synced (service 999: service 999 not found "
+        "in WHMCS)"
+    )
 
 
 def test_client_area_page_cache_follows_the_store(ctx, store):
-    ctx.payment_methods.refresh_now()   # (else the names arriving between two pages change the page)
+    ctx.payment_methods.refresh_now()  # (else the names arriving between two pages change the page)
     record(store, [MailboxUsage("pierwszy@firma.pl", MiB, GiB)])
     first = html_of(dispatch("ClientArea", params(), ctx))
-    assert html_of(dispatch("ClientArea", params(), ctx)) is first  # a reload reuses the rendered page
-    assert html_of(dispatch("ClientArea", params(clientsdetails={"language": "polish"}), ctx)) is not first
+    assert (
+        html_of(dispatch("ClientArea", params(), ctx)) is first
+    )  # a reload reuses the rendered page
+    assert (
+        html_of(dispatch("ClientArea", params(clientsdetails={"language": "polish"}), ctx))
+        is not first
+    )
     record(store, [MailboxUsage("drugi@firma.pl", MiB, GiB)])
     second = html_of(dispatch("ClientArea", params(), ctx))
     assert "drugi@firma.pl" in second and "pierwszy@firma.pl" not in second
@@ -364,37 +519,49 @@ def test_client_area_shows_the_gateway_display_name(ctx, store, fake_whmcs):
     assert payment_cell(html_of(dispatch("ClientArea", paypal, ctx))) == "PayPal"
     unknown = params(service={**params()["service"], "paymentmethod": "mailin"})
     assert payment_cell(html_of(dispatch("ClientArea", unknown, ctx))) == "mailin"
-    assert fake_whmcs.count("GetPaymentMethods") == 1   # the names are looked up once per process, not per page
+    assert (
+        fake_whmcs.count("GetPaymentMethods") == 1
+    )  # the names are looked up once per process, not per page
 
 
 def test_payment_method_names_are_looked_up_again_after_the_ttl(whmcs_client, fake_whmcs):
     now = [1000.0]
     names = PaymentMethodNames(lambda: whmcs_client, ttl=3600, clock=lambda: now[0])
-    assert names.refresh_now()["stripe"] == "Credit Card" and names.name("przelewy24") == "przelewy24"
-    fake_whmcs.payment_methods["przelewy24"] = "Przelewy24"   # a gateway activated meanwhile
+    assert (
+        names.refresh_now()["stripe"] == "Credit Card" and names.name("przelewy24") == "przelewy24"
+    )
+    fake_whmcs.payment_methods["przelewy24"] = "Przelewy24"  # a gateway activated meanwhile
     now[0] += 3599
     assert names.name("przelewy24") == "przelewy24"
     assert names.wait(5) and fake_whmcs.count("GetPaymentMethods") == 1
     now[0] += 2
-    assert names.name("przelewy24") == "przelewy24"           # the expired names serve the call that renews them
+    assert (
+        names.name("przelewy24") == "przelewy24"
+    )  # the expired names serve the call that renews them
     assert names.wait(5) and fake_whmcs.count("GetPaymentMethods") == 2
     assert names.name("przelewy24") == "Przelewy24"
 
 
-def test_whmcs_down_shows_the_module_name_and_the_page_still_renders(ctx, store, fake_whmcs, caplog):
+def test_whmcs_down_shows_the_module_name_and_the_page_still_renders(
+    ctx, store, fake_whmcs, caplog
+):
     caplog.set_level(logging.DEBUG)
     record(store, [MailboxUsage("biuro@firma.pl", MiB, GiB)])
-    fake_whmcs.inject("http500", on="GetPaymentMethods")   # asked once: the lookup is never retried
+    fake_whmcs.inject("http500", on="GetPaymentMethods")  # asked once: the lookup is never retried
     html = html_of(dispatch("ClientArea", params(), ctx))
     assert payment_cell(html) == "banktransfer" and "biuro@firma.pl" in html
     assert ctx.payment_methods.wait(5)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert any("payment method names unavailable" in w and "GetPaymentMethods" in w for w in warnings)
+    assert any(
+        "payment method names unavailable" in w and "GetPaymentMethods" in w for w in warnings
+    )
     assert WHMCS_SECRET not in caplog.text and "whmcs-secret" not in caplog.text
     dispatch("ClientArea", params(clientsdetails={"language": "polish"}), ctx)
     assert payment_cell(html_of(dispatch("ClientArea", params(), ctx))) == "banktransfer"
     assert ctx.payment_methods.wait(5)
-    assert fake_whmcs.count("GetPaymentMethods") == 1   # not asked again on every page while WHMCS is down
+    assert (
+        fake_whmcs.count("GetPaymentMethods") == 1
+    )  # not asked again on every page while WHMCS is down
 
 
 def test_unreachable_whmcs_or_none_gives_module_names(store):
@@ -412,7 +579,9 @@ def test_earlier_names_survive_a_failed_refresh(whmcs_client, fake_whmcs):
     names = PaymentMethodNames(lambda: whmcs_client, ttl=10, retry_after=5, clock=lambda: now[0])
     assert names.refresh_now()["paypal"] == "PayPal"
     now[0] = 11
-    fake_whmcs.inject("auth", on="GetPaymentMethods")   # e.g. the API role lost the action: not retried
+    fake_whmcs.inject(
+        "auth", on="GetPaymentMethods"
+    )  # e.g. the API role lost the action: not retried
     assert names.name("paypal") == "PayPal" and names.wait(5)
     assert names.name("paypal") == "PayPal" and fake_whmcs.count("GetPaymentMethods") == 2
     now[0] = 17
@@ -423,18 +592,25 @@ def test_earlier_names_survive_a_failed_refresh(whmcs_client, fake_whmcs):
 
 def mail1(zimbra_server):
     """The ``[[zimbra]]`` entry of ``zimbra_server`` (WHMCS server 1)."""
-    return {"name": "mail1", "whmcs_server": SERVER_ID, "url": zimbra_server[1], "admin_user": ZIMBRA_ADMIN,
-            "password": ZIMBRA_PASSWORD, "timeout": 2}
+    return {
+        "name": "mail1",
+        "whmcs_server": SERVER_ID,
+        "url": zimbra_server[1],
+        "admin_user": ZIMBRA_ADMIN,
+        "password": ZIMBRA_PASSWORD,
+        "timeout": 2,
+    }
 
 
-def test_a_hanging_whmcs_does_not_hold_the_page_and_the_lookup_gives_up_soon(whmcs_server, zimbra_server, store,
-                                                                             caplog):
+def test_a_hanging_whmcs_does_not_hold_the_page_and_the_lookup_gives_up_soon(
+    whmcs_server, zimbra_server, store, caplog
+):
     fake, url = whmcs_server
     fake.hang_seconds = 1.5
     fake.inject("hang", on="GetPaymentMethods", times=3)
     patient = WhmcsClient(url, "whmcs-id", "whmcs-secret", timeout=30, retries=2, backoff=0.001)
     context = AdapterContext(make_config([mail1(zimbra_server)]), store=store, whmcs=patient)
-    assert context.payment_methods.timeout <= 2        # the default a lookup may wait for a read, at most
+    assert context.payment_methods.timeout <= 2  # the default a lookup may wait for a read, at most
     context.payment_methods = PaymentMethodNames(lambda: context.whmcs, timeout=0.2)
     record(store, [MailboxUsage("biuro@firma.pl", MiB, GiB)])
     started = time.monotonic()
@@ -442,15 +618,30 @@ def test_a_hanging_whmcs_does_not_hold_the_page_and_the_lookup_gives_up_soon(whm
     elapsed = time.monotonic() - started
     assert payment_cell(html) == "banktransfer" and "biuro@firma.pl" in html
     assert elapsed < 0.5, f"the page waited {elapsed:.2f} s for a cosmetic lookup"
-    assert context.payment_methods.wait(1.0)           # the lookup gave up after its 0.2 s, not the client's 30 s
-    assert fake.count("GetPaymentMethods") == 1        # one try, no retries
-    assert (patient.timeout, patient.retries) == (30, 2)   # the client's own settings serve everyone else
+    assert context.payment_methods.wait(
+        1.0
+    )  # the lookup gave up after its 0.2 s, not the client's 30 s
+    assert fake.count("GetPaymentMethods") == 1  # one try, no retries
+    assert (patient.timeout, patient.retries) == (
+        30,
+        2,
+    )  # the client's own settings serve everyone else
     assert "payment method names unavailable" in caplog.text
     patient.session.close()
 
 
-PAYMENT_REPLY = json.dumps({"result": "success", "totalresults": 2, "paymentmethods": {"paymentmethod": [
-    {"module": "banktransfer", "displayname": "Bank Transfer"}, {"module": "paypal", "displayname": "PayPal"}]}})
+PAYMENT_REPLY = json.dumps(
+    {
+        "result": "success",
+        "totalresults": 2,
+        "paymentmethods": {
+            "paymentmethod": [
+                {"module": "banktransfer", "displayname": "Bank Transfer"},
+                {"module": "paypal", "displayname": "PayPal"},
+            ]
+        },
+    }
+)
 
 
 class TrickleWhmcs:
@@ -484,19 +675,23 @@ class TrickleWhmcs:
             length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
             while len(body) < length:
                 body += conn.recv(65536)
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
-                         b"Content-Length: %d\r\n\r\n" % len(self.body))
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(self.body)
+            )
             for at in range(0, len(self.body), self.size):
                 if self._stopped.wait(self.pause):
                     return
-                conn.sendall(self.body[at:at + self.size])
+                conn.sendall(self.body[at : at + self.size])
 
     def stop(self):
         self._stopped.set()
         self._sock.close()
 
 
-def test_pages_never_wait_for_a_trickling_whmcs_and_one_lookup_serves_the_later_pages(zimbra_server, store):
+def test_pages_never_wait_for_a_trickling_whmcs_and_one_lookup_serves_the_later_pages(
+    zimbra_server, store
+):
     """requests' timeout bounds each read, not the reply: a WHMCS sending its answer a few bytes at a time held
     every page (one doing the lookup, the others waiting for its lock) for as long as the answer took."""
     slow = TrickleWhmcs(PAYMENT_REPLY, seconds=1.5)
@@ -512,17 +707,19 @@ def test_pages_never_wait_for_a_trickling_whmcs_and_one_lookup_serves_the_later_
         shown.append(payment_cell(html))
 
     try:
-        pages = [threading.Thread(target=page) for _ in range(8)]   # as many as the adapter's worker threads
+        pages = [
+            threading.Thread(target=page) for _ in range(8)
+        ]  # as many as the adapter's worker threads
         for thread in pages:
             thread.start()
         for thread in pages:
             thread.join(5)
         assert len(took) == 8 and max(took) < 0.5, f"pages waited {max(took):.2f} s for the lookup"
         assert shown == ["banktransfer"] * 8
-        page()                                                      # another page while the lookup still runs
-        assert took[-1] < 0.5 and not context.payment_methods.wait(0)   # (it takes 1.5 s)
+        page()  # another page while the lookup still runs
+        assert took[-1] < 0.5 and not context.payment_methods.wait(0)  # (it takes 1.5 s)
         assert context.payment_methods.wait(5)
-        assert slow.connections == 1                                # one lookup for all nine pages
+        assert slow.connections == 1  # one lookup for all nine pages
         page()
         assert shown[-1] == "Bank Transfer" and slow.connections == 1
     finally:
@@ -532,7 +729,7 @@ def test_pages_never_wait_for_a_trickling_whmcs_and_one_lookup_serves_the_later_
 
 
 def test_concurrent_callers_start_one_lookup_against_a_slow_fake_whmcs(whmcs_client, fake_whmcs):
-    fake_whmcs.latency = 0.2                          # (whmcs_client gives up after 0.25 s)
+    fake_whmcs.latency = 0.2  # (whmcs_client gives up after 0.25 s)
     names = PaymentMethodNames(lambda: whmcs_client, timeout=2)
     got, started = [], time.monotonic()
     callers = [threading.Thread(target=lambda: got.append(names.name("paypal"))) for _ in range(6)]
@@ -555,23 +752,41 @@ def serve_context(tmp_path, whmcs_url, zimbra_url, store):
     from puq_bridge.logs import SecretFilter
 
     path = tmp_path / "bridge.toml"
-    path.write_text("\n".join([
-        "[whmcs]", f'url = "{whmcs_url}"', 'identifier = "whmcs-id"', 'secret = "whmcs-secret"', "timeout = 2",
-        "[sync]", "concurrency = 16", "per_server_concurrency = 16",
-        "[[zimbra]]", 'name = "mail1"', f"whmcs_server = {SERVER_ID}", f'url = "{zimbra_url}"',
-        f'admin_user = "{ZIMBRA_ADMIN}"', f'password = "{ZIMBRA_PASSWORD}"', "timeout = 2"]), encoding="utf-8")
+    path.write_text(
+        "\n".join(
+            [
+                "[whmcs]",
+                f'url = "{whmcs_url}"',
+                'identifier = "whmcs-id"',
+                'secret = "whmcs-secret"',
+                "timeout = 2",
+                "[sync]",
+                "concurrency = 16",
+                "per_server_concurrency = 16",
+                "[[zimbra]]",
+                'name = "mail1"',
+                f"whmcs_server = {SERVER_ID}",
+                f'url = "{zimbra_url}"',
+                f'admin_user = "{ZIMBRA_ADMIN}"',
+                f'password = "{ZIMBRA_PASSWORD}"',
+                "timeout = 2",
+            ]
+        ),
+        encoding="utf-8",
+    )
     path.chmod(0o600)
     app = AppContext(str(path), 0, SecretFilter())
     return AdapterContext(app.config, store=store, whmcs=app.whmcs, threads=8)
 
 
-def test_a_sync_of_16_at_once_beside_client_area_pages_on_the_same_clients(tmp_path, whmcs_server, zimbra_server,
-                                                                            store, caplog):
+def test_a_sync_of_16_at_once_beside_client_area_pages_on_the_same_clients(
+    tmp_path, whmcs_server, zimbra_server, store, caplog
+):
     """UsageUpdate shares the adapter's cached WHMCS and Zimbra clients with the pages being served: their pools are
     sized when the clients are built, and nothing swaps a session's adapter (closing its pools) under a request."""
     fake_whmcs, whmcs_url = whmcs_server
     fake_zimbra, zimbra_url = zimbra_server
-    fake_whmcs.latency = fake_zimbra.latency = 0.01      # so that the requests overlap
+    fake_whmcs.latency = fake_zimbra.latency = 0.01  # so that the requests overlap
     client = fake_whmcs.add_client("Jan", "Kowalski", "jan@example.com")
     product = fake_whmcs.add_product("Mail")
     assert fake_whmcs.add_server("mail1", "mail1.example.com", "192.0.2.5") == SERVER_ID
@@ -589,26 +804,39 @@ def test_a_sync_of_16_at_once_beside_client_area_pages_on_the_same_clients(tmp_p
     synced, problems, served = threading.Event(), [], []
 
     def pages(n):
-        while not synced.is_set():   # pages the store cannot serve (no such service): each reads Zimbra live
-            page = html_of(dispatch("ClientArea", params(serviceid=900 + n, domain=f"d{n}.pl"), context))
-            tab = dispatch("AdminServicesTabFields", params(serviceid=900 + n, domain=f"d{n}.pl"), context)
+        while (
+            not synced.is_set()
+        ):  # pages the store cannot serve (no such service): each reads Zimbra live
+            page = html_of(
+                dispatch("ClientArea", params(serviceid=900 + n, domain=f"d{n}.pl"), context)
+            )
+            tab = dispatch(
+                "AdminServicesTabFields", params(serviceid=900 + n, domain=f"d{n}.pl"), context
+            )
             if f"biuro@d{n}.pl" not in page or tab.get("Mail domain status") != "active":
                 problems.append((n, page[:200], tab))
             served.append(n)
 
-    workers = [threading.Thread(target=pages, args=(n,)) for n in range(7)]   # 7 workers + the one syncing
+    workers = [
+        threading.Thread(target=pages, args=(n,)) for n in range(7)
+    ]  # 7 workers + the one syncing
     for worker in workers:
         worker.start()
     try:
-        result = dispatch("UsageUpdate", {"serverid": SERVER_ID, "serverhostname": "mail1.example.com"}, context)
+        result = dispatch(
+            "UsageUpdate", {"serverid": SERVER_ID, "serverhostname": "mail1.example.com"}, context
+        )
     finally:
         synced.set()
         for worker in workers:
             worker.join(10)
     assert result == "success" and problems == [] and len(served) >= 7
-    assert fake_whmcs.count("UpdateClientProduct") == 32 and store.latest(ids[31]).used_bytes == 32 * MiB
+    assert (
+        fake_whmcs.count("UpdateClientProduct") == 32
+        and store.latest(ids[31]).used_bytes == 32 * MiB
+    )
     assert [dict(zimbra.session.adapters), dict(whmcs.session.adapters)] == adapters
-    assert warnings_of(caplog) == ""                 # no "pool is full", no failed page
+    assert warnings_of(caplog) == ""  # no "pool is full", no failed page
     context.payment_methods.wait(5)
     context.close()
 
@@ -631,24 +859,31 @@ def firma(whmcs_server, fake_zimbra):
     return fake, client, fake.add_product("Mail"), server
 
 
-def test_product_total_space_is_the_limit_in_whmcs_and_in_the_client_area(ctx, store, firma, fake_zimbra):
+def test_product_total_space_is_the_limit_in_whmcs_and_in_the_client_area(
+    ctx, store, firma, fake_zimbra
+):
     fake, client, product, server = firma
     sid = fake.add_service(client, product, "firma.pl", server_id=server)
     page = params(serviceid=sid, configoption3="50")
-    live = html_of(dispatch("ClientArea", page, ctx))                  # nothing stored yet: read live
-    assert store.total_spaces() == {sid: 50 * GiB}                     # ...and the setting is kept for the sync
-    assert dispatch("UsageUpdate", {"serverid": server, "serverhostname": "mail1.example.com"}, ctx) == "success"
-    assert fake.services[sid]["disklimit"] == str(50 * 1024)           # 51200 MB, not the mailbox's 1024
+    live = html_of(dispatch("ClientArea", page, ctx))  # nothing stored yet: read live
+    assert store.total_spaces() == {sid: 50 * GiB}  # ...and the setting is kept for the sync
+    assert (
+        dispatch("UsageUpdate", {"serverid": server, "serverhostname": "mail1.example.com"}, ctx)
+        == "success"
+    )
+    assert fake.services[sid]["disklimit"] == str(50 * 1024)  # 51200 MB, not the mailbox's 1024
     reads = fake_zimbra.count("GetQuotaUsage")
     stored = html_of(dispatch("ClientArea", page, ctx))
-    assert fake_zimbra.count("GetQuotaUsage") == reads                 # this page came from the store
+    assert fake_zimbra.count("GetQuotaUsage") == reads  # this page came from the store
     assert total_space_cell(live) == total_space_cell(stored) == "50.0 GB"
     assert store.latest(sid).limit_bytes == 50 * GiB
 
 
 def test_a_client_chosen_option_overrides_the_product_setting(ctx, store, firma):
     fake, client, product, server = firma
-    sid = fake.add_service(client, product, "firma.pl", server_id=server, config_options={"Total space (GB)": "5 GB"})
+    sid = fake.add_service(
+        client, product, "firma.pl", server_id=server, config_options={"Total space (GB)": "5 GB"}
+    )
     page = params(serviceid=sid, configoption3="50", configoptions={"Total space (GB)": "5 GB"})
     assert total_space_cell(html_of(dispatch("ClientArea", page, ctx))) == "5.0 GB"
     assert dispatch("SyncUsage", page, ctx) == "success"
@@ -675,7 +910,9 @@ def test_create_and_change_package_keep_the_product_setting(ctx, store, fake_zim
 
 def test_a_bad_total_space_setting_names_the_setting(ctx, store):
     message = dispatch("SyncUsage", params(configoption3="lots"), ctx)
-    assert message.startswith("product setting 'Total space (GB)' (configoption3) must be a number of GB")
+    assert message.startswith(
+        "product setting 'Total space (GB)' (configoption3) must be a number of GB"
+    )
     assert store.total_spaces() == {}
 
 
@@ -684,16 +921,33 @@ def test_the_renderer_follows_render_default_lang(zimbra_server, store):
     from puq_bridge.config import parse_config
 
     _, url = zimbra_server
-    config = parse_config({
-        "whmcs": {"url": "http://127.0.0.1:9", "identifier": "whmcs-id", "secret": WHMCS_SECRET},
-        "zimbra": [{"name": "mail1", "whmcs_server": SERVER_ID, "url": url, "admin_user": ZIMBRA_ADMIN,
-                    "password": ZIMBRA_PASSWORD}],
-        "render": {"default_lang": "pl"},
-    }, "test.toml", env={})
+    config = parse_config(
+        {
+            "whmcs": {
+                "url": "http://127.0.0.1:9",
+                "identifier": "whmcs-id",
+                "secret": WHMCS_SECRET,
+            },
+            "zimbra": [
+                {
+                    "name": "mail1",
+                    "whmcs_server": SERVER_ID,
+                    "url": url,
+                    "admin_user": ZIMBRA_ADMIN,
+                    "password": ZIMBRA_PASSWORD,
+                }
+            ],
+            "render": {"default_lang": "pl"},
+        },
+        "test.toml",
+        env={},
+    )
     context = AdapterContext(config, store=store)
     record(store, [MailboxUsage("biuro@firma.pl", GiB, 2 * GiB)])
     polish = html_of(dispatch("ClientArea", params(clientsdetails={"language": ""}), context))
-    english = html_of(dispatch("ClientArea", params(clientsdetails={"language": "english"}), context))
+    english = html_of(
+        dispatch("ClientArea", params(clientsdetails={"language": "english"}), context)
+    )
     assert 'lang="pl"' in polish and "Przestrzeń całkowita" in polish
     assert 'lang="en"' in english
     context.close()
@@ -705,18 +959,30 @@ def test_every_call_with_module_settings_keeps_the_tenancy(ctx, store, firma):
 
     fake, client, product, server = firma
     sid = fake.add_service(client, product, "firma.pl", server_id=server)
-    assert dispatch("CreateAccount", params(serviceid=sid, configoption6="server"), ctx) == "success"
+    assert (
+        dispatch("CreateAccount", params(serviceid=sid, configoption6="server"), ctx) == "success"
+    )
     assert store.service_settings() == {sid: ServiceSettings(None, "server")}
-    assert dispatch("ChangePackage", params(serviceid=sid, configoption3="5", configoption6="domain"), ctx) == "success"
+    assert (
+        dispatch(
+            "ChangePackage", params(serviceid=sid, configoption3="5", configoption6="domain"), ctx
+        )
+        == "success"
+    )
     assert store.service_settings() == {sid: ServiceSettings(5 * GiB, "domain")}
     dispatch("ClientArea", params(serviceid=sid, configoption3="5", configoption6="server"), ctx)
     assert store.service_settings()[sid].tenancy == "server"
-    assert dispatch("SyncUsage", {"serviceid": sid, "serverid": server, "configoption6": ""}, ctx) == "success"
-    assert store.service_settings() == {sid: ServiceSettings(None, "domain")}   # empty: the defaults
+    assert (
+        dispatch("SyncUsage", {"serviceid": sid, "serverid": server, "configoption6": ""}, ctx)
+        == "success"
+    )
+    assert store.service_settings() == {sid: ServiceSettings(None, "domain")}  # empty: the defaults
     assert store.latest(sid).tenancy == "domain"
 
 
 def test_a_bad_tenancy_setting_names_the_setting_and_keeps_nothing(ctx, store):
     message = dispatch("SyncUsage", params(configoption6="cluster"), ctx)
-    assert message.startswith("product setting 'Tenancy' (configoption6) must be one of domain, server")
+    assert message.startswith(
+        "product setting 'Tenancy' (configoption6) must be one of domain, server"
+    )
     assert store.service_settings() == {}

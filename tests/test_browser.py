@@ -25,12 +25,27 @@ from puq_bridge.demo.sample import build_sample
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
 #: Hosts an anchor may name: the reserved documentation domains (RFC 2606) the sample's servers live under.
-RESERVED_SUFFIXES = (".example.com", ".example.net", ".example.org", "example.com", "example.net", "example.org")
+RESERVED_SUFFIXES = (
+    ".example.com",
+    ".example.net",
+    ".example.org",
+    "example.com",
+    "example.net",
+    "example.org",
+)
 
 CHROME_FLAGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-default-apps", "--disable-extensions", "--mute-audio",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-default-apps",
+    "--disable-extensions",
+    "--mute-audio",
     # Nothing may leave loopback: any other host fails to resolve (and still shows in the network log).
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
 ]
@@ -67,9 +82,15 @@ def start_browser(binary: str, profile_dir: str | None = None):
 def set_width(driver, width: int) -> None:
     """Emulate a viewport ``width`` CSS pixels wide (a phone is a mobile device with touch)."""
     mobile = width < 600
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-        "width": width, "height": 800 if mobile else 900, "deviceScaleFactor": 2 if mobile else 1, "mobile": mobile,
-    })
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {
+            "width": width,
+            "height": 800 if mobile else 900,
+            "deviceScaleFactor": 2 if mobile else 1,
+            "mobile": mobile,
+        },
+    )
 
 
 _STATE_JS = """
@@ -157,16 +178,21 @@ def _tab_problems(state: dict, active: str) -> list[str]:
     return problems
 
 
-def check_page(driver, url: str, *, width: int, expected_rows: int, screenshot_dir: Path | None = None) -> list[str]:
+def check_page(
+    driver, url: str, *, width: int, expected_rows: int, screenshot_dir: Path | None = None
+) -> list[str]:
     """Load ``url`` at ``width`` and return every problem found (empty list: the page is fine)."""
     set_width(driver, width)
-    network_urls(driver)                     # drop what earlier pages logged
+    network_urls(driver)  # drop what earlier pages logged
     driver.get(url)
     problems: list[str] = []
     state = page_state(driver)
     if not (state["hasServerInfoPane"] and state["hasResourcePane"]):
-        problems.append("tab pane missing: server-info={hasServerInfoPane} resource-usage={hasResourcePane}"
-                        .format(**state))
+        problems.append(
+            "tab pane missing: server-info={hasServerInfoPane} resource-usage={hasResourcePane}".format(
+                **state
+            )
+        )
     for tab in ("resource-usage", "server-info"):
         problem = _click_tab(driver, tab)
         if problem:
@@ -209,22 +235,33 @@ def _layout_problems(state: dict, width: int) -> list[str]:
     if content > width:
         return [f"horizontal overflow at {width} px: the page is {content} px wide"]
     if state["innerWidth"] != width:
-        return [f"viewport is {state['innerWidth']} px wide, not {width} (missing viewport meta tag?)"]
+        return [
+            f"viewport is {state['innerWidth']} px wide, not {width} (missing viewport meta tag?)"
+        ]
     return []
 
 
 def _network_problems(state: dict, requested: list[str]) -> list[str]:
-    problems = [f"request left loopback: {u}" for u in requested + state["resources"] if _external(u)]
-    problems += [f"page references external resource: {u}" for u in state["urls"] if u and _external(u)]
-    problems += [f"link to a non-reserved external host: {u}" for u in state["anchors"]
-                 if u and _external(u, anchor=True)]
+    problems = [
+        f"request left loopback: {u}" for u in requested + state["resources"] if _external(u)
+    ]
+    problems += [
+        f"page references external resource: {u}" for u in state["urls"] if u and _external(u)
+    ]
+    problems += [
+        f"link to a non-reserved external host: {u}"
+        for u in state["anchors"]
+        if u and _external(u, anchor=True)
+    ]
     for token in ("url(http", "url('http", 'url("http', "@import"):
         if token in state["cssText"].replace(" ", ""):
             problems.append(f"stylesheet loads something from outside: {token}")
     return problems
 
 
-def _screenshot(driver, folder: Path | None, url: str, width: int, tab: str, *, chart: bool = False) -> None:
+def _screenshot(
+    driver, folder: Path | None, url: str, width: int, tab: str, *, chart: bool = False
+) -> None:
     """The viewport as PNG (and, below the fold as it usually is, the usage chart on its own)."""
     if folder is None:
         return
@@ -243,7 +280,9 @@ def _screenshot(driver, folder: Path | None, url: str, width: int, tab: str, *, 
 # --- the tests -------------------------------------------------------------------------------------------------------
 
 CHROMIUM = find_chromium()
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium binary: apt-get install chromium chromium-driver")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="no Chromium binary: apt-get install chromium chromium-driver"
+)
 NOW = dt.datetime(2026, 5, 20, 9, 30, tzinfo=dt.timezone.utc)
 
 
@@ -279,8 +318,13 @@ def test_every_demo_page_works_in_the_browser(site, browser, shots, lang, width)
     problems = {}
     first = next(iter(rows))
     for sid, expected in rows.items():
-        found = check_page(browser, f"{base}/{page_name(sid, lang)}", width=width, expected_rows=expected,
-                           screenshot_dir=shots if sid == first else None)
+        found = check_page(
+            browser,
+            f"{base}/{page_name(sid, lang)}",
+            width=width,
+            expected_rows=expected,
+            screenshot_dir=shots if sid == first else None,
+        )
         if found:
             problems[page_name(sid, lang)] = found
     assert problems == {}
@@ -301,14 +345,25 @@ def test_index_links_every_page_and_fits_the_screen(site, browser, shots, width)
 
 
 DOCTORS = {
-    "tab link removed": (r'<a[^>]*data-puq-tab="resource-usage"[^>]*>.*?</a>', "", "no tab link for resource-usage"),
+    "tab link removed": (
+        r'<a[^>]*data-puq-tab="resource-usage"[^>]*>.*?</a>',
+        "",
+        "no tab link for resource-usage",
+    ),
     "tab script removed": (r"<script\b.*?</script>", "", "pane resource-usage is not visible"),
-    "table removed": (r'<table[^>]*data-puq="mailbox-table".*?</table>', "", "mailbox table missing"),
+    "table removed": (
+        r'<table[^>]*data-puq="mailbox-table".*?</table>',
+        "",
+        "mailbox table missing",
+    ),
     "row removed": (r'<tr data-puq="mailbox-row">.*?</tr>', "", "mailbox table has"),
     "chart removed": (r'<svg[^>]*data-puq="usage-chart".*?</svg>', "", "usage chart svg missing"),
     "chart emptied": (r"<(path|polyline)\b[^>]*/>", "", "no drawn path/polyline"),
-    "external image": (r"</body>", '<img src="https://cdn.example.org/logo.png" alt=""></body>',
-                       "request left loopback: https://cdn.example.org/logo.png"),
+    "external image": (
+        r"</body>",
+        '<img src="https://cdn.example.org/logo.png" alt=""></body>',
+        "request left loopback: https://cdn.example.org/logo.png",
+    ),
     "too wide": (r"</body>", '<div style="width:1400px">wide</div></body>', "horizontal overflow"),
 }
 

@@ -25,13 +25,18 @@ def coords(points: str) -> list[tuple[float, float]]:
 
 def test_empty(en):
     chart = build_chart([], en)
-    assert chart.empty and chart.used_points == "" and chart.limit_points == "" and chart.area_path == ""
+    assert (
+        chart.empty
+        and chart.used_points == ""
+        and chart.limit_points == ""
+        and chart.area_path == ""
+    )
     assert chart.x_ticks == () and chart.y_ticks == () and chart.markers == ()
 
 
 def test_single_day_is_centred_with_a_full_width_limit(en):
     chart = build_chart([DailyPoint(DAY, GB, 4 * GB)], en)
-    (x, y), = coords(chart.used_points)
+    ((x, y),) = coords(chart.used_points)
     assert x == pytest.approx((chart.left + chart.right) / 2)
     assert chart.top < y < chart.bottom
     limit = coords(chart.limit_points)
@@ -41,13 +46,16 @@ def test_single_day_is_centred_with_a_full_width_limit(en):
 
 
 def test_points_placed_by_date_and_sorted(en):
-    points = [DailyPoint(DAY, 2 * GB, 0), DailyPoint(DAY - dt.timedelta(days=10), 0, 0),
-              DailyPoint(DAY - dt.timedelta(days=9), GB, 0)]
+    points = [
+        DailyPoint(DAY, 2 * GB, 0),
+        DailyPoint(DAY - dt.timedelta(days=10), 0, 0),
+        DailyPoint(DAY - dt.timedelta(days=9), GB, 0),
+    ]
     chart = build_chart(points, en)
     xs = [x for x, _ in coords(chart.used_points)]
     assert xs[0] == chart.left and xs[-1] == chart.right
     assert xs[1] - xs[0] == pytest.approx((chart.right - chart.left) / 10, abs=0.1)
-    assert chart.limit_points == ""                      # unlimited: no limit line
+    assert chart.limit_points == ""  # unlimited: no limit line
     ys = [y for _, y in coords(chart.used_points)]
     assert ys[0] == chart.bottom and ys[-1] < ys[1] < ys[0]
 

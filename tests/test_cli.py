@@ -47,7 +47,10 @@ def test_every_command_has_help(path):
     assert result.exit_code == 0, result.output
     first_paragraph = " ".join(command.help.strip().split("\n\n")[0].split())
     assert first_paragraph in " ".join(result.output.split())
-    assert f"Usage: main {' '.join(path)}" in result.output or f"Usage: puq-bridge {' '.join(path)}" in result.output
+    assert (
+        f"Usage: main {' '.join(path)}" in result.output
+        or f"Usage: puq-bridge {' '.join(path)}" in result.output
+    )
 
 
 @pytest.mark.parametrize("path", _all_command_paths(), ids=" ".join)
@@ -64,7 +67,7 @@ def test_top_level_help_lists_every_command_with_a_summary():
     listing = result.output.split("Commands:", 1)[1]
     for name in COMMANDS:
         line = next(l for l in listing.splitlines() if l.strip().startswith(name + " "))
-        assert line.strip()[len(name):].strip(), f"{name} has no summary in the listing"
+        assert line.strip()[len(name) :].strip(), f"{name} has no summary in the listing"
 
 
 def test_version():
@@ -81,12 +84,16 @@ def _write(path, text):
 @pytest.mark.parametrize(
     "toml, expected",
     [
-        ('[whmcs]\nurl = "http://127.0.0.1:9"\nidentifier = "id"\nsecret_env = "PUQ_TEST_UNSET_SECRET"\n',
-         "whmcs.secret_env: environment variable PUQ_TEST_UNSET_SECRET is not set"),
-        ('[whmcs]\nurl = "http://127.0.0.1:9"\nidentifier = "id"\nsecret = "s3cr3t-value"\ncolour = "red"\n',
-         "whmcs.colour: unknown key"),
-        ('[sync]\nconcurrency = 2\n', "whmcs: missing required section [whmcs]"),
-        ('[whmcs\n', "not valid TOML"),
+        (
+            '[whmcs]\nurl = "http://127.0.0.1:9"\nidentifier = "id"\nsecret_env = "PUQ_TEST_UNSET_SECRET"\n',
+            "whmcs.secret_env: environment variable PUQ_TEST_UNSET_SECRET is not set",
+        ),
+        (
+            '[whmcs]\nurl = "http://127.0.0.1:9"\nidentifier = "id"\nsecret = "s3cr3t-value"\ncolour = "red"\n',
+            "whmcs.colour: unknown key",
+        ),
+        ("[sync]\nconcurrency = 2\n", "whmcs: missing required section [whmcs]"),
+        ("[whmcs\n", "not valid TOML"),
     ],
     ids=["unset-env", "unknown-key", "no-whmcs", "bad-toml"],
 )
@@ -112,11 +119,16 @@ def test_missing_config_file_is_one_line_and_exit_2(tmp_path):
 
 
 def test_config_found_through_environment_variable(tmp_path, monkeypatch):
-    config = _write(tmp_path / "env.toml", '[whmcs]\nurl = "ftp://x"\nidentifier = "i"\nsecret = "abcd1234"\n')
+    config = _write(
+        tmp_path / "env.toml", '[whmcs]\nurl = "ftp://x"\nidentifier = "i"\nsecret = "abcd1234"\n'
+    )
     monkeypatch.setenv("PUQ_BRIDGE_CONFIG", config)
     result = CliRunner().invoke(main, ["check"])
     assert result.exit_code == 2
-    assert result.stderr.strip() == f"error: {config}: whmcs.url: must be an http:// or https:// URL, got 'ftp://x'"
+    assert (
+        result.stderr.strip()
+        == f"error: {config}: whmcs.url: must be an http:// or https:// URL, got 'ftp://x'"
+    )
 
 
 def test_usage_error_exit_2():
@@ -138,11 +150,21 @@ print(json.dumps({{"code": code, "heavy": heavy}}), file=sys.stderr)
 """
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["check", "--help"], ["services", "--help"],
-                                  ["users", "invite", "--help"], ["cancel", "--help"]], ids=" ".join)
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["check", "--help"],
+        ["services", "--help"],
+        ["users", "invite", "--help"],
+        ["cancel", "--help"],
+    ],
+    ids=" ".join,
+)
 def test_help_does_not_import_zeep_or_lxml(argv):
-    proc = subprocess.run([sys.executable, "-c", _PROBE.format(argv=argv)], capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE.format(argv=argv)], capture_output=True, text=True, timeout=60
+    )
     report = json.loads(proc.stderr.strip().splitlines()[-1])
     assert report["code"] == 0, proc.stderr
     assert report["heavy"] == [], f"{' '.join(argv)} imported {report['heavy']}"

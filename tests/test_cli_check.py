@@ -11,7 +11,11 @@ from puq_bridge.simulators.zimbra.app import FakeZimbra
 
 from .cli_support import ZimbraTarget, write_bridge
 
-ZIMBRA_PASSWORDS = {"mail1": "zimbra-pass-one", "mail2": "zimbra-pass-two", "mail3": "zimbra-pass-three"}
+ZIMBRA_PASSWORDS = {
+    "mail1": "zimbra-pass-one",
+    "mail2": "zimbra-pass-two",
+    "mail3": "zimbra-pass-three",
+}
 VERSIONS = {"mail1": "10.0.8_GA", "mail2": "9.0.0_GA", "mail3": "8.8.15_GA"}
 
 
@@ -30,7 +34,9 @@ def zimbras():
     """Three Zimbra servers by name: (simulator, running BackgroundServer)."""
     running = {}
     for name, password in ZIMBRA_PASSWORDS.items():
-        sim = FakeZimbra("admin@example.com", password, host=f"{name}.example.com", version=VERSIONS[name])
+        sim = FakeZimbra(
+            "admin@example.com", password, host=f"{name}.example.com", version=VERSIONS[name]
+        )
         running[name] = (sim, BackgroundServer(sim.wsgi_app).start())
     yield running
     for _, server in running.values():
@@ -38,13 +44,24 @@ def zimbras():
 
 
 def targets(zimbras, **passwords):
-    return [ZimbraTarget(name, server.url, "admin@example.com", passwords.get(name, ZIMBRA_PASSWORDS[name]),
-                         whmcs_server=n)
-            for n, (name, (_, server)) in enumerate(zimbras.items(), start=1)]
+    return [
+        ZimbraTarget(
+            name,
+            server.url,
+            "admin@example.com",
+            passwords.get(name, ZIMBRA_PASSWORDS[name]),
+            whmcs_server=n,
+        )
+        for n, (name, (_, server)) in enumerate(zimbras.items(), start=1)
+    ]
 
 
 def lines_by_name(stdout):
-    return {line.split()[1]: line for line in stdout.splitlines() if line.split()[0] in ("whmcs", "zimbra")}
+    return {
+        line.split()[1]: line
+        for line in stdout.splitlines()
+        if line.split()[0] in ("whmcs", "zimbra")
+    }
 
 
 def test_everything_answers(tmp_path, whmcs, zimbras):
@@ -74,8 +91,9 @@ def test_one_zimbra_down_the_others_still_reported(tmp_path, whmcs, zimbras):
 
 
 def test_wrong_zimbra_password_is_reported_without_the_password(tmp_path, whmcs, zimbras):
-    bridge = write_bridge(tmp_path, whmcs.url, "whmcs-secret",
-                          zimbras=targets(zimbras, mail3="not-the-password"))
+    bridge = write_bridge(
+        tmp_path, whmcs.url, "whmcs-secret", zimbras=targets(zimbras, mail3="not-the-password")
+    )
     result = bridge.run("check")
     assert result.exit_code == 1
     line = lines_by_name(result.stdout)["mail3"]
@@ -85,7 +103,9 @@ def test_wrong_zimbra_password_is_reported_without_the_password(tmp_path, whmcs,
         assert password not in result.output
 
 
-def test_whmcs_refusing_the_credential_fails_the_check_but_zimbra_is_still_checked(tmp_path, whmcs, zimbras):
+def test_whmcs_refusing_the_credential_fails_the_check_but_zimbra_is_still_checked(
+    tmp_path, whmcs, zimbras
+):
     bridge = write_bridge(tmp_path, whmcs.url, "wrong-whmcs-secret", zimbras=targets(zimbras))
     result = bridge.run("check")
     assert result.exit_code == 1
@@ -121,8 +141,10 @@ def test_zimbra_servers_are_checked_at_the_same_time(tmp_path, whmcs, zimbras):
         server.stop()
         gated[name] = BackgroundServer(_held_until_all_arrive(sim.wsgi_app, barrier)).start()
     try:
-        entries = [ZimbraTarget(name, s.url, "admin@example.com", ZIMBRA_PASSWORDS[name], whmcs_server=n)
-                   for n, (name, s) in enumerate(gated.items(), start=1)]
+        entries = [
+            ZimbraTarget(name, s.url, "admin@example.com", ZIMBRA_PASSWORDS[name], whmcs_server=n)
+            for n, (name, s) in enumerate(gated.items(), start=1)
+        ]
         bridge = write_bridge(tmp_path, whmcs.url, "whmcs-secret", zimbras=entries, timeout=3)
         result = bridge.run("check")
     finally:

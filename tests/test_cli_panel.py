@@ -14,26 +14,67 @@ from puq_bridge.usage.store import UsageStore
 from .cli_support import one_error_line, write_bridge
 
 SERVICE_PASSWORD = "Serv1ce-Passw0rd!"
-ALL_PERMISSIONS = ["profile", "contacts", "products", "manageproducts", "productsso", "domains", "managedomains",
-                   "invoices", "quotes", "tickets", "affiliates", "emails", "orders"]
+ALL_PERMISSIONS = [
+    "profile",
+    "contacts",
+    "products",
+    "manageproducts",
+    "productsso",
+    "domains",
+    "managedomains",
+    "invoices",
+    "quotes",
+    "tickets",
+    "affiliates",
+    "emails",
+    "orders",
+]
 
 
 @pytest.fixture
 def sim():
     """A WHMCS with one client (two mail services, an owner and one user) and a second, unrelated client."""
     sim = FakeWhmcs()
-    sim.client_id = sim.add_client("Jan", "Kowalski", "jan@firma.pl", language="polish", currency_code="PLN",
-                                   companyname="Firma sp. z o.o.")
+    sim.client_id = sim.add_client(
+        "Jan",
+        "Kowalski",
+        "jan@firma.pl",
+        language="polish",
+        currency_code="PLN",
+        companyname="Firma sp. z o.o.",
+    )
     pid = sim.add_product("Private Zimbra mail server")
     server = sim.add_server("mail1", "mail1.example.com", "192.0.2.10")
-    sim.service_id = sim.add_service(sim.client_id, pid, "firma.pl", server_id=server, password=SERVICE_PASSWORD,
-                                     username="admin", regdate="2026-01-15", next_due_date="2026-12-15")
-    sim.suspended_id = sim.add_service(sim.client_id, pid, "firma.com.pl", server_id=server, status="Suspended",
-                                       billing_cycle="Annually", recurring_amount="490.00",
-                                       password=SERVICE_PASSWORD)
-    sim.owner_id = sim.add_user("Jan", "Kowalski", "jan@firma.pl", client_id=sim.client_id, owner=True)
-    sim.user_id = sim.add_user("Anna", "Nowak", "anna@firma.pl", client_id=sim.client_id,
-                               permissions=("products", "invoices"))
+    sim.service_id = sim.add_service(
+        sim.client_id,
+        pid,
+        "firma.pl",
+        server_id=server,
+        password=SERVICE_PASSWORD,
+        username="admin",
+        regdate="2026-01-15",
+        next_due_date="2026-12-15",
+    )
+    sim.suspended_id = sim.add_service(
+        sim.client_id,
+        pid,
+        "firma.com.pl",
+        server_id=server,
+        status="Suspended",
+        billing_cycle="Annually",
+        recurring_amount="490.00",
+        password=SERVICE_PASSWORD,
+    )
+    sim.owner_id = sim.add_user(
+        "Jan", "Kowalski", "jan@firma.pl", client_id=sim.client_id, owner=True
+    )
+    sim.user_id = sim.add_user(
+        "Anna",
+        "Nowak",
+        "anna@firma.pl",
+        client_id=sim.client_id,
+        permissions=("products", "invoices"),
+    )
     other = sim.add_client("Ewa", "Inna", "ewa@inna.pl")
     sim.add_service(other, pid, "inna.pl", server_id=server)
     sim.add_user("Ewa", "Inna", "ewa@inna.pl", client_id=other, owner=True)
@@ -56,16 +97,40 @@ def actions(sim, name):
     return [r["params"] for r in sim.requests if r["action"] == name]
 
 
-def record_usage(bridge, sim, *, used, limit, taken=dt.datetime(2026, 11, 22, 3, 0, tzinfo=dt.timezone.utc),
-                 failed_after=None):
-    boxes = (MailboxUsage("jan@firma.pl", used - MB, limit // 2, "z1"), MailboxUsage("biuro@firma.pl", MB, 0, "z2"))
+def record_usage(
+    bridge,
+    sim,
+    *,
+    used,
+    limit,
+    taken=dt.datetime(2026, 11, 22, 3, 0, tzinfo=dt.timezone.utc),
+    failed_after=None,
+):
+    boxes = (
+        MailboxUsage("jan@firma.pl", used - MB, limit // 2, "z1"),
+        MailboxUsage("biuro@firma.pl", MB, 0, "z2"),
+    )
     with UsageStore(bridge.store_path) as store:
-        store.record_run(taken, taken, [ServiceResult(sim.service_id, "firma.pl", "mail1", "updated", used, limit,
-                                                      boxes)])
+        store.record_run(
+            taken,
+            taken,
+            [ServiceResult(sim.service_id, "firma.pl", "mail1", "updated", used, limit, boxes)],
+        )
         if failed_after:
             later = taken + failed_after
-            store.record_run(later, later, [ServiceResult(sim.service_id, "firma.pl", "mail1", "failed",
-                                                          error="Zimbra mail1 GetQuotaUsage: connection refused")])
+            store.record_run(
+                later,
+                later,
+                [
+                    ServiceResult(
+                        sim.service_id,
+                        "firma.pl",
+                        "mail1",
+                        "failed",
+                        error="Zimbra mail1 GetQuotaUsage: connection refused",
+                    )
+                ],
+            )
 
 
 # --- services ------------------------------------------------------------------------------------------------------
@@ -93,15 +158,17 @@ def test_services_shows_the_latest_usage_from_the_store(bridge, sim):
     result = bridge.run("services", "--client-id", str(sim.client_id))
     assert result.exit_code == 0, result.output
     assert "usage: 1.5 GB of 10.0 GB (15.0%), taken 2026-11-22 03:00 UTC" in result.stdout
-    assert "usage: no data yet" in result.stdout   # the suspended service was never synced
+    assert "usage: no data yet" in result.stdout  # the suspended service was never synced
 
 
 def test_services_unlimited_and_a_newer_failed_sync(bridge, sim):
     record_usage(bridge, sim, used=300 * MB, limit=0, failed_after=dt.timedelta(days=1))
     result = bridge.run("services", "--client-id", str(sim.client_id))
     line = next(l for l in result.stdout.splitlines() if "taken" in l)
-    assert line.strip() == ("usage: 300 MB of unlimited, taken 2026-11-22 03:00 UTC; last sync failed "
-                            "2026-11-23 03:00 UTC: Zimbra mail1 GetQuotaUsage: connection refused")
+    assert line.strip() == (
+        "usage: 300 MB of unlimited, taken 2026-11-22 03:00 UTC; last sync failed "
+        "2026-11-23 03:00 UTC: Zimbra mail1 GetQuotaUsage: connection refused"
+    )
 
 
 def test_services_json(bridge, sim):
@@ -178,7 +245,9 @@ def test_users_list_json(bridge, sim):
 
 
 def test_invite_with_all_permissions_sends_the_full_list(bridge, sim):
-    result = bridge.run("users", "invite", "--client-id", str(sim.client_id), "--email", "nowy@firma.pl")
+    result = bridge.run(
+        "users", "invite", "--client-id", str(sim.client_id), "--email", "nowy@firma.pl"
+    )
     assert result.exit_code == 0, result.output
     assert "Invited nowy@firma.pl to client #1" in result.stdout
     sent = actions(sim, "CreateClientInvite")
@@ -189,19 +258,38 @@ def test_invite_with_all_permissions_sends_the_full_list(bridge, sim):
 
 
 def test_invite_with_chosen_permissions(bridge, sim):
-    doc, _ = bridge.run_json("users", "invite", "--client-id", str(sim.client_id), "--email", "k@firma.pl",
-                             "--permissions", " Invoices, tickets,invoices")
-    assert doc == {"client_id": sim.client_id, "email": "k@firma.pl", "permissions": ["invoices", "tickets"],
-                   "invited": True}
+    doc, _ = bridge.run_json(
+        "users",
+        "invite",
+        "--client-id",
+        str(sim.client_id),
+        "--email",
+        "k@firma.pl",
+        "--permissions",
+        " Invoices, tickets,invoices",
+    )
+    assert doc == {
+        "client_id": sim.client_id,
+        "email": "k@firma.pl",
+        "permissions": ["invoices", "tickets"],
+        "invited": True,
+    }
     assert actions(sim, "CreateClientInvite")[0]["permissions"] == "invoices,tickets"
 
 
-@pytest.mark.parametrize("value, named", [("invoices,billing", "unknown permission billing"),
-                                          ("all,tickets", "unknown permission all"),
-                                          ("foo,bar", "unknown permissions foo, bar"),
-                                          (" , ", "give 'all' or a comma-separated list")])
+@pytest.mark.parametrize(
+    "value, named",
+    [
+        ("invoices,billing", "unknown permission billing"),
+        ("all,tickets", "unknown permission all"),
+        ("foo,bar", "unknown permissions foo, bar"),
+        (" , ", "give 'all' or a comma-separated list"),
+    ],
+)
 def test_invite_with_a_bad_permission_is_a_usage_error_and_sends_nothing(bridge, sim, value, named):
-    result = bridge.run("users", "invite", "--client-id", "1", "--email", "k@firma.pl", "--permissions", value)
+    result = bridge.run(
+        "users", "invite", "--client-id", "1", "--email", "k@firma.pl", "--permissions", value
+    )
     assert result.exit_code == 2
     assert result.stdout == ""
     error = next(l for l in result.stderr.splitlines() if l.startswith("Error:"))
@@ -218,39 +306,79 @@ def test_invite_bad_email_is_a_usage_error(bridge, sim):
 
 
 def test_invite_of_a_user_already_on_the_account_is_whmcs_message_exit_1(bridge, sim):
-    result = bridge.run("users", "invite", "--client-id", str(sim.client_id), "--email", "anna@firma.pl")
+    result = bridge.run(
+        "users", "invite", "--client-id", str(sim.client_id), "--email", "anna@firma.pl"
+    )
     assert result.exit_code == 1
-    assert one_error_line(result) == "error: WHMCS CreateClientInvite: User already associated with client"
+    assert (
+        one_error_line(result)
+        == "error: WHMCS CreateClientInvite: User already associated with client"
+    )
 
 
 def test_permissions_show(bridge, sim):
-    result = bridge.run("users", "permissions", "--client-id", str(sim.client_id), "--user-id", str(sim.user_id))
+    result = bridge.run(
+        "users", "permissions", "--client-id", str(sim.client_id), "--user-id", str(sim.user_id)
+    )
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == f"User #{sim.user_id} has permissions for client #1: products, invoices"
-    assert actions(sim, "GetUserPermissions") == [{"user_id": str(sim.user_id), "client_id": str(sim.client_id)}]
+    assert (
+        result.stdout.strip()
+        == f"User #{sim.user_id} has permissions for client #1: products, invoices"
+    )
+    assert actions(sim, "GetUserPermissions") == [
+        {"user_id": str(sim.user_id), "client_id": str(sim.client_id)}
+    ]
     assert sim.count("UpdateUserPermissions") == 0
 
 
 def test_permissions_set_then_show_json(bridge, sim):
-    doc, _ = bridge.run_json("users", "permissions", "--client-id", str(sim.client_id), "--user-id",
-                             str(sim.user_id), "--set", "tickets,emails")
-    assert doc == {"client_id": 1, "user_id": sim.user_id, "permissions": ["tickets", "emails"], "changed": True}
+    doc, _ = bridge.run_json(
+        "users",
+        "permissions",
+        "--client-id",
+        str(sim.client_id),
+        "--user-id",
+        str(sim.user_id),
+        "--set",
+        "tickets,emails",
+    )
+    assert doc == {
+        "client_id": 1,
+        "user_id": sim.user_id,
+        "permissions": ["tickets", "emails"],
+        "changed": True,
+    }
     sent = actions(sim, "UpdateUserPermissions")
-    assert sent == [{"user_id": str(sim.user_id), "client_id": str(sim.client_id), "permissions": "tickets,emails"}]
-    doc, _ = bridge.run_json("users", "permissions", "--client-id", "1", "--user-id", str(sim.user_id))
+    assert sent == [
+        {
+            "user_id": str(sim.user_id),
+            "client_id": str(sim.client_id),
+            "permissions": "tickets,emails",
+        }
+    ]
+    doc, _ = bridge.run_json(
+        "users", "permissions", "--client-id", "1", "--user-id", str(sim.user_id)
+    )
     assert doc["permissions"] == ["tickets", "emails"] and doc["changed"] is False
 
 
 def test_permissions_set_unknown_name_sends_nothing(bridge, sim):
-    result = bridge.run("users", "permissions", "--client-id", "1", "--user-id", str(sim.user_id), "--set", "root")
+    result = bridge.run(
+        "users", "permissions", "--client-id", "1", "--user-id", str(sim.user_id), "--set", "root"
+    )
     assert result.exit_code == 2 and "unknown permission root" in result.stderr
     assert sim.count("UpdateUserPermissions") == 0
 
 
 def test_permissions_of_the_owner_cannot_be_set(bridge, sim):
-    result = bridge.run("users", "permissions", "--client-id", "1", "--user-id", str(sim.owner_id), "--set", "all")
+    result = bridge.run(
+        "users", "permissions", "--client-id", "1", "--user-id", str(sim.owner_id), "--set", "all"
+    )
     assert result.exit_code == 1
-    assert one_error_line(result) == "error: WHMCS UpdateUserPermissions: Permissions cannot be set on a client owner"
+    assert (
+        one_error_line(result)
+        == "error: WHMCS UpdateUserPermissions: Permissions cannot be set on a client owner"
+    )
 
 
 def test_remove_user_then_it_is_gone_from_the_list(bridge, sim):
@@ -263,9 +391,14 @@ def test_remove_user_then_it_is_gone_from_the_list(bridge, sim):
 
 
 def test_remove_the_owner_is_whmcs_message_exit_1(bridge, sim):
-    result = bridge.run("users", "remove", "--client-id", "1", "--user-id", str(sim.owner_id), "--json")
+    result = bridge.run(
+        "users", "remove", "--client-id", "1", "--user-id", str(sim.owner_id), "--json"
+    )
     assert result.exit_code == 1
-    assert one_error_line(result) == "error: WHMCS DeleteUserClient: You cannot remove the account owner"
+    assert (
+        one_error_line(result)
+        == "error: WHMCS DeleteUserClient: You cannot remove the account owner"
+    )
 
 
 # --- reset-password ------------------------------------------------------------------------------------------------
@@ -293,20 +426,27 @@ def test_reset_password_of_an_unknown_user(bridge, sim):
 
 
 def test_cancel_warns_names_the_domain_and_asks(bridge, sim):
-    result = bridge.run("cancel", "--service-id", str(sim.service_id), "--reason", "moving away", input="y\n")
+    result = bridge.run(
+        "cancel", "--service-id", str(sim.service_id), "--reason", "moving away", input="y\n"
+    )
     assert result.exit_code == 0, result.output
     assert "at the end of the billing period (next due date 2026-12-15)" in result.stderr
     assert "ALL mailboxes and ALL mail of the domain firma.pl are deleted" in result.stderr
     assert "Request this cancellation? [y/N]" in result.stderr
-    assert result.stdout.strip() == (f"Cancellation requested for service #{sim.service_id} (firma.pl): "
-                                     "End of Billing Period")
-    assert actions(sim, "AddCancelRequest") == [{"serviceid": str(sim.service_id), "type": "End of Billing Period",
-                                                 "reason": "moving away"}]
+    assert result.stdout.strip() == (
+        f"Cancellation requested for service #{sim.service_id} (firma.pl): End of Billing Period"
+    )
+    assert actions(sim, "AddCancelRequest") == [
+        {"serviceid": str(sim.service_id), "type": "End of Billing Period", "reason": "moving away"}
+    ]
     assert SERVICE_PASSWORD not in result.output
 
 
-@pytest.mark.parametrize("answer, says", [("n\n", "not confirmed: nothing requested"),
-                                          ("", "no answer on stdin")], ids=["no", "eof"])
+@pytest.mark.parametrize(
+    "answer, says",
+    [("n\n", "not confirmed: nothing requested"), ("", "no answer on stdin")],
+    ids=["no", "eof"],
+)
 def test_cancel_not_confirmed_sends_nothing(bridge, sim, answer, says):
     result = bridge.run("cancel", "--service-id", str(sim.service_id), input=answer)
     assert result.exit_code == 1
@@ -316,7 +456,9 @@ def test_cancel_not_confirmed_sends_nothing(bridge, sim, answer, says):
 
 
 def test_cancel_immediate_with_yes_and_json(bridge, sim):
-    doc, result = bridge.run_json("cancel", "--service-id", str(sim.service_id), "--when", "immediate", "--yes")
+    doc, result = bridge.run_json(
+        "cancel", "--service-id", str(sim.service_id), "--when", "immediate", "--yes"
+    )
     assert doc["service_id"] == sim.service_id and doc["domain"] == "firma.pl"
     assert doc["type"] == "Immediate" and doc["requested"] is True
     assert "at WHMCS's next cron run" in result.stderr and "[y/N]" not in result.stderr
@@ -329,7 +471,10 @@ def test_cancel_twice_is_whmcs_message_exit_1(bridge, sim):
     result = bridge.run("cancel", "--service-id", str(sim.service_id), "--yes")
     assert result.exit_code == 1
     assert result.stdout == ""
-    assert result.stderr.splitlines()[-1] == "error: WHMCS AddCancelRequest: Existing Cancellation Request Exists"
+    assert (
+        result.stderr.splitlines()[-1]
+        == "error: WHMCS AddCancelRequest: Existing Cancellation Request Exists"
+    )
     assert sim.count("AddCancelRequest") == 2
 
 

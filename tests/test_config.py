@@ -8,7 +8,11 @@ import pytest
 from puq_bridge.config import ENV_CONFIG, find_config, load_config, split_listen
 from puq_bridge.errors import ConfigError
 
-ENV = {"WHMCS_API_SECRET": "whmcs-s3cret", "ZIMBRA_MAIL1_PASSWORD": "zimbra-s3cret", "PUQ_BRIDGE_SECRET": "adapter-s"}
+ENV = {
+    "WHMCS_API_SECRET": "whmcs-s3cret",
+    "ZIMBRA_MAIL1_PASSWORD": "zimbra-s3cret",
+    "PUQ_BRIDGE_SECRET": "adapter-s",
+}
 
 WHMCS = """[whmcs]
 url = "https://billing.example.com/"
@@ -25,7 +29,10 @@ admin_user = "admin@example.com"
 password_env = "ZIMBRA_MAIL1_PASSWORD"
 """
 
-FULL = WHMCS + ZIMBRA + """
+FULL = (
+    WHMCS
+    + ZIMBRA
+    + """
 [[zimbra]]
 name = "mail2"
 whmcs_server = "Mail2.Example.com"
@@ -42,6 +49,7 @@ concurrency = 4
 listen = "[::1]:8750"
 secret_env = "PUQ_BRIDGE_SECRET"
 """
+)
 
 
 def write(tmp_path, text, name="puq-bridge.toml", mode=0o600):
@@ -66,37 +74,86 @@ def test_full_config_loads_with_types(tmp_path):
 def test_zimbra_for_by_id_and_by_hostname(tmp_path):
     cfg = load_config(write(tmp_path, FULL), env=ENV)
     assert cfg.zimbra_for(server_id=3).name == "mail1"
-    assert cfg.zimbra_for(server_id="3").name == "mail1"          # WHMCS params carry strings
+    assert cfg.zimbra_for(server_id="3").name == "mail1"  # WHMCS params carry strings
     assert cfg.zimbra_for(server_id=9, hostname="mail2.example.com ").name == "mail2"
     assert cfg.zimbra_for(server_id=9, hostname="mail9.example.com") is None
     assert cfg.zimbra_for() is None
-    assert cfg.zimbra_named("mail2").url == "https://mail2.example.com:7071" and cfg.zimbra_named("x") is None
+    assert (
+        cfg.zimbra_named("mail2").url == "https://mail2.example.com:7071"
+        and cfg.zimbra_named("x") is None
+    )
 
 
-@pytest.mark.parametrize("text, env, key, message", [
-    (WHMCS + "colour = 'blue'\n", ENV, "whmcs.colour", "unknown key"),
-    (WHMCS + "[extra]\n", ENV, "extra", "unknown key"),
-    (WHMCS + ZIMBRA.replace('admin_user = "admin@example.com"\n', ""), ENV, "zimbra[0].admin_user",
-     "missing required key"),
-    (WHMCS.replace('identifier = "api-id"\n', ""), ENV, "whmcs.identifier", "missing required key"),
-    (WHMCS.replace('secret_env = "WHMCS_API_SECRET"\n', ""), ENV, "whmcs.secret", "missing required key"),
-    ("[sync]\n", ENV, "whmcs", "missing required section"),
-    (WHMCS + "timeout = 'slow'\n", ENV, "whmcs.timeout", "must be int or float, got str"),
-    (WHMCS + "timeout = true\n", ENV, "whmcs.timeout", "must be int or float, got bool"),
-    (WHMCS + "timeout = 0\n", ENV, "whmcs.timeout", "must be greater than 0"),
-    (WHMCS + ZIMBRA.replace("whmcs_server = 3", "whmcs_server = 3.5"), ENV, "zimbra[0].whmcs_server",
-     "a server id (int) or hostname (str)"),
-    (WHMCS + "[sync]\nproducts = ['12']\n", ENV, "sync.products", "list of WHMCS product ids"),
-    (WHMCS, {}, "whmcs.secret_env", "environment variable WHMCS_API_SECRET is not set"),
-    (WHMCS + "verify = '/nonexistent/ca.pem'\n", ENV, "whmcs.verify", "CA bundle not found: /nonexistent/ca.pem"),
-    (WHMCS + "secret = 'inline'\n", ENV, "whmcs.secret", "give either secret or secret_env, not both"),
-    (WHMCS + ZIMBRA + ZIMBRA, ENV, "zimbra[1].name", "duplicate server name 'mail1'"),
-    (WHMCS + "[adapter]\nlisten = '8750'\n", ENV, "adapter.listen", "expected HOST:PORT"),
-    (WHMCS + "[adapter]\nlisten = 'localhost:99999'\n", ENV, "adapter.listen", "expected HOST:PORT"),
-    (WHMCS.replace("https://billing", "ftp://billing"), ENV, "whmcs.url", "must be an http:// or https:// URL"),
-    (WHMCS + "[zimbra]\nname = 'x'\n", ENV, "zimbra", "must be an array of tables"),
-    (WHMCS.replace('secret_env = "WHMCS_API_SECRET"', 'secret = ""'), ENV, "whmcs.secret", "must not be empty"),
-])
+@pytest.mark.parametrize(
+    "text, env, key, message",
+    [
+        (WHMCS + "colour = 'blue'\n", ENV, "whmcs.colour", "unknown key"),
+        (WHMCS + "[extra]\n", ENV, "extra", "unknown key"),
+        (
+            WHMCS + ZIMBRA.replace('admin_user = "admin@example.com"\n', ""),
+            ENV,
+            "zimbra[0].admin_user",
+            "missing required key",
+        ),
+        (
+            WHMCS.replace('identifier = "api-id"\n', ""),
+            ENV,
+            "whmcs.identifier",
+            "missing required key",
+        ),
+        (
+            WHMCS.replace('secret_env = "WHMCS_API_SECRET"\n', ""),
+            ENV,
+            "whmcs.secret",
+            "missing required key",
+        ),
+        ("[sync]\n", ENV, "whmcs", "missing required section"),
+        (WHMCS + "timeout = 'slow'\n", ENV, "whmcs.timeout", "must be int or float, got str"),
+        (WHMCS + "timeout = true\n", ENV, "whmcs.timeout", "must be int or float, got bool"),
+        (WHMCS + "timeout = 0\n", ENV, "whmcs.timeout", "must be greater than 0"),
+        (
+            WHMCS + ZIMBRA.replace("whmcs_server = 3", "whmcs_server = 3.5"),
+            ENV,
+            "zimbra[0].whmcs_server",
+            "a server id (int) or hostname (str)",
+        ),
+        (WHMCS + "[sync]\nproducts = ['12']\n", ENV, "sync.products", "list of WHMCS product ids"),
+        (WHMCS, {}, "whmcs.secret_env", "environment variable WHMCS_API_SECRET is not set"),
+        (
+            WHMCS + "verify = '/nonexistent/ca.pem'\n",
+            ENV,
+            "whmcs.verify",
+            "CA bundle not found: /nonexistent/ca.pem",
+        ),
+        (
+            WHMCS + "secret = 'inline'\n",
+            ENV,
+            "whmcs.secret",
+            "give either secret or secret_env, not both",
+        ),
+        (WHMCS + ZIMBRA + ZIMBRA, ENV, "zimbra[1].name", "duplicate server name 'mail1'"),
+        (WHMCS + "[adapter]\nlisten = '8750'\n", ENV, "adapter.listen", "expected HOST:PORT"),
+        (
+            WHMCS + "[adapter]\nlisten = 'localhost:99999'\n",
+            ENV,
+            "adapter.listen",
+            "expected HOST:PORT",
+        ),
+        (
+            WHMCS.replace("https://billing", "ftp://billing"),
+            ENV,
+            "whmcs.url",
+            "must be an http:// or https:// URL",
+        ),
+        (WHMCS + "[zimbra]\nname = 'x'\n", ENV, "zimbra", "must be an array of tables"),
+        (
+            WHMCS.replace('secret_env = "WHMCS_API_SECRET"', 'secret = ""'),
+            ENV,
+            "whmcs.secret",
+            "must not be empty",
+        ),
+    ],
+)
 def test_errors_name_file_and_key(tmp_path, text, env, key, message):
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as err:
@@ -106,7 +163,9 @@ def test_errors_name_file_and_key(tmp_path, text, env, key, message):
     assert "\n" not in str(err.value)
 
 
-@pytest.mark.parametrize("text, message", [("[whmcs\n", "not valid TOML"), (b"\xff\xfe", "not valid TOML")])
+@pytest.mark.parametrize(
+    "text, message", [("[whmcs\n", "not valid TOML"), (b"\xff\xfe", "not valid TOML")]
+)
 def test_unreadable_documents(tmp_path, text, message):
     path = tmp_path / "bad.toml"
     path.write_bytes(text if isinstance(text, bytes) else text.encode())
@@ -165,18 +224,30 @@ def test_named_file_missing_and_nothing_found(places, tmp_path):
     with pytest.raises(ConfigError, match="missing.toml: config file not found"):
         find_config(env={ENV_CONFIG: str(tmp_path / "missing.toml")})
     if not os.path.exists("/etc/puq-bridge/config.toml"):
-        with pytest.raises(ConfigError, match=r"no config file: give --config or \$PUQ_BRIDGE_CONFIG"):
+        with pytest.raises(
+            ConfigError, match=r"no config file: give --config or \$PUQ_BRIDGE_CONFIG"
+        ):
             find_config(env={})
 
 
 # --- literal secrets in readable files -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mode, literal, warned", [
-    (0o644, True, True), (0o640, True, True), (0o600, True, False), (0o644, False, False),
-])
+@pytest.mark.parametrize(
+    "mode, literal, warned",
+    [
+        (0o644, True, True),
+        (0o640, True, True),
+        (0o600, True, False),
+        (0o644, False, False),
+    ],
+)
 def test_warning_for_readable_file_with_literal_secret(tmp_path, caplog, mode, literal, warned):
-    text = FULL if literal else FULL.replace('password = "literal-pw"', 'password_env = "ZIMBRA_MAIL1_PASSWORD"')
+    text = (
+        FULL
+        if literal
+        else FULL.replace('password = "literal-pw"', 'password_env = "ZIMBRA_MAIL1_PASSWORD"')
+    )
     path = write(tmp_path, text, mode=mode)
     with caplog.at_level(logging.WARNING, logger="puq_bridge.config"):
         load_config(path, env=ENV)
@@ -205,8 +276,11 @@ def test_default_lang_from_an_operators_catalog(tmp_path):
 
 @pytest.mark.parametrize("toml_value", ["'de'", "''", "'../en'", "'EN'", '"pl\\n"'])
 def test_default_lang_without_a_catalog_names_the_key(tmp_path, toml_value):
-    (tmp_path / "tpl").mkdir()                          # an operator's folder without i18n/de.json
-    path = write(tmp_path, WHMCS + f"[render]\ntemplates_dir = '{tmp_path / 'tpl'}'\ndefault_lang = {toml_value}\n")
+    (tmp_path / "tpl").mkdir()  # an operator's folder without i18n/de.json
+    path = write(
+        tmp_path,
+        WHMCS + f"[render]\ntemplates_dir = '{tmp_path / 'tpl'}'\ndefault_lang = {toml_value}\n",
+    )
     with pytest.raises(ConfigError) as err:
         load_config(path, env=ENV)
     assert (err.value.file, err.value.key) == (str(path), "render.default_lang")

@@ -55,8 +55,14 @@ def test_report_lists_the_steps_counts_and_requests(demo):
 def test_services_are_provisioned_through_the_signed_adapter(demo):
     report, env, _ = demo
     services = len(env.sample.services)
-    assert report.adapter_calls == {"CreateAccount": services, "SuspendAccount": 1, "ClientArea": services}
-    assert sorted(a for a, _ in env.whmcs_sim.module_calls) == ["ModuleCreate"] * services + ["ModuleSuspend"]
+    assert report.adapter_calls == {
+        "CreateAccount": services,
+        "SuspendAccount": 1,
+        "ClientArea": services,
+    }
+    assert sorted(a for a, _ in env.whmcs_sim.module_calls) == ["ModuleCreate"] * services + [
+        "ModuleSuspend"
+    ]
     for s in env.sample.services:
         zimbra = env.zimbra_sims[s.server.key]
         assert s.domain in zimbra.domains
@@ -73,7 +79,9 @@ def test_module_params_pass_the_forwarders_whitelist(demo):
     params = env.module_params(_service(env, "nowak"))
     apart = {"clientsdetails", "service", "configoptions", "customfields"}
     assert set(params) - apart <= set(PARAM_KEYS) | {f"configoption{i}" for i in range(1, 25)}
-    assert set(params["clientsdetails"]) <= set(CLIENT_KEYS) and set(params["service"]) <= set(SERVICE_FIELDS)
+    assert set(params["clientsdetails"]) <= set(CLIENT_KEYS) and set(params["service"]) <= set(
+        SERVICE_FIELDS
+    )
     assert params["configoption6"] == "domain" and params["clientsdetails"]["language"] == "polish"
 
 
@@ -102,7 +110,10 @@ def test_whmcs_holds_todays_usage_and_the_store_a_month_of_history(demo):
         assert int(row["disklimit"]) == int(s.product.total_space_gb * 1024)
         history = env.store.history(sid, now=NOW)
         assert len(history) == len(SYNC_DAYS)
-        assert history[0].day == (NOW - dt.timedelta(days=SYNC_DAYS[0])).date() and history[-1].day == NOW.date()
+        assert (
+            history[0].day == (NOW - dt.timedelta(days=SYNC_DAYS[0])).date()
+            and history[-1].day == NOW.date()
+        )
         assert [p.used_bytes for p in history] == sorted(p.used_bytes for p in history)
         assert history[-1].used_bytes == used
 
@@ -124,11 +135,16 @@ def test_pages_for_every_service_and_language_with_every_mailbox(demo):
 
 def test_no_secret_and_no_outside_reference_in_any_page(demo):
     report, env, lines = demo
-    texts = [p.read_text(encoding="utf-8") for p in [*report.pages, report.index]] + ["\n".join(lines)]
+    texts = [p.read_text(encoding="utf-8") for p in [*report.pages, report.index]] + [
+        "\n".join(lines)
+    ]
     for secret in _secrets(env):
         assert all(secret not in text for text in texts)
-    loaders = re.compile(r"""(?:src|srcset|poster)\s*=\s*["']?\s*(?:https?:)?//|<link[^>]+href=["']?(?:https?:)?//"""
-                         r"""|url\(\s*["']?(?:https?:)?//|@import""", re.I)
+    loaders = re.compile(
+        r"""(?:src|srcset|poster)\s*=\s*["']?\s*(?:https?:)?//|<link[^>]+href=["']?(?:https?:)?//"""
+        r"""|url\(\s*["']?(?:https?:)?//|@import""",
+        re.I,
+    )
     for page in texts:
         assert not loaders.search(page)
 
@@ -141,7 +157,9 @@ def test_serve_keeps_the_pages_the_adapter_and_the_simulators_running(demo):
     page = requests.get(f"{urls['pages']}/index.html", timeout=5)
     assert page.status_code == 200 and "puq-bridge demo" in page.text
     assert requests.get(f"{urls['pages']}/../../etc/passwd", timeout=5).status_code == 404
-    unsigned = requests.post(f"{urls['adapter']}/whmcs/CreateAccount", json={"params": {}}, timeout=5)
+    unsigned = requests.post(
+        f"{urls['adapter']}/whmcs/CreateAccount", json={"params": {}}, timeout=5
+    )
     assert unsigned.status_code == 401
     sid = _service(env, "piekarnia")
     assert env.forwarder.call("ClientArea", env.module_params(sid))["vars"]
@@ -157,17 +175,25 @@ def test_cli_demo_writes_the_pages_and_prints_where(tmp_path):
     assert len(list(out.glob("service-*.html"))) == 12
 
 
-def test_cli_demo_defaults_to_puq_bridge_demo_in_the_current_folder_and_needs_no_config(tmp_path, monkeypatch):
+def test_cli_demo_defaults_to_puq_bridge_demo_in_the_current_folder_and_needs_no_config(
+    tmp_path, monkeypatch
+):
     monkeypatch.chdir(tmp_path)
-    result = CliRunner(env={"PUQ_BRIDGE_CONFIG": str(tmp_path / "missing.toml")}).invoke(main, ["demo"])
+    result = CliRunner(env={"PUQ_BRIDGE_CONFIG": str(tmp_path / "missing.toml")}).invoke(
+        main, ["demo"]
+    )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "puq-bridge-demo" / "index.html").is_file()
 
 
 def test_cli_demo_serve_runs_until_ctrl_c(tmp_path):
     code = "import sys; from puq_bridge.cli import main; sys.exit(main())"
-    proc = subprocess.Popen([sys.executable, "-c", code, "demo", "--serve", "--out", str(tmp_path / "out")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "demo", "--serve", "--out", str(tmp_path / "out")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         urls = _read_urls(proc, deadline=time.monotonic() + 20)
         assert requests.get(urls["pages"] + "/index.html", timeout=5).status_code == 200
@@ -192,7 +218,9 @@ def _read_urls(proc, deadline):
             urls[match.group(1)] = match.group(2)
         if "pages" in urls or time.monotonic() > deadline:
             break
-    assert "pages" in urls, f"no URLs printed; stderr: {proc.stderr.read() if proc.poll() is not None else ''}"
+    assert "pages" in urls, (
+        f"no URLs printed; stderr: {proc.stderr.read() if proc.poll() is not None else ''}"
+    )
     return urls
 
 
@@ -200,7 +228,6 @@ def test_demo_help_says_what_it_does():
     result = CliRunner().invoke(main, ["demo", "--help"])
     assert result.exit_code == 0
     assert "--serve" in result.output and "--out" in result.output and "simulators" in result.output
-
 
 
 def test_no_secret_in_the_logs_even_at_debug(tmp_path, caplog):

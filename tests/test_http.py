@@ -30,8 +30,14 @@ SERVICE_PASSWORD = "Service-Pass-321"
 
 @pytest.fixture
 def ctx(fake):
-    entry = {"name": "mail1", "whmcs_server": 3, "url": fake.url, "admin_user": "admin@example.com",
-             "password": ZIMBRA_PASSWORD, "timeout": 2}
+    entry = {
+        "name": "mail1",
+        "whmcs_server": 3,
+        "url": fake.url,
+        "admin_user": "admin@example.com",
+        "password": ZIMBRA_PASSWORD,
+        "timeout": 2,
+    }
     context = AdapterContext(make_config([entry], max_body=MAX_BODY))
     yield context
     context.close()
@@ -44,8 +50,15 @@ def bridge(ctx):
 
 
 def create_params(**extra):
-    params = {"serviceid": 42, "serverid": 3, "domain": "firma.pl", "username": "biuro",
-              "password": SERVICE_PASSWORD, "configoption1": "512", "configoption2": "10"}
+    params = {
+        "serviceid": 42,
+        "serverid": 3,
+        "domain": "firma.pl",
+        "username": "biuro",
+        "password": SERVICE_PASSWORD,
+        "configoption1": "512",
+        "configoption2": "10",
+    }
     params.update(extra)
     return params
 
@@ -54,7 +67,9 @@ def post(bridge, function, params=None, *, headers=None, body=None):
     if body is None:
         body, made = signed(params or {})
         headers = made if headers is None else headers
-    return requests.post(f"{bridge.url}/whmcs/{function}", data=body, headers=headers or {}, timeout=5)
+    return requests.post(
+        f"{bridge.url}/whmcs/{function}", data=body, headers=headers or {}, timeout=5
+    )
 
 
 # --- signing -----------------------------------------------------------------------------------------------------
@@ -70,10 +85,16 @@ def test_sign_matches_the_documented_formula():
     assert parse(sign("k", body, 1700000000)) == (1700000000, expected)
 
 
-@pytest.mark.parametrize("header, reason", [
-    (None, "missing"), ("", "missing"), ("t=1,v1=zz", "malformed"), ("v1=" + "a" * 64, "malformed"),
-    ("t=1700000000,v1=" + "a" * 64, "does not match"),
-])
+@pytest.mark.parametrize(
+    "header, reason",
+    [
+        (None, "missing"),
+        ("", "missing"),
+        ("t=1,v1=zz", "malformed"),
+        ("v1=" + "a" * 64, "malformed"),
+        ("t=1700000000,v1=" + "a" * 64, "does not match"),
+    ],
+)
 def test_verifier_rejects_bad_headers(header, reason):
     with pytest.raises(SignatureError, match=reason):
         Verifier("k", clock=lambda: 1700000000).verify(header, b"x")
@@ -154,9 +175,13 @@ def test_oversized_body_is_413_before_reading(bridge, fake):
 
 def test_declared_length_over_the_limit_is_refused_without_sending_the_body(bridge):
     with socket.create_connection(("127.0.0.1", bridge.port), timeout=5) as sock:
-        sock.sendall(b"POST /whmcs/MetaData HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n")
+        sock.sendall(
+            b"POST /whmcs/MetaData HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n"
+        )
         reply = sock.recv(4096)
-    assert reply.split(b"\r\n")[0].endswith(b"413 Request Entity Too Large") or b" 413 " in reply[:20]
+    assert (
+        reply.split(b"\r\n")[0].endswith(b"413 Request Entity Too Large") or b" 413 " in reply[:20]
+    )
 
 
 class CountingStream(io.BytesIO):
@@ -185,8 +210,10 @@ def test_app_itself_checks_length_and_caps_the_read(ctx):
     assert stream.asked == len(body)
 
 
-@pytest.mark.parametrize("path, status", [("/whmcs/NoSuchFunction", 404), ("/other", 404),
-                                          ("/whmcs/../etc", 404), ("/whmcs/", 404)])
+@pytest.mark.parametrize(
+    "path, status",
+    [("/whmcs/NoSuchFunction", 404), ("/other", 404), ("/whmcs/../etc", 404), ("/whmcs/", 404)],
+)
 def test_unknown_paths_are_404(bridge, path, status):
     body, headers = signed({})
     reply = requests.post(bridge.url + path, data=body, headers=headers, timeout=5)
@@ -220,12 +247,21 @@ def test_bad_params_give_a_readable_result_not_an_error_status(bridge, fake):
 def test_no_secret_in_replies_or_logs(bridge, fake, caplog):
     caplog.set_level(logging.DEBUG)
     fake.inject("http500", on="CreateAccount")
-    replies = [post(bridge, "CreateAccount", create_params()),
-               post(bridge, "TestConnection", create_params(serverid=99, serverhostname="127.0.0.1",
-                                                            serverport=str(fake.url.rsplit(":", 1)[1]),
-                                                            serverusername="admin@example.com",
-                                                            serverpassword="wrong-password-555")),
-               post(bridge, "ChangePassword", create_params(username="nobody"))]
+    replies = [
+        post(bridge, "CreateAccount", create_params()),
+        post(
+            bridge,
+            "TestConnection",
+            create_params(
+                serverid=99,
+                serverhostname="127.0.0.1",
+                serverport=str(fake.url.rsplit(":", 1)[1]),
+                serverusername="admin@example.com",
+                serverpassword="wrong-password-555",
+            ),
+        ),
+        post(bridge, "ChangePassword", create_params(username="nobody")),
+    ]
     text = " ".join(r.text for r in replies) + caplog.text
     for secret in (SECRET, WHMCS_SECRET, ZIMBRA_PASSWORD, SERVICE_PASSWORD, "wrong-password-555"):
         assert secret not in text
@@ -238,7 +274,9 @@ def test_access_log_names_path_status_and_duration(bridge, caplog):
     post(bridge, "MetaData")
     requests.get(bridge.url + "/whmcs/MetaData", timeout=5)
     lines = [r.getMessage() for r in caplog.records if r.name == "whmcs_module.http.access"]
-    assert any(line.startswith("POST /whmcs/MetaData 200 ") and line.endswith(" ms") for line in lines)
+    assert any(
+        line.startswith("POST /whmcs/MetaData 200 ") and line.endswith(" ms") for line in lines
+    )
     assert any(line.startswith("GET /whmcs/MetaData 405 ") for line in lines)
 
 
@@ -251,11 +289,17 @@ def test_one_zimbra_client_per_server_across_threads(fake):
         made.append(entry.name)
         return ZimbraAdmin(entry.url, entry.admin_user, entry.password, name=entry.name, timeout=2)
 
-    entry = {"name": "mail1", "whmcs_server": 3, "url": fake.url, "admin_user": "admin@example.com",
-             "password": ZIMBRA_PASSWORD}
+    entry = {
+        "name": "mail1",
+        "whmcs_server": 3,
+        "url": fake.url,
+        "admin_user": "admin@example.com",
+        "password": ZIMBRA_PASSWORD,
+    }
     context = AdapterContext(make_config([entry]), zimbra_factory=factory)
     app = make_app(context, SECRET)
     with AdapterServer(app, threads=4) as server:
+
         def create(i):
             post(server, "CreateAccount", create_params(serviceid=i, domain=f"d{i}.pl"))
 
@@ -288,8 +332,14 @@ def test_serve_refuses_to_start_without_a_secret(tmp_path):
 
     from puq_bridge.cli import main
 
-    result = CliRunner().invoke(main, ["--config", str(write_cli_config(tmp_path, 'listen = "127.0.0.1:8750"', store=True)),
-                                       "serve"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "--config",
+            str(write_cli_config(tmp_path, 'listen = "127.0.0.1:8750"', store=True)),
+            "serve",
+        ],
+    )
     assert result.exit_code == 2
     assert "adapter.secret" in result.output and "no shared secret" in result.output
 
@@ -313,8 +363,20 @@ def test_serve_command_answers_signed_requests(tmp_path):
         port = sock.getsockname()[1]
     config = write_cli_config(tmp_path, f'secret = "{SECRET}"\nlisten = "127.0.0.1:1"', store=True)
     command = "import sys; from puq_bridge.cli import main; sys.exit(main())"
-    process = subprocess.Popen([sys.executable, "-c", command, "--config", str(config), "serve",
-                                "--listen", f"127.0.0.1:{port}"], stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            command,
+            "--config",
+            str(config),
+            "serve",
+            "--listen",
+            f"127.0.0.1:{port}",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -325,9 +387,16 @@ def test_serve_command_answers_signed_requests(tmp_path):
                 assert process.poll() is None and time.monotonic() < deadline, "serve did not start"
                 time.sleep(0.05)
         body, headers = signed({})
-        reply = requests.post(f"http://127.0.0.1:{port}/whmcs/MetaData", data=body, headers=headers, timeout=5)
+        reply = requests.post(
+            f"http://127.0.0.1:{port}/whmcs/MetaData", data=body, headers=headers, timeout=5
+        )
         assert reply.status_code == 200 and reply.json()["result"]["APIVersion"] == "1.1"
-        assert requests.post(f"http://127.0.0.1:{port}/whmcs/MetaData", data=body, timeout=5).status_code == 401
+        assert (
+            requests.post(
+                f"http://127.0.0.1:{port}/whmcs/MetaData", data=body, timeout=5
+            ).status_code
+            == 401
+        )
     finally:
         process.terminate()
         _, stderr = process.communicate(timeout=10)

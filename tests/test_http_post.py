@@ -12,8 +12,16 @@ from puq_bridge.http import Poster, pooled_session
 from puq_bridge.simulators.server import BackgroundServer
 from puq_bridge.whmcs.transport import FORM_HEADERS, form_body
 
-PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
-              "NO_PROXY")
+PROXY_VARS = (
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+)
 
 
 class Recorder:
@@ -26,14 +34,21 @@ class Recorder:
 
     def __call__(self, environ, start_response):
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-        headers = {k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")}
+        headers = {
+            k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")
+        }
         if environ.get("CONTENT_TYPE"):
             headers["Content-Type"] = environ["CONTENT_TYPE"]
         if environ.get("CONTENT_LENGTH"):
             headers["Content-Length"] = environ["CONTENT_LENGTH"]
         with self.lock:
-            self.seen.append({"target": environ.get("REQUEST_URI") or environ["PATH_INFO"], "headers": headers,
-                              "body": body})
+            self.seen.append(
+                {
+                    "target": environ.get("REQUEST_URI") or environ["PATH_INFO"],
+                    "headers": headers,
+                    "body": body,
+                }
+            )
         reply = [("Content-Type", "text/plain")]
         if self.cookie:
             reply.append(("Set-Cookie", f"{self.cookie}; Path=/"))
@@ -61,24 +76,36 @@ def test_the_request_on_the_wire_is_session_posts(no_proxy_env, recorder):
     session.headers["X-Extra"] = "from-the-session"
     poster = Poster(session, url, {"Content-Type": "text/xml; charset=utf-8"})
     for body in (b"<a/>", b"<longer>" * 100, b""):
-        session.post(url, data=body, headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '"x"'})
+        session.post(
+            url, data=body, headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '"x"'}
+        )
         response = poster.post(body, headers={"SOAPAction": '"x"'}, timeout=2, verify=True)
         assert response.status_code == 200 and response.content == b"ok:" + body
         expected, got = app.seen[-2], app.seen[-1]
         assert got == expected
-        assert got["headers"]["X-Extra"] == "from-the-session" and got["headers"]["Soapaction"] == '"x"'
+        assert (
+            got["headers"]["X-Extra"] == "from-the-session"
+            and got["headers"]["Soapaction"] == '"x"'
+        )
 
 
 def test_a_form_body_is_what_requests_encodes(no_proxy_env, recorder):
     app, url = recorder
-    fields = {"action": "UpdateClientProduct", "secret": "s&e=c+r%e t", "notes": "zażółć\r\n<&>", "empty": "",
-              "dropped": None, "lastupdate": "2026-01-02 03:04:05"}
+    fields = {
+        "action": "UpdateClientProduct",
+        "secret": "s&e=c+r%e t",
+        "notes": "zażółć\r\n<&>",
+        "empty": "",
+        "dropped": None,
+        "lastupdate": "2026-01-02 03:04:05",
+    }
     session = requests.Session()
     session.post(url, data=fields)
     Poster(session, url, FORM_HEADERS).post(form_body(fields), timeout=2, verify=True)
     assert app.seen[0] == app.seen[1]
     assert dict(parse_qsl(app.seen[1]["body"].decode(), keep_blank_values=True)) == {
-        k: v for k, v in fields.items() if v is not None}
+        k: v for k, v in fields.items() if v is not None
+    }
 
 
 def test_http_proxy_from_the_environment_is_used_and_no_proxy_honoured(no_proxy_env, recorder):
@@ -100,7 +127,9 @@ def test_the_environment_is_read_once_not_per_request(no_proxy_env, recorder):
     app, url = recorder
     poster = Poster(requests.Session(), url)
     poster.post(b"1", timeout=2, verify=True)
-    no_proxy_env.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there: a per-request read would fail
+    no_proxy_env.setenv(
+        "HTTP_PROXY", "http://127.0.0.1:9"
+    )  # nothing listens there: a per-request read would fail
     assert poster.post(b"2", timeout=2, verify=True).content == b"ok:2"
     assert [s["body"] for s in app.seen] == [b"1", b"2"]
 
@@ -143,7 +172,9 @@ def test_threads_sharing_one_poster_each_get_their_own_reply(no_proxy_env, recor
         try:
             for j in range(5):
                 body = f"{i}-{j}".encode()
-                replies[body] = poster.post(body, headers={"X-N": body.decode()}, timeout=5, verify=True).content
+                replies[body] = poster.post(
+                    body, headers={"X-N": body.decode()}, timeout=5, verify=True
+                ).content
         except Exception as err:  # reported below
             errors.append(err)
 
@@ -162,8 +193,10 @@ def test_pooled_session_sizes_both_schemes_and_keeps_requests_defaults():
     for url in ("http://127.0.0.1:1/x", "https://mail.example.com/"):
         adapter = session.get_adapter(url)
         assert type(adapter) is requests.adapters.HTTPAdapter and adapter._pool_maxsize == 24
-        assert adapter.max_retries.total == 0 and adapter._pool_block is False   # requests' own defaults
-    small = pooled_session(4)                                   # never below requests' 10
+        assert (
+            adapter.max_retries.total == 0 and adapter._pool_block is False
+        )  # requests' own defaults
+    small = pooled_session(4)  # never below requests' 10
     assert all(a._pool_maxsize == 10 for a in small.adapters.values())
 
 
@@ -184,8 +217,12 @@ def test_a_pooled_session_keeps_a_connection_for_each_of_16_threads(caplog, pool
         session = pooled_session(16) if pooled else requests.Session()
         poster = Poster(session, server.url + "/api")
         for _round in range(2):
-            threads = [threading.Thread(target=poster.post, args=(b"x",), kwargs={"timeout": 5, "verify": True})
-                       for _ in range(16)]
+            threads = [
+                threading.Thread(
+                    target=poster.post, args=(b"x",), kwargs={"timeout": 5, "verify": True}
+                )
+                for _ in range(16)
+            ]
             for t in threads:
                 t.start()
             for t in threads:

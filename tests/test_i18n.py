@@ -22,15 +22,18 @@ def en() -> Catalog:
     return Renderer().catalog("en")
 
 
-@pytest.mark.parametrize("value, digits, polish, english", [
-    (1.5, 1, "1,5", "1.5"),
-    (1.25, 1, "1,3", "1.3"),               # half up, not half even
-    (0.04, 1, "0,0", "0.0"),
-    (1234.5, 1, "1234,5", "1,234.5"),      # Polish groups from five digits on
-    (12345.67, 2, "12\u00a0345,67", "12,345.67"),
-    (1234567, 0, "1\u00a0234\u00a0567", "1,234,567"),
-    (-2.55, 1, "-2,6", "-2.6"),
-])
+@pytest.mark.parametrize(
+    "value, digits, polish, english",
+    [
+        (1.5, 1, "1,5", "1.5"),
+        (1.25, 1, "1,3", "1.3"),  # half up, not half even
+        (0.04, 1, "0,0", "0.0"),
+        (1234.5, 1, "1234,5", "1,234.5"),  # Polish groups from five digits on
+        (12345.67, 2, "12\u00a0345,67", "12,345.67"),
+        (1234567, 0, "1\u00a0234\u00a0567", "1,234,567"),
+        (-2.55, 1, "-2,6", "-2.6"),
+    ],
+)
 def test_numbers(pl, en, value, digits, polish, english):
     assert pl.number(value, digits) == polish
     assert en.number(value, digits) == english
@@ -47,7 +50,10 @@ def test_sizes_and_percent(pl, en):
 def test_dates(pl, en):
     day = dt.date(2026, 11, 22)
     assert pl.date(day) == "22.11.2026" and en.date(day) == "22 Nov 2026"
-    assert pl.date(dt.date(2026, 1, 5)) == "05.01.2026" and en.date(dt.date(2026, 1, 5)) == "5 Jan 2026"
+    assert (
+        pl.date(dt.date(2026, 1, 5)) == "05.01.2026"
+        and en.date(dt.date(2026, 1, 5)) == "5 Jan 2026"
+    )
     assert pl.date_short(day) == "22.11" and en.date_short(day) == "22 Nov"
     assert pl.date(None) == "\u2014"
 
@@ -57,8 +63,8 @@ def test_times_in_the_locale_zone(pl, en):
     summer = dt.datetime(2026, 7, 1, 23, 30, tzinfo=dt.timezone.utc)
     assert en.datetime(winter) == "22 Nov 2026, 03:05 UTC"
     assert pl.datetime(winter) == "22.11.2026 04:05 CET"
-    assert pl.datetime(summer) == "02.07.2026 01:30 CEST"     # the local date, not the UTC one
-    assert en.datetime(dt.datetime(2026, 11, 22, 3, 5)) == "22 Nov 2026, 03:05 UTC"   # naive = UTC
+    assert pl.datetime(summer) == "02.07.2026 01:30 CEST"  # the local date, not the UTC one
+    assert en.datetime(dt.datetime(2026, 11, 22, 3, 5)) == "22 Nov 2026, 03:05 UTC"  # naive = UTC
 
 
 def test_money(pl, en):
@@ -70,8 +76,11 @@ def test_money(pl, en):
 
 
 def test_layering_falls_back_per_key():
-    cat = Catalog.from_documents("xx", {"a": "A", "b": "B {n}", "_format": {"decimal": "."}},
-                                 {"a": "Ä", "_format": {"decimal": ";"}})
+    cat = Catalog.from_documents(
+        "xx",
+        {"a": "A", "b": "B {n}", "_format": {"decimal": "."}},
+        {"a": "Ä", "_format": {"decimal": ";"}},
+    )
     assert cat.text("a") == "Ä" and cat.text("b", n=2) == "B 2" and cat.number(1.5) == "1;5"
     assert cat.text("missing.key") == "missing.key"
 
@@ -99,19 +108,42 @@ def _near_ties():
     """Ties and values a hair either side of them, where printf's rounding and half-up of the repr part ways."""
     for k in range(0, 4000, 7):
         for tie in (k / 20, k / 200, k / 2000, (2 * k + 1) / 2):
-            yield from (tie, tie + 1e-12, tie - 1e-12, tie * (1 + 2 ** -52), tie * (1 - 2 ** -52))
+            yield from (tie, tie + 1e-12, tie - 1e-12, tie * (1 + 2**-52), tie * (1 - 2**-52))
     for used in range(1, 400, 3):
-        for limit in (3, 7, 40, 200, 1000, 1024, 2 ** 31):
+        for limit in (3, 7, 40, 200, 1000, 1024, 2**31):
             yield 100.0 * used / limit
 
 
 def test_fast_number_paths_round_like_the_decimal_rule(en):
-    values = [*_near_ties(), 0.0, -0.0, -0.04, -2.55, 1e-05, 1.5e16, 2.5e9, 12345678.95, 7, -1234567, True]
+    values = [
+        *_near_ties(),
+        0.0,
+        -0.0,
+        -0.04,
+        -2.55,
+        1e-05,
+        1.5e16,
+        2.5e9,
+        12345678.95,
+        7,
+        -1234567,
+        True,
+    ]
     for value in values:
         for digits in (0, 1, 2, 3):
             assert en.number(value, digits) == _reference(value, digits), (value, digits)
 
 
 def test_gb_value_is_exact_half_up_tenths(en):
-    for size in [0, 1, GB // 20, GB // 4, GB // 4 - 1, 3 * GB // 4, 1023 * GB + GB // 2, 10 ** 15, -GB]:
+    for size in [
+        0,
+        1,
+        GB // 20,
+        GB // 4,
+        GB // 4 - 1,
+        3 * GB // 4,
+        1023 * GB + GB // 2,
+        10**15,
+        -GB,
+    ]:
         assert en.gb_value(size) == _reference(Decimal(size) / GB, 1), size

@@ -93,7 +93,9 @@ MASKERS = {
 
 
 @pytest.mark.parametrize("where", list(MASKERS))
-@pytest.mark.parametrize("secret, masked", [("k9x", False), ("k9xq", True)], ids=["3 chars", "4 chars"])
+@pytest.mark.parametrize(
+    "secret, masked", [("k9x", False), ("k9xq", True)], ids=["3 chars", "4 chars"]
+)
 def test_every_module_masks_by_the_same_length_rule(where, secret, masked):
     text = f"login with {secret} refused by node {secret}-7"
     expected = f"login with {MASK} refused by node {MASK}-7" if masked else text

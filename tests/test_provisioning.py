@@ -19,9 +19,18 @@ PASSWORD = "Start-Pass-123"
 
 
 def params(**extra):
-    base = {"serviceid": "42", "domain": "firma.pl", "username": "biuro", "password": PASSWORD,
-            "configoption1": "512", "configoption2": "20", "configoption3": "10", "configoption4": "",
-            "configoption5": "locked", "configoption6": "domain"}
+    base = {
+        "serviceid": "42",
+        "domain": "firma.pl",
+        "username": "biuro",
+        "password": PASSWORD,
+        "configoption1": "512",
+        "configoption2": "20",
+        "configoption3": "10",
+        "configoption4": "",
+        "configoption5": "locked",
+        "configoption6": "domain",
+    }
     base.update(extra)
     return base
 
@@ -63,66 +72,128 @@ def test_config_options_are_the_six_settings_in_whmcs_shape():
 
 def test_settings_defaults_and_parsing():
     assert ProductSettings.from_params({}) == ProductSettings()
-    parsed = ProductSettings.from_params(params(configoption3="1,5", configoption4="premium",
-                                                configoption5="Maintenance", configoption6="server"))
-    assert parsed == ProductSettings(quota_mb=512, max_mailboxes=20, total_space_gb=1.5, cos="premium",
-                                     suspension_policy="maintenance", tenancy="server")
+    parsed = ProductSettings.from_params(
+        params(
+            configoption3="1,5",
+            configoption4="premium",
+            configoption5="Maintenance",
+            configoption6="server",
+        )
+    )
+    assert parsed == ProductSettings(
+        quota_mb=512,
+        max_mailboxes=20,
+        total_space_gb=1.5,
+        cos="premium",
+        suspension_policy="maintenance",
+        tenancy="server",
+    )
     assert parsed.quota_bytes == 512 * MiB and parsed.total_space_bytes == int(1.5 * GiB)
     assert ProductSettings.from_params({"configoption3": "0"}).total_space_bytes is None
 
 
-@pytest.mark.parametrize("text, gib", [("50", 50), ("50 GB", 50), ("50GB", 50), ("1.5", 1.5), ("1,5 gb", 1.5),
-                                       ("0", None), ("", None)])
+@pytest.mark.parametrize(
+    "text, gib",
+    [
+        ("50", 50),
+        ("50 GB", 50),
+        ("50GB", 50),
+        ("1.5", 1.5),
+        ("1,5 gb", 1.5),
+        ("0", None),
+        ("", None),
+    ],
+)
 def test_total_space_setting_is_read_like_everywhere_else(text, gib):
     expected = int(gib * GiB) if gib else None
     assert ProductSettings.from_params({"configoption3": text}).total_space_bytes == expected
     assert total_space_setting({"configoption3": text, "configoption5": "not a policy"}) == expected
 
 
-@pytest.mark.parametrize("key, value, expect", [
-    ("configoption1", "lots", "'Default mailbox quota (MB)' (configoption1) must be a whole number"),
-    ("configoption1", "-5", "configoption1"),
-    ("configoption1", "1.5", "configoption1"),
-    ("configoption2", "ten", "'Maximum mailboxes' (configoption2)"),
-    ("configoption3", "big", "'Total space (GB)' (configoption3) must be a number"),
-    ("configoption3", "nan", "configoption3"),
-    ("configoption3", "-1", "'Total space (GB)' (configoption3) must be a number of GB, 0 or more"),
-    ("configoption3", "50 MB", "configoption3"),
-    ("configoption5", "deleted", "must be one of locked, maintenance, closed"),
-    ("configoption6", "cluster", "must be one of domain, server"),
-])
+@pytest.mark.parametrize(
+    "key, value, expect",
+    [
+        (
+            "configoption1",
+            "lots",
+            "'Default mailbox quota (MB)' (configoption1) must be a whole number",
+        ),
+        ("configoption1", "-5", "configoption1"),
+        ("configoption1", "1.5", "configoption1"),
+        ("configoption2", "ten", "'Maximum mailboxes' (configoption2)"),
+        ("configoption3", "big", "'Total space (GB)' (configoption3) must be a number"),
+        ("configoption3", "nan", "configoption3"),
+        (
+            "configoption3",
+            "-1",
+            "'Total space (GB)' (configoption3) must be a number of GB, 0 or more",
+        ),
+        ("configoption3", "50 MB", "configoption3"),
+        ("configoption5", "deleted", "must be one of locked, maintenance, closed"),
+        ("configoption6", "cluster", "must be one of domain, server"),
+    ],
+)
 def test_bad_settings_name_the_setting(key, value, expect):
     with pytest.raises(ParamsError, match="product setting") as err:
         ProductSettings.from_params({key: value})
     assert expect in str(err.value)
 
 
-@pytest.mark.parametrize("given, expect", [("Firma.PL", "firma.pl"), (" firma.pl. ", "firma.pl"),
-                                           ("zażółć.pl", "xn--za-6ja4f8n1l.pl"), ("a-b.c.example", "a-b.c.example")])
+@pytest.mark.parametrize(
+    "given, expect",
+    [
+        ("Firma.PL", "firma.pl"),
+        (" firma.pl. ", "firma.pl"),
+        ("zażółć.pl", "xn--za-6ja4f8n1l.pl"),
+        ("a-b.c.example", "a-b.c.example"),
+    ],
+)
 def test_domains_are_normalised(given, expect):
     assert normalize_domain(given) == expect
 
 
-@pytest.mark.parametrize("given, expect", [
-    (None, "has no domain"), ("", "has no domain"), ("localhost", "invalid domain"), ("no space.pl", "invalid domain"),
-    ("-a.pl", "invalid domain"), ("a..pl", "invalid domain"), ("a" * 64 + ".pl", "invalid domain"),
-    ("firma.pl/../x", "invalid domain"), ("firma.p1", "invalid domain"),
-])
+@pytest.mark.parametrize(
+    "given, expect",
+    [
+        (None, "has no domain"),
+        ("", "has no domain"),
+        ("localhost", "invalid domain"),
+        ("no space.pl", "invalid domain"),
+        ("-a.pl", "invalid domain"),
+        ("a..pl", "invalid domain"),
+        ("a" * 64 + ".pl", "invalid domain"),
+        ("firma.pl/../x", "invalid domain"),
+        ("firma.p1", "invalid domain"),
+    ],
+)
 def test_bad_domains(given, expect):
     with pytest.raises(ParamsError, match=expect):
         normalize_domain(given)
 
 
-@pytest.mark.parametrize("username, expect", [("", "admin@firma.pl"), ("Biuro", "biuro@firma.pl"),
-                                              ("jan.kowalski", "jan.kowalski@firma.pl"),
-                                              ("biuro@firma.pl", "biuro@firma.pl")])
+@pytest.mark.parametrize(
+    "username, expect",
+    [
+        ("", "admin@firma.pl"),
+        ("Biuro", "biuro@firma.pl"),
+        ("jan.kowalski", "jan.kowalski@firma.pl"),
+        ("biuro@firma.pl", "biuro@firma.pl"),
+    ],
+)
 def test_primary_mailbox(username, expect):
     assert primary_mailbox(username, "firma.pl") == expect
 
 
-@pytest.mark.parametrize("username, expect", [("a b", "invalid mailbox name"), (".jan", "invalid mailbox name"),
-                                              ("jan..k", "invalid mailbox name"), ("x" * 65, "invalid mailbox"),
-                                              ("jan@other.pl", "not in the service's domain firma.pl")])
+@pytest.mark.parametrize(
+    "username, expect",
+    [
+        ("a b", "invalid mailbox name"),
+        (".jan", "invalid mailbox name"),
+        ("jan..k", "invalid mailbox name"),
+        ("x" * 65, "invalid mailbox"),
+        ("jan@other.pl", "not in the service's domain firma.pl"),
+    ],
+)
 def test_bad_mailbox_names(username, expect):
     with pytest.raises(ParamsError, match=expect):
         primary_mailbox(username, "firma.pl")
@@ -146,7 +217,9 @@ def test_create_makes_domain_and_mailbox_and_repeat_is_success(prov, zimbra_serv
     assert account["zimbraMailQuota"] == str(512 * MiB)
     assert password_is(url, "biuro@firma.pl", PASSWORD)
 
-    prov.create(params(password="Other-Pass-999"))  # a repeat: success, nothing duplicated or changed
+    prov.create(
+        params(password="Other-Pass-999")
+    )  # a repeat: success, nothing duplicated or changed
     assert [n for n in fake.accounts if n.endswith("@firma.pl")] == ["biuro@firma.pl"]
     assert password_is(url, "biuro@firma.pl", PASSWORD)
     assert fake.count("CreateDomain") == 2 and fake.count("CreateAccount") == 2
@@ -161,18 +234,29 @@ def test_create_in_an_existing_domain_applies_the_limits(prov, fake_zimbra):
 
 def test_create_with_a_class_of_service(prov, fake_zimbra):
     prov.create(params(configoption4="basic"))
-    assert fake_zimbra.accounts["biuro@firma.pl"]["attrs"]["zimbraCOSId"] == fake_zimbra.coses["basic"]["id"]
+    assert (
+        fake_zimbra.accounts["biuro@firma.pl"]["attrs"]["zimbraCOSId"]
+        == fake_zimbra.coses["basic"]["id"]
+    )
 
 
 def test_create_with_an_unknown_cos_fails_before_creating_anything(prov, fake_zimbra):
-    with pytest.raises(ParamsError, match="class of service 'gold' .* does not exist on Zimbra mail1"):
+    with pytest.raises(
+        ParamsError, match="class of service 'gold' .* does not exist on Zimbra mail1"
+    ):
         prov.create(params(configoption4="gold"))
     assert "firma.pl" not in fake_zimbra.domains
 
 
-@pytest.mark.parametrize("bad, expect", [({"domain": ""}, "has no domain"), ({"password": ""}, "no password"),
-                                         ({"configoption1": "x"}, "configoption1"),
-                                         ({"username": "a b"}, "invalid mailbox name")])
+@pytest.mark.parametrize(
+    "bad, expect",
+    [
+        ({"domain": ""}, "has no domain"),
+        ({"password": ""}, "no password"),
+        ({"configoption1": "x"}, "configoption1"),
+        ({"username": "a b"}, "invalid mailbox name"),
+    ],
+)
 def test_create_with_bad_params_does_nothing(prov, fake_zimbra, bad, expect):
     with pytest.raises(ParamsError, match=expect):
         prov.create(params(**bad))
@@ -223,18 +307,30 @@ def test_terminate_of_a_never_created_domain_is_success(prov, fake_zimbra):
 def test_terminate_removes_lists_resources_and_aliases_too_and_repeats(prov, fake_zimbra):
     prov.create(params())
     fake_zimbra.add_account("jan@firma.pl")
-    fake_zimbra.add_distribution_list("zespol@firma.pl", members=["jan@firma.pl", "info@example.com"])
+    fake_zimbra.add_distribution_list(
+        "zespol@firma.pl", members=["jan@firma.pl", "info@example.com"]
+    )
     fake_zimbra.add_resource("sala@firma.pl", display_name="Sala konferencyjna")
     fake_zimbra.add_alias("kontakt@firma.pl", "biuro@firma.pl")
     fake_zimbra.add_alias("lista@firma.pl", "zespol@firma.pl")
     prov.terminate(params())
     assert "firma.pl" not in fake_zimbra.domains
-    for table in (fake_zimbra.accounts, fake_zimbra.lists, fake_zimbra.resources, fake_zimbra.aliases):
+    for table in (
+        fake_zimbra.accounts,
+        fake_zimbra.lists,
+        fake_zimbra.resources,
+        fake_zimbra.aliases,
+    ):
         assert not [n for n in table if n.endswith("@firma.pl")]
     assert "info@example.com" in fake_zimbra.accounts
     deletes = [r["op"] for r in fake_zimbra.requests if r["op"].startswith("Delete")]
-    assert deletes == ["DeleteDistributionList", "DeleteCalendarResource", "DeleteAccount", "DeleteAccount",
-                       "DeleteDomain"]
+    assert deletes == [
+        "DeleteDistributionList",
+        "DeleteCalendarResource",
+        "DeleteAccount",
+        "DeleteAccount",
+        "DeleteDomain",
+    ]
     prov.terminate(params())  # missing domain: success
     assert fake_zimbra.count("DeleteDomain") == 1
 
@@ -265,27 +361,37 @@ def test_terminate_accepts_entries_deleted_meanwhile(fake_zimbra):
     fake_zimbra.add_distribution_list("zespol@firma.pl")
     fake_zimbra.add_resource("sala@firma.pl")
     app = DeletesBehindOurBack(fake_zimbra, "jan@firma.pl", "zespol@firma.pl", "sala@firma.pl")
-    with BackgroundServer(app) as server, ZimbraAdmin(server.url, "admin@example.com", "zimbra-secret",
-                                                     timeout=2) as admin:
+    with (
+        BackgroundServer(app) as server,
+        ZimbraAdmin(server.url, "admin@example.com", "zimbra-secret", timeout=2) as admin,
+    ):
         Provisioner(admin).terminate(params())
     assert "firma.pl" not in fake_zimbra.domains
-    assert [fake_zimbra.count(op) for op in ("DeleteDistributionList", "DeleteCalendarResource", "DeleteAccount")] \
-        == [1, 1, 1]
+    assert [
+        fake_zimbra.count(op)
+        for op in ("DeleteDistributionList", "DeleteCalendarResource", "DeleteAccount")
+    ] == [1, 1, 1]
 
 
 def test_terminate_names_what_it_cannot_remove(prov, fake_zimbra):
     prov.create(params())
     fake_zimbra.add_distribution_list("zespol@firma.pl")
-    fake_zimbra.add_alias("biuro-stare@firma.pl", "info@example.com")  # a mailbox of another customer: not ours
+    fake_zimbra.add_alias(
+        "biuro-stare@firma.pl", "info@example.com"
+    )  # a mailbox of another customer: not ours
     with pytest.raises(ZimbraError) as caught:
         prov.terminate(params())
     message = str(caught.value)
     assert caught.value.code == "account.DOMAIN_NOT_EMPTY"
     assert "firma.pl still holds alias biuro-stare@firma.pl (of info@example.com)" in message
-    assert "terminate again" in message and PASSWORD not in message and "zimbra-secret" not in message
+    assert (
+        "terminate again" in message and PASSWORD not in message and "zimbra-secret" not in message
+    )
     assert "\n" not in message
     assert "info@example.com" in fake_zimbra.accounts and "zespol@firma.pl" not in fake_zimbra.lists
-    with pytest.raises(ZimbraError) as again:  # still there: the same readable error, nothing else touched
+    with pytest.raises(
+        ZimbraError
+    ) as again:  # still there: the same readable error, nothing else touched
         prov.terminate(params())
     assert str(again.value) == message and "info@example.com" in fake_zimbra.accounts
     del fake_zimbra.aliases["biuro-stare@firma.pl"]
@@ -297,7 +403,9 @@ def test_terminate_lists_at_most_a_few_remaining_entries(prov, fake_zimbra):
     fake_zimbra.add_domain("firma.pl")
     for i in range(7):
         fake_zimbra.add_alias(f"a{i}@firma.pl", "info@example.com")
-    with pytest.raises(ZimbraError, match=r"alias a4@firma.pl \(of info@example.com\) and 2 more; remove"):
+    with pytest.raises(
+        ZimbraError, match=r"alias a4@firma.pl \(of info@example.com\) and 2 more; remove"
+    ):
         prov.terminate(params())
 
 
@@ -335,7 +443,10 @@ def test_change_package_reapplies_limits_to_domain_and_primary_only(prov, fake_z
     assert fake_zimbra.accounts["jan@firma.pl"]["attrs"]["zimbraMailQuota"] == str(100 * MiB)
     prov.change_package(params(configoption2="0", configoption4="basic"))
     assert "zimbraDomainMaxAccounts" not in fake_zimbra.domains["firma.pl"]["attrs"]
-    assert fake_zimbra.accounts["biuro@firma.pl"]["attrs"]["zimbraCOSId"] == fake_zimbra.coses["basic"]["id"]
+    assert (
+        fake_zimbra.accounts["biuro@firma.pl"]["attrs"]["zimbraCOSId"]
+        == fake_zimbra.coses["basic"]["id"]
+    )
 
 
 def test_unreachable_zimbra_is_a_readable_error(zimbra_server):

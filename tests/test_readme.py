@@ -19,13 +19,19 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 SETUP_BLOCKS = ["pip install . && puq-bridge demo", "pip install '.[test]' && python -m pytest -q"]
 PROGRAMS = ("puq-bridge", "/opt/puq-bridge/bin/puq-bridge")
 #: Every ``*_env`` variable the example config names, with a value.
-ENV = {"WHMCS_API_SECRET": "s3cret-api", "ZIMBRA_MAIL1_PASSWORD": "pw1", "ZIMBRA_MAIL2_PASSWORD": "pw2",
-       "PUQ_BRIDGE_SECRET": "0123456789abcdef" * 4}
+ENV = {
+    "WHMCS_API_SECRET": "s3cret-api",
+    "ZIMBRA_MAIL1_PASSWORD": "pw1",
+    "ZIMBRA_MAIL2_PASSWORD": "pw2",
+    "PUQ_BRIDGE_SECRET": "0123456789abcdef" * 4,
+}
 
 
 def code_blocks(lang: str, text: str = README) -> list[str]:
     """The bodies of the fenced blocks whose info string is ``lang``, in order."""
-    return [m.group(1).rstrip("\n") for m in re.finditer(rf"^```{lang}\n(.*?)^```", text, re.M | re.S)]
+    return [
+        m.group(1).rstrip("\n") for m in re.finditer(rf"^```{lang}\n(.*?)^```", text, re.M | re.S)
+    ]
 
 
 def command_lines(text: str = README) -> list[list[str]]:
@@ -53,7 +59,9 @@ def parse(args: list[str]) -> list[str]:
             name, command, rest = command.resolve_command(ctx, rest)
             path.append(name)
             ctx = command.make_context(name, rest, parent=ctx)
-            rest = [*ctx._protected_args, *ctx.args] if isinstance(command, click.Group) else ctx.args
+            rest = (
+                [*ctx._protected_args, *ctx.args] if isinstance(command, click.Group) else ctx.args
+            )
         assert not rest, f"unexpected arguments {rest}"
     except click.exceptions.Exit as done:
         assert done.exit_code == 0
@@ -74,9 +82,14 @@ def example_config(tmp_path: Path) -> tuple[dict, Path]:
 
 # --- set-up blocks and commands ------------------------------------------------------------------------------------
 
+
 def test_the_two_setup_blocks_come_first_exactly_as_given():
     assert code_blocks("sh")[:2] == SETUP_BLOCKS
-    assert README.index(SETUP_BLOCKS[0]) < README.index(SETUP_BLOCKS[1]) < README.index("## How it fits")
+    assert (
+        README.index(SETUP_BLOCKS[0])
+        < README.index(SETUP_BLOCKS[1])
+        < README.index("## How it fits")
+    )
 
 
 def test_ci_runs_the_readme_test_command():
@@ -105,8 +118,11 @@ def test_a_wrong_command_line_does_not_parse():
         parse(["users", "invite", "--client-id", "1"])
 
 
-@pytest.mark.parametrize("args", [a for a in command_lines() if a[-1] in ("--help", "--version")],
-                         ids=lambda a: " ".join(a))
+@pytest.mark.parametrize(
+    "args",
+    [a for a in command_lines() if a[-1] in ("--help", "--version")],
+    ids=lambda a: " ".join(a),
+)
 def test_help_and_version_lines_run(args):
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
@@ -140,12 +156,19 @@ def test_the_whmcs_module_lines_run_with_the_example_config(tmp_path):
 
 # --- config, deploy files ------------------------------------------------------------------------------------------
 
+
 def test_the_example_config_loads(tmp_path):
     raw, _ = example_config(tmp_path)
     cfg = parse_config(raw, "README.md", env=ENV)
     assert [z.name for z in cfg.zimbra] == ["mail1", "mail2"]
-    assert cfg.zimbra_for(3).name == "mail1" and cfg.zimbra_for(None, "MAIL2.example.net").name == "mail2"
-    assert cfg.whmcs.secret == ENV["WHMCS_API_SECRET"] and cfg.adapter.secret == ENV["PUQ_BRIDGE_SECRET"]
+    assert (
+        cfg.zimbra_for(3).name == "mail1"
+        and cfg.zimbra_for(None, "MAIL2.example.net").name == "mail2"
+    )
+    assert (
+        cfg.whmcs.secret == ENV["WHMCS_API_SECRET"]
+        and cfg.adapter.secret == ENV["PUQ_BRIDGE_SECRET"]
+    )
     assert cfg.store.detail_days == 14 and cfg.render.stale_after_hours == 26
 
 
@@ -162,10 +185,13 @@ def test_the_example_config_names_exactly_the_variables_of_the_secrets_example()
 
 
 def test_the_cron_line_is_the_deploy_file_and_parses():
-    cron = [ln for ln in (ROOT / "deploy" / "puq-bridge.cron").read_text().splitlines()
-            if ln and not ln.startswith("#") and "=" not in ln.split()[0]]
+    cron = [
+        ln
+        for ln in (ROOT / "deploy" / "puq-bridge.cron").read_text().splitlines()
+        if ln and not ln.startswith("#") and "=" not in ln.split()[0]
+    ]
     assert len(cron) == 1 and cron[0] in README
-    command = cron[0].split(None, 6)[6]                    # after "m h dom mon dow user"
+    command = cron[0].split(None, 6)[6]  # after "m h dom mon dow user"
     (invocation,) = [a for a in command_lines(f"```sh\n{command}\n```\n")]
     assert parse(invocation) == ["sync-usage"]
 
@@ -175,7 +201,9 @@ def test_systemd_units_run_a_command_that_parses(unit):
     text = (ROOT / "deploy" / unit).read_text()
     (exec_start,) = re.findall(r"^ExecStart=(.+)$", text, re.M)
     (invocation,) = command_lines(f"```sh\n{exec_start}\n```\n")
-    assert parse(invocation) == [{"puq-bridge.service": "serve", "puq-bridge-sync.service": "sync-usage"}[unit]]
+    assert parse(invocation) == [
+        {"puq-bridge.service": "serve", "puq-bridge-sync.service": "sync-usage"}[unit]
+    ]
     assert "EnvironmentFile=/etc/puq-bridge/secrets.env" in text and "User=puq-bridge" in text
 
 
@@ -186,10 +214,11 @@ def test_deploy_files_named_in_the_readme_exist():
 
 # --- lists that must match the code --------------------------------------------------------------------------------
 
+
 def _section(title: str) -> str:
     start = README.index(f"## {title}")
     end = README.find("\n## ", start + 3)
-    return README[start:end if end > 0 else None]
+    return README[start : end if end > 0 else None]
 
 
 def whmcs_actions_by_method() -> dict[str, set[str]]:
@@ -200,11 +229,17 @@ def whmcs_actions_by_method() -> dict[str, set[str]]:
     for fn in (n for n in cls.body if isinstance(n, ast.FunctionDef)):
         direct[fn.name], calls[fn.name] = set(), set()
         for node in ast.walk(fn):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "self"):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "self"
+            ):
                 calls[fn.name].add(node.func.attr)
                 first = node.args[0] if node.args else None
-                if isinstance(first, ast.Constant) and re.fullmatch(r"[A-Z][A-Za-z]+", str(first.value)):
+                if isinstance(first, ast.Constant) and re.fullmatch(
+                    r"[A-Z][A-Za-z]+", str(first.value)
+                ):
                     direct[fn.name].add(first.value)
 
     def closure(name, seen):
@@ -220,9 +255,14 @@ def whmcs_actions_by_method() -> dict[str, set[str]]:
 def actions_the_bridge_calls() -> set[str]:
     """Actions reachable from the CLI, the sync and the adapter (not the demo, which drives the simulator)."""
     methods = whmcs_actions_by_method()
-    files = [p for p in [*(ROOT / "puq_bridge").rglob("*.py"), *(ROOT / "whmcs_module").rglob("*.py")]
-             if p.parts[-2:] != ("whmcs", "client.py") and "simulators" not in p.parts
-             and "demo" not in p.parts and not p.name.startswith("demo")]
+    files = [
+        p
+        for p in [*(ROOT / "puq_bridge").rglob("*.py"), *(ROOT / "whmcs_module").rglob("*.py")]
+        if p.parts[-2:] != ("whmcs", "client.py")
+        and "simulators" not in p.parts
+        and "demo" not in p.parts
+        and not p.name.startswith("demo")
+    ]
     used = set()
     for path in files:
         for name in re.findall(r"\.(\w+)\(", path.read_text(encoding="utf-8")):
@@ -243,4 +283,6 @@ def test_the_product_settings_table_matches_the_module_settings():
     from puq_bridge.provisioning import SETTINGS
 
     rows = re.findall(r"^\| (\d) \| ([^|]+?) \|", _section("The WHMCS module (forwarder)"), re.M)
-    assert [(int(n), label) for n, label in rows] == [(i, s.label) for i, s in enumerate(SETTINGS, start=1)]
+    assert [(int(n), label) for n, label in rows] == [
+        (i, s.label) for i, s in enumerate(SETTINGS, start=1)
+    ]

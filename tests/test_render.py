@@ -23,25 +23,44 @@ SERVICE_PASSWORD = "Sekret-Hasl0!"
 
 def make_facts(**changes) -> ServiceFacts:
     facts = ServiceFacts(
-        service_id=42, domain="example.pl", status="Active", registration_date=dt.date(2026, 1, 15),
-        next_due_date=dt.date(2026, 11, 22), billing_cycle="Monthly", recurring_amount=Decimal("49.00"),
-        currency_code="PLN", payment_method="Bank Transfer", hostname="mail1.example.com", main_ip="192.0.2.10",
-        webmail_url="https://mail1.example.com/", admin_url="https://mail1.example.com:7071/zimbraAdmin/",
-        total_space_bytes=10 * GB, language="polish",
+        service_id=42,
+        domain="example.pl",
+        status="Active",
+        registration_date=dt.date(2026, 1, 15),
+        next_due_date=dt.date(2026, 11, 22),
+        billing_cycle="Monthly",
+        recurring_amount=Decimal("49.00"),
+        currency_code="PLN",
+        payment_method="Bank Transfer",
+        hostname="mail1.example.com",
+        main_ip="192.0.2.10",
+        webmail_url="https://mail1.example.com/",
+        admin_url="https://mail1.example.com:7071/zimbraAdmin/",
+        total_space_bytes=10 * GB,
+        language="polish",
     )
     return replace(facts, **changes)
 
 
 def make_snapshot(mailboxes=(), *, age_hours: float = 2, **changes) -> Snapshot:
     mailboxes = tuple(mailboxes)
-    snap = Snapshot(service_id=42, domain="example.pl", server="mail1", taken_at=NOW - dt.timedelta(hours=age_hours),
-                    used_bytes=sum(m.used_bytes for m in mailboxes), limit_bytes=10 * GB, mailboxes=mailboxes)
+    snap = Snapshot(
+        service_id=42,
+        domain="example.pl",
+        server="mail1",
+        taken_at=NOW - dt.timedelta(hours=age_hours),
+        used_bytes=sum(m.used_bytes for m in mailboxes),
+        limit_bytes=10 * GB,
+        mailboxes=mailboxes,
+    )
     return replace(snap, **changes)
 
 
 def history(days: int) -> list[DailyPoint]:
     first = NOW.date() - dt.timedelta(days=days - 1)
-    return [DailyPoint(first + dt.timedelta(days=i), (i + 1) * 100 * MB, 10 * GB) for i in range(days)]
+    return [
+        DailyPoint(first + dt.timedelta(days=i), (i + 1) * 100 * MB, 10 * GB) for i in range(days)
+    ]
 
 
 MAILBOXES = (
@@ -61,7 +80,10 @@ def rows(page: str) -> list[str]:
 
 
 def names(page: str) -> list[str]:
-    return [html.unescape(re.sub(r"<[^>]+>", "", re.search(r"<td[^>]*>(.*?)</td>", r).group(1))) for r in rows(page)]
+    return [
+        html.unescape(re.sub(r"<[^>]+>", "", re.search(r"<td[^>]*>(.*?)</td>", r).group(1)))
+        for r in rows(page)
+    ]
 
 
 # --- escaping and secrets ------------------------------------------------------------------------------------------
@@ -70,10 +92,16 @@ def names(page: str) -> list[str]:
 def test_hostile_names_are_escaped(renderer):
     evil_box = "<script>alert(1)</script>@x.pl"
     evil_domain = 'x.pl"><img src=x onerror=alert(2)>'
-    facts = make_facts(hostname='mail"1\'.example.com', domain=evil_domain,
-                       webmail_url='https://mail"1.example.com/"><b>')
+    facts = make_facts(
+        hostname="mail\"1'.example.com",
+        domain=evil_domain,
+        webmail_url='https://mail"1.example.com/"><b>',
+    )
     snap = make_snapshot([MailboxUsage(evil_box, GB, 2 * GB)], domain=evil_domain)
-    for out in (renderer.client_area(facts, snap, history(3), now=NOW), renderer.page(facts, snap, [], now=NOW)):
+    for out in (
+        renderer.client_area(facts, snap, history(3), now=NOW),
+        renderer.page(facts, snap, [], now=NOW),
+    ):
         assert "<script>alert(1)" not in out
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in out
         assert "<img src=x" not in out
@@ -91,7 +119,13 @@ def test_non_http_links_are_not_linked(renderer):
 
 def test_every_template_is_autoescaped(renderer):
     names_ = [n for n in renderer.env.list_templates() if n.endswith((".html", ".j2"))]
-    assert {"client_area.html", "page.html", "server_info.html", "resource_usage.html", "chart.html"} <= set(names_)
+    assert {
+        "client_area.html",
+        "page.html",
+        "server_info.html",
+        "resource_usage.html",
+        "chart.html",
+    } <= set(names_)
     assert all(renderer.env.autoescape(n) for n in names_ + ["page.css", "x.json"])
 
 
@@ -105,18 +139,34 @@ def test_service_password_never_in_output(renderer):
 # --- languages and formats -----------------------------------------------------------------------------------------
 
 
-POLISH_LABELS = ["Informacja o serwerze", "Wykorzystanie zasobów", "Data rejestracji", "Kwota cykliczna",
-                 "Cykl rozliczeniowy", "Następny termin płatności", "Metoda płatności", "Nazwa hosta",
-                 "Główny adres IP", "Adres panelu klienta (WEBmail)", "Adres panelu administracyjnego",
-                 "Przestrzeń całkowita", "Wykorzystana przestrzeń", "Nazwa użytkownika", "Użyto w %", "Użyto w GB",
-                 "Limit w GB"]
+POLISH_LABELS = [
+    "Informacja o serwerze",
+    "Wykorzystanie zasobów",
+    "Data rejestracji",
+    "Kwota cykliczna",
+    "Cykl rozliczeniowy",
+    "Następny termin płatności",
+    "Metoda płatności",
+    "Nazwa hosta",
+    "Główny adres IP",
+    "Adres panelu klienta (WEBmail)",
+    "Adres panelu administracyjnego",
+    "Przestrzeń całkowita",
+    "Wykorzystana przestrzeń",
+    "Nazwa użytkownika",
+    "Użyto w %",
+    "Użyto w GB",
+    "Limit w GB",
+]
 
 
 def test_polish_labels_and_formats(renderer):
-    out = renderer.client_area(make_facts(language="polish"), make_snapshot(MAILBOXES), history(3), now=NOW)
+    out = renderer.client_area(
+        make_facts(language="polish"), make_snapshot(MAILBOXES), history(3), now=NOW
+    )
     for label in POLISH_LABELS:
         assert html.escape(label) in out, label
-    assert "1,5" in out and "4,7 GB" in out          # used 1.5 + 3 + 0.195 GB
+    assert "1,5" in out and "4,7 GB" in out  # used 1.5 + 3 + 0.195 GB
     assert "22.11.2026" in out and "15.01.2026" in out
     assert "49,00 zł" in out
     assert ">miesiąc<" in out
@@ -124,15 +174,25 @@ def test_polish_labels_and_formats(renderer):
 
 
 def test_english_formats(renderer):
-    out = renderer.client_area(make_facts(language="english"), make_snapshot(MAILBOXES), history(3), now=NOW)
+    out = renderer.client_area(
+        make_facts(language="english"), make_snapshot(MAILBOXES), history(3), now=NOW
+    )
     assert "Server information" in out and "Registration date" in out and "Main IP address" in out
     assert "4.7 GB" in out and "22 Nov 2026" in out and "PLN 49.00" in out and ">monthly<" in out
     assert "Last updated" in out and "22 Nov 2026, 10:00 UTC" in out
 
 
-@pytest.mark.parametrize("whmcs_language, expected", [
-    ("polish", "pl"), ("Polish", "pl"), ("english", "en"), ("german", "en"), ("klingon", "en"), (None, "en"),
-])
+@pytest.mark.parametrize(
+    "whmcs_language, expected",
+    [
+        ("polish", "pl"),
+        ("Polish", "pl"),
+        ("english", "en"),
+        ("german", "en"),
+        ("klingon", "en"),
+        (None, "en"),
+    ],
+)
 def test_language_for(renderer, whmcs_language, expected):
     assert renderer.language_for(whmcs_language) == expected
 
@@ -156,12 +216,13 @@ def test_unknown_lang_and_tab_are_clear_errors(renderer):
 
 def test_missing_polish_key_falls_back_to_english(tmp_path):
     (tmp_path / "i18n").mkdir()
-    (tmp_path / "i18n" / "pl.json").write_text('{"tab.server_info": "Serwer", "_format": {"decimal": ","}}',
-                                               encoding="utf-8")
+    (tmp_path / "i18n" / "pl.json").write_text(
+        '{"tab.server_info": "Serwer", "_format": {"decimal": ","}}', encoding="utf-8"
+    )
     out = Renderer(tmp_path).client_area(make_facts(), make_snapshot(MAILBOXES), [], now=NOW)
-    assert ">Serwer<" in out                       # from the override
-    assert "Resource usage" in out                 # missing in pl: English
-    assert "4,7 GB" in out                         # pl's own rule kept
+    assert ">Serwer<" in out  # from the override
+    assert "Resource usage" in out  # missing in pl: English
+    assert "4,7 GB" in out  # pl's own rule kept
 
 
 def test_shipped_catalogs_have_the_same_keys(renderer):
@@ -169,8 +230,13 @@ def test_shipped_catalogs_have_the_same_keys(renderer):
     assert en.messages.keys() == pl.messages.keys()
     import json
     from importlib.resources import files
-    raw_en = json.loads(files("puq_bridge.templates").joinpath("i18n/en.json").read_text(encoding="utf-8"))
-    raw_pl = json.loads(files("puq_bridge.templates").joinpath("i18n/pl.json").read_text(encoding="utf-8"))
+
+    raw_en = json.loads(
+        files("puq_bridge.templates").joinpath("i18n/en.json").read_text(encoding="utf-8")
+    )
+    raw_pl = json.loads(
+        files("puq_bridge.templates").joinpath("i18n/pl.json").read_text(encoding="utf-8")
+    )
     assert raw_en.keys() == raw_pl.keys()
 
 
@@ -186,8 +252,12 @@ def test_broken_catalog_override_is_a_config_error(tmp_path):
 
 def test_unlimited_mailbox_and_unlimited_total(renderer):
     boxes = [MailboxUsage("a@example.pl", 5 * GB, 0)]
-    out = renderer.client_area(make_facts(total_space_bytes=None, language="english"),
-                               make_snapshot(boxes, limit_bytes=0), history(2), now=NOW)
+    out = renderer.client_area(
+        make_facts(total_space_bytes=None, language="english"),
+        make_snapshot(boxes, limit_bytes=0),
+        history(2),
+        now=NOW,
+    )
     cells = re.findall(r"<td[^>]*>(.*?)</td>", rows(out)[0])
     assert cells[1:] == ["\u2014", "5.0", "unlimited"]
     assert 'data-puq="total-space">unlimited<' in out
@@ -202,14 +272,18 @@ def test_empty_domain_renders(renderer):
 
 def test_no_usage_data_yet(renderer):
     out = renderer.client_area(make_facts(language="english"), None, [], now=NOW)
-    assert out.count('data-puq="no-data"') == 2     # both tabs say so
+    assert out.count('data-puq="no-data"') == 2  # both tabs say so
     assert 'data-puq="used-space">\u2014<' in out
-    assert 'data-puq="total-space">10.0 GB<' in out  # the product's total space is known without usage
+    assert (
+        'data-puq="total-space">10.0 GB<' in out
+    )  # the product's total space is known without usage
     assert 'data-puq="usage-chart"' in out and 'data-puq="chart-empty"' in out
 
 
 def test_thousand_mailboxes_sorted_by_usage(renderer):
-    boxes = [MailboxUsage(f"user{i:04d}@example.pl", (i * 7919) % 1000 * MB, 2 * GB) for i in range(1000)]
+    boxes = [
+        MailboxUsage(f"user{i:04d}@example.pl", (i * 7919) % 1000 * MB, 2 * GB) for i in range(1000)
+    ]
     out = renderer.client_area(make_facts(), make_snapshot(boxes), history(90), now=NOW)
     shown = names(out)
     assert len(shown) == 1000
@@ -220,41 +294,62 @@ def test_thousand_mailboxes_sorted_by_usage(renderer):
 
 
 def test_ties_are_ordered_by_name(renderer):
-    boxes = [MailboxUsage("b@x.pl", MB, GB), MailboxUsage("a@x.pl", MB, GB), MailboxUsage("c@x.pl", 2 * MB, GB)]
+    boxes = [
+        MailboxUsage("b@x.pl", MB, GB),
+        MailboxUsage("a@x.pl", MB, GB),
+        MailboxUsage("c@x.pl", 2 * MB, GB),
+    ]
     assert names(renderer.tab("server-info", make_facts(), make_snapshot(boxes), now=NOW)) == [
-        "c@x.pl", "a@x.pl", "b@x.pl"]
+        "c@x.pl",
+        "a@x.pl",
+        "b@x.pl",
+    ]
 
 
 @pytest.mark.parametrize("age_hours, stale", [(25.9, False), (26.1, True)])
 def test_stale_notice_after_configured_age(renderer, age_hours, stale):
-    out = renderer.tab("resource-usage", make_facts(), make_snapshot(MAILBOXES, age_hours=age_hours), now=NOW)
+    out = renderer.tab(
+        "resource-usage", make_facts(), make_snapshot(MAILBOXES, age_hours=age_hours), now=NOW
+    )
     assert ('data-puq="notice-stale"' in out) is stale
 
 
 def test_stale_after_hours_is_configurable():
     snap = make_snapshot(MAILBOXES, age_hours=3)
-    assert 'notice-stale' not in Renderer().tab("resource-usage", make_facts(), snap, now=NOW)
-    out = Renderer(stale_after_hours=2).tab("resource-usage", make_facts(language="english"), snap, now=NOW)
+    assert "notice-stale" not in Renderer().tab("resource-usage", make_facts(), snap, now=NOW)
+    out = Renderer(stale_after_hours=2).tab(
+        "resource-usage", make_facts(language="english"), snap, now=NOW
+    )
     assert "older than 2 hours" in out
 
 
 def test_unreachable_notice_keeps_last_data(renderer):
-    snap = make_snapshot(MAILBOXES, error="Zimbra mail1 GetQuotaUsage: connection refused",
-                         failed_at=NOW - dt.timedelta(minutes=30))
+    snap = make_snapshot(
+        MAILBOXES,
+        error="Zimbra mail1 GetQuotaUsage: connection refused",
+        failed_at=NOW - dt.timedelta(minutes=30),
+    )
     out = renderer.client_area(make_facts(language="english"), snap, history(5), now=NOW)
     assert 'data-puq="notice-unreachable"' in out
     assert "could not be reached on 22 Nov 2026, 11:30 UTC" in out
-    assert len(rows(out)) == 3                       # last known data still shown
-    assert "connection refused" not in out           # the internal error is not shown to the client
-    assert 'notice-unreachable' not in renderer.client_area(make_facts(), make_snapshot(MAILBOXES), [], now=NOW)
+    assert len(rows(out)) == 3  # last known data still shown
+    assert "connection refused" not in out  # the internal error is not shown to the client
+    assert "notice-unreachable" not in renderer.client_area(
+        make_facts(), make_snapshot(MAILBOXES), [], now=NOW
+    )
 
 
 def test_percent_and_bar_levels(renderer):
-    boxes = [MailboxUsage("full@x.pl", 95 * MB, 100 * MB), MailboxUsage("half@x.pl", 50 * MB, 100 * MB),
-             MailboxUsage("over@x.pl", 150 * MB, 100 * MB)]
-    out = renderer.tab("resource-usage", make_facts(language="english"), make_snapshot(boxes), now=NOW)
+    boxes = [
+        MailboxUsage("full@x.pl", 95 * MB, 100 * MB),
+        MailboxUsage("half@x.pl", 50 * MB, 100 * MB),
+        MailboxUsage("over@x.pl", 150 * MB, 100 * MB),
+    ]
+    out = renderer.tab(
+        "resource-usage", make_facts(language="english"), make_snapshot(boxes), now=NOW
+    )
     assert "(95.0%)" in out and "(150.0%)" in out
-    assert 'style="width: 100.0%"' in out          # over quota: the bar stops at 100 %
+    assert 'style="width: 100.0%"' in out  # over quota: the bar stops at 100 %
     assert "bg-danger" in out and "bg-success" in out
 
 
@@ -269,9 +364,11 @@ def test_twenty_one_and_six_markup(renderer):
     assert out.count('data-toggle="tab"') == 2
     assert '<li class="nav-item active"' in out and 'class="nav-link active"' in out
     for hook in ('data-puq-tab="server-info"', 'data-puq-tab="resource-usage"'):
-        assert out.count(hook) == 2                  # the link and the pane
-    assert '<div class="table-responsive">\n<table class="table table-striped table-sm table-condensed puq-mailboxes" ' \
-           'data-puq="mailbox-table">' in out
+        assert out.count(hook) == 2  # the link and the pane
+    assert (
+        '<div class="table-responsive">\n<table class="table table-striped table-sm table-condensed puq-mailboxes" '
+        'data-puq="mailbox-table">' in out
+    )
     assert 'class="progress' in out and 'role="progressbar"' in out
 
 
@@ -283,21 +380,27 @@ def test_tab_ids_differ_per_service(renderer):
 
 def test_single_tabs(renderer):
     info = renderer.tab("server-info", make_facts(), make_snapshot(MAILBOXES), history(3), now=NOW)
-    usage = renderer.tab("resource-usage", make_facts(), make_snapshot(MAILBOXES), history(3), now=NOW)
+    usage = renderer.tab(
+        "resource-usage", make_facts(), make_snapshot(MAILBOXES), history(3), now=NOW
+    )
     assert 'data-puq="mailbox-table"' in info and 'data-puq="usage-chart"' not in info
     assert 'data-puq="usage-chart"' in usage and 'data-puq="mailbox-table"' not in usage
     assert 'data-toggle="tab"' not in info
 
 
 def test_page_is_standalone(renderer):
-    out = renderer.page(make_facts(), make_snapshot(MAILBOXES), history(90), now=NOW, brand="Hoster & Co")
+    out = renderer.page(
+        make_facts(), make_snapshot(MAILBOXES), history(90), now=NOW, brand="Hoster & Co"
+    )
     assert out.startswith("<!DOCTYPE html>")
     assert '<html lang="pl">' in out and 'name="viewport"' in out
     assert "<title>example.pl \u2013 Serwer pocztowy</title>" in out
     assert "Hoster &amp; Co" in out
-    assert ".nav-tabs" in out and ".progress" in out      # page.css inlined
-    assert "classList.add(\"active\", \"show\", \"in\")" in out   # the tab switcher
-    assert not re.search(r'\b(src|href)="(https?:)?//', out.replace('href="https://mail1.example.com', ""))
+    assert ".nav-tabs" in out and ".progress" in out  # page.css inlined
+    assert 'classList.add("active", "show", "in")' in out  # the tab switcher
+    assert not re.search(
+        r'\b(src|href)="(https?:)?//', out.replace('href="https://mail1.example.com', "")
+    )
     assert "<link" not in out and "@import" not in out
 
 
@@ -315,7 +418,11 @@ def polyline_points(chart: str, name: str) -> int:
 
 @pytest.mark.parametrize("days", [0, 1, 2, 90])
 def test_history_chart_point_counts(renderer, days):
-    chart = svg(renderer.tab("resource-usage", make_facts(), make_snapshot(MAILBOXES), history(days), now=NOW))
+    chart = svg(
+        renderer.tab(
+            "resource-usage", make_facts(), make_snapshot(MAILBOXES), history(days), now=NOW
+        )
+    )
     assert 'viewBox="0 0 ' in chart and 'width="100%"' in chart
     assert polyline_points(chart, "chart-used") == days
     assert ('data-puq="chart-empty"' in chart) is (days == 0)
@@ -323,8 +430,19 @@ def test_history_chart_point_counts(renderer, days):
 
 
 def test_chart_axis_labels_follow_locale(renderer):
-    pl = svg(renderer.tab("resource-usage", make_facts(), make_snapshot(MAILBOXES), history(90), now=NOW))
-    en = svg(renderer.tab("resource-usage", make_facts(), make_snapshot(MAILBOXES), history(90), lang="en", now=NOW))
+    pl = svg(
+        renderer.tab("resource-usage", make_facts(), make_snapshot(MAILBOXES), history(90), now=NOW)
+    )
+    en = svg(
+        renderer.tab(
+            "resource-usage",
+            make_facts(),
+            make_snapshot(MAILBOXES),
+            history(90),
+            lang="en",
+            now=NOW,
+        )
+    )
     assert ">22.11<" in pl and ">10,0 GB<" in pl
     assert ">22 Nov<" in en and ">10.0 GB<" in en
 
@@ -335,21 +453,30 @@ def test_chart_axis_labels_follow_locale(renderer):
 def test_override_directory_replaces_a_template(tmp_path):
     (tmp_path / "resource_usage.html").write_text(
         '<p data-puq="custom">{{ t("tab.resource_usage") }}: {{ fmt.gb(usage.used_bytes) }} {{ facts.domain }}</p>',
-        encoding="utf-8")
-    out = Renderer(tmp_path).client_area(make_facts(domain="<b>x.pl"), make_snapshot(MAILBOXES), [], now=NOW)
+        encoding="utf-8",
+    )
+    out = Renderer(tmp_path).client_area(
+        make_facts(domain="<b>x.pl"), make_snapshot(MAILBOXES), [], now=NOW
+    )
     assert '<p data-puq="custom">Wykorzystanie zasobów: 4,7 GB &lt;b&gt;x.pl</p>' in out
-    assert 'data-puq="mailbox-table"' in out          # the other templates still come from the package
+    assert 'data-puq="mailbox-table"' in out  # the other templates still come from the package
 
 
 def test_override_stylesheet_cannot_close_the_style_element(tmp_path):
-    (tmp_path / "page.css").write_text("body { color: red } </style><script>alert(1)</script>", encoding="utf-8")
+    (tmp_path / "page.css").write_text(
+        "body { color: red } </style><script>alert(1)</script>", encoding="utf-8"
+    )
     out = Renderer(tmp_path).page(make_facts(), None, [], now=NOW)
     assert "body { color: red }" in out
-    assert "</style><script>alert(1)" not in out and out.count("</style>") == 2   # page.css and client_area.css
+    assert (
+        "</style><script>alert(1)" not in out and out.count("</style>") == 2
+    )  # page.css and client_area.css
 
 
 def test_warm_renders_read_no_files(tmp_path):
-    (tmp_path / "resource_usage.html").write_text("<p>custom {{ facts.domain }}</p>", encoding="utf-8")
+    (tmp_path / "resource_usage.html").write_text(
+        "<p>custom {{ facts.domain }}</p>", encoding="utf-8"
+    )
     (tmp_path / "page.css").write_text("body { margin: 0 }", encoding="utf-8")
     renderer = Renderer(tmp_path)
     first = renderer.page(make_facts(), make_snapshot(MAILBOXES), history(3), now=NOW)
@@ -376,14 +503,21 @@ def browser():
     webdriver = pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.chrome.service import Service
 
-    binary = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
+    binary = next(
+        filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None
+    )
     driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
     if not binary or not os.path.exists(driver_path):
         pytest.skip("no Chromium/chromedriver installed")
     options = webdriver.ChromeOptions()
     options.binary_location = binary
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(driver_path), options=options)
     yield driver
@@ -393,29 +527,47 @@ def browser():
 def test_scripts_sort_the_table_and_switch_tabs(browser, renderer, tmp_path):
     from selenium.webdriver.common.by import By
 
-    boxes = [MailboxUsage("carol@x.pl", 50 * MB, 100 * MB), MailboxUsage("adam@x.pl", 300 * MB, 0),
-             MailboxUsage("bob@x.pl", 90 * MB, 100 * MB), MailboxUsage("dora@x.pl", 10 * MB, 1000 * MB)]
+    boxes = [
+        MailboxUsage("carol@x.pl", 50 * MB, 100 * MB),
+        MailboxUsage("adam@x.pl", 300 * MB, 0),
+        MailboxUsage("bob@x.pl", 90 * MB, 100 * MB),
+        MailboxUsage("dora@x.pl", 10 * MB, 1000 * MB),
+    ]
     path = tmp_path / "page.html"
-    path.write_text(renderer.page(make_facts(), make_snapshot(boxes), history(3), lang="en", now=NOW),
-                    encoding="utf-8")
+    path.write_text(
+        renderer.page(make_facts(), make_snapshot(boxes), history(3), lang="en", now=NOW),
+        encoding="utf-8",
+    )
     browser.get(path.as_uri())
 
     def order():
-        return [td.text for td in browser.find_elements(By.CSS_SELECTOR, '[data-puq="mailbox-row"] td:first-child')]
+        return [
+            td.text
+            for td in browser.find_elements(
+                By.CSS_SELECTOR, '[data-puq="mailbox-row"] td:first-child'
+            )
+        ]
 
     def click_header(n):
         browser.find_elements(By.CSS_SELECTOR, '[data-puq="mailbox-table"] th .puq-sort')[n].click()
 
-    assert order() == ["adam@x.pl", "bob@x.pl", "carol@x.pl", "dora@x.pl"]      # server order: most used first
-    click_header(2)                                                              # Used GB: now ascending
+    assert order() == [
+        "adam@x.pl",
+        "bob@x.pl",
+        "carol@x.pl",
+        "dora@x.pl",
+    ]  # server order: most used first
+    click_header(2)  # Used GB: now ascending
     assert order() == ["dora@x.pl", "carol@x.pl", "bob@x.pl", "adam@x.pl"]
-    click_header(1)                                                              # Used %: unlimited last
+    click_header(1)  # Used %: unlimited last
     assert order() == ["bob@x.pl", "carol@x.pl", "dora@x.pl", "adam@x.pl"]
-    click_header(0)                                                              # Username: A to Z
+    click_header(0)  # Username: A to Z
     assert order() == ["adam@x.pl", "bob@x.pl", "carol@x.pl", "dora@x.pl"]
 
-    pane = {name: browser.find_element(By.CSS_SELECTOR, f'div[data-puq-tab="{name}"]')
-            for name in ("server-info", "resource-usage")}
+    pane = {
+        name: browser.find_element(By.CSS_SELECTOR, f'div[data-puq-tab="{name}"]')
+        for name in ("server-info", "resource-usage")
+    }
     assert pane["server-info"].is_displayed() and not pane["resource-usage"].is_displayed()
     browser.find_element(By.CSS_SELECTOR, 'a[data-puq-tab="resource-usage"]').click()
     assert pane["resource-usage"].is_displayed() and not pane["server-info"].is_displayed()
@@ -428,13 +580,18 @@ def test_number_cells_are_right_aligned_and_unbroken(browser, renderer, tmp_path
     from selenium.webdriver.common.by import By
 
     snap = make_snapshot([MailboxUsage("jan@x.pl", GB, 2 * GB), MailboxUsage("ala@x.pl", MB, 0)])
-    for name, markup in (("page", renderer.page(make_facts(), snap, [], lang="en", now=NOW)),
-                         ("bare", renderer.client_area(make_facts(), snap, [], lang="en", now=NOW))):
+    for name, markup in (
+        ("page", renderer.page(make_facts(), snap, [], lang="en", now=NOW)),
+        ("bare", renderer.client_area(make_facts(), snap, [], lang="en", now=NOW)),
+    ):
         path = tmp_path / f"{name}.html"
         path.write_text(markup, encoding="utf-8")
         browser.get(path.as_uri())
         cells = browser.find_elements(By.CSS_SELECTOR, '[data-puq="mailbox-row"] td')
-        styles = [(c.value_of_css_property("text-align"), c.value_of_css_property("white-space")) for c in cells]
+        styles = [
+            (c.value_of_css_property("text-align"), c.value_of_css_property("white-space"))
+            for c in cells
+        ]
         assert len(styles) == 8, name
         for row in (styles[:4], styles[4:]):
             assert row[0][0] in ("left", "start"), name

@@ -28,7 +28,10 @@ def test_a_few_hundred_mailboxes_on_two_servers(sample):
 
 def test_polish_and_english_clients(sample):
     assert {c.language for c in sample.clients} == {"polish", "english"}
-    assert any("ż" in c.firstname + c.lastname + c.companyname or "ł" in c.companyname for c in sample.clients)
+    assert any(
+        "ż" in c.firstname + c.lastname + c.companyname or "ł" in c.companyname
+        for c in sample.clients
+    )
 
 
 def test_mailbox_names_are_unique_and_start_with_the_primary(sample):
@@ -41,7 +44,9 @@ def test_mailbox_names_are_unique_and_start_with_the_primary(sample):
 
 def test_usage_is_varied(sample):
     boxes = [m for s in sample.services for m in s.mailboxes]
-    assert any(m.quota_bytes == 0 and m.used_bytes > 10 * GB for m in boxes), "a large unlimited mailbox"
+    assert any(m.quota_bytes == 0 and m.used_bytes > 10 * GB for m in boxes), (
+        "a large unlimited mailbox"
+    )
     nearly_full = [m for m in boxes if m.quota_bytes and 0.95 <= m.used_bytes / m.quota_bytes < 1]
     assert 1 <= len(nearly_full) <= 3
     assert any(m.used_bytes == 0 for m in boxes)

@@ -17,9 +17,18 @@ T0 = dt.datetime(2026, 11, 1, 3, 0, tzinfo=UTC)
 MB = 1024 * 1024
 
 
-def ok(service_id=1, used=10 * MB, limit=100 * MB, status="updated", domain="example.pl", server="mail1"):
-    boxes = (MailboxUsage(f"a@{domain}", used // 2, limit // 2, "id-a"), MailboxUsage(f"b@{domain}", used - used // 2,
-                                                                                        limit - limit // 2, "id-b"))
+def ok(
+    service_id=1,
+    used=10 * MB,
+    limit=100 * MB,
+    status="updated",
+    domain="example.pl",
+    server="mail1",
+):
+    boxes = (
+        MailboxUsage(f"a@{domain}", used // 2, limit // 2, "id-a"),
+        MailboxUsage(f"b@{domain}", used - used // 2, limit - limit // 2, "id-b"),
+    )
     return ServiceResult(service_id, domain, server, status, used, limit, boxes, None)
 
 
@@ -29,7 +38,9 @@ def failed(service_id=1, error="Zimbra mail1 AuthRequest: connection refused"):
 
 @pytest.fixture
 def store(tmp_path):
-    with UsageStore(tmp_path / "deep" / "er" / "usage.sqlite3", detail_days=3, history_days=100) as s:
+    with UsageStore(
+        tmp_path / "deep" / "er" / "usage.sqlite3", detail_days=3, history_days=100
+    ) as s:
         yield s
 
 
@@ -85,7 +96,9 @@ def test_folder_that_cannot_be_created_is_a_store_error(tmp_path):
 
 
 def test_latest_round_trips_totals_and_mailboxes(store):
-    store.record_run(T0, T0 + dt.timedelta(seconds=2), [ok(1), ok(2, used=5 * MB, domain="other.pl")])
+    store.record_run(
+        T0, T0 + dt.timedelta(seconds=2), [ok(1), ok(2, used=5 * MB, domain="other.pl")]
+    )
     snap = store.latest(1)
     assert (snap.service_id, snap.domain, snap.server) == (1, "example.pl", "mail1")
     assert (snap.used_bytes, snap.limit_bytes) == (10 * MB, 100 * MB)
@@ -98,7 +111,11 @@ def test_latest_round_trips_totals_and_mailboxes(store):
 
 def test_latest_is_newest_success_plus_error_of_a_newer_failure(store):
     store.record_run(T0, T0, [ok(used=1 * MB)])
-    store.record_run(T0 + dt.timedelta(hours=1), T0 + dt.timedelta(hours=1), [ok(used=2 * MB, status="unchanged")])
+    store.record_run(
+        T0 + dt.timedelta(hours=1),
+        T0 + dt.timedelta(hours=1),
+        [ok(used=2 * MB, status="unchanged")],
+    )
     later = T0 + dt.timedelta(hours=2)
     store.record_run(later, later, [failed()])
     snap = store.latest(1)
@@ -115,7 +132,9 @@ def test_a_failure_older_than_the_success_is_not_reported(store):
 
 
 def test_only_failures_means_no_snapshot(store):
-    store.record_run(T0, T0, [failed(), ServiceResult(2, "x.pl", "", "skipped", error="no [[zimbra]] entry")])
+    store.record_run(
+        T0, T0, [failed(), ServiceResult(2, "x.pl", "", "skipped", error="no [[zimbra]] entry")]
+    )
     assert store.latest(1) is None and store.latest(2) is None
     assert store.counts()["samples"] == 2  # still recorded, with the error
 
@@ -179,13 +198,16 @@ def test_prune_keeps_the_newest_success_of_a_service_that_keeps_failing(store):
     assert store.latest(1) is None
 
 
-@pytest.mark.parametrize("sql", [
-    "SELECT id FROM samples WHERE service_id = 1 AND used_bytes IS NOT NULL ORDER BY taken_at DESC, id DESC LIMIT 1",
-    "SELECT error FROM samples WHERE service_id = 1 AND status = 'failed' AND taken_at >= 'x' "
-    "ORDER BY taken_at DESC, id DESC LIMIT 1",
-    "SELECT day FROM daily WHERE service_id = 1 AND day >= '2026-01-01' ORDER BY day",
-    "SELECT name FROM mailboxes WHERE sample_id = 1 ORDER BY id",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT id FROM samples WHERE service_id = 1 AND used_bytes IS NOT NULL ORDER BY taken_at DESC, id DESC LIMIT 1",
+        "SELECT error FROM samples WHERE service_id = 1 AND status = 'failed' AND taken_at >= 'x' "
+        "ORDER BY taken_at DESC, id DESC LIMIT 1",
+        "SELECT day FROM daily WHERE service_id = 1 AND day >= '2026-01-01' ORDER BY day",
+        "SELECT name FROM mailboxes WHERE sample_id = 1 ORDER BY id",
+    ],
+)
 def test_snapshot_and_history_reads_use_an_index(store, sql):
     plan = " ".join(str(row[-1]) for row in store._read("EXPLAIN QUERY PLAN " + sql))
     assert plan.startswith("SEARCH") and ("INDEX" in plan or "PRIMARY KEY" in plan), plan
@@ -218,8 +240,9 @@ def test_concurrent_readers_and_one_writer(tmp_path):
         except BaseException as err:  # pragma: no cover - reported below
             errors.append(err)
 
-    threads = [threading.Thread(target=write)] + [threading.Thread(target=read, args=(st,))
-                                                   for st in (reader, reader, writer)]
+    threads = [threading.Thread(target=write)] + [
+        threading.Thread(target=read, args=(st,)) for st in (reader, reader, writer)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -243,9 +266,13 @@ def test_version_1_file_with_data_is_upgraded_and_keeps_it(tmp_path):
     raw = sqlite3.connect(path, isolation_level=None)
     MIGRATIONS[0](raw)
     raw.execute("PRAGMA user_version = 1")
-    raw.execute("INSERT INTO runs VALUES (1, '2026-11-01T03:00:00.000000Z', '2026-11-01T03:00:01.000000Z', 1, 0, 0, 0)")
-    raw.execute("INSERT INTO samples VALUES (1, 1, 7, '2026-11-01T03:00:01.000000Z', 'firma.pl', 'mail1', 'updated', "
-                f"{5 * MB}, {50 * MB}, NULL)")
+    raw.execute(
+        "INSERT INTO runs VALUES (1, '2026-11-01T03:00:00.000000Z', '2026-11-01T03:00:01.000000Z', 1, 0, 0, 0)"
+    )
+    raw.execute(
+        "INSERT INTO samples VALUES (1, 1, 7, '2026-11-01T03:00:01.000000Z', 'firma.pl', 'mail1', 'updated', "
+        f"{5 * MB}, {50 * MB}, NULL)"
+    )
     raw.execute(f"INSERT INTO mailboxes VALUES (1, 1, 'a@firma.pl', 'id-a', {5 * MB}, {50 * MB})")
     raw.close()
     with UsageStore(path) as s:
@@ -260,13 +287,18 @@ def test_version_1_file_with_data_is_upgraded_and_keeps_it(tmp_path):
 def test_remember_total_space_writes_only_changes(store):
     assert store.remember_total_space(1, 10 * MB, now=T0) is True
     assert store.remember_total_space(1, 10 * MB, now=T0 + dt.timedelta(hours=1)) is False
-    assert store.remember_total_space(2, None) is False          # nothing known, nothing to forget
+    assert store.remember_total_space(2, None) is False  # nothing known, nothing to forget
     assert store.remember_total_space(3, 20 * MB) is True
     assert store.total_spaces() == {1: 10 * MB, 3: 20 * MB}
     raw = sqlite3.connect(store.path)
-    assert raw.execute("SELECT updated_at FROM service_settings WHERE service_id = 1").fetchone()[0].startswith(
-        "2026-11-01T03:00")                                       # the unchanged second call did not touch it
-    assert store.remember_total_space(1, 0) is True               # the product's setting went back to 0: forgotten
+    assert (
+        raw.execute("SELECT updated_at FROM service_settings WHERE service_id = 1")
+        .fetchone()[0]
+        .startswith("2026-11-01T03:00")
+    )  # the unchanged second call did not touch it
+    assert (
+        store.remember_total_space(1, 0) is True
+    )  # the product's setting went back to 0: forgotten
     assert store.remember_total_space(3, 30 * MB) is True
     assert store.total_spaces() == {3: 30 * MB}
 
@@ -283,17 +315,29 @@ def test_version_2_file_with_data_is_upgraded_and_keeps_it(tmp_path):
     MIGRATIONS[0](raw)
     MIGRATIONS[1](raw)
     raw.execute("PRAGMA user_version = 2")
-    raw.execute("INSERT INTO runs VALUES (1, '2026-11-01T03:00:00.000000Z', '2026-11-01T03:00:01.000000Z', 1, 0, 0, 0)")
-    raw.execute("INSERT INTO samples VALUES (1, 1, 7, '2026-11-01T03:00:01.000000Z', 'firma.pl', 'mail1', 'updated', "
-                f"{5 * MB}, {50 * MB}, NULL)")
+    raw.execute(
+        "INSERT INTO runs VALUES (1, '2026-11-01T03:00:00.000000Z', '2026-11-01T03:00:01.000000Z', 1, 0, 0, 0)"
+    )
+    raw.execute(
+        "INSERT INTO samples VALUES (1, 1, 7, '2026-11-01T03:00:01.000000Z', 'firma.pl', 'mail1', 'updated', "
+        f"{5 * MB}, {50 * MB}, NULL)"
+    )
     raw.execute(f"INSERT INTO mailboxes VALUES (1, 1, 'a@firma.pl', 'id-a', {5 * MB}, {50 * MB})")
-    raw.execute(f"INSERT INTO service_settings VALUES (7, {50 * 1024 * MB}, '2026-11-01T03:00:00.000000Z')")
+    raw.execute(
+        f"INSERT INTO service_settings VALUES (7, {50 * 1024 * MB}, '2026-11-01T03:00:00.000000Z')"
+    )
     raw.close()
     with UsageStore(path) as s:
         assert s.schema_version == SCHEMA_VERSION == 3
         old = s.latest(7)
-        assert (old.used_bytes, old.mailboxes[0].name, old.tenancy) == (5 * MB, "a@firma.pl", "domain")
-        assert s.service_settings() == {7: ServiceSettings(50 * 1024 * MB, None)}    # tenancy not known yet
+        assert (old.used_bytes, old.mailboxes[0].name, old.tenancy) == (
+            5 * MB,
+            "a@firma.pl",
+            "domain",
+        )
+        assert s.service_settings() == {
+            7: ServiceSettings(50 * 1024 * MB, None)
+        }  # tenancy not known yet
         assert s.total_spaces() == {7: 50 * 1024 * MB}
         assert s.remember_settings(7, 50 * 1024 * MB, "server") is True
     with UsageStore(path) as s:
@@ -302,26 +346,39 @@ def test_version_2_file_with_data_is_upgraded_and_keeps_it(tmp_path):
 
 
 def test_remember_settings_writes_only_changes_and_keeps_the_other_setting(store):
-    assert store.remember_settings(1, None, None) is False               # nothing known, nothing to write
+    assert store.remember_settings(1, None, None) is False  # nothing known, nothing to write
     assert store.remember_settings(1, 10 * MB, "server", now=T0) is True
     assert store.remember_settings(1, 10 * MB, "server", now=T0 + dt.timedelta(hours=1)) is False
     raw = sqlite3.connect(store.path)
-    assert raw.execute("SELECT updated_at FROM service_settings WHERE service_id = 1").fetchone()[0].startswith(
-        "2026-11-01T03:00")
-    assert store.remember_total_space(1, 20 * MB) is True                 # only setting 3: the tenancy stays
+    assert (
+        raw.execute("SELECT updated_at FROM service_settings WHERE service_id = 1")
+        .fetchone()[0]
+        .startswith("2026-11-01T03:00")
+    )
+    assert store.remember_total_space(1, 20 * MB) is True  # only setting 3: the tenancy stays
     assert store.service_settings() == {1: ServiceSettings(20 * MB, "server")}
     assert store.remember_settings(1, 20 * MB, "domain") is True
-    assert store.remember_settings(2, None, "domain") is True             # a known "domain" is kept too
-    assert store.service_settings() == {1: ServiceSettings(20 * MB, "domain"), 2: ServiceSettings(None, "domain")}
+    assert store.remember_settings(2, None, "domain") is True  # a known "domain" is kept too
+    assert store.service_settings() == {
+        1: ServiceSettings(20 * MB, "domain"),
+        2: ServiceSettings(None, "domain"),
+    }
     assert store.total_spaces() == {1: 20 * MB}
     with pytest.raises(ValueError, match="unknown tenancy 'cluster'"):
         store.remember_settings(3, None, "cluster")
 
 
 def test_a_whole_server_reading_keeps_its_tenancy(store):
-    server = ServiceResult(5, "firma.pl", "mail1", "updated", 3 * MB, 0,
-                           (MailboxUsage("a@firma.pl", MB, 0, "1"), MailboxUsage("b@other.pl", 2 * MB, 0, "2")),
-                           tenancy="server")
+    server = ServiceResult(
+        5,
+        "firma.pl",
+        "mail1",
+        "updated",
+        3 * MB,
+        0,
+        (MailboxUsage("a@firma.pl", MB, 0, "1"), MailboxUsage("b@other.pl", 2 * MB, 0, "2")),
+        tenancy="server",
+    )
     store.record_run(T0, T0, [server, ok(service_id=6)])
     assert store.latest(5).tenancy == "server" and len(store.latest(5).mailboxes) == 2
     assert store.latest(6).tenancy == "domain"

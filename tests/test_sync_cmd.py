@@ -14,8 +14,17 @@ from puq_bridge.usage.store import UsageStore
 from puq_bridge.usage.sync import sync_lock
 from tests.sync_support import GB, MB, PASSWORD, Farm, write_config
 
-SERVICE_KEYS = {"service_id": int, "domain": str, "server": str, "mailboxes": int, "used_bytes": int,
-                "limit_bytes": int, "used_mb": int, "limit_mb": int, "status": str}
+SERVICE_KEYS = {
+    "service_id": int,
+    "domain": str,
+    "server": str,
+    "mailboxes": int,
+    "used_bytes": int,
+    "limit_bytes": int,
+    "used_mb": int,
+    "limit_mb": int,
+    "status": str,
+}
 
 
 @pytest.fixture
@@ -39,7 +48,9 @@ def bridge(farm, whmcs_server, tmp_path, monkeypatch):
         monkeypatch.setenv(key, value)
 
     def run(*args):
-        return CliRunner().invoke(main, ["--config", str(path), "sync-usage", *args], catch_exceptions=False)
+        return CliRunner().invoke(
+            main, ["--config", str(path), "sync-usage", *args], catch_exceptions=False
+        )
 
     run.store = store
     return run
@@ -48,7 +59,7 @@ def bridge(farm, whmcs_server, tmp_path, monkeypatch):
 def test_json_document_matches_the_design(bridge, farm):
     result = bridge("--json")
     assert result.exit_code == 0, result.stderr
-    doc = json.loads(result.stdout)                       # exactly one document and nothing else on stdout
+    doc = json.loads(result.stdout)  # exactly one document and nothing else on stdout
     assert set(doc) == {"started", "duration_s", "dry_run", "totals", "services"}
     assert isinstance(doc["started"], str) and doc["started"].endswith("Z")
     assert isinstance(doc["duration_s"], float) and doc["dry_run"] is False
@@ -76,7 +87,9 @@ def test_cron_output_is_one_line_and_a_line_per_failure(bridge, farm):
     assert failed.exit_code == 1 and failed.stdout == ""
     lines = failed.stderr.splitlines()
     assert lines[0].startswith("sync-usage: 1 updated, 0 unchanged, 1 failed, 0 skipped")
-    assert len(lines) == 2 and lines[1].startswith(f"failed: service {farm.ids['b']} (b.pl on mail2): ")
+    assert len(lines) == 2 and lines[1].startswith(
+        f"failed: service {farm.ids['b']} (b.pl on mail2): "
+    )
     assert "refused" in lines[1].lower()
 
 
@@ -115,9 +128,12 @@ def test_second_run_while_the_first_is_running_exits_3(bridge, farm):
     sim.inject("hang", on="GetQuotaUsage")
     cfg = load_config(bridge.store.parent.parent / "bridge.toml")
     with UsageStore(cfg.store.path) as store:
-        engine = SyncEngine(WhmcsClient(cfg.whmcs.url, cfg.whmcs.identifier, cfg.whmcs.secret, timeout=2),
-                            cfg.zimbra, lambda e: ZimbraAdmin(e.url, e.admin_user, e.password, name=e.name, timeout=2),
-                            store=store)
+        engine = SyncEngine(
+            WhmcsClient(cfg.whmcs.url, cfg.whmcs.identifier, cfg.whmcs.secret, timeout=2),
+            cfg.zimbra,
+            lambda e: ZimbraAdmin(e.url, e.admin_user, e.password, name=e.name, timeout=2),
+            store=store,
+        )
         thread = threading.Thread(target=engine.run)
         thread.start()
         for _ in range(200):
@@ -127,7 +143,7 @@ def test_second_run_while_the_first_is_running_exits_3(bridge, farm):
         second = bridge()
         thread.join(timeout=10)
     assert second.exit_code == 3
-    assert farm.whmcs.count("UpdateClientProduct") == 2          # the first run's writes only
+    assert farm.whmcs.count("UpdateClientProduct") == 2  # the first run's writes only
 
 
 def test_unknown_server_is_a_usage_error(bridge, farm):
@@ -151,7 +167,7 @@ def test_bad_concurrency_is_a_usage_error(bridge, value):
 
 
 def test_whmcs_refusing_the_listing_is_one_error_line(bridge, farm):
-    farm.whmcs.inject("auth", on="GetClientsProducts")      # 403: not retried, so the test stays fast
+    farm.whmcs.inject("auth", on="GetClientsProducts")  # 403: not retried, so the test stays fast
     result = bridge("--json")
     assert result.exit_code == 1 and result.stdout == ""
     lines = result.stderr.splitlines()
@@ -159,7 +175,7 @@ def test_whmcs_refusing_the_listing_is_one_error_line(bridge, farm):
 
 
 def test_no_secret_in_output(bridge, farm, tmp_path, monkeypatch):
-    monkeypatch.setenv("T_ZIMBRA_0", "not-the-password")      # mail1 now fails to authenticate
+    monkeypatch.setenv("T_ZIMBRA_0", "not-the-password")  # mail1 now fails to authenticate
     result = bridge("--json")
     assert result.exit_code == 1
     text = result.stdout + result.stderr
@@ -173,15 +189,41 @@ def test_no_secret_in_output(bridge, farm, tmp_path, monkeypatch):
 def test_summary_table_and_line():
     import datetime as dt
 
-    report = SyncReport(dt.datetime(2026, 11, 22, 3, tzinfo=dt.timezone.utc), 1.84, True, [
-        ServiceResult(42, "example.pl", "mail1", "updated", 123456789, 0, (), None),
-        ServiceResult(43, "b.pl", "mail2", "failed", error="mail2: connection refused"),
-    ])
+    report = SyncReport(
+        dt.datetime(2026, 11, 22, 3, tzinfo=dt.timezone.utc),
+        1.84,
+        True,
+        [
+            ServiceResult(42, "example.pl", "mail1", "updated", 123456789, 0, (), None),
+            ServiceResult(43, "b.pl", "mail2", "failed", error="mail2: connection refused"),
+        ],
+    )
     table = summary_table(report).splitlines()
-    assert table[0].split() == ["service", "domain", "server", "mailboxes", "used", "MB", "limit", "MB", "status",
-                                "error"]
-    assert table[1].split() == ["42", "example.pl", "mail1", "0", "118", "unlimited", "updated", "-"]
+    assert table[0].split() == [
+        "service",
+        "domain",
+        "server",
+        "mailboxes",
+        "used",
+        "MB",
+        "limit",
+        "MB",
+        "status",
+        "error",
+    ]
+    assert table[1].split() == [
+        "42",
+        "example.pl",
+        "mail1",
+        "0",
+        "118",
+        "unlimited",
+        "updated",
+        "-",
+    ]
     assert table[2].split()[:7] == ["43", "b.pl", "mail2", "-", "-", "-", "failed"]
     assert table[2].endswith("mail2: connection refused")
-    assert summary_line(report) == ("sync-usage: 1 updated, 0 unchanged, 1 failed, 0 skipped in 1.8 s "
-                                    "(dry run: nothing written)")
+    assert summary_line(report) == (
+        "sync-usage: 1 updated, 0 unchanged, 1 failed, 0 skipped in 1.8 s "
+        "(dry run: nothing written)"
+    )

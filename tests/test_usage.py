@@ -15,7 +15,9 @@ from puq_bridge.usage.model import (
 )
 
 
-@pytest.mark.parametrize("value, mb", [(0, 0), (1, 1), (MB - 1, 1), (MB, 1), (MB + 1, 2), (10 * GB, 10240)])
+@pytest.mark.parametrize(
+    "value, mb", [(0, 0), (1, 1), (MB - 1, 1), (MB, 1), (MB + 1, 2), (10 * GB, 10240)]
+)
 def test_bytes_to_mb_rounds_up(value, mb):
     assert bytes_to_mb(value) == mb
 
@@ -29,7 +31,9 @@ def test_gb_is_binary():
     assert bytes_to_gb(3 * GB // 2) == 1.5
 
 
-@pytest.mark.parametrize("used, limit, expected", [(50, 100, 50.0), (0, 100, 0.0), (10, 0, None), (5, -1, None)])
+@pytest.mark.parametrize(
+    "used, limit, expected", [(50, 100, 50.0), (0, 100, 0.0), (10, 0, None), (5, -1, None)]
+)
 def test_percent_never_divides_by_zero(used, limit, expected):
     assert percent(used, limit) == expected
 
@@ -53,24 +57,38 @@ def test_empty_domain_is_unlimited_and_zero():
     assert (d.used_bytes, d.limit_bytes()) == (0, 0)
 
 
-@pytest.mark.parametrize("options, expected", [
-    ({"Total space (GB)": "50"}, 50 * GB),
-    ({"total space": "1,5 GB"}, int(1.5 * GB)),
-    ({"Total Space": "0"}, None),
-    ({"Total space": ""}, None),
-    ({"Total space": "lots"}, None),                       # a client's option that is not a number: not set
-    ({"Total space (GB)": "-5"}, None),
-    ({"Disk": "50"}, None),
-    ({}, None),
-])
+@pytest.mark.parametrize(
+    "options, expected",
+    [
+        ({"Total space (GB)": "50"}, 50 * GB),
+        ({"total space": "1,5 GB"}, int(1.5 * GB)),
+        ({"Total Space": "0"}, None),
+        ({"Total space": ""}, None),
+        ({"Total space": "lots"}, None),  # a client's option that is not a number: not set
+        ({"Total space (GB)": "-5"}, None),
+        ({"Disk": "50"}, None),
+        ({}, None),
+    ],
+)
 def test_total_space_from_options(options, expected):
     assert total_space_from_options(options) == expected
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("50", 50 * GB), ("50 GB", 50 * GB), ("50gb", 50 * GB), (" 1,5 ", int(1.5 * GB)), ("1.5 GB", int(1.5 * GB)),
-    ("0", None), ("0,0", None), ("", None), (None, None), (20, 20 * GB),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("50", 50 * GB),
+        ("50 GB", 50 * GB),
+        ("50gb", 50 * GB),
+        (" 1,5 ", int(1.5 * GB)),
+        ("1.5 GB", int(1.5 * GB)),
+        ("0", None),
+        ("0,0", None),
+        ("", None),
+        (None, None),
+        (20, 20 * GB),
+    ],
+)
 def test_parse_total_space(text, expected):
     assert parse_total_space(text) == expected
 
@@ -84,12 +102,14 @@ def test_parse_total_space_refuses_what_is_not_gb(text):
 def test_one_rule_option_then_product_then_mailboxes():
     usage = DomainUsage.of("x.pl", [MailboxUsage("a@x.pl", 10, GB)])
     option = {"Total space (GB)": "5"}
-    assert service_total_space(option, 50 * GB) == 5 * GB            # the client's choice wins
-    assert service_total_space({}, 50 * GB) == 50 * GB               # else the product's setting
+    assert service_total_space(option, 50 * GB) == 5 * GB  # the client's choice wins
+    assert service_total_space({}, 50 * GB) == 50 * GB  # else the product's setting
     assert service_total_space({"Total space": "0"}, 50 * GB) == 50 * GB
     assert service_total_space(None, None) is None
     assert service_limit_bytes(usage, option, 50 * GB) == 5 * GB
     assert service_limit_bytes(usage, {}, 50 * GB) == 50 * GB
-    assert service_limit_bytes(usage, {}, None) == GB                # else the sum of the mailbox quotas
-    unlimited = DomainUsage.of("x.pl", [MailboxUsage("a@x.pl", 10, GB), MailboxUsage("b@x.pl", 1, 0)])
+    assert service_limit_bytes(usage, {}, None) == GB  # else the sum of the mailbox quotas
+    unlimited = DomainUsage.of(
+        "x.pl", [MailboxUsage("a@x.pl", 10, GB), MailboxUsage("b@x.pl", 1, 0)]
+    )
     assert service_limit_bytes(unlimited, {}, 0) == 0

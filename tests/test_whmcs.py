@@ -28,14 +28,28 @@ def world(fake_whmcs):
     """One Polish client with two services (one on a server), one English client with none."""
     sim = fake_whmcs
     w = SimpleNamespace(sim=sim)
-    w.client = sim.add_client("Jan", "Kowalski", "jan@example.pl", language="polish", companyname="Firma")
+    w.client = sim.add_client(
+        "Jan", "Kowalski", "jan@example.pl", language="polish", companyname="Firma"
+    )
     w.other = sim.add_client("Ann", "Smith", "ann@example.com", currency_code="USD")
     w.product = sim.add_product("Private Zimbra server", type="server")
     w.server = sim.add_server("mail1", "mail1.example.com", "192.0.2.10")
-    w.service = sim.add_service(w.client, w.product, "example.pl", server_id=w.server, password=SERVICE_PASSWORD,
-                                username="jan", recurring_amount="123.45", disk_usage=118, disk_limit=10240,
-                                config_options={"Total space (GB)": "10"}, custom_fields={"Admin": "ops"})
-    w.bare = sim.add_service(w.client, w.product, "other.pl", next_due_date="0000-00-00", regdate="0000-00-00")
+    w.service = sim.add_service(
+        w.client,
+        w.product,
+        "example.pl",
+        server_id=w.server,
+        password=SERVICE_PASSWORD,
+        username="jan",
+        recurring_amount="123.45",
+        disk_usage=118,
+        disk_limit=10240,
+        config_options={"Total space (GB)": "10"},
+        custom_fields={"Admin": "ops"},
+    )
+    w.bare = sim.add_service(
+        w.client, w.product, "other.pl", next_due_date="0000-00-00", regdate="0000-00-00"
+    )
     return w
 
 
@@ -50,21 +64,31 @@ def test_client_products_converts_types(world, whmcs_client):
     assert s.registration_date == dt.date(2026, 1, 15) and s.next_due_date == dt.date(2026, 12, 15)
     assert (s.disk_usage_mb, s.disk_limit_mb, s.last_update) == (118, 10240, None)
     assert (s.server_hostname, s.server_ip, s.product_name, s.group_name) == (
-        "mail1.example.com", "192.0.2.10", "Private Zimbra server", "Mail")
+        "mail1.example.com",
+        "192.0.2.10",
+        "Private Zimbra server",
+        "Mail",
+    )
     assert s.config_options == {"Total space (GB)": "10"} and s.custom_fields == {"Admin": "ops"}
     assert s.password == SERVICE_PASSWORD and SERVICE_PASSWORD not in repr(s)
     bare = services[world.bare]
     assert bare.server_id is None and bare.next_due_date is None and bare.registration_date is None
 
 
-@pytest.mark.parametrize("filters, expected", [
-    ({"domain": "other.pl"}, ["bare"]),
-    ({"service_id": "SERVICE"}, ["service"]),
-    ({"product_id": "PRODUCT"}, ["service", "bare"]),
-    ({"client_id": "OTHER"}, []),
-])
+@pytest.mark.parametrize(
+    "filters, expected",
+    [
+        ({"domain": "other.pl"}, ["bare"]),
+        ({"service_id": "SERVICE"}, ["service"]),
+        ({"product_id": "PRODUCT"}, ["service", "bare"]),
+        ({"client_id": "OTHER"}, []),
+    ],
+)
 def test_client_products_filters(world, whmcs_client, filters, expected):
-    filters = {k: getattr(world, v.lower()) if isinstance(v, str) and v.isupper() else v for k, v in filters.items()}
+    filters = {
+        k: getattr(world, v.lower()) if isinstance(v, str) and v.isupper() else v
+        for k, v in filters.items()
+    }
     found = [s.id for s in whmcs_client.client_products(**filters)]
     assert found == [getattr(world, name) for name in expected]
 
@@ -91,17 +115,27 @@ def test_service_by_id_and_missing(world, whmcs_client):
 
 
 def test_update_usage_writes_mb_and_lastupdate(world, whmcs_client):
-    whmcs_client.update_usage(world.bare, disk_usage_mb=5, disk_limit_mb=2048,
-                              last_update=dt.datetime(2026, 11, 22, 3, 0, 7))
+    whmcs_client.update_usage(
+        world.bare,
+        disk_usage_mb=5,
+        disk_limit_mb=2048,
+        last_update=dt.datetime(2026, 11, 22, 3, 0, 7),
+    )
     row = world.sim.services[world.bare]
-    assert (row["diskusage"], row["disklimit"], row["lastupdate"]) == ("5", "2048", "2026-11-22 03:00:07")
+    assert (row["diskusage"], row["disklimit"], row["lastupdate"]) == (
+        "5",
+        "2048",
+        "2026-11-22 03:00:07",
+    )
     assert whmcs_client.service(world.bare).last_update == dt.datetime(2026, 11, 22, 3, 0, 7)
 
 
 def test_update_usage_sends_zero_which_whmcs_ignores(world, whmcs_client):
-    whmcs_client.update_usage(world.service, disk_usage_mb=0, disk_limit_mb=0, last_update=dt.datetime(2026, 1, 2))
+    whmcs_client.update_usage(
+        world.service, disk_usage_mb=0, disk_limit_mb=0, last_update=dt.datetime(2026, 1, 2)
+    )
     assert world.sim.requests[-1]["params"]["diskusage"] == "0"
-    assert world.sim.services[world.service]["diskusage"] == "118"     # the real quirk, mimicked
+    assert world.sim.services[world.service]["diskusage"] == "118"  # the real quirk, mimicked
 
 
 def test_update_client_product_fields_and_php_arrays(world, whmcs_client):
@@ -116,27 +150,51 @@ def test_update_client_product_fields_and_php_arrays(world, whmcs_client):
 def test_client_details(world, whmcs_client):
     c = whmcs_client.client_details(world.client)
     assert (c.id, c.firstname, c.companyname, c.language, c.currency_code, c.status) == (
-        world.client, "Jan", "Firma", "polish", "PLN", "Active")
+        world.client,
+        "Jan",
+        "Firma",
+        "polish",
+        "PLN",
+        "Active",
+    )
     assert whmcs_client.client_details(email="ann@example.com").currency_code == "USD"
 
 
 def test_products_and_servers(world, whmcs_client):
     world.sim.add_product("Other", module="cpanel", group="Web")
     [p] = whmcs_client.products(module="puqbridge")
-    assert (p.id, p.group_id, p.type, p.name) == (world.product, 1, "server", "Private Zimbra server")
+    assert (p.id, p.group_id, p.type, p.name) == (
+        world.product,
+        1,
+        "server",
+        "Private Zimbra server",
+    )
     assert [x.group_id for x in whmcs_client.products()] == [1, 2]
     [s] = whmcs_client.servers(service_id=world.service)
-    assert (s.id, s.hostname, s.ip_address, s.active, s.module) == (world.server, "mail1.example.com",
-                                                                    "192.0.2.10", True, "puqbridge")
+    assert (s.id, s.hostname, s.ip_address, s.active, s.module) == (
+        world.server,
+        "mail1.example.com",
+        "192.0.2.10",
+        True,
+        "puqbridge",
+    )
     assert whmcs_client.servers(service_id=world.bare) == []
 
 
 def test_payment_methods_map_gateway_modules_to_display_names(world, whmcs_client):
-    world.sim.add_service(world.other, world.product, "przelewy.pl", payment_method="przelewy24",
-                          payment_method_name="Przelewy24")
-    del world.sim.payment_methods["stripe"]   # a deactivated gateway is not listed
-    assert whmcs_client.payment_methods() == {"banktransfer": "Bank Transfer", "paypal": "PayPal",
-                                              "przelewy24": "Przelewy24"}
+    world.sim.add_service(
+        world.other,
+        world.product,
+        "przelewy.pl",
+        payment_method="przelewy24",
+        payment_method_name="Przelewy24",
+    )
+    del world.sim.payment_methods["stripe"]  # a deactivated gateway is not listed
+    assert whmcs_client.payment_methods() == {
+        "banktransfer": "Bank Transfer",
+        "paypal": "PayPal",
+        "przelewy24": "Przelewy24",
+    }
     assert world.sim.requests[-1] == {"action": "GetPaymentMethods", "params": {}}
 
 
@@ -153,9 +211,15 @@ def test_module_actions_reach_the_module(world, whmcs_client):
     whmcs_client.module_custom(sid, "resync")
     whmcs_client.module_create(sid)
     whmcs_client.module_terminate(sid)
-    assert [a for a, _ in world.sim.module_calls] == ["ModuleSuspend", "ModuleUnsuspend", "ModuleChangePw",
-                                                      "ModuleChangePackage", "ModuleCustom", "ModuleCreate",
-                                                      "ModuleTerminate"]
+    assert [a for a, _ in world.sim.module_calls] == [
+        "ModuleSuspend",
+        "ModuleUnsuspend",
+        "ModuleChangePw",
+        "ModuleChangePackage",
+        "ModuleCustom",
+        "ModuleCreate",
+        "ModuleTerminate",
+    ]
     assert world.sim.services[sid]["status"] == "Terminated"
     assert world.sim.services[sid]["password"] == "New-Pa55word"
 
@@ -175,7 +239,9 @@ def test_cancel_request_and_listing(world, whmcs_client):
     whmcs_client.add_cancel_request(world.bare, immediate=True)
     found = whmcs_client.cancelled_packages()
     assert [(p.service_id, p.type, p.reason) for p in found] == [
-        (world.service, "End of Billing Period", "moving away"), (world.bare, "Immediate", "")]
+        (world.service, "End of Billing Period", "moving away"),
+        (world.bare, "Immediate", ""),
+    ]
     assert all(isinstance(p, CancelledPackage) and isinstance(p.date, dt.datetime) for p in found)
     with pytest.raises(WhmcsApiError, match="Existing Cancellation Request Exists"):
         whmcs_client.add_cancel_request(world.service)
@@ -194,8 +260,13 @@ def test_users_life_cycle(world, whmcs_client):
     assert whmcs_client.validate_login("ewa@example.pl", "Ewa-Pa55word") == uid
     whmcs_client.create_client_invite(world.client, "ewa@example.pl", ["products", "invoices"])
     assert world.sim.invites[-1]["permissions"] == ["products", "invoices"]
-    world.sim.add_user("Ewa", "Nowak", "ewa@example.pl", client_id=world.client, permissions=["products"])
-    assert [u.email for u in whmcs_client.client_users(world.client)] == ["jan@example.pl", "ewa@example.pl"]
+    world.sim.add_user(
+        "Ewa", "Nowak", "ewa@example.pl", client_id=world.client, permissions=["products"]
+    )
+    assert [u.email for u in whmcs_client.client_users(world.client)] == [
+        "jan@example.pl",
+        "ewa@example.pl",
+    ]
     assert whmcs_client.user_permissions(uid, world.client) == ["products"]
     whmcs_client.update_user_permissions(uid, world.client, ["tickets", "emails"])
     assert whmcs_client.user_permissions(uid, world.client) == ["tickets", "emails"]
@@ -207,7 +278,9 @@ def test_users_life_cycle(world, whmcs_client):
 
 def test_users_owner_flag_and_paging(world, whmcs_client):
     for i in range(120):
-        world.sim.add_user("U", str(i), f"u{i}@example.com", client_id=world.other, permissions=["profile"])
+        world.sim.add_user(
+            "U", str(i), f"u{i}@example.com", client_id=world.other, permissions=["profile"]
+        )
     found = whmcs_client.users()
     assert len(found) == 122 and world.sim.count("GetUsers") == 2
     assert found[0].clients == ((world.client, True),)
@@ -223,27 +296,57 @@ def test_reset_password_and_sso(world, whmcs_client):
     assert world.sim.sent_emails[-1]["to"] == "jan@example.pl"
     whmcs_client.reset_password(user_id=1)
     assert len(world.sim.sent_emails) == 2
-    url = whmcs_client.create_sso_token(client_id=world.client, destination="clientarea:product_details",
-                                        service_id=world.service)
+    url = whmcs_client.create_sso_token(
+        client_id=world.client, destination="clientarea:product_details", service_id=world.service
+    )
     assert url.endswith(world.sim.sso_tokens[-1]["token"])
 
 
-@pytest.mark.parametrize("call, action, message", [
-    (lambda c, w: c.add_user("Jan", "K", "jan@example.pl", "x1234567"), "AddUser",
-     "A user already exists with that email address"),
-    (lambda c, w: c.create_client_invite(w.client, "jan@example.pl", []), "CreateClientInvite",
-     "User already associated with client"),
-    (lambda c, w: c.update_user_permissions(1, w.client, ["profile"]), "UpdateUserPermissions",
-     "Permissions cannot be set on a client owner"),
-    (lambda c, w: c.delete_user_client(1, w.client), "DeleteUserClient", "You cannot remove the account owner"),
-    (lambda c, w: c.reset_password(email="nobody@example.com"), "ResetPassword", "User Not Found"),
-    (lambda c, w: c.validate_login("jan@example.pl", "wrong"), "ValidateLogin", "Email or Password Invalid"),
-    (lambda c, w: c.client_details(999), "GetClientsDetails", "Client Not Found"),
-    (lambda c, w: c.update_usage(999, disk_usage_mb=1, disk_limit_mb=1, last_update=dt.datetime(2026, 1, 1)),
-     "UpdateClientProduct", "Service ID Not Found"),
-    (lambda c, w: c.module_create(999), "ModuleCreate", "Service ID not found"),
-    (lambda c, w: c.call("NoSuchThing"), "NoSuchThing", "Command Not Found"),
-])
+@pytest.mark.parametrize(
+    "call, action, message",
+    [
+        (
+            lambda c, w: c.add_user("Jan", "K", "jan@example.pl", "x1234567"),
+            "AddUser",
+            "A user already exists with that email address",
+        ),
+        (
+            lambda c, w: c.create_client_invite(w.client, "jan@example.pl", []),
+            "CreateClientInvite",
+            "User already associated with client",
+        ),
+        (
+            lambda c, w: c.update_user_permissions(1, w.client, ["profile"]),
+            "UpdateUserPermissions",
+            "Permissions cannot be set on a client owner",
+        ),
+        (
+            lambda c, w: c.delete_user_client(1, w.client),
+            "DeleteUserClient",
+            "You cannot remove the account owner",
+        ),
+        (
+            lambda c, w: c.reset_password(email="nobody@example.com"),
+            "ResetPassword",
+            "User Not Found",
+        ),
+        (
+            lambda c, w: c.validate_login("jan@example.pl", "wrong"),
+            "ValidateLogin",
+            "Email or Password Invalid",
+        ),
+        (lambda c, w: c.client_details(999), "GetClientsDetails", "Client Not Found"),
+        (
+            lambda c, w: c.update_usage(
+                999, disk_usage_mb=1, disk_limit_mb=1, last_update=dt.datetime(2026, 1, 1)
+            ),
+            "UpdateClientProduct",
+            "Service ID Not Found",
+        ),
+        (lambda c, w: c.module_create(999), "ModuleCreate", "Service ID not found"),
+        (lambda c, w: c.call("NoSuchThing"), "NoSuchThing", "Command Not Found"),
+    ],
+)
 def test_api_errors_carry_action_and_message(world, whmcs_client, call, action, message):
     with pytest.raises(WhmcsApiError) as err:
         call(whmcs_client, world)
@@ -255,16 +358,25 @@ def test_api_errors_carry_action_and_message(world, whmcs_client, call, action, 
 # --- error mapping -----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("sim_kwargs, client_kwargs, message", [
-    ({"secret": "another"}, {}, "Authentication Failed"),
-    ({"identifier": "someone-else"}, {}, "Invalid or missing credentials"),
-    ({"allowed_ips": ["192.0.2.1"]}, {}, "Invalid IP 127.0.0.1"),
-    ({"allowed_ips": ["192.0.2.1"], "access_key": "right-key"}, {"access_key": "wrong-key"}, "Invalid Access Key"),
-])
+@pytest.mark.parametrize(
+    "sim_kwargs, client_kwargs, message",
+    [
+        ({"secret": "another"}, {}, "Authentication Failed"),
+        ({"identifier": "someone-else"}, {}, "Invalid or missing credentials"),
+        ({"allowed_ips": ["192.0.2.1"]}, {}, "Invalid IP 127.0.0.1"),
+        (
+            {"allowed_ips": ["192.0.2.1"], "access_key": "right-key"},
+            {"access_key": "wrong-key"},
+            "Invalid Access Key",
+        ),
+    ],
+)
 def test_auth_failures_are_auth_errors_and_not_retried(sim_kwargs, client_kwargs, message):
     sim = FakeWhmcs(**{"identifier": WHMCS_IDENTIFIER, "secret": WHMCS_SECRET, **sim_kwargs})
     with BackgroundServer(sim.wsgi_app) as server:
-        client = WhmcsClient(server.url, WHMCS_IDENTIFIER, WHMCS_SECRET, timeout=1, backoff=0, **client_kwargs)
+        client = WhmcsClient(
+            server.url, WHMCS_IDENTIFIER, WHMCS_SECRET, timeout=1, backoff=0, **client_kwargs
+        )
         with pytest.raises(WhmcsAuthError) as err:
             client.servers()
     assert (err.value.message, err.value.status_code) == (message, 403)
@@ -272,15 +384,21 @@ def test_auth_failures_are_auth_errors_and_not_retried(sim_kwargs, client_kwargs
 
 
 def test_access_key_passes_the_ip_allow_list():
-    sim = FakeWhmcs(WHMCS_IDENTIFIER, WHMCS_SECRET, access_key="right-key", allowed_ips=["192.0.2.1"])
+    sim = FakeWhmcs(
+        WHMCS_IDENTIFIER, WHMCS_SECRET, access_key="right-key", allowed_ips=["192.0.2.1"]
+    )
     with BackgroundServer(sim.wsgi_app) as server:
-        client = WhmcsClient(server.url, WHMCS_IDENTIFIER, WHMCS_SECRET, access_key="right-key", timeout=1)
+        client = WhmcsClient(
+            server.url, WHMCS_IDENTIFIER, WHMCS_SECRET, access_key="right-key", timeout=1
+        )
         assert client.servers() == []
 
 
 def test_role_without_the_action_and_injected_auth(fake_whmcs, whmcs_client):
     fake_whmcs.allowed_actions = {"getservers"}
-    with pytest.raises(WhmcsAuthError, match='Invalid Permissions: API action "getusers" is not allowed'):
+    with pytest.raises(
+        WhmcsAuthError, match='Invalid Permissions: API action "getusers" is not allowed'
+    ):
         whmcs_client.users()
     fake_whmcs.inject("auth")
     with pytest.raises(WhmcsAuthError, match="Authentication Failed"):
@@ -305,7 +423,9 @@ def test_refused_connection_is_transport_error():
         client.servers()
 
 
-@pytest.mark.parametrize("kind, quote", [("html", "502 Bad Gateway"), ("malformed", '{"result":"success"')])
+@pytest.mark.parametrize(
+    "kind, quote", [("html", "502 Bad Gateway"), ("malformed", '{"result":"success"')]
+)
 def test_non_json_bodies_are_protocol_errors_with_a_snippet(fake_whmcs, whmcs_client, kind, quote):
     fake_whmcs.inject(kind, times=3)
     with pytest.raises(WhmcsProtocolError) as err:
@@ -321,12 +441,17 @@ def test_reads_recover_after_transient_failures(fake_whmcs, whmcs_client):
 
 
 @pytest.mark.parametrize("kind", ["http500", "drop", "hang", "html"])
-@pytest.mark.parametrize("write", [
-    lambda c, w: c.update_usage(w.service, disk_usage_mb=1, disk_limit_mb=2, last_update=dt.datetime(2026, 1, 1)),
-    lambda c, w: c.module_create(w.service),
-    lambda c, w: c.add_cancel_request(w.service),
-    lambda c, w: c.call("AddUser", {"email": "x@example.com"}),
-])
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda c, w: c.update_usage(
+            w.service, disk_usage_mb=1, disk_limit_mb=2, last_update=dt.datetime(2026, 1, 1)
+        ),
+        lambda c, w: c.module_create(w.service),
+        lambda c, w: c.add_cancel_request(w.service),
+        lambda c, w: c.call("AddUser", {"email": "x@example.com"}),
+    ],
+)
 def test_writes_are_never_retried(world, whmcs_client, kind, write):
     world.sim.inject(kind, times=3)
     with pytest.raises((WhmcsTransportError, WhmcsProtocolError)):
@@ -340,23 +465,44 @@ def api_reply(httpserver):
 
     def serve(body, status=200, content_type="application/json"):
         httpserver.expect_request("/includes/api.php", method="POST").respond_with_data(
-            body, status=status, content_type=content_type)
-        return WhmcsClient(httpserver.url_for("/").rstrip("/"), "id", "s3cr3t-value", timeout=1, retries=0)
+            body, status=status, content_type=content_type
+        )
+        return WhmcsClient(
+            httpserver.url_for("/").rstrip("/"), "id", "s3cr3t-value", timeout=1, retries=0
+        )
 
     return serve
 
 
-@pytest.mark.parametrize("body, status, error, message", [
-    ('{"status": "error", "message": "Nope"}', 200, WhmcsApiError, "Nope"),
-    ('{"result": "error", "message": "Invalid IP 203.0.113.9"}', 200, WhmcsAuthError, "Invalid IP 203.0.113.9"),
-    ('<html><body>Forbidden</body></html>', 403, WhmcsAuthError, "Forbidden"),
-    ('{"result": "error", "message": "Database down"}', 503, WhmcsTransportError, "Database down"),
-    ("", 500, WhmcsTransportError, "empty body"),
-    ("<html><title>WHMCS Login</title></html>", 200, WhmcsProtocolError, "WHMCS Login"),
-    ("<?xml version='1.0'?><whmcsapi><result>success</result></whmcsapi>", 200, WhmcsProtocolError, "success"),
-    ('["not", "an", "object"]', 200, WhmcsProtocolError, "not a JSON reply"),
-    ('{"answer": 42}', 200, WhmcsProtocolError, "reply has no result"),
-])
+@pytest.mark.parametrize(
+    "body, status, error, message",
+    [
+        ('{"status": "error", "message": "Nope"}', 200, WhmcsApiError, "Nope"),
+        (
+            '{"result": "error", "message": "Invalid IP 203.0.113.9"}',
+            200,
+            WhmcsAuthError,
+            "Invalid IP 203.0.113.9",
+        ),
+        ("<html><body>Forbidden</body></html>", 403, WhmcsAuthError, "Forbidden"),
+        (
+            '{"result": "error", "message": "Database down"}',
+            503,
+            WhmcsTransportError,
+            "Database down",
+        ),
+        ("", 500, WhmcsTransportError, "empty body"),
+        ("<html><title>WHMCS Login</title></html>", 200, WhmcsProtocolError, "WHMCS Login"),
+        (
+            "<?xml version='1.0'?><whmcsapi><result>success</result></whmcsapi>",
+            200,
+            WhmcsProtocolError,
+            "success",
+        ),
+        ('["not", "an", "object"]', 200, WhmcsProtocolError, "not a JSON reply"),
+        ('{"answer": 42}', 200, WhmcsProtocolError, "reply has no result"),
+    ],
+)
 def test_reply_mapping(api_reply, body, status, error, message):
     with pytest.raises(error) as err:
         api_reply(body, status).call("GetClientsProducts")
@@ -365,7 +511,10 @@ def test_reply_mapping(api_reply, body, status, error, message):
 
 
 def test_status_is_an_alias_of_result(api_reply):
-    assert api_reply('{"status": "success", "x": 1}').call("GetEmails") == {"status": "success", "x": 1}
+    assert api_reply('{"status": "success", "x": 1}').call("GetEmails") == {
+        "status": "success",
+        "x": 1,
+    }
 
 
 def test_warning_is_logged_and_kept(api_reply, caplog):
@@ -395,12 +544,16 @@ def test_no_secret_in_debug_logs_or_errors(world, whmcs_client, caplog):
     text = caplog.text + "\n".join(errors) + repr(whmcs_client)
     for secret in (WHMCS_SECRET, SERVICE_PASSWORD, "Fresh-Pa55word", "Ewa-Pa55word", "$2y$"):
         assert secret not in text
-    assert "GetClientsProducts" in caplog.text and "servicepassword" in caplog.text   # names are logged
+    assert (
+        "GetClientsProducts" in caplog.text and "servicepassword" in caplog.text
+    )  # names are logged
 
 
 def test_echoed_secrets_are_masked_in_error_text(api_reply):
-    body = ('<html><body>Bad request: secret=s3cr3t-value&password2=Hunter2-pw {"password":"Svc-pw-123"}'
-            '</body></html>')
+    body = (
+        '<html><body>Bad request: secret=s3cr3t-value&password2=Hunter2-pw {"password":"Svc-pw-123"}'
+        "</body></html>"
+    )
     with pytest.raises(WhmcsProtocolError) as err:
         api_reply(body, 400).call("ValidateLogin", {"password2": "Hunter2-pw"})
     for secret in ("s3cr3t-value", "Hunter2-pw", "Svc-pw-123"):
@@ -424,30 +577,86 @@ def _html_quoted(value):
     return "&quot;" + html.escape(value, quote=False) + "&quot;"
 
 
-SECRET_BODIES = {   # name -> (make body from the password, HTTP status, expected error)
-    "json reply": (lambda pw: json.dumps({"products": {"product": [{"id": "1", "password": pw}]}}), 200,
-                   WhmcsProtocolError),
-    "json message": (lambda pw: json.dumps({"result": "error", "message": f"rejected password={json.dumps(pw)}"}),
-                     200, WhmcsApiError),
-    "json in json": (lambda pw: json.dumps({"result": "error", "message": json.dumps({"password2": pw})}), 200,
-                     WhmcsApiError),
-    "truncated json": (lambda pw: json.dumps({"password": pw, "id": "1"})[:-12], 200, WhmcsProtocolError),
-    "form echo": (lambda pw: "<html><body>bad request: " + urlencode({"action": "x", "password2": pw, "id": 1})
-                  + "</body></html>", 400, WhmcsProtocolError),
-    "html 500": (lambda pw: f'<html><body>Fatal error: password = "{pw.replace(chr(34), chr(92) + chr(34))}"'
-                 " in api.php</body></html>", 500, WhmcsProtocolError),
-    "html escaped": (lambda pw: f"<html><body>Fatal error: password = {_html_quoted(pw)} in api.php</body></html>",
-                     500, WhmcsProtocolError),
-    "php dump": (lambda pw: f"<html><body>$params['servicepassword'] => {_php_single(pw)}; id 5</body></html>", 500,
-                 WhmcsProtocolError),
-    "escaped json page": (lambda pw: "<html><body><pre>" + html.escape(json.dumps({"password": pw}))
-                          + "</pre></body></html>", 500, WhmcsProtocolError),
-    "print_r": (lambda pw: f"Array\n(\n    [action] => x\n    [password] => {pw}\n    [id] => 5\n)\n", 500,
-                WhmcsTransportError),
-    "escaped print_r": (lambda pw: f"<html><body>Array ( [password] =&gt; {html.escape(pw)}\n[id] =&gt; 5 )"
-                        "</body></html>", 500, WhmcsProtocolError),
-    "var_dump": (lambda pw: f'array(2) {{\n  ["password"]=>\n  string({len(pw)}) "{pw}"\n  ["id"]=>\n  int(5)\n}}\n',
-                 500, WhmcsTransportError),
+SECRET_BODIES = {  # name -> (make body from the password, HTTP status, expected error)
+    "json reply": (
+        lambda pw: json.dumps({"products": {"product": [{"id": "1", "password": pw}]}}),
+        200,
+        WhmcsProtocolError,
+    ),
+    "json message": (
+        lambda pw: json.dumps(
+            {"result": "error", "message": f"rejected password={json.dumps(pw)}"}
+        ),
+        200,
+        WhmcsApiError,
+    ),
+    "json in json": (
+        lambda pw: json.dumps({"result": "error", "message": json.dumps({"password2": pw})}),
+        200,
+        WhmcsApiError,
+    ),
+    "truncated json": (
+        lambda pw: json.dumps({"password": pw, "id": "1"})[:-12],
+        200,
+        WhmcsProtocolError,
+    ),
+    "form echo": (
+        lambda pw: (
+            "<html><body>bad request: "
+            + urlencode({"action": "x", "password2": pw, "id": 1})
+            + "</body></html>"
+        ),
+        400,
+        WhmcsProtocolError,
+    ),
+    "html 500": (
+        lambda pw: (
+            f'<html><body>Fatal error: password = "{pw.replace(chr(34), chr(92) + chr(34))}"'
+            " in api.php</body></html>"
+        ),
+        500,
+        WhmcsProtocolError,
+    ),
+    "html escaped": (
+        lambda pw: (
+            f"<html><body>Fatal error: password = {_html_quoted(pw)} in api.php</body></html>"
+        ),
+        500,
+        WhmcsProtocolError,
+    ),
+    "php dump": (
+        lambda pw: (
+            f"<html><body>$params['servicepassword'] => {_php_single(pw)}; id 5</body></html>"
+        ),
+        500,
+        WhmcsProtocolError,
+    ),
+    "escaped json page": (
+        lambda pw: (
+            "<html><body><pre>" + html.escape(json.dumps({"password": pw})) + "</pre></body></html>"
+        ),
+        500,
+        WhmcsProtocolError,
+    ),
+    "print_r": (
+        lambda pw: f"Array\n(\n    [action] => x\n    [password] => {pw}\n    [id] => 5\n)\n",
+        500,
+        WhmcsTransportError,
+    ),
+    "escaped print_r": (
+        lambda pw: (
+            f"<html><body>Array ( [password] =&gt; {html.escape(pw)}\n[id] =&gt; 5 )</body></html>"
+        ),
+        500,
+        WhmcsProtocolError,
+    ),
+    "var_dump": (
+        lambda pw: (
+            f'array(2) {{\n  ["password"]=>\n  string({len(pw)}) "{pw}"\n  ["id"]=>\n  int(5)\n}}\n'
+        ),
+        500,
+        WhmcsTransportError,
+    ),
 }
 
 
@@ -463,54 +672,98 @@ def test_a_quoted_secret_field_is_masked_whole(api_reply, shape, password):
         assert word not in text, f"{word!r} leaked from {shape}: {text}"
 
 
-@pytest.mark.parametrize("text, expected", [
-    ('{"password": "", "id": "1"}', '{"password": "", "id": "1"}'),           # nothing to hide
-    ('{"secret": 12345, "x": 1}', '{"secret": ********, "x": 1}'),           # an unquoted value
-    ("[password] => plain-pw\n[id] => 5", "[password] => ********\n[id] => 5"),
-    ("Invalid password provided", "Invalid password provided"),              # prose, not a field
-    ('password="a b" id="7"', 'password="********" id="7"'),                 # the value ends at its quote
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ('{"password": "", "id": "1"}', '{"password": "", "id": "1"}'),  # nothing to hide
+        ('{"secret": 12345, "x": 1}', '{"secret": ********, "x": 1}'),  # an unquoted value
+        ("[password] => plain-pw\n[id] => 5", "[password] => ********\n[id] => 5"),
+        ("Invalid password provided", "Invalid password provided"),  # prose, not a field
+        ('password="a b" id="7"', 'password="********" id="7"'),  # the value ends at its quote
+    ],
+)
 def test_redact_keeps_the_structure_around_a_masked_field(text, expected):
     assert redact(text) == expected
 
 
 def test_service_repr_hides_password():
-    assert "password" not in repr(Service(1, 1, 1, "", "", "", "", None, "", "", "", "", None, None, "", Decimal(0),
-                                          Decimal(0), "", "", "", 0, 0, None, password="p4ss-w0rd"))
+    assert "password" not in repr(
+        Service(
+            1,
+            1,
+            1,
+            "",
+            "",
+            "",
+            "",
+            None,
+            "",
+            "",
+            "",
+            "",
+            None,
+            None,
+            "",
+            Decimal(0),
+            Decimal(0),
+            "",
+            "",
+            "",
+            0,
+            0,
+            None,
+            password="p4ss-w0rd",
+        )
+    )
 
 
 # --- reply shapes ------------------------------------------------------------------------------------------------
 
 
 def test_flattened_packages_like_the_documented_example(api_reply):
-    body = ('{"result": "success", "totalresults": "2", "startnumber": 0, "numreturned": 2,'
-            ' "packages[package][0][id]": "1", "packages[package][0][relid]": "42",'
-            ' "packages[package][0][type]": "Immediate", "packages[package][0][reason]": "",'
-            ' "packages[package][0][date]": "2026-02-01 10:00:00",'
-            ' "packages[package][1][id]": "2", "packages[package][1][relid]": "43",'
-            ' "packages[package][1][type]": "End of Billing Period",'
-            ' "packages[package][1][date]": "0000-00-00 00:00:00"}')
+    body = (
+        '{"result": "success", "totalresults": "2", "startnumber": 0, "numreturned": 2,'
+        ' "packages[package][0][id]": "1", "packages[package][0][relid]": "42",'
+        ' "packages[package][0][type]": "Immediate", "packages[package][0][reason]": "",'
+        ' "packages[package][0][date]": "2026-02-01 10:00:00",'
+        ' "packages[package][1][id]": "2", "packages[package][1][relid]": "43",'
+        ' "packages[package][1][type]": "End of Billing Period",'
+        ' "packages[package][1][date]": "0000-00-00 00:00:00"}'
+    )
     found = api_reply(body).cancelled_packages()
     assert [(p.id, p.service_id, p.type, p.date) for p in found] == [
-        (1, 42, "Immediate", dt.datetime(2026, 2, 1, 10)), (2, 43, "End of Billing Period", None)]
+        (1, 42, "Immediate", dt.datetime(2026, 2, 1, 10)),
+        (2, 43, "End of Billing Period", None),
+    ]
 
 
 def test_single_row_and_comma_permissions(api_reply):
-    client = api_reply('{"result": "success", "totalresults": 1, "users": {"id": 7, "email": "a@b.c",'
-                       ' "clients": {"id": 3, "isOwner": "1"}}, "permissions": "profile, tickets"}')
+    client = api_reply(
+        '{"result": "success", "totalresults": 1, "users": {"id": 7, "email": "a@b.c",'
+        ' "clients": {"id": 3, "isOwner": "1"}}, "permissions": "profile, tickets"}'
+    )
     [user] = client.users()
     assert (user.id, user.clients) == (7, ((3, True),))
     assert client.user_permissions(7, 3) == ["profile", "tickets"]
 
 
-@pytest.mark.parametrize("body, expected", [
-    ('{"result": "success", "totalresults": 1, "paymentmethods": {"paymentmethod": {"module": "mailin",'
-     ' "displayname": "Mail In Payment"}}}', {"mailin": "Mail In Payment"}),
-    ('{"result": "success", "totalresults": 2, "paymentmethods[paymentmethod][0][module]": "paypal",'
-     ' "paymentmethods[paymentmethod][0][displayname]": "PayPal",'
-     ' "paymentmethods[paymentmethod][1][module]": "custom"}', {"paypal": "PayPal", "custom": "custom"}),
-    ('{"result": "success", "totalresults": 0, "paymentmethods": ""}', {}),
-])
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        (
+            '{"result": "success", "totalresults": 1, "paymentmethods": {"paymentmethod": {"module": "mailin",'
+            ' "displayname": "Mail In Payment"}}}',
+            {"mailin": "Mail In Payment"},
+        ),
+        (
+            '{"result": "success", "totalresults": 2, "paymentmethods[paymentmethod][0][module]": "paypal",'
+            ' "paymentmethods[paymentmethod][0][displayname]": "PayPal",'
+            ' "paymentmethods[paymentmethod][1][module]": "custom"}',
+            {"paypal": "PayPal", "custom": "custom"},
+        ),
+        ('{"result": "success", "totalresults": 0, "paymentmethods": ""}', {}),
+    ],
+)
 def test_payment_methods_reply_shapes(api_reply, body, expected):
     assert api_reply(body).payment_methods() == expected
 

@@ -19,8 +19,15 @@ def sim():
     fake.cid = fake.add_client("Jan", "Kowalski", "jan@example.pl", language="polish")
     fake.pid = fake.add_product("Zimbra")
     fake.sid = fake.add_server("mail1", "mail1.example.com", "192.0.2.10")
-    fake.hid = fake.add_service(fake.cid, fake.pid, "example.pl", server_id=fake.sid, password="Svc-Pa55",
-                                disk_usage=118, disk_limit=1024)
+    fake.hid = fake.add_service(
+        fake.cid,
+        fake.pid,
+        "example.pl",
+        server_id=fake.sid,
+        password="Svc-Pa55",
+        disk_usage=118,
+        disk_limit=1024,
+    )
     return fake
 
 
@@ -39,13 +46,23 @@ def api(sim, httpserver):
 def test_service_rows_are_in_whmcs_shapes(sim, api):
     reply = api("GetClientsProducts", clientid=str(sim.cid)).json()
     assert (reply["result"], reply["totalresults"], reply["startnumber"], reply["numreturned"]) == (
-        "success", "1", 0, 1)
+        "success",
+        "1",
+        0,
+        1,
+    )
     [row] = reply["products"]["product"]
     assert row == sim.services[sim.hid]
     assert (row["id"], row["serverid"], row["diskusage"], row["lastupdate"]) == (
-        str(sim.hid), str(sim.sid), "118", "0000-00-00 00:00:00")
+        str(sim.hid),
+        str(sim.sid),
+        "118",
+        "0000-00-00 00:00:00",
+    )
     assert row["serverhostname"] == "mail1.example.com" and row["password"] == "Svc-Pa55"
-    assert all(isinstance(v, str) for k, v in row.items() if k not in ("customfields", "configoptions"))
+    assert all(
+        isinstance(v, str) for k, v in row.items() if k not in ("customfields", "configoptions")
+    )
 
 
 def test_empty_list_is_an_empty_string_and_paging_reports_positions(sim, api):
@@ -60,7 +77,10 @@ def test_empty_list_is_an_empty_string_and_paging_reports_positions(sim, api):
 def test_actions_are_case_insensitive_and_unknown_ones_not_found(api):
     assert api("getpermissionslist").json()["status"] == "success"
     reply = api("NoSuchAction")
-    assert (reply.status_code, reply.json()) == (200, {"result": "error", "message": "Command Not Found"})
+    assert (reply.status_code, reply.json()) == (
+        200,
+        {"result": "error", "message": "Command Not Found"},
+    )
 
 
 def test_without_responsetype_json_the_reply_is_not_json(api):
@@ -70,13 +90,20 @@ def test_without_responsetype_json_the_reply_is_not_json(api):
         reply.json()
 
 
-@pytest.mark.parametrize("sim_kwargs, creds, message", [
-    ({}, {"identifier": "whmcs-id", "secret": "wrong"}, "Authentication Failed"),
-    ({}, {"identifier": "nobody", "secret": "whmcs-secret"}, "Invalid or missing credentials"),
-    ({}, {"secret": "whmcs-secret"}, "Invalid or missing credentials"),
-    ({"allowed_ips": ["192.0.2.1"]}, {}, "Invalid IP 127.0.0.1"),
-    ({"allowed_ips": ["192.0.2.1"], "access_key": "k3y"}, {"accesskey": "nope"}, "Invalid Access Key"),
-])
+@pytest.mark.parametrize(
+    "sim_kwargs, creds, message",
+    [
+        ({}, {"identifier": "whmcs-id", "secret": "wrong"}, "Authentication Failed"),
+        ({}, {"identifier": "nobody", "secret": "whmcs-secret"}, "Invalid or missing credentials"),
+        ({}, {"secret": "whmcs-secret"}, "Invalid or missing credentials"),
+        ({"allowed_ips": ["192.0.2.1"]}, {}, "Invalid IP 127.0.0.1"),
+        (
+            {"allowed_ips": ["192.0.2.1"], "access_key": "k3y"},
+            {"accesskey": "nope"},
+            "Invalid Access Key",
+        ),
+    ],
+)
 def test_access_control_answers_403_with_whmcs_messages(httpserver, sim_kwargs, creds, message):
     fake = FakeWhmcs(**sim_kwargs)
     httpserver.expect_request("/includes/api.php").respond_with_handler(fake.handler)
@@ -91,7 +118,10 @@ def test_access_key_and_allowed_ip_let_requests_through(httpserver):
     fake = FakeWhmcs(access_key="k3y", allowed_ips=["192.0.2.1"])
     httpserver.expect_request("/includes/api.php").respond_with_handler(fake.handler)
     url = httpserver.url_for("/includes/api.php")
-    assert requests.post(url, data={**CREDS, "action": "GetServers", "accesskey": "k3y"}).status_code == 200
+    assert (
+        requests.post(url, data={**CREDS, "action": "GetServers", "accesskey": "k3y"}).status_code
+        == 200
+    )
     fake.allowed_ips.add("127.0.0.1")
     assert requests.post(url, data={**CREDS, "action": "GetServers"}).status_code == 200
 
@@ -100,17 +130,34 @@ def test_requests_are_recorded_without_secrets(sim, api):
     api("AddUser", firstname="A", lastname="B", email="a@example.com", password2="User-Pa55")
     api("ModuleChangePw", serviceid=str(sim.hid), servicepassword="New-Pa55")
     assert sim.count("adduser") == 1 and sim.count() == 2
-    assert sim.requests[0] == {"action": "AddUser", "params": {"firstname": "A", "lastname": "B",
-                                                               "email": "a@example.com", "password2": "********"}}
+    assert sim.requests[0] == {
+        "action": "AddUser",
+        "params": {
+            "firstname": "A",
+            "lastname": "B",
+            "email": "a@example.com",
+            "password2": "********",
+        },
+    }
     text = repr(sim.requests)
     assert "whmcs-secret" not in text and "User-Pa55" not in text and "New-Pa55" not in text
 
 
 def test_update_client_product_skips_empty_and_zero_like_whmcs(sim, api):
-    api("UpdateClientProduct", serviceid=str(sim.hid), diskusage="0", disklimit="2048",
-        lastupdate="2026-11-22 03:00:00", notes="")
+    api(
+        "UpdateClientProduct",
+        serviceid=str(sim.hid),
+        diskusage="0",
+        disklimit="2048",
+        lastupdate="2026-11-22 03:00:00",
+        notes="",
+    )
     row = sim.services[sim.hid]
-    assert (row["diskusage"], row["disklimit"], row["lastupdate"]) == ("118", "2048", "2026-11-22 03:00:00")
+    assert (row["diskusage"], row["disklimit"], row["lastupdate"]) == (
+        "118",
+        "2048",
+        "2026-11-22 03:00:00",
+    )
     assert api("UpdateClientProduct", serviceid="999").json()["message"] == "Service ID Not Found"
 
 
@@ -120,16 +167,25 @@ def test_module_calls_go_to_the_hook_outside_the_lock(sim, api):
     def hook(action, row):
         # the demo's hook calls back into the API from other threads: they must be able to take the lock
         free = []
-        probe = threading.Thread(target=lambda: free.append(sim.lock.acquire(timeout=1) and sim.lock.release()))
+        probe = threading.Thread(
+            target=lambda: free.append(sim.lock.acquire(timeout=1) and sim.lock.release())
+        )
         probe.start()
         probe.join()
         seen.append((action, row["domain"], free == [None]))
         return "success" if action != "ModuleTerminate" else "Domain has mailboxes"
 
     sim.module_hook = hook
-    assert api("modulesuspend", serviceid=str(sim.hid), suspendreason="Overdue").json() == {"result": "success"}
-    assert (sim.services[sim.hid]["status"], sim.services[sim.hid]["suspensionreason"]) == ("Suspended", "Overdue")
-    assert api("ModuleTerminate", accountid=str(sim.hid)).json()["message"] == "Domain has mailboxes"
+    assert api("modulesuspend", serviceid=str(sim.hid), suspendreason="Overdue").json() == {
+        "result": "success"
+    }
+    assert (sim.services[sim.hid]["status"], sim.services[sim.hid]["suspensionreason"]) == (
+        "Suspended",
+        "Overdue",
+    )
+    assert (
+        api("ModuleTerminate", accountid=str(sim.hid)).json()["message"] == "Domain has mailboxes"
+    )
     assert sim.services[sim.hid]["status"] == "Suspended"
     assert seen == [("ModuleSuspend", "example.pl", True), ("ModuleTerminate", "example.pl", True)]
     assert sim.module_calls == [("ModuleSuspend", sim.hid), ("ModuleTerminate", sim.hid)]
@@ -139,7 +195,10 @@ def test_module_errors(sim, api):
     other = sim.add_service(sim.cid, sim.add_product("Plain", module=""), "plain.pl")
     assert api("ModuleCreate").json()["message"] == "Service ID is required"
     assert api("ModuleCreate", serviceid="999").json()["message"] == "Service ID not found"
-    assert api("ModuleCreate", serviceid=str(other)).json()["message"] == "Service not assigned to a module"
+    assert (
+        api("ModuleCreate", serviceid=str(other)).json()["message"]
+        == "Service not assigned to a module"
+    )
 
 
 def test_clients_details_products_servers(sim, api):
@@ -155,15 +214,32 @@ def test_clients_details_products_servers(sim, api):
 
 
 def test_users_api_records_invites_resets_and_tokens(sim, api):
-    assert api("CreateClientInvite", client_id=str(sim.cid), email="ewa@example.pl",
-               permissions="products,invoices").json()["result"] == "success"
+    assert (
+        api(
+            "CreateClientInvite",
+            client_id=str(sim.cid),
+            email="ewa@example.pl",
+            permissions="products,invoices",
+        ).json()["result"]
+        == "success"
+    )
     assert sim.invites[0]["permissions"] == ["products", "invoices"]
-    assert api("CreateClientInvite", client_id=str(sim.cid), email="ewa@example.pl",
-               permissions="everything").json()["result"] == "error"
+    assert (
+        api(
+            "CreateClientInvite",
+            client_id=str(sim.cid),
+            email="ewa@example.pl",
+            permissions="everything",
+        ).json()["result"]
+        == "error"
+    )
     assert api("ResetPassword", email="jan@example.pl").json()["email"] == "jan@example.pl"
     assert sim.sent_emails[-1] == {"to": "jan@example.pl", "template": "Password Reset Validation"}
     token = api("CreateSsoToken", client_id=str(sim.cid)).json()
-    assert token["access_token"] == sim.sso_tokens[0]["token"] and token["access_token"] in token["redirect_url"]
+    assert (
+        token["access_token"] == sim.sso_tokens[0]["token"]
+        and token["access_token"] in token["redirect_url"]
+    )
     reply = api("GetUserPermissions", user_id="1", client_id=str(sim.cid)).json()
     assert reply["is_owner"] is True and len(reply["permissions"]) == 13
 
@@ -172,7 +248,11 @@ def test_get_users_paging_and_search(sim, api):
     for i in range(3):
         sim.add_user("U", str(i), f"u{i}@example.com")
     reply = api("GetUsers", limitstart="1", limitnum="2").json()
-    assert (reply["totalresults"], reply["numreturned"], [u["id"] for u in reply["users"]]) == (4, 2, [2, 3])
+    assert (reply["totalresults"], reply["numreturned"], [u["id"] for u in reply["users"]]) == (
+        4,
+        2,
+        [2, 3],
+    )
     assert [u["email"] for u in api("GetUsers", search="u2@").json()["users"]] == ["u2@example.com"]
 
 
@@ -183,7 +263,9 @@ def test_cancelled_packages_empty_then_recorded(sim, api):
     assert (pkg["relid"], pkg["type"], pkg["reason"]) == (str(sim.hid), "Immediate", "too pricey")
 
 
-@pytest.mark.parametrize("kind, status", [("http500", 500), ("html", 502), ("malformed", 200), ("auth", 403)])
+@pytest.mark.parametrize(
+    "kind, status", [("http500", 500), ("html", 502), ("malformed", 200), ("auth", 403)]
+)
 def test_injected_faults_hit_only_matching_requests_and_run_out(sim, api, kind, status):
     sim.inject(kind, on="GetServers", times=2)
     assert api("GetProducts").status_code == 200
@@ -206,7 +288,10 @@ def test_drop_closes_the_connection_under_background_server(sim):
         url = f"{server.url}/includes/api.php"
         with pytest.raises(requests.ConnectionError):
             requests.post(url, data={**CREDS, "action": "GetServers"}, timeout=2)
-        assert requests.post(url, data={**CREDS, "action": "GetServers"}, timeout=2).json()["result"] == "success"
+        assert (
+            requests.post(url, data={**CREDS, "action": "GetServers"}, timeout=2).json()["result"]
+            == "success"
+        )
         assert requests.post(f"{server.url}/other.php", timeout=2).status_code == 404
 
 
@@ -216,8 +301,11 @@ def test_concurrent_cancel_requests_make_exactly_one(sim):
         results = []
 
         def cancel():
-            reply = requests.post(url, data={**CREDS, "action": "AddCancelRequest", "serviceid": str(sim.hid)},
-                                  timeout=5)
+            reply = requests.post(
+                url,
+                data={**CREDS, "action": "AddCancelRequest", "serviceid": str(sim.hid)},
+                timeout=5,
+            )
             results.append(reply.json()["result"])
 
         threads = [threading.Thread(target=cancel) for _ in range(8)]

@@ -28,8 +28,13 @@ CAPTURES = Path(__file__).resolve().parents[2] / "shared" / "reference" / "zimbr
 
 def admin_for(url: str, **kwargs) -> ZimbraAdmin:
     kwargs.setdefault("timeout", (1.0, 2.0))
-    return ZimbraAdmin(url, kwargs.pop("user", ZIMBRA_ADMIN), kwargs.pop("password", ZIMBRA_PASSWORD), name="mail1",
-                       **kwargs)
+    return ZimbraAdmin(
+        url,
+        kwargs.pop("user", ZIMBRA_ADMIN),
+        kwargs.pop("password", ZIMBRA_PASSWORD),
+        name="mail1",
+        **kwargs,
+    )
 
 
 @pytest.fixture
@@ -51,11 +56,15 @@ def served():
 
 def test_version_info(zimbra_admin):
     info = zimbra_admin.version_info()
-    assert info.version.startswith("10.0.8_GA") and info.host == "mail1.example.com" and info.platform
+    assert (
+        info.version.startswith("10.0.8_GA") and info.host == "mail1.example.com" and info.platform
+    )
 
 
 def test_get_account_by_name_and_id_applies_cos(zimbra_admin, fake_zimbra):
-    by_name = zimbra_admin.get_account("locked@example.com", attrs=["zimbraMailQuota", "zimbraAccountStatus"])
+    by_name = zimbra_admin.get_account(
+        "locked@example.com", attrs=["zimbraMailQuota", "zimbraAccountStatus"]
+    )
     assert by_name.attrs == {"zimbraMailQuota": str(GiB), "zimbraAccountStatus": "locked"}
     by_id = zimbra_admin.get_account(id=fake_zimbra.accounts["info@example.com"]["id"])
     assert by_id.name == "info@example.com" and by_id.attrs["zimbraMailHost"] == "mail1.example.com"
@@ -77,12 +86,19 @@ def test_account_info(zimbra_admin, fake_zimbra):
 
 
 def test_account_life_cycle(zimbra_admin, fake_zimbra):
-    created = zimbra_admin.create_account("new@example.com", "Secr3t!pw", {"zimbraMailQuota": str(GiB)})
+    created = zimbra_admin.create_account(
+        "new@example.com", "Secr3t!pw", {"zimbraMailQuota": str(GiB)}
+    )
     assert created.name == "new@example.com" and created.attrs["zimbraAccountStatus"] == "active"
     assert fake_zimbra.accounts["new@example.com"]["attrs"]["zimbraMailQuota"] == str(GiB)
 
-    modified = zimbra_admin.modify_account(created.id, {"zimbraAccountStatus": "locked", "zimbraMailQuota": ""})
-    assert modified.attrs["zimbraAccountStatus"] == "locked" and "zimbraMailQuota" not in modified.attrs
+    modified = zimbra_admin.modify_account(
+        created.id, {"zimbraAccountStatus": "locked", "zimbraMailQuota": ""}
+    )
+    assert (
+        modified.attrs["zimbraAccountStatus"] == "locked"
+        and "zimbraMailQuota" not in modified.attrs
+    )
 
     assert zimbra_admin.set_password(created.id, "An0ther!pw") is None
     assert fake_zimbra._passwords["new@example.com"] == "An0ther!pw"
@@ -96,12 +112,21 @@ def test_account_life_cycle(zimbra_admin, fake_zimbra):
 
 
 def test_search_accounts_pages_through_the_domain(zimbra_admin, fake_zimbra):
-    found = list(zimbra_admin.search_accounts("example.com", attrs=["zimbraAccountStatus"], page_size=3))
-    assert [a.name for a in found] == ["empty@example.com", "info@example.com", "locked@example.com",
-                                       "sales@example.com"]
+    found = list(
+        zimbra_admin.search_accounts("example.com", attrs=["zimbraAccountStatus"], page_size=3)
+    )
+    assert [a.name for a in found] == [
+        "empty@example.com",
+        "info@example.com",
+        "locked@example.com",
+        "sales@example.com",
+    ]
     assert found[2].attrs == {"zimbraAccountStatus": "locked"}
     assert fake_zimbra.count("SearchDirectory") == 2
-    assert [r["attrs"]["offset"] for r in fake_zimbra.requests if r["op"] == "SearchDirectory"] == ["0", "3"]
+    assert [r["attrs"]["offset"] for r in fake_zimbra.requests if r["op"] == "SearchDirectory"] == [
+        "0",
+        "3",
+    ]
 
 
 def test_search_accounts_of_an_empty_domain(zimbra_admin):
@@ -114,13 +139,20 @@ def _add_directory(sim):
     sim.add_alias("hello@example.com", "office@example.org")
 
 
-def test_search_directory_finds_lists_and_resources_that_search_accounts_leaves_out(zimbra_admin, fake_zimbra):
+def test_search_directory_finds_lists_and_resources_that_search_accounts_leaves_out(
+    zimbra_admin, fake_zimbra
+):
     _add_directory(fake_zimbra)
     assert len(list(zimbra_admin.search_accounts("example.com"))) == 4
     found = list(zimbra_admin.search_directory("example.com", page_size=2))
     assert [(e.kind, e.name) for e in found] == [
-        ("account", "empty@example.com"), ("account", "info@example.com"), ("account", "locked@example.com"),
-        ("calresource", "room1@example.com"), ("account", "sales@example.com"), ("dl", "team@example.com")]
+        ("account", "empty@example.com"),
+        ("account", "info@example.com"),
+        ("account", "locked@example.com"),
+        ("calresource", "room1@example.com"),
+        ("account", "sales@example.com"),
+        ("dl", "team@example.com"),
+    ]
     assert found[3].id == fake_zimbra.resources["room1@example.com"]["id"]
     assert found[3].attrs["zimbraCalResType"] == "Location" and found[5].target is None
     searches = [r["attrs"] for r in fake_zimbra.requests if r["op"] == "SearchDirectory"][1:]
@@ -130,10 +162,18 @@ def test_search_directory_finds_lists_and_resources_that_search_accounts_leaves_
 
 def test_search_directory_of_aliases_names_their_targets(zimbra_admin, fake_zimbra):
     _add_directory(fake_zimbra)
-    [alias] = zimbra_admin.search_directory("example.com", ["aliases"], attrs=["zimbraAliasTargetId"])
-    assert (alias.kind, alias.name, alias.target) == ("alias", "hello@example.com", "office@example.org")
+    [alias] = zimbra_admin.search_directory(
+        "example.com", ["aliases"], attrs=["zimbraAliasTargetId"]
+    )
+    assert (alias.kind, alias.name, alias.target) == (
+        "alias",
+        "hello@example.com",
+        "office@example.org",
+    )
     assert alias.attrs == {"zimbraAliasTargetId": fake_zimbra.accounts["office@example.org"]["id"]}
-    assert list(zimbra_admin.search_directory("empty.net", ["accounts", "aliases"], page_size=0)) == []
+    assert (
+        list(zimbra_admin.search_directory("empty.net", ["accounts", "aliases"], page_size=0)) == []
+    )
 
 
 @pytest.mark.parametrize("types", [["accounts", "groups"], [], ["account"]])
@@ -143,10 +183,23 @@ def test_search_directory_refuses_unknown_types_before_asking(types, zimbra_admi
     assert fake_zimbra.count("SearchDirectory") == 0
 
 
-@pytest.mark.parametrize("method, table, name, code", [
-    ("delete_distribution_list", "lists", "team@example.com", "account.NO_SUCH_DISTRIBUTION_LIST"),
-    ("delete_calendar_resource", "resources", "room1@example.com", "account.NO_SUCH_CALENDAR_RESOURCE"),
-])
+@pytest.mark.parametrize(
+    "method, table, name, code",
+    [
+        (
+            "delete_distribution_list",
+            "lists",
+            "team@example.com",
+            "account.NO_SUCH_DISTRIBUTION_LIST",
+        ),
+        (
+            "delete_calendar_resource",
+            "resources",
+            "room1@example.com",
+            "account.NO_SUCH_CALENDAR_RESOURCE",
+        ),
+    ],
+)
 def test_delete_list_and_resource(method, table, name, code, zimbra_admin, fake_zimbra):
     _add_directory(fake_zimbra)
     entry_id = getattr(fake_zimbra, table)[name]["id"]
@@ -158,7 +211,9 @@ def test_delete_list_and_resource(method, table, name, code, zimbra_admin, fake_
 
 
 def test_all_accounts_and_count(zimbra_admin):
-    assert sorted(a.name for a in zimbra_admin.all_accounts("example.org")) == ["office@example.org"]
+    assert sorted(a.name for a in zimbra_admin.all_accounts("example.org")) == [
+        "office@example.org"
+    ]
     assert zimbra_admin.all_accounts("empty.net") == []
     assert zimbra_admin.count_accounts("example.com") == 4  # over two classes of service
     assert zimbra_admin.count_accounts("empty.net") == 0
@@ -169,10 +224,18 @@ def test_domain_life_cycle(zimbra_admin, fake_zimbra):
     assert created.status == "active" and created.attrs["zimbraDomainMaxAccounts"] == "5"
     assert zimbra_admin.get_domain("new.example").id == created.id
     assert zimbra_admin.get_domain(id=created.id, attrs=["zimbraDomainStatus"]).attrs == {
-        "zimbraDomainStatus": "active"}
-    assert zimbra_admin.modify_domain(created.id, {"zimbraDomainStatus": "locked"}).status == "locked"
+        "zimbraDomainStatus": "active"
+    }
+    assert (
+        zimbra_admin.modify_domain(created.id, {"zimbraDomainStatus": "locked"}).status == "locked"
+    )
     assert fake_zimbra.domains["new.example"]["attrs"]["zimbraDomainStatus"] == "locked"
-    assert {d.name for d in zimbra_admin.all_domains()} == {"example.com", "example.org", "empty.net", "new.example"}
+    assert {d.name for d in zimbra_admin.all_domains()} == {
+        "example.com",
+        "example.org",
+        "empty.net",
+        "new.example",
+    }
     zimbra_admin.delete_domain(created.id)
     assert "new.example" not in fake_zimbra.domains
 
@@ -195,13 +258,20 @@ def test_quota_usage_of_a_domain_with_unlimited_and_capped_quotas(zimbra_admin, 
     usage = zimbra_admin.quota_usage("example.com")
     assert (usage.total, usage.more) == (4, False)
     by_name = {m.name: m for m in usage.accounts}
-    assert [m.name for m in usage.accounts][0] == "locked@example.com"  # sorted by used, largest first
+    assert [m.name for m in usage.accounts][
+        0
+    ] == "locked@example.com"  # sorted by used, largest first
     assert by_name["sales@example.com"].limit_bytes == 0 and by_name["sales@example.com"].unlimited
-    assert by_name["info@example.com"].used_bytes == 300 * MiB and by_name["info@example.com"].limit_bytes == GiB
+    assert (
+        by_name["info@example.com"].used_bytes == 300 * MiB
+        and by_name["info@example.com"].limit_bytes == GiB
+    )
     assert by_name["locked@example.com"].limit_bytes == GiB  # from its class of service
     assert by_name["empty@example.com"].used_bytes == 0
     assert by_name["info@example.com"].id == fake_zimbra.accounts["info@example.com"]["id"]
-    assert zimbra_admin.quota_usage("example.org").accounts[0].limit_bytes == 200 * MiB  # domain quota caps it
+    assert (
+        zimbra_admin.quota_usage("example.org").accounts[0].limit_bytes == 200 * MiB
+    )  # domain quota caps it
     sent = fake_zimbra.requests[-1]["attrs"]
     assert sent["domain"] == "example.org" and sent["allServers"] == "true" and sent["limit"] == "0"
 
@@ -216,8 +286,12 @@ def test_quota_usage_pages(zimbra_admin):
     rest = zimbra_admin.quota_usage("example.com", limit=3, offset=3)
     assert (len(first.accounts), first.more, first.total) == (3, True, 4)
     assert (len(rest.accounts), rest.more, rest.total) == (1, False, 4)
-    assert {m.name for m in first.accounts + rest.accounts} == {"info@example.com", "sales@example.com",
-                                                                 "empty@example.com", "locked@example.com"}
+    assert {m.name for m in first.accounts + rest.accounts} == {
+        "info@example.com",
+        "sales@example.com",
+        "empty@example.com",
+        "locked@example.com",
+    }
 
 
 def test_domain_usage_in_one_request_or_in_pages(zimbra_admin, fake_zimbra):
@@ -262,10 +336,15 @@ FAULT_TABLE = [
 
 
 @pytest.mark.parametrize("soap_ns", [SOAP11, SOAP12], ids=["soap11", "soap12"])
-@pytest.mark.parametrize("code, cls", FAULT_TABLE + [("service.FAILURE", errors.ZimbraFault)],
-                         ids=[c for c, _ in FAULT_TABLE] + ["other"])
+@pytest.mark.parametrize(
+    "code, cls",
+    FAULT_TABLE + [("service.FAILURE", errors.ZimbraFault)],
+    ids=[c for c, _ in FAULT_TABLE] + ["other"],
+)
 def test_fault_code_maps_to_its_exception(code, cls, soap_ns):
-    body = envelope(soap_ns, fault_body(soap_ns, SimFault(code, "what\n   happened"), "qtp1-2://trace"))
+    body = envelope(
+        soap_ns, fault_body(soap_ns, SimFault(code, "what\n   happened"), "qtp1-2://trace")
+    )
     with pytest.raises(errors.ZimbraFault) as caught:
         parse_quota_usage(body, server="mail1")
     err = caught.value
@@ -280,15 +359,23 @@ def test_fault_text_masks_secrets_longest_first_with_the_shared_mask(soap_ns):
     text = "bad login Zimbra-Pass-1234 (was Zimbra-Pass) for abc"
     body = envelope(soap_ns, fault_body(soap_ns, SimFault("account.AUTH_FAILED", text), "trace"))
     with pytest.raises(errors.AuthFailed) as caught:
-        zimbra_soap.read_envelope("mail1", "AuthRequest", 500, "text/xml", body,
-                                  ["Zimbra-Pass", "Zimbra-Pass-1234", "abc"])
+        zimbra_soap.read_envelope(
+            "mail1",
+            "AuthRequest",
+            500,
+            "text/xml",
+            body,
+            ["Zimbra-Pass", "Zimbra-Pass-1234", "abc"],
+        )
     # the longer secret is masked whole (not "********-1234"); a 3-character value is below the shared minimum
     assert caught.value.fault_message == f"bad login {MASK} (was {MASK}) for abc"
     assert "Zimbra-Pass" not in str(caught.value)
 
 
 def test_fault_text_masks_a_secret_with_white_space_before_folding_it():
-    body = envelope(SOAP12, fault_body(SOAP12, SimFault("account.AUTH_FAILED", "bad tab\tsecret99  x"), "trace"))
+    body = envelope(
+        SOAP12, fault_body(SOAP12, SimFault("account.AUTH_FAILED", "bad tab\tsecret99  x"), "trace")
+    )
     with pytest.raises(errors.AuthFailed) as caught:
         zimbra_soap.read_envelope("mail1", "AuthRequest", 500, "text/xml", body, ["tab\tsecret99"])
     assert "secret99" not in str(caught.value)
@@ -302,14 +389,26 @@ def _too_many(admin, sim):
 
 SCENARIOS = {
     "no such account": (lambda z, s: z.get_account("nobody@example.com"), errors.NoSuchAccount),
-    "account exists": (lambda z, s: z.create_account("info@example.com", "Secr3t!pw"), errors.AccountExists),
+    "account exists": (
+        lambda z, s: z.create_account("info@example.com", "Secr3t!pw"),
+        errors.AccountExists,
+    ),
     "no such domain": (lambda z, s: z.quota_usage("nowhere.example"), errors.NoSuchDomain),
     "domain exists": (lambda z, s: z.create_domain("example.com"), errors.DomainExists),
-    "domain not empty": (lambda z, s: z.delete_domain(s.domains["example.com"]["id"]), errors.DomainNotEmpty),
+    "domain not empty": (
+        lambda z, s: z.delete_domain(s.domains["example.com"]["id"]),
+        errors.DomainNotEmpty,
+    ),
     "no such cos": (lambda z, s: z.get_cos("gold"), errors.NoSuchCos),
     "too many accounts": (_too_many, errors.TooManyAccounts),
-    "invalid password": (lambda z, s: z.create_account("new@example.com", "abc"), errors.InvalidPassword),
-    "invalid request": (lambda z, s: z.quota_usage("example.com", sort_by="size"), errors.InvalidRequest),
+    "invalid password": (
+        lambda z, s: z.create_account("new@example.com", "abc"),
+        errors.InvalidPassword,
+    ),
+    "invalid request": (
+        lambda z, s: z.quota_usage("example.com", sort_by="size"),
+        errors.InvalidRequest,
+    ),
 }
 
 
@@ -325,7 +424,10 @@ def test_an_unmapped_code_is_a_plain_zimbra_fault(zimbra_admin, fake_zimbra):
     account_id = fake_zimbra.accounts["info@example.com"]["id"]
     with pytest.raises(errors.ZimbraFault) as caught:
         zimbra_admin.modify_account(account_id, {"zimbraMailQuota": "lots"})
-    assert type(caught.value) is errors.ZimbraFault and caught.value.code == "account.INVALID_ATTR_VALUE"
+    assert (
+        type(caught.value) is errors.ZimbraFault
+        and caught.value.code == "account.INVALID_ATTR_VALUE"
+    )
 
 
 # --- token life cycle ----------------------------------------------------------------------------------------------
@@ -355,11 +457,14 @@ def test_a_token_rejected_twice_is_an_error_not_a_loop(zimbra_admin, fake_zimbra
     assert fake_zimbra.count("Auth") == 2 and fake_zimbra.count("GetVersionInfo") == 2
 
 
-@pytest.mark.parametrize("user, password, cls", [
-    (ZIMBRA_ADMIN, "wrong", errors.AuthFailed),
-    ("intruder@example.com", ZIMBRA_PASSWORD, errors.PermissionDenied),
-    ("info@example.com", "x", errors.PermissionDenied),  # a mailbox, not an admin
-])
+@pytest.mark.parametrize(
+    "user, password, cls",
+    [
+        (ZIMBRA_ADMIN, "wrong", errors.AuthFailed),
+        ("intruder@example.com", ZIMBRA_PASSWORD, errors.PermissionDenied),
+        ("info@example.com", "x", errors.PermissionDenied),  # a mailbox, not an admin
+    ],
+)
 def test_auth_failures_are_never_retried(user, password, cls, zimbra_server):
     sim, url = zimbra_server
     admin = admin_for(url, user=user, password=password)
@@ -423,7 +528,9 @@ def test_concurrent_calls_authenticate_once_and_renew_once(served):
 @pytest.mark.parametrize("order", ["lifetime-first", "token-first"])
 @pytest.mark.parametrize("extra", [False, True], ids=["plain", "extra-a"])
 def test_both_auth_response_orders_and_extra_elements(order, extra, served):
-    sim = FakeZimbra(ZIMBRA_ADMIN, ZIMBRA_PASSWORD, auth_order=order, auth_extra=extra, token_lifetime_ms=600_000)
+    sim = FakeZimbra(
+        ZIMBRA_ADMIN, ZIMBRA_PASSWORD, auth_order=order, auth_extra=extra, token_lifetime_ms=600_000
+    )
     admin = admin_for(served(sim))
     admin.authenticate()
     assert admin._token in sim._tokens
@@ -441,7 +548,14 @@ def test_requests_carry_the_context_header_and_soap_action(zimbra_server):
 
     def spy(environ, start_response):
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-        seen.append((environ["PATH_INFO"], environ.get("HTTP_SOAPACTION"), environ.get("CONTENT_TYPE"), body))
+        seen.append(
+            (
+                environ["PATH_INFO"],
+                environ.get("HTTP_SOAPACTION"),
+                environ.get("CONTENT_TYPE"),
+                body,
+            )
+        )
         environ["wsgi.input"] = io.BytesIO(body)
         return sim.wsgi_app(environ, start_response)
 
@@ -459,14 +573,22 @@ def test_requests_carry_the_context_header_and_soap_action(zimbra_server):
     assert etree.fromstring(auth_body).find(f"{{{SOAP11}}}Header") is None
 
 
-@pytest.mark.parametrize("kind, status", [("html", "HTTP 502 (text/html)"), ("malformed", "not XML"),
-                                          ("http500", "HTTP 500 (text/plain)")])
+@pytest.mark.parametrize(
+    "kind, status",
+    [
+        ("html", "HTTP 502 (text/html)"),
+        ("malformed", "not XML"),
+        ("http500", "HTTP 500 (text/plain)"),
+    ],
+)
 def test_non_soap_replies_are_protocol_errors(kind, status, zimbra_admin, fake_zimbra):
     zimbra_admin.authenticate()
     fake_zimbra.inject(kind, on="GetQuotaUsage")
     with pytest.raises(errors.ZimbraProtocolError) as caught:
         zimbra_admin.quota_usage("example.com")
-    assert status in str(caught.value) and str(caught.value).startswith("Zimbra mail1 GetQuotaUsage:")
+    assert status in str(caught.value) and str(caught.value).startswith(
+        "Zimbra mail1 GetQuotaUsage:"
+    )
     assert "\n" not in str(caught.value)
     assert zimbra_admin.quota_usage("example.com").total == 4  # the next call is fine
 
@@ -511,7 +633,9 @@ def test_verify_false_logs_a_warning(caplog):
 
 
 def test_ca_bundle_path_goes_to_the_session():
-    admin = ZimbraAdmin("https://mail9.example.com:7071", ZIMBRA_ADMIN, ZIMBRA_PASSWORD, verify="/etc/ca.pem")
+    admin = ZimbraAdmin(
+        "https://mail9.example.com:7071", ZIMBRA_ADMIN, ZIMBRA_PASSWORD, verify="/etc/ca.pem"
+    )
     assert admin.session.verify == "/etc/ca.pem"
     assert admin.endpoint == "https://mail9.example.com:7071/service/admin/soap"
 
@@ -522,9 +646,29 @@ def self_signed(tmp_path_factory):
         pytest.skip("openssl not available")
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     return cert, key
 
 
@@ -534,7 +678,9 @@ def https_url(self_signed, fake_zimbra):
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     server = make_server("127.0.0.1", 0, fake_zimbra.wsgi_app, threaded=True, ssl_context=context)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     yield f"https://127.0.0.1:{server.server_port}"
     server.shutdown()
@@ -542,11 +688,15 @@ def https_url(self_signed, fake_zimbra):
 
 
 def test_https_with_the_servers_ca_bundle(https_url, self_signed):
-    assert admin_for(https_url, verify=str(self_signed[0])).version_info().host == "mail1.example.com"
+    assert (
+        admin_for(https_url, verify=str(self_signed[0])).version_info().host == "mail1.example.com"
+    )
 
 
 def test_https_default_verification_refuses_a_self_signed_certificate(https_url):
-    with pytest.raises(errors.ZimbraTransportError, match="TLS certificate of https://127.0.0.1:.* not trusted"):
+    with pytest.raises(
+        errors.ZimbraTransportError, match="TLS certificate of https://127.0.0.1:.* not trusted"
+    ):
         admin_for(https_url).version_info()
 
 
@@ -569,8 +719,10 @@ def test_no_password_or_token_in_logs_or_errors(caplog, zimbra_server):
     admin.create_account("new@example.com", "N3w-Secret-pw")
     sim.expire_tokens()
     admin.set_password(sim.accounts["new@example.com"]["id"], "Fresh-Secret-pw")
-    for action in (lambda: admin.set_password(sim.accounts["new@example.com"]["id"], "abc"),
-                   lambda: admin_for(url, password="Wrong-Secret-pw").version_info()):
+    for action in (
+        lambda: admin.set_password(sim.accounts["new@example.com"]["id"], "abc"),
+        lambda: admin_for(url, password="Wrong-Secret-pw").version_info(),
+    ):
         with pytest.raises(errors.ZimbraFault) as caught:
             action()
         texts.append(str(caught.value))
@@ -585,19 +737,28 @@ def test_zeep_transport_log_records_are_redacted(caplog):
     zimbra_soap.wsdl()  # installs the filter
     caplog.set_level(logging.DEBUG, logger="zeep.transports")
     logging.getLogger("zeep.transports").debug(
-        "HTTP Post to %s:\n%s", "https://h/service/admin/soap",
+        "HTTP Post to %s:\n%s",
+        "https://h/service/admin/soap",
         '<ns0:AuthRequest name="a@b" password="pa&quot;ss-1"/><ns0:authToken>0_abc_def</ns0:authToken>'
-        "<password>other-secret</password>")
-    assert "pa&quot;ss-1" not in caplog.text and "0_abc_def" not in caplog.text and "other-secret" not in caplog.text
+        "<password>other-secret</password>",
+    )
+    assert (
+        "pa&quot;ss-1" not in caplog.text
+        and "0_abc_def" not in caplog.text
+        and "other-secret" not in caplog.text
+    )
     assert caplog.text.count("********") == 3
 
 
 def test_wsdl_is_package_data_loaded_once_and_not_at_import():
     assert Path(zimbra_soap.wsdl_path()).is_file()
     assert zimbra_soap.wsdl() is zimbra_soap.wsdl()
-    probe = ("import puq_bridge.zimbra.client as z, puq_bridge.zimbra.soap as s; "
-             "print(s.wsdl_loaded())")
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    probe = (
+        "import puq_bridge.zimbra.client as z, puq_bridge.zimbra.soap as s; print(s.wsdl_loaded())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
+    )
     assert result.stdout.strip() == "False", result.stderr
 
 
@@ -611,33 +772,56 @@ def test_a_missing_ca_bundle_is_one_clear_transport_error(zimbra_server, tmp_pat
 
 # --- the GetQuotaUsage template (the sync's hot request) -------------------------------------------------------------
 
-ODD = 'a&b<c>"d\'e\r\nf\tg ł 𝄞'
+ODD = "a&b<c>\"d'e\r\nf\tg ł 𝄞"
 
 
 @pytest.mark.parametrize("token", [None, "", "0_abc123", ODD])
-@pytest.mark.parametrize("params", [
-    {},
-    {"limit": 0},
-    {"domain": "example.com", "allServers": True, "limit": 0, "offset": 0, "sortBy": "totalUsed", "refresh": True},
-    {"domain": ODD, "allServers": False, "limit": -5, "offset": 250, "sortBy": ODD, "sortAscending": False,
-     "refresh": False},
-    {"sortAscending": True, "offset": 10 ** 12},
-], ids=["none", "limit", "sync", "odd", "ascending"])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"limit": 0},
+        {
+            "domain": "example.com",
+            "allServers": True,
+            "limit": 0,
+            "offset": 0,
+            "sortBy": "totalUsed",
+            "refresh": True,
+        },
+        {
+            "domain": ODD,
+            "allServers": False,
+            "limit": -5,
+            "offset": 250,
+            "sortBy": ODD,
+            "sortAscending": False,
+            "refresh": False,
+        },
+        {"sortAscending": True, "offset": 10**12},
+    ],
+    ids=["none", "limit", "sync", "odd", "ascending"],
+)
 def test_quota_usage_template_is_byte_for_byte_zeeps_envelope(token, params):
     fast, action = zimbra_soap.build_fast("GetQuotaUsage", token, params)
-    assert zimbra_soap.quota_usage_request(token, params) is not None  # the template, not the zeep fallback
+    assert (
+        zimbra_soap.quota_usage_request(token, params) is not None
+    )  # the template, not the zeep fallback
     assert (fast, action) == zimbra_soap.build("GetQuotaUsage", token, params)
 
 
-@pytest.mark.parametrize("token, params", [
-    ("tok", {"domain": "a\x01b"}),            # not XML: zeep's ValueError
-    ("to\x00k", {"domain": "a"}),
-    ("tok", {"domain": 5}),                   # a number for a string attribute: zeep renders it
-    ("tok", {"limit": "10"}),                 # a string for an int
-    ("tok", {"limit": True}),                 # a bool is not an int here
-    ("tok", {"allServers": 1}),
-    ("tok", {"domain": "a", "attrs": "x"}),   # a parameter the template does not know
-])
+@pytest.mark.parametrize(
+    "token, params",
+    [
+        ("tok", {"domain": "a\x01b"}),  # not XML: zeep's ValueError
+        ("to\x00k", {"domain": "a"}),
+        ("tok", {"domain": 5}),  # a number for a string attribute: zeep renders it
+        ("tok", {"limit": "10"}),  # a string for an int
+        ("tok", {"limit": True}),  # a bool is not an int here
+        ("tok", {"allServers": 1}),
+        ("tok", {"domain": "a", "attrs": "x"}),  # a parameter the template does not know
+    ],
+)
 def test_quota_usage_values_the_template_does_not_cover_go_through_zeep(token, params):
     assert zimbra_soap.quota_usage_request(token, params) is None
     try:
@@ -655,5 +839,7 @@ def test_quota_usage_of_a_domain_whose_name_needs_escaping(served):
     sim.add_account("x@a&b.example.com", quota=GiB, used=3 * MiB)
     admin = admin_for(served(sim))
     usage = admin.domain_usage("a&b.example.com")
-    assert [(m.name, m.used_bytes, m.limit_bytes) for m in usage] == [("x@a&b.example.com", 3 * MiB, GiB)]
+    assert [(m.name, m.used_bytes, m.limit_bytes) for m in usage] == [
+        ("x@a&b.example.com", 3 * MiB, GiB)
+    ]
     assert sim.requests[-1]["attrs"]["domain"] == "a&b.example.com"

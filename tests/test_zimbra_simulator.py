@@ -13,22 +13,41 @@ from puq_bridge.simulators.zimbra.wire import SOAP11, SOAP12, quota_usage_envelo
 from tests.fixtures_zimbra import ZIMBRA_ADMIN, ZIMBRA_PASSWORD, GiB, MiB
 
 # CI and developers have ../shared beside the clone.
-CAPTURES = Path(__file__).resolve().parents[2] / "shared" / "reference" / "zimbra-captures" / "nucleus-be_zimbra"
+CAPTURES = (
+    Path(__file__).resolve().parents[2]
+    / "shared"
+    / "reference"
+    / "zimbra-captures"
+    / "nucleus-be_zimbra"
+)
 ADMIN = "urn:zimbraAdmin"
 
 
-def soap(url: str, body: str, *, token: str | None = None, version: str = SOAP12) -> requests.Response:
+def soap(
+    url: str, body: str, *, token: str | None = None, version: str = SOAP12
+) -> requests.Response:
     """Post a raw envelope (``body`` is the Body's XML) the way another client would."""
-    header = f'<soap:Header><context xmlns="urn:zimbra"><authToken>{token}</authToken></context></soap:Header>' \
-        if token else ""
+    header = (
+        f'<soap:Header><context xmlns="urn:zimbra"><authToken>{token}</authToken></context></soap:Header>'
+        if token
+        else ""
+    )
     data = f'<soap:Envelope xmlns:soap="{version}">{header}<soap:Body>{body}</soap:Body></soap:Envelope>'
-    return requests.post(url + "/service/admin/soap", data=data.encode(), timeout=5,
-                         headers={"Content-Type": "text/xml; charset=utf-8"})
+    return requests.post(
+        url + "/service/admin/soap",
+        data=data.encode(),
+        timeout=5,
+        headers={"Content-Type": "text/xml; charset=utf-8"},
+    )
 
 
 def login(url: str, version: str = SOAP12) -> str:
-    reply = soap(url, f'<AuthRequest xmlns="{ADMIN}"><account by="name">{ZIMBRA_ADMIN}</account>'
-                      f"<password>{ZIMBRA_PASSWORD}</password></AuthRequest>", version=version)
+    reply = soap(
+        url,
+        f'<AuthRequest xmlns="{ADMIN}"><account by="name">{ZIMBRA_ADMIN}</account>'
+        f"<password>{ZIMBRA_PASSWORD}</password></AuthRequest>",
+        version=version,
+    )
     assert reply.status_code == 200, reply.text
     return etree.fromstring(reply.content).findtext(f".//{{{ADMIN}}}authToken")
 
@@ -60,8 +79,13 @@ def test_reply_mirrors_the_request_soap_version(version, zimbra_server):
 
 def test_soap11_fault_shape(zimbra_server):
     _, url = zimbra_server
-    reply = soap(url, f'<GetAccountRequest xmlns="{ADMIN}"><account by="name">x@example.com</account>'
-                      f"</GetAccountRequest>", token=login(url), version=SOAP11)
+    reply = soap(
+        url,
+        f'<GetAccountRequest xmlns="{ADMIN}"><account by="name">x@example.com</account>'
+        f"</GetAccountRequest>",
+        token=login(url),
+        version=SOAP11,
+    )
     assert fault_code(reply) == "account.NO_SUCH_ACCOUNT"
     fault = body_of(reply)
     assert fault.findtext("faultcode") == "soap:Client"
@@ -71,7 +95,11 @@ def test_soap11_fault_shape(zimbra_server):
 
 def test_soap12_fault_shape(zimbra_server):
     _, url = zimbra_server
-    reply = soap(url, f'<GetCosRequest xmlns="{ADMIN}"><cos by="name">gold</cos></GetCosRequest>', token=login(url))
+    reply = soap(
+        url,
+        f'<GetCosRequest xmlns="{ADMIN}"><cos by="name">gold</cos></GetCosRequest>',
+        token=login(url),
+    )
     assert fault_code(reply) == "account.NO_SUCH_COS"
     fault = body_of(reply)
     assert fault.findtext(f"{{{SOAP12}}}Code/{{{SOAP12}}}Value") == "soap:Sender"
@@ -82,16 +110,29 @@ def test_get_is_405_and_other_paths_404(httpserver, fake_zimbra):
     httpserver.expect_request("/service/admin/soap").respond_with_handler(fake_zimbra.handler)
     httpserver.expect_request("/elsewhere").respond_with_handler(fake_zimbra.handler)
     assert requests.get(httpserver.url_for("/service/admin/soap"), timeout=5).status_code == 405
-    assert requests.post(httpserver.url_for("/elsewhere"), data=b"<x/>", timeout=5).status_code == 404
+    assert (
+        requests.post(httpserver.url_for("/elsewhere"), data=b"<x/>", timeout=5).status_code == 404
+    )
 
 
 def test_parameters_as_attributes_or_child_elements(zimbra_server):
     _, url = zimbra_server
     token = login(url)
-    as_attrs = body_of(soap(url, f'<GetQuotaUsageRequest xmlns="{ADMIN}" domain="example.org" limit="0"/>',
-                            token=token))
-    as_children = body_of(soap(url, f'<GetQuotaUsageRequest xmlns="{ADMIN}"><domain>example.org</domain>'
-                                    f"<limit>0</limit></GetQuotaUsageRequest>", token=token))
+    as_attrs = body_of(
+        soap(
+            url,
+            f'<GetQuotaUsageRequest xmlns="{ADMIN}" domain="example.org" limit="0"/>',
+            token=token,
+        )
+    )
+    as_children = body_of(
+        soap(
+            url,
+            f'<GetQuotaUsageRequest xmlns="{ADMIN}"><domain>example.org</domain>'
+            f"<limit>0</limit></GetQuotaUsageRequest>",
+            token=token,
+        )
+    )
     assert etree.tostring(as_attrs) == etree.tostring(as_children)
     assert as_attrs.get("searchTotal") == "1"
 
@@ -121,38 +162,59 @@ def test_calls_need_a_token_that_was_issued_and_is_current(zimbra_server):
 def test_tokens_expire_after_their_lifetime(served_sim):
     sim, url = served_sim(FakeZimbra(ZIMBRA_ADMIN, ZIMBRA_PASSWORD, token_lifetime_ms=100))
     token = login(url)
-    reply = soap(url, f'<AuthRequest xmlns="{ADMIN}" name="{ZIMBRA_ADMIN}" password="{ZIMBRA_PASSWORD}"/>')
+    reply = soap(
+        url, f'<AuthRequest xmlns="{ADMIN}" name="{ZIMBRA_ADMIN}" password="{ZIMBRA_PASSWORD}"/>'
+    )
     assert body_of(reply).findtext(f"{{{ADMIN}}}lifetime") == "100"
     assert soap(url, f'<GetAllDomainsRequest xmlns="{ADMIN}"/>', token=token).status_code == 200
     time.sleep(0.12)
-    assert fault_code(soap(url, f'<GetAllDomainsRequest xmlns="{ADMIN}"/>', token=token)) == "service.AUTH_EXPIRED"
+    assert (
+        fault_code(soap(url, f'<GetAllDomainsRequest xmlns="{ADMIN}"/>', token=token))
+        == "service.AUTH_EXPIRED"
+    )
 
 
-@pytest.mark.parametrize("order, expected", [("lifetime-first", ["lifetime", "authToken"]),
-                                             ("token-first", ["authToken", "lifetime"])])
+@pytest.mark.parametrize(
+    "order, expected",
+    [("lifetime-first", ["lifetime", "authToken"]), ("token-first", ["authToken", "lifetime"])],
+)
 def test_auth_response_child_order(order, expected, served_sim):
-    _, url = served_sim(FakeZimbra(ZIMBRA_ADMIN, ZIMBRA_PASSWORD, auth_order=order, auth_extra=True))
-    reply = soap(url, f'<AuthRequest xmlns="{ADMIN}" name="{ZIMBRA_ADMIN}" password="{ZIMBRA_PASSWORD}"/>')
+    _, url = served_sim(
+        FakeZimbra(ZIMBRA_ADMIN, ZIMBRA_PASSWORD, auth_order=order, auth_extra=True)
+    )
+    reply = soap(
+        url, f'<AuthRequest xmlns="{ADMIN}" name="{ZIMBRA_ADMIN}" password="{ZIMBRA_PASSWORD}"/>'
+    )
     children = list(body_of(reply))
     assert [etree.QName(c).localname for c in children] == expected + ["a"]
     assert children[2].get("n") == "zimbraIsDomainAdminAccount" and children[2].text == "false"
 
 
-@pytest.mark.parametrize("version, name, code", [
-    ("10.0.8_GA", ZIMBRA_ADMIN, "account.AUTH_FAILED"),   # wrong password
-    ("10.0.8_GA", "nobody@example.com", "service.PERM_DENIED"),
-    ("8.8.15_GA", "nobody@example.com", "account.AUTH_FAILED"),
-])
+@pytest.mark.parametrize(
+    "version, name, code",
+    [
+        ("10.0.8_GA", ZIMBRA_ADMIN, "account.AUTH_FAILED"),  # wrong password
+        ("10.0.8_GA", "nobody@example.com", "service.PERM_DENIED"),
+        ("8.8.15_GA", "nobody@example.com", "account.AUTH_FAILED"),
+    ],
+)
 def test_auth_faults_follow_the_server_version(version, name, code, served_sim):
     _, url = served_sim(FakeZimbra(ZIMBRA_ADMIN, ZIMBRA_PASSWORD, version=version))
-    assert fault_code(soap(url, f'<AuthRequest xmlns="{ADMIN}" name="{name}" password="bad"/>')) == code
+    assert (
+        fault_code(soap(url, f'<AuthRequest xmlns="{ADMIN}" name="{name}" password="bad"/>'))
+        == code
+    )
 
 
 def test_requests_are_recorded_without_secrets(zimbra_server):
     sim, url = zimbra_server
     token = login(url)
-    soap(url, f'<SetPasswordRequest xmlns="{ADMIN}" id="{sim.accounts["info@example.com"]["id"]}" '
-              f'newPassword="Very-Secret-1"/>', token=token)
+    soap(
+        url,
+        f'<SetPasswordRequest xmlns="{ADMIN}" id="{sim.accounts["info@example.com"]["id"]}" '
+        f'newPassword="Very-Secret-1"/>',
+        token=token,
+    )
     assert [r["op"] for r in sim.requests] == ["Auth", "SetPassword"]
     assert sim.requests[0]["attrs"] == {"account": ZIMBRA_ADMIN}
     text = repr(sim.requests)
@@ -174,40 +236,79 @@ def test_quota_usage_sorting_and_paging(zimbra_server):
     _, url = zimbra_server
     token = login(url)
     rows, more, total = quota(url, token, domain="example.com", allServers=1)
-    assert [r[0] for r in rows] == ["locked@example.com", "info@example.com", "sales@example.com",
-                                    "empty@example.com"] and (more, total) == ("0", "4")
+    assert [r[0] for r in rows] == [
+        "locked@example.com",
+        "info@example.com",
+        "sales@example.com",
+        "empty@example.com",
+    ] and (more, total) == ("0", "4")
     rows, more, total = quota(url, token, domain="example.com", sortAscending=1, limit=2, offset=1)
-    assert [r[0] for r in rows] == ["sales@example.com", "info@example.com"] and (more, total) == ("1", "4")
+    assert [r[0] for r in rows] == ["sales@example.com", "info@example.com"] and (more, total) == (
+        "1",
+        "4",
+    )
     rows, _, _ = quota(url, token, domain="example.com", sortBy="percentUsed")
-    assert rows[0][0] == "locked@example.com" and rows[-1][0] in ("sales@example.com", "empty@example.com")
+    assert rows[0][0] == "locked@example.com" and rows[-1][0] in (
+        "sales@example.com",
+        "empty@example.com",
+    )
     rows, _, _ = quota(url, token, domain="example.com", sortBy="quotaLimit", sortAscending="true")
     assert rows[0] == ("sales@example.com", 5 * MiB, 0)
-    assert fault_code(soap(url, f'<GetQuotaUsageRequest xmlns="{ADMIN}" sortBy="size"/>', token=token)) \
+    assert (
+        fault_code(soap(url, f'<GetQuotaUsageRequest xmlns="{ADMIN}" sortBy="size"/>', token=token))
         == "service.INVALID_REQUEST"
-    assert fault_code(soap(url, f'<GetQuotaUsageRequest xmlns="{ADMIN}" domain="nowhere.example"/>',
-                           token=token)) == "account.NO_SUCH_DOMAIN"
+    )
+    assert (
+        fault_code(
+            soap(
+                url,
+                f'<GetQuotaUsageRequest xmlns="{ADMIN}" domain="nowhere.example"/>',
+                token=token,
+            )
+        )
+        == "account.NO_SUCH_DOMAIN"
+    )
 
 
 def test_effective_quota_follows_account_cos_and_domain(fake_zimbra):
     sim = fake_zimbra
     quota_of = {n: sim.effective_quota(n, a) for n, a in sim.accounts.items()}
-    assert quota_of == {"info@example.com": GiB, "sales@example.com": 0, "empty@example.com": 500 * MiB,
-                        "locked@example.com": GiB, "office@example.org": 200 * MiB}
+    assert quota_of == {
+        "info@example.com": GiB,
+        "sales@example.com": 0,
+        "empty@example.com": 500 * MiB,
+        "locked@example.com": GiB,
+        "office@example.org": 200 * MiB,
+    }
     sim.add_account("free@example.org", used=1)
-    assert sim.effective_quota("free@example.org", sim.accounts["free@example.org"]) == 200 * MiB  # unlimited, capped
+    assert (
+        sim.effective_quota("free@example.org", sim.accounts["free@example.org"]) == 200 * MiB
+    )  # unlimited, capped
 
 
 def test_state_persists_and_usage_reflects_mailboxes(zimbra_server):
     sim, url = zimbra_server
     token = login(url)
-    created = body_of(soap(url, f'<CreateAccountRequest xmlns="{ADMIN}" name="new@example.com" password="Secr3t!pw">'
-                                f'<a n="zimbraMailQuota">{GiB}</a></CreateAccountRequest>', token=token))
+    created = body_of(
+        soap(
+            url,
+            f'<CreateAccountRequest xmlns="{ADMIN}" name="new@example.com" password="Secr3t!pw">'
+            f'<a n="zimbraMailQuota">{GiB}</a></CreateAccountRequest>',
+            token=token,
+        )
+    )
     assert created[0].get("name") == "new@example.com" and "new@example.com" in sim.accounts
     sim.set_used("new@example.com", 42)
     rows, _, total = quota(url, token, domain="example.com")
     assert ("new@example.com", 42, GiB) in rows and total == "5"
-    mailbox = body_of(soap(url, f'<GetMailboxRequest xmlns="{ADMIN}"><mbox id="{created[0].get("id")}"/>'
-                                f"</GetMailboxRequest>", token=token))
+    mailbox = body_of(
+        soap(
+            url,
+            f'<GetMailboxRequest xmlns="{ADMIN}"><mbox id="{created[0].get("id")}"/>'
+            f"</GetMailboxRequest>",
+            token=token,
+        )
+    )
     assert mailbox[0].get("s") == "42"
 
 
@@ -216,7 +317,11 @@ def test_create_account_limits(zimbra_server):
     token = login(url)
 
     def create(name, password="Secr3t!pw"):
-        return soap(url, f'<CreateAccountRequest xmlns="{ADMIN}" name="{name}" password="{password}"/>', token=token)
+        return soap(
+            url,
+            f'<CreateAccountRequest xmlns="{ADMIN}" name="{name}" password="{password}"/>',
+            token=token,
+        )
 
     assert fault_code(create("x@nowhere.example")) == "account.NO_SUCH_DOMAIN"
     assert fault_code(create("info@example.com")) == "account.ACCOUNT_EXISTS"
@@ -232,19 +337,29 @@ def test_domain_and_account_statuses_are_stored(zimbra_server):
     sim, url = zimbra_server
     token = login(url)
     domain_id = sim.domains["example.com"]["id"]
-    soap(url, f'<ModifyDomainRequest xmlns="{ADMIN}" id="{domain_id}"><a n="zimbraDomainStatus">locked</a>'
-              f"</ModifyDomainRequest>", token=token)
+    soap(
+        url,
+        f'<ModifyDomainRequest xmlns="{ADMIN}" id="{domain_id}"><a n="zimbraDomainStatus">locked</a>'
+        f"</ModifyDomainRequest>",
+        token=token,
+    )
     assert sim.domains["example.com"]["attrs"]["zimbraDomainStatus"] == "locked"
     assert sim.accounts["info@example.com"]["attrs"]["zimbraAccountStatus"] == "active"  # untouched
-    reply = soap(url, f'<ModifyDomainRequest xmlns="{ADMIN}" id="{domain_id}"><a n="zimbraDomainStatus">asleep</a>'
-                      f"</ModifyDomainRequest>", token=token)
+    reply = soap(
+        url,
+        f'<ModifyDomainRequest xmlns="{ADMIN}" id="{domain_id}"><a n="zimbraDomainStatus">asleep</a>'
+        f"</ModifyDomainRequest>",
+        token=token,
+    )
     assert fault_code(reply) == "account.INVALID_ATTR_VALUE"
 
 
 def test_twenty_thousand_accounts(served_sim):
     sim, url = served_sim(FakeZimbra(ZIMBRA_ADMIN, ZIMBRA_PASSWORD))
     populate(sim, "big.example", 20_000)
-    reply = body_of(soap(url, f'<GetQuotaUsageRequest xmlns="{ADMIN}" domain="big.example"/>', token=login(url)))
+    reply = body_of(
+        soap(url, f'<GetQuotaUsageRequest xmlns="{ADMIN}" domain="big.example"/>', token=login(url))
+    )
     assert reply.get("searchTotal") == "20000" and len(reply) == 20_000
     used = [int(a.get("used")) for a in reply]
     assert used == sorted(used, reverse=True) and any(a.get("limit") == "0" for a in reply)
@@ -270,8 +385,14 @@ def test_injections(zimbra_server):
         reply = soap(url, request, token=token)
         assert reply.status_code == 502 and reply.headers["Content-Type"].startswith("text/html")
     assert soap(url, request, token=token).status_code == 200
-    assert soap(url, f'<GetCosRequest xmlns="{ADMIN}"><cos by="name">default</cos></GetCosRequest>',
-                token=token).status_code == 500
+    assert (
+        soap(
+            url,
+            f'<GetCosRequest xmlns="{ADMIN}"><cos by="name">default</cos></GetCosRequest>',
+            token=token,
+        ).status_code
+        == 500
+    )
     sim.inject("malformed")
     reply = soap(url, request, token=token)
     with pytest.raises(etree.XMLSyntaxError):
@@ -289,8 +410,13 @@ def test_hang_latency_and_drop(zimbra_server):
     sim.hang_seconds = 0.3
     sim.inject("hang")
     with pytest.raises(requests.ReadTimeout):
-        requests.post(url + "/service/admin/soap", timeout=(1, 0.1), data=(
-            f'<soap:Envelope xmlns:soap="{SOAP12}"><soap:Body>{request}</soap:Body></soap:Envelope>'))
+        requests.post(
+            url + "/service/admin/soap",
+            timeout=(1, 0.1),
+            data=(
+                f'<soap:Envelope xmlns:soap="{SOAP12}"><soap:Body>{request}</soap:Body></soap:Envelope>'
+            ),
+        )
     sim.latency = 0.05
     started = time.perf_counter()
     soap(url, request, token=token)
@@ -322,21 +448,21 @@ def shape(element) -> set:
 CAPTURE_CASES = {
     "GetQuotaUsageResponse.xml": f'<GetQuotaUsageRequest xmlns="{ADMIN}" domain="example.com"/>',
     "GetAccountNotFoundResponse.xml": f'<GetAccountRequest xmlns="{ADMIN}"><account by="name">foobar</account>'
-                                      f"</GetAccountRequest>",
+    f"</GetAccountRequest>",
     "CreateAccountAlreadyExistsResponse.xml": f'<CreateAccountRequest xmlns="{ADMIN}" name="info@example.com" '
-                                              f'password="Secr3t!pw"/>',
+    f'password="Secr3t!pw"/>',
     "GetDomainNotFoundResponse.xml": f'<GetDomainRequest xmlns="{ADMIN}"><domain by="name">x.example</domain>'
-                                     f"</GetDomainRequest>",
+    f"</GetDomainRequest>",
     "CreateDomainAlreadyExistsResponse.xml": f'<CreateDomainRequest xmlns="{ADMIN}" name="example.com"/>',
     "GetCosNotFoundResponse.xml": f'<GetCosRequest xmlns="{ADMIN}"><cos by="name">foobarbaz</cos></GetCosRequest>',
     "GetAccountResponse.xml": f'<GetAccountRequest xmlns="{ADMIN}"><account by="name">info@example.com</account>'
-                              f"</GetAccountRequest>",
+    f"</GetAccountRequest>",
     "GetDomainResponse.xml": f'<GetDomainRequest xmlns="{ADMIN}"><domain by="name">example.com</domain>'
-                             f"</GetDomainRequest>",
+    f"</GetDomainRequest>",
     "GetAllDomainsResponse.xml": f'<GetAllDomainsRequest xmlns="{ADMIN}"/>',
     "GetCosResponse.xml": f'<GetCosRequest xmlns="{ADMIN}"><cos by="name">basic</cos></GetCosRequest>',
     "GetAccountListByDomainResponse.xml": f'<SearchDirectoryRequest xmlns="{ADMIN}" domain="example.com" '
-                                          f'types="accounts"/>',
+    f'types="accounts"/>',
 }
 
 
@@ -356,12 +482,18 @@ def test_non_empty_delete_domain_and_auth_failure_have_the_captured_shape(zimbra
         pytest.skip("reference captures not available")
     sim, url = zimbra_server
     for capture, request in [
-        ("DeleteDomainNotEmptyResponse.xml",
-         f'<DeleteDomainRequest xmlns="{ADMIN}" id="{sim.domains["example.com"]["id"]}"/>'),
-        ("DeleteAccountResponse.xml",
-         f'<DeleteAccountRequest xmlns="{ADMIN}" id="{sim.accounts["sales@example.com"]["id"]}"/>'),
-        ("AuthFailedFault-extracted-from-tests.xml",
-         f'<AuthRequest xmlns="{ADMIN}" name="{ZIMBRA_ADMIN}" password="wrong"/>'),
+        (
+            "DeleteDomainNotEmptyResponse.xml",
+            f'<DeleteDomainRequest xmlns="{ADMIN}" id="{sim.domains["example.com"]["id"]}"/>',
+        ),
+        (
+            "DeleteAccountResponse.xml",
+            f'<DeleteAccountRequest xmlns="{ADMIN}" id="{sim.accounts["sales@example.com"]["id"]}"/>',
+        ),
+        (
+            "AuthFailedFault-extracted-from-tests.xml",
+            f'<AuthRequest xmlns="{ADMIN}" name="{ZIMBRA_ADMIN}" password="wrong"/>',
+        ),
     ]:
         ours = body_of(soap(url, request, token=login(url)))
         theirs = body_of(type("R", (), {"content": (CAPTURES / capture).read_bytes()}))
@@ -394,7 +526,9 @@ def _with_directory(sim):
 
 
 def _search(url, token, types, **extra):
-    attrs = "".join(f' {k}="{v}"' for k, v in {"domain": "example.com", "types": types, **extra}.items())
+    attrs = "".join(
+        f' {k}="{v}"' for k, v in {"domain": "example.com", "types": types, **extra}.items()
+    )
     return body_of(soap(url, f'<SearchDirectoryRequest xmlns="{ADMIN}"{attrs}/>', token=token))
 
 
@@ -413,30 +547,53 @@ def test_search_directory_honours_types_and_sorts_kinds_together(zimbra_server):
     # "accounts" alone leaves resources and lists out, as the real server does
     assert {etree.QName(e).localname for e in _search(url, token, "accounts")} == {"account"}
     assert [e.get("name") for e in _search(url, token, "resources")] == ["room1@example.com"]
-    page = _search(url, token, "resources,distributionlists,accounts", limit="2", offset="1", attrs="zimbraId")
+    page = _search(
+        url, token, "resources,distributionlists,accounts", limit="2", offset="1", attrs="zimbraId"
+    )
     assert [e.get("name") for e in page] == ["info@example.com", "locked@example.com"]
-    assert page.get("more") == "1" and {a.get("n") for a in page.iter(f"{{{ADMIN}}}a")} == {"zimbraId"}
+    assert page.get("more") == "1" and {a.get("n") for a in page.iter(f"{{{ADMIN}}}a")} == {
+        "zimbraId"
+    }
 
 
 def test_search_directory_refuses_an_unknown_type(zimbra_server):
     _, url = zimbra_server
-    reply = soap(url, f'<SearchDirectoryRequest xmlns="{ADMIN}" types="accounts,groups"/>', token=login(url))
+    reply = soap(
+        url, f'<SearchDirectoryRequest xmlns="{ADMIN}" types="accounts,groups"/>', token=login(url)
+    )
     assert fault_code(reply) == "service.INVALID_REQUEST"
     assert "unknown type: groups" in body_of(reply).findtext(f".//{{{SOAP12}}}Text")
 
 
-@pytest.mark.parametrize("op, table, name, code, message", [
-    ("DeleteDistributionList", "lists", "team@example.com", "account.NO_SUCH_DISTRIBUTION_LIST",
-     "no such distribution list: "),
-    ("DeleteCalendarResource", "resources", "room1@example.com", "account.NO_SUCH_CALENDAR_RESOURCE",
-     "no such calendar resource: "),
-])
-def test_delete_list_and_resource_then_the_real_fault(op, table, name, code, message, zimbra_server):
+@pytest.mark.parametrize(
+    "op, table, name, code, message",
+    [
+        (
+            "DeleteDistributionList",
+            "lists",
+            "team@example.com",
+            "account.NO_SUCH_DISTRIBUTION_LIST",
+            "no such distribution list: ",
+        ),
+        (
+            "DeleteCalendarResource",
+            "resources",
+            "room1@example.com",
+            "account.NO_SUCH_CALENDAR_RESOURCE",
+            "no such calendar resource: ",
+        ),
+    ],
+)
+def test_delete_list_and_resource_then_the_real_fault(
+    op, table, name, code, message, zimbra_server
+):
     sim, url = zimbra_server
     _with_directory(sim)
     token = login(url)
     entry_id = getattr(sim, table)[name]["id"]
-    reply = soap(url, f'<{op}Request xmlns="{ADMIN}" id="{entry_id}"/>', token=token, version=SOAP11)
+    reply = soap(
+        url, f'<{op}Request xmlns="{ADMIN}" id="{entry_id}"/>', token=token, version=SOAP11
+    )
     assert reply.status_code == 200 and etree.QName(body_of(reply)).localname == f"{op}Response"
     assert name not in getattr(sim, table)
     again = soap(url, f'<{op}Request xmlns="{ADMIN}" id="{entry_id}"/>', token=token)
@@ -448,26 +605,37 @@ def test_deleting_an_account_or_list_takes_its_aliases_and_memberships(zimbra_se
     sim, url = zimbra_server
     _with_directory(sim)
     token = login(url)
-    soap(url, f'<DeleteAccountRequest xmlns="{ADMIN}" id="{sim.accounts["info@example.com"]["id"]}"/>', token=token)
+    soap(
+        url,
+        f'<DeleteAccountRequest xmlns="{ADMIN}" id="{sim.accounts["info@example.com"]["id"]}"/>',
+        token=token,
+    )
     assert "hello@example.com" not in sim.aliases
     assert sim.lists["team@example.com"]["members"] == ["sales@example.com"]
-    soap(url, f'<DeleteDistributionListRequest xmlns="{ADMIN}" id="{sim.lists["team@example.com"]["id"]}"/>',
-         token=token)
+    soap(
+        url,
+        f'<DeleteDistributionListRequest xmlns="{ADMIN}" id="{sim.lists["team@example.com"]["id"]}"/>',
+        token=token,
+    )
     assert sim.aliases == {}
 
 
 @pytest.mark.parametrize("kind", ["list", "resource", "alias"])
 def test_delete_domain_refuses_while_a_list_resource_or_alias_remains(kind, zimbra_server):
     sim, url = zimbra_server
-    {"list": lambda: sim.add_distribution_list("staff@empty.net"),
-     "resource": lambda: sim.add_resource("staff@empty.net", resource_type="Equipment"),
-     "alias": lambda: sim.add_alias("staff@empty.net", "info@example.com")}[kind]()
+    {
+        "list": lambda: sim.add_distribution_list("staff@empty.net"),
+        "resource": lambda: sim.add_resource("staff@empty.net", resource_type="Equipment"),
+        "alias": lambda: sim.add_alias("staff@empty.net", "info@example.com"),
+    }[kind]()
     token = login(url)
     request = f'<DeleteDomainRequest xmlns="{ADMIN}" id="{sim.domains["empty.net"]["id"]}"/>'
     reply = soap(url, request, token=token)
     assert fault_code(reply) == "account.DOMAIN_NOT_EMPTY"
-    assert body_of(reply).findtext(f".//{{{SOAP12}}}Text") == \
-        "domain not empty: empty.net (remaining entries:[uid=staff,ou=people,dc=empty,dc=net]...)"
+    assert (
+        body_of(reply).findtext(f".//{{{SOAP12}}}Text")
+        == "domain not empty: empty.net (remaining entries:[uid=staff,ou=people,dc=empty,dc=net]...)"
+    )
     sim.lists.pop("staff@empty.net", None), sim.resources.pop("staff@empty.net", None)
     sim.aliases.pop("staff@empty.net", None)
     assert soap(url, request, token=token).status_code == 200 and "empty.net" not in sim.domains
@@ -476,14 +644,20 @@ def test_delete_domain_refuses_while_a_list_resource_or_alias_remains(kind, zimb
 def test_new_entries_need_their_domain_and_a_free_name(zimbra_server):
     sim, url = zimbra_server
     _with_directory(sim)
-    for add in (lambda: sim.add_distribution_list("x@nowhere.example"), lambda: sim.add_resource("team@example.com"),
-                lambda: sim.add_alias("hello@example.com", "sales@example.com"),
-                lambda: sim.add_alias("new@example.com", "nobody@example.com"),
-                lambda: sim.add_resource("r@example.com", resource_type="Car")):
+    for add in (
+        lambda: sim.add_distribution_list("x@nowhere.example"),
+        lambda: sim.add_resource("team@example.com"),
+        lambda: sim.add_alias("hello@example.com", "sales@example.com"),
+        lambda: sim.add_alias("new@example.com", "nobody@example.com"),
+        lambda: sim.add_resource("r@example.com", resource_type="Car"),
+    ):
         with pytest.raises(ValueError):
             add()
-    reply = soap(url, f'<CreateAccountRequest xmlns="{ADMIN}" name="team@example.com" password="Secr3t!pw"/>',
-                 token=login(url))
+    reply = soap(
+        url,
+        f'<CreateAccountRequest xmlns="{ADMIN}" name="team@example.com" password="Secr3t!pw"/>',
+        token=login(url),
+    )
     assert fault_code(reply) == "account.ACCOUNT_EXISTS"
 
 

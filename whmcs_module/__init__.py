@@ -11,4 +11,12 @@ from whmcs_module.forwarder import write_forwarder
 from whmcs_module.http import AdapterServer, make_app
 from whmcs_module.signing import sign
 
-__all__ = ["FUNCTIONS", "AdapterContext", "AdapterServer", "dispatch", "make_app", "sign", "write_forwarder"]
+__all__ = [
+    "FUNCTIONS",
+    "AdapterContext",
+    "AdapterServer",
+    "dispatch",
+    "make_app",
+    "sign",
+    "write_forwarder",
+]

@@ -36,8 +36,13 @@ Handler = Callable[[Mapping[str, Any], AdapterContext], Any]
 
 def meta_data(params: Mapping[str, Any], ctx: AdapterContext) -> dict:
     """MetaData: how WHMCS lists the module."""
-    return {"DisplayName": "Zimbra mail (puq-bridge)", "APIVersion": "1.1", "RequiresServer": True,
-            "DefaultNonSSLPort": "7071", "DefaultSSLPort": "7071"}
+    return {
+        "DisplayName": "Zimbra mail (puq-bridge)",
+        "APIVersion": "1.1",
+        "RequiresServer": True,
+        "DefaultNonSSLPort": "7071",
+        "DefaultSSLPort": "7071",
+    }
 
 
 def config_options_fn(params: Mapping[str, Any], ctx: AdapterContext) -> dict:
@@ -61,7 +66,10 @@ def _life_cycle(method: str) -> Handler:
         settings = ProductSettings.from_params(params)
         if method in ("create", "change_password"):
             required_password(params)
-        if method in ("create", "change_package"):  # the sync and `render` never get module settings: keep them
+        if method in (
+            "create",
+            "change_package",
+        ):  # the sync and `render` never get module settings: keep them
             views.remember_settings(ctx, target.service_id, settings)
         getattr(Provisioner(ctx.zimbra_for_params(params)), method)(params)
         return "success"
@@ -111,21 +119,43 @@ def dispatch(function: str, params: Mapping[str, Any], ctx: AdapterContext) -> A
         outcome = "ok" if not isinstance(result, str) or result == "success" else "error"
         if isinstance(result, str):
             result = scrub(result, params, ctx)
-        elif function == "AdminServicesTabFields":  # server messages: mask the raw text, then escape it for HTML
-            result = {label: html.escape(scrub(value, params, ctx)) for label, value in result.items()}
+        elif (
+            function == "AdminServicesTabFields"
+        ):  # server messages: mask the raw text, then escape it for HTML
+            result = {
+                label: html.escape(scrub(value, params, ctx)) for label, value in result.items()
+            }
     except PuqBridgeError as err:
         message = scrub(str(err), params, ctx)
         result, outcome = _failure(function, message, params, ctx), "error"
-        if function == "ClientArea" or not isinstance(err, ParamsError):  # the client never sees the details
+        if function == "ClientArea" or not isinstance(
+            err, ParamsError
+        ):  # the client never sees the details
             log.warning("%s for service %s: %s", function, params.get("serviceid"), message)
     except Exception as err:  # a bug must not reach WHMCS as a traceback
-        log.error("%s for service %s failed unexpectedly: %s", function, params.get("serviceid"),
-                  type(err).__name__)
+        log.error(
+            "%s for service %s failed unexpectedly: %s",
+            function,
+            params.get("serviceid"),
+            type(err).__name__,
+        )
         log.debug("%s traceback", function, exc_info=True)
-        result, outcome = _failure(function, f"internal error in {function} ({type(err).__name__}); "
-                                             "see the puq-bridge log", params, ctx), "error"
-    log.info("%s service=%s %s in %.1f ms", function, params.get("serviceid"), outcome,
-             (time.perf_counter() - started) * 1000)
+        result, outcome = (
+            _failure(
+                function,
+                f"internal error in {function} ({type(err).__name__}); see the puq-bridge log",
+                params,
+                ctx,
+            ),
+            "error",
+        )
+    log.info(
+        "%s service=%s %s in %.1f ms",
+        function,
+        params.get("serviceid"),
+        outcome,
+        (time.perf_counter() - started) * 1000,
+    )
     return result
 
 
@@ -153,12 +183,15 @@ def client_notice(params: Mapping[str, Any], ctx: AdapterContext) -> str:
     details = params.get("clientsdetails")
     try:
         renderer = ctx.renderer
-        catalog = renderer.catalog(renderer.language_for(details.get("language") if isinstance(details, Mapping)
-                                                         else None))
+        catalog = renderer.catalog(
+            renderer.language_for(details.get("language") if isinstance(details, Mapping) else None)
+        )
         if catalog.has(CLIENT_NOTICE_KEY):
             text = catalog.text(CLIENT_NOTICE_KEY)
     except Exception as err:  # a broken catalog must not turn a notice into a traceback
-        log.warning("ClientArea notice: translations unavailable (%s); showing the English notice", err)
+        log.warning(
+            "ClientArea notice: translations unavailable (%s); showing the English notice", err
+        )
     return f'<div class="alert alert-warning" role="alert" data-puq="notice-unavailable">{html.escape(text)}</div>'
 
 

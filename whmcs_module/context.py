@@ -29,21 +29,32 @@ def entry_from_params(params: Mapping[str, Any]) -> ZimbraConfig:
     (default 7071), ``serversecure``, ``serverusername``, ``serverpassword``); raises :class:`ParamsError`."""
     host = str(params.get("serverhostname") or params.get("serverip") or "").strip()
     if not host:
-        raise ParamsError("no Zimbra server: the service has no server assigned in WHMCS "
-                          "(serverhostname/serverip empty) and no [[zimbra]] entry matches")
+        raise ParamsError(
+            "no Zimbra server: the service has no server assigned in WHMCS "
+            "(serverhostname/serverip empty) and no [[zimbra]] entry matches"
+        )
     port_text = str(params.get("serverport") or "").strip() or str(DEFAULT_PORT)
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise ParamsError(f"serverport must be a port number, got {port_text[:20]!r}")
     user = str(params.get("serverusername") or "").strip()
     password = params.get("serverpassword") or ""
     if not user or not password:
-        raise ParamsError(f"WHMCS server {host} has no username or password for the Zimbra admin API")
+        raise ParamsError(
+            f"WHMCS server {host} has no username or password for the Zimbra admin API"
+        )
     scheme = "https" if _truthy(params.get("serversecure", "")) else "http"
     server_id = str(params.get("serverid") or "").strip()
     whmcs_server: int | str = int(server_id) if server_id.isdigit() else host
     url_host = f"[{host}]" if ":" in host else host
-    return ZimbraConfig(name=host, whmcs_server=whmcs_server, url=f"{scheme}://{url_host}:{port_text}",
-                        admin_user=user, password=str(password), verify=True, timeout=PARAM_TIMEOUT)
+    return ZimbraConfig(
+        name=host,
+        whmcs_server=whmcs_server,
+        url=f"{scheme}://{url_host}:{port_text}",
+        admin_user=user,
+        password=str(password),
+        verify=True,
+        timeout=PARAM_TIMEOUT,
+    )
 
 
 def default_zimbra_factory(entry: ZimbraConfig, pool_size: int | None = None) -> "ZimbraAdmin":
@@ -68,9 +79,18 @@ class AdapterContext:
             default factory sizes its connection pool for. The sync never resizes a pool, as other threads share it.
     """
 
-    def __init__(self, config: Config, *, store=None, renderer=None, whmcs=None,
-                 zimbra_factory: Callable[[ZimbraConfig], "ZimbraAdmin"] | None = None,
-                 render_cache_seconds: float = 60.0, payment_methods_seconds: float = 3600.0, threads: int = 8):
+    def __init__(
+        self,
+        config: Config,
+        *,
+        store=None,
+        renderer=None,
+        whmcs=None,
+        zimbra_factory: Callable[[ZimbraConfig], "ZimbraAdmin"] | None = None,
+        render_cache_seconds: float = 60.0,
+        payment_methods_seconds: float = 3600.0,
+        threads: int = 8,
+    ):
         from whmcs_module.payment_methods import PaymentMethodNames
         from whmcs_module.views import RenderCache
 
@@ -81,7 +101,9 @@ class AdapterContext:
         self._whmcs = whmcs
         self.payment_methods = PaymentMethodNames(lambda: self.whmcs, ttl=payment_methods_seconds)
         pool_size = threads + config.sync.per_server_concurrency
-        self.zimbra_factory = zimbra_factory or (lambda entry: default_zimbra_factory(entry, pool_size))
+        self.zimbra_factory = zimbra_factory or (
+            lambda entry: default_zimbra_factory(entry, pool_size)
+        )
         self._clients: dict[tuple, "ZimbraAdmin"] = {}
         self._lock = threading.Lock()
 
@@ -127,7 +149,11 @@ class AdapterContext:
 
     def secrets(self) -> list[str]:
         """Secret values known to the context (for scrubbing messages)."""
-        values = [self.config.whmcs.secret, self.config.whmcs.access_key, self.config.adapter.secret]
+        values = [
+            self.config.whmcs.secret,
+            self.config.whmcs.access_key,
+            self.config.adapter.secret,
+        ]
         values += [z.password for z in self.config.zimbra]
         return [v for v in values if v]
 

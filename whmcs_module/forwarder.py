@@ -25,19 +25,58 @@ from whmcs_module.adapter import SECRET_PARAMS, admin_custom_buttons, meta_data
 log = logging.getLogger(__name__)
 
 NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,49}")
-LIFE_CYCLE = ("CreateAccount", "SuspendAccount", "UnsuspendAccount", "TerminateAccount", "ChangePassword",
-              "ChangePackage")
+LIFE_CYCLE = (
+    "CreateAccount",
+    "SuspendAccount",
+    "UnsuspendAccount",
+    "TerminateAccount",
+    "ChangePassword",
+    "ChangePackage",
+)
 #: top-level $params passed on (configoption1..24, customfields, configoptions and clientsdetails are added apart).
-PARAM_KEYS = ("serviceid", "userid", "pid", "serverid", "domain", "username", "password", "producttype",
-              "moduletype", "serverip", "serverhostname", "serverusername", "serverpassword", "serversecure",
-              "serverport", "dedicatedip", "status")
+PARAM_KEYS = (
+    "serviceid",
+    "userid",
+    "pid",
+    "serverid",
+    "domain",
+    "username",
+    "password",
+    "producttype",
+    "moduletype",
+    "serverip",
+    "serverhostname",
+    "serverusername",
+    "serverpassword",
+    "serversecure",
+    "serverport",
+    "dedicatedip",
+    "status",
+)
 #: clientsdetails fields passed on (never ``password``, the hash).
-CLIENT_KEYS = ("userid", "id", "client_id", "firstname", "lastname", "companyname", "email", "language", "currency",
-               "currency_code", "country")
+CLIENT_KEYS = (
+    "userid",
+    "id",
+    "client_id",
+    "firstname",
+    "lastname",
+    "companyname",
+    "email",
+    "language",
+    "currency",
+    "currency_code",
+    "country",
+)
 #: the ``service`` block: key sent → attribute of WHMCS's service model (tblhosting column).
-SERVICE_FIELDS = {"regdate": "regdate", "nextduedate": "nextduedate", "billingcycle": "billingcycle",
-                  "amount": "amount", "paymentmethod": "paymentmethod", "status": "domainstatus",
-                  "dedicatedip": "dedicatedip"}
+SERVICE_FIELDS = {
+    "regdate": "regdate",
+    "nextduedate": "nextduedate",
+    "billingcycle": "billingcycle",
+    "amount": "amount",
+    "paymentmethod": "paymentmethod",
+    "status": "domainstatus",
+    "dedicatedip": "dedicatedip",
+}
 CLIENT_NOTICE = "Service details are temporarily unavailable. Please try again later."
 
 
@@ -73,8 +112,12 @@ def _environment() -> jinja2.Environment:
     # These templates emit PHP source, not HTML: HTML escaping would corrupt it. What they print is either the module
     # name (checked against NAME_RE), an int, or a value through the php_string / php_value filters, which emit safe
     # PHP literals; StrictUndefined catches a missing one.
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), autoescape=False,
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(folder)),
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
     env.filters["php_string"] = php_string
     env.filters["php_value"] = php_value
     return env
@@ -83,28 +126,47 @@ def _environment() -> jinja2.Environment:
 def check_name(name: str) -> str:
     """``name`` if it is a valid module name (``[a-z][a-z0-9_]*``, at most 50 characters), else ``ValueError``."""
     if not NAME_RE.fullmatch(name or ""):
-        raise ValueError(f"invalid module name {name!r}: use lower-case letters, digits and _, starting with a letter")
+        raise ValueError(
+            f"invalid module name {name!r}: use lower-case letters, digits and _, starting with a letter"
+        )
     return name
 
 
 def render_module(name: str) -> str:
     """The PHP source of ``NAME.php``."""
-    fallbacks = {"MetaData": meta_data({}, None), "ConfigOptions": config_options(),
-                 "AdminCustomButtonArray": admin_custom_buttons({}, None)}
-    return _environment().get_template("module.php.j2").render(
-        name=check_name(name), life_cycle=LIFE_CYCLE, param_keys=PARAM_KEYS, client_keys=CLIENT_KEYS,
-        service_fields=SERVICE_FIELDS, secret_params=SECRET_PARAMS, fallbacks=fallbacks,
-        client_notice=CLIENT_NOTICE)
+    fallbacks = {
+        "MetaData": meta_data({}, None),
+        "ConfigOptions": config_options(),
+        "AdminCustomButtonArray": admin_custom_buttons({}, None),
+    }
+    return (
+        _environment()
+        .get_template("module.php.j2")
+        .render(
+            name=check_name(name),
+            life_cycle=LIFE_CYCLE,
+            param_keys=PARAM_KEYS,
+            client_keys=CLIENT_KEYS,
+            service_fields=SERVICE_FIELDS,
+            secret_params=SECRET_PARAMS,
+            fallbacks=fallbacks,
+            client_notice=CLIENT_NOTICE,
+        )
+    )
 
 
 def render_config(name: str, bridge_url: str, secret: str, timeout: int = 30) -> str:
     """The PHP source of ``NAME.config.php``."""
-    return _environment().get_template("config.php.j2").render(
-        name=check_name(name), bridge_url=bridge_url, secret=secret, timeout=int(timeout))
+    return (
+        _environment()
+        .get_template("config.php.j2")
+        .render(name=check_name(name), bridge_url=bridge_url, secret=secret, timeout=int(timeout))
+    )
 
 
-def write_forwarder(name: str, out_dir: str | os.PathLike, bridge_url: str, secret: str, *,
-                    timeout: int = 30) -> list[Path]:
+def write_forwarder(
+    name: str, out_dir: str | os.PathLike, bridge_url: str, secret: str, *, timeout: int = 30
+) -> list[Path]:
     """Write ``out_dir/modules/servers/NAME/`` (``NAME.php``, ``templates/clientarea.tpl``, ``NAME.config.php``).
 
     The config file holds the secret and is written with mode 0600. Returns the paths written.
@@ -114,7 +176,9 @@ def write_forwarder(name: str, out_dir: str | os.PathLike, bridge_url: str, secr
     """
     check_name(name)
     if not re.fullmatch(r"https?://[^\s'\"\\]+", bridge_url or ""):
-        raise ValueError(f"invalid bridge URL {bridge_url!r}: expected http://HOST:PORT or https://...")
+        raise ValueError(
+            f"invalid bridge URL {bridge_url!r}: expected http://HOST:PORT or https://..."
+        )
     if not secret:
         raise ValueError("the shared secret is empty")
     if timeout < 1:

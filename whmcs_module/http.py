@@ -23,8 +23,15 @@ log = logging.getLogger(__name__)
 access_log = logging.getLogger(__name__ + ".access")
 
 _PATH_RE = re.compile(r"^/whmcs/([A-Za-z][A-Za-z0-9]{0,63})$")
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
-            413: "Payload Too Large", 500: "Internal Server Error"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Payload Too Large",
+    500: "Internal Server Error",
+}
 
 
 class _Reject(Exception):
@@ -33,8 +40,13 @@ class _Reject(Exception):
         self.status, self.message, self.headers = status, message, list(headers)
 
 
-def make_app(ctx: AdapterContext, secret: str, *, max_body: int = 1_048_576,
-             clock: Callable[[], float] = time.time) -> Callable:
+def make_app(
+    ctx: AdapterContext,
+    secret: str,
+    *,
+    max_body: int = 1_048_576,
+    clock: Callable[[], float] = time.time,
+) -> Callable:
     """The WSGI app of the adapter protocol (see the module docstring).
 
     Args:
@@ -59,17 +71,34 @@ def make_app(ctx: AdapterContext, secret: str, *, max_body: int = 1_048_576,
                 raise _Reject(401, str(err)) from None
             if function not in FUNCTIONS:
                 raise _Reject(404, f"unknown module function {function}")
-            status, document, headers = 200, {"result": dispatch(function, _params_of(body), ctx)}, []
+            status, document, headers = (
+                200,
+                {"result": dispatch(function, _params_of(body), ctx)},
+                [],
+            )
         except _Reject as rej:
             status, document, headers = rej.status, {"error": rej.message}, rej.headers
-        except Exception as err:  # dispatch never raises; this is the net under JSON encoding and the like
+        except (
+            Exception
+        ) as err:  # dispatch never raises; this is the net under JSON encoding and the like
             log.error("%s failed: %s", path[:80], type(err).__name__)
             status, document, headers = 500, {"error": "internal error; see the puq-bridge log"}, []
         payload = json.dumps(document, ensure_ascii=False, default=str).encode("utf-8")
-        start_response(f"{status} {_REASONS[status]}", [("Content-Type", "application/json; charset=utf-8"),
-                                                        ("Content-Length", str(len(payload))), *headers])
-        access_log.info("%s %s %d %.1f ms", environ.get("REQUEST_METHOD"), path[:80], status,
-                        (time.perf_counter() - started) * 1000)
+        start_response(
+            f"{status} {_REASONS[status]}",
+            [
+                ("Content-Type", "application/json; charset=utf-8"),
+                ("Content-Length", str(len(payload))),
+                *headers,
+            ],
+        )
+        access_log.info(
+            "%s %s %d %.1f ms",
+            environ.get("REQUEST_METHOD"),
+            path[:80],
+            status,
+            (time.perf_counter() - started) * 1000,
+        )
         return [payload]
 
     return app
@@ -113,12 +142,26 @@ class AdapterServer:
         max_body: waitress's own cap on request bodies.
     """
 
-    def __init__(self, app: Callable, host: str = "127.0.0.1", port: int = 0, *, threads: int = 8,
-                 max_body: int = 1_048_576):
+    def __init__(
+        self,
+        app: Callable,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        threads: int = 8,
+        max_body: int = 1_048_576,
+    ):
         from waitress.server import create_server
 
-        self._server = create_server(app, host=host, port=port, threads=threads, ident="puq-bridge",
-                                     max_request_body_size=max_body, clear_untrusted_proxy_headers=True)
+        self._server = create_server(
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="puq-bridge",
+            max_request_body_size=max_body,
+            clear_untrusted_proxy_headers=True,
+        )
         self.host, self.port = host, self._server.effective_port
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -148,7 +191,9 @@ class AdapterServer:
         server = self._server
         try:
             while not self._stopping.is_set():
-                wasyncore.loop(timeout=0.05, map=server._map, use_poll=server.adj.asyncore_use_poll, count=1)
+                wasyncore.loop(
+                    timeout=0.05, map=server._map, use_poll=server.adj.asyncore_use_poll, count=1
+                )
         finally:
             self._close_all()
 

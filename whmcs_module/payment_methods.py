@@ -53,14 +53,22 @@ class PaymentMethodNames:
         timeout: seconds one socket read of a lookup may wait; a lookup is never retried.
     """
 
-    def __init__(self, whmcs: Callable[[], Any], *, ttl: float = DEFAULT_TTL,
-                 retry_after: float = DEFAULT_RETRY_AFTER, clock: Callable[[], float] = time.monotonic,
-                 timeout: float = DEFAULT_LOOKUP_TIMEOUT):
+    def __init__(
+        self,
+        whmcs: Callable[[], Any],
+        *,
+        ttl: float = DEFAULT_TTL,
+        retry_after: float = DEFAULT_RETRY_AFTER,
+        clock: Callable[[], float] = time.monotonic,
+        timeout: float = DEFAULT_LOOKUP_TIMEOUT,
+    ):
         self._whmcs, self.ttl, self.retry_after, self._clock = whmcs, ttl, retry_after, clock
         self.timeout = timeout
-        self._names: dict[str, str] = {}    # replaced whole, never changed in place: readers need no lock
+        self._names: dict[
+            str, str
+        ] = {}  # replaced whole, never changed in place: readers need no lock
         self._expires: float | None = None
-        self._lookup = threading.Lock()     # held while a lookup is in flight: at most one at a time
+        self._lookup = threading.Lock()  # held while a lookup is in flight: at most one at a time
         self._thread: threading.Thread | None = None
 
     def name(self, module: str) -> str:
@@ -99,12 +107,14 @@ class PaymentMethodNames:
 
     def _start_lookup(self) -> None:
         if not self._lookup.acquire(blocking=False):
-            return                          # one is in flight already
+            return  # one is in flight already
         try:
-            if self._fresh():               # another page's lookup finished meanwhile
+            if self._fresh():  # another page's lookup finished meanwhile
                 self._lookup.release()
                 return
-            self._thread = threading.Thread(target=self._background, name="payment-method-names", daemon=True)
+            self._thread = threading.Thread(
+                target=self._background, name="payment-method-names", daemon=True
+            )
             self._thread.start()
         except BaseException:
             self._lookup.release()
@@ -113,7 +123,9 @@ class PaymentMethodNames:
     def _background(self) -> None:
         try:
             self._refresh()
-        except Exception as err:            # a bug must not end the lookups for good: retry later, like a failure
+        except (
+            Exception
+        ) as err:  # a bug must not end the lookups for good: retry later, like a failure
             self._expires = self._clock() + self.retry_after
             log.error("payment method names: lookup failed unexpectedly (%s)", type(err).__name__)
             log.debug("payment method names: traceback", exc_info=True)
@@ -129,8 +141,11 @@ class PaymentMethodNames:
             names = quick_client(client, self.timeout).payment_methods()
         except PuqBridgeError as err:
             self._expires = self._clock() + self.retry_after
-            log.warning("payment method names unavailable (%s); showing gateway module names, retry in %.0f s",
-                        err, self.retry_after)
+            log.warning(
+                "payment method names unavailable (%s); showing gateway module names, retry in %.0f s",
+                err,
+                self.retry_after,
+            )
             return
         self._names, self._expires = names, self._clock() + self.ttl
         log.debug("payment method names: %d gateways", len(names))

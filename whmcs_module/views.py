@@ -67,8 +67,16 @@ class RenderCache:
 
 
 def _cache_key(facts, snapshot, history) -> tuple:
-    reading = (snapshot.service_id, snapshot.server, snapshot.taken_at, snapshot.used_bytes, snapshot.limit_bytes,
-               len(snapshot.mailboxes), snapshot.error, snapshot.failed_at)
+    reading = (
+        snapshot.service_id,
+        snapshot.server,
+        snapshot.taken_at,
+        snapshot.used_bytes,
+        snapshot.limit_bytes,
+        len(snapshot.mailboxes),
+        snapshot.error,
+        snapshot.failed_at,
+    )
     return facts, reading, tuple(history)
 
 
@@ -83,19 +91,30 @@ def client_area(params: Mapping[str, Any], ctx: "AdapterContext") -> dict:
     facts = facts_from_params(params, entry)
     remember_settings(ctx, target.service_id, settings)
     # WHMCS's params name the gateway by its module ("banktransfer"); the client knows it as "Bank Transfer".
-    facts = dataclasses.replace(facts, payment_method=ctx.payment_methods.name(facts.payment_method))
+    facts = dataclasses.replace(
+        facts, payment_method=ctx.payment_methods.name(facts.payment_method)
+    )
     snapshot, history = None, []
     if ctx.store is not None and target.service_id is not None:
         stored = ctx.store.latest(target.service_id)
-        if stored is not None and stored.tenancy == settings.tenancy:  # a reading of what this page must show
+        if (
+            stored is not None and stored.tenancy == settings.tenancy
+        ):  # a reading of what this page must show
             snapshot = stored
         history = ctx.store.history(target.service_id)
     if snapshot is None:
-        snapshot = live_snapshot(ctx.zimbra(entry), target.domain, service_id=facts.service_id,
-                                 tenancy=settings.tenancy, total_space_bytes=facts.total_space_bytes)
+        snapshot = live_snapshot(
+            ctx.zimbra(entry),
+            target.domain,
+            service_id=facts.service_id,
+            tenancy=settings.tenancy,
+            total_space_bytes=facts.total_space_bytes,
+        )
         return client_area_result(ctx.renderer.client_area(facts, snapshot, history))
-    markup = ctx.render_cache.get(_cache_key(facts, snapshot, history),
-                                  lambda: ctx.renderer.client_area(facts, snapshot, history))
+    markup = ctx.render_cache.get(
+        _cache_key(facts, snapshot, history),
+        lambda: ctx.renderer.client_area(facts, snapshot, history),
+    )
     return client_area_result(markup)
 
 
@@ -109,8 +128,12 @@ def remember_settings(ctx: "AdapterContext", sid: int | None, settings: ProductS
         return
     try:
         if ctx.store.remember_settings(sid, settings.total_space_bytes, settings.tenancy):
-            log.info("service %s: product total space now %s bytes, tenancy %s", sid,
-                     settings.total_space_bytes or "not set", settings.tenancy)
+            log.info(
+                "service %s: product total space now %s bytes, tenancy %s",
+                sid,
+                settings.total_space_bytes or "not set",
+                settings.tenancy,
+            )
     except StoreError as err:
         log.warning("service %s: could not remember the product settings: %s", sid, err)
 
@@ -118,7 +141,9 @@ def remember_settings(ctx: "AdapterContext", sid: int | None, settings: ProductS
 def remembered_settings(params: Mapping[str, Any]) -> ProductSettings:
     """Only the product settings the store keeps (3 total space, 6 tenancy), parsed; the others take their defaults,
     so a bad value there does not fail a call that does not use it. Raises :class:`ParamsError` naming the setting."""
-    return ProductSettings.from_params({key: params.get(key) for key in ("configoption3", "configoption6")})
+    return ProductSettings.from_params(
+        {key: params.get(key) for key in ("configoption3", "configoption6")}
+    )
 
 
 def admin_services_tab_fields(params: Mapping[str, Any], ctx: "AdapterContext") -> dict:
@@ -138,7 +163,9 @@ def admin_services_tab_fields(params: Mapping[str, Any], ctx: "AdapterContext") 
         fields["Mail domain status"] = f"domain {target.domain} does not exist"
     except PuqBridgeError as err:
         fields["Mail domain status"] = f"unknown: {err}"
-    snapshot = ctx.store.latest(target.service_id) if ctx.store is not None and target.service_id else None
+    snapshot = (
+        ctx.store.latest(target.service_id) if ctx.store is not None and target.service_id else None
+    )
     fields.update(_usage_fields(snapshot))
     return fields
 
@@ -164,9 +191,16 @@ def _engine(ctx: "AdapterContext", entry):
     if ctx.whmcs is None:
         raise ParamsError("the usage sync needs the WHMCS API ([whmcs] in the config)")
     sync = ctx.config.sync
-    return SyncEngine(ctx.whmcs, [entry], ctx.zimbra, store=ctx.store, products=sync.products,
-                      statuses=sync.statuses, concurrency=sync.concurrency,
-                      per_server_concurrency=sync.per_server_concurrency)
+    return SyncEngine(
+        ctx.whmcs,
+        [entry],
+        ctx.zimbra,
+        store=ctx.store,
+        products=sync.products,
+        statuses=sync.statuses,
+        concurrency=sync.concurrency,
+        per_server_concurrency=sync.per_server_concurrency,
+    )
 
 
 def usage_update(params: Mapping[str, Any], ctx: "AdapterContext") -> str:
@@ -196,5 +230,7 @@ def _report_result(report, what: str, *, skipped_fails: bool = False) -> str:
     if not failed:
         return f"{what}: failed; see the puq-bridge log"
     first = failed[0]
-    return (f"{what}: {len(failed)} of {len(services)} services not synced "
-            f"(service {first.get('service_id')}: {first.get('error')})")
+    return (
+        f"{what}: {len(failed)} of {len(services)} services not synced "
+        f"(service {first.get('service_id')}: {first.get('error')})"
+    )

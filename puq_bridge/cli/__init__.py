@@ -63,8 +63,15 @@ class AppContext:
 
         w = self.config.whmcs
         session = pooled_session((concurrency or self.config.sync.concurrency) + 1)
-        return WhmcsClient(w.url, w.identifier, w.secret, access_key=w.access_key, timeout=w.timeout,
-                           verify=w.verify, session=session)
+        return WhmcsClient(
+            w.url,
+            w.identifier,
+            w.secret,
+            access_key=w.access_key,
+            timeout=w.timeout,
+            verify=w.verify,
+            session=session,
+        )
 
     def zimbra(self, entry):
         """A :class:`~puq_bridge.zimbra.ZimbraAdmin` for one ``[[zimbra]]`` entry (imports zeep), its connection pool
@@ -108,10 +115,20 @@ class PuqGroup(click.Group):
 
 @click.group(cls=PuqGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="puq-bridge")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=str), default=None,
-              help="Config file (default: $PUQ_BRIDGE_CONFIG, ./puq-bridge.toml, ~/.config/puq-bridge/config.toml, "
-                   "/etc/puq-bridge/config.toml).")
-@click.option("-v", "--verbose", count=True, help="More log output on stderr (-v info, -vv debug); tracebacks.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=str),
+    default=None,
+    help="Config file (default: $PUQ_BRIDGE_CONFIG, ./puq-bridge.toml, ~/.config/puq-bridge/config.toml, "
+    "/etc/puq-bridge/config.toml).",
+)
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="More log output on stderr (-v info, -vv debug); tracebacks.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Only errors on stderr.")
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None, verbose: int, quiet: bool) -> None:

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 class CheckResult:
     """The outcome for one target: ``ok`` with ``detail`` (version, server count), or the ``error`` line."""
 
-    kind: str                       # "whmcs" | "zimbra"
+    kind: str  # "whmcs" | "zimbra"
     name: str
     url: str
     ok: bool = False
@@ -45,8 +45,12 @@ def check_whmcs(app) -> dict:
     """GetServers through the configured credential; returns the facts shown on success."""
     servers = app.whmcs().servers()
     known = {s.id for s in servers} | {s.hostname.lower() for s in servers if s.hostname}
-    unmatched = [z.name for z in app.config.zimbra
-                 if (z.whmcs_server.lower() if isinstance(z.whmcs_server, str) else z.whmcs_server) not in known]
+    unmatched = [
+        z.name
+        for z in app.config.zimbra
+        if (z.whmcs_server.lower() if isinstance(z.whmcs_server, str) else z.whmcs_server)
+        not in known
+    ]
     return {"servers": len(servers), "zimbra_without_whmcs_server": unmatched}
 
 
@@ -72,8 +76,12 @@ def _zimbra_detail(facts: dict) -> str:
     return f"{facts['version']} on {facts['host']}" if facts["host"] else facts["version"]
 
 
-def run_one(result: CheckResult, probe: Callable[[], dict], describe: Callable[[dict], str],
-            mask: Callable[[str], str]) -> CheckResult:
+def run_one(
+    result: CheckResult,
+    probe: Callable[[], dict],
+    describe: Callable[[dict], str],
+    mask: Callable[[str], str],
+) -> CheckResult:
     """Run ``probe`` and fill ``result``; any failure becomes its one-line, secret-masked error."""
     start = time.perf_counter()
     try:
@@ -101,15 +109,27 @@ def run_checks(app) -> list[CheckResult]:
     mask = app.secret_filter.mask
     jobs = [(CheckResult("whmcs", "whmcs", cfg.whmcs.url), lambda: check_whmcs(app), _whmcs_detail)]
     for entry in cfg.zimbra:
-        jobs.append((CheckResult("zimbra", entry.name, entry.url),
-                     lambda entry=entry: check_zimbra(app, entry), _zimbra_detail))
+        jobs.append(
+            (
+                CheckResult("zimbra", entry.name, entry.url),
+                lambda entry=entry: check_zimbra(app, entry),
+                _zimbra_detail,
+            )
+        )
     with ThreadPoolExecutor(max_workers=min(16, len(jobs)), thread_name_prefix="check") as pool:
-        futures = [pool.submit(run_one, result, probe, describe, mask) for result, probe, describe in jobs]
+        futures = [
+            pool.submit(run_one, result, probe, describe, mask) for result, probe, describe in jobs
+        ]
         return [f.result() for f in futures]
 
 
 @click.command("check")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout and nothing else there.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON document on stdout and nothing else there.",
+)
 @click.pass_obj
 def check(app, as_json: bool) -> None:
     """Log in to WHMCS and every Zimbra; report each.

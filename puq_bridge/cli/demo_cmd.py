@@ -12,11 +12,20 @@ log = logging.getLogger(__name__)
 
 
 @click.command("demo")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("puq-bridge-demo"),
-              show_default=True, help="Folder for the client-area pages and index.html (created if missing).")
-@click.option("--serve", is_flag=True,
-              help="Afterwards keep the adapter, the simulators and the pages running on 127.0.0.1 and print their "
-                   "URLs, until Ctrl-C.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("puq-bridge-demo"),
+    show_default=True,
+    help="Folder for the client-area pages and index.html (created if missing).",
+)
+@click.option(
+    "--serve",
+    is_flag=True,
+    help="Afterwards keep the adapter, the simulators and the pages running on 127.0.0.1 and print their "
+    "URLs, until Ctrl-C.",
+)
 def demo(out_dir: Path, serve: bool) -> None:
     """Run the whole flow against built-in simulators: no WHMCS, Zimbra or network needed.
 
@@ -46,5 +55,8 @@ def demo(out_dir: Path, serve: bool) -> None:
 
 
 def _path_hint(name: str) -> str:
-    return {"whmcs": "/includes/api.php", "adapter": "/whmcs/<Function> (signed POSTs only)",
-            "pages": "/index.html"}.get(name, "/service/admin/soap")
+    return {
+        "whmcs": "/includes/api.php",
+        "adapter": "/whmcs/<Function> (signed POSTs only)",
+        "pages": "/index.html",
+    }.get(name, "/service/admin/soap")

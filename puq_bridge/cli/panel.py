@@ -21,9 +21,15 @@ log = logging.getLogger(__name__)
 END_OF_PERIOD = "end-of-billing-period"
 IMMEDIATE = "immediate"
 
-json_option = click.option("--json", "as_json", is_flag=True,
-                           help="Print one JSON document on stdout and nothing else there.")
-client_option = click.option("--client-id", type=click.IntRange(min=1), required=True, help="WHMCS client id.")
+json_option = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON document on stdout and nothing else there.",
+)
+client_option = click.option(
+    "--client-id", type=click.IntRange(min=1), required=True, help="WHMCS client id."
+)
 
 
 def parse_permissions(value: str, valid: list[str], param_hint: str) -> list[str]:
@@ -36,15 +42,18 @@ def parse_permissions(value: str, valid: list[str], param_hint: str) -> list[str
     """
     names = [n.strip().lower() for n in value.split(",") if n.strip()]
     if not names:
-        raise click.BadParameter("give 'all' or a comma-separated list of permissions", param_hint=param_hint)
+        raise click.BadParameter(
+            "give 'all' or a comma-separated list of permissions", param_hint=param_hint
+        )
     if names == ["all"]:
         return list(valid)
     known = {v.lower(): v for v in valid}
     unknown = [n for n in names if n not in known]
     if unknown:
         what = "unknown permission" + ("s" if len(unknown) > 1 else "")
-        raise click.BadParameter(f"{what} {', '.join(unknown)} (valid: all, {', '.join(valid)})",
-                                 param_hint=param_hint)
+        raise click.BadParameter(
+            f"{what} {', '.join(unknown)} (valid: all, {', '.join(valid)})", param_hint=param_hint
+        )
     return list(dict.fromkeys(known[n] for n in names))
 
 
@@ -66,14 +75,20 @@ def services(app, client_id: int, as_json: bool) -> None:
     rows = list(whmcs.client_products(client_id=client_id))
     snapshots = _latest_usage(app, [s.id for s in rows])
     if as_json:
-        echo_json({"client": client_doc(client),
-                   "services": [service_doc(s, snapshots.get(s.id)) for s in rows]})
+        echo_json(
+            {
+                "client": client_doc(client),
+                "services": [service_doc(s, snapshots.get(s.id)) for s in rows],
+            }
+        )
         return
     name = f"{client.firstname} {client.lastname}".strip()
     company = f" ({client.companyname})" if client.companyname else ""
     click.echo(f"Client #{client.id}: {name}{company} <{client.email}>, {len(rows)} service(s)")
     for service in rows:
-        click.echo("\n".join(service_lines(service, snapshots.get(service.id), client.currency_code)))
+        click.echo(
+            "\n".join(service_lines(service, snapshots.get(service.id), client.currency_code))
+        )
 
 
 def _latest_usage(app, service_ids: list[int]) -> dict:
@@ -115,8 +130,13 @@ def users_list(app, client_id: int, as_json: bool) -> None:
 @users.command("invite")
 @client_option
 @click.option("--email", required=True, help="Address the invitation is sent to.")
-@click.option("--permissions", metavar="all|p1,p2", default="all", show_default=True,
-              help="'all', or a comma list of WHMCS permission names (checked against GetPermissionsList).")
+@click.option(
+    "--permissions",
+    metavar="all|p1,p2",
+    default="all",
+    show_default=True,
+    help="'all', or a comma list of WHMCS permission names (checked against GetPermissionsList).",
+)
 @json_option
 @click.pass_obj
 def users_invite(app, client_id: int, email: str, permissions: str, as_json: bool) -> None:
@@ -137,9 +157,16 @@ def users_invite(app, client_id: int, email: str, permissions: str, as_json: boo
 
 @users.command("permissions")
 @client_option
-@click.option("--user-id", type=click.IntRange(min=1), required=True, help="WHMCS user id (see 'users list').")
-@click.option("--set", "new", metavar="all|p1,p2", default=None,
-              help="Replace the user's permissions with these ('all' or a comma list); without it, show them.")
+@click.option(
+    "--user-id", type=click.IntRange(min=1), required=True, help="WHMCS user id (see 'users list')."
+)
+@click.option(
+    "--set",
+    "new",
+    metavar="all|p1,p2",
+    default=None,
+    help="Replace the user's permissions with these ('all' or a comma list); without it, show them.",
+)
 @json_option
 @click.pass_obj
 def users_permissions(app, client_id: int, user_id: int, new: str | None, as_json: bool) -> None:
@@ -154,15 +181,26 @@ def users_permissions(app, client_id: int, user_id: int, new: str | None, as_jso
         current = parse_permissions(new, whmcs.permissions_list(), "'--set'")
         whmcs.update_user_permissions(user_id, client_id, current)
     if as_json:
-        echo_json({"client_id": client_id, "user_id": user_id, "permissions": current, "changed": new is not None})
+        echo_json(
+            {
+                "client_id": client_id,
+                "user_id": user_id,
+                "permissions": current,
+                "changed": new is not None,
+            }
+        )
         return
     verb = "now has" if new is not None else "has"
-    click.echo(f"User #{user_id} {verb} permissions for client #{client_id}: {', '.join(current) or '(none)'}")
+    click.echo(
+        f"User #{user_id} {verb} permissions for client #{client_id}: {', '.join(current) or '(none)'}"
+    )
 
 
 @users.command("remove")
 @client_option
-@click.option("--user-id", type=click.IntRange(min=1), required=True, help="WHMCS user id (see 'users list').")
+@click.option(
+    "--user-id", type=click.IntRange(min=1), required=True, help="WHMCS user id (see 'users list')."
+)
 @json_option
 @click.pass_obj
 def users_remove(app, client_id: int, user_id: int, as_json: bool) -> None:
@@ -200,8 +238,13 @@ def reset_password(app, email: str, as_json: bool) -> None:
 
 @click.command("cancel")
 @click.option("--service-id", type=click.IntRange(min=1), required=True, help="WHMCS service id.")
-@click.option("--when", type=click.Choice([END_OF_PERIOD, IMMEDIATE]), default=END_OF_PERIOD, show_default=True,
-              help="Terminate at the end of the paid period, or at WHMCS's next cron run.")
+@click.option(
+    "--when",
+    type=click.Choice([END_OF_PERIOD, IMMEDIATE]),
+    default=END_OF_PERIOD,
+    show_default=True,
+    help="Terminate at the end of the paid period, or at WHMCS's next cron run.",
+)
 @click.option("--reason", default="", help="Reason recorded with the request.")
 @click.option("--yes", "-y", is_flag=True, help="Confirm without asking (for scripts).")
 @json_option
@@ -221,11 +264,22 @@ def cancel(app, service_id: int, when: str, reason: str, yes: bool, as_json: boo
     whmcs.add_cancel_request(service_id, immediate=when == IMMEDIATE, reason=reason)
     type_ = "Immediate" if when == IMMEDIATE else "End of Billing Period"
     if as_json:
-        echo_json({"service_id": service.id, "domain": service.domain, "product": service.product_name,
-                   "type": type_, "reason": reason, "next_due_date": service.next_due_date, "requested": True})
+        echo_json(
+            {
+                "service_id": service.id,
+                "domain": service.domain,
+                "product": service.product_name,
+                "type": type_,
+                "reason": reason,
+                "next_due_date": service.next_due_date,
+                "requested": True,
+            }
+        )
         return
-    click.echo(f"Cancellation requested for service #{service.id} ({service.domain or service.product_name}): "
-               f"{type_}")
+    click.echo(
+        f"Cancellation requested for service #{service.id} ({service.domain or service.product_name}): "
+        f"{type_}"
+    )
 
 
 def _cancel_warning(service, when: str) -> str:
@@ -236,9 +290,11 @@ def _cancel_warning(service, when: str) -> str:
     else:
         due = service.next_due_date.isoformat() if service.next_due_date else "unknown"
         moment = f"at the end of the billing period (next due date {due})"
-    return (f"Service #{service.id} {service.product_name} for {domain} [{service.status}] will be terminated "
-            f"{moment}.\nAt termination ALL mailboxes and ALL mail of the domain {domain} are deleted; "
-            "this cannot be undone.")
+    return (
+        f"Service #{service.id} {service.product_name} for {domain} [{service.status}] will be terminated "
+        f"{moment}.\nAt termination ALL mailboxes and ALL mail of the domain {domain} are deleted; "
+        "this cannot be undone."
+    )
 
 
 def _confirm_or_exit(question: str) -> None:
@@ -248,8 +304,11 @@ def _confirm_or_exit(question: str) -> None:
         confirmed = click.confirm(question, default=False, err=True)
     except click.Abort:
         click.echo(err=True)  # end the unanswered prompt's line
-        click.echo("error: not confirmed (no answer on stdin): nothing requested; pass --yes to confirm from a "
-                   "script", err=True)
+        click.echo(
+            "error: not confirmed (no answer on stdin): nothing requested; pass --yes to confirm from a "
+            "script",
+            err=True,
+        )
         ctx.exit(1)
     if not confirmed:
         click.echo("error: not confirmed: nothing requested", err=True)

@@ -38,32 +38,52 @@ def date_text(value: dt.date | None) -> str:
 
 def client_doc(client) -> dict[str, Any]:
     """JSON fields of a :class:`~puq_bridge.whmcs.Client` the operator needs to recognise it."""
-    return {"id": client.id, "firstname": client.firstname, "lastname": client.lastname,
-            "companyname": client.companyname, "email": client.email, "currency_code": client.currency_code,
-            "status": client.status}
+    return {
+        "id": client.id,
+        "firstname": client.firstname,
+        "lastname": client.lastname,
+        "companyname": client.companyname,
+        "email": client.email,
+        "currency_code": client.currency_code,
+        "status": client.status,
+    }
 
 
 def usage_doc(snapshot) -> dict[str, Any] | None:
     """JSON for the latest usage :class:`~puq_bridge.store.Snapshot` (``None`` when there is none yet)."""
     if snapshot is None:
         return None
-    return {"used_bytes": snapshot.used_bytes, "limit_bytes": snapshot.limit_bytes,
-            "used_mb": bytes_to_mb(snapshot.used_bytes), "limit_mb": bytes_to_mb(snapshot.limit_bytes),
-            "unlimited": snapshot.limit_bytes <= 0, "percent": _rounded(percent(snapshot.used_bytes,
-                                                                                snapshot.limit_bytes)),
-            "mailboxes": len(snapshot.mailboxes), "taken_at": snapshot.taken_at,
-            "last_error": snapshot.error, "failed_at": snapshot.failed_at}
+    return {
+        "used_bytes": snapshot.used_bytes,
+        "limit_bytes": snapshot.limit_bytes,
+        "used_mb": bytes_to_mb(snapshot.used_bytes),
+        "limit_mb": bytes_to_mb(snapshot.limit_bytes),
+        "unlimited": snapshot.limit_bytes <= 0,
+        "percent": _rounded(percent(snapshot.used_bytes, snapshot.limit_bytes)),
+        "mailboxes": len(snapshot.mailboxes),
+        "taken_at": snapshot.taken_at,
+        "last_error": snapshot.error,
+        "failed_at": snapshot.failed_at,
+    }
 
 
 def service_doc(service, snapshot) -> dict[str, Any]:
     """JSON for one :class:`~puq_bridge.whmcs.Service` plus its usage; deliberately without the password."""
-    return {"service_id": service.id, "product": service.product_name, "group": service.group_name,
-            "domain": service.domain, "status": service.status, "username": service.username,
-            "server": service.server_hostname or service.server_name or None,
-            "registration_date": service.registration_date, "next_due_date": service.next_due_date,
-            "billing_cycle": service.billing_cycle, "recurring_amount": service.recurring_amount,
-            "payment_method": service.payment_method_name or service.payment_method,
-            "usage": usage_doc(snapshot)}
+    return {
+        "service_id": service.id,
+        "product": service.product_name,
+        "group": service.group_name,
+        "domain": service.domain,
+        "status": service.status,
+        "username": service.username,
+        "server": service.server_hostname or service.server_name or None,
+        "registration_date": service.registration_date,
+        "next_due_date": service.next_due_date,
+        "billing_cycle": service.billing_cycle,
+        "recurring_amount": service.recurring_amount,
+        "payment_method": service.payment_method_name or service.payment_method,
+        "usage": usage_doc(snapshot),
+    }
 
 
 def usage_text(snapshot) -> str:
@@ -94,8 +114,14 @@ def service_lines(service, snapshot, currency: str = "") -> list[str]:
 
 def user_doc(user, client_id: int) -> dict[str, Any]:
     """JSON for one :class:`~puq_bridge.whmcs.User` as seen from one client (``owner`` of that client or not)."""
-    return {"id": user.id, "firstname": user.firstname, "lastname": user.lastname, "email": user.email,
-            "owner": is_owner(user, client_id), "created": user.created}
+    return {
+        "id": user.id,
+        "firstname": user.firstname,
+        "lastname": user.lastname,
+        "email": user.email,
+        "owner": is_owner(user, client_id),
+        "created": user.created,
+    }
 
 
 def user_line(user, client_id: int) -> str:

@@ -19,11 +19,23 @@ log = logging.getLogger(__name__)
 
 @click.command("render")
 @click.option("--service-id", type=int, required=True, help="WHMCS service id.")
-@click.option("--tab", type=click.Choice(["server-info", "resource-usage"]), default=None,
-              help="Only this tab (default: both, as WHMCS's ClientArea shows them).")
-@click.option("--lang", type=click.Choice(["pl", "en"]), default=None,
-              help="Language (default: from the client's WHMCS language).")
-@click.option("--page", is_flag=True, help="A standalone HTML page (stylesheet, tab switching) around both tabs.")
+@click.option(
+    "--tab",
+    type=click.Choice(["server-info", "resource-usage"]),
+    default=None,
+    help="Only this tab (default: both, as WHMCS's ClientArea shows them).",
+)
+@click.option(
+    "--lang",
+    type=click.Choice(["pl", "en"]),
+    default=None,
+    help="Language (default: from the client's WHMCS language).",
+)
+@click.option(
+    "--page",
+    is_flag=True,
+    help="A standalone HTML page (stylesheet, tab switching) around both tabs.",
+)
 @click.pass_obj
 def render(app, service_id: int, tab: str | None, lang: str | None, page: bool) -> None:
     """Print a service's client-area tabs as HTML."""
@@ -40,10 +52,16 @@ def render(app, service_id: int, tab: str | None, lang: str | None, page: bool) 
     now = dt.datetime.now(dt.timezone.utc)
     snapshot, history, settings = _stored_usage(app, service_id, now)
     tenancy = "server" if settings.private_server else "domain"
-    facts = facts_from_service(service, client, entry, product_total_bytes=settings.total_space_bytes)
+    facts = facts_from_service(
+        service, client, entry, product_total_bytes=settings.total_space_bytes
+    )
     if snapshot is not None and snapshot.tenancy != tenancy:
-        log.info("service %s: the stored reading covers tenancy %s, the product's is %s: reading live",
-                 service_id, snapshot.tenancy, tenancy)
+        log.info(
+            "service %s: the stored reading covers tenancy %s, the product's is %s: reading live",
+            service_id,
+            snapshot.tenancy,
+            tenancy,
+        )
         snapshot = None
     if snapshot is None:
         snapshot = _live_usage(app, service, entry, facts.total_space_bytes, tenancy, now)
@@ -77,12 +95,21 @@ def _live_usage(app, service, entry, total_space_bytes: int | None, tenancy: str
     from puq_bridge.usage.live import live_snapshot
 
     if entry is None:
-        log.warning("no usage stored for service %s and no [[zimbra]] entry for its server %s: showing no usage",
-                    service.id, service.server_hostname or service.server_id)
+        log.warning(
+            "no usage stored for service %s and no [[zimbra]] entry for its server %s: showing no usage",
+            service.id,
+            service.server_hostname or service.server_id,
+        )
         return None
     zimbra = app.zimbra(entry)
     try:
-        return live_snapshot(zimbra, service.domain, service_id=service.id, tenancy=tenancy,
-                             total_space_bytes=total_space_bytes, now=now)
+        return live_snapshot(
+            zimbra,
+            service.domain,
+            service_id=service.id,
+            tenancy=tenancy,
+            total_space_bytes=total_space_bytes,
+            now=now,
+        )
     finally:
         zimbra.close()

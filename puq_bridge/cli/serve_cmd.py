@@ -14,8 +14,11 @@ log = logging.getLogger(__name__)
 
 def _secret(config) -> str:
     if not config.adapter.secret:
-        raise ConfigError(str(config.path or "config"), "adapter.secret",
-                          "no shared secret: set [adapter] secret_env (or secret) to the key the forwarder signs with")
+        raise ConfigError(
+            str(config.path or "config"),
+            "adapter.secret",
+            "no shared secret: set [adapter] secret_env (or secret) to the key the forwarder signs with",
+        )
     return config.adapter.secret
 
 
@@ -27,9 +30,15 @@ def _host_port(value: str) -> tuple[str, int]:
 
 
 @click.command("serve")
-@click.option("--listen", metavar="HOST:PORT", default=None,
-              help="Address to listen on (default: [adapter] listen, 127.0.0.1:8750).")
-@click.option("--threads", type=click.IntRange(1, 256), default=8, show_default=True, help="Worker threads.")
+@click.option(
+    "--listen",
+    metavar="HOST:PORT",
+    default=None,
+    help="Address to listen on (default: [adapter] listen, 127.0.0.1:8750).",
+)
+@click.option(
+    "--threads", type=click.IntRange(1, 256), default=8, show_default=True, help="Worker threads."
+)
 @click.pass_obj
 def serve(app, listen: str | None, threads: int) -> None:
     """Run the adapter's HTTP service that WHMCS's forwarder calls (waitress; every request HMAC-signed)."""
@@ -40,10 +49,20 @@ def serve(app, listen: str | None, threads: int) -> None:
     secret = _secret(config)
     host, port = _host_port(listen or config.adapter.listen)
     store = app.store()
-    ctx = AdapterContext(config, store=store, whmcs=app.whmcs, threads=threads)  # Zimbra pools sized for them
-    server = AdapterServer(make_app(ctx, secret, max_body=config.adapter.max_body), host, port, threads=threads,
-                           max_body=config.adapter.max_body)
-    click.echo(f"puq-bridge adapter listening on {server.url} ({threads} threads; -v logs each request)", err=True)
+    ctx = AdapterContext(
+        config, store=store, whmcs=app.whmcs, threads=threads
+    )  # Zimbra pools sized for them
+    server = AdapterServer(
+        make_app(ctx, secret, max_body=config.adapter.max_body),
+        host,
+        port,
+        threads=threads,
+        max_body=config.adapter.max_body,
+    )
+    click.echo(
+        f"puq-bridge adapter listening on {server.url} ({threads} threads; -v logs each request)",
+        err=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -54,13 +73,29 @@ def serve(app, listen: str | None, threads: int) -> None:
 
 
 @click.command("whmcs-module")
-@click.option("--name", required=True, help="Module name: the folder modules/servers/NAME ([a-z][a-z0-9_]*).")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, writable=True),
-              help="Where to write modules/servers/NAME/ (copy DIR/modules into the WHMCS root).")
-@click.option("--bridge-url", default=None, metavar="URL",
-              help="URL the forwarder posts to (default: [adapter] url, else http://<[adapter] listen>).")
-@click.option("--timeout", type=click.IntRange(1, 600), default=30, show_default=True,
-              help="Seconds the forwarder waits for the bridge.")
+@click.option(
+    "--name", required=True, help="Module name: the folder modules/servers/NAME ([a-z][a-z0-9_]*)."
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, writable=True),
+    help="Where to write modules/servers/NAME/ (copy DIR/modules into the WHMCS root).",
+)
+@click.option(
+    "--bridge-url",
+    default=None,
+    metavar="URL",
+    help="URL the forwarder posts to (default: [adapter] url, else http://<[adapter] listen>).",
+)
+@click.option(
+    "--timeout",
+    type=click.IntRange(1, 600),
+    default=30,
+    show_default=True,
+    help="Seconds the forwarder waits for the bridge.",
+)
 @click.pass_obj
 def whmcs_module(app, name: str, out_dir: str, bridge_url: str | None, timeout: int) -> None:
     """Write the WHMCS forwarder module files (NAME.php, its client-area template, NAME.config.php mode 0600)."""
@@ -75,13 +110,18 @@ def whmcs_module(app, name: str, out_dir: str, bridge_url: str | None, timeout: 
     url = bridge_url or config.adapter.bridge_url
     host = url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
     if host in ("0.0.0.0", "::", ""):
-        raise click.BadParameter(f"{url} is not an address WHMCS can reach; give --bridge-url or [adapter] url",
-                                 param_hint="--bridge-url")
+        raise click.BadParameter(
+            f"{url} is not an address WHMCS can reach; give --bridge-url or [adapter] url",
+            param_hint="--bridge-url",
+        )
     try:
         paths = write_forwarder(name, out_dir, url, secret, timeout=timeout)
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--bridge-url") from None
     for path in paths:
         click.echo(str(path))
-    click.echo(f"forwarder for {url} written; copy {out_dir}/modules into the WHMCS root and make "
-               f"{paths[-1].name} readable by the web server user only", err=True)
+    click.echo(
+        f"forwarder for {url} written; copy {out_dir}/modules into the WHMCS root and make "
+        f"{paths[-1].name} readable by the web server user only",
+        err=True,
+    )

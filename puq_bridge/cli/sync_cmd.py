@@ -16,15 +16,34 @@ EXIT_LOCKED = 3
 
 
 @click.command("sync-usage")
-@click.option("--dry-run", is_flag=True, help="Read everything, write nothing (neither WHMCS nor the store).")
-@click.option("--json", "as_json", is_flag=True, help="Print the run as one JSON document on stdout.")
-@click.option("--server", "servers", multiple=True, metavar="NAME",
-              help="Only this [[zimbra]] entry (repeatable).")
-@click.option("--concurrency", type=click.IntRange(min=1), default=None, metavar="N",
-              help="Servers read (and WHMCS writes made) at once (default: [sync] concurrency).")
+@click.option(
+    "--dry-run", is_flag=True, help="Read everything, write nothing (neither WHMCS nor the store)."
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the run as one JSON document on stdout."
+)
+@click.option(
+    "--server",
+    "servers",
+    multiple=True,
+    metavar="NAME",
+    help="Only this [[zimbra]] entry (repeatable).",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Servers read (and WHMCS writes made) at once (default: [sync] concurrency).",
+)
 @click.pass_context
-def sync_usage(ctx: click.Context, dry_run: bool, as_json: bool, servers: tuple[str, ...],
-               concurrency: int | None) -> None:
+def sync_usage(
+    ctx: click.Context,
+    dry_run: bool,
+    as_json: bool,
+    servers: tuple[str, ...],
+    concurrency: int | None,
+) -> None:
     """Sync mailbox usage from Zimbra into WHMCS (the cron job)."""
     from puq_bridge.errors import SyncLockedError
     from puq_bridge.usage.sync import SyncEngine
@@ -40,9 +59,16 @@ def sync_usage(ctx: click.Context, dry_run: bool, as_json: bool, servers: tuple[
         return client
 
     store = None if dry_run else app.store()
-    engine = SyncEngine(app.whmcs(concurrency), cfg.zimbra, zimbra_factory, store=store, products=cfg.sync.products,
-                        statuses=cfg.sync.statuses, concurrency=concurrency or cfg.sync.concurrency,
-                        per_server_concurrency=cfg.sync.per_server_concurrency)
+    engine = SyncEngine(
+        app.whmcs(concurrency),
+        cfg.zimbra,
+        zimbra_factory,
+        store=store,
+        products=cfg.sync.products,
+        statuses=cfg.sync.statuses,
+        concurrency=concurrency or cfg.sync.concurrency,
+        per_server_concurrency=cfg.sync.per_server_concurrency,
+    )
     bar = _ProgressBar() if _interactive() else None
     try:
         report = engine.run(dry_run=dry_run, only_servers=list(servers) or None, progress=bar)
@@ -53,7 +79,9 @@ def sync_usage(ctx: click.Context, dry_run: bool, as_json: bool, servers: tuple[
         if bar is not None:
             bar.close()
         _close(clients, store)
-    report.results = [replace(r, error=app.secret_filter.mask(r.error)) if r.error else r for r in report.results]
+    report.results = [
+        replace(r, error=app.secret_filter.mask(r.error)) if r.error else r for r in report.results
+    ]
     _print(report, as_json, interactive=bar is not None)
     ctx.exit(report.exit_code)
 
@@ -62,8 +90,10 @@ def _check_servers(cfg, servers: tuple[str, ...]) -> None:
     unknown = [name for name in servers if cfg.zimbra_named(name) is None]
     if unknown:
         known = ", ".join(z.name for z in cfg.zimbra) or "none"
-        raise click.BadParameter(f"unknown server {', '.join(map(repr, unknown))} (configured: {known})",
-                                 param_hint="'--server'")
+        raise click.BadParameter(
+            f"unknown server {', '.join(map(repr, unknown))} (configured: {known})",
+            param_hint="'--server'",
+        )
 
 
 def _interactive() -> bool:
@@ -95,7 +125,10 @@ def _print(report, as_json: bool, *, interactive: bool) -> None:
         return
     click.echo(summary_line(report), err=True)
     for r in report.failed:
-        click.echo(f"failed: service {r.service_id} ({r.domain or '-'} on {r.server or '-'}): {r.error}", err=True)
+        click.echo(
+            f"failed: service {r.service_id} ({r.domain or '-'} on {r.server or '-'}): {r.error}",
+            err=True,
+        )
     if report.store_error:
         click.echo(f"error: {report.store_error}", err=True)
 
@@ -116,11 +149,25 @@ def summary_table(report) -> str:
     for r in report.results:
         j = result_json(r)
         limit = "unlimited" if j["limit_mb"] == 0 else j["limit_mb"]
-        rows.append(tuple("-" if v is None else str(v) for v in (
-            j["service_id"], j["domain"] or None, j["server"], j["mailboxes"], j["used_mb"],
-            limit, j["status"], j["error"])))
+        rows.append(
+            tuple(
+                "-" if v is None else str(v)
+                for v in (
+                    j["service_id"],
+                    j["domain"] or None,
+                    j["server"],
+                    j["mailboxes"],
+                    j["used_mb"],
+                    limit,
+                    j["status"],
+                    j["error"],
+                )
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1] for row in rows)
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1] for row in rows
+    )
 
 
 class _ProgressBar:
@@ -131,7 +178,9 @@ class _ProgressBar:
 
     def __call__(self, result, done: int, total: int) -> None:
         if self._bar is None:
-            self._bar = click.progressbar(length=total, label="sync-usage", file=sys.stderr, show_pos=True)
+            self._bar = click.progressbar(
+                length=total, label="sync-usage", file=sys.stderr, show_pos=True
+            )
             self._bar.__enter__()
         self._bar.update(1)
 

@@ -68,7 +68,9 @@ class Chart:
         return self.count == 0
 
 
-def build_chart(points: Sequence[DayUsage], fmt: Catalog, *, width: int = 480, height: int = 220) -> Chart:
+def build_chart(
+    points: Sequence[DayUsage], fmt: Catalog, *, width: int = 480, height: int = 220
+) -> Chart:
     """Lay out the history ``points`` (any order) with axis labels in ``fmt``'s locale."""
     days = sorted(points, key=lambda p: p.day)
     left, top, right, bottom = 70.0, 12.0, width - 8.0, height - 28.0
@@ -77,15 +79,39 @@ def build_chart(points: Sequence[DayUsage], fmt: Catalog, *, width: int = 480, h
     x_of = _x_mapper(days, left, right)
     used = [(x_of(p.day), y_of(p.used_bytes)) for p in days]
     limits = [(x_of(p.day), y_of(p.limit_bytes)) for p in days if p.limit_bytes > 0]
-    if len(limits) == 1:  # one day: show its limit across the plot, a single point would be invisible
+    if (
+        len(limits) == 1
+    ):  # one day: show its limit across the plot, a single point would be invisible
         limits = [(left, limits[0][1]), (right, limits[0][1])]
-    y_ticks = tuple(Tick(round(y_of(v * unit), 1), _unit_label(fmt, v, unit, step))
-                    for v in _steps(top_value, step)) if days else ()
+    y_ticks = (
+        tuple(
+            Tick(round(y_of(v * unit), 1), _unit_label(fmt, v, unit, step))
+            for v in _steps(top_value, step)
+        )
+        if days
+        else ()
+    )
     markers = ()
     if len(days) <= MARKER_LIMIT:
-        markers = tuple(Marker(x, y, f"{fmt.date(p.day)}: {fmt.gb(p.used_bytes)}") for p, (x, y) in zip(days, used))
-    return Chart(width, height, left, top, right, bottom, _points(used), _points(limits), _area(used, bottom),
-                 len(days), y_ticks, _x_ticks(days, x_of, fmt), markers)
+        markers = tuple(
+            Marker(x, y, f"{fmt.date(p.day)}: {fmt.gb(p.used_bytes)}")
+            for p, (x, y) in zip(days, used)
+        )
+    return Chart(
+        width,
+        height,
+        left,
+        top,
+        right,
+        bottom,
+        _points(used),
+        _points(limits),
+        _area(used, bottom),
+        len(days),
+        y_ticks,
+        _x_ticks(days, x_of, fmt),
+        markers,
+    )
 
 
 def _scale(days: Sequence[DayUsage]) -> tuple[int, float, float]:
@@ -99,7 +125,7 @@ def _scale(days: Sequence[DayUsage]) -> tuple[int, float, float]:
 
 def _nice(raw: float) -> float:
     exponent = math.floor(math.log10(raw))
-    base = 10 ** exponent
+    base = 10**exponent
     for factor in (1, 2, 2.5, 5, 10):
         if raw <= factor * base:
             return factor * base
@@ -139,8 +165,12 @@ def _x_ticks(days: Sequence[DayUsage], x_of, fmt: Catalog) -> tuple[Tick, ...]:
         chosen.append(days[0].day + (days[-1].day - days[0].day) / 2)
     if days[-1].day != days[0].day:
         chosen.append(days[-1].day)
-    anchors = ["middle"] if len(chosen) == 1 else ["start"] + ["middle"] * (len(chosen) - 2) + ["end"]
-    return tuple(Tick(x_of(day), fmt.date_short(day), anchor) for day, anchor in zip(chosen, anchors))
+    anchors = (
+        ["middle"] if len(chosen) == 1 else ["start"] + ["middle"] * (len(chosen) - 2) + ["end"]
+    )
+    return tuple(
+        Tick(x_of(day), fmt.date_short(day), anchor) for day, anchor in zip(chosen, anchors)
+    )
 
 
 def _points(coords: list[tuple[float, float]]) -> str:

@@ -48,8 +48,13 @@ class ServiceFacts:
     language: str
 
 
-def facts_from_service(service: "Service", client: "Client", zimbra_entry: "ZimbraConfig | None" = None, *,
-                       product_total_bytes: int | None = None) -> ServiceFacts:
+def facts_from_service(
+    service: "Service",
+    client: "Client",
+    zimbra_entry: "ZimbraConfig | None" = None,
+    *,
+    product_total_bytes: int | None = None,
+) -> ServiceFacts:
     """Facts from WHMCS's GetClientsProducts row and GetClientsDetails (the ``render`` command's path).
 
     GetClientsProducts does not return module settings: ``product_total_bytes`` is the product's "Total space"
@@ -57,18 +62,27 @@ def facts_from_service(service: "Service", client: "Client", zimbra_entry: "Zimb
     """
     hostname = service.server_hostname or _url_host(zimbra_entry) or service.server_ip
     return ServiceFacts(
-        service_id=service.id, domain=service.domain, status=service.status,
-        registration_date=service.registration_date, next_due_date=service.next_due_date,
-        billing_cycle=service.billing_cycle, recurring_amount=service.recurring_amount,
-        currency_code=client.currency_code, payment_method=service.payment_method_name or service.payment_method,
-        hostname=hostname, main_ip=service.dedicated_ip or service.server_ip,
-        webmail_url=_webmail_url(zimbra_entry, hostname), admin_url=_admin_url(zimbra_entry, hostname),
+        service_id=service.id,
+        domain=service.domain,
+        status=service.status,
+        registration_date=service.registration_date,
+        next_due_date=service.next_due_date,
+        billing_cycle=service.billing_cycle,
+        recurring_amount=service.recurring_amount,
+        currency_code=client.currency_code,
+        payment_method=service.payment_method_name or service.payment_method,
+        hostname=hostname,
+        main_ip=service.dedicated_ip or service.server_ip,
+        webmail_url=_webmail_url(zimbra_entry, hostname),
+        admin_url=_admin_url(zimbra_entry, hostname),
         total_space_bytes=service_total_space(service.config_options, product_total_bytes),
         language=client.language,
     )
 
 
-def facts_from_params(params: Mapping[str, Any], zimbra_entry: "ZimbraConfig | None" = None) -> ServiceFacts:
+def facts_from_params(
+    params: Mapping[str, Any], zimbra_entry: "ZimbraConfig | None" = None
+) -> ServiceFacts:
     """Facts from the WHMCS module params the forwarder sends (the adapter's ClientArea path).
 
     Reads ``serviceid``, ``domain``, ``serverhostname``, ``serverip``, the ``service`` block (``regdate,
@@ -82,15 +96,25 @@ def facts_from_params(params: Mapping[str, Any], zimbra_entry: "ZimbraConfig | N
     """
     service = _block(params, "service")
     client = _block(params, "clientsdetails")
-    hostname = str(params.get("serverhostname") or "") or _url_host(zimbra_entry) or str(params.get("serverip") or "")
+    hostname = (
+        str(params.get("serverhostname") or "")
+        or _url_host(zimbra_entry)
+        or str(params.get("serverip") or "")
+    )
     return ServiceFacts(
-        service_id=_service_id(params), domain=str(params.get("domain") or ""),
+        service_id=_service_id(params),
+        domain=str(params.get("domain") or ""),
         status=str(service.get("status") or params.get("status") or ""),
-        registration_date=_date(service, "regdate"), next_due_date=_date(service, "nextduedate"),
-        billing_cycle=str(service.get("billingcycle") or ""), recurring_amount=_amount(service, "amount"),
-        currency_code=str(client.get("currency_code") or ""), payment_method=str(service.get("paymentmethod") or ""),
-        hostname=hostname, main_ip=str(service.get("dedicatedip") or params.get("serverip") or ""),
-        webmail_url=_webmail_url(zimbra_entry, hostname), admin_url=_admin_url(zimbra_entry, hostname),
+        registration_date=_date(service, "regdate"),
+        next_due_date=_date(service, "nextduedate"),
+        billing_cycle=str(service.get("billingcycle") or ""),
+        recurring_amount=_amount(service, "amount"),
+        currency_code=str(client.get("currency_code") or ""),
+        payment_method=str(service.get("paymentmethod") or ""),
+        hostname=hostname,
+        main_ip=str(service.get("dedicatedip") or params.get("serverip") or ""),
+        webmail_url=_webmail_url(zimbra_entry, hostname),
+        admin_url=_admin_url(zimbra_entry, hostname),
         total_space_bytes=service_total_space(_options(params), total_space_setting(params)),
         language=str(client.get("language") or ""),
     )
@@ -109,7 +133,9 @@ def _service_id(params: Mapping[str, Any]) -> int:
     except KeyError:
         raise ParamsError("ClientArea params: serviceid is missing") from None
     except (TypeError, ValueError):
-        raise ParamsError(f"ClientArea params: serviceid is not a number: {params['serviceid']!r}") from None
+        raise ParamsError(
+            f"ClientArea params: serviceid is not a number: {params['serviceid']!r}"
+        ) from None
 
 
 def _date(block: Mapping[str, Any], key: str) -> dt.date | None:
@@ -119,7 +145,9 @@ def _date(block: Mapping[str, Any], key: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise ParamsError(f"ClientArea params: service.{key} is not a date (YYYY-MM-DD): {text!r}") from None
+        raise ParamsError(
+            f"ClientArea params: service.{key} is not a date (YYYY-MM-DD): {text!r}"
+        ) from None
 
 
 def _amount(block: Mapping[str, Any], key: str) -> Decimal | None:

@@ -49,7 +49,9 @@ class Catalog:
         formats: the ``"_format"`` rules (see the module docstring); missing ones come from :data:`DEFAULT_FORMAT`.
     """
 
-    def __init__(self, code: str, messages: Mapping[str, str], formats: Mapping[str, Any] | None = None):
+    def __init__(
+        self, code: str, messages: Mapping[str, str], formats: Mapping[str, Any] | None = None
+    ):
         self.code = code
         self.messages = dict(messages)
         self.formats = {**DEFAULT_FORMAT, **(formats or {})}
@@ -93,17 +95,21 @@ class Catalog:
             kind = type(value)
             if kind is float:
                 if value > 0.0 and digits <= 6:
-                    scaled = value * 10 ** digits
+                    scaled = value * 10**digits
                     # Well away from a rounding midpoint printf's rounding of the binary value gives the same digits
                     # as rounding its repr half-up; the margin dwarfs the float error of ``scaled`` below 2**31.
                     if scaled < 2147483648.0 and abs(scaled - int(scaled) - 0.5) > 1e-6:
                         text = "%.*f" % (digits, value)
-                        if value < 999.0:  # no group separator below 1000: only the decimal point to localise
+                        if (
+                            value < 999.0
+                        ):  # no group separator below 1000: only the decimal point to localise
                             return text.replace(".", self.formats["decimal"])
                         whole, _, fraction = text.partition(".")
                         return self._join(whole, fraction)
                 whole, dot, fraction = repr(value).partition(".")
-                if dot and whole[0] != "-" and "e" not in fraction:  # not -x, 1e-05, 1.5e+16, inf or nan
+                if (
+                    dot and whole[0] != "-" and "e" not in fraction
+                ):  # not -x, 1e-05, 1.5e+16, inf or nan
                     whole, fraction = _round_half_up(whole, fraction, digits)
                     return self._join(whole, fraction)
             elif kind is int:
@@ -205,7 +211,10 @@ class Catalog:
             return self.formats["missing"]
         local = self.local(value)
         return self.formats["datetime"].format(
-            date=self.date(local), hour=local.hour, minute=local.minute, tz=local.tzname() or "UTC",
+            date=self.date(local),
+            hour=local.hour,
+            minute=local.minute,
+            tz=local.tzname() or "UTC",
         )
 
     def local(self, value: dt.datetime) -> dt.datetime:

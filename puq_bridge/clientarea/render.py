@@ -56,8 +56,14 @@ class Renderer:
         bars_limit: how many of the most used mailboxes get a bar on the resource-usage tab.
     """
 
-    def __init__(self, templates_dir: str | os.PathLike | None = None, *, stale_after_hours: float = 26.0,
-                 default_lang: str = FALLBACK_LANG, bars_limit: int = 25):
+    def __init__(
+        self,
+        templates_dir: str | os.PathLike | None = None,
+        *,
+        stale_after_hours: float = 26.0,
+        default_lang: str = FALLBACK_LANG,
+        bars_limit: int = 25,
+    ):
         self.templates_dir = Path(templates_dir) if templates_dir else None
         self.stale_after_hours = float(stale_after_hours)
         self.default_lang = default_lang
@@ -66,8 +72,13 @@ class Renderer:
         loaders.append(PackageLoader(TEMPLATES_PACKAGE, "."))
         self.env = Environment(
             loader=ChoiceLoader(loaders),
-            autoescape=select_autoescape(("html", "htm", "xml", "j2"), default_for_string=True, default=True),
-            undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, auto_reload=False,
+            autoescape=select_autoescape(
+                ("html", "htm", "xml", "j2"), default_for_string=True, default=True
+            ),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            auto_reload=False,
         )
         self._catalogs: dict[str, Catalog] = {}
         self._stylesheets: dict[str, Markup] = {}
@@ -75,8 +86,11 @@ class Renderer:
     @classmethod
     def from_config(cls, render_config: Any) -> "Renderer":
         """A renderer for the config's ``[render]`` section (:class:`~puq_bridge.config.RenderConfig`)."""
-        return cls(render_config.templates_dir, stale_after_hours=render_config.stale_after_hours,
-                   default_lang=render_config.default_lang)
+        return cls(
+            render_config.templates_dir,
+            stale_after_hours=render_config.stale_after_hours,
+            default_lang=render_config.default_lang,
+        )
 
     # --- languages ---------------------------------------------------------------------------------------------
 
@@ -110,33 +124,78 @@ class Renderer:
         try:
             document = json.loads(source)
         except json.JSONDecodeError as err:
-            raise ConfigError(filename, None, f"translation catalog is not valid JSON: {err}") from err
+            raise ConfigError(
+                filename, None, f"translation catalog is not valid JSON: {err}"
+            ) from err
         if not isinstance(document, dict) or not all(isinstance(k, str) for k in document):
-            raise ConfigError(filename, None, "translation catalog must be a JSON object of key -> text")
+            raise ConfigError(
+                filename, None, "translation catalog must be a JSON object of key -> text"
+            )
         return document
 
     # --- rendering ---------------------------------------------------------------------------------------------
 
-    def client_area(self, facts: ServiceFacts, snapshot: "Snapshot | None", history: Sequence["DailyPoint"] = (),
-                    *, lang: str | None = None, now: dt.datetime | None = None) -> str:
+    def client_area(
+        self,
+        facts: ServiceFacts,
+        snapshot: "Snapshot | None",
+        history: Sequence["DailyPoint"] = (),
+        *,
+        lang: str | None = None,
+        now: dt.datetime | None = None,
+    ) -> str:
         """Both tabs as WHMCS ClientArea HTML (Twenty-One markup, readable in Six)."""
         return self._render("client_area.html", facts, snapshot, history, lang, now)
 
-    def tab(self, name: str, facts: ServiceFacts, snapshot: "Snapshot | None", history: Sequence["DailyPoint"] = (),
-            *, lang: str | None = None, now: dt.datetime | None = None) -> str:
+    def tab(
+        self,
+        name: str,
+        facts: ServiceFacts,
+        snapshot: "Snapshot | None",
+        history: Sequence["DailyPoint"] = (),
+        *,
+        lang: str | None = None,
+        now: dt.datetime | None = None,
+    ) -> str:
         """One tab's HTML: ``server-info`` or ``resource-usage``."""
         if name not in TABS:
             raise ValueError(f"unknown tab {name!r} (expected one of: {', '.join(TABS)})")
-        return self._render("tab.html", facts, snapshot, history, lang, now, tab_name=name, tab_template=TABS[name])
+        return self._render(
+            "tab.html", facts, snapshot, history, lang, now, tab_name=name, tab_template=TABS[name]
+        )
 
-    def page(self, facts: ServiceFacts, snapshot: "Snapshot | None", history: Sequence["DailyPoint"] = (), *,
-             lang: str | None = None, now: dt.datetime | None = None, brand: str | None = None) -> str:
+    def page(
+        self,
+        facts: ServiceFacts,
+        snapshot: "Snapshot | None",
+        history: Sequence["DailyPoint"] = (),
+        *,
+        lang: str | None = None,
+        now: dt.datetime | None = None,
+        brand: str | None = None,
+    ) -> str:
         """A standalone HTML page with both tabs, our stylesheet and a tab-switching script (for the demo)."""
-        return self._render("page.html", facts, snapshot, history, lang, now, brand=brand,
-                            page_css=self._stylesheet("page.css"))
+        return self._render(
+            "page.html",
+            facts,
+            snapshot,
+            history,
+            lang,
+            now,
+            brand=brand,
+            page_css=self._stylesheet("page.css"),
+        )
 
-    def _render(self, template: str, facts: ServiceFacts, snapshot: "Snapshot | None",
-                history: Sequence["DailyPoint"], lang: str | None, now: dt.datetime | None, **extra: Any) -> str:
+    def _render(
+        self,
+        template: str,
+        facts: ServiceFacts,
+        snapshot: "Snapshot | None",
+        history: Sequence["DailyPoint"],
+        lang: str | None,
+        now: dt.datetime | None,
+        **extra: Any,
+    ) -> str:
         context = self._context(facts, snapshot, history, lang, now)
         context.update(extra)
         try:
@@ -144,20 +203,43 @@ class Renderer:
         except TemplateError as err:
             raise self._template_error(template, err) from err
 
-    def _context(self, facts: ServiceFacts, snapshot: "Snapshot | None", history: Sequence["DailyPoint"],
-                 lang: str | None, now: dt.datetime | None) -> dict[str, Any]:
+    def _context(
+        self,
+        facts: ServiceFacts,
+        snapshot: "Snapshot | None",
+        history: Sequence["DailyPoint"],
+        lang: str | None,
+        now: dt.datetime | None,
+    ) -> dict[str, Any]:
         code = lang or self.language_for(facts.language)
         fmt = self.catalog(code)
-        view = build_view(facts, snapshot, history, now=now, stale_after_hours=self.stale_after_hours, fmt=fmt,
-                          bars_limit=self.bars_limit)
+        view = build_view(
+            facts,
+            snapshot,
+            history,
+            now=now,
+            stale_after_hours=self.stale_after_hours,
+            fmt=fmt,
+            bars_limit=self.bars_limit,
+        )
         return {
-            "lang": code, "t": fmt.text, "fmt": fmt, "view": view, "facts": view.facts, "usage": view.usage,
-            "ids": view.ids, "chart": build_chart(view.usage.history, fmt), "history_days": HISTORY_DAYS,
-            "bars_limit": self.bars_limit, "stale_hours": fmt.number(self.stale_after_hours,
-                                                                     0 if self.stale_after_hours.is_integer() else 1),
+            "lang": code,
+            "t": fmt.text,
+            "fmt": fmt,
+            "view": view,
+            "facts": view.facts,
+            "usage": view.usage,
+            "ids": view.ids,
+            "chart": build_chart(view.usage.history, fmt),
+            "history_days": HISTORY_DAYS,
+            "bars_limit": self.bars_limit,
+            "stale_hours": fmt.number(
+                self.stale_after_hours, 0 if self.stale_after_hours.is_integer() else 1
+            ),
             "cycle_label": lambda cycle: _choice(fmt, "cycle", cycle),
             "status_label": lambda status: _choice(fmt, "status", status),
-            "space": lambda size: _space(fmt, size), "used_of": lambda used, total: used_of(fmt, used, total),
+            "space": lambda size: _space(fmt, size),
+            "used_of": lambda used, total: used_of(fmt, used, total),
             "link": _safe_link,
             "client_area_css": self._stylesheet("client_area.css"),
         }
@@ -180,7 +262,9 @@ class Renderer:
     def _template_error(self, name: str, err: TemplateError) -> ConfigError:
         where = getattr(err, "filename", None) or name
         line = getattr(err, "lineno", None)
-        return ConfigError(f"{where}:{line}" if line else where, None, f"template error: {err.message or err}")
+        return ConfigError(
+            f"{where}:{line}" if line else where, None, f"template error: {err.message or err}"
+        )
 
 
 def _choice(fmt: Catalog, prefix: str, value: str) -> str:

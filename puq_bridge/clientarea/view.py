@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 WARNING_PERCENT, DANGER_PERCENT = 75.0, 90.0
 
 
-
 class MailboxRow(NamedTuple):
     """One mailbox as the tabs show it; ``percent`` is ``None`` for an unlimited mailbox."""
 
@@ -105,12 +104,23 @@ class ClientAreaView:
     def ids(self) -> dict[str, str]:
         """HTML ids, unique per service: the root and one per tab."""
         sid = self.facts.service_id
-        return {"root": f"puq-ca-{sid}", "server-info": f"puq-srv-info-{sid}", "resource-usage": f"puq-usage-{sid}"}
+        return {
+            "root": f"puq-ca-{sid}",
+            "server-info": f"puq-srv-info-{sid}",
+            "resource-usage": f"puq-usage-{sid}",
+        }
 
 
-def build_view(facts: ServiceFacts, snapshot: "Snapshot | None", history: Sequence["DailyPoint"] = (), *,
-               now: dt.datetime | None = None, stale_after_hours: float = 26.0, fmt: "Catalog | None" = None,
-               bars_limit: int = 25) -> ClientAreaView:
+def build_view(
+    facts: ServiceFacts,
+    snapshot: "Snapshot | None",
+    history: Sequence["DailyPoint"] = (),
+    *,
+    now: dt.datetime | None = None,
+    stale_after_hours: float = 26.0,
+    fmt: "Catalog | None" = None,
+    bars_limit: int = 25,
+) -> ClientAreaView:
     """Join facts, the latest usage snapshot (``None`` = no data yet) and the daily history into the tabs' view.
 
     With ``fmt`` the mailbox table and the ``bars_limit`` most used mailboxes' bars come formatted in its locale.
@@ -118,13 +128,21 @@ def build_view(facts: ServiceFacts, snapshot: "Snapshot | None", history: Sequen
     now = _aware(now or dt.datetime.now(dt.timezone.utc))
     usage = _usage(facts, snapshot, tuple(history), now, stale_after_hours)
     if fmt is not None and usage.mailboxes:
-        usage = replace(usage, table=mailbox_table(usage.mailboxes, fmt),
-                        bars=mailbox_bars(usage.mailboxes[:max(bars_limit, 0)], fmt))
+        usage = replace(
+            usage,
+            table=mailbox_table(usage.mailboxes, fmt),
+            bars=mailbox_bars(usage.mailboxes[: max(bars_limit, 0)], fmt),
+        )
     return ClientAreaView(facts, usage, stale_after_hours, now)
 
 
-def _usage(facts: ServiceFacts, snap: "Snapshot | None", history: tuple, now: dt.datetime,
-           stale_after_hours: float) -> UsageView:
+def _usage(
+    facts: ServiceFacts,
+    snap: "Snapshot | None",
+    history: tuple,
+    now: dt.datetime,
+    stale_after_hours: float,
+) -> UsageView:
     if snap is None:
         total = facts.total_space_bytes
         return UsageView(False, None, total, None, "none", None, False, None, False, (), history)
@@ -134,8 +152,19 @@ def _usage(facts: ServiceFacts, snap: "Snapshot | None", history: tuple, now: dt
     stale = now - taken > dt.timedelta(hours=stale_after_hours)
     failed = _aware(snap.failed_at) if snap.failed_at else None
     unreachable = failed is not None or bool(snap.error)
-    return UsageView(True, snap.used_bytes, total, pct, _level(pct), taken, stale, failed, unreachable,
-                     mailbox_rows(snap.mailboxes), history)
+    return UsageView(
+        True,
+        snap.used_bytes,
+        total,
+        pct,
+        _level(pct),
+        taken,
+        stale,
+        failed,
+        unreachable,
+        mailbox_rows(snap.mailboxes),
+        history,
+    )
 
 
 def mailbox_rows(mailboxes: Sequence[Any]) -> tuple[MailboxRow, ...]:
@@ -171,11 +200,35 @@ def mailbox_table(rows: Sequence[MailboxRow], fmt: "Catalog") -> tuple[MailboxCe
             limit_text = limits.get(limit)
             if limit_text is None:
                 limit_text = limits[limit] = gb_value(limit)
-            append(_new(MailboxCells, (name, "%.3f %d %d" % (pct, used, limit), local, at + domain, percent(pct),
-                                       gb_value(used), limit_text)))
+            append(
+                _new(
+                    MailboxCells,
+                    (
+                        name,
+                        "%.3f %d %d" % (pct, used, limit),
+                        local,
+                        at + domain,
+                        percent(pct),
+                        gb_value(used),
+                        limit_text,
+                    ),
+                )
+            )
         else:
-            append(_new(MailboxCells, (name, "-1 %d Infinity" % used, local, at + domain, missing, gb_value(used),
-                                       unlimited)))
+            append(
+                _new(
+                    MailboxCells,
+                    (
+                        name,
+                        "-1 %d Infinity" % used,
+                        local,
+                        at + domain,
+                        missing,
+                        gb_value(used),
+                        unlimited,
+                    ),
+                )
+            )
     return tuple(cells)
 
 
@@ -184,21 +237,33 @@ def mailbox_bars(rows: Sequence[MailboxRow], fmt: "Catalog") -> tuple[MailboxBar
     bars = []
     for row in rows:
         if row.percent is None:
-            bars.append(MailboxBar(row.name, used_of(fmt, row.used_bytes, row.limit_bytes), "", "", ""))
+            bars.append(
+                MailboxBar(row.name, used_of(fmt, row.used_bytes, row.limit_bytes), "", "", "")
+            )
             continue
         label = f"{used_of(fmt, row.used_bytes, row.limit_bytes)} ({fmt.percent(row.percent)})"
-        bars.append(MailboxBar(row.name, label, LEVEL_CLASSES.get(row.level, ""), "%.1f" % min(row.percent, 100),
-                               "%.1f" % row.percent))
+        bars.append(
+            MailboxBar(
+                row.name,
+                label,
+                LEVEL_CLASSES.get(row.level, ""),
+                "%.1f" % min(row.percent, 100),
+                "%.1f" % row.percent,
+            )
+        )
     return tuple(bars)
 
 
 #: Bootstrap 4 and 3 classes of a progress bar per usage level.
-LEVEL_CLASSES = {"ok": "bg-success progress-bar-success", "warning": "bg-warning progress-bar-warning",
-                 "danger": "bg-danger progress-bar-danger"}
+LEVEL_CLASSES = {
+    "ok": "bg-success progress-bar-success",
+    "warning": "bg-warning progress-bar-warning",
+    "danger": "bg-danger progress-bar-danger",
+}
 
 
 def used_of(fmt: "Catalog", used: int, total: int | None) -> str:
-    """"1,5 GB of 10,0 GB", or "1,5 GB (no limit)" when the total is unlimited (0) or unknown."""
+    """ "1,5 GB of 10,0 GB", or "1,5 GB (no limit)" when the total is unlimited (0) or unknown."""
     if not total or total <= 0:
         return fmt.text("usage.of_unlimited", used=fmt.gb(used))
     return fmt.text("usage.of", used=fmt.gb(used), total=fmt.gb(total))

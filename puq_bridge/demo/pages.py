@@ -28,7 +28,9 @@ def page_name(service_id: int, lang: str) -> str:
     return f"service-{service_id}-{lang}.html"
 
 
-def write_pages(env: "DemoEnvironment", out_dir: Path, *, now: dt.datetime, langs=("pl", "en")) -> list[Path]:
+def write_pages(
+    env: "DemoEnvironment", out_dir: Path, *, now: dt.datetime, langs=("pl", "en")
+) -> list[Path]:
     """Render every service of the demo in every language into ``out_dir``, then write ``index.html``."""
     from puq_bridge.clientarea.facts import facts_from_service
     from puq_bridge.clientarea.render import Renderer
@@ -46,9 +48,13 @@ def write_pages(env: "DemoEnvironment", out_dir: Path, *, now: dt.datetime, lang
         history = env.store.history(service_id, now=now)
         for lang in langs:
             path = out_dir / page_name(service_id, lang)
-            path.write_text(renderer.page(facts, snapshot, history, lang=lang, now=now), encoding="utf-8")
+            path.write_text(
+                renderer.page(facts, snapshot, history, lang=lang, now=now), encoding="utf-8"
+            )
             pages.append(path)
-        rows.append((service, client, sample.server.hostname, len(snapshot.mailboxes) if snapshot else 0))
+        rows.append(
+            (service, client, sample.server.hostname, len(snapshot.mailboxes) if snapshot else 0)
+        )
     (out_dir / "index.html").write_text(index_html(rows, langs, now), encoding="utf-8")
     log.info("wrote %d pages to %s", len(pages), out_dir)
     return pages
@@ -77,15 +83,19 @@ def index_html(rows, langs, now: dt.datetime) -> str:
     e = html.escape
     body = []
     for service, client, hostname, mailboxes in rows:
-        links = " ".join(f'<a href="{page_name(service.id, lang)}" hreflang="{lang}">{LANG_NAMES.get(lang, lang)}'
-                         f"</a>" for lang in langs)
+        links = " ".join(
+            f'<a href="{page_name(service.id, lang)}" hreflang="{lang}">{LANG_NAMES.get(lang, lang)}'
+            f"</a>"
+            for lang in langs
+        )
         who = client.companyname or f"{client.firstname} {client.lastname}"
         body.append(
             f"<tr><td>{e(who)}<br><small>{e(client.firstname)} {e(client.lastname)}, {e(client.language)}</small>"
             f"</td><td>{e(service.domain)}<br><small>{e(service.product_name)}</small></td>"
             f'<td data-label="Zimbra server">{e(hostname)}</td>'
             f'<td><span class="status {e(service.status)}">{e(service.status)}</span></td>'
-            f'<td data-label="Mailboxes">{mailboxes}</td><td class="langs">{links}</td></tr>')
+            f'<td data-label="Mailboxes">{mailboxes}</td><td class="langs">{links}</td></tr>'
+        )
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -108,7 +118,9 @@ def pages_app(directory: Path):
     def fallback(environ, start_response):
         request = Request(environ)
         if request.path == "/":
-            return Response(status=302, headers={"Location": "/index.html"})(environ, start_response)
+            return Response(status=302, headers={"Location": "/index.html"})(
+                environ, start_response
+            )
         return Response("not found\n", status=404, mimetype="text/plain")(environ, start_response)
 
     return SharedDataMiddleware(fallback, {"/": str(directory)}, cache=False)

@@ -37,9 +37,14 @@ SYNC_DAYS = (30, 26, 22, 18, 14, 11, 8, 6, 4, 2, 1, 0)
 LANGS = ("pl", "en")
 MODULE_NAME = "puqbridge"
 #: WHMCS's ``Module*`` API action → the module function the forwarder calls.
-MODULE_FUNCTIONS = {"ModuleCreate": "CreateAccount", "ModuleSuspend": "SuspendAccount",
-                    "ModuleUnsuspend": "UnsuspendAccount", "ModuleTerminate": "TerminateAccount",
-                    "ModuleChangePw": "ChangePassword", "ModuleChangePackage": "ChangePackage"}
+MODULE_FUNCTIONS = {
+    "ModuleCreate": "CreateAccount",
+    "ModuleSuspend": "SuspendAccount",
+    "ModuleUnsuspend": "UnsuspendAccount",
+    "ModuleTerminate": "TerminateAccount",
+    "ModuleChangePw": "ChangePassword",
+    "ModuleChangePackage": "ChangePackage",
+}
 
 
 @dataclass
@@ -50,11 +55,13 @@ class DemoReport:
     index: Path
     pages: list[Path]
     steps: list[str] = field(default_factory=list)
-    step_times: list[float] = field(default_factory=list)       # seconds since the start, as each step ended
+    step_times: list[float] = field(
+        default_factory=list
+    )  # seconds since the start, as each step ended
     counts: dict[str, int] = field(default_factory=dict)
     requests: dict[str, int] = field(default_factory=dict)
     adapter_calls: dict[str, int] = field(default_factory=dict)
-    services: dict[int, str] = field(default_factory=dict)       # WHMCS service id -> mail domain
+    services: dict[int, str] = field(default_factory=dict)  # WHMCS service id -> mail domain
     urls: dict[str, str] = field(default_factory=dict)
     duration_s: float = 0.0
 
@@ -74,9 +81,15 @@ class Forwarder:
         from whmcs_module.signing import HEADER, sign
 
         # Like the PHP forwarder: a nonce, so two identical calls in one second are not taken for a replay.
-        body = json.dumps({"params": params, "nonce": secrets.token_hex(8)}, ensure_ascii=False).encode("utf-8")
-        reply = self.session.post(f"{self.url}/whmcs/{function}", data=body, timeout=self.timeout,
-                                  headers={"Content-Type": "application/json", HEADER: sign(self._secret, body)})
+        body = json.dumps(
+            {"params": params, "nonce": secrets.token_hex(8)}, ensure_ascii=False
+        ).encode("utf-8")
+        reply = self.session.post(
+            f"{self.url}/whmcs/{function}",
+            data=body,
+            timeout=self.timeout,
+            headers={"Content-Type": "application/json", HEADER: sign(self._secret, body)},
+        )
         self.calls[function] = self.calls.get(function, 0) + 1
         if reply.status_code != 200:
             raise DemoError(f"adapter {function}: HTTP {reply.status_code} {reply.text[:200]}")
@@ -105,15 +118,17 @@ class DemoEnvironment:
 
         self.sample = sample
         self._tmp = tempfile.TemporaryDirectory(prefix="puq-bridge-demo-")
-        self.workdir = Path(self._tmp.name)         # the store; removed by stop()
+        self.workdir = Path(self._tmp.name)  # the store; removed by stop()
         self._whmcs_secret = secrets.token_hex(16)
         self._zimbra_passwords = {s.key: secrets.token_hex(16) for s in sample.servers}
         self.whmcs_sim = FakeWhmcs(identifier="demo-api", secret=self._whmcs_secret)
-        self.zimbra_sims = {s.key: FakeZimbra(s.admin_user, self._zimbra_passwords[s.key], host=s.hostname)
-                            for s in sample.servers}
+        self.zimbra_sims = {
+            s.key: FakeZimbra(s.admin_user, self._zimbra_passwords[s.key], host=s.hostname)
+            for s in sample.servers
+        }
         self.adapter_secret = secrets.token_hex(32)
         self.servers: dict[str, BackgroundServer] = {}
-        self.ids: dict[str, int] = {}               # sample key ("client:nowak", "service:nowak"...) -> WHMCS id
+        self.ids: dict[str, int] = {}  # sample key ("client:nowak", "service:nowak"...) -> WHMCS id
         self.by_service_id: dict[int, SampleService] = {}
         self.config = None
         self.store = None
@@ -142,7 +157,9 @@ class DemoEnvironment:
             server.stop()
         self.servers.clear()
         for thing in (self.forwarder, self._adapter_ctx, self._whmcs_client, self.store):
-            close = getattr(thing, "close", None)   # WhmcsClient has no close(): its session just goes
+            close = getattr(
+                thing, "close", None
+            )  # WhmcsClient has no close(): its session just goes
             if close is not None:
                 close()
         self.forwarder = self._adapter_ctx = self._whmcs_client = self.store = None
@@ -172,26 +189,44 @@ class DemoEnvironment:
         """A :class:`~puq_bridge.zimbra.ZimbraAdmin` for one configured simulator."""
         from puq_bridge.zimbra.client import ZimbraAdmin
 
-        return ZimbraAdmin(entry.url, entry.admin_user, entry.password, name=entry.name, timeout=entry.timeout)
+        return ZimbraAdmin(
+            entry.url, entry.admin_user, entry.password, name=entry.name, timeout=entry.timeout
+        )
 
     # --- set-up --------------------------------------------------------------------------------------------------
 
     def _load_whmcs(self) -> None:
         sim, sample = self.whmcs_sim, self.sample
         for c in sample.clients:
-            self.ids[f"client:{c.key}"] = sim.add_client(c.firstname, c.lastname, c.email, language=c.language,
-                                                         currency_code=c.currency_code, companyname=c.companyname)
+            self.ids[f"client:{c.key}"] = sim.add_client(
+                c.firstname,
+                c.lastname,
+                c.email,
+                language=c.language,
+                currency_code=c.currency_code,
+                companyname=c.companyname,
+            )
         for p in sample.products:
             self.ids[f"product:{p.key}"] = sim.add_product(p.name, module=MODULE_NAME, group="Mail")
         for s in sample.servers:
-            self.ids[f"server:{s.key}"] = sim.add_server(s.name, s.hostname, s.ip, module=MODULE_NAME)
+            self.ids[f"server:{s.key}"] = sim.add_server(
+                s.name, s.hostname, s.ip, module=MODULE_NAME
+            )
         for s in sample.services:
             sid = sim.add_service(
-                self.ids[f"client:{s.client.key}"], self.ids[f"product:{s.product.key}"], s.domain,
-                server_id=self.ids[f"server:{s.server.key}"], status="Pending", billing_cycle=s.billing_cycle,
-                recurring_amount=s.recurring_amount, regdate=s.regdate.isoformat(),
-                next_due_date=s.next_due_date.isoformat(), payment_method=s.payment_method,
-                payment_method_name=s.payment_method_name, username=s.username, password=s.password,
+                self.ids[f"client:{s.client.key}"],
+                self.ids[f"product:{s.product.key}"],
+                s.domain,
+                server_id=self.ids[f"server:{s.server.key}"],
+                status="Pending",
+                billing_cycle=s.billing_cycle,
+                recurring_amount=s.recurring_amount,
+                regdate=s.regdate.isoformat(),
+                next_due_date=s.next_due_date.isoformat(),
+                payment_method=s.payment_method,
+                payment_method_name=s.payment_method_name,
+                username=s.username,
+                password=s.password,
                 config_options={"Total space (GB)": _number(s.product.total_space_gb)},
             )
             self.ids[f"service:{s.key}"] = sid
@@ -201,12 +236,25 @@ class DemoEnvironment:
         from puq_bridge.config import parse_config
 
         raw = {
-            "whmcs": {"url": self.servers["whmcs"].url, "identifier": self.whmcs_sim.identifier,
-                      "secret": self._whmcs_secret, "timeout": 10},
-            "zimbra": [{"name": s.key, "whmcs_server": self.ids[f"server:{s.key}"], "url": self.servers[s.key].url,
-                        "admin_user": s.admin_user, "password": self._zimbra_passwords[s.key], "timeout": 10,
-                        "webmail_url": f"https://{s.hostname}/",
-                        "admin_url": f"https://{s.hostname}:7071/zimbraAdmin/"} for s in self.sample.servers],
+            "whmcs": {
+                "url": self.servers["whmcs"].url,
+                "identifier": self.whmcs_sim.identifier,
+                "secret": self._whmcs_secret,
+                "timeout": 10,
+            },
+            "zimbra": [
+                {
+                    "name": s.key,
+                    "whmcs_server": self.ids[f"server:{s.key}"],
+                    "url": self.servers[s.key].url,
+                    "admin_user": s.admin_user,
+                    "password": self._zimbra_passwords[s.key],
+                    "timeout": 10,
+                    "webmail_url": f"https://{s.hostname}/",
+                    "admin_url": f"https://{s.hostname}:7071/zimbraAdmin/",
+                }
+                for s in self.sample.servers
+            ],
             "sync": {"products": [self.ids[f"product:{p.key}"] for p in self.sample.products]},
             "store": {"path": str(self.workdir / "usage.sqlite3"), "detail_days": 14},
             "adapter": {"listen": "127.0.0.1:8750", "secret": self.adapter_secret},
@@ -217,10 +265,13 @@ class DemoEnvironment:
         from whmcs_module.context import AdapterContext
         from whmcs_module.http import make_app
 
-        self._adapter_ctx = AdapterContext(self.config, store=self.store, whmcs=self.whmcs,
-                                           zimbra_factory=self.zimbra)
-        self._adapter_ctx.payment_methods.refresh_now()   # a page never waits for the names: have them before the first
-        app = make_app(self._adapter_ctx, self.adapter_secret, max_body=self.config.adapter.max_body)
+        self._adapter_ctx = AdapterContext(
+            self.config, store=self.store, whmcs=self.whmcs, zimbra_factory=self.zimbra
+        )
+        self._adapter_ctx.payment_methods.refresh_now()  # a page never waits for the names: have them before the first
+        app = make_app(
+            self._adapter_ctx, self.adapter_secret, max_body=self.config.adapter.max_body
+        )
         self.servers["adapter"] = BackgroundServer(app).start()
         self.forwarder = Forwarder(self.servers["adapter"].url, self.adapter_secret)
         self.whmcs_sim.module_hook = self._module_hook
@@ -240,22 +291,42 @@ class DemoEnvironment:
         s = self.by_service_id[service_id]
         row = row or self.whmcs_sim.services[service_id]
         params = {
-            "serviceid": service_id, "userid": self.ids[f"client:{s.client.key}"],
-            "pid": self.ids[f"product:{s.product.key}"], "serverid": self.ids[f"server:{s.server.key}"],
-            "domain": s.domain, "username": s.username, "password": s.password, "producttype": "other",
-            "moduletype": MODULE_NAME, "status": row.get("status", ""),
-            "serverip": s.server.ip, "serverhostname": s.server.hostname, "serverport": "7071",
-            "serversecure": True, "serverusername": s.server.admin_user,
+            "serviceid": service_id,
+            "userid": self.ids[f"client:{s.client.key}"],
+            "pid": self.ids[f"product:{s.product.key}"],
+            "serverid": self.ids[f"server:{s.server.key}"],
+            "domain": s.domain,
+            "username": s.username,
+            "password": s.password,
+            "producttype": "other",
+            "moduletype": MODULE_NAME,
+            "status": row.get("status", ""),
+            "serverip": s.server.ip,
+            "serverhostname": s.server.hostname,
+            "serverport": "7071",
+            "serversecure": True,
+            "serverusername": s.server.admin_user,
             "serverpassword": self._zimbra_passwords[s.server.key],
-            "configoptions": {"Total space (GB)": _number(s.product.total_space_gb)}, "customfields": {},
-            "clientsdetails": {"userid": self.ids[f"client:{s.client.key}"], "firstname": s.client.firstname,
-                               "lastname": s.client.lastname, "companyname": s.client.companyname,
-                               "email": s.client.email, "language": s.client.language,
-                               "currency_code": s.client.currency_code},
-            "service": {"regdate": s.regdate.isoformat(), "nextduedate": s.next_due_date.isoformat(),
-                        "billingcycle": s.billing_cycle, "amount": s.recurring_amount,
-                        "paymentmethod": s.payment_method, "status": row.get("status", ""),
-                        "dedicatedip": ""},
+            "configoptions": {"Total space (GB)": _number(s.product.total_space_gb)},
+            "customfields": {},
+            "clientsdetails": {
+                "userid": self.ids[f"client:{s.client.key}"],
+                "firstname": s.client.firstname,
+                "lastname": s.client.lastname,
+                "companyname": s.client.companyname,
+                "email": s.client.email,
+                "language": s.client.language,
+                "currency_code": s.client.currency_code,
+            },
+            "service": {
+                "regdate": s.regdate.isoformat(),
+                "nextduedate": s.next_due_date.isoformat(),
+                "billingcycle": s.billing_cycle,
+                "amount": s.recurring_amount,
+                "paymentmethod": s.payment_method,
+                "status": row.get("status", ""),
+                "dedicatedip": "",
+            },
         }
         params.update(s.product.module_settings())
         return params
@@ -281,8 +352,12 @@ class DemoEnvironment:
                 if box.name in sim.accounts:
                     sim.set_used(box.name, box.used_on(days_ago))
                     continue
-                sim.add_account(box.name, password=secrets.token_hex(8), quota=box.quota_bytes,
-                                used=box.used_on(days_ago))
+                sim.add_account(
+                    box.name,
+                    password=secrets.token_hex(8),
+                    quota=box.quota_bytes,
+                    used=box.used_on(days_ago),
+                )
                 added += 1
         return added
 
@@ -305,13 +380,25 @@ class DemoEnvironment:
         from puq_bridge.usage.sync import SyncEngine
 
         cfg = self.config
-        engine = SyncEngine(self.whmcs(), cfg.zimbra, self.zimbra, store=self.store, products=cfg.sync.products,
-                            statuses=cfg.sync.statuses, clock=lambda: when)
+        engine = SyncEngine(
+            self.whmcs(),
+            cfg.zimbra,
+            self.zimbra,
+            store=self.store,
+            products=cfg.sync.products,
+            statuses=cfg.sync.statuses,
+            clock=lambda: when,
+        )
         return engine.run()
 
 
-def run_demo(out_dir: str | Path = "puq-bridge-demo", *, serve: bool = False, now: dt.datetime | None = None,
-             echo: Callable[[str], None] = lambda line: None) -> tuple[DemoReport, DemoEnvironment | None]:
+def run_demo(
+    out_dir: str | Path = "puq-bridge-demo",
+    *,
+    serve: bool = False,
+    now: dt.datetime | None = None,
+    echo: Callable[[str], None] = lambda line: None,
+) -> tuple[DemoReport, DemoEnvironment | None]:
     """Run the demo scenario and write the pages into ``out_dir``.
 
     Args:
@@ -338,11 +425,15 @@ def run_demo(out_dir: str | Path = "puq-bridge-demo", *, serve: bool = False, no
 
     try:
         env.start()
-        step(f"started WHMCS simulator, {len(env.zimbra_sims)} Zimbra simulators and the adapter on 127.0.0.1")
+        step(
+            f"started WHMCS simulator, {len(env.zimbra_sims)} Zimbra simulators and the adapter on 127.0.0.1"
+        )
         _scenario(env, now, report, step)
         report.pages = write_pages(env, Path(out_dir), now=now)
-        step(f"wrote {len(report.pages)} pages ({len(sample.services)} services x {len(LANGS)} languages) "
-             f"and {report.index}")
+        step(
+            f"wrote {len(report.pages)} pages ({len(sample.services)} services x {len(LANGS)} languages) "
+            f"and {report.index}"
+        )
         report.requests = _request_counts(env)
         report.adapter_calls = dict(env.forwarder.calls)
         report.services = {sid: s.domain for sid, s in env.by_service_id.items()}
@@ -357,15 +448,25 @@ def run_demo(out_dir: str | Path = "puq-bridge-demo", *, serve: bool = False, no
     return _finish(report, started), None
 
 
-def _scenario(env: DemoEnvironment, now: dt.datetime, report: DemoReport, step: Callable[[str], None]) -> None:
+def _scenario(
+    env: DemoEnvironment, now: dt.datetime, report: DemoReport, step: Callable[[str], None]
+) -> None:
     sample = env.sample
-    report.counts.update(clients=len(sample.clients), services=len(sample.services),
-                         servers=len(sample.servers), mailboxes=sample.mailbox_count)
-    step(f"loaded WHMCS: {len(sample.clients)} clients, {len(sample.products)} products, "
-         f"{len(sample.servers)} servers, {len(sample.services)} services")
+    report.counts.update(
+        clients=len(sample.clients),
+        services=len(sample.services),
+        servers=len(sample.servers),
+        mailboxes=sample.mailbox_count,
+    )
+    step(
+        f"loaded WHMCS: {len(sample.clients)} clients, {len(sample.products)} products, "
+        f"{len(sample.servers)} servers, {len(sample.services)} services"
+    )
     created, suspended = env.provision()
-    step(f"provisioned {created} services through the adapter (ModuleCreate -> CreateAccount), "
-         f"suspended {suspended} (ModuleSuspend -> SuspendAccount)")
+    step(
+        f"provisioned {created} services through the adapter (ModuleCreate -> CreateAccount), "
+        f"suspended {suspended} (ModuleSuspend -> SuspendAccount)"
+    )
     added = env.add_client_mailboxes()
     step(f"clients added {added} more mailboxes in Zimbra ({sample.mailbox_count} in all)")
     runs = []
@@ -379,10 +480,14 @@ def _scenario(env: DemoEnvironment, now: dt.datetime, report: DemoReport, step: 
         runs.append(result)
     totals = runs[-1].totals
     report.counts.update(sync_runs=len(runs), updated_last_run=totals.get("updated", 0))
-    step(f"ran sync-usage {len(runs)} times from {SYNC_DAYS[0]} days ago to today; last run: "
-         + ", ".join(f"{k} {v}" for k, v in totals.items()))
+    step(
+        f"ran sync-usage {len(runs)} times from {SYNC_DAYS[0]} days ago to today; last run: "
+        + ", ".join(f"{k} {v}" for k, v in totals.items())
+    )
     sizes = [len(env.client_area(sid)) for sid in env.by_service_id]
-    step(f"asked the adapter for ClientArea of {len(sizes)} services ({sum(sizes) // 1024} KiB of HTML)")
+    step(
+        f"asked the adapter for ClientArea of {len(sizes)} services ({sum(sizes) // 1024} KiB of HTML)"
+    )
 
 
 def _request_counts(env: DemoEnvironment) -> dict[str, int]:

@@ -30,7 +30,7 @@ class SampleClient:
     lastname: str
     email: str
     companyname: str
-    language: str            # WHMCS language name: "polish", "english"
+    language: str  # WHMCS language name: "polish", "english"
     currency_code: str
 
 
@@ -49,8 +49,14 @@ class SampleProduct:
 
     def module_settings(self) -> dict[str, str]:
         """The product's ``configoption1..6`` as WHMCS passes them (strings)."""
-        values = [self.default_quota_mb, self.max_mailboxes, _number(self.total_space_gb), self.cos,
-                  self.suspension_policy, self.tenancy]
+        values = [
+            self.default_quota_mb,
+            self.max_mailboxes,
+            _number(self.total_space_gb),
+            self.cos,
+            self.suspension_policy,
+            self.tenancy,
+        ]
         return {f"configoption{i}": str(v) for i, v in enumerate(values, start=1)}
 
 
@@ -71,8 +77,8 @@ class SampleMailbox:
 
     name: str
     quota_bytes: int
-    used_bytes: int              # today
-    growth: float = 0.0          # fraction of today's usage added over the history window
+    used_bytes: int  # today
+    growth: float = 0.0  # fraction of today's usage added over the history window
 
     @property
     def local_part(self) -> str:
@@ -133,14 +139,86 @@ class Sample:
         return [s for s in self.services if s.server.key == server.key]
 
 
-PL_FIRST = ["anna", "piotr", "katarzyna", "tomasz", "magdalena", "krzysztof", "agnieszka", "pawel", "ewa", "michal",
-            "joanna", "marcin", "barbara", "lukasz", "dorota", "jakub", "monika", "grzegorz", "aleksandra", "wojciech"]
-PL_LAST = ["nowak", "kowalska", "wisniewski", "wojcik", "kaminska", "lewandowski", "zielinska", "szymanski",
-           "wozniak", "dabrowska", "kozlowski", "jankowska", "mazur", "krawczyk", "piotrowska", "grabowski"]
-EN_FIRST = ["james", "olivia", "william", "emma", "henry", "amelia", "george", "isla", "thomas", "sophie",
-            "jack", "grace", "oliver", "lily", "harry", "chloe", "charlie", "ella", "daniel", "mia"]
-EN_LAST = ["smith", "jones", "taylor", "brown", "williams", "wilson", "johnson", "davies", "robinson", "wright",
-           "thompson", "evans", "walker", "white", "roberts", "green"]
+PL_FIRST = [
+    "anna",
+    "piotr",
+    "katarzyna",
+    "tomasz",
+    "magdalena",
+    "krzysztof",
+    "agnieszka",
+    "pawel",
+    "ewa",
+    "michal",
+    "joanna",
+    "marcin",
+    "barbara",
+    "lukasz",
+    "dorota",
+    "jakub",
+    "monika",
+    "grzegorz",
+    "aleksandra",
+    "wojciech",
+]
+PL_LAST = [
+    "nowak",
+    "kowalska",
+    "wisniewski",
+    "wojcik",
+    "kaminska",
+    "lewandowski",
+    "zielinska",
+    "szymanski",
+    "wozniak",
+    "dabrowska",
+    "kozlowski",
+    "jankowska",
+    "mazur",
+    "krawczyk",
+    "piotrowska",
+    "grabowski",
+]
+EN_FIRST = [
+    "james",
+    "olivia",
+    "william",
+    "emma",
+    "henry",
+    "amelia",
+    "george",
+    "isla",
+    "thomas",
+    "sophie",
+    "jack",
+    "grace",
+    "oliver",
+    "lily",
+    "harry",
+    "chloe",
+    "charlie",
+    "ella",
+    "daniel",
+    "mia",
+]
+EN_LAST = [
+    "smith",
+    "jones",
+    "taylor",
+    "brown",
+    "williams",
+    "wilson",
+    "johnson",
+    "davies",
+    "robinson",
+    "wright",
+    "thompson",
+    "evans",
+    "walker",
+    "white",
+    "roberts",
+    "green",
+]
 PL_ROLES = ["biuro", "faktury", "kadry", "sekretariat", "kontakt", "rekrutacja", "zamowienia"]
 EN_ROLES = ["office", "accounts", "hr", "sales", "support", "info", "careers"]
 
@@ -163,48 +241,171 @@ def build_sample(*, today: dt.date | None = None, seed: int = 2026) -> Sample:
     s = {x.key: x for x in servers}
     plans = [
         # key, client, product, server, domain, username, mailboxes, polish names, extra
-        ("nowak", c["nowak"], p["business"], s["mail1"], "kancelaria-nowak.pl", "biuro", 96, True,
-         {"nearly_full": True}),
-        ("piekarnia", c["zielinska"], p["business"], s["mail1"], "piekarnia-zielinska.pl", "biuro", 18, True,
-         {"billing_cycle": "Annually", "recurring_amount": "490.00"}),
-        ("szkola", c["szkola"], p["private"], s["mail1"], "sp5-gdynia.edu.pl", "sekretariat", 84, True,
-         {"recurring_amount": "199.00", "billing_cycle": "Quarterly"}),
-        ("harbour", c["carter"], p["private"], s["mail2"], "harbourlogistics.co.uk", "office", 72, False,
-         {"recurring_amount": "149.00", "payment_method": "stripe", "payment_method_name": "Credit Card",
-          "nearly_full": True}),
-        ("brightwave", c["clarke"], p["business"], s["mail2"], "brightwave.studio", "hello", 26, False,
-         {"recurring_amount": "39.00", "payment_method": "paypal", "payment_method_name": "PayPal"}),
-        ("brightwave-old", c["clarke"], p["business"], s["mail2"], "brightwave-archive.com", "archive", 6, False,
-         {"recurring_amount": "12.00", "suspend": True, "payment_method": "paypal",
-          "payment_method_name": "PayPal"}),
+        (
+            "nowak",
+            c["nowak"],
+            p["business"],
+            s["mail1"],
+            "kancelaria-nowak.pl",
+            "biuro",
+            96,
+            True,
+            {"nearly_full": True},
+        ),
+        (
+            "piekarnia",
+            c["zielinska"],
+            p["business"],
+            s["mail1"],
+            "piekarnia-zielinska.pl",
+            "biuro",
+            18,
+            True,
+            {"billing_cycle": "Annually", "recurring_amount": "490.00"},
+        ),
+        (
+            "szkola",
+            c["szkola"],
+            p["private"],
+            s["mail1"],
+            "sp5-gdynia.edu.pl",
+            "sekretariat",
+            84,
+            True,
+            {"recurring_amount": "199.00", "billing_cycle": "Quarterly"},
+        ),
+        (
+            "harbour",
+            c["carter"],
+            p["private"],
+            s["mail2"],
+            "harbourlogistics.co.uk",
+            "office",
+            72,
+            False,
+            {
+                "recurring_amount": "149.00",
+                "payment_method": "stripe",
+                "payment_method_name": "Credit Card",
+                "nearly_full": True,
+            },
+        ),
+        (
+            "brightwave",
+            c["clarke"],
+            p["business"],
+            s["mail2"],
+            "brightwave.studio",
+            "hello",
+            26,
+            False,
+            {
+                "recurring_amount": "39.00",
+                "payment_method": "paypal",
+                "payment_method_name": "PayPal",
+            },
+        ),
+        (
+            "brightwave-old",
+            c["clarke"],
+            p["business"],
+            s["mail2"],
+            "brightwave-archive.com",
+            "archive",
+            6,
+            False,
+            {
+                "recurring_amount": "12.00",
+                "suspend": True,
+                "payment_method": "paypal",
+                "payment_method_name": "PayPal",
+            },
+        ),
     ]
     services = []
-    for i, (key, client, product, server, domain, username, count, polish, extra) in enumerate(plans):
-        mailboxes = _mailboxes(rng, domain, username, count, product, polish, extra.pop("nearly_full", False))
-        services.append(SampleService(
-            key=key, client=client, product=product, server=server, domain=domain, username=username,
-            password=_password(rng), regdate=today - dt.timedelta(days=400 - 37 * i),
-            next_due_date=today + dt.timedelta(days=5 + 9 * i), mailboxes=mailboxes, **extra,
-        ))
+    for i, (key, client, product, server, domain, username, count, polish, extra) in enumerate(
+        plans
+    ):
+        mailboxes = _mailboxes(
+            rng, domain, username, count, product, polish, extra.pop("nearly_full", False)
+        )
+        services.append(
+            SampleService(
+                key=key,
+                client=client,
+                product=product,
+                server=server,
+                domain=domain,
+                username=username,
+                password=_password(rng),
+                regdate=today - dt.timedelta(days=400 - 37 * i),
+                next_due_date=today + dt.timedelta(days=5 + 9 * i),
+                mailboxes=mailboxes,
+                **extra,
+            )
+        )
     return Sample(today, clients, products, servers, tuple(services))
 
 
 def _clients() -> tuple[SampleClient, ...]:
     return (
-        SampleClient("nowak", "Anna", "Nowak", "anna.nowak@kancelaria-nowak.pl", "Kancelaria Prawna Nowak i Wspólnicy",
-                     "polish", "PLN"),
-        SampleClient("zielinska", "Grażyna", "Zielińska", "grazyna@piekarnia-zielinska.pl", "Piekarnia Zielińska",
-                     "polish", "PLN"),
-        SampleClient("szkola", "Łukasz", "Wróbel", "sekretariat@sp5-gdynia.edu.pl", "Szkoła Podstawowa nr 5 w Gdyni",
-                     "polish", "PLN"),
-        SampleClient("carter", "James", "Carter", "james.carter@harbourlogistics.co.uk", "Harbour Logistics Ltd",
-                     "english", "GBP"),
-        SampleClient("clarke", "Emily", "Clarke", "emily@brightwave.studio", "Brightwave Studio", "english", "USD"),
+        SampleClient(
+            "nowak",
+            "Anna",
+            "Nowak",
+            "anna.nowak@kancelaria-nowak.pl",
+            "Kancelaria Prawna Nowak i Wspólnicy",
+            "polish",
+            "PLN",
+        ),
+        SampleClient(
+            "zielinska",
+            "Grażyna",
+            "Zielińska",
+            "grazyna@piekarnia-zielinska.pl",
+            "Piekarnia Zielińska",
+            "polish",
+            "PLN",
+        ),
+        SampleClient(
+            "szkola",
+            "Łukasz",
+            "Wróbel",
+            "sekretariat@sp5-gdynia.edu.pl",
+            "Szkoła Podstawowa nr 5 w Gdyni",
+            "polish",
+            "PLN",
+        ),
+        SampleClient(
+            "carter",
+            "James",
+            "Carter",
+            "james.carter@harbourlogistics.co.uk",
+            "Harbour Logistics Ltd",
+            "english",
+            "GBP",
+        ),
+        SampleClient(
+            "clarke",
+            "Emily",
+            "Clarke",
+            "emily@brightwave.studio",
+            "Brightwave Studio",
+            "english",
+            "USD",
+        ),
     )
 
 
-def _mailboxes(rng: random.Random, domain: str, username: str, count: int, product: SampleProduct,
-               polish: bool, nearly_full: bool) -> tuple[SampleMailbox, ...]:
+def _mailboxes(
+    rng: random.Random,
+    domain: str,
+    username: str,
+    count: int,
+    product: SampleProduct,
+    polish: bool,
+    nearly_full: bool,
+) -> tuple[SampleMailbox, ...]:
     """``count`` mailboxes of a domain: the primary, role addresses, then people; varied usage and quotas."""
     default_quota = product.default_quota_mb * MB
     roles = PL_ROLES if polish else EN_ROLES
@@ -219,7 +420,9 @@ def _mailboxes(rng: random.Random, domain: str, username: str, count: int, produ
         if rng.random() < 0.12:
             quota = rng.choice([0, 5 * GB, 10 * GB, 512 * MB])
         used = _usage(rng, quota, n)
-        result.append(SampleMailbox(f"{local}@{domain}", quota, used, round(rng.uniform(0.0, 0.6), 3)))
+        result.append(
+            SampleMailbox(f"{local}@{domain}", quota, used, round(rng.uniform(0.0, 0.6), 3))
+        )
     _special_cases(result, domain, default_quota, nearly_full)
     return tuple(result)
 
@@ -230,13 +433,15 @@ def _usage(rng: random.Random, quota: int, n: int) -> int:
     if roll < 0.07:
         return 0
     if roll < 0.15:
-        return rng.randint(1, 900) * 1024          # a few KB: a fresh mailbox
+        return rng.randint(1, 900) * 1024  # a few KB: a fresh mailbox
     cap = quota if quota else 8 * GB
     share = rng.betavariate(1.2, 6.0) if n else rng.uniform(0.3, 0.6)
     return int(cap * share)
 
 
-def _special_cases(mailboxes: list[SampleMailbox], domain: str, default_quota: int, nearly_full: bool) -> None:
+def _special_cases(
+    mailboxes: list[SampleMailbox], domain: str, default_quota: int, nearly_full: bool
+) -> None:
     """Make sure the interesting cases show: a nearly full mailbox, a large unlimited archive, an empty mailbox."""
     if len(mailboxes) < 4:
         return

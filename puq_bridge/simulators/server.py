@@ -54,12 +54,18 @@ class BackgroundServer:
 
     def start(self) -> "BackgroundServer":
         """Bind and serve in a daemon thread."""
-        self._server = make_server(self.host, self.port, _dropping(self.app), threaded=True, request_handler=_Handler)
+        self._server = make_server(
+            self.host, self.port, _dropping(self.app), threaded=True, request_handler=_Handler
+        )
         self._server.daemon_threads = True
         self.port = self._server.server_port
         # a short poll interval: stop() waits for the serving loop to notice, 0.5 s by default
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        name=f"sim:{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name=f"sim:{self.port}",
+            daemon=True,
+        )
         self._thread.start()
         return self
 

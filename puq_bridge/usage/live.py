@@ -34,8 +34,15 @@ def read_usage(zimbra: "ZimbraAdmin", domain: str | None) -> list[MailboxUsage]:
     return zimbra.domain_usage(domain)
 
 
-def live_snapshot(zimbra: "ZimbraAdmin", domain: str, *, service_id: int, tenancy: str = "domain",
-                  total_space_bytes: int | None = None, now: dt.datetime | None = None) -> Snapshot | None:
+def live_snapshot(
+    zimbra: "ZimbraAdmin",
+    domain: str,
+    *,
+    service_id: int,
+    tenancy: str = "domain",
+    total_space_bytes: int | None = None,
+    now: dt.datetime | None = None,
+) -> Snapshot | None:
     """A store :class:`~puq_bridge.store.Snapshot` of a service read from Zimbra now; ``None`` when the read fails
     (logged as a warning: the page then shows "no data" rather than an error).
 
@@ -55,8 +62,19 @@ def live_snapshot(zimbra: "ZimbraAdmin", domain: str, *, service_id: int, tenanc
         log.warning("service %s: live read failed on %s: %s", service_id, zimbra.name, err)
         return None
     usage = DomainUsage.of(domain, mailboxes)
-    log.info("service %s: usage read live from %s (%d mailboxes)", service_id, zimbra.name, len(usage.mailboxes))
-    return Snapshot(service_id=service_id, domain=domain, server=zimbra.name,
-                    taken_at=now or dt.datetime.now(dt.timezone.utc), used_bytes=usage.used_bytes,
-                    limit_bytes=usage.limit_bytes(total_space_bytes), mailboxes=usage.mailboxes,
-                    tenancy="server" if tenancy == "server" else "domain")
+    log.info(
+        "service %s: usage read live from %s (%d mailboxes)",
+        service_id,
+        zimbra.name,
+        len(usage.mailboxes),
+    )
+    return Snapshot(
+        service_id=service_id,
+        domain=domain,
+        server=zimbra.name,
+        taken_at=now or dt.datetime.now(dt.timezone.utc),
+        used_bytes=usage.used_bytes,
+        limit_bytes=usage.limit_bytes(total_space_bytes),
+        mailboxes=usage.mailboxes,
+        tenancy="server" if tenancy == "server" else "domain",
+    )

@@ -126,7 +126,9 @@ def total_space_from_options(options: Mapping[str, str] | None) -> int | None:
     return None
 
 
-def service_total_space(options: Mapping[str, str] | None, product_total_bytes: int | None) -> int | None:
+def service_total_space(
+    options: Mapping[str, str] | None, product_total_bytes: int | None
+) -> int | None:
     """THE rule for a service's total space, used by the sync and by the client-area tabs.
 
     A configurable option "Total space…" the client chose wins; else the product's module setting "Total space
@@ -140,7 +142,8 @@ def service_total_space(options: Mapping[str, str] | None, product_total_bytes: 
     return product_total_bytes if product_total_bytes and product_total_bytes > 0 else None
 
 
-def service_limit_bytes(usage: DomainUsage, options: Mapping[str, str] | None,
-                        product_total_bytes: int | None) -> int:
+def service_limit_bytes(
+    usage: DomainUsage, options: Mapping[str, str] | None, product_total_bytes: int | None
+) -> int:
     """The limit of a service whose mailboxes are ``usage``: :func:`service_total_space`, else the quotas' sum."""
     return usage.limit_bytes(service_total_space(options, product_total_bytes))

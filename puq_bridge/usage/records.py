@@ -34,7 +34,9 @@ class ServiceResult:
 
     def __post_init__(self):
         if self.status not in STATUSES:
-            raise ValueError(f"unknown service result status {self.status!r} (expected one of {STATUSES})")
+            raise ValueError(
+                f"unknown service result status {self.status!r} (expected one of {STATUSES})"
+            )
         if self.tenancy not in TENANCIES:
             raise ValueError(f"unknown tenancy {self.tenancy!r} (expected one of {TENANCIES})")
 

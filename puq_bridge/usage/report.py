@@ -52,10 +52,14 @@ def result_json(r: ServiceResult) -> dict[str, Any]:
     """One service of the JSON document; numbers are ``null`` when nothing was read."""
     data = r.has_data
     return {
-        "service_id": r.service_id, "domain": r.domain, "server": r.server or None,
+        "service_id": r.service_id,
+        "domain": r.domain,
+        "server": r.server or None,
         "mailboxes": len(r.mailboxes) if data else None,
-        "used_bytes": r.used_bytes, "limit_bytes": r.limit_bytes,
+        "used_bytes": r.used_bytes,
+        "limit_bytes": r.limit_bytes,
         "used_mb": bytes_to_mb(r.used_bytes) if data else None,
         "limit_mb": bytes_to_mb(r.limit_bytes or 0) if data else None,
-        "status": r.status, "error": r.error,
+        "status": r.status,
+        "error": r.error,
     }

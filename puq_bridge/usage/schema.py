@@ -19,7 +19,9 @@ def _script(db: sqlite3.Connection, script: str) -> None:
 
 def _v1(db: sqlite3.Connection) -> None:
     """Runs, samples, their mailboxes, and the one-row-per-day history."""
-    _script(db, """
+    _script(
+        db,
+        """
         CREATE TABLE runs (
             id INTEGER PRIMARY KEY, started TEXT NOT NULL, finished TEXT NOT NULL,
             updated INTEGER NOT NULL, unchanged INTEGER NOT NULL, failed INTEGER NOT NULL, skipped INTEGER NOT NULL);
@@ -39,13 +41,16 @@ def _v1(db: sqlite3.Connection) -> None:
             service_id INTEGER NOT NULL, day TEXT NOT NULL, taken_at TEXT NOT NULL,
             used_bytes INTEGER NOT NULL, limit_bytes INTEGER NOT NULL, PRIMARY KEY (service_id, day)) WITHOUT ROWID;
         CREATE INDEX daily_day ON daily(day);
-    """)
+    """,
+    )
 
 
 def _v2(db: sqlite3.Connection) -> None:
     """Per service, the product's "Total space" module setting (WHMCS's API never returns module settings)."""
-    db.execute("CREATE TABLE service_settings (service_id INTEGER PRIMARY KEY, total_space_bytes INTEGER, "
-               "updated_at TEXT NOT NULL)")
+    db.execute(
+        "CREATE TABLE service_settings (service_id INTEGER PRIMARY KEY, total_space_bytes INTEGER, "
+        "updated_at TEXT NOT NULL)"
+    )
 
 
 def _v3(db: sqlite3.Connection) -> None:

@@ -36,8 +36,16 @@ from puq_bridge.usage.model import MailboxUsage
 from puq_bridge.usage.records import STATUSES, DailyPoint, ServiceResult, ServiceSettings, Snapshot
 from puq_bridge.usage.schema import MIGRATIONS, SCHEMA_VERSION
 
-__all__ = ["STATUSES", "DailyPoint", "ServiceResult", "ServiceSettings", "Snapshot", "UsageStore", "MIGRATIONS",
-           "SCHEMA_VERSION"]
+__all__ = [
+    "STATUSES",
+    "DailyPoint",
+    "ServiceResult",
+    "ServiceSettings",
+    "Snapshot",
+    "UsageStore",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+]
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +94,14 @@ class UsageStore:
         StoreError: the file cannot be created, opened or migrated, or was written by a newer puq-bridge.
     """
 
-    def __init__(self, path: str | Path, *, detail_days: int = 14, history_days: int = 400,
-                 busy_timeout: float = 10.0):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        detail_days: int = 14,
+        history_days: int = 400,
+        busy_timeout: float = 10.0,
+    ):
         if detail_days < 1 or history_days < 1:
             raise ValueError("detail_days and history_days must be at least 1")
         self.path = Path(path).expanduser()
@@ -100,7 +114,9 @@ class UsageStore:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            raise StoreError(f"usage store {self.path}: cannot create folder: {err.strerror}") from err
+            raise StoreError(
+                f"usage store {self.path}: cannot create folder: {err.strerror}"
+            ) from err
         self._migrate()
 
     # --- connections ---------------------------------------------------------------------------------------------
@@ -110,8 +126,12 @@ class UsageStore:
         if db is None:
             try:
                 # check_same_thread=False only so close() can close every thread's connection; each is used by one.
-                db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None,
-                                     check_same_thread=False)
+                db = sqlite3.connect(
+                    self.path,
+                    timeout=self.busy_timeout,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
                 db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
                 db.execute("PRAGMA foreign_keys = ON")
                 db.execute("PRAGMA journal_mode = WAL")
@@ -149,15 +169,21 @@ class UsageStore:
         db = self._conn()
         try:
             if db.execute("PRAGMA user_version").fetchone()[0] == 0:
-                db.execute("PRAGMA auto_vacuum = INCREMENTAL")  # only takes effect on a file without tables yet
+                db.execute(
+                    "PRAGMA auto_vacuum = INCREMENTAL"
+                )  # only takes effect on a file without tables yet
         except sqlite3.Error as err:
             raise StoreError(f"usage store {self.path}: not a usable SQLite file: {err}") from err
 
         def upgrade(db: sqlite3.Connection) -> None:
-            version = db.execute("PRAGMA user_version").fetchone()[0]  # re-read under the write lock
+            version = db.execute("PRAGMA user_version").fetchone()[
+                0
+            ]  # re-read under the write lock
             if version > SCHEMA_VERSION:
-                raise StoreError(f"usage store {self.path}: schema version {version} is newer than this "
-                                 f"puq-bridge understands ({SCHEMA_VERSION}); upgrade puq-bridge")
+                raise StoreError(
+                    f"usage store {self.path}: schema version {version} is newer than this "
+                    f"puq-bridge understands ({SCHEMA_VERSION}); upgrade puq-bridge"
+                )
             for step in range(version, SCHEMA_VERSION):
                 MIGRATIONS[step](db)
                 db.execute(f"PRAGMA user_version = {step + 1}")
@@ -172,8 +198,14 @@ class UsageStore:
 
     # --- writing -------------------------------------------------------------------------------------------------
 
-    def record_run(self, started: dt.datetime, finished: dt.datetime, results: list[ServiceResult], *,
-                   dry_run: bool = False) -> int:
+    def record_run(
+        self,
+        started: dt.datetime,
+        finished: dt.datetime,
+        results: list[ServiceResult],
+        *,
+        dry_run: bool = False,
+    ) -> int:
         """Record one sync run and every service's result (failed ones with their error); returns the run id.
 
         Successful readings also update the service's daily row (the day's last reading wins). A dry run writes
@@ -200,8 +232,18 @@ class UsageStore:
         sample_id = db.execute(
             "INSERT INTO samples (run_id, service_id, taken_at, domain, server, status, used_bytes, limit_bytes, "
             "error, tenancy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (run_id, r.service_id, taken, r.domain, r.server, r.status, r.used_bytes, r.limit_bytes, r.error,
-             r.tenancy),
+            (
+                run_id,
+                r.service_id,
+                taken,
+                r.domain,
+                r.server,
+                r.status,
+                r.used_bytes,
+                r.limit_bytes,
+                r.error,
+                r.tenancy,
+            ),
         ).lastrowid
         db.executemany(
             "INSERT INTO mailboxes (sample_id, name, zimbra_id, used_bytes, limit_bytes) VALUES (?, ?, ?, ?, ?)",
@@ -246,23 +288,34 @@ class UsageStore:
         log.debug("usage store %s: pruned %s", self.path, removed)
         return removed
 
-    def remember_settings(self, service_id: int, total_space_bytes: int | None, tenancy: str | None,
-                          now: dt.datetime | None = None) -> bool:
+    def remember_settings(
+        self,
+        service_id: int,
+        total_space_bytes: int | None,
+        tenancy: str | None,
+        now: dt.datetime | None = None,
+    ) -> bool:
         """Keep a service's product "Total space" (bytes; ``None`` or 0 = not set) and "Tenancy" (``domain`` |
         ``server``; ``None`` = not known) settings; True when written.
 
         Called whenever WHMCS sends module params, so it usually finds the same values: that costs one read and no
         write (no write lock taken).
         """
-        return self._remember(service_id, {"total_space_bytes": _positive(total_space_bytes),
-                                           "tenancy": _tenancy(tenancy)}, now)
+        return self._remember(
+            service_id,
+            {"total_space_bytes": _positive(total_space_bytes), "tenancy": _tenancy(tenancy)},
+            now,
+        )
 
-    def remember_total_space(self, service_id: int, total_space_bytes: int | None,
-                             now: dt.datetime | None = None) -> bool:
+    def remember_total_space(
+        self, service_id: int, total_space_bytes: int | None, now: dt.datetime | None = None
+    ) -> bool:
         """Keep only a service's product "Total space" setting (see :meth:`remember_settings`); True when written."""
         return self._remember(service_id, {"total_space_bytes": _positive(total_space_bytes)}, now)
 
-    def _remember(self, service_id: int, values: dict[str, object], now: dt.datetime | None) -> bool:
+    def _remember(
+        self, service_id: int, values: dict[str, object], now: dt.datetime | None
+    ) -> bool:
         """Write the ``service_settings`` columns in ``values`` (names from the code, never from input) if they
         differ from the stored ones; the other columns keep what they hold."""
         known = self.service_settings(service_id).get(service_id, ServiceSettings())
@@ -270,10 +323,12 @@ class UsageStore:
             return False
         columns = list(values)
         changed = " OR ".join(f"service_settings.{c} IS NOT excluded.{c}" for c in columns)
-        sql = (f"INSERT INTO service_settings (service_id, {', '.join(columns)}, updated_at) "
-               f"VALUES (?, {', '.join('?' for _ in columns)}, ?) ON CONFLICT (service_id) DO UPDATE SET "
-               f"{', '.join(f'{c} = excluded.{c}' for c in columns)}, updated_at = excluded.updated_at "
-               f"WHERE {changed}")
+        sql = (
+            f"INSERT INTO service_settings (service_id, {', '.join(columns)}, updated_at) "
+            f"VALUES (?, {', '.join('?' for _ in columns)}, ?) ON CONFLICT (service_id) DO UPDATE SET "
+            f"{', '.join(f'{c} = excluded.{c}' for c in columns)}, updated_at = excluded.updated_at "
+            f"WHERE {changed}"
+        )
 
         def work(db: sqlite3.Connection) -> int:
             return db.execute(sql, (service_id, *values.values(), _ts(now or _now()))).rowcount
@@ -286,12 +341,20 @@ class UsageStore:
         """service id -> the product settings the adapter last received, for every service (or only
         ``service_id``) with something known (one query)."""
         sql = "SELECT service_id, total_space_bytes, tenancy FROM service_settings"
-        rows = self._read(sql + " WHERE service_id = ?", (service_id,)) if service_id is not None else self._read(sql)
+        rows = (
+            self._read(sql + " WHERE service_id = ?", (service_id,))
+            if service_id is not None
+            else self._read(sql)
+        )
         return {sid: ServiceSettings(total, tenancy) for sid, total, tenancy in rows}
 
     def total_spaces(self) -> dict[int, int]:
         """service id -> the product's total space in bytes, for every service that has one set (one query)."""
-        return {sid: s.total_space_bytes for sid, s in self.service_settings().items() if s.total_space_bytes}
+        return {
+            sid: s.total_space_bytes
+            for sid, s in self.service_settings().items()
+            if s.total_space_bytes
+        }
 
     def latest(self, service_id: int) -> Snapshot | None:
         """The newest successful reading of a service (``None`` if there is none), with the error and time of a
@@ -309,18 +372,29 @@ class UsageStore:
             "ORDER BY taken_at DESC, id DESC LIMIT 1",
             (service_id, taken_at),
         )
-        mailboxes = tuple(MailboxUsage(name, u, lim, zid) for name, zid, u, lim in self._read(
-            "SELECT name, zimbra_id, used_bytes, limit_bytes FROM mailboxes WHERE sample_id = ? ORDER BY id",
-            (sample_id,),
-        ))
+        mailboxes = tuple(
+            MailboxUsage(name, u, lim, zid)
+            for name, zid, u, lim in self._read(
+                "SELECT name, zimbra_id, used_bytes, limit_bytes FROM mailboxes WHERE sample_id = ? ORDER BY id",
+                (sample_id,),
+            )
+        )
         return Snapshot(
-            service_id=service_id, domain=domain, server=server, taken_at=_parse_ts(taken_at), used_bytes=used,
-            limit_bytes=limit or 0, mailboxes=mailboxes,
-            error=failed[0][1] if failed else None, failed_at=_parse_ts(failed[0][0]) if failed else None,
+            service_id=service_id,
+            domain=domain,
+            server=server,
+            taken_at=_parse_ts(taken_at),
+            used_bytes=used,
+            limit_bytes=limit or 0,
+            mailboxes=mailboxes,
+            error=failed[0][1] if failed else None,
+            failed_at=_parse_ts(failed[0][0]) if failed else None,
             tenancy=tenancy or "domain",
         )
 
-    def history(self, service_id: int, days: int = 90, now: dt.datetime | None = None) -> list[DailyPoint]:
+    def history(
+        self, service_id: int, days: int = 90, now: dt.datetime | None = None
+    ) -> list[DailyPoint]:
         """One point per day with a successful reading over the last ``days`` days (today included), oldest first."""
         first = (_utc(now or _now()).date() - dt.timedelta(days=days - 1)).isoformat()
         rows = self._read(
@@ -331,7 +405,10 @@ class UsageStore:
 
     def counts(self) -> dict[str, int]:
         """Row counts per table (for retention checks and the benchmark)."""
-        return {t: self._read(f"SELECT COUNT(*) FROM {t}")[0][0] for t in ("runs", "samples", "mailboxes", "daily")}
+        return {
+            t: self._read(f"SELECT COUNT(*) FROM {t}")[0][0]
+            for t in ("runs", "samples", "mailboxes", "daily")
+        }
 
     # --- life cycle ----------------------------------------------------------------------------------------------
 

@@ -93,9 +93,11 @@ def describe(err: BaseException, server: str | None = None) -> str:
 
 @dataclass(frozen=True)
 class _Job:
-    service: Any                 # whmcs.Service
+    service: Any  # whmcs.Service
     entry: ZimbraConfig
-    settings: ServiceSettings = ServiceSettings()   # the product's settings as the adapter kept them in the store
+    settings: ServiceSettings = (
+        ServiceSettings()
+    )  # the product's settings as the adapter kept them in the store
 
     @property
     def tenancy(self) -> str:
@@ -147,10 +149,19 @@ class SyncEngine:
     beyond 10 at once to one host opens (and drops) a connection of its own.
     """
 
-    def __init__(self, whmcs, servers: Iterable[ZimbraConfig], zimbra_factory: Callable[[ZimbraConfig], Any], *,
-                 store: UsageStore | None = None, products: Iterable[int] = (),
-                 statuses: Iterable[str] = ("Active", "Suspended"), concurrency: int = 8,
-                 per_server_concurrency: int = 4, clock: Callable[[], dt.datetime] | None = None):
+    def __init__(
+        self,
+        whmcs,
+        servers: Iterable[ZimbraConfig],
+        zimbra_factory: Callable[[ZimbraConfig], Any],
+        *,
+        store: UsageStore | None = None,
+        products: Iterable[int] = (),
+        statuses: Iterable[str] = ("Active", "Suspended"),
+        concurrency: int = 8,
+        per_server_concurrency: int = 4,
+        clock: Callable[[], dt.datetime] | None = None,
+    ):
         if concurrency < 1 or per_server_concurrency < 1:
             raise ValueError("concurrency and per_server_concurrency must be at least 1")
         self.whmcs, self.servers, self.zimbra_factory = whmcs, tuple(servers), zimbra_factory
@@ -158,8 +169,14 @@ class SyncEngine:
         self.concurrency, self.per_server_concurrency = concurrency, per_server_concurrency
         self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
 
-    def run(self, *, dry_run: bool = False, only_servers: Iterable[str] | None = None,
-            only_services: Iterable[int] | None = None, progress: Progress | None = None) -> SyncReport:
+    def run(
+        self,
+        *,
+        dry_run: bool = False,
+        only_servers: Iterable[str] | None = None,
+        only_services: Iterable[int] | None = None,
+        progress: Progress | None = None,
+    ) -> SyncReport:
         """One sync run (see the module docstring).
 
         Args:
@@ -187,12 +204,19 @@ class SyncEngine:
         known = {z.name for z in self.servers}
         unknown = sorted(names - known)
         if unknown:
-            raise ParamsError(f"unknown Zimbra server {', '.join(unknown)} "
-                              f"(configured: {', '.join(sorted(known)) or 'none'})")
+            raise ParamsError(
+                f"unknown Zimbra server {', '.join(unknown)} "
+                f"(configured: {', '.join(sorted(known)) or 'none'})"
+            )
         return names
 
-    def _run(self, dry_run: bool, names: set[str] | None, only_services: Iterable[int] | None,
-             progress: Progress | None) -> SyncReport:
+    def _run(
+        self,
+        dry_run: bool,
+        names: set[str] | None,
+        only_services: Iterable[int] | None,
+        progress: Progress | None,
+    ) -> SyncReport:
         started, t0 = self.clock(), time.monotonic()
         settings = self.store.service_settings() if self.store is not None else {}
         services, not_found = self._services(only_services)
@@ -201,14 +225,20 @@ class SyncEngine:
         by_server = _group(jobs)
         # Three pools made once per run: starting threads is slow when the interpreter is busy, and each
         # ThreadPoolExecutor.submit that starts one holds a lock shared by every executor in the process.
-        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="sync-write") as writes, \
-                ThreadPoolExecutor(self.concurrency * self.per_server_concurrency, "sync-read") as reads, \
-                ThreadPoolExecutor(self.concurrency, thread_name_prefix="sync-server") as servers:
+        with (
+            ThreadPoolExecutor(self.concurrency, thread_name_prefix="sync-write") as writes,
+            ThreadPoolExecutor(
+                self.concurrency * self.per_server_concurrency, "sync-read"
+            ) as reads,
+            ThreadPoolExecutor(self.concurrency, thread_name_prefix="sync-server") as servers,
+        ):
             state = _RunState(dry_run, reads, writes, progress, total=len(skipped) + len(jobs))
             for r in skipped:
                 state.report(r)
-            futures = [servers.submit(self._sync_server, entry, domains, state)
-                       for entry, domains in by_server.values()]
+            futures = [
+                servers.submit(self._sync_server, entry, domains, state)
+                for entry, domains in by_server.values()
+            ]
             pending = [f for server in futures for f in server.result()]
             results = skipped + [f.result() for f in pending]
         results.sort(key=lambda r: r.service_id)
@@ -233,7 +263,9 @@ class SyncEngine:
         services, skipped = [], []
         for service_id in dict.fromkeys(int(s) for s in only_services):
             found = list(self.whmcs.client_products(service_id=service_id))
-            reason = self._not_synced(found[0]) if found else f"service {service_id} not found in WHMCS"
+            reason = (
+                self._not_synced(found[0]) if found else f"service {service_id} not found in WHMCS"
+            )
             if reason:
                 domain = found[0].domain if found else ""
                 skipped.append(ServiceResult(service_id, domain, "", "skipped", error=reason))
@@ -248,35 +280,57 @@ class SyncEngine:
             return f"status {svc.status} is not in [sync] statuses"
         return None
 
-    def _assign(self, services: list, names: set[str] | None,
-                settings: dict[int, ServiceSettings]) -> tuple[list[_Job], list[ServiceResult]]:
+    def _assign(
+        self, services: list, names: set[str] | None, settings: dict[int, ServiceSettings]
+    ) -> tuple[list[_Job], list[ServiceResult]]:
         jobs, skipped = [], []
         for svc in services:
-            entry = next((z for z in self.servers if z.matches(svc.server_id, svc.server_hostname)), None)
+            entry = next(
+                (z for z in self.servers if z.matches(svc.server_id, svc.server_hostname)), None
+            )
             if names is not None and (entry is None or entry.name not in names):
                 continue
             if entry is None:
-                where = " ".join(str(x) for x in (svc.server_id, f"({svc.server_hostname})" if svc.server_hostname
-                                                  else None) if x)
-                reason = f"no [[zimbra]] entry for WHMCS server {where}" if where else "no server assigned in WHMCS"
+                where = " ".join(
+                    str(x)
+                    for x in (
+                        svc.server_id,
+                        f"({svc.server_hostname})" if svc.server_hostname else None,
+                    )
+                    if x
+                )
+                reason = (
+                    f"no [[zimbra]] entry for WHMCS server {where}"
+                    if where
+                    else "no server assigned in WHMCS"
+                )
                 skipped.append(ServiceResult(svc.id, svc.domain, "", "skipped", error=reason))
             elif not svc.domain.strip():
-                skipped.append(ServiceResult(svc.id, "", entry.name, "skipped", error="the service has no domain"))
+                skipped.append(
+                    ServiceResult(
+                        svc.id, "", entry.name, "skipped", error="the service has no domain"
+                    )
+                )
             else:
                 jobs.append(_Job(svc, entry, settings.get(svc.id, ServiceSettings())))
         return jobs, skipped
 
     # --- reading and writing -------------------------------------------------------------------------------------
 
-    def _sync_server(self, entry: ZimbraConfig, domains: dict[str | None, list[_Job]],
-                     state: _RunState) -> list[Future]:
+    def _sync_server(
+        self, entry: ZimbraConfig, domains: dict[str | None, list[_Job]], state: _RunState
+    ) -> list[Future]:
         """Authenticate once, then read every domain (and the whole server once, key ``None``, for private-server
         services); returns one future per service."""
         try:
             client = self.zimbra_factory(entry)
             client.authenticate()
         except Exception as err:
-            return [_done(state.report(self._failed(job, err))) for jobs in domains.values() for job in jobs]
+            return [
+                _done(state.report(self._failed(job, err)))
+                for jobs in domains.values()
+                for job in jobs
+            ]
         # per_server_concurrency readers take the server's domains one by one from a shared list. At most
         # `concurrency` servers run this at once, so the shared read pool (sized for exactly that) never queues a
         # reader. One task per reader, not per domain: no semaphore hand-off and wake-up per domain (CPU under the GIL).
@@ -291,10 +345,14 @@ class SyncEngine:
                     return futures
                 futures.extend(self._sync_domain(client, domain, jobs, state))
 
-        readers = [state.reads.submit(reader) for _ in range(min(self.per_server_concurrency, len(todo)))]
+        readers = [
+            state.reads.submit(reader) for _ in range(min(self.per_server_concurrency, len(todo)))
+        ]
         return [f for r in readers for f in r.result()]
 
-    def _sync_domain(self, client, domain: str | None, jobs: list[_Job], state: _RunState) -> list[Future]:
+    def _sync_domain(
+        self, client, domain: str | None, jobs: list[_Job], state: _RunState
+    ) -> list[Future]:
         """One GetQuotaUsage for the domain (``None``: the whole server), then each service's result (its write runs
         in the write pool)."""
         try:
@@ -305,38 +363,67 @@ class SyncEngine:
         for job in jobs:
             try:
                 futures.append(self._finish(job, usage, state))
-            except Exception as err:  # a reply we cannot use for this service (negative sizes...): only this one
+            except (
+                Exception
+            ) as err:  # a reply we cannot use for this service (negative sizes...): only this one
                 futures.append(_done(state.report(self._failed(job, err))))
         return futures
 
     def _failed(self, job: _Job, err: BaseException) -> ServiceResult:
         message = describe(err, job.entry.name)
-        log.info("sync: service %s (%s on %s) failed: %s", job.service.id, job.service.domain, job.entry.name,
-                 message)
+        log.info(
+            "sync: service %s (%s on %s) failed: %s",
+            job.service.id,
+            job.service.domain,
+            job.entry.name,
+            message,
+        )
         log.debug("sync: failure detail", exc_info=err)
-        return ServiceResult(job.service.id, job.service.domain, job.entry.name, "failed", error=message,
-                             tenancy=job.tenancy)
+        return ServiceResult(
+            job.service.id,
+            job.service.domain,
+            job.entry.name,
+            "failed",
+            error=message,
+            tenancy=job.tenancy,
+        )
 
     def _finish(self, job: _Job, usage: DomainUsage, state: _RunState) -> Future:
         svc = job.service
         limit = service_limit_bytes(usage, svc.config_options, job.settings.total_space_bytes)
         used_mb, limit_mb = bytes_to_mb(usage.used_bytes), bytes_to_mb(limit)
-        result = ServiceResult(svc.id, svc.domain, job.entry.name, "unchanged", usage.used_bytes, limit,
-                               usage.mailboxes, tenancy=job.tenancy)
+        result = ServiceResult(
+            svc.id,
+            svc.domain,
+            job.entry.name,
+            "unchanged",
+            usage.used_bytes,
+            limit,
+            usage.mailboxes,
+            tenancy=job.tenancy,
+        )
         if not needs_write(svc.disk_usage_mb, svc.disk_limit_mb, used_mb, limit_mb):
             return _done(state.report(result))
         if state.dry_run:
             return _done(state.report(_with(result, status="updated")))
         return state.writes.submit(self._write, result, used_mb, limit_mb, state)
 
-    def _write(self, result: ServiceResult, used_mb: int, limit_mb: int, state: _RunState) -> ServiceResult:
+    def _write(
+        self, result: ServiceResult, used_mb: int, limit_mb: int, state: _RunState
+    ) -> ServiceResult:
         try:
             # WHMCS keeps lastupdate as its server's wall-clock time: send this host's local time.
-            self.whmcs.update_usage(result.service_id, disk_usage_mb=used_mb, disk_limit_mb=limit_mb,
-                                    last_update=self.clock().astimezone())
+            self.whmcs.update_usage(
+                result.service_id,
+                disk_usage_mb=used_mb,
+                disk_limit_mb=limit_mb,
+                last_update=self.clock().astimezone(),
+            )
         except Exception as err:
             message = describe(err)
-            log.info("sync: service %s: writing usage to WHMCS failed: %s", result.service_id, message)
+            log.info(
+                "sync: service %s: writing usage to WHMCS failed: %s", result.service_id, message
+            )
             return state.report(_with(result, status="failed", error=message))
         return state.report(_with(result, status="updated"))
 

@@ -42,11 +42,25 @@ T = TypeVar("T")
 
 
 #: Actions that change state: never retried, whatever failed.
-WRITE_ACTIONS = frozenset({
-    "updateclientproduct", "modulecreate", "modulesuspend", "moduleunsuspend", "moduleterminate", "modulechangepw",
-    "modulechangepackage", "modulecustom", "addcancelrequest", "adduser", "createclientinvite",
-    "updateuserpermissions", "deleteuserclient", "resetpassword", "createssotoken",
-})
+WRITE_ACTIONS = frozenset(
+    {
+        "updateclientproduct",
+        "modulecreate",
+        "modulesuspend",
+        "moduleunsuspend",
+        "moduleterminate",
+        "modulechangepw",
+        "modulechangepackage",
+        "modulecustom",
+        "addcancelrequest",
+        "adduser",
+        "createclientinvite",
+        "updateuserpermissions",
+        "deleteuserclient",
+        "resetpassword",
+        "createssotoken",
+    }
+)
 
 
 class WhmcsClient:
@@ -65,15 +79,27 @@ class WhmcsClient:
     ``warnings`` collects the ``warning`` texts of successful replies (also logged); ``last_warning`` is the newest.
     """
 
-    def __init__(self, url: str, identifier: str, secret: str, *, access_key: str | None = None,
-                 session: requests.Session | None = None, timeout: float = 30, verify: bool | str = True,
-                 retries: int = 2, backoff: float = 0.5):
+    def __init__(
+        self,
+        url: str,
+        identifier: str,
+        secret: str,
+        *,
+        access_key: str | None = None,
+        session: requests.Session | None = None,
+        timeout: float = 30,
+        verify: bool | str = True,
+        retries: int = 2,
+        backoff: float = 0.5,
+    ):
         self.url = url.rstrip("/")
         self.endpoint = f"{self.url}/includes/api.php"
         self.identifier = identifier
         self._secret, self._access_key = secret, access_key
         self.session = session or requests.Session()
-        self._poster = Poster(self.session, self.endpoint, FORM_HEADERS)  # proxies etc. resolved once, not per call
+        self._poster = Poster(
+            self.session, self.endpoint, FORM_HEADERS
+        )  # proxies etc. resolved once, not per call
         self.timeout, self.verify = timeout, verify
         self.retries, self.backoff = max(0, retries), backoff
         self.warnings: list[str] = []
@@ -82,7 +108,9 @@ class WhmcsClient:
     def __repr__(self) -> str:
         return f"WhmcsClient({self.url!r}, identifier={self.identifier!r})"
 
-    def call(self, action: str, params: dict[str, Any] | None = None, *, write: bool = False) -> dict[str, Any]:
+    def call(
+        self, action: str, params: dict[str, Any] | None = None, *, write: bool = False
+    ) -> dict[str, Any]:
         """The one place that sends: POST, decode JSON on every status, map errors. Returns the decoded reply.
 
         Reads are retried ``retries`` times (delays ``backoff``, doubled each time) after a transport failure or a
@@ -93,7 +121,12 @@ class WhmcsClient:
         """
         fields = form_fields(params or {})
         write = write or action.lower() in WRITE_ACTIONS
-        log.debug("WHMCS %s%s: %s", action, " (write)" if write else "", ", ".join(sorted(fields)) or "no params")
+        log.debug(
+            "WHMCS %s%s: %s",
+            action,
+            " (write)" if write else "",
+            ", ".join(sorted(fields)) or "no params",
+        )
         attempts, attempt = (1 if write else 1 + self.retries), 1
         while True:
             try:
@@ -107,14 +140,29 @@ class WhmcsClient:
                 attempt += 1
 
     def _send(self, action: str, fields: dict[str, str]) -> dict[str, Any]:
-        data = {"action": action, "identifier": self.identifier, "secret": self._secret, "responsetype": "json",
-                **fields}
+        data = {
+            "action": action,
+            "identifier": self.identifier,
+            "secret": self._secret,
+            "responsetype": "json",
+            **fields,
+        }
         if self._access_key:
             data["accesskey"] = self._access_key
         started = time.monotonic()
-        reply, status = post(self.session, self.endpoint, action, data, timeout=self.timeout, verify=self.verify,
-                             secrets=self._secrets(fields), poster=self._poster)
-        log.debug("WHMCS %s: HTTP %d in %.0f ms", action, status, 1000 * (time.monotonic() - started))
+        reply, status = post(
+            self.session,
+            self.endpoint,
+            action,
+            data,
+            timeout=self.timeout,
+            verify=self.verify,
+            secrets=self._secrets(fields),
+            poster=self._poster,
+        )
+        log.debug(
+            "WHMCS %s: HTTP %d in %.0f ms", action, status, 1000 * (time.monotonic() - started)
+        )
         if reply.get("warning"):
             self.last_warning = str(reply["warning"])
             self.warnings.append(self.last_warning)
@@ -122,10 +170,16 @@ class WhmcsClient:
         return reply
 
     def _secrets(self, fields: dict[str, str]) -> list[str | None]:
-        return [self._secret, self._access_key, fields.get("password2"), fields.get("servicepassword")]
+        return [
+            self._secret,
+            self._access_key,
+            fields.get("password2"),
+            fields.get("servicepassword"),
+        ]
 
-    def _pages(self, action: str, params: dict[str, Any], container: str, item: str | None,
-               page_size: int) -> Iterator[dict[str, Any]]:
+    def _pages(
+        self, action: str, params: dict[str, Any], container: str, item: str | None, page_size: int
+    ) -> Iterator[dict[str, Any]]:
         """Every row of a paged list action (``limitstart``/``limitnum`` always sent)."""
         start = 0
         while True:
@@ -134,16 +188,29 @@ class WhmcsClient:
             yield from rows
             start += len(rows)
             total = reply.get("totalresults")
-            if not rows or (start >= to_int(total) if total not in (None, "") else len(rows) < page_size):
+            if not rows or (
+                start >= to_int(total) if total not in (None, "") else len(rows) < page_size
+            ):
                 return
 
     # --- services ----------------------------------------------------------------------------------------------
 
-    def client_products(self, *, client_id: int | None = None, service_id: int | None = None,
-                        product_id: int | None = None, domain: str | None = None,
-                        page_size: int = 250) -> Iterator[Service]:
+    def client_products(
+        self,
+        *,
+        client_id: int | None = None,
+        service_id: int | None = None,
+        product_id: int | None = None,
+        domain: str | None = None,
+        page_size: int = 250,
+    ) -> Iterator[Service]:
         """GetClientsProducts, all pages."""
-        params = {"clientid": client_id, "serviceid": service_id, "pid": product_id, "domain": domain}
+        params = {
+            "clientid": client_id,
+            "serviceid": service_id,
+            "pid": product_id,
+            "domain": domain,
+        }
         for row in self._pages("GetClientsProducts", params, "products", "product", page_size):
             yield _build("GetClientsProducts", service_from_row, row)
 
@@ -162,21 +229,34 @@ class WhmcsClient:
         """UpdateClientProduct with arbitrary documented fields (a write: never retried)."""
         self.call("UpdateClientProduct", {"serviceid": service_id, **fields}, write=True)
 
-    def update_usage(self, service_id: int, *, disk_usage_mb: int, disk_limit_mb: int,
-                     last_update: dt.datetime) -> None:
+    def update_usage(
+        self, service_id: int, *, disk_usage_mb: int, disk_limit_mb: int, last_update: dt.datetime
+    ) -> None:
         """UpdateClientProduct ``diskusage``, ``disklimit`` (MB) and the undocumented ``lastupdate``.
 
         ``diskusage=0`` is sent but real WHMCS ignores empty values, so a usage cannot be lowered to 0 this way.
         ``last_update`` is written as ``YYYY-MM-DD HH:MM:SS`` wall-clock time, as given.
         """
-        self.update_client_product(service_id, diskusage=int(disk_usage_mb), disklimit=int(disk_limit_mb),
-                                   lastupdate=last_update.strftime("%Y-%m-%d %H:%M:%S"))
+        self.update_client_product(
+            service_id,
+            diskusage=int(disk_usage_mb),
+            disklimit=int(disk_limit_mb),
+            lastupdate=last_update.strftime("%Y-%m-%d %H:%M:%S"),
+        )
 
-    def products(self, *, product_id: int | None = None, group_id: int | None = None,
-                 module: str | None = None) -> list[Product]:
+    def products(
+        self,
+        *,
+        product_id: int | None = None,
+        group_id: int | None = None,
+        module: str | None = None,
+    ) -> list[Product]:
         """GetProducts."""
         reply = self.call("GetProducts", {"pid": product_id, "gid": group_id, "module": module})
-        return [_build("GetProducts", product_from_row, row) for row in items(reply, "products", "product")]
+        return [
+            _build("GetProducts", product_from_row, row)
+            for row in items(reply, "products", "product")
+        ]
 
     def servers(self, *, service_id: int | None = None) -> list[Server]:
         """GetServers."""
@@ -187,7 +267,11 @@ class WhmcsClient:
         """GetPaymentMethods: the activated gateways, module name → display name (``"banktransfer"`` → ``"Bank
         Transfer"``); a gateway without a display name maps to its module name."""
         rows = items(self.call("GetPaymentMethods"), "paymentmethods", "paymentmethod")
-        return {str(r["module"]): str(r.get("displayname") or r["module"]) for r in rows if r.get("module")}
+        return {
+            str(r["module"]): str(r.get("displayname") or r["module"])
+            for r in rows
+            if r.get("module")
+        }
 
     # --- module actions (writes) -------------------------------------------------------------------------------
 
@@ -224,10 +308,16 @@ class WhmcsClient:
 
     # --- cancellation ------------------------------------------------------------------------------------------
 
-    def add_cancel_request(self, service_id: int, *, immediate: bool = False, reason: str = "") -> None:
+    def add_cancel_request(
+        self, service_id: int, *, immediate: bool = False, reason: str = ""
+    ) -> None:
         """AddCancelRequest; ``type`` is ``Immediate`` or ``End of Billing Period``."""
         kind = "Immediate" if immediate else "End of Billing Period"
-        self.call("AddCancelRequest", {"serviceid": service_id, "type": kind, "reason": reason}, write=True)
+        self.call(
+            "AddCancelRequest",
+            {"serviceid": service_id, "type": kind, "reason": reason},
+            write=True,
+        )
 
     def cancelled_packages(self) -> list[CancelledPackage]:
         """GetCancelledPackages, all pages."""
@@ -236,17 +326,36 @@ class WhmcsClient:
 
     # --- users -------------------------------------------------------------------------------------------------
 
-    def add_user(self, firstname: str, lastname: str, email: str, password: str, *,
-                 language: str | None = None) -> int:
+    def add_user(
+        self,
+        firstname: str,
+        lastname: str,
+        email: str,
+        password: str,
+        *,
+        language: str | None = None,
+    ) -> int:
         """AddUser; returns the new user id."""
-        reply = self.call("AddUser", {"firstname": firstname, "lastname": lastname, "email": email,
-                                      "password2": password, "language": language}, write=True)
+        reply = self.call(
+            "AddUser",
+            {
+                "firstname": firstname,
+                "lastname": lastname,
+                "email": email,
+                "password2": password,
+                "language": language,
+            },
+            write=True,
+        )
         return to_int(reply.get("user_id"))
 
     def create_client_invite(self, client_id: int, email: str, permissions: list[str]) -> None:
         """CreateClientInvite with a list of permission names."""
-        self.call("CreateClientInvite", {"client_id": client_id, "email": email,
-                                         "permissions": ",".join(permissions)}, write=True)
+        self.call(
+            "CreateClientInvite",
+            {"client_id": client_id, "email": email, "permissions": ",".join(permissions)},
+            write=True,
+        )
 
     def users(self, *, search: str | None = None) -> list[User]:
         """GetUsers, all pages."""
@@ -264,8 +373,11 @@ class WhmcsClient:
 
     def update_user_permissions(self, user_id: int, client_id: int, permissions: list[str]) -> None:
         """UpdateUserPermissions."""
-        self.call("UpdateUserPermissions", {"user_id": user_id, "client_id": client_id,
-                                            "permissions": ",".join(permissions)}, write=True)
+        self.call(
+            "UpdateUserPermissions",
+            {"user_id": user_id, "client_id": client_id, "permissions": ",".join(permissions)},
+            write=True,
+        )
 
     def permissions_list(self) -> list[str]:
         """GetPermissionsList (answers ``status`` rather than ``result``)."""
@@ -283,13 +395,29 @@ class WhmcsClient:
 
     def validate_login(self, email: str, password: str) -> int:
         """ValidateLogin; returns the user id (the password hash in the reply is dropped)."""
-        return to_int(self.call("ValidateLogin", {"email": email, "password2": password}).get("userid"))
+        return to_int(
+            self.call("ValidateLogin", {"email": email, "password2": password}).get("userid")
+        )
 
-    def create_sso_token(self, *, client_id: int | None = None, user_id: int | None = None,
-                         destination: str | None = None, service_id: int | None = None) -> str:
+    def create_sso_token(
+        self,
+        *,
+        client_id: int | None = None,
+        user_id: int | None = None,
+        destination: str | None = None,
+        service_id: int | None = None,
+    ) -> str:
         """CreateSsoToken; returns the redirect URL."""
-        reply = self.call("CreateSsoToken", {"client_id": client_id, "user_id": user_id,
-                                             "destination": destination, "service_id": service_id}, write=True)
+        reply = self.call(
+            "CreateSsoToken",
+            {
+                "client_id": client_id,
+                "user_id": user_id,
+                "destination": destination,
+                "service_id": service_id,
+            },
+            write=True,
+        )
         if not reply.get("redirect_url"):
             raise WhmcsProtocolError("CreateSsoToken", "reply has no redirect_url")
         return str(reply["redirect_url"])
@@ -306,4 +434,5 @@ def _build(action: str, builder: Callable[[dict[str, Any]], T], row: dict[str, A
 def _retryable(err: WhmcsError) -> bool:
     """Transport failures, and a proxy's 5xx error page (a protocol error with a 5xx status), are worth a retry."""
     return isinstance(err, WhmcsTransportError) or (
-        isinstance(err, WhmcsProtocolError) and (err.status_code or 0) >= 500)
+        isinstance(err, WhmcsProtocolError) and (err.status_code or 0) >= 500
+    )

@@ -29,13 +29,31 @@ from puq_bridge.whmcs.values import redact, snippet
 FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
 
 #: Start of WHMCS messages meaning "you may not" (sent with HTTP 403; recognised whatever the status).
-AUTH_MESSAGES = ("Invalid IP", "Authentication Failed", "Invalid or missing credentials", "Invalid Permissions",
-                 "Invalid Access Key", "IP Banned", "Invalid administrative identifier",
-                 "Administrator Account Disabled", "Access Denied", "Invalid password provided")
+AUTH_MESSAGES = (
+    "Invalid IP",
+    "Authentication Failed",
+    "Invalid or missing credentials",
+    "Invalid Permissions",
+    "Invalid Access Key",
+    "IP Banned",
+    "Invalid administrative identifier",
+    "Administrator Account Disabled",
+    "Access Denied",
+    "Invalid password provided",
+)
 
 
-def post(session: requests.Session, endpoint: str, action: str, fields: dict[str, str], *, timeout: float,
-         verify: bool | str, secrets: Iterable[str | None], poster: Poster | None = None) -> tuple[dict[str, Any], int]:
+def post(
+    session: requests.Session,
+    endpoint: str,
+    action: str,
+    fields: dict[str, str],
+    *,
+    timeout: float,
+    verify: bool | str,
+    secrets: Iterable[str | None],
+    poster: Poster | None = None,
+) -> tuple[dict[str, Any], int]:
     """POST ``fields`` and return ``(decoded reply, HTTP status)``; every failure is a ``WhmcsError``.
 
     With a ``poster`` (a :class:`~puq_bridge.http_post.Poster` for ``endpoint`` over ``session``) the form is encoded
@@ -49,7 +67,9 @@ def post(session: requests.Session, endpoint: str, action: str, fields: dict[str
     except requests.Timeout as err:
         raise WhmcsTransportError(action, f"no reply within {timeout:g} s") from err
     except requests.RequestException as err:
-        raise WhmcsTransportError(action, f"cannot reach {_host(endpoint)}: {_reason(err)}") from err
+        raise WhmcsTransportError(
+            action, f"cannot reach {_host(endpoint)}: {_reason(err)}"
+        ) from err
     return decode(action, response.status_code, response.text, secrets), response.status_code
 
 
@@ -58,7 +78,9 @@ def form_body(fields: dict[str, str | None]) -> bytes:
     return urlencode([(k, v) for k, v in fields.items() if v is not None]).encode("ascii")
 
 
-def decode(action: str, status: int, body: str, secrets: Iterable[str | None] = ()) -> dict[str, Any]:
+def decode(
+    action: str, status: int, body: str, secrets: Iterable[str | None] = ()
+) -> dict[str, Any]:
     """The reply of one request as a dict, or the matching ``WhmcsError``."""
     secrets = list(secrets)
     try:
@@ -101,7 +123,9 @@ def _host(url: str) -> str:
 def _reason(err: Exception) -> str:
     """A short reason from requests' long exception text (``Connection refused``, ``Connection reset``...)."""
     text = str(err)
-    found = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text) or re.search(r"(Connection (?:aborted|reset|refused)"
-                                                                         r"|Remote end closed connection[^'\")]*)",
-                                                                         text)
+    found = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text) or re.search(
+        r"(Connection (?:aborted|reset|refused)"
+        r"|Remote end closed connection[^'\")]*)",
+        text,
+    )
     return found.group(1).strip() if found else type(err).__name__

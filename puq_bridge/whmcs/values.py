@@ -16,22 +16,33 @@ from typing import Any, Iterable, Mapping
 from puq_bridge.logs import MASK, mask_secrets
 
 #: Reply and request fields whose values are secrets wherever they appear.
-SECRET_FIELDS = ("password", "password2", "passwordhash", "servicepassword", "secret", "accesskey", "access_token")
+SECRET_FIELDS = (
+    "password",
+    "password2",
+    "passwordhash",
+    "servicepassword",
+    "secret",
+    "accesskey",
+    "access_token",
+)
 # A secret field's name (bare, quoted, PHP ``['name']``, or JSON-in-JSON ``\"name\"``) and its separator
 # (``:``, ``=``, ``=>``), then its value: a quoted value is taken whole, escapes included, up to its closing quote
 # (or the end of a truncated body); only an unquoted value stops at the first ``&;,}`` or blank.
 _SECRET_RE = re.compile(
     r"""(\[?\\?["']?(?:%s)\\?["']?\]?\s*(?:=>|[:=])\s*)"""
     r'(\\"(?:[^\\]|\\[^"\\]|\\\\(?:\\.|[^\\]))*(?:\\"|$)'  # \"…\" (JSON quoted inside a JSON string)
-    r'|"(?:[^"\\]|\\.)*"?'                                   # "…" with \" escapes
-    r"|'(?:[^'\\]|\\.)*'?"                                   # '…' (PHP)
-    r"|&(?:quot|#0*34);.*?(?:&(?:quot|#0*34);|$)"            # &quot;…&quot; (an HTML page quoting it)
+    r'|"(?:[^"\\]|\\.)*"?'  # "…" with \" escapes
+    r"|'(?:[^'\\]|\\.)*'?"  # '…' (PHP)
+    r"|&(?:quot|#0*34);.*?(?:&(?:quot|#0*34);|$)"  # &quot;…&quot; (an HTML page quoting it)
     r'|[^"&;,}\s]*)' % "|".join(SECRET_FIELDS),
-    re.IGNORECASE | re.DOTALL)
+    re.IGNORECASE | re.DOTALL,
+)
 # PHP's print_r / var_dump of an array (an error page dumping the request): ``[password] => hunter 22`` or
 # ``["password"]=> string(9) "hunter 22"``; the value runs to the end of its line.
-_DUMP_RE = re.compile(r"""(\[["']?(?:%s)["']?\]\s*=>\s*(?:string\(\d+\)\s*)?)([^\n]*)""" % "|".join(SECRET_FIELDS),
-                      re.IGNORECASE)
+_DUMP_RE = re.compile(
+    r"""(\[["']?(?:%s)["']?\]\s*=>\s*(?:string\(\d+\)\s*)?)([^\n]*)""" % "|".join(SECRET_FIELDS),
+    re.IGNORECASE,
+)
 _QUOTE_RE = re.compile(r'\\"|"|\'|&(?:quot|#0*34);')
 _EMPTY_DATES = {"", "0000-00-00", "0000-00-00 00:00:00"}
 
@@ -87,7 +98,9 @@ def to_datetime(value: Any) -> dt.datetime | None:
     return dt.datetime.fromisoformat(text)
 
 
-def items(reply: Mapping[str, Any], container: str, item: str | None = None) -> list[dict[str, Any]]:
+def items(
+    reply: Mapping[str, Any], container: str, item: str | None = None
+) -> list[dict[str, Any]]:
     """The list inside ``reply[container][item]`` (or ``reply[container]`` when ``item`` is ``None``).
 
     Copes with ``""`` / ``None`` / ``[]`` when empty, a single dict instead of a list, and the flattened
@@ -109,7 +122,11 @@ def _flattened(reply: Mapping[str, Any], container: str, item: str | None) -> li
     prefix = f"{container}[{item}][" if item else f"{container}["
     rows: dict[int, dict[str, Any]] = {}
     for key, value in reply.items():
-        match = re.fullmatch(r"(\d+)\]\[([^\]]+)\]", key[len(prefix):]) if key.startswith(prefix) else None
+        match = (
+            re.fullmatch(r"(\d+)\]\[([^\]]+)\]", key[len(prefix) :])
+            if key.startswith(prefix)
+            else None
+        )
         if match:
             rows.setdefault(int(match.group(1)), {})[match.group(2)] = value
     return [rows[i] for i in sorted(rows)]
@@ -156,7 +173,9 @@ def form_value(value: Any) -> str:
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     """``text`` with every known secret value (:func:`~puq_bridge.logs.mask_secrets`) and the whole value of every
     ``password``-like field masked; a quoted value keeps its quotes (``"password": "********"``)."""
-    text = _DUMP_RE.sub(lambda m: m.group(1) + (MASK if m.group(2).strip() else ""), mask_secrets(text, secrets))
+    text = _DUMP_RE.sub(
+        lambda m: m.group(1) + (MASK if m.group(2).strip() else ""), mask_secrets(text, secrets)
+    )
     return _SECRET_RE.sub(_mask_field, text)
 
 
@@ -166,9 +185,11 @@ def _mask_field(match: re.Match) -> str:
     if quote is None:
         return name + (MASK if value else "")
     opening = quote.group(0)
-    closed = len(value) >= 2 * len(opening) and _QUOTE_RE.fullmatch(value[-len(opening):]) is not None
-    inner = value[len(opening):len(value) - len(opening) if closed else None]
-    return name + opening + (MASK if inner else "") + (value[-len(opening):] if closed else "")
+    closed = (
+        len(value) >= 2 * len(opening) and _QUOTE_RE.fullmatch(value[-len(opening) :]) is not None
+    )
+    inner = value[len(opening) : len(value) - len(opening) if closed else None]
+    return name + opening + (MASK if inner else "") + (value[-len(opening) :] if closed else "")
 
 
 def snippet(body: str, secrets: Iterable[str | None] = (), limit: int = 120) -> str:

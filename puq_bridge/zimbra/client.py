@@ -36,8 +36,18 @@ from puq_bridge.zimbra.models import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ZimbraAdmin", "Account", "AccountInfo", "DirectoryEntry", "Domain", "Cos", "QuotaUsage", "VersionInfo",
-           "parse_quota_usage", "DIRECTORY_TYPES"]
+__all__ = [
+    "ZimbraAdmin",
+    "Account",
+    "AccountInfo",
+    "DirectoryEntry",
+    "Domain",
+    "Cos",
+    "QuotaUsage",
+    "VersionInfo",
+    "parse_quota_usage",
+    "DIRECTORY_TYPES",
+]
 
 
 def parse_quota_usage(content: bytes, *, server: str = "zimbra") -> QuotaUsage:
@@ -54,15 +64,24 @@ def parse_quota_usage(content: bytes, *, server: str = "zimbra") -> QuotaUsage:
 def _quota_from_envelope(server: str, doc) -> QuotaUsage:
     reply = _soap.body_child(doc)
     if reply.tag != _soap.QUOTA_RESPONSE:
-        raise ZimbraProtocolError(server, "GetQuotaUsage", f"unexpected reply element <{_soap.local(reply.tag)}>")
+        raise ZimbraProtocolError(
+            server, "GetQuotaUsage", f"unexpected reply element <{_soap.local(reply.tag)}>"
+        )
     try:
-        accounts = [MailboxUsage(a.get("name") or "", int(a.get("used") or 0), int(a.get("limit") or 0),
-                                 a.get("id") or "")
-                    for a in reply.iterchildren(_soap.QUOTA_ACCOUNT)]
+        accounts = [
+            MailboxUsage(
+                a.get("name") or "",
+                int(a.get("used") or 0),
+                int(a.get("limit") or 0),
+                a.get("id") or "",
+            )
+            for a in reply.iterchildren(_soap.QUOTA_ACCOUNT)
+        ]
         total = int(reply.get("searchTotal") or len(accounts))
     except ValueError as err:
-        raise ZimbraProtocolError(server, "GetQuotaUsage",
-                                  f"a used/limit/searchTotal value is not a number: {err}") from None
+        raise ZimbraProtocolError(
+            server, "GetQuotaUsage", f"a used/limit/searchTotal value is not a number: {err}"
+        ) from None
     return QuotaUsage(accounts, reply.get("more") in ("1", "true"), total)
 
 
@@ -115,9 +134,18 @@ class ZimbraAdmin:
         token_margin: re-authenticate this many seconds before the token's lifetime ends (at most half of it).
     """
 
-    def __init__(self, url: str, admin_user: str, password: str, *, name: str | None = None,
-                 verify: bool | str = True, timeout: float | tuple[float, float] = 30,
-                 session: requests.Session | None = None, token_margin: float = 60):
+    def __init__(
+        self,
+        url: str,
+        admin_user: str,
+        password: str,
+        *,
+        name: str | None = None,
+        verify: bool | str = True,
+        timeout: float | tuple[float, float] = 30,
+        session: requests.Session | None = None,
+        token_margin: float = 60,
+    ):
         base = url.rstrip("/")
         self.url = base.removesuffix(_soap.ENDPOINT_PATH)
         self.endpoint = self.url + _soap.ENDPOINT_PATH
@@ -129,12 +157,16 @@ class ZimbraAdmin:
         self.token_margin = token_margin
         self.session = session or requests.Session()
         self.session.verify = verify
-        self._poster = Poster(self.session, self.endpoint, {"Content-Type": "text/xml; charset=utf-8"})
+        self._poster = Poster(
+            self.session, self.endpoint, {"Content-Type": "text/xml; charset=utf-8"}
+        )
         self._token: str | None = None
         self._expires = 0.0
         self._lock = threading.Lock()
         if verify is False:
-            log.warning("TLS certificate verification is OFF for Zimbra %s (%s)", self.name, self.url)
+            log.warning(
+                "TLS certificate verification is OFF for Zimbra %s (%s)", self.name, self.url
+            )
 
     def __repr__(self) -> str:
         return f"ZimbraAdmin({self.name!r}, {self.url!r}, admin_user={self.admin_user!r})"
@@ -157,7 +189,12 @@ class ZimbraAdmin:
         lifetime = lifetime_ms / 1000 if lifetime_ms else math.inf  # Zimbra gives milliseconds
         usable = max(lifetime - self.token_margin, lifetime / 2)
         self._token, self._expires = token, time.monotonic() + usable
-        log.info("Zimbra %s: authenticated as %s (token lifetime %.0f s)", self.name, self.admin_user, lifetime)
+        log.info(
+            "Zimbra %s: authenticated as %s (token lifetime %.0f s)",
+            self.name,
+            self.admin_user,
+            lifetime,
+        )
 
     def _current_token(self) -> str:
         with self._lock:
@@ -184,21 +221,37 @@ class ZimbraAdmin:
 
     def _send(self, op: str, token: str | None, params: dict[str, Any]):
         """Build ``op`` (with zeep, GetQuotaUsage from a template), post it, and return the checked reply (lxml)."""
-        body, soap_action = _soap.build_fast(op, token, {k: v for k, v in params.items() if v is not None})
+        body, soap_action = _soap.build_fast(
+            op, token, {k: v for k, v in params.items() if v is not None}
+        )
         status, content_type, content = self._post(op, body, soap_action)
         return _soap.read_envelope(self.name, op, status, content_type, content, self._secrets())
 
     def _post(self, op: str, body: bytes, soap_action: str) -> tuple[int, str, bytes]:
         started = time.perf_counter()
         try:
-            response = self._poster.post(body, headers={"SOAPAction": f'"{soap_action}"'}, timeout=self.timeout,
-                                         verify=self.verify)
+            response = self._poster.post(
+                body,
+                headers={"SOAPAction": f'"{soap_action}"'},
+                timeout=self.timeout,
+                verify=self.verify,
+            )
         except requests.RequestException as err:
-            raise ZimbraTransportError(self.name, op, _soap.transport_message(err, self.endpoint)) from err
+            raise ZimbraTransportError(
+                self.name, op, _soap.transport_message(err, self.endpoint)
+            ) from err
         except OSError as err:  # requests' own check of the CA bundle path
-            raise ZimbraTransportError(self.name, op, f"cannot use TLS CA bundle {self.verify!r}: {err}") from err
-        log.debug("Zimbra %s %s: HTTP %s, %d bytes in %.3f s", self.name, op, response.status_code,
-                  len(response.content), time.perf_counter() - started)
+            raise ZimbraTransportError(
+                self.name, op, f"cannot use TLS CA bundle {self.verify!r}: {err}"
+            ) from err
+        log.debug(
+            "Zimbra %s %s: HTTP %s, %d bytes in %.3f s",
+            self.name,
+            op,
+            response.status_code,
+            len(response.content),
+            time.perf_counter() - started,
+        )
         return response.status_code, response.headers.get("Content-Type", ""), response.content
 
     def _deserialize(self, op: str, doc):
@@ -216,25 +269,42 @@ class ZimbraAdmin:
     def version_info(self) -> VersionInfo:
         """GetVersionInfo."""
         info = self._invoke("GetVersionInfo")
-        return VersionInfo(info.version or "", info.release or "", info.host or "", info.platform or "")
+        return VersionInfo(
+            info.version or "", info.release or "", info.host or "", info.platform or ""
+        )
 
-    def get_account(self, name: str | None = None, *, id: str | None = None,
-                    attrs: list[str] | None = None) -> Account:
+    def get_account(
+        self, name: str | None = None, *, id: str | None = None, attrs: list[str] | None = None
+    ) -> Account:
         """GetAccount by name or id (``applyCos=1``); raises NoSuchAccount."""
-        account = self._invoke("GetAccount", account=_selector("GetAccount", name, id), applyCos=True,
-                               attrs=",".join(attrs) if attrs else None)
+        account = self._invoke(
+            "GetAccount",
+            account=_selector("GetAccount", name, id),
+            applyCos=True,
+            attrs=",".join(attrs) if attrs else None,
+        )
         return _named(Account, account)
 
     def account_info(self, name: str) -> AccountInfo:
         """GetAccountInfo."""
         reply = self._invoke("GetAccountInfo", account={"by": "name", "_value_1": name})
         attrs = _attrs(reply.a)
-        return AccountInfo(reply.name or name, str(attrs.get("zimbraId", "")), str(attrs.get("zimbraMailHost", "")),
-                           reply.publicMailURL, reply.adminSoapURL)
+        return AccountInfo(
+            reply.name or name,
+            str(attrs.get("zimbraId", "")),
+            str(attrs.get("zimbraMailHost", "")),
+            reply.publicMailURL,
+            reply.adminSoapURL,
+        )
 
-    def create_account(self, name: str, password: str, attrs: Mapping[str, str] | None = None) -> Account:
+    def create_account(
+        self, name: str, password: str, attrs: Mapping[str, str] | None = None
+    ) -> Account:
         """CreateAccount; raises AccountExists."""
-        return _named(Account, self._invoke("CreateAccount", name=name, password=password, a=_attr_list(attrs)))
+        return _named(
+            Account,
+            self._invoke("CreateAccount", name=name, password=password, a=_attr_list(attrs)),
+        )
 
     def modify_account(self, id: str, attrs: Mapping[str, str]) -> Account:
         """ModifyAccount (an empty value removes the attribute)."""
@@ -248,34 +318,62 @@ class ZimbraAdmin:
         """DeleteAccount."""
         self._invoke("DeleteAccount", id=id)
 
-    def search_accounts(self, domain: str, *, attrs: list[str] | None = None,
-                        page_size: int = 500) -> Iterator[Account]:
+    def search_accounts(
+        self, domain: str, *, attrs: list[str] | None = None, page_size: int = 500
+    ) -> Iterator[Account]:
         """SearchDirectory ``types=accounts`` in a domain, all pages (``page_size=0``: one request for all)."""
         for reply in self._search_pages(domain, "accounts", attrs, page_size):
             for account in reply.account or []:
                 yield _named(Account, account)
 
-    def search_directory(self, domain: str, types: Iterable[str] = ("accounts", "resources", "distributionlists"),
-                         *, attrs: list[str] | None = None, page_size: int = 500) -> Iterator[DirectoryEntry]:
+    def search_directory(
+        self,
+        domain: str,
+        types: Iterable[str] = ("accounts", "resources", "distributionlists"),
+        *,
+        attrs: list[str] | None = None,
+        page_size: int = 500,
+    ) -> Iterator[DirectoryEntry]:
         """SearchDirectory over several ``types`` (keys of :data:`DIRECTORY_TYPES`) in a domain, all pages, each page
         by name; ``page_size=0`` asks for everything at once. An unknown type is a ``ValueError`` naming it."""
         types = tuple(types)
         unknown = [t for t in types if t not in DIRECTORY_TYPES]
         if unknown or not types:
-            raise ValueError(f"Zimbra SearchDirectory: unknown type {', '.join(unknown) or '(none given)'}; "
-                             f"known: {', '.join(DIRECTORY_TYPES)}")
+            raise ValueError(
+                f"Zimbra SearchDirectory: unknown type {', '.join(unknown) or '(none given)'}; "
+                f"known: {', '.join(DIRECTORY_TYPES)}"
+            )
         kinds = [DIRECTORY_TYPES[t] for t in types]
         for reply in self._search_pages(domain, ",".join(types), attrs, page_size):
-            page = [DirectoryEntry(kind, obj.name or "", obj.id or "", _attrs(obj.a), getattr(obj, "targetName", None))
-                    for kind in kinds for obj in getattr(reply, kind) or []]
+            page = [
+                DirectoryEntry(
+                    kind,
+                    obj.name or "",
+                    obj.id or "",
+                    _attrs(obj.a),
+                    getattr(obj, "targetName", None),
+                )
+                for kind in kinds
+                for obj in getattr(reply, kind) or []
+            ]
             yield from sorted(page, key=lambda entry: entry.name)
 
-    def _search_pages(self, domain: str, types: str, attrs: list[str] | None, page_size: int) -> Iterator[Any]:
+    def _search_pages(
+        self, domain: str, types: str, attrs: list[str] | None, page_size: int
+    ) -> Iterator[Any]:
         """SearchDirectory replies, page after page, until the server says there are no more."""
         offset = 0
         while True:
-            reply = self._invoke("SearchDirectory", domain=domain, types=types, limit=page_size, offset=offset,
-                                 attrs=",".join(attrs) if attrs else None, sortBy="name", sortAscending=True)
+            reply = self._invoke(
+                "SearchDirectory",
+                domain=domain,
+                types=types,
+                limit=page_size,
+                offset=offset,
+                attrs=",".join(attrs) if attrs else None,
+                sortBy="name",
+                sortAscending=True,
+            )
             yield reply
             found = sum(len(getattr(reply, kind) or []) for kind in DIRECTORY_TYPES.values())
             offset += found
@@ -304,11 +402,16 @@ class ZimbraAdmin:
         """CreateDomain; raises DomainExists."""
         return _named(Domain, self._invoke("CreateDomain", name=name, a=_attr_list(attrs)))
 
-    def get_domain(self, name: str | None = None, *, id: str | None = None,
-                   attrs: list[str] | None = None) -> Domain:
+    def get_domain(
+        self, name: str | None = None, *, id: str | None = None, attrs: list[str] | None = None
+    ) -> Domain:
         """GetDomain by name or id; raises NoSuchDomain."""
-        domain = self._invoke("GetDomain", domain=_selector("GetDomain", name, id), applyConfig=False,
-                              attrs=",".join(attrs) if attrs else None)
+        domain = self._invoke(
+            "GetDomain",
+            domain=_selector("GetDomain", name, id),
+            applyConfig=False,
+            attrs=",".join(attrs) if attrs else None,
+        )
         return _named(Domain, domain)
 
     def all_domains(self) -> list[Domain]:
@@ -327,14 +430,31 @@ class ZimbraAdmin:
         """GetCos by name or id; raises NoSuchCos."""
         return _named(Cos, self._invoke("GetCos", cos=_selector("GetCos", name, id)))
 
-    def quota_usage(self, domain: str | None = None, *, all_servers: bool = True, limit: int = 0,
-                    offset: int = 0, sort_by: str = "totalUsed", refresh: bool = True) -> QuotaUsage:
+    def quota_usage(
+        self,
+        domain: str | None = None,
+        *,
+        all_servers: bool = True,
+        limit: int = 0,
+        offset: int = 0,
+        sort_by: str = "totalUsed",
+        refresh: bool = True,
+    ) -> QuotaUsage:
         """GetQuotaUsage: one page (``limit=0`` = all). The reply is parsed with lxml directly (hot path).
 
         ``all_servers`` only has an effect with a ``domain`` (Zimbra then asks every mailbox server).
         """
-        doc = self._call("GetQuotaUsage", {"domain": domain, "allServers": all_servers if domain else None,
-                                           "limit": limit, "offset": offset, "sortBy": sort_by, "refresh": refresh})
+        doc = self._call(
+            "GetQuotaUsage",
+            {
+                "domain": domain,
+                "allServers": all_servers if domain else None,
+                "limit": limit,
+                "offset": offset,
+                "sortBy": sort_by,
+                "refresh": refresh,
+            },
+        )
         return _quota_from_envelope(self.name, doc)
 
     def domain_usage(self, domain: str, *, page_size: int = 0) -> list[MailboxUsage]:

@@ -11,7 +11,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from puq_bridge.zimbra.client import ZimbraAdmin
 
 
-def zimbra_from_config(entry: "ZimbraConfig", *, pool_size: int | None = None, **kwargs: Any) -> "ZimbraAdmin":
+def zimbra_from_config(
+    entry: "ZimbraConfig", *, pool_size: int | None = None, **kwargs: Any
+) -> "ZimbraAdmin":
     """A :class:`~puq_bridge.zimbra.ZimbraAdmin` for one ``[[zimbra]]`` entry (URL, admin, password, name, TLS
     verification, timeout); ``kwargs`` override or add constructor arguments (e.g. ``session``). Imports zeep.
 

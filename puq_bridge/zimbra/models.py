@@ -10,11 +10,25 @@ from dataclasses import dataclass, field
 
 from puq_bridge.usage.model import MailboxUsage
 
-__all__ = ["Account", "AccountInfo", "DirectoryEntry", "Domain", "Cos", "QuotaUsage", "VersionInfo", "DIRECTORY_TYPES"]
+__all__ = [
+    "Account",
+    "AccountInfo",
+    "DirectoryEntry",
+    "Domain",
+    "Cos",
+    "QuotaUsage",
+    "VersionInfo",
+    "DIRECTORY_TYPES",
+]
 
 #: SearchDirectory ``types`` → the reply element (``DirectoryEntry.kind``) of each. ``accounts`` leaves out calendar
 #: resources and distribution lists, which keep a domain from being deleted all the same.
-DIRECTORY_TYPES = {"accounts": "account", "resources": "calresource", "distributionlists": "dl", "aliases": "alias"}
+DIRECTORY_TYPES = {
+    "accounts": "account",
+    "resources": "calresource",
+    "distributionlists": "dl",
+    "aliases": "alias",
+}
 
 
 @dataclass(frozen=True)

@@ -103,7 +103,9 @@ def _load() -> _Wsdl:
     if not any(isinstance(f, RedactingFilter) for f in transports_log.filters):
         transports_log.addFilter(RedactingFilter())
     binding = client.wsdl.bindings[_BINDING]
-    return _Wsdl(client, client.create_service(_BINDING, "https://zimbra.invalid" + ENDPOINT_PATH), binding)
+    return _Wsdl(
+        client, client.create_service(_BINDING, "https://zimbra.invalid" + ENDPOINT_PATH), binding
+    )
 
 
 def wsdl_loaded() -> bool:
@@ -126,23 +128,45 @@ def build(op: str, token: str | None, params: dict[str, Any]) -> tuple[bytes, st
     w = wsdl()
     headers = {"context": {"authToken": token, "nosession": {}}} if token else None
     envelope = w.client.create_message(w.service, op, _soapheaders=headers, **params)
-    return etree.tostring(envelope, encoding="utf-8", xml_declaration=True), w.binding.get(op).soapaction
+    return etree.tostring(envelope, encoding="utf-8", xml_declaration=True), w.binding.get(
+        op
+    ).soapaction
 
 
 # --- the hot request without zeep ----------------------------------------------------------------------------------
 # zeep's serializer costs ~0.09 ms per envelope; the sync sends one GetQuotaUsage per domain, so that one request is
 # written from this template instead. tests/test_zimbra.py checks it against zeep's output byte for byte.
 
-_ENVELOPE = ("<?xml version='1.0' encoding='utf-8'?>\n"
-             f'<soap-env:Envelope xmlns:soap-env="{SOAP11}">{{header}}<soap-env:Body>{{body}}</soap-env:Body>'
-             "</soap-env:Envelope>")
-_HEADER = (f'<soap-env:Header><ns0:context xmlns:ns0="{ZIMBRA_NS}"><ns0:authToken>{{token}}</ns0:authToken>'
-           "<ns0:nosession/></ns0:context></soap-env:Header>")
+_ENVELOPE = (
+    "<?xml version='1.0' encoding='utf-8'?>\n"
+    f'<soap-env:Envelope xmlns:soap-env="{SOAP11}">{{header}}<soap-env:Body>{{body}}</soap-env:Body>'
+    "</soap-env:Envelope>"
+)
+_HEADER = (
+    f'<soap-env:Header><ns0:context xmlns:ns0="{ZIMBRA_NS}"><ns0:authToken>{{token}}</ns0:authToken>'
+    "<ns0:nosession/></ns0:context></soap-env:Header>"
+)
 #: GetQuotaUsageRequest's attributes in schema order, with their Python type (anything else goes through zeep).
-_QUOTA_ATTRS = (("domain", str), ("allServers", bool), ("limit", int), ("offset", int), ("sortBy", str),
-                ("sortAscending", bool), ("refresh", bool))
-_ATTR_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\r": "&#13;", "\n": "&#10;",
-                               "\t": "&#9;"})
+_QUOTA_ATTRS = (
+    ("domain", str),
+    ("allServers", bool),
+    ("limit", int),
+    ("offset", int),
+    ("sortBy", str),
+    ("sortAscending", bool),
+    ("refresh", bool),
+)
+_ATTR_ESCAPES = str.maketrans(
+    {
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+        '"': "&quot;",
+        "\r": "&#13;",
+        "\n": "&#10;",
+        "\t": "&#9;",
+    }
+)
 _TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
@@ -192,11 +216,15 @@ def build_fast(op: str, token: str | None, params: dict[str, Any]) -> tuple[byte
 def deserialize(server: str, op: str, doc: etree._Element) -> Any:
     """Read a checked reply envelope with zeep (strict=False: any child order, extra elements ignored)."""
     if doc.tag != f"{{{SOAP11}}}Envelope":
-        raise ZimbraProtocolError(server, op, "the server answered in SOAP 1.2 to a SOAP 1.1 request")
+        raise ZimbraProtocolError(
+            server, op, "the server answered in SOAP 1.2 to a SOAP 1.1 request"
+        )
     try:
         return wsdl().binding.get(op).process_reply(doc)
     except Exception as err:  # zeep raises assorted types for a body that does not fit the schema
-        raise ZimbraProtocolError(server, op, f"unreadable {local(body_child(doc).tag)}: {err}") from err
+        raise ZimbraProtocolError(
+            server, op, f"unreadable {local(body_child(doc).tag)}: {err}"
+        ) from err
 
 
 # --- checking a reply --------------------------------------------------------------------------------------------
@@ -207,7 +235,9 @@ _parsers = threading.local()
 def _parser() -> etree.XMLParser:
     parser = getattr(_parsers, "parser", None)
     if parser is None:
-        parser = _parsers.parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+        parser = _parsers.parser = etree.XMLParser(
+            resolve_entities=False, no_network=True, huge_tree=True
+        )
     return parser
 
 
@@ -221,16 +251,26 @@ def body_child(doc: etree._Element) -> etree._Element:
     raise ValueError("SOAP envelope without a body element")
 
 
-def read_envelope(server: str, op: str, status: int, content_type: str, content: bytes,
-                  secrets: Iterable[str] = ()) -> etree._Element:
+def read_envelope(
+    server: str,
+    op: str,
+    status: int,
+    content_type: str,
+    content: bytes,
+    secrets: Iterable[str] = (),
+) -> etree._Element:
     """Parse a reply; return the envelope, or raise the fault / protocol error it stands for."""
     what = f"HTTP {status}" + (f" ({content_type.split(';')[0]})" if content_type else "")
     try:
         doc = etree.fromstring(content, _parser())
     except etree.XMLSyntaxError:
-        raise ZimbraProtocolError(server, op, f"{what}: the reply is not XML ({len(content)} bytes)") from None
+        raise ZimbraProtocolError(
+            server, op, f"{what}: the reply is not XML ({len(content)} bytes)"
+        ) from None
     if doc.tag not in (f"{{{SOAP11}}}Envelope", f"{{{SOAP12}}}Envelope"):
-        raise ZimbraProtocolError(server, op, f"{what}: the reply is <{local(doc.tag)}>, not a SOAP envelope")
+        raise ZimbraProtocolError(
+            server, op, f"{what}: the reply is <{local(doc.tag)}>, not a SOAP envelope"
+        )
     try:
         child = body_child(doc)
     except ValueError as err:
@@ -242,12 +282,22 @@ def read_envelope(server: str, op: str, status: int, content_type: str, content:
     return doc
 
 
-def fault(server: str, op: str, element: etree._Element, secrets: Iterable[str] = ()) -> ZimbraError:
+def fault(
+    server: str, op: str, element: etree._Element, secrets: Iterable[str] = ()
+) -> ZimbraError:
     """The exception for a ``<soap:Fault>`` of either SOAP version (code from ``Detail/Error/Code``)."""
     code = element.findtext(f".//{{{ZIMBRA_NS}}}Error/{{{ZIMBRA_NS}}}Code")
     if not code:
-        code = element.findtext("faultcode") or element.findtext(f"{{{SOAP12}}}Code/{{{SOAP12}}}Value") or "unknown"
-    message = element.findtext("faultstring") or element.findtext(f"{{{SOAP12}}}Reason/{{{SOAP12}}}Text") or ""
+        code = (
+            element.findtext("faultcode")
+            or element.findtext(f"{{{SOAP12}}}Code/{{{SOAP12}}}Value")
+            or "unknown"
+        )
+    message = (
+        element.findtext("faultstring")
+        or element.findtext(f"{{{SOAP12}}}Reason/{{{SOAP12}}}Text")
+        or ""
+    )
     # Mask before folding white space: a password with a tab or a double space would no longer match afterwards.
     message = " ".join(mask_secrets(message, secrets).split())
     if len(message) > _MAX_MESSAGE:
@@ -269,7 +319,9 @@ def transport_message(err: requests.RequestException, endpoint: str) -> str:
         return f"no reply from {where} in time"
     if "refused" in text.lower():
         return f"connection to {where} refused"
-    if isinstance(err, (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)):
+    if isinstance(
+        err, (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)
+    ):
         if "RemoteDisconnected" in text or "reset" in text.lower() or "aborted" in text.lower():
             return f"{where} closed the connection without a reply"
         return f"cannot connect to {where}"

@@ -15,51 +15,131 @@ if TYPE_CHECKING:
     from puq_bridge.simulators.whmcs.app import FakeWhmcs
 
 #: The 13 permission names of WHMCS's Users API.
-PERMISSIONS = ("profile", "contacts", "products", "manageproducts", "productsso", "domains", "managedomains",
-               "invoices", "quotes", "tickets", "affiliates", "emails", "orders")
+PERMISSIONS = (
+    "profile",
+    "contacts",
+    "products",
+    "manageproducts",
+    "productsso",
+    "domains",
+    "managedomains",
+    "invoices",
+    "quotes",
+    "tickets",
+    "affiliates",
+    "emails",
+    "orders",
+)
 
 #: The activated payment gateways of a new simulator (those the sample data uses): module name -> display name.
 PAYMENT_METHODS = {"banktransfer": "Bank Transfer", "paypal": "PayPal", "stripe": "Credit Card"}
 
 #: UpdateClientProduct parameter -> GetClientsProducts row key.
-UPDATABLE = {"pid": "pid", "serverid": "serverid", "regdate": "regdate", "nextduedate": "nextduedate",
-             "terminationdate": "terminationdate", "domain": "domain", "firstpaymentamount": "firstpaymentamount",
-             "recurringamount": "recurringamount", "paymentmethod": "paymentmethod", "billingcycle": "billingcycle",
-             "subscriptionid": "subscriptionid", "status": "status", "notes": "notes", "serviceusername": "username",
-             "servicepassword": "password", "overideautosuspend": "overideautosuspend",
-             "overidesuspenduntil": "overidesuspenduntil", "ns1": "ns1", "ns2": "ns2", "dedicatedip": "dedicatedip",
-             "assignedips": "assignedips", "diskusage": "diskusage", "disklimit": "disklimit", "bwusage": "bwusage",
-             "bwlimit": "bwlimit", "suspendreason": "suspensionreason", "promoid": "promoid",
-             "lastupdate": "lastupdate"}
-UNSETTABLE = {"domain", "serviceusername", "servicepassword", "subscriptionid", "ns1", "ns2", "dedicatedip",
-              "assignedips", "notes", "suspendreason"}
+UPDATABLE = {
+    "pid": "pid",
+    "serverid": "serverid",
+    "regdate": "regdate",
+    "nextduedate": "nextduedate",
+    "terminationdate": "terminationdate",
+    "domain": "domain",
+    "firstpaymentamount": "firstpaymentamount",
+    "recurringamount": "recurringamount",
+    "paymentmethod": "paymentmethod",
+    "billingcycle": "billingcycle",
+    "subscriptionid": "subscriptionid",
+    "status": "status",
+    "notes": "notes",
+    "serviceusername": "username",
+    "servicepassword": "password",
+    "overideautosuspend": "overideautosuspend",
+    "overidesuspenduntil": "overidesuspenduntil",
+    "ns1": "ns1",
+    "ns2": "ns2",
+    "dedicatedip": "dedicatedip",
+    "assignedips": "assignedips",
+    "diskusage": "diskusage",
+    "disklimit": "disklimit",
+    "bwusage": "bwusage",
+    "bwlimit": "bwlimit",
+    "suspendreason": "suspensionreason",
+    "promoid": "promoid",
+    "lastupdate": "lastupdate",
+}
+UNSETTABLE = {
+    "domain",
+    "serviceusername",
+    "servicepassword",
+    "subscriptionid",
+    "ns1",
+    "ns2",
+    "dedicatedip",
+    "assignedips",
+    "notes",
+    "suspendreason",
+}
 
 #: Module* action -> (canonical name, service status after success or None).
-MODULE_ACTIONS = {"modulecreate": ("ModuleCreate", "Active"), "modulesuspend": ("ModuleSuspend", "Suspended"),
-                  "moduleunsuspend": ("ModuleUnsuspend", "Active"),
-                  "moduleterminate": ("ModuleTerminate", "Terminated"),
-                  "modulechangepw": ("ModuleChangePw", None), "modulechangepackage": ("ModuleChangePackage", None),
-                  "modulecustom": ("ModuleCustom", None)}
+MODULE_ACTIONS = {
+    "modulecreate": ("ModuleCreate", "Active"),
+    "modulesuspend": ("ModuleSuspend", "Suspended"),
+    "moduleunsuspend": ("ModuleUnsuspend", "Active"),
+    "moduleterminate": ("ModuleTerminate", "Terminated"),
+    "modulechangepw": ("ModuleChangePw", None),
+    "modulechangepackage": ("ModuleChangePackage", None),
+    "modulecustom": ("ModuleCustom", None),
+}
 
 
 class ApiError(Exception):
     """An action-level error: WHMCS answers ``{"result": "error", "message": ...}``."""
 
 
-def service_row(hid: int, client_id: int, product: dict[str, Any], domain: str, **kw: str) -> dict[str, Any]:
+def service_row(
+    hid: int, client_id: int, product: dict[str, Any], domain: str, **kw: str
+) -> dict[str, Any]:
     """A new service row in GetClientsProducts' shape (every value a string, like the database)."""
     return {
-        "id": str(hid), "qty": "1", "clientid": str(client_id), "orderid": str(hid), "ordernumber": str(1000 + hid),
-        "pid": product["pid"], "regdate": kw["regdate"], "name": product["name"], "translated_name": product["name"],
-        "groupname": product["groupname"], "translated_groupname": product["groupname"], "domain": domain,
-        "dedicatedip": kw["dedicatedip"], "serverid": "0", "servername": "", "serverip": "", "serverhostname": "",
-        "suspensionreason": "", "firstpaymentamount": kw["amount"], "recurringamount": kw["amount"],
-        "paymentmethod": kw["paymentmethod"], "paymentmethodname": kw["paymentmethodname"],
-        "billingcycle": kw["billingcycle"], "nextduedate": kw["nextduedate"], "status": kw["status"],
-        "username": kw["username"], "password": kw["password"], "subscriptionid": "", "promoid": "0",
-        "overideautosuspend": "", "overidesuspenduntil": "0000-00-00", "ns1": "", "ns2": "", "assignedips": "",
-        "notes": "", "diskusage": kw["diskusage"], "disklimit": kw["disklimit"], "bwusage": "0", "bwlimit": "0",
-        "lastupdate": "0000-00-00 00:00:00", "customfields": {"customfield": []},
+        "id": str(hid),
+        "qty": "1",
+        "clientid": str(client_id),
+        "orderid": str(hid),
+        "ordernumber": str(1000 + hid),
+        "pid": product["pid"],
+        "regdate": kw["regdate"],
+        "name": product["name"],
+        "translated_name": product["name"],
+        "groupname": product["groupname"],
+        "translated_groupname": product["groupname"],
+        "domain": domain,
+        "dedicatedip": kw["dedicatedip"],
+        "serverid": "0",
+        "servername": "",
+        "serverip": "",
+        "serverhostname": "",
+        "suspensionreason": "",
+        "firstpaymentamount": kw["amount"],
+        "recurringamount": kw["amount"],
+        "paymentmethod": kw["paymentmethod"],
+        "paymentmethodname": kw["paymentmethodname"],
+        "billingcycle": kw["billingcycle"],
+        "nextduedate": kw["nextduedate"],
+        "status": kw["status"],
+        "username": kw["username"],
+        "password": kw["password"],
+        "subscriptionid": "",
+        "promoid": "0",
+        "overideautosuspend": "",
+        "overidesuspenduntil": "0000-00-00",
+        "ns1": "",
+        "ns2": "",
+        "assignedips": "",
+        "notes": "",
+        "diskusage": kw["diskusage"],
+        "disklimit": kw["disklimit"],
+        "bwusage": "0",
+        "bwlimit": "0",
+        "lastupdate": "0000-00-00 00:00:00",
+        "customfields": {"customfield": []},
         "configoptions": {"configoption": []},
     }
 
@@ -77,7 +157,7 @@ def dispatch(sim: "FakeWhmcs", action: str, params: dict[str, str]) -> dict[str,
     """Run ``action`` (case-insensitive); unknown actions are ``Command Not Found``."""
     name = action.lower()
     if name in MODULE_ACTIONS:
-        return _module_action(sim, name, params)   # takes the lock itself: the hook runs outside it
+        return _module_action(sim, name, params)  # takes the lock itself: the hook runs outside it
     func = ACTIONS.get(name)
     if func is None:
         raise ApiError("Command Not Found")
@@ -98,10 +178,12 @@ def _int(params: dict[str, str], key: str, default: int = 0) -> int:
 def _page(items: list, params: dict[str, str], default_limit: int | None) -> tuple[list, int]:
     start = max(_int(params, "limitstart"), 0)
     limit = _int(params, "limitnum", default_limit or 0)
-    return (items[start:start + limit] if limit > 0 else items[start:]), start
+    return (items[start : start + limit] if limit > 0 else items[start:]), start
 
 
-def _service(sim: "FakeWhmcs", params: dict[str, str], message: str = "Service ID Not Found") -> dict[str, Any]:
+def _service(
+    sim: "FakeWhmcs", params: dict[str, str], message: str = "Service ID Not Found"
+) -> dict[str, Any]:
     row = sim.services.get(_int(params, "serviceid") or _int(params, "accountid"))
     if row is None:
         raise ApiError(message)
@@ -146,16 +228,27 @@ def _now() -> str:
 
 def get_clients_products(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
     """GetClientsProducts: filters, paging, ``"products": ""`` when nothing matches."""
-    rows = [r for r in sim.services.values()
-            if (not p.get("clientid") or r["clientid"] == p["clientid"])
-            and (not p.get("serviceid") or r["id"] == p["serviceid"])
-            and (not p.get("pid") or r["pid"] == p["pid"])
-            and (not p.get("domain") or r["domain"].lower() == p["domain"].lower())
-            and (not p.get("username2") or r["username"] == p["username2"])]
+    rows = [
+        r
+        for r in sim.services.values()
+        if (not p.get("clientid") or r["clientid"] == p["clientid"])
+        and (not p.get("serviceid") or r["id"] == p["serviceid"])
+        and (not p.get("pid") or r["pid"] == p["pid"])
+        and (not p.get("domain") or r["domain"].lower() == p["domain"].lower())
+        and (not p.get("username2") or r["username"] == p["username2"])
+    ]
     page, start = _page(rows, p, None)
-    return {"result": "success", "clientid": p.get("clientid"), "serviceid": p.get("serviceid"),
-            "pid": p.get("pid"), "domain": p.get("domain"), "totalresults": str(len(rows)), "startnumber": start,
-            "numreturned": len(page), "products": {"product": [dict(r) for r in page]} if page else ""}
+    return {
+        "result": "success",
+        "clientid": p.get("clientid"),
+        "serviceid": p.get("serviceid"),
+        "pid": p.get("pid"),
+        "domain": p.get("domain"),
+        "totalresults": str(len(rows)),
+        "startnumber": start,
+        "numreturned": len(page),
+        "products": {"product": [dict(r) for r in page]} if page else "",
+    }
 
 
 def update_client_product(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
@@ -169,8 +262,13 @@ def update_client_product(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]
             assign_server(sim, row, _int(p, "serverid"))
         elif param == "pid" and _int(p, "pid") in sim.products:
             product = sim.products[_int(p, "pid")]
-            row.update(pid=product["pid"], name=product["name"], translated_name=product["name"],
-                       groupname=product["groupname"], translated_groupname=product["groupname"])
+            row.update(
+                pid=product["pid"],
+                name=product["name"],
+                translated_name=product["name"],
+                groupname=product["groupname"],
+                translated_groupname=product["groupname"],
+            )
         else:
             row[key] = value
     for key, field in p.items():
@@ -208,17 +306,30 @@ def add_cancel_request(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
     if any(c["relid"] == row["id"] for c in sim.cancel_requests):
         raise ApiError("Existing Cancellation Request Exists")
     now = _now()
-    sim.cancel_requests.append({"id": str(len(sim.cancel_requests) + 1), "date": now, "relid": row["id"],
-                                "reason": p.get("reason", ""), "type": p.get("type") or "End of Billing Period",
-                                "created_at": now, "updated_at": now})
+    sim.cancel_requests.append(
+        {
+            "id": str(len(sim.cancel_requests) + 1),
+            "date": now,
+            "relid": row["id"],
+            "reason": p.get("reason", ""),
+            "type": p.get("type") or "End of Billing Period",
+            "created_at": now,
+            "updated_at": now,
+        }
+    )
     return {"result": "success", "serviceid": row["id"], "userid": row["clientid"]}
 
 
 def get_cancelled_packages(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
     """GetCancelledPackages, paged (25 by default)."""
     page, start = _page(sim.cancel_requests, p, 25)
-    return {"result": "success", "totalresults": str(len(sim.cancel_requests)), "startnumber": start,
-            "numreturned": len(page), "packages": {"package": [dict(c) for c in page]} if page else ""}
+    return {
+        "result": "success",
+        "totalresults": str(len(sim.cancel_requests)),
+        "startnumber": start,
+        "numreturned": len(page),
+        "packages": {"package": [dict(c) for c in page]} if page else "",
+    }
 
 
 # --- clients, products, servers ----------------------------------------------------------------------------------
@@ -229,19 +340,39 @@ def get_clients_details(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
     if p.get("clientid"):
         c = _client(sim, _int(p, "clientid"))
     elif p.get("email"):
-        c = next((c for c in sim.clients.values() if c["email"].lower() == p["email"].lower()), None)
+        c = next(
+            (c for c in sim.clients.values() if c["email"].lower() == p["email"].lower()), None
+        )
         if c is None:
             raise ApiError("Client Not Found")
     else:
         raise ApiError("Either clientid Or email Is Required")
-    users = [{"id": uid, "name": f"{sim.users[uid]['firstname']} {sim.users[uid]['lastname']}",
-              "email": sim.users[uid]["email"], "is_owner": link["owner"]}
-             for (uid, cid), link in sim.links.items() if cid == c["id"]]
-    client = {"id": c["id"], "uuid": f"00000000-0000-4000-8000-{c['id']:012d}", "userid": c["id"],
-              "firstname": c["firstname"], "lastname": c["lastname"],
-              "fullname": f"{c['firstname']} {c['lastname']}", "companyname": c["companyname"], "email": c["email"],
-              "language": c["language"], "status": c["status"], "currency": 1, "currency_code": c["currency_code"],
-              "customfields": [], "users": {"user": users}}
+    users = [
+        {
+            "id": uid,
+            "name": f"{sim.users[uid]['firstname']} {sim.users[uid]['lastname']}",
+            "email": sim.users[uid]["email"],
+            "is_owner": link["owner"],
+        }
+        for (uid, cid), link in sim.links.items()
+        if cid == c["id"]
+    ]
+    client = {
+        "id": c["id"],
+        "uuid": f"00000000-0000-4000-8000-{c['id']:012d}",
+        "userid": c["id"],
+        "firstname": c["firstname"],
+        "lastname": c["lastname"],
+        "fullname": f"{c['firstname']} {c['lastname']}",
+        "companyname": c["companyname"],
+        "email": c["email"],
+        "language": c["language"],
+        "status": c["status"],
+        "currency": 1,
+        "currency_code": c["currency_code"],
+        "customfields": [],
+        "users": {"user": users},
+    }
     legacy = {k: (str(v) if isinstance(v, int) else v) for k, v in client.items() if k != "users"}
     return {"result": "success", **legacy, "client": client, "stats": {}}
 
@@ -249,10 +380,13 @@ def get_clients_details(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
 def get_products(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
     """GetProducts filtered on ``pid`` (one or a comma list), ``gid``, ``module``."""
     pids = {x.strip() for x in p.get("pid", "").split(",") if x.strip()}
-    rows = [dict(r, pricing={}, customfields={"customfield": []}, configoptions={"configoption": []})
-            for r in sim.products.values()
-            if (not pids or r["pid"] in pids) and (not p.get("gid") or r["gid"] == p["gid"])
-            and (not p.get("module") or r["module"] == p["module"])]
+    rows = [
+        dict(r, pricing={}, customfields={"customfield": []}, configoptions={"configoption": []})
+        for r in sim.products.values()
+        if (not pids or r["pid"] in pids)
+        and (not p.get("gid") or r["gid"] == p["gid"])
+        and (not p.get("module") or r["module"] == p["module"])
+    ]
     for row in rows:
         row.pop("groupname")
     return {"result": "success", "totalresults": len(rows), "products": {"product": rows}}
@@ -268,15 +402,33 @@ def get_servers(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
     for s in sim.servers.values():
         if wanted is not None and s["id"] != wanted:
             continue
-        active = sum(1 for r in sim.services.values() if r["serverid"] == str(s["id"]) and r["status"] == "Active")
-        servers.append(dict(s, activeServices=active, percentUsed=round(100 * active / s["maxAllowedServices"], 2)))
-    return {"result": "success", "servers": servers, "fetchStatus": p.get("fetchStatus") in ("1", "true")}
+        active = sum(
+            1
+            for r in sim.services.values()
+            if r["serverid"] == str(s["id"]) and r["status"] == "Active"
+        )
+        servers.append(
+            dict(
+                s,
+                activeServices=active,
+                percentUsed=round(100 * active / s["maxAllowedServices"], 2),
+            )
+        )
+    return {
+        "result": "success",
+        "servers": servers,
+        "fetchStatus": p.get("fetchStatus") in ("1", "true"),
+    }
 
 
 def get_payment_methods(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
     """GetPaymentMethods: the activated gateways (``sim.payment_methods``) as ``{module, displayname}`` rows."""
     rows = [{"module": module, "displayname": name} for module, name in sim.payment_methods.items()]
-    return {"result": "success", "totalresults": len(rows), "paymentmethods": {"paymentmethod": rows}}
+    return {
+        "result": "success",
+        "totalresults": len(rows),
+        "paymentmethods": {"paymentmethod": rows},
+    }
 
 
 # --- users -------------------------------------------------------------------------------------------------------
@@ -301,7 +453,9 @@ def create_client_invite(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
     if user and (user["id"], cid) in sim.links:
         raise ApiError("User already associated with client")
     perms = _permissions(p.get("permissions", ""))
-    sim.invites.append({"client_id": cid, "email": p.get("email", ""), "permissions": perms, "created": _now()})
+    sim.invites.append(
+        {"client_id": cid, "email": p.get("email", ""), "permissions": perms, "created": _now()}
+    )
     sim.sent_emails.append({"to": p.get("email", ""), "template": "Account Invite"})
     return {"result": "success"}
 
@@ -309,23 +463,48 @@ def create_client_invite(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
 def get_users(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
     """GetUsers: search on name or e-mail, sorting, paging; ids, bools as real JSON types."""
     term = p.get("search", "").lower()
-    rows = [u for u in sim.users.values()
-            if not term or term in f"{u['firstname']} {u['lastname']} {u['email']}".lower()]
+    rows = [
+        u
+        for u in sim.users.values()
+        if not term or term in f"{u['firstname']} {u['lastname']} {u['email']}".lower()
+    ]
     rows.sort(key=lambda u: u["id"], reverse=p.get("sorting", "ASC").upper() == "DESC")
     page, start = _page(rows, p, 25)
-    users = [{"id": u["id"], "firstname": u["firstname"], "lastname": u["lastname"], "email": u["email"],
-              "datecreated": u["datecreated"], "validationdata": "",
-              "clients": [{"id": cid, "isOwner": link["owner"]}
-                          for (uid, cid), link in sim.links.items() if uid == u["id"]]} for u in page]
-    return {"result": "success", "totalresults": len(rows), "startnumber": start, "numreturned": len(users),
-            "users": users}
+    users = [
+        {
+            "id": u["id"],
+            "firstname": u["firstname"],
+            "lastname": u["lastname"],
+            "email": u["email"],
+            "datecreated": u["datecreated"],
+            "validationdata": "",
+            "clients": [
+                {"id": cid, "isOwner": link["owner"]}
+                for (uid, cid), link in sim.links.items()
+                if uid == u["id"]
+            ],
+        }
+        for u in page
+    ]
+    return {
+        "result": "success",
+        "totalresults": len(rows),
+        "startnumber": start,
+        "numreturned": len(users),
+        "users": users,
+    }
 
 
 def get_user_permissions(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
     """GetUserPermissions (an owner has every permission)."""
     uid, cid, link = _link(sim, p)
-    return {"result": "success", "user_id": uid, "client_id": cid, "is_owner": link["owner"],
-            "permissions": list(link["permissions"])}
+    return {
+        "result": "success",
+        "user_id": uid,
+        "client_id": cid,
+        "is_owner": link["owner"],
+        "permissions": list(link["permissions"]),
+    }
 
 
 def update_user_permissions(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
@@ -353,7 +532,11 @@ def delete_user_client(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
 
 def reset_password(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
     """ResetPassword by ``id`` or ``email``: records the reset e-mail in ``sent_emails``."""
-    user = sim.users.get(_int(p, "id")) if p.get("id") else sim.user_by_email(p.get("email", "") or "\0")
+    user = (
+        sim.users.get(_int(p, "id"))
+        if p.get("id")
+        else sim.user_by_email(p.get("email", "") or "\0")
+    )
     if user is None:
         raise ApiError("User Not Found")
     sim.sent_emails.append({"to": user["email"], "template": "Password Reset Validation"})
@@ -365,8 +548,12 @@ def validate_login(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
     user = sim.user_by_email(p.get("email", "") or "\0")
     if user is None or not user["password"] or user["password"] != p.get("password2"):
         raise ApiError("Email or Password Invalid")
-    return {"result": "success", "userid": user["id"], "passwordhash": _hash(user["password"]),
-            "twoFactorEnabled": False}
+    return {
+        "result": "success",
+        "userid": user["id"],
+        "passwordhash": _hash(user["password"]),
+        "twoFactorEnabled": False,
+    }
 
 
 def create_sso_token(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
@@ -379,19 +566,39 @@ def create_sso_token(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
     else:
         raise ApiError("A client_id or user_id is required")
     token = secrets.token_hex(20)
-    sim.sso_tokens.append({"token": token, "client_id": p.get("client_id"), "user_id": p.get("user_id"),
-                           "destination": p.get("destination", ""), "service_id": p.get("service_id")})
-    return {"result": "success", "access_token": token,
-            "redirect_url": f"https://billing.example.com/oauth/singlesignon.php?access_token={token}"}
+    sim.sso_tokens.append(
+        {
+            "token": token,
+            "client_id": p.get("client_id"),
+            "user_id": p.get("user_id"),
+            "destination": p.get("destination", ""),
+            "service_id": p.get("service_id"),
+        }
+    )
+    return {
+        "result": "success",
+        "access_token": token,
+        "redirect_url": f"https://billing.example.com/oauth/singlesignon.php?access_token={token}",
+    }
 
 
 ACTIONS: dict[str, Callable[["FakeWhmcs", dict[str, str]], dict[str, Any]]] = {
-    "getclientsproducts": get_clients_products, "updateclientproduct": update_client_product,
-    "addcancelrequest": add_cancel_request, "getcancelledpackages": get_cancelled_packages,
-    "getclientsdetails": get_clients_details, "getproducts": get_products, "getservers": get_servers,
+    "getclientsproducts": get_clients_products,
+    "updateclientproduct": update_client_product,
+    "addcancelrequest": add_cancel_request,
+    "getcancelledpackages": get_cancelled_packages,
+    "getclientsdetails": get_clients_details,
+    "getproducts": get_products,
+    "getservers": get_servers,
     "getpaymentmethods": get_payment_methods,
-    "adduser": add_user, "createclientinvite": create_client_invite, "getusers": get_users,
-    "getuserpermissions": get_user_permissions, "updateuserpermissions": update_user_permissions,
-    "getpermissionslist": get_permissions_list, "deleteuserclient": delete_user_client,
-    "resetpassword": reset_password, "validatelogin": validate_login, "createssotoken": create_sso_token,
+    "adduser": add_user,
+    "createclientinvite": create_client_invite,
+    "getusers": get_users,
+    "getuserpermissions": get_user_permissions,
+    "updateuserpermissions": update_user_permissions,
+    "getpermissionslist": get_permissions_list,
+    "deleteuserclient": delete_user_client,
+    "resetpassword": reset_password,
+    "validatelogin": validate_login,
+    "createssotoken": create_sso_token,
 }

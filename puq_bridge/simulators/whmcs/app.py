@@ -24,14 +24,18 @@ from puq_bridge.simulators.server import DropConnection
 from puq_bridge.simulators.whmcs import actions as whmcs_actions
 
 #: Request fields that are protocol or credentials, not action parameters: never recorded.
-PROTOCOL_FIELDS = frozenset({"action", "identifier", "secret", "accesskey", "username", "password", "responsetype"})
+PROTOCOL_FIELDS = frozenset(
+    {"action", "identifier", "secret", "accesskey", "username", "password", "responsetype"}
+)
 #: Action parameters whose values are secrets: recorded masked.
 SECRET_PARAMS = frozenset({"password2", "servicepassword"})
 MASK = "********"
 FAULT_KINDS = ("http500", "html", "malformed", "hang", "drop", "auth")
 
-_HTML_PAGE = ("<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway"
-              "</h1></center><hr><center>nginx</center></body></html>")
+_HTML_PAGE = (
+    "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway"
+    "</h1></center><hr><center>nginx</center></body></html>"
+)
 
 
 @dataclass
@@ -55,8 +59,13 @@ class FakeWhmcs:
     ``cancel_requests``, ``sent_emails``, ``sso_tokens``, ``module_calls``, ``module_hook``.
     """
 
-    def __init__(self, identifier: str = "whmcs-id", secret: str = "whmcs-secret", access_key: str | None = None,
-                 allowed_ips: Iterable[str] | None = None):
+    def __init__(
+        self,
+        identifier: str = "whmcs-id",
+        secret: str = "whmcs-secret",
+        access_key: str | None = None,
+        allowed_ips: Iterable[str] | None = None,
+    ):
         self.identifier, self.access_key = identifier, access_key
         self._secret = secret
         self.allowed_ips = set(allowed_ips) if allowed_ips is not None else None
@@ -71,7 +80,9 @@ class FakeWhmcs:
         self.payment_methods: dict[str, str] = dict(whmcs_actions.PAYMENT_METHODS)
         self.services: dict[int, dict[str, Any]] = {}
         self.users: dict[int, dict[str, Any]] = {}
-        self.links: dict[tuple[int, int], dict[str, Any]] = {}   # (user_id, client_id) -> {"owner", "permissions"}
+        self.links: dict[
+            tuple[int, int], dict[str, Any]
+        ] = {}  # (user_id, client_id) -> {"owner", "permissions"}
         self.invites: list[dict[str, Any]] = []
         self.cancel_requests: list[dict[str, Any]] = []
         self.sent_emails: list[dict[str, Any]] = []
@@ -93,41 +104,92 @@ class FakeWhmcs:
             self._ids[table] = self._ids.get(table, 0) + 1
             return self._ids[table]
 
-    def add_client(self, firstname: str, lastname: str, email: str, *, language: str = "english",
-                   currency_code: str = "PLN", companyname: str = "", status: str = "Active") -> int:
+    def add_client(
+        self,
+        firstname: str,
+        lastname: str,
+        email: str,
+        *,
+        language: str = "english",
+        currency_code: str = "PLN",
+        companyname: str = "",
+        status: str = "Active",
+    ) -> int:
         """Add a client (and its owner user, as WHMCS 8 does); returns the client id."""
         with self.lock:
             cid = self.next_id("clients")
-            self.clients[cid] = {"id": cid, "firstname": firstname, "lastname": lastname, "email": email,
-                                 "companyname": companyname, "language": language, "currency_code": currency_code,
-                                 "status": status, "datecreated": "2026-01-10"}
+            self.clients[cid] = {
+                "id": cid,
+                "firstname": firstname,
+                "lastname": lastname,
+                "email": email,
+                "companyname": companyname,
+                "language": language,
+                "currency_code": currency_code,
+                "status": status,
+                "datecreated": "2026-01-10",
+            }
             self.add_user(firstname, lastname, email, client_id=cid, owner=True)
             return cid
 
-    def add_product(self, name: str, *, module: str = "puqbridge", group: str = "Mail", type: str = "other") -> int:
+    def add_product(
+        self, name: str, *, module: str = "puqbridge", group: str = "Mail", type: str = "other"
+    ) -> int:
         """Add a product in product group ``group``; returns the product id (``pid``)."""
         with self.lock:
             gid = self.groups.setdefault(group, len(self.groups) + 1)
             pid = self.next_id("products")
-            self.products[pid] = {"pid": str(pid), "gid": str(gid), "type": type, "name": name, "description": "",
-                                  "module": module, "groupname": group, "paytype": "recurring"}
+            self.products[pid] = {
+                "pid": str(pid),
+                "gid": str(gid),
+                "type": type,
+                "name": name,
+                "description": "",
+                "module": module,
+                "groupname": group,
+                "paytype": "recurring",
+            }
             return pid
 
-    def add_server(self, name: str, hostname: str, ipaddress: str, *, module: str = "puqbridge") -> int:
+    def add_server(
+        self, name: str, hostname: str, ipaddress: str, *, module: str = "puqbridge"
+    ) -> int:
         """Add a server (no credentials are kept: WHMCS never returns them); returns its id."""
         with self.lock:
             sid = self.next_id("servers")
-            self.servers[sid] = {"id": sid, "name": name, "hostname": hostname, "ipaddress": ipaddress,
-                                 "active": True, "maxAllowedServices": 200, "module": module}
+            self.servers[sid] = {
+                "id": sid,
+                "name": name,
+                "hostname": hostname,
+                "ipaddress": ipaddress,
+                "active": True,
+                "maxAllowedServices": 200,
+                "module": module,
+            }
             return sid
 
-    def add_service(self, client_id: int, product_id: int, domain: str, *, server_id: int | None = None,
-                    status: str = "Active", billing_cycle: str = "Monthly", recurring_amount: str = "49.00",
-                    regdate: str = "2026-01-15", next_due_date: str = "2026-12-15",
-                    payment_method: str = "banktransfer", payment_method_name: str = "Bank Transfer",
-                    username: str = "", password: str = "", dedicated_ip: str = "",
-                    config_options: dict[str, Any] | None = None, disk_usage: int = 0, disk_limit: int = 0,
-                    custom_fields: dict[str, Any] | None = None) -> int:
+    def add_service(
+        self,
+        client_id: int,
+        product_id: int,
+        domain: str,
+        *,
+        server_id: int | None = None,
+        status: str = "Active",
+        billing_cycle: str = "Monthly",
+        recurring_amount: str = "49.00",
+        regdate: str = "2026-01-15",
+        next_due_date: str = "2026-12-15",
+        payment_method: str = "banktransfer",
+        payment_method_name: str = "Bank Transfer",
+        username: str = "",
+        password: str = "",
+        dedicated_ip: str = "",
+        config_options: dict[str, Any] | None = None,
+        disk_usage: int = 0,
+        disk_limit: int = 0,
+        custom_fields: dict[str, Any] | None = None,
+    ) -> int:
         """Add a service; ``sim.services[id]`` is its row as GetClientsProducts returns it. Returns its id."""
         with self.lock:
             if client_id not in self.clients or product_id not in self.products:
@@ -136,26 +198,55 @@ class FakeWhmcs:
                 raise KeyError(f"no server {server_id}")
             hid = self.next_id("hosting")
             product = self.products[product_id]
-            row = whmcs_actions.service_row(hid, client_id, product, domain, status=status, regdate=regdate,
-                                            billingcycle=billing_cycle, amount=str(recurring_amount),
-                                            nextduedate=next_due_date, paymentmethod=payment_method,
-                                            paymentmethodname=payment_method_name, username=username,
-                                            password=password, dedicatedip=dedicated_ip,
-                                            diskusage=str(disk_usage), disklimit=str(disk_limit))
-            row["configoptions"] = {"configoption": [
-                {"id": str(i), "option": k, "type": "quantity", "value": str(v)}
-                for i, (k, v) in enumerate((config_options or {}).items(), start=1)]}
-            row["customfields"] = {"customfield": [
-                {"id": str(i), "name": k, "translated_name": k, "value": str(v)}
-                for i, (k, v) in enumerate((custom_fields or {}).items(), start=1)]}
+            row = whmcs_actions.service_row(
+                hid,
+                client_id,
+                product,
+                domain,
+                status=status,
+                regdate=regdate,
+                billingcycle=billing_cycle,
+                amount=str(recurring_amount),
+                nextduedate=next_due_date,
+                paymentmethod=payment_method,
+                paymentmethodname=payment_method_name,
+                username=username,
+                password=password,
+                dedicatedip=dedicated_ip,
+                diskusage=str(disk_usage),
+                disklimit=str(disk_limit),
+            )
+            row["configoptions"] = {
+                "configoption": [
+                    {"id": str(i), "option": k, "type": "quantity", "value": str(v)}
+                    for i, (k, v) in enumerate((config_options or {}).items(), start=1)
+                ]
+            }
+            row["customfields"] = {
+                "customfield": [
+                    {"id": str(i), "name": k, "translated_name": k, "value": str(v)}
+                    for i, (k, v) in enumerate((custom_fields or {}).items(), start=1)
+                ]
+            }
             self.services[hid] = row
             if payment_method:
-                self.payment_methods.setdefault(payment_method, payment_method_name or payment_method)
+                self.payment_methods.setdefault(
+                    payment_method, payment_method_name or payment_method
+                )
             whmcs_actions.assign_server(self, row, server_id)
             return hid
 
-    def add_user(self, firstname: str, lastname: str, email: str, *, client_id: int | None = None,
-                 owner: bool = False, permissions: Iterable[str] = (), password: str = "") -> int:
+    def add_user(
+        self,
+        firstname: str,
+        lastname: str,
+        email: str,
+        *,
+        client_id: int | None = None,
+        owner: bool = False,
+        permissions: Iterable[str] = (),
+        password: str = "",
+    ) -> int:
         """Add a user, optionally associated with a client (as owner, or with ``permissions``); returns its id.
 
         A user with that e-mail address already exists (every client's owner does, see :meth:`add_client`): it is
@@ -165,8 +256,14 @@ class FakeWhmcs:
             existing = self.user_by_email(email)
             uid = existing["id"] if existing else self.next_id("users")
             if existing is None:
-                self.users[uid] = {"id": uid, "firstname": firstname, "lastname": lastname, "email": email,
-                                   "password": password, "datecreated": "2026-01-10 09:30:00"}
+                self.users[uid] = {
+                    "id": uid,
+                    "firstname": firstname,
+                    "lastname": lastname,
+                    "email": email,
+                    "password": password,
+                    "datecreated": "2026-01-10 09:30:00",
+                }
             if client_id is not None:
                 perms = list(whmcs_actions.PERMISSIONS) if owner else list(permissions)
                 self.links[(uid, client_id)] = {"owner": owner, "permissions": perms}
@@ -188,7 +285,9 @@ class FakeWhmcs:
     def count(self, action: str | None = None) -> int:
         """How many requests for ``action`` (case-insensitive; ``None`` = all) were received."""
         with self.lock:
-            return sum(1 for r in self.requests if action is None or r["action"].lower() == action.lower())
+            return sum(
+                1 for r in self.requests if action is None or r["action"].lower() == action.lower()
+            )
 
     def _take_fault(self, action: str) -> str | None:
         with self.lock:
@@ -209,7 +308,9 @@ class FakeWhmcs:
     def handler(self, request: Request) -> Response:
         """Answer one request (the pytest-httpserver entry point)."""
         if not request.path.rstrip("/").endswith("/includes/api.php"):
-            return Response("<html><body><h1>404 Not Found</h1></body></html>", 404, content_type="text/html")
+            return Response(
+                "<html><body><h1>404 Not Found</h1></body></html>", 404, content_type="text/html"
+            )
         if self.latency:
             time.sleep(self.latency)
         values = request.values.to_dict()
@@ -225,7 +326,11 @@ class FakeWhmcs:
         return _render(status, body, json_wanted)
 
     def _record(self, action: str, values: dict[str, str]) -> None:
-        params = {k: (MASK if k in SECRET_PARAMS else v) for k, v in values.items() if k not in PROTOCOL_FIELDS}
+        params = {
+            k: (MASK if k in SECRET_PARAMS else v)
+            for k, v in values.items()
+            if k not in PROTOCOL_FIELDS
+        }
         with self.lock:
             self.requests.append({"action": action, "params": params})
 
@@ -238,9 +343,13 @@ class FakeWhmcs:
             return Response(_HTML_PAGE, 502, content_type="text/html")
         if kind == "auth":
             return _render(403, {"result": "error", "message": "Authentication Failed"}, True)
-        return Response('{"result":"success","products":{"prod', 200, content_type="application/json")
+        return Response(
+            '{"result":"success","products":{"prod', 200, content_type="application/json"
+        )
 
-    def _answer(self, action: str, values: dict[str, str], remote_ip: str) -> tuple[int, dict[str, Any]]:
+    def _answer(
+        self, action: str, values: dict[str, str], remote_ip: str
+    ) -> tuple[int, dict[str, Any]]:
         denied = self._check_access(action, values, remote_ip)
         if denied:
             return 403, {"result": "error", "message": denied}
@@ -285,5 +394,8 @@ def _to_xml(body: dict[str, Any]) -> str:
             inner = escape("" if value is None else str(value))
         return f"<{key}>{inner}</{key}>"
 
-    return '<?xml version="1.0" encoding="utf-8"?>\n<whmcsapi>' + "".join(node(k, v) for k, v in body.items()) + \
-        "</whmcsapi>"
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n<whmcsapi>'
+        + "".join(node(k, v) for k, v in body.items())
+        + "</whmcsapi>"
+    )

@@ -42,8 +42,10 @@ __all__ = ["FakeZimbra", "populate", "quota_usage_envelope"]
 
 INJECTIONS = frozenset({"http500", "html", "malformed", "hang", "drop", "expire"})
 AUTH_ORDERS = frozenset({"lifetime-first", "token-first"})
-_HTML_502 = (b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1>"
-             b"</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+_HTML_502 = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1>"
+    b"</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
 
 
 class FakeZimbra(Operations, Directory):
@@ -62,9 +64,17 @@ class FakeZimbra(Operations, Directory):
     ``id``, ``target`` (the account or list name) and ``type``. ``requests`` lists ``{"op": "GetQuotaUsage", "attrs": {...}}`` without secrets.
     """
 
-    def __init__(self, admin_user: str = "admin@example.com", password: str = "zimbra-secret", *,
-                 host: str = "mail1.example.com", token_lifetime_ms: int = 43_200_000, version: str = "10.0.8_GA",
-                 auth_order: str = "lifetime-first", auth_extra: bool = False):
+    def __init__(
+        self,
+        admin_user: str = "admin@example.com",
+        password: str = "zimbra-secret",
+        *,
+        host: str = "mail1.example.com",
+        token_lifetime_ms: int = 43_200_000,
+        version: str = "10.0.8_GA",
+        auth_order: str = "lifetime-first",
+        auth_extra: bool = False,
+    ):
         if auth_order not in AUTH_ORDERS:
             raise ValueError(f"auth_order must be one of {sorted(AUTH_ORDERS)}, not {auth_order!r}")
         self.admin_user, self._password, self.host = admin_user, password, host
@@ -79,7 +89,9 @@ class FakeZimbra(Operations, Directory):
         self.requests: list[dict] = []
         self.latency = 0.0
         self.hang_seconds = 5.0
-        self.password_message: str | None = None  # SetPasswordResponse <message>, e.g. a policy note
+        self.password_message: str | None = (
+            None  # SetPasswordResponse <message>, e.g. a policy note
+        )
         self._passwords: dict[str, str] = {}
         self._tokens: dict[str, float] = {}
         self._injections: list[list] = []
@@ -99,8 +111,15 @@ class FakeZimbra(Operations, Directory):
         """Add a class of service; returns its id."""
         with self.lock:
             cos_id = self._new_id()
-            self.coses[name] = {"id": cos_id, "attrs": {"cn": name, "objectClass": "zimbraCOS", "zimbraId": cos_id,
-                                                          **(attrs or {})}}
+            self.coses[name] = {
+                "id": cos_id,
+                "attrs": {
+                    "cn": name,
+                    "objectClass": "zimbraCOS",
+                    "zimbraId": cos_id,
+                    **(attrs or {}),
+                },
+            }
             return cos_id
 
     def add_domain(self, name: str, attrs: dict | None = None) -> str:
@@ -109,13 +128,28 @@ class FakeZimbra(Operations, Directory):
             if name in self.domains:
                 raise ValueError(f"domain already exists: {name}")
             domain_id = self._new_id()
-            self.domains[name] = {"id": domain_id, "attrs": {
-                "zimbraId": domain_id, "zimbraDomainName": name, "zimbraDomainStatus": "active",
-                "zimbraDomainType": "local", **{k: str(v) for k, v in (attrs or {}).items()}}}
+            self.domains[name] = {
+                "id": domain_id,
+                "attrs": {
+                    "zimbraId": domain_id,
+                    "zimbraDomainName": name,
+                    "zimbraDomainStatus": "active",
+                    "zimbraDomainType": "local",
+                    **{k: str(v) for k, v in (attrs or {}).items()},
+                },
+            }
             return domain_id
 
-    def add_account(self, name: str, *, password: str = "x", quota: int = 0, used: int = 0, status: str = "active",
-                    attrs: dict | None = None) -> str:
+    def add_account(
+        self,
+        name: str,
+        *,
+        password: str = "x",
+        quota: int = 0,
+        used: int = 0,
+        status: str = "active",
+        attrs: dict | None = None,
+    ) -> str:
         """Add a mailbox in an existing domain (``quota`` bytes, 0 = inherit the COS's); returns its id."""
         with self.lock:
             local_part, _, domain = name.rpartition("@")
@@ -124,12 +158,23 @@ class FakeZimbra(Operations, Directory):
             if name in self.accounts:
                 raise ValueError(f"account already exists: {name}")
             account_id = self._new_id()
-            account_attrs = {"zimbraId": account_id, "uid": local_part, "mail": name, "zimbraAccountStatus": status,
-                             "zimbraMailHost": self.host, "zimbraMailStatus": "enabled"}
+            account_attrs = {
+                "zimbraId": account_id,
+                "uid": local_part,
+                "mail": name,
+                "zimbraAccountStatus": status,
+                "zimbraMailHost": self.host,
+                "zimbraMailStatus": "enabled",
+            }
             if quota:
                 account_attrs["zimbraMailQuota"] = str(quota)
             account_attrs.update({k: str(v) for k, v in (attrs or {}).items()})
-            self.accounts[name] = {"id": account_id, "attrs": account_attrs, "used": used, "mbxid": next(self._mbxids)}
+            self.accounts[name] = {
+                "id": account_id,
+                "attrs": account_attrs,
+                "used": used,
+                "mbxid": next(self._mbxids),
+            }
             self._passwords[name] = password
             return account_id
 
@@ -217,10 +262,16 @@ class FakeZimbra(Operations, Directory):
         if not request.path.startswith("/service/admin/soap"):
             return Response("not found", status=404, content_type="text/plain")
         if request.method != "POST":
-            return Response("HTTP method GET is not supported by this URL", status=405,
-                            headers={"Allow": "POST"}, content_type="text/html")
+            return Response(
+                "HTTP method GET is not supported by this URL",
+                status=405,
+                headers={"Allow": "POST"},
+                content_type="text/html",
+            )
         try:
-            doc = etree.fromstring(request.get_data(), etree.XMLParser(resolve_entities=False, no_network=True))
+            doc = etree.fromstring(
+                request.get_data(), etree.XMLParser(resolve_entities=False, no_network=True)
+            )
         except etree.XMLSyntaxError as err:
             return self._reply(SOAP12, SimFault("service.PARSE_ERROR", f"parse error: {err}"))
         soap_ns = etree.QName(doc).namespace if etree.QName(doc).localname == "Envelope" else SOAP12
@@ -252,7 +303,9 @@ class FakeZimbra(Operations, Directory):
                 self._tokens[token] = 0.0
         return None
 
-    def _answer(self, soap_ns: str, op: str, body, token: str | None, *, malformed: bool = False) -> Response:
+    def _answer(
+        self, soap_ns: str, op: str, body, token: str | None, *, malformed: bool = False
+    ) -> Response:
         try:
             if body is None:
                 raise SimFault("service.INVALID_REQUEST", "invalid request: no SOAP body")
@@ -271,9 +324,15 @@ class FakeZimbra(Operations, Directory):
 
     def _reply(self, soap_ns: str, body: bytes | SimFault, *, malformed: bool = False) -> Response:
         if isinstance(body, SimFault):
-            trace = f"qtp{id(self) % 10000}-{threading.get_ident() % 1000}://{self.host}:7071/service/admin/soap:" \
-                    f"{int(time.time() * 1000)}:{secrets.token_hex(8)}"
-            return Response(envelope(soap_ns, fault_body(soap_ns, body, trace)), status=500, content_type=CONTENT_TYPE)
+            trace = (
+                f"qtp{id(self) % 10000}-{threading.get_ident() % 1000}://{self.host}:7071/service/admin/soap:"
+                f"{int(time.time() * 1000)}:{secrets.token_hex(8)}"
+            )
+            return Response(
+                envelope(soap_ns, fault_body(soap_ns, body, trace)),
+                status=500,
+                content_type=CONTENT_TYPE,
+            )
         data = envelope(soap_ns, body, next(self._change))
         if malformed:
             data = data[: len(data) // 2]
@@ -288,7 +347,10 @@ def _split(doc) -> tuple[etree._Element | None, str | None]:
         if name == "Header":
             context = part.find(f"{{{ZIMBRA_NS}}}context")
             if context is not None:
-                token = next((c.text.strip() for c in context if local(c.tag) == "authToken" and c.text), None)
+                token = next(
+                    (c.text.strip() for c in context if local(c.tag) == "authToken" and c.text),
+                    None,
+                )
         elif name == "Body":
             body = next((c for c in part if isinstance(c.tag, str)), None)
     return body, token

@@ -12,7 +12,12 @@ from __future__ import annotations
 from puq_bridge.simulators.zimbra.wire import E, SimFault, a_elements, param
 
 #: SearchDirectory ``types`` the simulator knows → the reply element of each.
-SEARCH_TYPES = {"accounts": "account", "resources": "calresource", "distributionlists": "dl", "aliases": "alias"}
+SEARCH_TYPES = {
+    "accounts": "account",
+    "resources": "calresource",
+    "distributionlists": "dl",
+    "aliases": "alias",
+}
 RESOURCE_TYPES = ("Location", "Equipment")
 
 
@@ -32,8 +37,12 @@ class Directory:
 
     def _entry_kind(self, name: str) -> str | None:
         """Which kind of entry holds ``name`` (``account``, ``calresource``, ``dl``, ``alias``), if any."""
-        for kind, table in (("account", self.accounts), ("calresource", self.resources), ("dl", self.lists),
-                            ("alias", self.aliases)):
+        for kind, table in (
+            ("account", self.accounts),
+            ("calresource", self.resources),
+            ("dl", self.lists),
+            ("alias", self.aliases),
+        ):
             if name in table:
                 return kind
         return None
@@ -43,26 +52,50 @@ class Directory:
         with self.lock:
             self._check_new_name(name)
             list_id = self._new_id()
-            self.lists[name] = {"id": list_id, "members": list(members), "attrs": {
-                "uid": name.partition("@")[0], "mail": name, "zimbraMailStatus": "enabled", "zimbraId": list_id,
-                "objectClass": ["zimbraDistributionList", "zimbraMailRecipient"],
-                **{k: str(v) for k, v in (attrs or {}).items()}}}
+            self.lists[name] = {
+                "id": list_id,
+                "members": list(members),
+                "attrs": {
+                    "uid": name.partition("@")[0],
+                    "mail": name,
+                    "zimbraMailStatus": "enabled",
+                    "zimbraId": list_id,
+                    "objectClass": ["zimbraDistributionList", "zimbraMailRecipient"],
+                    **{k: str(v) for k, v in (attrs or {}).items()},
+                },
+            }
             return list_id
 
-    def add_resource(self, name: str, *, display_name: str | None = None, resource_type: str = "Location",
-                     attrs: dict | None = None) -> str:
+    def add_resource(
+        self,
+        name: str,
+        *,
+        display_name: str | None = None,
+        resource_type: str = "Location",
+        attrs: dict | None = None,
+    ) -> str:
         """Add a calendar resource (a room or a piece of equipment) in an existing domain; returns its id."""
         if resource_type not in RESOURCE_TYPES:
-            raise ValueError(f"resource_type must be one of {', '.join(RESOURCE_TYPES)}, not {resource_type!r}")
+            raise ValueError(
+                f"resource_type must be one of {', '.join(RESOURCE_TYPES)}, not {resource_type!r}"
+            )
         with self.lock:
             self._check_new_name(name)
             resource_id = self._new_id()
-            self.resources[name] = {"id": resource_id, "attrs": {
-                "uid": name.partition("@")[0], "mail": name, "zimbraId": resource_id,
-                "displayName": display_name or name.partition("@")[0], "zimbraCalResType": resource_type,
-                "zimbraAccountStatus": "active", "zimbraMailHost": self.host,
-                "objectClass": ["zimbraCalendarResource", "zimbraAccount"],
-                **{k: str(v) for k, v in (attrs or {}).items()}}}
+            self.resources[name] = {
+                "id": resource_id,
+                "attrs": {
+                    "uid": name.partition("@")[0],
+                    "mail": name,
+                    "zimbraId": resource_id,
+                    "displayName": display_name or name.partition("@")[0],
+                    "zimbraCalResType": resource_type,
+                    "zimbraAccountStatus": "active",
+                    "zimbraMailHost": self.host,
+                    "objectClass": ["zimbraCalendarResource", "zimbraAccount"],
+                    **{k: str(v) for k, v in (attrs or {}).items()},
+                },
+            }
             return resource_id
 
     def add_alias(self, name: str, target: str) -> str:
@@ -73,7 +106,11 @@ class Directory:
                 raise ValueError(f"no such account or distribution list: {target}")
             self._check_new_name(name)
             alias_id = self._new_id()
-            self.aliases[name] = {"id": alias_id, "target": target, "type": "account" if kind == "account" else "dl"}
+            self.aliases[name] = {
+                "id": alias_id,
+                "target": target,
+                "type": "account" if kind == "account" else "dl",
+            }
             return alias_id
 
     def _forget_target(self, name: str) -> None:
@@ -87,25 +124,47 @@ class Directory:
     def _domain_entries(self, domain: str | None, kinds) -> list[tuple[str, str]]:
         """``(name, kind)`` of the entries of those kinds in ``domain`` (every domain when ``None``), by name."""
         suffix = "@" + domain if domain else ""
-        tables = {"account": self.accounts, "calresource": self.resources, "dl": self.lists, "alias": self.aliases}
-        return sorted((name, kind) for kind in kinds for name in tables[kind] if name.endswith(suffix))
+        tables = {
+            "account": self.accounts,
+            "calresource": self.resources,
+            "dl": self.lists,
+            "alias": self.aliases,
+        }
+        return sorted(
+            (name, kind) for kind in kinds for name in tables[kind] if name.endswith(suffix)
+        )
 
     def _entry_element(self, name: str, kind: str, wanted=None):
         """The SearchDirectory element of one entry, shaped like the real server's."""
         if kind == "account":
             return self._account_element(name, self.accounts[name], None, wanted, isExternal="0")
         if kind == "calresource":
-            return E("calresource", {"name": name, "id": self.resources[name]["id"]},
-                     *a_elements(self.resources[name]["attrs"], wanted))
+            return E(
+                "calresource",
+                {"name": name, "id": self.resources[name]["id"]},
+                *a_elements(self.resources[name]["attrs"], wanted),
+            )
         if kind == "dl":
-            return E("dl", {"name": name, "id": self.lists[name]["id"], "dynamic": "0"},
-                     *a_elements(self.lists[name]["attrs"], wanted))
+            return E(
+                "dl",
+                {"name": name, "id": self.lists[name]["id"], "dynamic": "0"},
+                *a_elements(self.lists[name]["attrs"], wanted),
+            )
         alias = self.aliases[name]
-        target_id = (self.accounts if alias["type"] == "account" else self.lists)[alias["target"]]["id"]
-        attrs = {"uid": name.partition("@")[0], "zimbraAliasTargetId": target_id, "zimbraId": alias["id"],
-                 "objectClass": "zimbraAlias"}
-        return E("alias", {"name": name, "id": alias["id"], "targetName": alias["target"], "type": alias["type"]},
-                 *a_elements(attrs, wanted))
+        target_id = (self.accounts if alias["type"] == "account" else self.lists)[alias["target"]][
+            "id"
+        ]
+        attrs = {
+            "uid": name.partition("@")[0],
+            "zimbraAliasTargetId": target_id,
+            "zimbraId": alias["id"],
+            "objectClass": "zimbraAlias",
+        }
+        return E(
+            "alias",
+            {"name": name, "id": alias["id"], "targetName": alias["target"], "type": alias["type"]},
+            *a_elements(attrs, wanted),
+        )
 
     @staticmethod
     def search_kinds(types: str | None) -> list[str]:
@@ -128,7 +187,9 @@ class Directory:
         list_id = param(body, "id") or ""
         name = self._find(self.lists, list_id)
         if name is None:
-            raise SimFault("account.NO_SUCH_DISTRIBUTION_LIST", f"no such distribution list: {list_id}")
+            raise SimFault(
+                "account.NO_SUCH_DISTRIBUTION_LIST", f"no such distribution list: {list_id}"
+            )
         del self.lists[name]
         self._forget_target(name)
         return E("DeleteDistributionListResponse")
@@ -138,9 +199,14 @@ class Directory:
         resource_id = param(body, "id") or ""
         name = self._find(self.resources, resource_id)
         if name is None:
-            raise SimFault("account.NO_SUCH_CALENDAR_RESOURCE", f"no such calendar resource: {resource_id}")
+            raise SimFault(
+                "account.NO_SUCH_CALENDAR_RESOURCE", f"no such calendar resource: {resource_id}"
+            )
         del self.resources[name]
         self._forget_target(name)
         return E("DeleteCalendarResourceResponse")
 
-    DIRECTORY_OPS = {"DeleteDistributionList": op_delete_list, "DeleteCalendarResource": op_delete_resource}
+    DIRECTORY_OPS = {
+        "DeleteDistributionList": op_delete_list,
+        "DeleteCalendarResource": op_delete_resource,
+    }

@@ -25,16 +25,25 @@ QUOTA_SORTS = {
     "quotaLimit": lambda row: row[3],
     "account": lambda row: row[0],
 }
-NUMERIC_ATTRS = ("zimbraMailQuota", "zimbraMailDomainQuota", "zimbraDomainMaxAccounts", "zimbraPasswordMinLength")
+NUMERIC_ATTRS = (
+    "zimbraMailQuota",
+    "zimbraMailDomainQuota",
+    "zimbraDomainMaxAccounts",
+    "zimbraPasswordMinLength",
+)
 
 
 def _int(value: str | None, name: str) -> int:
     try:
         number = int(value) if value not in (None, "") else 0
     except ValueError:
-        raise SimFault("service.INVALID_REQUEST", f"invalid request: {name} must be a number: {value}") from None
+        raise SimFault(
+            "service.INVALID_REQUEST", f"invalid request: {name} must be a number: {value}"
+        ) from None
     if number < 0:
-        raise SimFault("service.INVALID_REQUEST", f"invalid request: {name} must not be negative: {value}")
+        raise SimFault(
+            "service.INVALID_REQUEST", f"invalid request: {name} must not be negative: {value}"
+        )
     return number
 
 
@@ -48,13 +57,21 @@ def _check_attrs(items: list[tuple[str, str]]) -> None:
         if value == "":
             continue
         if name in NUMERIC_ATTRS and not value.strip().isdigit():
-            what = "can not modify mail quota (invalid format)" if name == "zimbraMailQuota" else \
-                f"{name} must be a valid long: {value}"
+            what = (
+                "can not modify mail quota (invalid format)"
+                if name == "zimbraMailQuota"
+                else f"{name} must be a valid long: {value}"
+            )
             raise SimFault("account.INVALID_ATTR_VALUE", f"invalid attr value: {what}")
-        allowed = {"zimbraAccountStatus": ACCOUNT_STATUSES, "zimbraDomainStatus": DOMAIN_STATUSES}.get(name)
+        allowed = {
+            "zimbraAccountStatus": ACCOUNT_STATUSES,
+            "zimbraDomainStatus": DOMAIN_STATUSES,
+        }.get(name)
         if allowed and value not in allowed:
-            raise SimFault("account.INVALID_ATTR_VALUE", f"invalid attr value: {name} must be one of: "
-                                                         f"{','.join(allowed)}")
+            raise SimFault(
+                "account.INVALID_ATTR_VALUE",
+                f"invalid attr value: {name} must be one of: {','.join(allowed)}",
+            )
 
 
 def _apply(attrs: dict, items: list[tuple[str, str]]) -> None:
@@ -104,8 +121,9 @@ class Operations:
         raise SimFault("account.NO_SUCH_COS", f"no such cos: {value}")
 
     def _cos_of(self, name: str, account: dict) -> tuple[str, dict]:
-        cos_id = account["attrs"].get("zimbraCOSId") or \
-            self.domains[name.rpartition("@")[2]]["attrs"].get("zimbraDomainDefaultCOSId")
+        cos_id = account["attrs"].get("zimbraCOSId") or self.domains[name.rpartition("@")[2]][
+            "attrs"
+        ].get("zimbraDomainDefaultCOSId")
         if cos_id:
             for cos_name, cos in self.coses.items():
                 if cos["id"] == cos_id:
@@ -118,14 +136,21 @@ class Operations:
         if quota is None:
             quota = self._cos_of(name, account)[1]["attrs"].get("zimbraMailQuota", "0")
         quota = int(quota)
-        domain_quota = int(self.domains[name.rpartition("@")[2]]["attrs"].get("zimbraMailDomainQuota", 0))
+        domain_quota = int(
+            self.domains[name.rpartition("@")[2]]["attrs"].get("zimbraMailDomainQuota", 0)
+        )
         if quota and domain_quota:
             return min(quota, domain_quota)
         return quota or domain_quota
 
-    def _account_element(self, name: str, account: dict, attrs: dict | None = None, wanted=None, **extra):
-        return E("account", {"name": name, "id": account["id"], **extra},
-                 *a_elements(account["attrs"] if attrs is None else attrs, wanted))
+    def _account_element(
+        self, name: str, account: dict, attrs: dict | None = None, wanted=None, **extra
+    ):
+        return E(
+            "account",
+            {"name": name, "id": account["id"], **extra},
+            *a_elements(account["attrs"] if attrs is None else attrs, wanted),
+        )
 
     @staticmethod
     def _named(tag: str, name: str, entry: dict, wanted=None):
@@ -143,7 +168,9 @@ class Operations:
         by_account = selector(body, "account")
         name = by_account[1] if by_account else param(body, "name")
         if not name:
-            raise SimFault("service.INVALID_REQUEST", "invalid request: must specify 'name' or 'account'")
+            raise SimFault(
+                "service.INVALID_REQUEST", "invalid request: must specify 'name' or 'account'"
+            )
         self._check_admin(name, param(body, "password") or "")
         token = E("authToken", text=self._issue_token())
         lifetime = E("lifetime", text=str(self.token_lifetime_ms))
@@ -155,10 +182,24 @@ class Operations:
     def op_version(self, body):
         """GetVersionInfoRequest: ``<info version release host majorversion… platform>``."""
         major, minor, micro = (self.version.split("_")[0].split(".") + ["0", "0", "0"])[:3]
-        return E("GetVersionInfoResponse", None, E("info", {
-            "type": "NETWORK", "version": f"{self.version}_4653", "release": "20240915040026",
-            "buildDate": "20240915-0433", "host": self.host, "majorversion": major, "minorversion": minor,
-            "microversion": micro, "platform": "RHEL8_64"}))
+        return E(
+            "GetVersionInfoResponse",
+            None,
+            E(
+                "info",
+                {
+                    "type": "NETWORK",
+                    "version": f"{self.version}_4653",
+                    "release": "20240915040026",
+                    "buildDate": "20240915-0433",
+                    "host": self.host,
+                    "majorversion": major,
+                    "minorversion": minor,
+                    "microversion": micro,
+                    "platform": "RHEL8_64",
+                },
+            ),
+        )
 
     def op_get_account(self, body):
         """GetAccountRequest: the account's attributes, with ``applyCos`` (default) its COS's and effective quota."""
@@ -168,18 +209,25 @@ class Operations:
             cos = self._cos_of(name, account)[1]["attrs"]
             attrs = {**{k: v for k, v in cos.items() if k not in ("cn", "zimbraId")}, **attrs}
             attrs["zimbraMailQuota"] = str(self.effective_quota(name, account))
-        return E("GetAccountResponse", None, self._account_element(name, account, attrs, _wanted(body)))
+        return E(
+            "GetAccountResponse", None, self._account_element(name, account, attrs, _wanted(body))
+        )
 
     def op_account_info(self, body):
         """GetAccountInfoRequest: name, zimbraId, mail host, COS and the server's URLs."""
         name, account = self._account_sel(body)
         cos_name, cos = self._cos_of(name, account)
-        return E("GetAccountInfoResponse", None, E("name", text=name),
-                 E("a", {"n": "zimbraId"}, text=account["id"]), E("a", {"n": "zimbraMailHost"}, text=self.host),
-                 E("cos", {"name": cos_name, "id": cos["id"]}),
-                 E("soapURL", text=f"https://{self.host}:8443/service/soap/"),
-                 E("adminSoapURL", text=f"https://{self.host}:7071/service/admin/soap/"),
-                 E("publicMailURL", text=f"https://{self.host}"))
+        return E(
+            "GetAccountInfoResponse",
+            None,
+            E("name", text=name),
+            E("a", {"n": "zimbraId"}, text=account["id"]),
+            E("a", {"n": "zimbraMailHost"}, text=self.host),
+            E("cos", {"name": cos_name, "id": cos["id"]}),
+            E("soapURL", text=f"https://{self.host}:8443/service/soap/"),
+            E("adminSoapURL", text=f"https://{self.host}:7071/service/admin/soap/"),
+            E("publicMailURL", text=f"https://{self.host}"),
+        )
 
     def op_create_account(self, body):
         """CreateAccountRequest: checks domain, duplicates, zimbraDomainMaxAccounts, password length."""
@@ -189,12 +237,16 @@ class Operations:
             raise SimFault("account.NO_SUCH_DOMAIN", f"no such domain: {domain or name}")
         if self._entry_kind(name):
             uid, dn = name.partition("@")[0], ",".join(f"dc={p}" for p in domain.split("."))
-            raise SimFault("account.ACCOUNT_EXISTS", f"email address already exists: {name}, at DN: uid={uid},"
-                                                     f"ou=people,{dn}")
+            raise SimFault(
+                "account.ACCOUNT_EXISTS",
+                f"email address already exists: {name}, at DN: uid={uid},ou=people,{dn}",
+            )
         limit = int(self.domains[domain]["attrs"].get("zimbraDomainMaxAccounts", 0))
         if limit and sum(1 for n in self.accounts if n.rpartition("@")[2] == domain) >= limit:
-            raise SimFault("account.TOO_MANY_ACCOUNTS",
-                           f"number of accounts reached the limit: domain={domain} ({limit})")
+            raise SimFault(
+                "account.TOO_MANY_ACCOUNTS",
+                f"number of accounts reached the limit: domain={domain} ({limit})",
+            )
         items = attr_items(body)
         _check_attrs(items)
         for cos_id in (v for n, v in items if n == "zimbraCOSId"):
@@ -242,8 +294,11 @@ class Operations:
     def op_all_accounts(self, body):
         """GetAllAccountsRequest of one domain, sorted by name."""
         domain, _ = self._domain(*(selector(body, "domain") or ("name", "")))
-        return E("GetAllAccountsResponse", None,
-                 *[self._account_element(n, self.accounts[n]) for n in self._domain_accounts(domain)])
+        return E(
+            "GetAllAccountsResponse",
+            None,
+            *[self._account_element(n, self.accounts[n]) for n in self._domain_accounts(domain)],
+        )
 
     def op_search(self, body):
         """SearchDirectoryRequest (``query`` ignored): domain, types (comma list), limit (0 = all), offset, attrs."""
@@ -254,11 +309,13 @@ class Operations:
         if not flag(param(body, "sortAscending"), True):
             entries.reverse()
         limit, offset = _int(param(body, "limit"), "limit"), _int(param(body, "offset"), "offset")
-        page = entries[offset:offset + limit] if limit else entries[offset:]
+        page = entries[offset : offset + limit] if limit else entries[offset:]
         wanted = _wanted(body)
-        return E("SearchDirectoryResponse",
-                 {"more": int(offset + len(page) < len(entries)), "searchTotal": len(entries)},
-                 *[self._entry_element(name, kind, wanted) for name, kind in page])
+        return E(
+            "SearchDirectoryResponse",
+            {"more": int(offset + len(page) < len(entries)), "searchTotal": len(entries)},
+            *[self._entry_element(name, kind, wanted) for name, kind in page],
+        )
 
     def op_count(self, body):
         """CountAccountRequest: the domain's accounts per class of service."""
@@ -267,14 +324,22 @@ class Operations:
         for name in self._domain_accounts(domain):
             cos_name, cos = self._cos_of(name, self.accounts[name])
             counts.setdefault(cos_name, [cos["id"], 0])[1] += 1
-        return E("CountAccountResponse", None,
-                 *[E("cos", {"id": cid, "name": cname}, text=str(n)) for cname, (cid, n) in sorted(counts.items())])
+        return E(
+            "CountAccountResponse",
+            None,
+            *[
+                E("cos", {"id": cid, "name": cname}, text=str(n))
+                for cname, (cid, n) in sorted(counts.items())
+            ],
+        )
 
     def op_create_domain(self, body):
         """CreateDomainRequest (status ``active`` unless given)."""
         name = (param(body, "name") or "").strip().lower()
         if not name or "." not in name:
-            raise SimFault("service.INVALID_REQUEST", f"invalid request: invalid domain name: {name}")
+            raise SimFault(
+                "service.INVALID_REQUEST", f"invalid request: invalid domain name: {name}"
+            )
         if name in self.domains:
             raise SimFault("account.DOMAIN_EXISTS", f"domain already exists: {name}")
         items = attr_items(body)
@@ -290,8 +355,11 @@ class Operations:
 
     def op_all_domains(self, body):
         """GetAllDomainsRequest, sorted by name."""
-        return E("GetAllDomainsResponse", None,
-                 *[self._named("domain", n, d) for n, d in sorted(self.domains.items())])
+        return E(
+            "GetAllDomainsResponse",
+            None,
+            *[self._named("domain", n, d) for n, d in sorted(self.domains.items())],
+        )
 
     def op_modify_domain(self, body):
         """ModifyDomainRequest by id (``zimbraDomainStatus`` values are checked)."""
@@ -304,11 +372,16 @@ class Operations:
     def op_delete_domain(self, body):
         """DeleteDomainRequest by id; DOMAIN_NOT_EMPTY while accounts, resources, lists or aliases remain."""
         name, _ = self._domain("id", param(body, "id") or "")
-        remaining = [n for n, _ in self._domain_entries(name, ("account", "calresource", "dl", "alias"))]
+        remaining = [
+            n for n, _ in self._domain_entries(name, ("account", "calresource", "dl", "alias"))
+        ]
         if remaining:
             dn = ",".join(f"dc={p}" for p in name.split("."))
             entries = "][".join(f"uid={n.partition('@')[0]},ou=people,{dn}" for n in remaining[:4])
-            raise SimFault("account.DOMAIN_NOT_EMPTY", f"domain not empty: {name} (remaining entries:[{entries}]...)")
+            raise SimFault(
+                "account.DOMAIN_NOT_EMPTY",
+                f"domain not empty: {name} (remaining entries:[{entries}]...)",
+            )
         del self.domains[name]
         return E("DeleteDomainResponse")
 
@@ -317,7 +390,11 @@ class Operations:
         name, cos = self._cos(*(selector(body, "cos") or ("name", "")))
         element = self._named("cos", name, cos, _wanted(body))
         for a in element:
-            if a.get("n") in ("cn", "zimbraId", "objectClass"):  # Zimbra flags attributes a COS cannot change
+            if a.get("n") in (
+                "cn",
+                "zimbraId",
+                "objectClass",
+            ):  # Zimbra flags attributes a COS cannot change
                 a.set("c", "1")
         return E("GetCosResponse", None, element)
 
@@ -326,34 +403,63 @@ class Operations:
         domain = param(body, "domain")
         sort_by = param(body, "sortBy") or "totalUsed"
         if sort_by not in QUOTA_SORTS:
-            raise SimFault("service.INVALID_REQUEST", "invalid request: sortBy must be percentUsed or totalUsed")
+            raise SimFault(
+                "service.INVALID_REQUEST",
+                "invalid request: sortBy must be percentUsed or totalUsed",
+            )
         limit, offset = _int(param(body, "limit"), "limit"), _int(param(body, "offset"), "offset")
         if domain:
             self._domain("name", domain)
         names = self._domain_accounts(domain) if domain else list(self.accounts)
-        rows = [(n, self.accounts[n]["id"], self.accounts[n]["used"], self.effective_quota(n, self.accounts[n]))
-                for n in names]
+        rows = [
+            (
+                n,
+                self.accounts[n]["id"],
+                self.accounts[n]["used"],
+                self.effective_quota(n, self.accounts[n]),
+            )
+            for n in names
+        ]
         rows.sort(key=QUOTA_SORTS[sort_by], reverse=not flag(param(body, "sortAscending")))
-        page = rows[offset:offset + limit] if limit else rows[offset:]
+        page = rows[offset : offset + limit] if limit else rows[offset:]
         return quota_rows_xml(page, offset + len(page) < len(rows), len(rows))
 
     def op_mailbox(self, body):
         """GetMailboxRequest ``<mbox id>``: mailbox id and size."""
         mbox = next((c for c in body if c.tag.endswith("mbox")), None)
         _, account = self._account("id", (mbox.get("id") if mbox is not None else None) or "")
-        return E("GetMailboxResponse", None, E("mbox", {"mbxid": account["mbxid"], "s": account["used"]}))
+        return E(
+            "GetMailboxResponse", None, E("mbox", {"mbxid": account["mbxid"], "s": account["used"]})
+        )
 
     def op_mailbox_stats(self, body):
         """GetMailboxStatsRequest: number of mailboxes and total bytes."""
         total = sum(a["used"] for a in self.accounts.values())
-        return E("GetMailboxStatsResponse", None, E("stats", {"numMboxes": len(self.accounts), "totalSize": total}))
+        return E(
+            "GetMailboxStatsResponse",
+            None,
+            E("stats", {"numMboxes": len(self.accounts), "totalSize": total}),
+        )
 
     OPS = {
-        "Auth": op_auth, "GetVersionInfo": op_version, "GetAccount": op_get_account,
-        "GetAccountInfo": op_account_info, "CreateAccount": op_create_account, "ModifyAccount": op_modify_account,
-        "SetPassword": op_set_password, "DeleteAccount": op_delete_account, "GetAllAccounts": op_all_accounts,
-        "SearchDirectory": op_search, "CountAccount": op_count, "CreateDomain": op_create_domain,
-        "GetDomain": op_get_domain, "GetAllDomains": op_all_domains, "ModifyDomain": op_modify_domain,
-        "DeleteDomain": op_delete_domain, "GetCos": op_get_cos, "GetQuotaUsage": op_quota_usage,
-        "GetMailbox": op_mailbox, "GetMailboxStats": op_mailbox_stats,
+        "Auth": op_auth,
+        "GetVersionInfo": op_version,
+        "GetAccount": op_get_account,
+        "GetAccountInfo": op_account_info,
+        "CreateAccount": op_create_account,
+        "ModifyAccount": op_modify_account,
+        "SetPassword": op_set_password,
+        "DeleteAccount": op_delete_account,
+        "GetAllAccounts": op_all_accounts,
+        "SearchDirectory": op_search,
+        "CountAccount": op_count,
+        "CreateDomain": op_create_domain,
+        "GetDomain": op_get_domain,
+        "GetAllDomains": op_all_domains,
+        "ModifyDomain": op_modify_domain,
+        "DeleteDomain": op_delete_domain,
+        "GetCos": op_get_cos,
+        "GetQuotaUsage": op_quota_usage,
+        "GetMailbox": op_mailbox,
+        "GetMailboxStats": op_mailbox_stats,
     }

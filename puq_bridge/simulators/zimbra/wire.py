@@ -102,10 +102,16 @@ def a_elements(attrs: dict, only: Iterable[str] | None = None) -> list:
 
 def envelope(soap_ns: str, body: bytes, change: int | None = None) -> bytes:
     """A reply envelope in ``soap_ns`` around ``body`` (serialized XML), with the ``<context>`` header."""
-    header = f'<context xmlns="{ZIMBRA_NS}"><change token="{change}"/></context>' if change else \
-        f'<context xmlns="{ZIMBRA_NS}"/>'
-    return (f'<soap:Envelope xmlns:soap="{soap_ns}"><soap:Header>{header}</soap:Header><soap:Body>'.encode()
-            + body + b"</soap:Body></soap:Envelope>")
+    header = (
+        f'<context xmlns="{ZIMBRA_NS}"><change token="{change}"/></context>'
+        if change
+        else f'<context xmlns="{ZIMBRA_NS}"/>'
+    )
+    return (
+        f'<soap:Envelope xmlns:soap="{soap_ns}"><soap:Header>{header}</soap:Header><soap:Body>'.encode()
+        + body
+        + b"</soap:Body></soap:Envelope>"
+    )
 
 
 def fault_body(soap_ns: str, fault: SimFault, trace: str) -> bytes:
@@ -113,18 +119,24 @@ def fault_body(soap_ns: str, fault: SimFault, trace: str) -> bytes:
     error = f'<Error xmlns="{ZIMBRA_NS}"><Code>{escape(fault.code)}</Code><Trace>{escape(trace)}</Trace></Error>'
     if soap_ns == SOAP12:
         value = "soap:Sender" if fault.sender else "soap:Receiver"
-        return (f"<soap:Fault><soap:Code><soap:Value>{value}</soap:Value></soap:Code><soap:Reason>"
-                f"<soap:Text>{escape(fault.message)}</soap:Text></soap:Reason><soap:Detail>{error}</soap:Detail>"
-                f"</soap:Fault>").encode()
+        return (
+            f"<soap:Fault><soap:Code><soap:Value>{value}</soap:Value></soap:Code><soap:Reason>"
+            f"<soap:Text>{escape(fault.message)}</soap:Text></soap:Reason><soap:Detail>{error}</soap:Detail>"
+            f"</soap:Fault>"
+        ).encode()
     value = "soap:Client" if fault.sender else "soap:Server"
-    return (f"<soap:Fault><faultcode>{value}</faultcode><faultstring>{escape(fault.message)}</faultstring>"
-            f"<detail>{error}</detail></soap:Fault>").encode()
+    return (
+        f"<soap:Fault><faultcode>{value}</faultcode><faultstring>{escape(fault.message)}</faultstring>"
+        f"<detail>{error}</detail></soap:Fault>"
+    ).encode()
 
 
 def quota_rows_xml(rows: Iterable[tuple[str, str, int, int]], more: bool, total: int) -> bytes:
     """A GetQuotaUsageResponse from ``(name, id, used, limit)`` rows, built by string joins (tens of thousands)."""
-    lines = [f'<account limit="{limit}" id="{id}" name={quoteattr(name)} used="{used}"/>'
-             for name, id, used, limit in rows]
+    lines = [
+        f'<account limit="{limit}" id="{id}" name={quoteattr(name)} used="{used}"/>'
+        for name, id, used, limit in rows
+    ]
     head = f'<GetQuotaUsageResponse xmlns="{ADMIN_NS}" more="{int(more)}" searchTotal="{total}">'
     return (head + "".join(lines) + "</GetQuotaUsageResponse>").encode()
 
@@ -132,18 +144,29 @@ def quota_rows_xml(rows: Iterable[tuple[str, str, int, int]], more: bool, total:
 LIMITS = (0, 524_288_000, 1_073_741_824, 2_147_483_648, 5_368_709_120, 10_737_418_240)
 
 
-def sample_rows(count: int, *, domain: str = "example.com", seed: int = 0) -> list[tuple[str, str, int, int]]:
+def sample_rows(
+    count: int, *, domain: str = "example.com", seed: int = 0
+) -> list[tuple[str, str, int, int]]:
     """``count`` deterministic mailboxes ``(name, id, used, limit)``: mixed quotas including unlimited (0)."""
     rng = random.Random(seed)
     rows = []
     for i in range(count):
         limit = LIMITS[rng.randrange(len(LIMITS))]
         used = rng.randrange(limit) if limit else rng.randrange(3 * 1_073_741_824)
-        rows.append((f"user{i:05d}@{domain}", str(uuid.UUID(int=rng.getrandbits(128), version=4)), used, limit))
+        rows.append(
+            (
+                f"user{i:05d}@{domain}",
+                str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                used,
+                limit,
+            )
+        )
     return rows
 
 
-def quota_usage_envelope(count: int, *, soap_ns: str = SOAP11, domain: str = "example.com", seed: int = 0) -> bytes:
+def quota_usage_envelope(
+    count: int, *, soap_ns: str = SOAP11, domain: str = "example.com", seed: int = 0
+) -> bytes:
     """A whole GetQuotaUsage reply envelope of ``count`` mailboxes (for benchmarks and parser tests)."""
     rows = sorted(sample_rows(count, domain=domain, seed=seed), key=lambda r: r[2], reverse=True)
     return envelope(soap_ns, quota_rows_xml(rows, False, count), change=1)
