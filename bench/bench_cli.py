@@ -30,9 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from puq_bridge.simulators.server import BackgroundServer  # noqa: E402
 from puq_bridge.simulators.whmcs.app import FakeWhmcs  # noqa: E402
 from puq_bridge.simulators.zimbra.app import FakeZimbra  # noqa: E402
-from puq_bridge.usage.model import GB, MailboxUsage  # noqa: E402
+from puq_bridge.units import GB
 from puq_bridge.usage.records import ServiceResult
 from puq_bridge.usage.store import UsageStore
+from puq_bridge.zimbra.models import MailboxUsage  # noqa: E402
 from tests.cli_support import ZimbraTarget, write_bridge  # noqa: E402
 
 _STARTUP = (

@@ -25,8 +25,9 @@ from puq_bridge.clientarea.chart import build_chart  # noqa: E402
 from puq_bridge.clientarea.facts import ServiceFacts
 from puq_bridge.clientarea.render import Renderer  # noqa: E402
 from puq_bridge.clientarea.view import build_view
-from puq_bridge.usage.model import GB, MB, MailboxUsage  # noqa: E402
+from puq_bridge.units import GB, MB
 from puq_bridge.usage.records import DailyPoint, Snapshot  # noqa: E402
+from puq_bridge.zimbra.models import MailboxUsage  # noqa: E402
 
 NOW = dt.datetime(2026, 11, 22, 12, tzinfo=dt.timezone.utc)
 

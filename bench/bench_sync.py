@@ -221,7 +221,7 @@ def run_naive(world: World, args) -> dict:
     """The per-mailbox sync on ``--naive-servers`` servers, sequentially, like the old PHP modules."""
     import datetime as dt
 
-    from puq_bridge.usage.model import bytes_to_mb
+    from puq_bridge.units import bytes_to_mb
 
     world.ask("reset")
     whmcs = _whmcs(world)
@@ -382,7 +382,7 @@ def main(argv=None) -> None:
     parser.add_argument("--per-server", type=int, default=4)
     parser.add_argument("--naive-servers", type=int, default=1, help="0 skips the naive sync")
     args = parser.parse_args(argv)
-    import puq_bridge.zimbra  # noqa: F401  (imports zeep outside the timed runs, as any long-running import)
+    import puq_bridge.zimbra.client  # noqa: F401  (imports zeep outside the timed runs, as any long-running import)
 
     t0 = time.perf_counter()
     world = World(args)

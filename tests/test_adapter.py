@@ -12,10 +12,11 @@ from html import escape, unescape
 import pytest
 
 from puq_bridge.clientarea.render import Renderer
-from puq_bridge.usage.model import MailboxUsage
 from puq_bridge.usage.records import ServiceResult
 from puq_bridge.usage.store import UsageStore
 from puq_bridge.whmcs.client import WhmcsClient
+from puq_bridge.whmcs.params import ModuleParams
+from puq_bridge.zimbra.models import MailboxUsage
 from tests.adapter_support import SECRET, WHMCS_SECRET, make_config
 from tests.fixtures_zimbra import ZIMBRA_ADMIN, ZIMBRA_PASSWORD, GiB, MiB
 from whmcs_module.adapter import FUNCTIONS, dispatch
@@ -167,9 +168,25 @@ def test_life_cycle_round(ctx, fake_zimbra):
 )
 @pytest.mark.parametrize("function", ["CreateAccount", "SuspendAccount", "ChangePackage"])
 def test_bad_params_are_readable_strings_and_touch_nothing(ctx, fake_zimbra, function, bad, expect):
+    if function == "SuspendAccount" and "configoption1" in bad:
+        bad, expect = {"configoption5": "off"}, (
+            "product setting 'Suspension policy' (configoption5) must be one of locked, "
+            "maintenance, closed; got 'off'"
+        )
     result = dispatch(function, params(**bad), ctx)
     assert result == expect
     assert fake_zimbra.requests == []
+
+
+def test_a_function_reads_only_the_settings_it_uses(ctx, fake_zimbra):
+    """Setting 1 (the primary mailbox's quota) is CreateAccount's and ChangePackage's business: a
+    malformed one fails them, naming it, and nothing else."""
+    assert dispatch("CreateAccount", params(), ctx) == "success"
+    bad = params(configoption1="1 GB")
+    for function in ("SuspendAccount", "UnsuspendAccount", "ChangePassword"):
+        assert dispatch(function, bad, ctx) == "success", function
+    for function in ("CreateAccount", "ChangePackage"):
+        assert "'Default mailbox quota (MB)' (configoption1)" in dispatch(function, bad, ctx)
 
 
 def test_missing_objects(ctx):
@@ -796,7 +813,8 @@ def test_a_sync_of_16_at_once_beside_client_area_pages_on_the_same_clients(
         fake_zimbra.add_account(f"biuro@d{i}.pl", quota=GiB, used=(i + 1) * MiB)
         ids.append(fake_whmcs.add_service(client, product, f"d{i}.pl", server_id=SERVER_ID))
     context = serve_context(tmp_path, whmcs_url, zimbra_url, store)
-    zimbra, whmcs = context.zimbra(context.entry_for_params(params())), context.whmcs
+    zimbra = context.zimbra_for(ModuleParams.read(params()).server)
+    whmcs = context.whmcs
     adapters = [dict(zimbra.session.adapters), dict(whmcs.session.adapters)]
     assert {a._pool_maxsize for a in adapters[0].values()} == {8 + 16}
     assert {a._pool_maxsize for a in adapters[1].values()} == {16 + 1}

@@ -8,7 +8,7 @@ import pytest
 
 from puq_bridge.clientarea.chart import build_chart
 from puq_bridge.clientarea.render import Renderer
-from puq_bridge.usage.model import GB, MB
+from puq_bridge.units import GB, MB
 from puq_bridge.usage.records import DailyPoint
 
 DAY = dt.date(2026, 11, 22)

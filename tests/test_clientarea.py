@@ -8,13 +8,16 @@ from decimal import Decimal
 
 import pytest
 
-from puq_bridge.clientarea.facts import ServiceFacts, facts_from_params, facts_from_service
+from puq_bridge.clientarea.facts import ServiceFacts, facts_from_service
+from puq_bridge.clientarea.facts import facts_from_params as _facts_from_params
+from puq_bridge.whmcs.params import ModuleParams
 from puq_bridge.clientarea.view import build_view, mailbox_rows
 from puq_bridge.config import ZimbraConfig
 from puq_bridge.errors import ParamsError
-from puq_bridge.usage.model import GB, MB, MailboxUsage
+from puq_bridge.units import GB, MB
 from puq_bridge.usage.records import DailyPoint, Snapshot
 from puq_bridge.whmcs.models import Client, Service
+from puq_bridge.zimbra.models import MailboxUsage
 
 NOW = dt.datetime(2026, 11, 22, 12, tzinfo=dt.timezone.utc)
 
@@ -143,6 +146,11 @@ PARAMS = {
 }
 
 
+def facts_from_params(raw, entry=None):
+    """The adapter's path: the forwarder's JSON read once, then the facts."""
+    return _facts_from_params(ModuleParams.read(raw), entry)
+
+
 def test_facts_from_params():
     facts = facts_from_params(PARAMS, None)
     assert facts.service_id == 42 and facts.status == "Suspended"
@@ -162,7 +170,9 @@ def test_facts_from_params_configurable_option_wins():
 
 
 def test_facts_from_minimal_params():
-    facts = facts_from_params({"serviceid": 5, "service": {"regdate": "0000-00-00"}})
+    facts = facts_from_params(
+        {"serviceid": 5, "domain": "firma.pl", "service": {"regdate": "0000-00-00"}}
+    )
     assert facts.registration_date is None and facts.recurring_amount is None
     assert facts.total_space_bytes is None and facts.webmail_url == "" and facts.language == ""
 
@@ -171,17 +181,20 @@ def test_facts_from_minimal_params():
     "params, message",
     [
         ({}, "serviceid is missing"),
-        ({"serviceid": "abc"}, "serviceid is not a number: 'abc'"),
-        ({"serviceid": 1, "service": {"regdate": "15/01/2026"}}, "service.regdate is not a date"),
-        ({"serviceid": 1, "service": {"amount": "49 zł"}}, "service.amount is not an amount"),
+        ({"serviceid": "abc"}, "serviceid must be a number, got 'abc'"),
+        ({"serviceid": 1}, "the service has no domain"),
+        ({"serviceid": 1, "domain": "a.pl", "service": {"regdate": "15/01/2026"}}, "service.regdate is not a date"),
+        ({"serviceid": 1, "domain": "a.pl", "service": {"amount": "49 zł"}}, "service.amount is not an amount"),
         ({"serviceid": 1, "service": "x"}, "service must be an object"),
         (
-            {"serviceid": 1, "configoption3": "lots"},
+            {"serviceid": 1, "domain": "a.pl", "configoption3": "lots"},
             r"'Total space \(GB\)' \(configoption3\) must be a number of GB",
         ),
     ],
 )
 def test_bad_params_name_the_key(params, message):
+    """Also: only settings 3 and 6 are the page's business; a bad setting 1 does not matter."""
+    assert facts_from_params({"serviceid": 1, "domain": "a.pl", "configoption1": "1 GB"})
     with pytest.raises(ParamsError, match=message):
         facts_from_params(params)
 

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from puq_bridge.cli import main
 from puq_bridge.demo.pages import page_name
 from puq_bridge.demo.run import LANGS, SYNC_DAYS, run_demo
-from puq_bridge.usage.model import bytes_to_mb
+from puq_bridge.units import bytes_to_mb
 
 NOW = dt.datetime(2026, 5, 20, 9, 30, tzinfo=dt.timezone.utc)
 

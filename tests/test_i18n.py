@@ -9,7 +9,7 @@ import pytest
 
 from puq_bridge.clientarea.i18n import Catalog
 from puq_bridge.clientarea.render import Renderer
-from puq_bridge.usage.model import GB, MB
+from puq_bridge.units import GB, MB
 
 
 @pytest.fixture(scope="module")

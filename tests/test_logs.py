@@ -78,9 +78,10 @@ def _whmcs_error_text(text, secret):
 
 
 def _adapter_text(text, secret):
+    from puq_bridge.whmcs.params import ModuleParams
     from whmcs_module.adapter import scrub
 
-    return scrub(text, {"serverpassword": secret})
+    return scrub(text, ModuleParams.read({"serverpassword": secret}))
 
 
 MASKERS = {

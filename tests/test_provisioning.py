@@ -3,16 +3,8 @@
 import pytest
 
 from puq_bridge.errors import ParamsError, PermissionDenied, ZimbraError
-from puq_bridge.provisioning import (
-    SETTINGS,
-    ProductSettings,
-    Provisioner,
-    ServiceTarget,
-    config_options,
-    normalize_domain,
-    primary_mailbox,
-    total_space_setting,
-)
+from puq_bridge.provisioning import Provisioner
+from puq_bridge.whmcs.params import ModuleParams
 from tests.fixtures_zimbra import GiB, MiB
 
 PASSWORD = "Start-Pass-123"
@@ -35,9 +27,38 @@ def params(**extra):
     return base
 
 
+class Calls:
+    """The Provisioner called as the adapter calls it: WHMCS's params read once, typed parts in."""
+
+    def __init__(self, zimbra):
+        self.provisioner = Provisioner(zimbra)
+
+    def create(self, raw):
+        read = ModuleParams.read(raw)
+        self.provisioner.create(read.target, read.product, read.required_password())
+
+    def suspend(self, raw):
+        read = ModuleParams.read(raw)
+        self.provisioner.suspend(read.target, read.product)
+
+    def unsuspend(self, raw):
+        self.provisioner.unsuspend(ModuleParams.read(raw).target)
+
+    def terminate(self, raw):
+        self.provisioner.terminate(ModuleParams.read(raw).target)
+
+    def change_password(self, raw):
+        read = ModuleParams.read(raw)
+        self.provisioner.change_password(read.target, read.required_password())
+
+    def change_package(self, raw):
+        read = ModuleParams.read(raw)
+        self.provisioner.change_package(read.target, read.product)
+
+
 @pytest.fixture
 def prov(zimbra_admin):
-    return Provisioner(zimbra_admin)
+    return Calls(zimbra_admin)
 
 
 def password_is(url, mailbox, password):
@@ -57,152 +78,6 @@ def password_is(url, mailbox, password):
 
 
 # --- settings and names ------------------------------------------------------------------------------------------
-
-
-def test_config_options_are_the_six_settings_in_whmcs_shape():
-    options = config_options()
-    assert list(options) == [s.label for s in SETTINGS]
-    assert len(options) == 6
-    for field in options.values():
-        assert set(field) >= {"FriendlyName", "Type", "Size", "Default", "Description"}
-        assert field["Type"] in ("text", "dropdown", "yesno")
-    assert options["Suspension policy"]["Options"] == "locked,maintenance,closed"
-    assert options["Tenancy"]["Options"] == "domain,server"
-
-
-def test_settings_defaults_and_parsing():
-    assert ProductSettings.from_params({}) == ProductSettings()
-    parsed = ProductSettings.from_params(
-        params(
-            configoption3="1,5",
-            configoption4="premium",
-            configoption5="Maintenance",
-            configoption6="server",
-        )
-    )
-    assert parsed == ProductSettings(
-        quota_mb=512,
-        max_mailboxes=20,
-        total_space_gb=1.5,
-        cos="premium",
-        suspension_policy="maintenance",
-        tenancy="server",
-    )
-    assert parsed.quota_bytes == 512 * MiB and parsed.total_space_bytes == int(1.5 * GiB)
-    assert ProductSettings.from_params({"configoption3": "0"}).total_space_bytes is None
-
-
-@pytest.mark.parametrize(
-    "text, gib",
-    [
-        ("50", 50),
-        ("50 GB", 50),
-        ("50GB", 50),
-        ("1.5", 1.5),
-        ("1,5 gb", 1.5),
-        ("0", None),
-        ("", None),
-    ],
-)
-def test_total_space_setting_is_read_like_everywhere_else(text, gib):
-    expected = int(gib * GiB) if gib else None
-    assert ProductSettings.from_params({"configoption3": text}).total_space_bytes == expected
-    assert total_space_setting({"configoption3": text, "configoption5": "not a policy"}) == expected
-
-
-@pytest.mark.parametrize(
-    "key, value, expect",
-    [
-        (
-            "configoption1",
-            "lots",
-            "'Default mailbox quota (MB)' (configoption1) must be a whole number",
-        ),
-        ("configoption1", "-5", "configoption1"),
-        ("configoption1", "1.5", "configoption1"),
-        ("configoption2", "ten", "'Maximum mailboxes' (configoption2)"),
-        ("configoption3", "big", "'Total space (GB)' (configoption3) must be a number"),
-        ("configoption3", "nan", "configoption3"),
-        (
-            "configoption3",
-            "-1",
-            "'Total space (GB)' (configoption3) must be a number of GB, 0 or more",
-        ),
-        ("configoption3", "50 MB", "configoption3"),
-        ("configoption5", "deleted", "must be one of locked, maintenance, closed"),
-        ("configoption6", "cluster", "must be one of domain, server"),
-    ],
-)
-def test_bad_settings_name_the_setting(key, value, expect):
-    with pytest.raises(ParamsError, match="product setting") as err:
-        ProductSettings.from_params({key: value})
-    assert expect in str(err.value)
-
-
-@pytest.mark.parametrize(
-    "given, expect",
-    [
-        ("Firma.PL", "firma.pl"),
-        (" firma.pl. ", "firma.pl"),
-        ("zażółć.pl", "xn--za-6ja4f8n1l.pl"),
-        ("a-b.c.example", "a-b.c.example"),
-    ],
-)
-def test_domains_are_normalised(given, expect):
-    assert normalize_domain(given) == expect
-
-
-@pytest.mark.parametrize(
-    "given, expect",
-    [
-        (None, "has no domain"),
-        ("", "has no domain"),
-        ("localhost", "invalid domain"),
-        ("no space.pl", "invalid domain"),
-        ("-a.pl", "invalid domain"),
-        ("a..pl", "invalid domain"),
-        ("a" * 64 + ".pl", "invalid domain"),
-        ("firma.pl/../x", "invalid domain"),
-        ("firma.p1", "invalid domain"),
-    ],
-)
-def test_bad_domains(given, expect):
-    with pytest.raises(ParamsError, match=expect):
-        normalize_domain(given)
-
-
-@pytest.mark.parametrize(
-    "username, expect",
-    [
-        ("", "admin@firma.pl"),
-        ("Biuro", "biuro@firma.pl"),
-        ("jan.kowalski", "jan.kowalski@firma.pl"),
-        ("biuro@firma.pl", "biuro@firma.pl"),
-    ],
-)
-def test_primary_mailbox(username, expect):
-    assert primary_mailbox(username, "firma.pl") == expect
-
-
-@pytest.mark.parametrize(
-    "username, expect",
-    [
-        ("a b", "invalid mailbox name"),
-        (".jan", "invalid mailbox name"),
-        ("jan..k", "invalid mailbox name"),
-        ("x" * 65, "invalid mailbox"),
-        ("jan@other.pl", "not in the service's domain firma.pl"),
-    ],
-)
-def test_bad_mailbox_names(username, expect):
-    with pytest.raises(ParamsError, match=expect):
-        primary_mailbox(username, "firma.pl")
-
-
-def test_service_target_reads_the_params():
-    assert ServiceTarget.from_params(params()) == ServiceTarget(42, "firma.pl", "biuro@firma.pl")
-    with pytest.raises(ParamsError, match="serviceid must be a number"):
-        ServiceTarget.from_params(params(serviceid="x1"))
 
 
 # --- life cycle --------------------------------------------------------------------------------------------------
@@ -365,7 +240,7 @@ def test_terminate_accepts_entries_deleted_meanwhile(fake_zimbra):
         BackgroundServer(app) as server,
         ZimbraAdmin(server.url, "admin@example.com", "zimbra-secret", timeout=2) as admin,
     ):
-        Provisioner(admin).terminate(params())
+        Calls(admin).terminate(params())
     assert "firma.pl" not in fake_zimbra.domains
     assert [
         fake_zimbra.count(op)
@@ -456,6 +331,6 @@ def test_unreachable_zimbra_is_a_readable_error(zimbra_server):
     fake.inject("html", on="Auth")
     client = ZimbraAdmin(url, "admin@example.com", "zimbra-secret", name="mail9", timeout=2)
     with pytest.raises(ZimbraError, match="mail9") as err:
-        Provisioner(client).create(params())
+        Calls(client).create(params())
     assert "zimbra-secret" not in str(err.value) and "\n" not in str(err.value)
     client.close()

@@ -280,7 +280,7 @@ def test_the_api_role_lists_exactly_the_actions_the_bridge_calls():
 
 
 def test_the_product_settings_table_matches_the_module_settings():
-    from puq_bridge.provisioning import SETTINGS
+    from puq_bridge.whmcs.params import SETTINGS
 
     rows = re.findall(r"^\| (\d) \| ([^|]+?) \|", _section("The WHMCS module (forwarder)"), re.M)
     assert [(int(n), label) for n, label in rows] == [

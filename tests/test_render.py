@@ -14,8 +14,9 @@ import pytest
 from puq_bridge.clientarea.facts import ServiceFacts
 from puq_bridge.clientarea.render import Renderer
 from puq_bridge.errors import ConfigError
-from puq_bridge.usage.model import GB, MB, MailboxUsage
+from puq_bridge.units import GB, MB
 from puq_bridge.usage.records import DailyPoint, Snapshot
+from puq_bridge.zimbra.models import MailboxUsage
 
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.timezone.utc)
 SERVICE_PASSWORD = "Sekret-Hasl0!"

@@ -10,9 +10,10 @@ import pytest
 from puq_bridge.simulators.server import BackgroundServer
 from puq_bridge.simulators.whmcs.app import FakeWhmcs
 from puq_bridge.simulators.zimbra.app import FakeZimbra
-from puq_bridge.usage.model import GB, MB, MailboxUsage
+from puq_bridge.units import GB, MB
 from puq_bridge.usage.records import ServiceResult
 from puq_bridge.usage.store import UsageStore
+from puq_bridge.zimbra.models import MailboxUsage
 
 from .cli_support import ZimbraTarget, one_error_line, write_bridge
 

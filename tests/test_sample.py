@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from puq_bridge.demo.sample import HISTORY_DAYS, build_sample
-from puq_bridge.usage.model import GB
+from puq_bridge.units import GB
 
 TODAY = dt.date(2026, 5, 20)
 
@@ -69,9 +69,9 @@ def test_one_service_is_to_be_suspended_and_dates_follow_today(sample):
 
 def test_products_carry_the_six_module_settings(sample):
     settings = sample.products[0].module_settings()
-    assert sorted(settings) == [f"configoption{i}" for i in range(1, 7)]
-    assert settings["configoption5"] in {"locked", "maintenance", "closed"}
-    assert settings["configoption6"] in {"domain", "server"}
+    assert settings.quota_mb == sample.products[0].default_quota_mb
+    assert settings.suspension_policy in {"locked", "maintenance", "closed"}
+    assert settings.tenancy in {"domain", "server"}
 
 
 def test_passwords_are_not_in_the_repr(sample):

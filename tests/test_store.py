@@ -7,10 +7,10 @@ import threading
 import pytest
 
 from puq_bridge.errors import StoreError
-from puq_bridge.usage.model import MailboxUsage
 from puq_bridge.usage.records import DailyPoint, ServiceResult, ServiceSettings
 from puq_bridge.usage.schema import SCHEMA_VERSION
 from puq_bridge.usage.store import UsageStore
+from puq_bridge.zimbra.models import MailboxUsage
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2026, 11, 1, 3, 0, tzinfo=UTC)

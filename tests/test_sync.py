@@ -412,7 +412,7 @@ def test_the_engine_never_resizes_a_clients_pool_and_pooled_clients_keep_their_c
     adapter other threads (ClientArea) use the same clients at that moment."""
     from puq_bridge.http import pooled_session
     from puq_bridge.whmcs.client import WhmcsClient
-    from puq_bridge.zimbra.connect import zimbra_from_config
+    from puq_bridge.zimbra.client import ZimbraAdmin
 
     _, url = whmcs_server
     mail = farm.add_mail("mail1")
@@ -422,7 +422,7 @@ def test_the_engine_never_resizes_a_clients_pool_and_pooled_clients_keep_their_c
         farm.service("mail1", f"d{i}.example.pl")
     caplog.set_level("WARNING", logger="urllib3.connectionpool")
     whmcs = WhmcsClient(url, "whmcs-id", "whmcs-secret", timeout=2, session=pooled_session(12))
-    zimbra = zimbra_from_config(mail.entry, pool_size=12)
+    zimbra = ZimbraAdmin.from_config(mail.entry, pool_size=12)
     sessions = (whmcs.session, zimbra.session, whmcs_client.session)
     adapters = [dict(session.adapters) for session in sessions]
     report = SyncEngine(

@@ -1,18 +1,13 @@
 import pytest
 
+from puq_bridge.units import GB, MB, bytes_to_gb, bytes_to_mb, parse_total_space, percent
 from puq_bridge.usage.model import (
-    GB,
-    MB,
     DomainUsage,
-    MailboxUsage,
-    bytes_to_gb,
-    bytes_to_mb,
-    parse_total_space,
-    percent,
     service_limit_bytes,
     service_total_space,
     total_space_from_options,
 )
+from puq_bridge.zimbra.models import MailboxUsage
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,10 @@
-"""``dispatch``: a WHMCS module function name and its params → the value that WHMCS function must return.
+"""``dispatch``: a WHMCS module function name and its params → what that WHMCS function returns.
 
-Thin over the library: provisioning goes to :class:`~puq_bridge.provisioning.Provisioner`, the client area to the
-store and the renderer, the usage update to the sync engine. ``dispatch`` never raises: a bad param, an unreachable
-Zimbra or a bug becomes a readable, secret-free string (or the array form the function needs).
+Thin over the library: WHMCS's params become a :class:`~puq_bridge.whmcs.params.ModuleParams` here,
+once; provisioning goes to :class:`~puq_bridge.provisioning.Provisioner`, the client area to the
+store and the renderer, the usage update to the sync engine. ``dispatch`` never raises: a bad param,
+an unreachable Zimbra or a bug becomes a readable, secret-free string (or the array form the
+function needs).
 """
 
 from __future__ import annotations
@@ -14,27 +16,22 @@ from typing import Any, Callable, Mapping
 
 from puq_bridge.errors import ParamsError, PuqBridgeError
 from puq_bridge.logs import mask_secrets
-from puq_bridge.provisioning import (
-    ProductSettings,
-    Provisioner,
-    ServiceTarget,
-    config_options,
-    required_password,
-)
+from puq_bridge.provisioning import Provisioner
+from puq_bridge.whmcs.params import ModuleParams, config_options
 from whmcs_module import views
 from whmcs_module.context import AdapterContext
 
 log = logging.getLogger(__name__)
 
-#: params whose values are secrets (scrubbed from every message).
-SECRET_PARAMS = ("password", "serverpassword", "serveraccesshash")
-#: the catalog key of the notice a client sees when its page cannot be built (the details go to the log).
+#: the catalog key of the notice a client sees when its page cannot be built (details: the log).
 CLIENT_NOTICE_KEY = "notice.unavailable"
+#: that notice in English: the forwarder's fallback, and the text when no catalog has the key.
+CLIENT_NOTICE = "Service details are temporarily unavailable. Please try again later."
 
-Handler = Callable[[Mapping[str, Any], AdapterContext], Any]
+Handler = Callable[[ModuleParams, AdapterContext], Any]
 
 
-def meta_data(params: Mapping[str, Any], ctx: AdapterContext) -> dict:
+def meta_data(params: ModuleParams | None = None, ctx: AdapterContext | None = None) -> dict:
     """MetaData: how WHMCS lists the module."""
     return {
         "DisplayName": "Zimbra mail (puq-bridge)",
@@ -45,41 +42,68 @@ def meta_data(params: Mapping[str, Any], ctx: AdapterContext) -> dict:
     }
 
 
-def config_options_fn(params: Mapping[str, Any], ctx: AdapterContext) -> dict:
+def config_options_fn(params: ModuleParams | None = None, ctx: AdapterContext | None = None) -> dict:
     """ConfigOptions: the product's module settings (configoption1..6)."""
     return config_options()
 
 
-def check_connection(params: Mapping[str, Any], ctx: AdapterContext) -> dict:
+def check_connection(params: ModuleParams, ctx: AdapterContext) -> dict:
     """TestConnection: authenticate and GetVersionInfo against the server the params describe."""
-    zimbra = ctx.zimbra_for_params(params)
+    zimbra = ctx.zimbra_for(params.server)
     zimbra.authenticate()
     info = zimbra.version_info()
     log.info("TestConnection: Zimbra %s on %s", info.version, info.host)
     return {"success": True, "error": ""}
 
 
-def _life_cycle(method: str) -> Handler:
-    def handler(params: Mapping[str, Any], ctx: AdapterContext) -> str:
-        # The service's own params are checked before the server is looked up: their errors say more.
-        target = ServiceTarget.from_params(params)
-        settings = ProductSettings.from_params(params)
-        if method in ("create", "change_password"):
-            required_password(params)
-        if method in (
-            "create",
-            "change_package",
-        ):  # the sync and `render` never get module settings: keep them
-            views.remember_settings(ctx, target.service_id, settings)
-        getattr(Provisioner(ctx.zimbra_for_params(params)), method)(params)
-        return "success"
-
-    handler.__name__ = method
-    handler.__doc__ = f"{method}: see :class:`~puq_bridge.provisioning.Provisioner`."
-    return handler
+def _create(params: ModuleParams, ctx: AdapterContext) -> str:
+    """CreateAccount: the domain with the product's limits, and the primary mailbox."""
+    target, settings, password = params.target, params.product, params.required_password()
+    views.remember_settings(ctx, target.service_id, settings)
+    Provisioner(ctx.zimbra_for(params.server)).create(target, settings, password)
+    return "success"
 
 
-def admin_custom_buttons(params: Mapping[str, Any], ctx: AdapterContext) -> dict:
+def _suspend(params: ModuleParams, ctx: AdapterContext) -> str:
+    """SuspendAccount: the domain's status after the product's suspension policy."""
+    target, policy = params.target, params.product
+    policy.suspension_policy  # checked before the server is looked up: its error says more
+    Provisioner(ctx.zimbra_for(params.server)).suspend(target, policy)
+    return "success"
+
+
+def _unsuspend(params: ModuleParams, ctx: AdapterContext) -> str:
+    """UnsuspendAccount: the domain active again."""
+    target = params.target
+    Provisioner(ctx.zimbra_for(params.server)).unsuspend(target)
+    return "success"
+
+
+def _terminate(params: ModuleParams, ctx: AdapterContext) -> str:
+    """TerminateAccount: the domain and everything in it deleted."""
+    target = params.target
+    Provisioner(ctx.zimbra_for(params.server)).terminate(target)
+    return "success"
+
+
+def _change_password(params: ModuleParams, ctx: AdapterContext) -> str:
+    """ChangePassword: the primary mailbox's password."""
+    target, password = params.target, params.required_password()
+    Provisioner(ctx.zimbra_for(params.server)).change_password(target, password)
+    return "success"
+
+
+def _change_package(params: ModuleParams, ctx: AdapterContext) -> str:
+    """ChangePackage: the product's limits and class of service re-applied."""
+    target, settings = params.target, params.product
+    views.remember_settings(ctx, target.service_id, settings)
+    Provisioner(ctx.zimbra_for(params.server)).change_package(target, settings)
+    return "success"
+
+
+def admin_custom_buttons(
+    params: ModuleParams | None = None, ctx: AdapterContext | None = None
+) -> dict:
     """AdminCustomButtonArray: label → function."""
     return {"Sync usage now": "SyncUsage"}
 
@@ -88,12 +112,12 @@ FUNCTIONS: dict[str, Handler] = {
     "MetaData": meta_data,
     "ConfigOptions": config_options_fn,
     "TestConnection": check_connection,
-    "CreateAccount": _life_cycle("create"),
-    "SuspendAccount": _life_cycle("suspend"),
-    "UnsuspendAccount": _life_cycle("unsuspend"),
-    "TerminateAccount": _life_cycle("terminate"),
-    "ChangePassword": _life_cycle("change_password"),
-    "ChangePackage": _life_cycle("change_package"),
+    "CreateAccount": _create,
+    "SuspendAccount": _suspend,
+    "UnsuspendAccount": _unsuspend,
+    "TerminateAccount": _terminate,
+    "ChangePassword": _change_password,
+    "ChangePackage": _change_package,
     "ClientArea": views.client_area,
     "UsageUpdate": views.usage_update,
     "AdminServicesTabFields": views.admin_services_tab_fields,
@@ -103,64 +127,51 @@ FUNCTIONS: dict[str, Handler] = {
 
 
 def dispatch(function: str, params: Mapping[str, Any], ctx: AdapterContext) -> Any:
-    """Run one WHMCS module function; returns ``"success"``, a readable error string, or the function's array.
+    """Run one WHMCS module function; returns ``"success"``, a readable error string, or the
+    function's array.
 
-    Never raises and never returns a secret (passwords of the params and of the config are masked).
+    ``params`` is the JSON object the forwarder sent; it is read here, once, into a
+    :class:`~puq_bridge.whmcs.params.ModuleParams`. Never raises and never returns a secret
+    (passwords of the params and of the config are masked).
     """
     handler = FUNCTIONS.get(function)
     if handler is None:
         return f"unknown module function {str(function)[:60]!r}"
-    if not isinstance(params, Mapping):
-        log.warning("%s: params must be an object", function)
-        return _failure(function, "params must be an object", {}, ctx)
     started = time.perf_counter()
+    read = ModuleParams()
     try:
-        result = handler(params, ctx)
+        read = ModuleParams.read(params)
+        result = handler(read, ctx)
         outcome = "ok" if not isinstance(result, str) or result == "success" else "error"
         if isinstance(result, str):
-            result = scrub(result, params, ctx)
-        elif (
-            function == "AdminServicesTabFields"
-        ):  # server messages: mask the raw text, then escape it for HTML
-            result = {
-                label: html.escape(scrub(value, params, ctx)) for label, value in result.items()
-            }
+            result = scrub(result, read, ctx)
+        elif function == "AdminServicesTabFields":
+            # server messages: mask the raw text, then escape it for HTML
+            result = {k: html.escape(scrub(v, read, ctx)) for k, v in result.items()}
     except PuqBridgeError as err:
-        message = scrub(str(err), params, ctx)
-        result, outcome = _failure(function, message, params, ctx), "error"
-        if function == "ClientArea" or not isinstance(
-            err, ParamsError
-        ):  # the client never sees the details
-            log.warning("%s for service %s: %s", function, params.get("serviceid"), message)
+        message = scrub(str(err), read, ctx)
+        result, outcome = _failure(function, message, read, ctx), "error"
+        if function == "ClientArea" or not isinstance(err, ParamsError):
+            # the client never sees the details: they go to the log
+            log.warning("%s for service %s: %s", function, read.service_id_text, message)
     except Exception as err:  # a bug must not reach WHMCS as a traceback
         log.error(
             "%s for service %s failed unexpectedly: %s",
             function,
-            params.get("serviceid"),
+            read.service_id_text,
             type(err).__name__,
         )
         log.debug("%s traceback", function, exc_info=True)
-        result, outcome = (
-            _failure(
-                function,
-                f"internal error in {function} ({type(err).__name__}); see the puq-bridge log",
-                params,
-                ctx,
-            ),
-            "error",
-        )
-    log.info(
-        "%s service=%s %s in %.1f ms",
-        function,
-        params.get("serviceid"),
-        outcome,
-        (time.perf_counter() - started) * 1000,
-    )
+        message = f"internal error in {function} ({type(err).__name__}); see the puq-bridge log"
+        result, outcome = _failure(function, message, read, ctx), "error"
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    log.info("%s service=%s %s in %.1f ms", function, read.service_id_text, outcome, elapsed_ms)
     return result
 
 
-def _failure(function: str, message: str, params: Mapping[str, Any], ctx: AdapterContext) -> Any:
-    """A failed call in the shape its WHMCS function returns (ClientArea: a generic notice, never ``message``)."""
+def _failure(function: str, message: str, params: ModuleParams, ctx: AdapterContext) -> Any:
+    """A failed call in the shape its WHMCS function returns (ClientArea: a generic notice, never
+    ``message``)."""
     if function == "TestConnection":
         return {"success": False, "error": message}
     if function == "ClientArea":
@@ -170,34 +181,32 @@ def _failure(function: str, message: str, params: Mapping[str, Any], ctx: Adapte
     return message
 
 
-def client_notice(params: Mapping[str, Any], ctx: AdapterContext) -> str:
-    """The markup of the short notice a client sees instead of a page that failed, in the client's language.
+def client_notice(params: ModuleParams, ctx: AdapterContext) -> str:
+    """The markup of the short notice a client sees instead of a page that failed, in the client's
+    language.
 
-    It says nothing about the cause: server names, Zimbra URLs and store paths are for the log, not the client.
-    The text is the catalogs' ``notice.unavailable``; the forwarder's English fallback when a catalog (an operator's
-    older override) lacks it or cannot be read.
+    It says nothing about the cause: server names, Zimbra URLs and store paths are for the log, not
+    the client. The text is the catalogs' ``notice.unavailable``; :data:`CLIENT_NOTICE` when a
+    catalog (an operator's older override) lacks it or cannot be read.
     """
-    from whmcs_module.forwarder import CLIENT_NOTICE  # (forwarder imports this module)
-
     text = CLIENT_NOTICE
-    details = params.get("clientsdetails")
     try:
         renderer = ctx.renderer
-        catalog = renderer.catalog(
-            renderer.language_for(details.get("language") if isinstance(details, Mapping) else None)
-        )
+        catalog = renderer.catalog(renderer.language_for(params.client.language or None))
         if catalog.has(CLIENT_NOTICE_KEY):
             text = catalog.text(CLIENT_NOTICE_KEY)
     except Exception as err:  # a broken catalog must not turn a notice into a traceback
-        log.warning(
-            "ClientArea notice: translations unavailable (%s); showing the English notice", err
-        )
-    return f'<div class="alert alert-warning" role="alert" data-puq="notice-unavailable">{html.escape(text)}</div>'
+        log.warning("ClientArea notice: translations unavailable (%s); showing English", err)
+    return (
+        '<div class="alert alert-warning" role="alert" data-puq="notice-unavailable">'
+        f"{html.escape(text)}</div>"
+    )
 
 
-def scrub(text: str, params: Mapping[str, Any], ctx: AdapterContext | None = None) -> str:
-    """``text`` with the params' and the config's secret values masked (:func:`puq_bridge.logs.mask_secrets`)."""
-    secrets = [str(params.get(key) or "") for key in SECRET_PARAMS]
+def scrub(text: str, params: ModuleParams, ctx: AdapterContext | None = None) -> str:
+    """``text`` with the params' and the config's secret values masked
+    (:func:`puq_bridge.logs.mask_secrets`)."""
+    secrets = params.secrets()
     if ctx is not None:
         secrets += ctx.secrets()
     return mask_secrets(text, secrets)

@@ -5,62 +5,22 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Callable
 
 from puq_bridge.config import Config, ZimbraConfig
-from puq_bridge.errors import ParamsError
-from puq_bridge.zimbra.connect import zimbra_from_config
+from puq_bridge.whmcs.params import ServerParams
 
 if TYPE_CHECKING:
     from puq_bridge.zimbra.client import ZimbraAdmin
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PORT = 7071
-PARAM_TIMEOUT = 30.0
-
-
-def _truthy(value: Any) -> bool:
-    return str(value).strip().lower() in ("1", "on", "true", "yes")
-
-
-def entry_from_params(params: Mapping[str, Any]) -> ZimbraConfig:
-    """A Zimbra server described by WHMCS's server fields (``serverhostname`` or ``serverip``, ``serverport``
-    (default 7071), ``serversecure``, ``serverusername``, ``serverpassword``); raises :class:`ParamsError`."""
-    host = str(params.get("serverhostname") or params.get("serverip") or "").strip()
-    if not host:
-        raise ParamsError(
-            "no Zimbra server: the service has no server assigned in WHMCS "
-            "(serverhostname/serverip empty) and no [[zimbra]] entry matches"
-        )
-    port_text = str(params.get("serverport") or "").strip() or str(DEFAULT_PORT)
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ParamsError(f"serverport must be a port number, got {port_text[:20]!r}")
-    user = str(params.get("serverusername") or "").strip()
-    password = params.get("serverpassword") or ""
-    if not user or not password:
-        raise ParamsError(
-            f"WHMCS server {host} has no username or password for the Zimbra admin API"
-        )
-    scheme = "https" if _truthy(params.get("serversecure", "")) else "http"
-    server_id = str(params.get("serverid") or "").strip()
-    whmcs_server: int | str = int(server_id) if server_id.isdigit() else host
-    url_host = f"[{host}]" if ":" in host else host
-    return ZimbraConfig(
-        name=host,
-        whmcs_server=whmcs_server,
-        url=f"{scheme}://{url_host}:{port_text}",
-        admin_user=user,
-        password=str(password),
-        verify=True,
-        timeout=PARAM_TIMEOUT,
-    )
-
-
 def default_zimbra_factory(entry: ZimbraConfig, pool_size: int | None = None) -> "ZimbraAdmin":
     """Build a :class:`~puq_bridge.zimbra.ZimbraAdmin` for one server (imports zeep), its connection pool sized for
     ``pool_size`` requests at once (default: requests' 10)."""
-    return zimbra_from_config(entry, pool_size=pool_size)
+    from puq_bridge.zimbra.client import ZimbraAdmin
+
+    return ZimbraAdmin.from_config(entry, pool_size=pool_size)
 
 
 class AdapterContext:
@@ -107,10 +67,11 @@ class AdapterContext:
         self._clients: dict[tuple, "ZimbraAdmin"] = {}
         self._lock = threading.Lock()
 
-    def entry_for_params(self, params: Mapping[str, Any]) -> ZimbraConfig:
-        """The ``[[zimbra]]`` entry for the params' ``serverid``/``serverhostname``, else one built from the params."""
-        entry = self.config.zimbra_for(params.get("serverid"), params.get("serverhostname"))
-        return entry if entry is not None else entry_from_params(params)
+    def entry_for(self, server: ServerParams) -> ZimbraConfig:
+        """The ``[[zimbra]]`` entry for WHMCS's server (by id, else hostname), else one built from
+        WHMCS's server fields (:meth:`~puq_bridge.whmcs.params.ServerParams.zimbra_entry`)."""
+        entry = self.config.zimbra_for(server.server_id or None, server.hostname or None)
+        return entry if entry is not None else server.zimbra_entry()
 
     def zimbra(self, entry: ZimbraConfig) -> "ZimbraAdmin":
         """The one cached client of a server (keyed by name, URL, user and a hash of the password)."""
@@ -123,9 +84,9 @@ class AdapterContext:
                 log.debug("new Zimbra client for %s", entry.name)
             return client
 
-    def zimbra_for_params(self, params: Mapping[str, Any]) -> "ZimbraAdmin":
-        """The cached client of the params' server."""
-        return self.zimbra(self.entry_for_params(params))
+    def zimbra_for(self, server: ServerParams) -> "ZimbraAdmin":
+        """The cached client of WHMCS's server."""
+        return self.zimbra(self.entry_for(server))
 
     @property
     def renderer(self):

@@ -19,8 +19,14 @@ from typing import Any
 
 import jinja2
 
-from puq_bridge.provisioning import config_options
-from whmcs_module.adapter import SECRET_PARAMS, admin_custom_buttons, meta_data
+from puq_bridge.whmcs.params import (
+    CLIENT_KEYS,
+    PARAM_KEYS,
+    SECRET_PARAMS,
+    SERVICE_FIELDS,
+    config_options,
+)
+from whmcs_module.adapter import CLIENT_NOTICE, admin_custom_buttons, meta_data
 
 log = logging.getLogger(__name__)
 
@@ -33,51 +39,6 @@ LIFE_CYCLE = (
     "ChangePassword",
     "ChangePackage",
 )
-#: top-level $params passed on (configoption1..24, customfields, configoptions and clientsdetails are added apart).
-PARAM_KEYS = (
-    "serviceid",
-    "userid",
-    "pid",
-    "serverid",
-    "domain",
-    "username",
-    "password",
-    "producttype",
-    "moduletype",
-    "serverip",
-    "serverhostname",
-    "serverusername",
-    "serverpassword",
-    "serversecure",
-    "serverport",
-    "dedicatedip",
-    "status",
-)
-#: clientsdetails fields passed on (never ``password``, the hash).
-CLIENT_KEYS = (
-    "userid",
-    "id",
-    "client_id",
-    "firstname",
-    "lastname",
-    "companyname",
-    "email",
-    "language",
-    "currency",
-    "currency_code",
-    "country",
-)
-#: the ``service`` block: key sent → attribute of WHMCS's service model (tblhosting column).
-SERVICE_FIELDS = {
-    "regdate": "regdate",
-    "nextduedate": "nextduedate",
-    "billingcycle": "billingcycle",
-    "amount": "amount",
-    "paymentmethod": "paymentmethod",
-    "status": "domainstatus",
-    "dedicatedip": "dedicatedip",
-}
-CLIENT_NOTICE = "Service details are temporarily unavailable. Please try again later."
 
 
 def php_string(value: Any) -> str:
@@ -135,9 +96,9 @@ def check_name(name: str) -> str:
 def render_module(name: str) -> str:
     """The PHP source of ``NAME.php``."""
     fallbacks = {
-        "MetaData": meta_data({}, None),
+        "MetaData": meta_data(),
         "ConfigOptions": config_options(),
-        "AdminCustomButtonArray": admin_custom_buttons({}, None),
+        "AdminCustomButtonArray": admin_custom_buttons(),
     }
     return (
         _environment()

@@ -13,11 +13,11 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Callable
 
 from puq_bridge.errors import NoSuchDomain, ParamsError, PuqBridgeError, StoreError
-from puq_bridge.provisioning import ProductSettings, ServiceTarget, service_id
-from puq_bridge.usage.model import bytes_to_gb, percent
+from puq_bridge.units import bytes_to_gb, percent
+from puq_bridge.whmcs.params import ModuleParams, ProductSettings
 
 if TYPE_CHECKING:
     from whmcs_module.context import AdapterContext
@@ -80,36 +80,38 @@ def _cache_key(facts, snapshot, history) -> tuple:
     return facts, reading, tuple(history)
 
 
-def client_area(params: Mapping[str, Any], ctx: "AdapterContext") -> dict:
-    """ClientArea: the two tabs (server information, resource usage) as HTML."""
+def client_area(params: ModuleParams, ctx: "AdapterContext") -> dict:
+    """ClientArea: the two tabs (server information, resource usage) as HTML.
+
+    Reads only what the page shows: the service, its server and client, and the product's total
+    space and tenancy (a malformed setting the page does not use never breaks it).
+    """
     from puq_bridge.clientarea.facts import facts_from_params
+    from puq_bridge.clientarea.reading import page_usage
     from puq_bridge.usage.live import live_snapshot
 
-    entry = ctx.entry_for_params(params)
-    settings = ProductSettings.from_params(params)
-    target = ServiceTarget.from_params(params)
+    entry = ctx.entry_for(params.server)
     facts = facts_from_params(params, entry)
-    remember_settings(ctx, target.service_id, settings)
-    # WHMCS's params name the gateway by its module ("banktransfer"); the client knows it as "Bank Transfer".
+    tenancy = params.product.tenancy
+    remember_settings(ctx, facts.service_id, params.product)
+    # WHMCS's params name the gateway by its module ("banktransfer"); the client knows it as
+    # "Bank Transfer".
     facts = dataclasses.replace(
         facts, payment_method=ctx.payment_methods.name(facts.payment_method)
     )
-    snapshot, history = None, []
-    if ctx.store is not None and target.service_id is not None:
-        stored = ctx.store.latest(target.service_id)
-        if (
-            stored is not None and stored.tenancy == settings.tenancy
-        ):  # a reading of what this page must show
-            snapshot = stored
-        history = ctx.store.history(target.service_id)
-    if snapshot is None:
-        snapshot = live_snapshot(
+
+    def read_live():
+        return live_snapshot(
             ctx.zimbra(entry),
-            target.domain,
+            facts.domain,
             service_id=facts.service_id,
-            tenancy=settings.tenancy,
+            tenancy=tenancy,
             total_space_bytes=facts.total_space_bytes,
         )
+
+    usage = page_usage(ctx.store, facts.service_id, tenancy, read_live)
+    snapshot, history = usage.snapshot, usage.history
+    if usage.live:
         return client_area_result(ctx.renderer.client_area(facts, snapshot, history))
     markup = ctx.render_cache.get(
         _cache_key(facts, snapshot, history),
@@ -119,41 +121,35 @@ def client_area(params: Mapping[str, Any], ctx: "AdapterContext") -> dict:
 
 
 def remember_settings(ctx: "AdapterContext", sid: int | None, settings: ProductSettings) -> None:
-    """Keep the product's total space (setting 3) and tenancy (setting 6) for the sync and the ``render`` command
-    (WHMCS's API never gives them module settings); called wherever WHMCS sends module params.
+    """Keep the product's total space (setting 3) and tenancy (setting 6) for the sync and the
+    ``render`` command (WHMCS's API never gives them module settings); called wherever WHMCS sends
+    module params. A malformed setting 3 or 6 raises :class:`ParamsError` naming it.
 
-    Best effort: a store that cannot be written is logged and does not fail the WHMCS call.
+    Best effort otherwise: a store that cannot be written is logged and does not fail the call.
     """
+    total, tenancy = settings.total_space_bytes, settings.tenancy
     if ctx.store is None or sid is None:
         return
     try:
-        if ctx.store.remember_settings(sid, settings.total_space_bytes, settings.tenancy):
+        if ctx.store.remember_settings(sid, total, tenancy):
             log.info(
                 "service %s: product total space now %s bytes, tenancy %s",
                 sid,
-                settings.total_space_bytes or "not set",
-                settings.tenancy,
+                total or "not set",
+                tenancy,
             )
     except StoreError as err:
         log.warning("service %s: could not remember the product settings: %s", sid, err)
 
 
-def remembered_settings(params: Mapping[str, Any]) -> ProductSettings:
-    """Only the product settings the store keeps (3 total space, 6 tenancy), parsed; the others take their defaults,
-    so a bad value there does not fail a call that does not use it. Raises :class:`ParamsError` naming the setting."""
-    return ProductSettings.from_params(
-        {key: params.get(key) for key in ("configoption3", "configoption6")}
-    )
-
-
-def admin_services_tab_fields(params: Mapping[str, Any], ctx: "AdapterContext") -> dict:
+def admin_services_tab_fields(params: ModuleParams, ctx: "AdapterContext") -> dict:
     """AdminServicesTabFields: domain status, mailbox count, usage and last sync (label → plain-text value).
 
     The values carry server messages: :func:`~whmcs_module.adapter.dispatch` masks secrets in them and then
     HTML-escapes them, in that order (escaping first would hide a secret with ``&``, ``<`` or ``"`` from the mask).
     """
-    target = ServiceTarget.from_params(params)
-    entry = ctx.entry_for_params(params)
+    target = params.target
+    entry = ctx.entry_for(params.server)
     zimbra = ctx.zimbra(entry)
     fields: dict[str, str] = {"Zimbra server": entry.name}
     try:
@@ -190,33 +186,23 @@ def _engine(ctx: "AdapterContext", entry):
 
     if ctx.whmcs is None:
         raise ParamsError("the usage sync needs the WHMCS API ([whmcs] in the config)")
-    sync = ctx.config.sync
-    return SyncEngine(
-        ctx.whmcs,
-        [entry],
-        ctx.zimbra,
-        store=ctx.store,
-        products=sync.products,
-        statuses=sync.statuses,
-        concurrency=sync.concurrency,
-        per_server_concurrency=sync.per_server_concurrency,
+    return SyncEngine.from_config(
+        ctx.config, ctx.whmcs, ctx.zimbra, store=ctx.store, servers=[entry]
     )
 
 
-def usage_update(params: Mapping[str, Any], ctx: "AdapterContext") -> str:
+def usage_update(params: ModuleParams, ctx: "AdapterContext") -> str:
     """UsageUpdate: the usage sync of the server WHMCS names (all its services)."""
-    entry = ctx.entry_for_params(params)
+    entry = ctx.entry_for(params.server)
     report = _engine(ctx, entry).run(only_servers=[entry.name])
     return _report_result(report, f"usage sync of {entry.name}")
 
 
-def sync_usage(params: Mapping[str, Any], ctx: "AdapterContext") -> str:
+def sync_usage(params: ModuleParams, ctx: "AdapterContext") -> str:
     """SyncUsage (admin button): the usage sync of this one service."""
-    sid = service_id(params)
-    if sid is None:
-        raise ParamsError("serviceid is missing")
-    entry = ctx.entry_for_params(params)
-    remember_settings(ctx, sid, remembered_settings(params))
+    sid = params.require_service_id()
+    entry = ctx.entry_for(params.server)
+    remember_settings(ctx, sid, params.product)
     report = _engine(ctx, entry).run(only_services=[sid])
     return _report_result(report, f"usage sync of service {sid}", skipped_fails=True)
 

@@ -58,27 +58,17 @@ class AppContext:
         """A :class:`~puq_bridge.whmcs.WhmcsClient` for ``[whmcs]``, its connection pool sized for a sync's
         ``concurrency`` writes at once (default ``[sync] concurrency``) plus one request beside them (the adapter's
         payment-method lookup)."""
-        from puq_bridge.http import pooled_session
         from puq_bridge.whmcs.client import WhmcsClient
 
-        w = self.config.whmcs
-        session = pooled_session((concurrency or self.config.sync.concurrency) + 1)
-        return WhmcsClient(
-            w.url,
-            w.identifier,
-            w.secret,
-            access_key=w.access_key,
-            timeout=w.timeout,
-            verify=w.verify,
-            session=session,
-        )
+        pool_size = (concurrency or self.config.sync.concurrency) + 1
+        return WhmcsClient.from_config(self.config.whmcs, pool_size=pool_size)
 
     def zimbra(self, entry):
         """A :class:`~puq_bridge.zimbra.ZimbraAdmin` for one ``[[zimbra]]`` entry (imports zeep), its connection pool
         sized for a sync's readers of one server (``[sync] per_server_concurrency``)."""
-        from puq_bridge.zimbra.connect import zimbra_from_config
+        from puq_bridge.zimbra.client import ZimbraAdmin
 
-        return zimbra_from_config(entry, pool_size=self.config.sync.per_server_concurrency)
+        return ZimbraAdmin.from_config(entry, pool_size=self.config.sync.per_server_concurrency)
 
     def store(self):
         """The :class:`~puq_bridge.store.UsageStore` at ``[store] path``."""

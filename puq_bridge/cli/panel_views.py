@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from puq_bridge.usage.model import GB, bytes_to_mb, percent
+from puq_bridge.units import GB, bytes_to_mb, percent
 
 NO_DATA = "no data yet"
 UNLIMITED = "unlimited"

@@ -59,15 +59,8 @@ def sync_usage(
         return client
 
     store = None if dry_run else app.store()
-    engine = SyncEngine(
-        app.whmcs(concurrency),
-        cfg.zimbra,
-        zimbra_factory,
-        store=store,
-        products=cfg.sync.products,
-        statuses=cfg.sync.statuses,
-        concurrency=concurrency or cfg.sync.concurrency,
-        per_server_concurrency=cfg.sync.per_server_concurrency,
+    engine = SyncEngine.from_config(
+        cfg, app.whmcs(concurrency), zimbra_factory, store=store, concurrency=concurrency
     )
     bar = _ProgressBar() if _interactive() else None
     try:

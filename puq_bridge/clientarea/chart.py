@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol, Sequence
 
 from puq_bridge.clientarea.i18n import Catalog
-from puq_bridge.usage.model import GB, MB
+from puq_bridge.units import GB, MB
 
 #: Above this many points the per-day markers are left out (the line alone reads better).
 MARKER_LIMIT = 31

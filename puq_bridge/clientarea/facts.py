@@ -1,8 +1,7 @@
-"""Plain data for the client-area tabs: the service's facts, and the view built from facts + usage + history.
+"""What the client-area tabs show about a service apart from its usage: :class:`ServiceFacts`.
 
-Nothing here does I/O. :func:`facts_from_service` takes the WHMCS client's dataclasses (the CLI),
-:func:`facts_from_params` the module params the forwarder sends (the adapter); :func:`build_view` joins the facts with
-the store's latest :class:`~puq_bridge.store.Snapshot` and daily history into what the templates show.
+Nothing here does I/O. :func:`facts_from_service` takes the WHMCS API's records (the ``render``
+command), :func:`facts_from_params` the module params the forwarder sent (the adapter's ClientArea).
 """
 
 from __future__ import annotations
@@ -10,13 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from puq_bridge.errors import ParamsError
-from puq_bridge.provisioning import total_space_setting
 from puq_bridge.usage.model import service_total_space
+from puq_bridge.whmcs.params import ModuleParams
 
 if TYPE_CHECKING:  # pragma: no cover
     from puq_bridge.config import ZimbraConfig
@@ -81,88 +79,38 @@ def facts_from_service(
 
 
 def facts_from_params(
-    params: Mapping[str, Any], zimbra_entry: "ZimbraConfig | None" = None
+    params: ModuleParams, zimbra_entry: "ZimbraConfig | None" = None
 ) -> ServiceFacts:
-    """Facts from the WHMCS module params the forwarder sends (the adapter's ClientArea path).
+    """Facts from the module params the forwarder sent (the adapter's ClientArea path).
 
-    Reads ``serviceid``, ``domain``, ``serverhostname``, ``serverip``, the ``service`` block (``regdate,
-    nextduedate, billingcycle, amount, paymentmethod``, optional ``status``, ``dedicatedip``), ``clientsdetails``
-    (``language, currency_code``) and the total space (a configurable option named "Total space…" in
-    ``configoptions``, else ``configoption3``: :func:`~puq_bridge.usage.service_total_space`).
+    Uses the service id and domain, the server's hostname and IP, the ``service`` block (dates,
+    cycle, amount, payment method, status, dedicated IP), the client's language and currency, and
+    the total space (:func:`~puq_bridge.usage.model.service_total_space`: the client's
+    "Total space…" option, else the product's setting 3). No other product setting is read.
 
     Raises:
-        ParamsError: ``serviceid`` is missing or not a number, a date or amount is malformed, or ``configoption3`` is
-            not a number of GB (names the key).
+        ParamsError: the service id or domain is missing or malformed, a date or amount is
+            malformed, or setting 3 is not a number of GB (each names what failed).
     """
-    service = _block(params, "service")
-    client = _block(params, "clientsdetails")
-    hostname = (
-        str(params.get("serverhostname") or "")
-        or _url_host(zimbra_entry)
-        or str(params.get("serverip") or "")
-    )
+    server, service, client = params.server, params.service, params.client
+    hostname = server.hostname or _url_host(zimbra_entry) or server.ip
     return ServiceFacts(
-        service_id=_service_id(params),
-        domain=str(params.get("domain") or ""),
-        status=str(service.get("status") or params.get("status") or ""),
-        registration_date=_date(service, "regdate"),
-        next_due_date=_date(service, "nextduedate"),
-        billing_cycle=str(service.get("billingcycle") or ""),
-        recurring_amount=_amount(service, "amount"),
-        currency_code=str(client.get("currency_code") or ""),
-        payment_method=str(service.get("paymentmethod") or ""),
+        service_id=params.require_service_id(),
+        domain=params.domain,
+        status=service.text("status") or params.status,
+        registration_date=service.date("regdate"),
+        next_due_date=service.date("nextduedate"),
+        billing_cycle=service.text("billingcycle"),
+        recurring_amount=service.amount("amount"),
+        currency_code=client.currency_code,
+        payment_method=service.text("paymentmethod"),
         hostname=hostname,
-        main_ip=str(service.get("dedicatedip") or params.get("serverip") or ""),
+        main_ip=service.text("dedicatedip") or server.ip,
         webmail_url=_webmail_url(zimbra_entry, hostname),
         admin_url=_admin_url(zimbra_entry, hostname),
-        total_space_bytes=service_total_space(_options(params), total_space_setting(params)),
-        language=str(client.get("language") or ""),
+        total_space_bytes=service_total_space(params.options, params.product.total_space_bytes),
+        language=client.language,
     )
-
-
-def _block(params: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = params.get(key) or {}
-    if not isinstance(value, Mapping):
-        raise ParamsError(f"ClientArea params: {key} must be an object, got {type(value).__name__}")
-    return value
-
-
-def _service_id(params: Mapping[str, Any]) -> int:
-    try:
-        return int(params["serviceid"])
-    except KeyError:
-        raise ParamsError("ClientArea params: serviceid is missing") from None
-    except (TypeError, ValueError):
-        raise ParamsError(
-            f"ClientArea params: serviceid is not a number: {params['serviceid']!r}"
-        ) from None
-
-
-def _date(block: Mapping[str, Any], key: str) -> dt.date | None:
-    text = str(block.get(key) or "").strip()[:10]
-    if not text or text.startswith("0000"):
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise ParamsError(
-            f"ClientArea params: service.{key} is not a date (YYYY-MM-DD): {text!r}"
-        ) from None
-
-
-def _amount(block: Mapping[str, Any], key: str) -> Decimal | None:
-    raw = block.get(key)
-    if raw in (None, ""):
-        return None
-    try:
-        return Decimal(str(raw).strip())
-    except InvalidOperation:
-        raise ParamsError(f"ClientArea params: service.{key} is not an amount: {raw!r}") from None
-
-
-def _options(params: Mapping[str, Any]) -> dict[str, str]:
-    options = params.get("configoptions")
-    return {str(k): str(v) for k, v in options.items()} if isinstance(options, Mapping) else {}
 
 
 def _url_host(entry: "ZimbraConfig | None") -> str:

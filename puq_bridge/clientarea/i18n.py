@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from puq_bridge.usage.model import GB, MB
+from puq_bridge.units import GB, MB
 
 log = logging.getLogger(__name__)
 

@@ -1,8 +1,9 @@
-"""Plain data for the client-area tabs: the service's facts, and the view built from facts + usage + history.
+"""The view the client-area templates get: facts + the latest reading + history, as plain data.
 
-Nothing here does I/O. :func:`facts_from_service` takes the WHMCS client's dataclasses (the CLI),
-:func:`facts_from_params` the module params the forwarder sends (the adapter); :func:`build_view` joins the facts with
-the store's latest :class:`~puq_bridge.store.Snapshot` and daily history into what the templates show.
+Nothing here does I/O. :func:`build_view` joins a service's
+:class:`~puq_bridge.clientarea.facts.ServiceFacts` with the store's latest
+:class:`~puq_bridge.usage.records.Snapshot` and daily history; the mailbox table and bars are
+formatted once in the client's locale.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any, NamedTuple, Sequence
 
 from puq_bridge.clientarea.facts import ServiceFacts
+from puq_bridge.units import percent
 
 if TYPE_CHECKING:  # pragma: no cover
     from puq_bridge.clientarea.i18n import Catalog
@@ -147,7 +149,7 @@ def _usage(
         total = facts.total_space_bytes
         return UsageView(False, None, total, None, "none", None, False, None, False, (), history)
     total = facts.total_space_bytes or snap.limit_bytes or 0
-    pct = _percent(snap.used_bytes, total)
+    pct = percent(snap.used_bytes, total)
     taken = _aware(snap.taken_at)
     stale = now - taken > dt.timedelta(hours=stale_after_hours)
     failed = _aware(snap.failed_at) if snap.failed_at else None
@@ -267,12 +269,6 @@ def used_of(fmt: "Catalog", used: int, total: int | None) -> str:
     if not total or total <= 0:
         return fmt.text("usage.of_unlimited", used=fmt.gb(used))
     return fmt.text("usage.of", used=fmt.gb(used), total=fmt.gb(total))
-
-
-def _percent(used: int, limit: int | None) -> float | None:
-    if not limit or limit <= 0:
-        return None
-    return 100.0 * used / limit
 
 
 def _level(pct: float | None) -> str:

@@ -29,6 +29,7 @@ from typing import Any, Callable
 
 from puq_bridge.demo.sample import HISTORY_DAYS, Sample, SampleService, build_sample
 from puq_bridge.simulators.server import BackgroundServer
+from puq_bridge.whmcs.params import ClientDetails, ModuleParams, ServerParams
 
 log = logging.getLogger(__name__)
 
@@ -181,17 +182,14 @@ class DemoEnvironment:
         if self._whmcs_client is None:
             from puq_bridge.whmcs.client import WhmcsClient
 
-            w = self.config.whmcs
-            self._whmcs_client = WhmcsClient(w.url, w.identifier, w.secret, timeout=w.timeout)
+            self._whmcs_client = WhmcsClient.from_config(self.config.whmcs)
         return self._whmcs_client
 
     def zimbra(self, entry):
         """A :class:`~puq_bridge.zimbra.ZimbraAdmin` for one configured simulator."""
         from puq_bridge.zimbra.client import ZimbraAdmin
 
-        return ZimbraAdmin(
-            entry.url, entry.admin_user, entry.password, name=entry.name, timeout=entry.timeout
-        )
+        return ZimbraAdmin.from_config(entry)
 
     # --- set-up --------------------------------------------------------------------------------------------------
 
@@ -290,46 +288,36 @@ class DemoEnvironment:
         """The params the forwarder sends for a service: WHMCS's ``$params`` after its whitelist."""
         s = self.by_service_id[service_id]
         row = row or self.whmcs_sim.services[service_id]
-        params = {
-            "serviceid": service_id,
-            "userid": self.ids[f"client:{s.client.key}"],
-            "pid": self.ids[f"product:{s.product.key}"],
-            "serverid": self.ids[f"server:{s.server.key}"],
-            "domain": s.domain,
-            "username": s.username,
-            "password": s.password,
-            "producttype": "other",
-            "moduletype": MODULE_NAME,
-            "status": row.get("status", ""),
-            "serverip": s.server.ip,
-            "serverhostname": s.server.hostname,
-            "serverport": "7071",
-            "serversecure": True,
-            "serverusername": s.server.admin_user,
-            "serverpassword": self._zimbra_passwords[s.server.key],
-            "configoptions": {"Total space (GB)": _number(s.product.total_space_gb)},
-            "customfields": {},
-            "clientsdetails": {
-                "userid": self.ids[f"client:{s.client.key}"],
-                "firstname": s.client.firstname,
-                "lastname": s.client.lastname,
-                "companyname": s.client.companyname,
-                "email": s.client.email,
-                "language": s.client.language,
-                "currency_code": s.client.currency_code,
-            },
-            "service": {
+        client_id = self.ids[f"client:{s.client.key}"]
+        params = ModuleParams.build(
+            service_id=service_id,
+            domain=s.domain,
+            username=s.username,
+            password=s.password,
+            status=row.get("status", ""),
+            product=s.product.module_settings(),
+            product_id=self.ids[f"product:{s.product.key}"],
+            server=ServerParams(
+                server_id=str(self.ids[f"server:{s.server.key}"]),
+                hostname=s.server.hostname,
+                ip=s.server.ip,
+                port="7071",
+                secure=True,
+                username=s.server.admin_user,
+                password=self._zimbra_passwords[s.server.key],
+            ),
+            client=ClientDetails(str(client_id), s.client.language, s.client.currency_code),
+            service={
                 "regdate": s.regdate.isoformat(),
                 "nextduedate": s.next_due_date.isoformat(),
                 "billingcycle": s.billing_cycle,
                 "amount": s.recurring_amount,
                 "paymentmethod": s.payment_method,
                 "status": row.get("status", ""),
-                "dedicatedip": "",
             },
-        }
-        params.update(s.product.module_settings())
-        return params
+            options={"Total space (GB)": _number(s.product.total_space_gb)},
+        )
+        return params.to_wire()
 
     # --- the scenario's steps ------------------------------------------------------------------------------------
 
@@ -380,14 +368,8 @@ class DemoEnvironment:
         from puq_bridge.usage.sync import SyncEngine
 
         cfg = self.config
-        engine = SyncEngine(
-            self.whmcs(),
-            cfg.zimbra,
-            self.zimbra,
-            store=self.store,
-            products=cfg.sync.products,
-            statuses=cfg.sync.statuses,
-            clock=lambda: when,
+        engine = SyncEngine.from_config(
+            cfg, self.whmcs(), self.zimbra, store=self.store, clock=lambda: when
         )
         return engine.run()
 

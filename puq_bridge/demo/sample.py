@@ -15,7 +15,8 @@ import datetime as dt
 import random
 from dataclasses import dataclass, field
 
-from puq_bridge.usage.model import GB, MB
+from puq_bridge.units import GB, MB
+from puq_bridge.whmcs.params import ProductSettings
 
 #: How many days of usage history the sample describes (``used_on(HISTORY_DAYS)`` is the oldest point).
 HISTORY_DAYS = 30
@@ -47,17 +48,16 @@ class SampleProduct:
     suspension_policy: str = "locked"
     tenancy: str = "domain"
 
-    def module_settings(self) -> dict[str, str]:
-        """The product's ``configoption1..6`` as WHMCS passes them (strings)."""
-        values = [
-            self.default_quota_mb,
-            self.max_mailboxes,
-            _number(self.total_space_gb),
-            self.cos,
-            self.suspension_policy,
-            self.tenancy,
-        ]
-        return {f"configoption{i}": str(v) for i, v in enumerate(values, start=1)}
+    def module_settings(self) -> ProductSettings:
+        """The product's six module settings as WHMCS passes them."""
+        return ProductSettings.of(
+            quota_mb=self.default_quota_mb,
+            max_mailboxes=self.max_mailboxes,
+            total_space_gb=_number(self.total_space_gb),
+            cos=self.cos,
+            suspension_policy=self.suspension_policy,
+            tenancy=self.tenancy,
+        )
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,9 @@ import logging
 from typing import TYPE_CHECKING
 
 from puq_bridge.errors import PuqBridgeError
-from puq_bridge.usage.model import DomainUsage, MailboxUsage
+from puq_bridge.usage.model import DomainUsage
 from puq_bridge.usage.records import Snapshot
+from puq_bridge.zimbra.models import MailboxUsage
 
 if TYPE_CHECKING:  # pragma: no cover
     from puq_bridge.zimbra.client import ZimbraAdmin

@@ -7,54 +7,13 @@ Zimbra reports bytes, and ``limit == 0`` means unlimited. WHMCS ``diskusage``/``
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Iterable, Mapping
+
+from puq_bridge.units import parse_total_space
+from puq_bridge.zimbra.models import MailboxUsage
 
 log = logging.getLogger(__name__)
-
-MB = 1024 * 1024
-GB = 1024 * MB
-
-
-def bytes_to_mb(value: int) -> int:
-    """Whole MB (1,048,576 bytes), rounded up: 1 byte is 1 MB, 0 bytes is 0 MB."""
-    if value < 0:
-        raise ValueError(f"byte count cannot be negative: {value}")
-    return -(-value // MB)
-
-
-def bytes_to_gb(value: int) -> float:
-    """GB of 1024**3 bytes as a float (the templates round it for display)."""
-    return value / GB
-
-
-def percent(used: int, limit: int) -> float | None:
-    """``used`` as a percentage of ``limit``; ``None`` when the limit is 0 (unlimited), never a division by zero."""
-    if limit <= 0:
-        return None
-    return 100.0 * used / limit
-
-
-@dataclass(frozen=True)
-class MailboxUsage:
-    """One mailbox as GetQuotaUsage reports it: bytes used and the effective quota (0 = unlimited)."""
-
-    name: str
-    used_bytes: int
-    limit_bytes: int
-    id: str = ""
-
-    @property
-    def unlimited(self) -> bool:
-        """True when the mailbox has no quota."""
-        return self.limit_bytes <= 0
-
-    @property
-    def percent(self) -> float | None:
-        """Percent of the quota used, ``None`` when unlimited."""
-        return percent(self.used_bytes, self.limit_bytes)
-
 
 @dataclass(frozen=True)
 class DomainUsage:
@@ -85,28 +44,6 @@ class DomainUsage:
         if product_total_bytes and product_total_bytes > 0:
             return product_total_bytes
         return self.mailbox_limit_bytes
-
-
-def parse_total_space(value: Any) -> int | None:
-    """A total space given in GB (1024**3 bytes) as bytes; ``None`` when not set (0 or empty).
-
-    The one parser of a "total space" value, whether a product's module setting or a client's configurable option:
-    accepts ``50``, ``50 GB``, ``50GB``, ``1,5`` and ``1.5`` (any case, surrounding spaces).
-
-    Raises:
-        ValueError: anything else (words, negative or infinite numbers); the message shows the value.
-    """
-    text = str(value if value is not None else "").strip()
-    match = _TOTAL_SPACE_RE.match(text)
-    if match is None:
-        raise ValueError(f"expected a number of GB (e.g. 50 or 1,5), got {text[:40]!r}")
-    if not match.group(1):
-        return None
-    gb = float(match.group(1).replace(",", "."))
-    return int(gb * GB) if gb > 0 else None
-
-
-_TOTAL_SPACE_RE = re.compile(r"^(?:(\d{1,9}(?:[.,]\d{1,9})?)\s*(?:gb)?)?$", re.IGNORECASE)
 
 
 def total_space_from_options(options: Mapping[str, str] | None) -> int | None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from puq_bridge.provisioning import TENANCIES
-from puq_bridge.usage.model import MailboxUsage
+from puq_bridge.whmcs.params import TENANCIES
+from puq_bridge.zimbra.models import MailboxUsage
 
 STATUSES = ("updated", "unchanged", "failed", "skipped")
 

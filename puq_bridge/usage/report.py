@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from puq_bridge.usage.model import bytes_to_mb
+from puq_bridge.units import bytes_to_mb
 from puq_bridge.usage.records import STATUSES, ServiceResult
 
 __all__ = ["SyncReport", "result_json"]

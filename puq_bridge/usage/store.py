@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from puq_bridge.errors import StoreError
-from puq_bridge.provisioning import TENANCIES
-from puq_bridge.usage.model import MailboxUsage
 from puq_bridge.usage.records import STATUSES, DailyPoint, ServiceResult, ServiceSettings, Snapshot
 from puq_bridge.usage.schema import MIGRATIONS, SCHEMA_VERSION
+from puq_bridge.whmcs.params import TENANCIES
+from puq_bridge.zimbra.models import MailboxUsage
 
 __all__ = [
     "STATUSES",

@@ -44,12 +44,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from puq_bridge.config import ZimbraConfig
+from puq_bridge.config import Config, ZimbraConfig
 from puq_bridge.errors import ParamsError, PuqBridgeError, StoreError, SyncLockedError
+from puq_bridge.units import bytes_to_mb
 from puq_bridge.usage.live import read_usage
-from puq_bridge.usage.model import DomainUsage, bytes_to_mb, service_limit_bytes
+from puq_bridge.usage.model import DomainUsage, service_limit_bytes
 from puq_bridge.usage.records import ServiceResult, ServiceSettings
-from puq_bridge.usage.report import SyncReport, result_json  # noqa: F401 (re-exported)
+from puq_bridge.usage.report import SyncReport
 from puq_bridge.usage.store import UsageStore
 
 log = logging.getLogger(__name__)
@@ -168,6 +169,42 @@ class SyncEngine:
         self.store, self.products, self.statuses = store, tuple(products), tuple(statuses)
         self.concurrency, self.per_server_concurrency = concurrency, per_server_concurrency
         self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+
+    @classmethod
+    def from_config(
+        cls,
+        config: "Config",
+        whmcs,
+        zimbra_factory: Callable[[ZimbraConfig], Any],
+        *,
+        store: UsageStore | None = None,
+        servers: Iterable[ZimbraConfig] | None = None,
+        concurrency: int | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
+    ) -> "SyncEngine":
+        """An engine for ``[sync]`` (products, statuses, concurrency) over ``[[zimbra]]``.
+
+        Args:
+            config: the loaded configuration.
+            whmcs: the WHMCS client.
+            zimbra_factory: builds (or returns the cached) client of one server.
+            store: where readings are kept (``None``: nothing kept).
+            servers: the servers to sync (default: every ``[[zimbra]]`` entry).
+            concurrency: services at once (default ``[sync] concurrency``).
+            clock: the run's "now" (tests, the demo's past days).
+        """
+        sync = config.sync
+        return cls(
+            whmcs,
+            config.zimbra if servers is None else servers,
+            zimbra_factory,
+            store=store,
+            products=sync.products,
+            statuses=sync.statuses,
+            concurrency=concurrency or sync.concurrency,
+            per_server_concurrency=sync.per_server_concurrency,
+            clock=clock,
+        )
 
     def run(
         self,

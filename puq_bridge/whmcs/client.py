@@ -14,12 +14,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from typing import Any, Callable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 
 import requests
 
 from puq_bridge.errors import WhmcsApiError, WhmcsError, WhmcsProtocolError, WhmcsTransportError
-from puq_bridge.http import Poster
+from puq_bridge.http import Poster, pooled_session
 from puq_bridge.whmcs.models import (
     CancelledPackage,
     Client,
@@ -36,6 +36,9 @@ from puq_bridge.whmcs.models import (
 )
 from puq_bridge.whmcs.transport import FORM_HEADERS, post
 from puq_bridge.whmcs.values import form_fields, items, strings, to_int
+
+if TYPE_CHECKING:  # pragma: no cover
+    from puq_bridge.config import WhmcsConfig
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -105,6 +108,24 @@ class WhmcsClient:
         self.warnings: list[str] = []
         self.last_warning: str | None = None
 
+
+    @classmethod
+    def from_config(
+        cls, config: "WhmcsConfig", *, pool_size: int | None = None, **kwargs: Any
+    ) -> "WhmcsClient":
+        """A client for ``[whmcs]`` (URL, credential, access key, timeout, TLS verification);
+        ``kwargs`` override or add constructor arguments.
+
+        ``pool_size``: how many requests may run at once (a sync's writers): the connection pool is
+        made that big now (:func:`~puq_bridge.http.pooled_session`). Ignored when ``kwargs`` bring
+        a ``session``.
+        """
+        if pool_size is not None and "session" not in kwargs:
+            kwargs["session"] = pooled_session(pool_size)
+        options: dict[str, Any] = {"access_key": config.access_key, "timeout": config.timeout}
+        options["verify"] = config.verify
+        options.update(kwargs)
+        return cls(config.url, config.identifier, config.secret, **options)
     def __repr__(self) -> str:
         return f"WhmcsClient({self.url!r}, identifier={self.identifier!r})"
 

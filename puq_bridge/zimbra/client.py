@@ -14,15 +14,18 @@ import logging
 import math
 import threading
 import time
-from typing import Any, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 from urllib.parse import urlsplit
 
 import requests
 
 from puq_bridge.errors import AuthExpired, AuthRequired, ZimbraProtocolError, ZimbraTransportError
-from puq_bridge.http import Poster
-from puq_bridge.usage.model import MailboxUsage
+from puq_bridge.http import Poster, pooled_session
 from puq_bridge.zimbra import soap as _soap
+from puq_bridge.zimbra.models import MailboxUsage
+
+if TYPE_CHECKING:  # pragma: no cover
+    from puq_bridge.config import ZimbraConfig
 from puq_bridge.zimbra.models import (
     DIRECTORY_TYPES,
     Account,
@@ -168,6 +171,25 @@ class ZimbraAdmin:
                 "TLS certificate verification is OFF for Zimbra %s (%s)", self.name, self.url
             )
 
+
+    @classmethod
+    def from_config(
+        cls, entry: "ZimbraConfig", *, pool_size: int | None = None, **kwargs: Any
+    ) -> "ZimbraAdmin":
+        """A client for one ``[[zimbra]]`` entry (URL, admin, password, name, TLS verification,
+        timeout); ``kwargs`` override or add constructor arguments (e.g. ``session``).
+
+        ``pool_size``: how many threads may use the client at once (a sync's readers of one
+        server, the adapter's workers): its connection pool is made that big now
+        (:func:`~puq_bridge.http.pooled_session`), as nothing may resize it once threads share
+        it. Ignored when ``kwargs`` bring a ``session``.
+        """
+        if pool_size is not None and "session" not in kwargs:
+            kwargs["session"] = pooled_session(pool_size)
+        options: dict[str, Any] = {"name": entry.name, "verify": entry.verify}
+        options["timeout"] = entry.timeout
+        options.update(kwargs)
+        return cls(entry.url, entry.admin_user, entry.password, **options)
     def __repr__(self) -> str:
         return f"ZimbraAdmin({self.name!r}, {self.url!r}, admin_user={self.admin_user!r})"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from puq_bridge.usage.model import MailboxUsage
+from puq_bridge.units import percent
 
 __all__ = [
     "Account",
@@ -29,6 +29,26 @@ DIRECTORY_TYPES = {
     "distributionlists": "dl",
     "aliases": "alias",
 }
+
+
+@dataclass(frozen=True)
+class MailboxUsage:
+    """One mailbox as GetQuotaUsage reports it: bytes used and the effective quota (0 = unlimited)."""
+
+    name: str
+    used_bytes: int
+    limit_bytes: int
+    id: str = ""
+
+    @property
+    def unlimited(self) -> bool:
+        """True when the mailbox has no quota."""
+        return self.limit_bytes <= 0
+
+    @property
+    def percent(self) -> float | None:
+        """Percent of the quota used, ``None`` when unlimited."""
+        return percent(self.used_bytes, self.limit_bytes)
 
 
 @dataclass(frozen=True)
