@@ -9,6 +9,7 @@ its server); zeep is imported only then.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 def render(app, service_id: int, tab: str | None, lang: str | None, page: bool) -> None:
     """Print a service's client-area tabs as HTML."""
     from puq_bridge.clientarea.facts import facts_from_service
+    from puq_bridge.clientarea.reading import page_usage
     from puq_bridge.clientarea.render import Renderer
 
     if page and tab:
@@ -50,21 +52,20 @@ def render(app, service_id: int, tab: str | None, lang: str | None, page: bool) 
     client = whmcs.client_details(service.client_id)
     entry = config.zimbra_for(service.server_id, service.server_hostname)
     now = dt.datetime.now(dt.timezone.utc)
-    snapshot, history, settings = _stored_usage(app, service_id, now)
-    tenancy = "server" if settings.private_server else "domain"
-    facts = facts_from_service(
-        service, client, entry, product_total_bytes=settings.total_space_bytes
-    )
-    if snapshot is not None and snapshot.tenancy != tenancy:
-        log.info(
-            "service %s: the stored reading covers tenancy %s, the product's is %s: reading live",
-            service_id,
-            snapshot.tenancy,
-            tenancy,
+    with _existing_store(app) as store:
+        settings = _kept_settings(store, service_id)
+        tenancy = "server" if settings.private_server else "domain"
+        facts = facts_from_service(
+            service, client, entry, product_total_bytes=settings.total_space_bytes
         )
-        snapshot = None
-    if snapshot is None:
-        snapshot = _live_usage(app, service, entry, facts.total_space_bytes, tenancy, now)
+        usage = page_usage(
+            store,
+            service_id,
+            tenancy,
+            lambda: _live_usage(app, service, entry, facts.total_space_bytes, tenancy, now),
+            now=now,
+        )
+    snapshot, history = usage.snapshot, usage.history
     renderer = Renderer.from_config(config.render)
     if page:
         html = renderer.page(facts, snapshot, history, lang=lang, now=now)
@@ -75,18 +76,25 @@ def render(app, service_id: int, tab: str | None, lang: str | None, page: bool) 
     click.echo(html)
 
 
-def _stored_usage(app, service_id: int, now: dt.datetime):
-    """(latest snapshot or None, history, the product settings the adapter kept) from the store; a store file that
-    does not exist yet is not created."""
-    from puq_bridge.usage.records import ServiceSettings
-
+@contextlib.contextmanager
+def _existing_store(app):
+    """The usage store, or ``None`` when its file does not exist yet (it is not created here)."""
     path = app.config.store.path
     if not path.exists():
         log.info("usage store %s does not exist yet", path)
-        return None, [], ServiceSettings()
+        yield None
+        return
     with app.store() as store:
-        settings = store.service_settings(service_id).get(service_id, ServiceSettings())
-        return store.latest(service_id), store.history(service_id, now=now), settings
+        yield store
+
+
+def _kept_settings(store, service_id: int):
+    """The product settings the adapter kept for the service (defaults when none)."""
+    from puq_bridge.usage.records import ServiceSettings
+
+    if store is None:
+        return ServiceSettings()
+    return store.service_settings(service_id).get(service_id, ServiceSettings())
 
 
 def _live_usage(app, service, entry, total_space_bytes: int | None, tenancy: str, now: dt.datetime):
