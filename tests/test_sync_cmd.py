@@ -110,8 +110,12 @@ def test_dry_run_writes_neither_whmcs_nor_the_store(bridge, farm):
 def test_held_lock_exits_3_and_writes_nothing(bridge, farm):
     with sync_lock(bridge.store):
         result = bridge("--json")
-    assert result.exit_code == 3 and result.stdout == ""
-    assert "another sync-usage run holds the lock" in result.stderr
+        plain = bridge()
+    assert result.exit_code == 3 and plain.exit_code == 3
+    doc = json.loads(result.stdout)  # --json: one document, also for a run that could not start
+    assert doc["exit_code"] == 3 and doc["services"] == [] and sum(doc["totals"].values()) == 0
+    assert "another sync-usage run holds the lock" in doc["error"]
+    assert "another sync-usage run holds the lock" in plain.stderr and plain.stdout == ""
     assert farm.whmcs.count("UpdateClientProduct") == 0 and farm.mail["mail1"].sim.requests == []
     with UsageStore(bridge.store) as store:
         assert store.counts()["runs"] == 0
@@ -167,11 +171,42 @@ def test_bad_concurrency_is_a_usage_error(bridge, value):
 
 
 def test_whmcs_refusing_the_listing_is_one_error_line(bridge, farm):
-    farm.whmcs.inject("auth", on="GetClientsProducts")  # 403: not retried, so the test stays fast
+    farm.whmcs.inject("auth", on="GetClientsProducts", times=2)  # 403: not retried
     result = bridge("--json")
-    assert result.exit_code == 1 and result.stdout == ""
-    lines = result.stderr.splitlines()
+    # nothing could be synced: not "some failed" (1) but its own code, and a document that says why
+    assert result.exit_code == 4
+    doc = json.loads(result.stdout)
+    assert doc["exit_code"] == 4 and doc["error"].startswith("WHMCS GetClientsProducts")
+    plain = bridge()
+    lines = plain.stderr.splitlines()
+    assert plain.exit_code == 4 and plain.stdout == ""
     assert len(lines) == 1 and lines[0].startswith("error: WHMCS GetClientsProducts")
+
+
+def test_quiet_prints_nothing_when_every_service_synced(bridge, farm, tmp_path):
+    path = bridge.store.parent.parent / "bridge.toml"
+    run = CliRunner().invoke(main, ["--config", str(path), "-q", "sync-usage"])
+    assert run.exit_code == 0 and run.stdout == "" and run.stderr == ""
+    farm.mail["mail1"].sim.inject("http500", on="GetQuotaUsage", times=10)
+    failed = CliRunner().invoke(main, ["--config", str(path), "-q", "sync-usage"])
+    assert failed.exit_code == 1 and "failed: service" in failed.stderr
+
+
+def test_a_config_error_under_json_is_one_document(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[whmcs]\nurl = 'https://x'\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["--config", str(bad), "sync-usage", "--json"])
+    assert result.exit_code == 2
+    doc = json.loads(result.stdout)
+    assert doc["exit_code"] == 2 and "whmcs" in doc["error"]
+
+
+def test_help_lists_the_exit_codes_and_the_lock():
+    result = CliRunner().invoke(main, ["sync-usage", "--help"])
+    assert result.exit_code == 0
+    for code in ("0", "1", "2", "3", "4"):
+        assert f"  {code}  " in result.stdout
+    assert "lock" in result.stdout
 
 
 def test_no_secret_in_output(bridge, farm, tmp_path, monkeypatch):

@@ -1,8 +1,10 @@
 """``puq-bridge sync-usage``: the cron job that copies mailbox usage from Zimbra into WHMCS.
 
-Output: ``--json`` prints the DESIGN.md document on stdout and nothing else. Otherwise, on a terminal: a progress bar
-on stderr and a summary table on stdout; under cron (no terminal): one summary line on stderr, plus one line per
-failed service. Exit codes: 0 all synced, 1 some failed, 2 configuration or usage error, 3 another run holds the lock.
+Output: ``--json`` prints the DESIGN.md document on stdout and nothing else, also when the run
+fails before it starts (then with an ``error`` field and no services). Otherwise, on a terminal: a
+progress bar on stderr and a summary table on stdout; under cron (no terminal): one summary line on
+stderr, plus one line per failed service; with ``-q``, nothing at all when every service synced.
+Exit codes: :data:`EXIT_CODES`.
 """
 
 from __future__ import annotations
@@ -12,10 +14,23 @@ from dataclasses import replace
 
 import click
 
-EXIT_LOCKED = 3
+EXIT_SOME_FAILED, EXIT_USAGE, EXIT_LOCKED, EXIT_NOTHING_SYNCED = 1, 2, 3, 4
+#: what each exit code of ``sync-usage`` means (also its ``--help``).
+EXIT_CODES = {
+    0: "every service was synced",
+    EXIT_SOME_FAILED: "some services failed; the others were synced",
+    EXIT_USAGE: "configuration or usage error; nothing was done",
+    EXIT_LOCKED: "another run holds the lock; this run did nothing",
+    EXIT_NOTHING_SYNCED: "nothing was synced: WHMCS could not be asked for the services",
+}
+_EPILOG = (
+    "\b\nExit codes:\n"
+    + "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_CODES.items())
+    + "\n\nOne run at a time: a run holds a lock next to the usage store until it ends."
+)
 
 
-@click.command("sync-usage")
+@click.command("sync-usage", epilog=_EPILOG)
 @click.option(
     "--dry-run", is_flag=True, help="Read everything, write nothing (neither WHMCS nor the store)."
 )
@@ -45,10 +60,32 @@ def sync_usage(
     concurrency: int | None,
 ) -> None:
     """Sync mailbox usage from Zimbra into WHMCS (the cron job)."""
-    from puq_bridge.errors import SyncLockedError
-    from puq_bridge.usage.sync import SyncEngine
+    from puq_bridge.errors import ConfigError, PuqBridgeError, SyncLockedError
 
     app = ctx.obj
+    try:
+        report = _run(app, dry_run, servers, concurrency)
+    except SyncLockedError as err:
+        _stop(ctx, app, as_json, err, EXIT_LOCKED)
+    except ConfigError as err:
+        _stop(ctx, app, as_json, err, EXIT_USAGE)
+    except click.BadParameter as err:
+        if not as_json:
+            raise
+        _stop(ctx, app, as_json, f"{err.param_hint or 'option'}: {err.message}", EXIT_USAGE)
+    except PuqBridgeError as err:  # WHMCS could not list the services: nothing was synced
+        _stop(ctx, app, as_json, err, EXIT_NOTHING_SYNCED)
+    report.results = [
+        replace(r, error=app.secret_filter.mask(r.error)) if r.error else r for r in report.results
+    ]
+    _print(report, as_json, interactive=_interactive(), quiet=app.verbosity < 0)
+    ctx.exit(report.exit_code)
+
+
+def _run(app, dry_run: bool, servers: tuple[str, ...], concurrency: int | None):
+    """One sync run with the CLI's clients; closes them (and the store) at the end."""
+    from puq_bridge.usage.sync import SyncEngine
+
     cfg = app.config
     _check_servers(cfg, servers)
     clients: list = []
@@ -59,24 +96,29 @@ def sync_usage(
         return client
 
     store = None if dry_run else app.store()
-    engine = SyncEngine.from_config(
-        cfg, app.whmcs(concurrency), zimbra_factory, store=store, concurrency=concurrency
-    )
     bar = _ProgressBar() if _interactive() else None
     try:
-        report = engine.run(dry_run=dry_run, only_servers=list(servers) or None, progress=bar)
-    except SyncLockedError as err:
-        click.echo(f"error: {err}", err=True)
-        ctx.exit(EXIT_LOCKED)
+        engine = SyncEngine.from_config(
+            cfg, app.whmcs(concurrency), zimbra_factory, store=store, concurrency=concurrency
+        )
+        return engine.run(dry_run=dry_run, only_servers=list(servers) or None, progress=bar)
     finally:
         if bar is not None:
             bar.close()
         _close(clients, store)
-    report.results = [
-        replace(r, error=app.secret_filter.mask(r.error)) if r.error else r for r in report.results
-    ]
-    _print(report, as_json, interactive=bar is not None)
-    ctx.exit(report.exit_code)
+
+
+def _stop(ctx: click.Context, app, as_json: bool, err, code: int) -> None:
+    """End a run that could not happen: one line on stderr, or under ``--json`` one document."""
+    from puq_bridge.cli import echo_json
+
+    message = app.secret_filter.mask(str(err))
+    if as_json:
+        totals = {"updated": 0, "unchanged": 0, "failed": 0, "skipped": 0}
+        echo_json({"error": message, "exit_code": code, "totals": totals, "services": []})
+    else:
+        click.echo(f"error: {message}", err=True)
+    ctx.exit(code)
 
 
 def _check_servers(cfg, servers: tuple[str, ...]) -> None:
@@ -106,11 +148,13 @@ def _close(clients: list, store) -> None:
         store.close()
 
 
-def _print(report, as_json: bool, *, interactive: bool) -> None:
+def _print(report, as_json: bool, *, interactive: bool, quiet: bool) -> None:
     from puq_bridge.cli import echo_json
 
     if as_json:
         echo_json(report.to_json())
+        return
+    if quiet and report.exit_code == 0:  # cron mails whatever a job prints: nothing to say
         return
     if interactive:
         click.echo(summary_table(report))
