@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from puq_bridge import __version__
 from puq_bridge.cli import COMMANDS, main
+from tests.adapter_support import write_cli_config
 
 
 def _all_command_paths():
@@ -169,3 +170,28 @@ def test_help_does_not_import_zeep_or_lxml(argv):
     assert report["code"] == 0, proc.stderr
     assert report["heavy"] == [], f"{' '.join(argv)} imported {report['heavy']}"
     assert "Usage: puq-bridge" in proc.stdout
+
+
+def test_bare_command_shows_the_help_and_exits_0():
+    result = CliRunner().invoke(main, [])
+    assert result.exit_code == 0 and "Commands:" in result.stdout
+
+
+def test_no_summary_in_the_command_list_is_cut():
+    listing = CliRunner().invoke(main, ["--help"]).stdout.split("Commands:")[1]
+    lines = [line for line in listing.splitlines() if line.strip()]
+    assert len(lines) >= 10
+    assert not [line for line in lines if line.rstrip().endswith("...")]
+    assert "remove" in next(line for line in lines if line.split()[0] == "users")
+
+
+def test_render_takes_any_language_with_a_catalog_and_names_a_missing_one(tmp_path):
+    config = write_cli_config(tmp_path, f'secret = "{"s" * 40}"')
+    result = CliRunner().invoke(
+        main, ["--config", str(config), "render", "--service-id", "1", "--lang", "de"]
+    )
+    assert result.exit_code == 2 and "i18n/de.json" in result.stderr
+    weird = CliRunner().invoke(
+        main, ["--config", str(config), "render", "--service-id", "1", "--lang", "../x"]
+    )
+    assert weird.exit_code == 2 and "not a language code" in weird.stderr

@@ -103,7 +103,11 @@ class PuqGroup(click.Group):
             ctx.exit(2 if isinstance(err, ConfigError) else 1)
 
 
-@click.group(cls=PuqGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=PuqGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(__version__, "--version", prog_name="puq-bridge")
 @click.option(
     "--config",
@@ -127,6 +131,9 @@ def main(ctx: click.Context, config_path: str | None, verbose: int, quiet: bool)
     secret_filter = SecretFilter()
     setup_logging(verbosity, secret_filter)
     ctx.obj = AppContext(config_path, verbosity, secret_filter)
+    if ctx.invoked_subcommand is None:  # bare `puq-bridge`: the help, and no error
+        click.echo(ctx.get_help())
+        ctx.exit(0)
 
 
 def echo_json(document) -> None:

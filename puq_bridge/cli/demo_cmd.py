@@ -11,7 +11,7 @@ import click
 log = logging.getLogger(__name__)
 
 
-@click.command("demo")
+@click.command("demo", short_help="Try the whole flow on built-in simulators.")
 @click.option(
     "--out",
     "out_dir",

@@ -105,7 +105,7 @@ def _latest_usage(app, service_ids: list[int]) -> dict:
 # --- users ---------------------------------------------------------------------------------------------------------
 
 
-@click.group("users")
+@click.group("users", short_help="Account users: list, invite, permissions, remove.")
 def users() -> None:
     """Account users: list, invite, permissions.
 

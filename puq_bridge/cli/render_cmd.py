@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import re
 
 import click
 
@@ -28,9 +29,10 @@ log = logging.getLogger(__name__)
 )
 @click.option(
     "--lang",
-    type=click.Choice(["pl", "en"]),
     default=None,
-    help="Language (default: from the client's WHMCS language).",
+    metavar="LANG",
+    help="Language: pl, en, or any catalog i18n/LANG.json (default: from the client's WHMCS "
+    "language).",
 )
 @click.option(
     "--page",
@@ -47,6 +49,9 @@ def render(app, service_id: int, tab: str | None, lang: str | None, page: bool) 
     if page and tab:
         raise click.UsageError("--page shows both tabs; leave out --tab")
     config = app.config
+    renderer = Renderer.from_config(config.render)
+    if lang is not None:
+        _check_lang(renderer, lang)
     whmcs = app.whmcs()
     service = whmcs.service(service_id)
     client = whmcs.client_details(service.client_id)
@@ -66,7 +71,6 @@ def render(app, service_id: int, tab: str | None, lang: str | None, page: bool) 
             now=now,
         )
     snapshot, history = usage.snapshot, usage.history
-    renderer = Renderer.from_config(config.render)
     if page:
         html = renderer.page(facts, snapshot, history, lang=lang, now=now)
     elif tab:
@@ -74,6 +78,18 @@ def render(app, service_id: int, tab: str | None, lang: str | None, page: bool) 
     else:
         html = renderer.client_area(facts, snapshot, history, lang=lang, now=now)
     click.echo(html)
+
+
+def _check_lang(renderer, lang: str) -> None:
+    """A usage error (exit 2) for a language without a catalog, before anything is asked of WHMCS."""
+    if not re.fullmatch(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?", lang):
+        raise click.BadParameter(
+            f"{lang!r} is not a language code (e.g. pl, en)", param_hint="'--lang'"
+        )
+    try:
+        renderer.catalog(lang)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="'--lang'") from None
 
 
 @contextlib.contextmanager

@@ -29,7 +29,7 @@ def _host_port(value: str) -> tuple[str, int]:
         raise click.BadParameter(str(err), param_hint="--listen") from None
 
 
-@click.command("serve")
+@click.command("serve", short_help="Run the adapter that answers WHMCS's module calls.")
 @click.option(
     "--listen",
     metavar="HOST:PORT",
@@ -72,7 +72,7 @@ def serve(app, listen: str | None, threads: int) -> None:
         store.close()
 
 
-@click.command("whmcs-module")
+@click.command("whmcs-module", short_help="Write the WHMCS module files (PHP forwarder).")
 @click.option(
     "--name", required=True, help="Module name: the folder modules/servers/NAME ([a-z][a-z0-9_]*)."
 )
