@@ -492,3 +492,28 @@ def test_cancel_json_with_a_prompt_keeps_stdout_pure_json(bridge, sim):
     assert doc["domain"] == "firma.com.pl" and doc["type"] == "End of Billing Period"
     assert "[y/N]" in result.stderr and "firma.com.pl" in result.stderr
     assert actions(sim, "AddCancelRequest")[0]["serviceid"] == str(sim.suspended_id)
+
+
+def test_an_unknown_client_is_an_error_for_users_as_for_services(bridge, sim):
+    for command in (["services"], ["users", "list"]):
+        result = bridge.run(*command, "--client-id", "999")
+        assert result.exit_code == 1, command
+        assert one_error_line(result).startswith("error: WHMCS GetClientsDetails: Client Not Found")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["reset-password", "--email", "notanemail"],
+        ["reset-password", "--email", "a b@firma.pl"],
+        ["users", "invite", "--client-id", "1", "--email", "anna@"],
+        ["render", "--service-id", "0"],
+        ["cancel", "--service-id", "-3", "--yes"],
+        ["users", "list", "--client-id", "0"],
+    ],
+    ids=" ".join,
+)
+def test_bad_arguments_are_usage_errors_and_reach_no_one(bridge, sim, argv):
+    result = bridge.run(*argv)
+    assert result.exit_code == 2, result.stderr
+    assert sim.requests == []

@@ -9,6 +9,7 @@ handler of :mod:`puq_bridge.cli`.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import click
@@ -30,6 +31,15 @@ json_option = click.option(
 client_option = click.option(
     "--client-id", type=click.IntRange(min=1), required=True, help="WHMCS client id."
 )
+_EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+
+
+def _email(ctx, param, value: str) -> str:
+    """An e-mail address, or a usage error (exit 2) before anything is sent to WHMCS."""
+    text = (value or "").strip()
+    if not _EMAIL_RE.fullmatch(text):
+        raise click.BadParameter(f"not an e-mail address: {value!r}")
+    return text
 
 
 def parse_permissions(value: str, valid: list[str], param_hint: str) -> list[str]:
@@ -117,8 +127,12 @@ def users() -> None:
 @json_option
 @click.pass_obj
 def users_list(app, client_id: int, as_json: bool) -> None:
-    """List a client's users (the owner is marked)."""
-    found = app.whmcs().client_users(client_id)
+    """List a client's users (the owner is marked).
+
+    An unknown client is an error (exit 1), as for 'services', not an empty list."""
+    whmcs = app.whmcs()
+    whmcs.client_details(client_id)  # "Client Not Found" is WHMCS's error, not "0 users"
+    found = whmcs.client_users(client_id)
     if as_json:
         echo_json({"client_id": client_id, "users": [user_doc(u, client_id) for u in found]})
         return
@@ -129,7 +143,9 @@ def users_list(app, client_id: int, as_json: bool) -> None:
 
 @users.command("invite")
 @client_option
-@click.option("--email", required=True, help="Address the invitation is sent to.")
+@click.option(
+    "--email", required=True, callback=_email, help="Address the invitation is sent to."
+)
 @click.option(
     "--permissions",
     metavar="all|p1,p2",
@@ -144,8 +160,6 @@ def users_invite(app, client_id: int, email: str, permissions: str, as_json: boo
 
     WHMCS e-mails the invitation (valid 7 days). An unknown permission name is a usage error (exit 2) that lists
     the valid ones, and no invitation is sent."""
-    if "@" not in email.strip("@"):
-        raise click.BadParameter(f"not an e-mail address: {email!r}", param_hint="'--email'")
     whmcs = app.whmcs()
     chosen = parse_permissions(permissions, whmcs.permissions_list(), "'--permissions'")
     whmcs.create_client_invite(client_id, email, chosen)
@@ -219,7 +233,9 @@ def users_remove(app, client_id: int, user_id: int, as_json: bool) -> None:
 
 
 @click.command("reset-password")
-@click.option("--email", required=True, help="The user's login e-mail address.")
+@click.option(
+    "--email", required=True, callback=_email, help="The user's login e-mail address."
+)
 @json_option
 @click.pass_obj
 def reset_password(app, email: str, as_json: bool) -> None:

@@ -20,7 +20,9 @@ log = logging.getLogger(__name__)
 
 
 @click.command("render")
-@click.option("--service-id", type=int, required=True, help="WHMCS service id.")
+@click.option(
+    "--service-id", type=click.IntRange(min=1), required=True, help="WHMCS service id."
+)
 @click.option(
     "--tab",
     type=click.Choice(["server-info", "resource-usage"]),
