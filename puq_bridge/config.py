@@ -84,6 +84,18 @@ class SyncConfig:
     statuses: tuple[str, ...] = ("Active", "Suspended")
     concurrency: int = 8
     per_server_concurrency: int = 4
+    #: WHMCS servers (ids or hostnames) whose services the bridge leaves alone on purpose.
+    ignore_servers: tuple[int | str, ...] = ()
+
+    def ignores(self, server_id: Any = None, hostname: str | None = None) -> bool:
+        """True when the WHMCS server given by id or hostname is in ``ignore_servers``."""
+        for server in self.ignore_servers:
+            if isinstance(server, int):
+                if str(server_id or "").strip() == str(server):
+                    return True
+            elif hostname and hostname.strip().lower() == server.strip().lower():
+                return True
+        return False
 
 
 @dataclass(frozen=True)
@@ -404,7 +416,16 @@ class _Reader:
 
     def sync(self, t) -> SyncConfig:
         p = "sync."
-        self.check_keys(t, p, {"products", "statuses", "concurrency", "per_server_concurrency"})
+        self.check_keys(
+            t,
+            p,
+            {"products", "statuses", "concurrency", "per_server_concurrency", "ignore_servers"},
+        )
+        ignored = self.get(t, p, "ignore_servers", (list,), [])
+        if not all(isinstance(x, (int, str)) and not isinstance(x, bool) for x in ignored):
+            raise self.fail(
+                f"{p}ignore_servers", "must be a list of WHMCS server ids or hostnames"
+            )
         products = self.get(t, p, "products", (list,), [])
         if not all(isinstance(x, int) and not isinstance(x, bool) for x in products):
             raise self.fail(f"{p}products", "must be a list of WHMCS product ids (integers)")
@@ -418,6 +439,7 @@ class _Reader:
             statuses=tuple(statuses),
             concurrency=self.positive(t, p, "concurrency", 8),
             per_server_concurrency=self.positive(t, p, "per_server_concurrency", 4),
+            ignore_servers=tuple(ignored),
         )
 
     def store(self, t) -> StoreConfig:

@@ -179,5 +179,9 @@ def test_zimbra_entry_without_a_matching_whmcs_server_is_pointed_out(tmp_path, w
     entries[2].whmcs_server = "MAIL3.example.com"
     bridge = write_bridge(tmp_path, whmcs.url, "whmcs-secret", zimbras=entries)
     result = bridge.run("check")
-    assert result.exit_code == 0, result.output
-    assert "no WHMCS server matches whmcs_server of mail2" in lines_by_name(result.stdout)["whmcs"]
+    # mail2 answers, but serves no WHMCS server: a typo in whmcs_server fails the check
+    assert result.exit_code == 1, result.output
+    lines = lines_by_name(result.stdout)
+    assert "no WHMCS server matches whmcs_server of mail2" in lines["whmcs"]
+    assert "FAILED" in lines["mail2"] and "matches no server WHMCS lists" in lines["mail2"]
+    assert "FAILED" not in lines["mail3"]  # hostnames match whatever their case

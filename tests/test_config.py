@@ -286,3 +286,17 @@ def test_default_lang_without_a_catalog_names_the_key(tmp_path, toml_value):
     assert (err.value.file, err.value.key) == (str(path), "render.default_lang")
     assert "no translations for" in str(err.value) and "use pl or en" in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_ignore_servers_take_ids_and_hostnames(tmp_path):
+    from puq_bridge.config import parse_config
+
+    raw = {
+        "whmcs": {"url": "https://b.example.com", "identifier": "i", "secret": "s"},
+        "sync": {"ignore_servers": [7, "Old.Example.com"]},
+    }
+    sync = parse_config(raw, tmp_path / "c.toml", {}).sync
+    assert sync.ignores(7, None) and sync.ignores("7", "x") and sync.ignores(None, "old.example.COM")
+    assert not sync.ignores(8, "new.example.com")
+    with pytest.raises(ConfigError, match="sync.ignore_servers"):
+        parse_config(dict(raw, sync={"ignore_servers": [True]}), tmp_path / "c.toml", {})

@@ -161,8 +161,10 @@ def test_multi_server_sync_writes_exactly_what_was_read(farm, whmcs_client, stor
     assert statuses[s_down] == statuses[s_html] == "failed"
     assert "mail2" in r[s_down].error and "refused" in r[s_down].error.lower()
     assert "mail4" in r[s_html].error
-    assert statuses[s_nodomain] == statuses[s_unmapped] == "skipped"
-    assert "no domain" in r[s_nodomain].error and "mx9.example.net" in r[s_unmapped].error
+    assert statuses[s_nodomain] == "skipped" and "no domain" in r[s_nodomain].error
+    # a server no [[zimbra]] entry serves is a failure that names it (a typo must not go unseen)
+    assert statuses[s_unmapped] == "failed" and "mx9.example.net" in r[s_unmapped].error
+    assert "ignore_servers" in r[s_unmapped].error
     assert report.exit_code == 1
 
     written = farm.writes()
@@ -515,3 +517,15 @@ def test_a_failed_whole_server_read_fails_the_private_service_and_writes_nothing
     result = by_id(farm.engine(whmcs_client, store=store).run())[private]
     assert result.status == "failed" and "mail1" in result.error and result.tenancy == "server"
     assert farm.writes() == {} and store.latest(private) is None  # never zeros
+
+
+def test_servers_the_operator_ignores_are_skipped_not_failed(farm, whmcs_client, store):
+    ignored = farm.whmcs.add_server("legacy", "legacy.example.net", "192.0.2.8")
+    typo = farm.whmcs.add_server("mail1 typo", "mail1.example.con", "192.0.2.7")
+    s_ignored = farm.service(None, "old.pl", server_id=ignored)
+    s_typo = farm.service(None, "typo.pl", server_id=typo)
+    engine = farm.engine(whmcs_client, store=store, ignore=lambda sid, host: sid == ignored)
+    r = by_id(engine.run())
+    assert r[s_ignored].status == "skipped" and "ignore_servers" in r[s_ignored].error
+    assert r[s_typo].status == "failed" and "mail1.example.con" in r[s_typo].error
+    assert not {s_ignored, s_typo} & set(farm.writes())

@@ -123,6 +123,22 @@ def run_checks(app) -> list[CheckResult]:
         return [f.result() for f in futures]
 
 
+def flag_unmatched(results: list[CheckResult]) -> list[CheckResult]:
+    """A ``[[zimbra]]`` entry whose ``whmcs_server`` matches no WHMCS server serves nobody: its
+    check fails (a typo there would otherwise leave every page of that server stale)."""
+    whmcs = next((r for r in results if r.kind == "whmcs" and r.ok), None)
+    unmatched = set(whmcs.facts.get("zimbra_without_whmcs_server", ())) if whmcs else set()
+    for result in results:
+        if result.kind == "zimbra" and result.name in unmatched:
+            result.ok = False
+            result.error = (
+                "its whmcs_server matches no server WHMCS lists (Setup > Servers): fix "
+                "whmcs_server (the server's id, or its hostname as a string)"
+                + (f"; the server itself answered: {result.detail}" if result.detail else "")
+            )
+    return results
+
+
 @click.command("check")
 @click.option(
     "--json",
@@ -136,7 +152,7 @@ def check(app, as_json: bool) -> None:
 
     All servers are checked at once; each gets one line with its version (Zimbra) or server count (WHMCS), or its
     error. Exit code 0 only if every server answered, else 1."""
-    results = run_checks(app)
+    results = flag_unmatched(run_checks(app))
     ok = all(r.ok for r in results)
     if as_json:
         echo_json({"ok": ok, "checks": [asdict(r) for r in results]})

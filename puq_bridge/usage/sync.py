@@ -162,6 +162,7 @@ class SyncEngine:
         concurrency: int = 8,
         per_server_concurrency: int = 4,
         clock: Callable[[], dt.datetime] | None = None,
+        ignore: Callable[[Any, str | None], bool] | None = None,
     ):
         if concurrency < 1 or per_server_concurrency < 1:
             raise ValueError("concurrency and per_server_concurrency must be at least 1")
@@ -169,6 +170,7 @@ class SyncEngine:
         self.store, self.products, self.statuses = store, tuple(products), tuple(statuses)
         self.concurrency, self.per_server_concurrency = concurrency, per_server_concurrency
         self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+        self.ignore = ignore or (lambda server_id, hostname: False)
 
     @classmethod
     def from_config(
@@ -204,6 +206,7 @@ class SyncEngine:
             concurrency=concurrency or sync.concurrency,
             per_server_concurrency=sync.per_server_concurrency,
             clock=clock,
+            ignore=sync.ignores,
         )
 
     def run(
@@ -328,20 +331,7 @@ class SyncEngine:
             if names is not None and (entry is None or entry.name not in names):
                 continue
             if entry is None:
-                where = " ".join(
-                    str(x)
-                    for x in (
-                        svc.server_id,
-                        f"({svc.server_hostname})" if svc.server_hostname else None,
-                    )
-                    if x
-                )
-                reason = (
-                    f"no [[zimbra]] entry for WHMCS server {where}"
-                    if where
-                    else "no server assigned in WHMCS"
-                )
-                skipped.append(ServiceResult(svc.id, svc.domain, "", "skipped", error=reason))
+                skipped.append(self._unserved(svc))
             elif not svc.domain.strip():
                 skipped.append(
                     ServiceResult(
@@ -351,6 +341,28 @@ class SyncEngine:
             else:
                 jobs.append(_Job(svc, entry, settings.get(svc.id, ServiceSettings())))
         return jobs, skipped
+
+    def _unserved(self, svc) -> ServiceResult:
+        """A service on a WHMCS server no ``[[zimbra]]`` entry serves: skipped when the operator
+        said so (``[sync] ignore_servers``), else failed (a typo in ``whmcs_server`` must not
+        leave clients' pages stale in silence)."""
+        where = " ".join(
+            str(x)
+            for x in (svc.server_id, f"({svc.server_hostname})" if svc.server_hostname else None)
+            if x
+        )
+        if not where:
+            return ServiceResult(
+                svc.id, svc.domain, "", "failed", error="no server assigned in WHMCS"
+            )
+        if self.ignore(svc.server_id, svc.server_hostname):
+            reason = f"WHMCS server {where} is in [sync] ignore_servers"
+            return ServiceResult(svc.id, svc.domain, "", "skipped", error=reason)
+        reason = (
+            f"no [[zimbra]] entry for WHMCS server {where}: check whmcs_server of the "
+            "[[zimbra]] entries, or list the server in [sync] ignore_servers"
+        )
+        return ServiceResult(svc.id, svc.domain, "", "failed", error=reason)
 
     # --- reading and writing -------------------------------------------------------------------------------------
 
