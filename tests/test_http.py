@@ -402,3 +402,36 @@ def test_serve_command_answers_signed_requests(tmp_path):
         _, stderr = process.communicate(timeout=10)
     assert f"listening on http://127.0.0.1:{port}" in stderr
     assert SECRET not in stderr
+
+
+def test_serve_on_a_busy_port_is_one_line_not_a_traceback(tmp_path):
+    from click.testing import CliRunner
+
+    from puq_bridge.cli import main
+
+    config = write_cli_config(tmp_path, f'secret = "{SECRET}"', store=True)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        taken = CliRunner().invoke(
+            main, ["--config", str(config), "serve", "--listen", f"127.0.0.1:{port}"]
+        )
+    absent = CliRunner().invoke(
+        main, ["--config", str(config), "serve", "--listen", "192.0.2.77:8750"]
+    )
+    for result, why in ((taken, "already in use"), (absent, "no such address")):
+        assert result.exit_code == 2, result.output
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and why in lines[0] and "Traceback" not in result.stderr
+
+
+def test_a_lock_that_cannot_be_taken_is_a_store_error(tmp_path):
+    from puq_bridge.errors import StoreError
+    from puq_bridge.usage.sync import sync_lock
+
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    with pytest.raises(StoreError, match="cannot take the sync lock"):
+        with sync_lock(blocked / "usage.sqlite3"):  # its folder is a file
+            pass

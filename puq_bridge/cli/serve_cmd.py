@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 
 import click
@@ -29,6 +30,16 @@ def _host_port(value: str) -> tuple[str, int]:
         raise click.BadParameter(str(err), param_hint="--listen") from None
 
 
+def _listen_problem(err: OSError) -> str:
+    """Why a listening socket could not be opened, and what to do."""
+    reasons = {
+        errno.EADDRINUSE: "the address is already in use (another puq-bridge serve? `ss -ltnp`)",
+        errno.EADDRNOTAVAIL: "this host has no such address (use 127.0.0.1 or one of its own)",
+        errno.EACCES: "permission denied (ports under 1024 need privileges: use 8750)",
+    }
+    return reasons.get(err.errno, err.strerror or str(err))
+
+
 @click.command("serve", short_help="Run the adapter that answers WHMCS's module calls.")
 @click.option(
     "--listen",
@@ -49,16 +60,23 @@ def serve(app, listen: str | None, threads: int) -> None:
     secret = _secret(config)
     host, port = _host_port(listen or config.adapter.listen)
     store = app.store()
-    ctx = AdapterContext(
-        config, store=store, whmcs=app.whmcs, threads=threads
-    )  # Zimbra pools sized for them
-    server = AdapterServer(
-        make_app(ctx, secret, max_body=config.adapter.max_body),
-        host,
-        port,
-        threads=threads,
-        max_body=config.adapter.max_body,
-    )
+    ctx = AdapterContext(config, store=store, whmcs=app.whmcs, threads=threads)  # pools sized
+    try:
+        server = AdapterServer(
+            make_app(ctx, secret, max_body=config.adapter.max_body),
+            host,
+            port,
+            threads=threads,
+            max_body=config.adapter.max_body,
+        )
+    except OSError as err:
+        ctx.close()
+        store.close()
+        raise ConfigError(
+            str(config.path or "config"),
+            "adapter.listen" if listen is None else None,
+            f"cannot listen on {host}:{port}: {_listen_problem(err)}",
+        ) from err
     click.echo(
         f"puq-bridge adapter listening on {server.url} ({threads} threads; -v logs each request)",
         err=True,

@@ -67,8 +67,11 @@ def sync_lock(store_path: str | os.PathLike) -> Iterator[Path]:
         SyncLockedError: another run (in this or another process) holds it.
     """
     lock_path = Path(f"{os.fspath(store_path)}.lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as err:
+        raise StoreError(f"cannot take the sync lock {lock_path}: {err.strerror}") from err
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -76,8 +79,11 @@ def sync_lock(store_path: str | os.PathLike) -> Iterator[Path]:
             holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
             by = f" (pid {holder})" if holder.isdigit() else ""
             raise SyncLockedError(f"another sync-usage run holds the lock {lock_path}{by}") from err
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+        except OSError as err:  # a full disk: the lock is held all the same, say so and go on
+            log.warning("could not write the pid into %s: %s", lock_path, err.strerror)
         yield lock_path
     finally:
         os.close(fd)
