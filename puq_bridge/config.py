@@ -106,6 +106,10 @@ class StoreConfig:
     detail_days: int = 14
 
 
+#: the shortest ``[adapter]`` secret accepted (``puq-bridge secret`` makes 43 characters).
+MIN_ADAPTER_SECRET = 32
+
+
 @dataclass(frozen=True)
 class AdapterConfig:
     """``[adapter]``: the HTTP service WHMCS's forwarder talks to."""
@@ -459,9 +463,22 @@ class _Reader:
             split_listen(listen)
         except ValueError as err:
             raise self.fail(f"{p}listen", str(err)) from err
+        secret = self.secret(t, p, "secret", required=False)
+        if secret is not None and "change-me" in secret:
+            raise self.fail(
+                f"{p}secret",
+                "still the example's placeholder: put a random secret there "
+                "(`puq-bridge secret` makes one)",
+            )
+        if secret is not None and len(secret) < MIN_ADAPTER_SECRET:
+            raise self.fail(
+                f"{p}secret",
+                f"too short ({len(secret)} characters): the shared secret signs every WHMCS call; "
+                f"use at least {MIN_ADAPTER_SECRET} random characters (`puq-bridge secret` makes one)",
+            )
         return AdapterConfig(
             listen=listen,
-            secret=self.secret(t, p, "secret", required=False),
+            secret=secret,
             url=self.url(t, p, "url", None),
             max_body=self.positive(t, p, "max_body", 1_048_576),
         )

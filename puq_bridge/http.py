@@ -18,9 +18,11 @@ posted through ``Session.request`` as before, every time.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import threading
 from typing import Any, Mapping
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import DEFAULT_POOLSIZE, HTTPAdapter
@@ -127,3 +129,30 @@ def pooled_session(size: int) -> requests.Session:
         for prefix in ("https://", "http://"):
             session.mount(prefix, HTTPAdapter(pool_maxsize=size))
     return session
+
+
+def transport_warnings(what: str, url: str, verify: bool | str = True) -> list[str]:
+    """Why the connection to ``url`` does not protect what crosses it (empty when it does).
+
+    ``http://`` to a host beyond this machine sends passwords and API secrets in clear; ``https://``
+    with ``verify`` false accepts any certificate. (``http://`` has no TLS to switch off, so it never
+    gets the second warning.)
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
+        return [
+            f"{what} is reached over plain http ({url}): its password or secret crosses the "
+            "network in clear; use https"
+        ]
+    if parts.scheme == "https" and verify is False:
+        return [f"TLS certificate verification is OFF for {what} ({url})"]
+    return []
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

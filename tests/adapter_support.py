@@ -12,7 +12,7 @@ import pytest
 from puq_bridge.config import parse_config
 from whmcs_module.signing import HEADER, sign
 
-SECRET = "adapter-shared-secret-0123"
+SECRET = "adapter-shared-secret-0123-456789-abcdef"
 WHMCS_SECRET = "whmcs-api-secret-4567"
 ZIMBRA_PASSWORD = "zimbra-admin-pw-789"
 

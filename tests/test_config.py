@@ -11,7 +11,7 @@ from puq_bridge.errors import ConfigError
 ENV = {
     "WHMCS_API_SECRET": "whmcs-s3cret",
     "ZIMBRA_MAIL1_PASSWORD": "zimbra-s3cret",
-    "PUQ_BRIDGE_SECRET": "adapter-s",
+    "PUQ_BRIDGE_SECRET": "adapter-s" + "x" * 31,
 }
 
 WHMCS = """[whmcs]
@@ -66,7 +66,7 @@ def test_full_config_loads_with_types(tmp_path):
     assert [z.name for z in cfg.zimbra] == ["mail1", "mail2"]
     assert cfg.zimbra[1].password == "literal-pw" and cfg.zimbra[1].verify is False
     assert cfg.sync.products == (12, 14) and cfg.sync.concurrency == 4
-    assert cfg.adapter.host_port == ("::1", 8750) and cfg.adapter.secret == "adapter-s"
+    assert cfg.adapter.host_port == ("::1", 8750) and cfg.adapter.secret == ENV["PUQ_BRIDGE_SECRET"]
     for secret in ("whmcs-s3cret", "zimbra-s3cret", "literal-pw", "adapter-s"):
         assert secret not in repr(cfg)
 
@@ -300,3 +300,23 @@ def test_ignore_servers_take_ids_and_hostnames(tmp_path):
     assert not sync.ignores(8, "new.example.com")
     with pytest.raises(ConfigError, match="sync.ignore_servers"):
         parse_config(dict(raw, sync={"ignore_servers": [True]}), tmp_path / "c.toml", {})
+
+
+@pytest.mark.parametrize(
+    "secret, expect",
+    [("x", "too short (1 characters)"), ("change-me-to-64-random-hex-characters", "placeholder")],
+)
+def test_a_weak_adapter_secret_is_refused(tmp_path, secret, expect):
+    env = dict(ENV, PUQ_BRIDGE_SECRET=secret)
+    with pytest.raises(ConfigError, match="adapter.secret") as err:
+        load_config(write(tmp_path, FULL, mode=0o600), env=env)
+    assert expect in str(err.value) and "puq-bridge secret" in str(err.value)
+
+
+def test_the_secret_command_prints_a_strong_secret():
+    from click.testing import CliRunner
+
+    from puq_bridge.cli import main
+
+    first, second = (CliRunner().invoke(main, ["secret"]).stdout.strip() for _ in range(2))
+    assert len(first) >= 40 and first != second and first.isprintable() and " " not in first

@@ -230,3 +230,23 @@ def test_a_pooled_session_keeps_a_connection_for_each_of_16_threads(caplog, pool
         session.close()
     dropped = [r for r in caplog.records if "pool is full" in r.getMessage()]
     assert (dropped == []) is pooled
+
+
+@pytest.mark.parametrize(
+    "url, verify, expect",
+    [
+        ("http://mail1.example.com:7071", True, "plain http"),
+        ("http://192.0.2.4/", True, "plain http"),
+        ("https://mail1.example.com:7071", False, "verification is OFF"),
+        ("http://127.0.0.1:8750", True, None),
+        ("http://localhost:8750", False, None),
+        ("https://mail1.example.com:7071", True, None),
+    ],
+)
+def test_transport_warnings(url, verify, expect):
+    from puq_bridge.http import transport_warnings
+
+    warnings = transport_warnings("Zimbra mail1", url, verify)
+    assert (expect in warnings[0]) if expect else warnings == []
+    if expect == "plain http":
+        assert "OFF" not in warnings[0]  # plain http has no TLS to turn off

@@ -9,6 +9,7 @@ import click
 
 from puq_bridge.config import split_listen
 from puq_bridge.errors import ConfigError
+from puq_bridge.http import transport_warnings
 
 log = logging.getLogger(__name__)
 
@@ -138,8 +139,21 @@ def whmcs_module(app, name: str, out_dir: str, bridge_url: str | None, timeout: 
         raise click.BadParameter(str(err), param_hint="--bridge-url") from None
     for path in paths:
         click.echo(str(path))
+    for warning in transport_warnings("the bridge", url):
+        log.warning("%s (service passwords and the Zimbra server passwords go this way)", warning)
     click.echo(
         f"forwarder for {url} written; copy {out_dir}/modules into the WHMCS root and make "
         f"{paths[-1].name} readable by the web server user only",
         err=True,
     )
+
+
+@click.command("secret", short_help="Print a new random shared secret for [adapter].")
+def new_secret() -> None:
+    """Print a new random shared secret (43 characters, 256 bits) for [adapter] secret_env.
+
+    Put it into secrets.env (PUQ_BRIDGE_SECRET=...), then regenerate the WHMCS module so the
+    forwarder signs with it."""
+    import secrets
+
+    click.echo(secrets.token_urlsafe(32))

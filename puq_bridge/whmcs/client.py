@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 import requests
 
 from puq_bridge.errors import WhmcsApiError, WhmcsError, WhmcsProtocolError, WhmcsTransportError
-from puq_bridge.http import Poster, pooled_session
+from puq_bridge.http import Poster, pooled_session, transport_warnings
 from puq_bridge.whmcs.models import (
     CancelledPackage,
     Client,
@@ -106,6 +106,8 @@ class WhmcsClient:
         self.timeout, self.verify = timeout, verify
         self.retries, self.backoff = max(0, retries), backoff
         self.warnings: list[str] = []
+        for warning in transport_warnings("WHMCS", self.url, verify):
+            log.warning("%s", warning)
         self.last_warning: str | None = None
 
 

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import requests
 
 from puq_bridge.errors import AuthExpired, AuthRequired, ZimbraProtocolError, ZimbraTransportError
-from puq_bridge.http import Poster, pooled_session
+from puq_bridge.http import Poster, pooled_session, transport_warnings
 from puq_bridge.zimbra import soap as _soap
 from puq_bridge.zimbra.models import MailboxUsage
 
@@ -166,10 +166,8 @@ class ZimbraAdmin:
         self._token: str | None = None
         self._expires = 0.0
         self._lock = threading.Lock()
-        if verify is False:
-            log.warning(
-                "TLS certificate verification is OFF for Zimbra %s (%s)", self.name, self.url
-            )
+        for warning in transport_warnings(f"Zimbra {self.name}", self.url, verify):
+            log.warning("%s", warning)
 
 
     @classmethod
