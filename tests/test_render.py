@@ -169,7 +169,7 @@ def test_polish_labels_and_formats(renderer):
     assert "1,5" in out and "4,7 GB" in out  # used 1.5 + 3 + 0.195 GB
     assert "22.11.2026" in out and "15.01.2026" in out
     assert "49,00 zł" in out
-    assert ">miesiąc<" in out
+    assert ">Miesięcznie<" in out
     assert 'lang="pl"' in out
 
 
@@ -178,8 +178,42 @@ def test_english_formats(renderer):
         make_facts(language="english"), make_snapshot(MAILBOXES), history(3), now=NOW
     )
     assert "Server information" in out and "Registration date" in out and "Main IP address" in out
-    assert "4.7 GB" in out and "22 Nov 2026" in out and "PLN 49.00" in out and ">monthly<" in out
+    assert "4.7 GB" in out and "22 Nov 2026" in out and "PLN 49.00" in out and ">Monthly<" in out
     assert "Last updated" in out and "22 Nov 2026, 10:00 UTC" in out
+
+
+#: WHMCS's billing cycles and its own words for them (lang keys ``orderpaymentterm*``), English and Polish.
+CYCLES = [
+    ("Monthly", "Monthly", "Miesięcznie"),
+    ("Quarterly", "Quarterly", "Kwartalnie"),
+    ("Semi-Annually", "Semi-Annually", "Półrocznie"),
+    ("Annually", "Annually", "Rocznie"),
+    ("Biennially", "Biennially", "Co dwa lata"),
+    ("Triennially", "Triennially", "Co trzy lata"),
+    ("Free Account", "Free Account", "Darmowe konto"),
+    ("One Time", "One Time", "Jednorazowo"),
+]
+
+
+@pytest.mark.parametrize("cycle, english, polish", CYCLES)
+def test_billing_cycle_in_whmcs_words(renderer, cycle, english, polish):
+    for lang, word in (("en", english), ("pl", polish)):
+        out = renderer.tab("server-info", make_facts(billing_cycle=cycle), None, lang=lang, now=NOW)
+        assert f"<td>{html.escape(word)}</td>" in out, (lang, cycle)
+
+
+def test_an_unknown_billing_cycle_is_shown_as_whmcs_sent_it(renderer):
+    out = renderer.tab("server-info", make_facts(billing_cycle="Weekly"), None, now=NOW)
+    assert "<td>Weekly</td>" in out
+
+
+@pytest.mark.parametrize("lang, heading", [("en", "Mailboxes (3)"), ("pl", "Użytkownicy (3)")])
+def test_mailbox_heading_says_the_count_once(renderer, lang, heading):
+    out = renderer.tab("server-info", make_facts(), make_snapshot(MAILBOXES), lang=lang, now=NOW)
+    found = re.search(r'<h4[^>]*data-puq="mailboxes-heading"[^>]*>(.*?)</h4>', out, re.S)
+    assert found and re.sub(r"<[^>]+>|\s+", " ", found.group(1)).strip() == heading
+    word = heading.split()[0]
+    assert out.count(word) == 1, f"{word!r} repeated"
 
 
 @pytest.mark.parametrize(
