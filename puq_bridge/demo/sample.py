@@ -231,7 +231,7 @@ def build_sample(*, today: dt.date | None = None, seed: int = 2026) -> Sample:
     rng = random.Random(seed)
     clients = _clients()
     products = (
-        SampleProduct("business", "Zimbra Mail Business", 2048, 250, 100),
+        SampleProduct("business", "Zimbra Mail Business", 2048, 250, 200),
         SampleProduct("private", "Private Zimbra mail server", 5120, 0, 500),
     )
     servers = (
