@@ -7,6 +7,12 @@ demo's pages pass and that doctored copies of them (tab, table or chart removed.
 
 One browser session and one demo run serve the whole module. Screenshots go to a temporary folder; their paths are
 printed (``pytest -s`` shows them). Skipped only when no Chromium binary is installed.
+
+:func:`check_long_table` is issue 12's acceptance check, on the demo's 250-mailbox domain at 320
+and 375 px in both languages: no cell clips or leaves the tab, host names wrap only between their
+parts, the mailbox table's filter, pages, sticky header and "showing 1–25 of 250" work (and the
+table reads whole without JavaScript), and the usage tab starts with its chart, full width, labels
+at least 11 px, under a heading that names the period drawn.
 """
 
 import datetime as dt
@@ -20,7 +26,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from puq_bridge.demo.pages import page_name, serve_pages
-from puq_bridge.demo.run import LANGS, run_demo
+from puq_bridge.demo.run import LANGS, SYNC_DAYS, run_demo
 from puq_bridge.demo.sample import build_sample
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
@@ -51,6 +57,10 @@ CHROME_FLAGS = [
 ]
 
 PHONE, DESKTOP = 375, 1280
+#: The narrowest phone the tabs must fit (issue 12): nothing may clip or overflow at this width.
+NARROW = 320
+#: The smallest readable chart label, in CSS px, at any width.
+MIN_LABEL_PX = 11
 
 
 def find_chromium() -> str | None:
@@ -201,6 +211,7 @@ def check_page(
         state = page_state(driver)
         problems += _tab_problems(state, tab)
         problems += _layout_problems(state, width)
+        problems += [f"{tab} at {width} px: {p}" for p in driver.execute_script(_CLIP_JS)]
         if tab == "resource-usage":
             problems += _chart_problems(state)
             _screenshot(driver, screenshot_dir, url, width, tab, chart=state["chart"])
@@ -208,6 +219,68 @@ def check_page(
     problems += _table_problems(state, expected_rows)
     problems += _network_problems(state, network_urls(driver))
     return problems
+
+
+_CLIP_JS = """
+const root = document.querySelector('[data-puq="client-area"]');
+if (!root) return ['no client area'];
+const box = root.getBoundingClientRect();
+const name = (el) => (el.getAttribute('data-puq') || el.tagName.toLowerCase())
+  + ' "' + el.textContent.trim().replace(/\\s+/g, ' ').slice(0, 40) + '"';
+const shown = (el) => el.getClientRects().length > 0;
+const problems = [];
+for (const el of root.querySelectorAll('th, td')) {
+  if (!shown(el)) continue;
+  const r = el.getBoundingClientRect();
+  const [left, right] = [Math.round(r.left), Math.round(r.right)];
+  if (el.scrollWidth > el.clientWidth + 1) {
+    problems.push(`cell ${name(el)} clips: ${el.scrollWidth} px of content in ${el.clientWidth}`);
+  } else if (r.right > box.right + 1 || r.left < box.left - 1) {
+    problems.push(`cell ${name(el)} leaves the tab: ${left}-${right} px, `
+                  + `the tab is ${Math.round(box.left)}-${Math.round(box.right)} px`);
+  }
+}
+for (const el of root.querySelectorAll('*')) {
+  if (!shown(el) || el.closest('svg') || el.matches('input, select, option, style, script')) {
+    continue;
+  }
+  const overflow = getComputedStyle(el).overflowX, extra = el.scrollWidth - el.clientWidth;
+  if (overflow !== 'visible' && extra > 1) {
+    problems.push(`${name(el)} hides or scrolls ${extra} px (overflow-x: ${overflow})`);
+  }
+}
+return problems;
+"""
+
+#: Host names, addresses and links may wrap only before . @ : / (where breakable() puts <wbr>),
+#: at a space, or after a hyphen; never inside a word (``mail1.example.c|om``).
+_MIDWORD_JS = """
+const root = document.querySelector('[data-puq="client-area"]');
+const problems = [];
+const cells = root.querySelectorAll('[data-puq="facts"] td, [data-puq="mailbox-domain"], '
+                                    + '[data-puq="mailbox-row"] td:first-child');
+for (const el of cells) {
+  if (!el.getClientRects().length) continue;
+  const chars = [];
+  const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    for (let i = 0; i < node.data.length; i++) {
+      const range = document.createRange();
+      range.setStart(node, i);
+      range.setEnd(node, i + 1);
+      const rect = range.getClientRects()[0];
+      if (rect) chars.push([node.data[i], rect.top]);
+    }
+  }
+  for (let i = 1; i < chars.length; i++) {
+    if (chars[i][1] <= chars[i - 1][1] + 2) continue;
+    const before = chars[i - 1][0], after = chars[i][0];
+    if ('.@:/'.includes(after) || /\\s/.test(before + after) || before === '-') continue;
+    problems.push(`"${el.textContent.trim()}" breaks inside a word: ${before}|${after}`);
+  }
+}
+return problems;
+"""
 
 
 def _chart_problems(state: dict) -> list[str]:
@@ -311,7 +384,7 @@ def shots(tmp_path_factory):
     return folder
 
 
-@pytest.mark.parametrize("width", [DESKTOP, PHONE])
+@pytest.mark.parametrize("width", [DESKTOP, PHONE, NARROW])
 @pytest.mark.parametrize("lang", LANGS)
 def test_every_demo_page_works_in_the_browser(site, browser, shots, lang, width):
     base, _, rows = site
@@ -382,3 +455,303 @@ def test_check_page_reports_a_doctored_page(site, browser, case):
     width = PHONE if case == "too wide" else DESKTOP
     problems = check_page(browser, f"{base}/{name}", width=width, expected_rows=rows[sid])
     assert any(message in p for p in problems), problems
+
+
+# --- issue 12: the 250-mailbox domain on a phone --------------------------------------------------
+
+_TABLE_JS = """
+const list = document.querySelector('[data-puq="mailbox-list"]') || document;
+const rows = Array.from(document.querySelectorAll('[data-puq="mailbox-row"]'));
+const part = (name) => list.querySelector(`[data-puq="${name}"]`);
+const shown = (el) => !!el && el.getClientRects().length > 0;
+const table = document.querySelector('[data-puq="mailbox-table"]');
+return {
+  rows: rows.length,
+  visible: rows.filter(shown)
+    .map(r => r.cells[0].getAttribute('data-value') || r.cells[0].textContent),
+  filter: shown(part('filter')), pageSize: shown(part('page-size')),
+  previous: shown(part('previous')), next: shown(part('next')),
+  showing: shown(part('showing')) ? part('showing').textContent.trim() : null,
+  tableText: table ? table.textContent : '',
+};
+"""
+
+_STICKY_JS = """
+const rows = Array.from(document.querySelectorAll('[data-puq="mailbox-row"]'))
+  .filter(r => r.getClientRects().length);
+const row = rows[Math.floor(rows.length / 2)];
+row.scrollIntoView({block: 'center'});
+const head = document.querySelector('[data-puq="mailbox-table"] thead').getBoundingClientRect();
+return {top: head.top, bottom: head.bottom, height: window.innerHeight, rows: rows.length};
+"""
+
+_USAGE_JS = """
+const pane = document.querySelector('div[data-puq-tab="resource-usage"]');
+const svg = pane.querySelector('svg[data-puq="usage-chart"]');
+const blocks = Array.from(pane.children).filter(el => !el.matches('.alert, style, script'));
+const bars = pane.querySelector('[data-puq="mailbox-bars"]');
+const heading = svg && svg.closest('figure') && svg.closest('figure').previousElementSibling;
+const labels = svg ? Array.from(svg.querySelectorAll('text')).filter(t => t.getClientRects().length)
+  : [];
+const after = (a, b) => !!(a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING);
+return {
+  chart: !!svg,
+  chartFirst: !!svg && blocks.length > 0 && (blocks[0] === svg || blocks[0].contains(svg)),
+  chartBeforeBars: !bars || (!!svg && after(svg, bars)),
+  chartWidth: svg ? svg.getBoundingClientRect().width : 0,
+  paneWidth: pane.clientWidth,
+  // a label's size on screen: its font size times the scale of its SVG's viewBox, if any
+  labels: labels.map(t => [t.textContent,
+                           parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a]),
+  heading: heading ? heading.textContent.trim() : '',
+};
+"""
+
+
+def _select_page_size(driver, value: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    Select(driver.find_element(By.CSS_SELECTOR, '[data-puq="page-size"]')).select_by_value(value)
+
+
+def _type_filter(driver, text: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    box = driver.find_element(By.CSS_SELECTOR, '[data-puq="filter"]')
+    box.clear()
+    if text:
+        box.send_keys(text)
+    else:  # clear() fires no input event
+        driver.execute_script("arguments[0].dispatchEvent(new Event('input'))", box)
+
+
+def _click(driver, hook: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.find_element(By.CSS_SELECTOR, f'[data-puq="{hook}"]').click()
+
+
+def check_long_table(
+    driver, url: str, *, width: int, lang: str, names: list[str], domain: str
+) -> list[str]:
+    """Issue 12's acceptance check of one page at ``width``: every problem found, as text.
+
+    ``names`` are the domain's mailboxes in the order the tab starts with (most used first).
+    """
+    from puq_bridge.clientarea.render import Renderer
+
+    fmt = Renderer().catalog(lang)
+    set_width(driver, width)
+    driver.get(url)
+    problems = [f"server-info: {p}" for p in driver.execute_script(_CLIP_JS)]
+    problems += [f"server-info: {p}" for p in driver.execute_script(_MIDWORD_JS)]
+    problems += _paging_problems(driver, fmt, names, domain)
+    problems += _no_script_problems(driver, url, len(names))
+    driver.get(url)
+    problem = _click_tab(driver, "resource-usage")
+    if problem:
+        return problems + [problem]
+    problems += [f"resource-usage: {p}" for p in driver.execute_script(_CLIP_JS)]
+    problems += _usage_problems(driver.execute_script(_USAGE_JS), fmt)
+    return problems
+
+
+def _paging_problems(driver, fmt, names: list[str], domain: str) -> list[str]:
+    state = driver.execute_script(_TABLE_JS)
+    if state["rows"] != len(names):
+        return [f"the table has {state['rows']} rows, expected {len(names)}"]
+    missing = [k for k in ("filter", "pageSize", "previous", "next", "showing") if not state[k]]
+    if missing:
+        return [f"mailbox table controls missing: {', '.join(missing)}"]
+    problems = []
+    if state["tableText"].count("@" + domain) != 1:
+        problems.append(
+            f"@{domain} is written {state['tableText'].count('@' + domain)} times in the table"
+        )
+
+    def expect(what: str, visible: list[str], showing: str) -> None:
+        now = driver.execute_script(_TABLE_JS)
+        if now["visible"] != visible:
+            problems.append(
+                f"{what}: {len(now['visible'])} rows shown ({now['visible'][:3]}...), "
+                f"expected {len(visible)} ({visible[:3]}...)"
+            )
+        if now["showing"] != showing:
+            problems.append(f"{what}: says {now['showing']!r}, expected {showing!r}")
+
+    def says(first, last, count, total=None, key="mailboxes.showing_filtered"):
+        number = lambda n: fmt.number(n, 0)  # noqa: E731
+        if total is None:
+            key = "mailboxes.showing"
+        return fmt.text(
+            key,
+            first=number(first),
+            last=number(last),
+            count=number(count),
+            total=number(total or count),
+        )
+
+    total = len(names)
+    expect("at first", names[:25], says(1, 25, total))
+    _click(driver, "next")
+    expect("next page", names[25:50], says(26, 50, total))
+    _select_page_size(driver, "50")
+    expect("50 per page", names[:50], says(1, 50, total))
+    _select_page_size(driver, "100")
+    _click(driver, "next")
+    expect("100 per page, page 2", names[100:200], says(101, 200, total))
+    _click(driver, "previous")
+    expect("back to page 1", names[:100], says(1, 100, total))
+    query = "kowal"
+    matched = [n for n in names if query in n.lower()]
+    _type_filter(driver, query)
+    expect(f"filter {query!r}", matched[:100], says(1, min(100, len(matched)), len(matched), total))
+    _type_filter(driver, "no-such-mailbox")
+    expect("filter matching nothing", [], fmt.text("mailboxes.no_match", query="no-such-mailbox"))
+    _type_filter(driver, "")
+    _select_page_size(driver, "0")
+    expect("all", names, says(1, total, total))
+    head = driver.execute_script(_STICKY_JS)
+    if not (-1 <= head["top"] <= 1 and head["bottom"] < head["height"]):
+        problems.append(f"the table's header scrolled away: its top is at {head['top']:.0f} px")
+    return problems
+
+
+def _no_script_problems(driver, url: str, rows: int) -> list[str]:
+    driver.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": True})
+    try:
+        driver.get(url)
+        from selenium.webdriver.common.by import By
+
+        shown = [
+            r
+            for r in driver.find_elements(By.CSS_SELECTOR, '[data-puq="mailbox-row"]')
+            if r.is_displayed()
+        ]
+        controls = [
+            e
+            for e in driver.find_elements(By.CSS_SELECTOR, '[data-puq="table-tools"]')
+            if e.is_displayed()
+        ]
+    finally:
+        driver.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": False})
+    problems = []
+    if len(shown) != rows:
+        problems.append(f"without JavaScript {len(shown)} of {rows} rows read")
+    if controls:
+        problems.append("without JavaScript the table's controls show, though nothing runs them")
+    return problems
+
+
+def _usage_problems(state: dict, fmt) -> list[str]:
+    if not state["chart"]:
+        return ["resource-usage: no chart"]
+    problems = []
+    if not state["chartFirst"]:
+        problems.append("resource-usage: the chart is not the tab's first block")
+    if not state["chartBeforeBars"]:
+        problems.append("resource-usage: the per-mailbox bars come before the chart")
+    if state["chartWidth"] < 0.95 * state["paneWidth"]:
+        problems.append(
+            f"resource-usage: the chart is {state['chartWidth']:.0f} px wide in a "
+            f"{state['paneWidth']} px tab"
+        )
+    small = [(text, round(px, 1)) for text, px in state["labels"] if px < MIN_LABEL_PX]
+    if small or not state["labels"]:
+        problems.append(
+            f"resource-usage: chart labels under {MIN_LABEL_PX} px: {small or 'no labels'}"
+        )
+    first = NOW.date() - dt.timedelta(days=SYNC_DAYS[0])
+    last = NOW.date() - dt.timedelta(days=SYNC_DAYS[-1])
+    if fmt.date(first) not in state["heading"] or fmt.date(last) not in state["heading"]:
+        problems.append(
+            f"resource-usage: the chart's heading {state['heading']!r} does not name the period "
+            f"drawn, {fmt.date(first)} to {fmt.date(last)}"
+        )
+    return problems
+
+
+@pytest.fixture(scope="module")
+def long_domain(site):
+    """The demo's 250-mailbox service: (page URL of a language, names most used first, domain)."""
+    base, _, rows = site
+    sid = next(sid for sid, count in rows.items() if count >= 250)
+    sample = build_sample(today=NOW.date())
+    service = next(s for s in sample.services if len(s.mailboxes) == rows[sid])
+    # The order the tab starts in: most used first, ties by name (the store has today's usage).
+    boxes = sorted(service.mailboxes, key=lambda m: m.name)
+    names = [m.name for m in sorted(boxes, key=lambda m: m.used_on(0), reverse=True)]
+    return (lambda lang: f"{base}/{page_name(sid, lang)}"), names, service.domain
+
+
+@pytest.mark.parametrize("width", [NARROW, PHONE])
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_250_mailbox_domain_reads_on_a_phone(browser, long_domain, lang, width):
+    url, names, domain = long_domain
+    assert len(names) == 250
+    assert (
+        check_long_table(browser, url(lang), width=width, lang=lang, names=names, domain=domain)
+        == []
+    )
+
+
+#: Damage done to a copy of the 250-mailbox page, and what check_long_table must say about each.
+#: They are unrelated, so one doctored page carries them all (one browser pass instead of nine).
+LONG_TABLE_DOCTORS = {
+    "header not sticky": (r"position: sticky;", "", "the table's header scrolled away"),
+    "controls shown without a script": (
+        r'(data-puq="table-tools") hidden',
+        r"\1",
+        "without JavaScript the table's controls show",
+    ),
+    "next skips a page": (r"page \+= 1;", "page += 2;", "next page:"),
+    "filter ignored": (r"name\.indexOf\(query\) !== -1", "true", "filter 'kowal':"),
+    "host names unbreakable": (r"<wbr>", "", "breaks inside a word"),
+    "mailbox table wider than the tab": (
+        r'(<table class="[^"]*puq-mailboxes")',
+        r'\1 style="min-width:400px"',
+        "leaves the tab",
+    ),
+    "a cell cut short": (
+        r'(data-puq="recurring-amount")',
+        r'\1 style="max-width:30px;overflow:hidden"',
+        'cell recurring-amount "49,00 zł" clips',
+    ),
+    "chart scaled down": (
+        r'<svg data-puq="usage-chart" ',
+        '<svg data-puq="usage-chart" viewBox="0 0 1600 220" ',
+        "chart labels under 11 px",
+    ),
+    "chart after the bars": (
+        r'(<section class="puq-history".*?</section>\n)(.*?</section>\n)'
+        r'(<section class="puq-top".*?</section>\n)',
+        r"\2\3\1",
+        "the chart is not the tab's first block",
+    ),
+}
+
+
+def test_check_long_table_reports_a_doctored_page(site, browser, long_domain):
+    _, out, _ = site
+    url, names, domain = long_domain
+    page = url("pl")
+    doctored = (out / page.rsplit("/", 1)[1]).read_text(encoding="utf-8")
+    for case, (pattern, replacement, _) in LONG_TABLE_DOCTORS.items():
+        doctored, n = re.subn(pattern, replacement, doctored, flags=re.S)
+        assert n >= 1, f"the doctor's pattern for {case!r} no longer matches the page"
+    (out / "doctored-long-table.html").write_text(doctored, encoding="utf-8")
+    problems = check_long_table(
+        browser,
+        page.rsplit("/", 1)[0] + "/doctored-long-table.html",
+        width=NARROW,
+        lang="pl",
+        names=names,
+        domain=domain,
+    )
+    missed = [
+        case
+        for case, (_, _, message) in LONG_TABLE_DOCTORS.items()
+        if not any(message in p for p in problems)
+    ]
+    assert missed == [], problems

@@ -143,15 +143,47 @@ def test_services_lists_the_clients_services_without_usage_yet(bridge, sim):
     out = result.stdout
     assert "Client #1: Jan Kowalski (Firma sp. z o.o.) <jan@firma.pl>, 2 service(s)" in out
     assert f"#{sim.service_id}  Private Zimbra mail server  firma.pl  [Active]" in out
-    assert "registered 2026-01-15, next due 2026-12-15, Monthly 49.00 PLN, Bank Transfer" in out
+    assert "registered 2026-01-15, next due 2026-12-15, PLN 49.00 Monthly, Bank Transfer" in out
     assert f"#{sim.suspended_id}  Private Zimbra mail server  firma.com.pl  [Suspended]" in out
-    assert "Annually 490.00 PLN" in out
+    assert "PLN 490.00 Annually" in out
     assert out.count("usage: no data yet") == 2
     assert "inna.pl" not in out
     assert SERVICE_PASSWORD not in result.output
     assert actions(sim, "GetClientsProducts")[0]["clientid"] == str(sim.client_id)
     assert actions(sim, "GetClientsDetails")[0]["clientid"] == str(sim.client_id)
     assert not bridge.store_path.exists(), "listing services must not create the usage store"
+
+
+def test_services_money_reads_as_in_the_client_area_tab(bridge, sim):
+    """One money format: the amount the operator reads is the one the English tab shows."""
+    from dataclasses import fields
+    from decimal import Decimal
+
+    from puq_bridge.clientarea.facts import ServiceFacts
+    from puq_bridge.clientarea.render import Renderer
+
+    blank = {f.name: None for f in fields(ServiceFacts)}
+    facts = ServiceFacts(
+        **{
+            **blank,
+            "service_id": 1,
+            "domain": "firma.com.pl",
+            "status": "",
+            "billing_cycle": "Annually",
+            "recurring_amount": Decimal("1490.00"),
+            "currency_code": "PLN",
+            "payment_method": "",
+            "hostname": "",
+            "main_ip": "",
+            "webmail_url": "",
+            "admin_url": "",
+            "language": "",
+        }
+    )
+    tab = Renderer().tab("server-info", facts, None, lang="en")
+    sim.services[sim.suspended_id]["recurringamount"] = "1490.00"
+    out = bridge.run("services", "--client-id", str(sim.client_id)).stdout
+    assert "PLN 1,490.00" in tab and "PLN 1,490.00 Annually" in out
 
 
 def test_services_shows_the_latest_usage_from_the_store(bridge, sim):

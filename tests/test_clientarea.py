@@ -335,6 +335,7 @@ def test_mailbox_bars_cap_the_width_and_skip_unlimited(polish):
     over, free, ok = mailbox_bars(rows, polish)
     assert over == (
         "over@x.pl",
+        "over@x.pl",
         "0,1 GB z 0,1 GB (150,0%)",
         "bg-danger progress-bar-danger",
         "100.0",

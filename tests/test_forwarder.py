@@ -368,8 +368,34 @@ def test_forged_secret_gets_a_readable_error_and_changes_nothing(bridge, fake, t
     created, test, area = out["results"]
     assert created == "puq-bridge answered HTTP 401: signature does not match"
     assert test == {"success": False, "error": created}
-    assert "temporarily unavailable" in area and "<div" in area
+    assert "chwilowo niedostępne" in area and "<div" in area  # the client's language is Polish
     assert fake.requests == [] and fake.domains == {}
+
+
+@needs_php
+def test_client_area_notice_speaks_the_clients_language(tmp_path):
+    """With the bridge out of reach the PHP side answers alone, with the catalogs' notice.unavailable."""
+    from puq_bridge.clientarea.render import Renderer
+
+    folder = forwarder(tmp_path, f"http://127.0.0.1:{free_port()}", timeout=2)
+
+    def client(language):
+        return module_params(clientsdetails={"userid": 7, "language": language})
+
+    languages = ["polish", "Polish", "english", "german", ""]
+    out = run_module(
+        folder,
+        "puqzimbra",
+        [{"function": "ClientArea", "params": client(lang)} for lang in languages]
+        + [{"function": "ClientArea", "params": {**module_params(), "clientsdetails": None}}],
+        tmp_path,
+    )
+    renderer = Renderer()
+    polish, english = (
+        f'<div class="alert alert-warning">{renderer.catalog(lang).text("notice.unavailable")}</div>'
+        for lang in ("pl", "en")
+    )
+    assert out["results"] == [polish, polish, english, english, english, english]
 
 
 def free_port() -> int:

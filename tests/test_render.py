@@ -81,6 +81,14 @@ def rows(page: str) -> list[str]:
 
 
 def names(page: str) -> list[str]:
+    """The mailboxes' whole addresses, in table order (a name cell may show the local part only)."""
+    return [
+        html.unescape(re.search(r'<td[^>]*data-value="([^"]*)"', r).group(1)) for r in rows(page)
+    ]
+
+
+def shown_names(page: str) -> list[str]:
+    """The name cells' text, as a reader sees it."""
     return [
         html.unescape(re.sub(r"<[^>]+>", "", re.search(r"<td[^>]*>(.*?)</td>", r).group(1)))
         for r in rows(page)
@@ -107,7 +115,8 @@ def test_hostile_names_are_escaped(renderer):
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in out
         assert "<img src=x" not in out
         assert "&#34;&gt;&lt;img src=x onerror=alert(2)&gt;" in out
-        assert 'mail"1' not in out and "mail&#34;1&#39;.example.com" in out
+        shown = out.replace("<wbr>", "")  # the wrap points breakable() puts into host names
+        assert 'mail"1' not in out and "mail&#34;1&#39;.example.com" in shown
         assert "<b>" not in out
 
 
@@ -115,7 +124,7 @@ def test_non_http_links_are_not_linked(renderer):
     facts = make_facts(webmail_url="javascript:alert(1)")
     out = renderer.tab("server-info", facts, None, now=NOW)
     assert 'href="javascript' not in out
-    assert "javascript:alert(1)" in out  # shown as text, harmless
+    assert "javascript:alert(1)" in out.replace("<wbr>", "")  # shown as text, harmless
 
 
 def test_every_template_is_autoescaped(renderer):
@@ -170,7 +179,7 @@ def test_polish_labels_and_formats(renderer):
     assert "1,5" in out and "4,7 GB" in out  # used 1.5 + 3 + 0.195 GB
     assert "22.11.2026" in out and "15.01.2026" in out
     assert "49,00 zł" in out
-    assert ">miesiąc<" in out
+    assert ">Miesięcznie<" in out
     assert 'lang="pl"' in out
 
 
@@ -179,8 +188,42 @@ def test_english_formats(renderer):
         make_facts(language="english"), make_snapshot(MAILBOXES), history(3), now=NOW
     )
     assert "Server information" in out and "Registration date" in out and "Main IP address" in out
-    assert "4.7 GB" in out and "22 Nov 2026" in out and "PLN 49.00" in out and ">monthly<" in out
+    assert "4.7 GB" in out and "22 Nov 2026" in out and "PLN 49.00" in out and ">Monthly<" in out
     assert "Last updated" in out and "22 Nov 2026, 10:00 UTC" in out
+
+
+#: WHMCS's billing cycles and its own words for them (lang keys ``orderpaymentterm*``), English and Polish.
+CYCLES = [
+    ("Monthly", "Monthly", "Miesięcznie"),
+    ("Quarterly", "Quarterly", "Kwartalnie"),
+    ("Semi-Annually", "Semi-Annually", "Półrocznie"),
+    ("Annually", "Annually", "Rocznie"),
+    ("Biennially", "Biennially", "Co dwa lata"),
+    ("Triennially", "Triennially", "Co trzy lata"),
+    ("Free Account", "Free Account", "Darmowe konto"),
+    ("One Time", "One Time", "Jednorazowo"),
+]
+
+
+@pytest.mark.parametrize("cycle, english, polish", CYCLES)
+def test_billing_cycle_in_whmcs_words(renderer, cycle, english, polish):
+    for lang, word in (("en", english), ("pl", polish)):
+        out = renderer.tab("server-info", make_facts(billing_cycle=cycle), None, lang=lang, now=NOW)
+        assert f"<td>{html.escape(word)}</td>" in out, (lang, cycle)
+
+
+def test_an_unknown_billing_cycle_is_shown_as_whmcs_sent_it(renderer):
+    out = renderer.tab("server-info", make_facts(billing_cycle="Weekly"), None, now=NOW)
+    assert "<td>Weekly</td>" in out
+
+
+@pytest.mark.parametrize("lang, heading", [("en", "Mailboxes (3)"), ("pl", "Użytkownicy (3)")])
+def test_mailbox_heading_says_the_count_once(renderer, lang, heading):
+    out = renderer.tab("server-info", make_facts(), make_snapshot(MAILBOXES), lang=lang, now=NOW)
+    found = re.search(r'<h4[^>]*data-puq="mailboxes-heading"[^>]*>(.*?)</h4>', out, re.S)
+    assert found and re.sub(r"<[^>]+>|\s+", " ", found.group(1)).strip() == heading
+    word = heading.split()[0]
+    assert out.count(word) == 1, f"{word!r} repeated"
 
 
 @pytest.mark.parametrize(
@@ -290,8 +333,8 @@ def test_thousand_mailboxes_sorted_by_usage(renderer):
     assert len(shown) == 1000
     used = {m.name: m.used_bytes for m in boxes}
     assert [used[n] for n in shown] == sorted(used.values(), reverse=True)
-    assert out.count('data-puq="mailbox-bar"') == 25
-    assert "25 najbardziej wykorzystanych z 1000 skrzynek" in out
+    assert out.count('data-puq="mailbox-bar"') == 10
+    assert "10 najbardziej wykorzystanych z 1000 skrzynek" in out
 
 
 def test_ties_are_ordered_by_name(renderer):
@@ -354,6 +397,123 @@ def test_percent_and_bar_levels(renderer):
     assert "bg-danger" in out and "bg-success" in out
 
 
+# --- issue 12: phones, long tables, the usage tab ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, shown",
+    [
+        ("mail1.example.com", "mail1<wbr>.example<wbr>.com"),
+        (
+            "https://mail1.example.com:7071/zimbraAdmin/",
+            "https://mail1<wbr>.example<wbr>.com<wbr>:7071<wbr>/zimbraAdmin<wbr>/",
+        ),
+        ("192.0.2.10", "192<wbr>.0<wbr>.2<wbr>.10"),
+        ("a<b.pl", "a&lt;b<wbr>.pl"),
+        ("", ""),
+    ],
+)
+def test_host_names_and_links_wrap_between_their_parts(text, shown):
+    from puq_bridge.clientarea.render import breakable
+
+    assert str(breakable(text)) == shown
+
+
+def test_facts_wrap_host_names_and_links_only_between_parts(renderer):
+    out = renderer.tab("server-info", make_facts(), None, now=NOW)
+    assert 'data-puq="hostname">mail1<wbr>.example<wbr>.com<' in out
+    assert ">https://mail1<wbr>.example<wbr>.com<wbr>:7071<wbr>/zimbraAdmin<wbr>/</a>" in out
+    assert "table-responsive" not in out  # nothing scrolls sideways: the facts stack on a phone
+
+
+def long_table(count=96, domain="kancelaria-nowak.pl"):
+    boxes = [MailboxUsage(f"user{i:03d}@{domain}", (i + 1) * MB, GB) for i in range(count)]
+    boxes.append(MailboxUsage("guest@partner.example", 500 * MB, GB))
+    return make_facts(domain=domain), make_snapshot(boxes, domain=domain)
+
+
+def test_long_mailbox_table_writes_its_domain_once(renderer):
+    facts, snap = long_table()
+    out = renderer.tab("server-info", facts, snap, lang="en", now=NOW)
+    table = re.search(r'<table[^>]*data-puq="mailbox-table".*?</table>', out, re.S).group(0)
+    assert table.count("@kancelaria-nowak<wbr>.pl") == 1  # in the header
+    assert '<span class="puq-domain" data-puq="mailbox-domain">@kancelaria-nowak<wbr>.pl' in table
+    assert "kancelaria-nowak.pl</td>" not in table
+    shown = shown_names(out)
+    assert shown[0] == "guest@partner.example"  # another domain keeps its whole address
+    assert shown[1:4] == ["user095", "user094", "user093"]
+    assert names(out)[1] == "user095@kancelaria-nowak.pl"  # sort and filter still see it all
+
+
+def test_long_mailbox_table_has_filter_and_pages_for_its_script(renderer):
+    facts, snap = long_table()
+    for lang, showing in (
+        ("en", "Showing {first}–{last} of {count}"),
+        ("pl", "Pozycje {first}–{last} z {count}"),
+    ):
+        out = renderer.tab("server-info", facts, snap, lang=lang, now=NOW)
+        assert len(rows(out)) == 97  # every row is sent: without JavaScript the whole table reads
+        assert re.search(r'<div class="puq-tools" data-puq="table-tools" hidden>', out)
+        assert re.search(r'<div class="puq-pager" data-puq="pager" hidden>', out)
+        assert 'type="search"' in out and 'data-puq="filter"' in out
+        options = re.findall(r'<option value="(\d+)"[^>]*>([^<]*)</option>', out)
+        assert [v for v, _ in options] == ["25", "50", "100", "0"]
+        assert f'data-text="{showing}"' in out
+        assert "position: sticky" in out  # the header stays in view (client_area.css)
+
+
+def test_short_mailbox_table_has_no_paging_controls(renderer):
+    out = renderer.tab("server-info", make_facts(), make_snapshot(MAILBOXES), now=NOW)
+    assert (
+        len(rows(out)) == 3
+        and 'data-puq="table-tools"' not in out
+        and 'data-puq="pager"' not in out
+    )
+
+
+def test_usage_tab_starts_with_the_chart_then_the_top_mailboxes(renderer):
+    facts, snap = long_table(count=40)
+    out = renderer.tab("resource-usage", facts, snap, history(30), lang="en", now=NOW)
+    pane = out.split('data-puq-tab="resource-usage">', 1)[1]
+    first_block = re.search(r"<(section|div|h4|p|ul|figure)\b[^>]*>", pane).group(0)
+    assert 'data-puq="usage-history"' in first_block
+    chart, total, bars = (
+        pane.index(hook)
+        for hook in ('data-puq="usage-chart"', 'data-puq="usage-total"', 'data-puq="mailbox-bars"')
+    )
+    assert chart < total < bars
+    assert pane.count('data-puq="mailbox-bar"') == 10 and "The 10 most used of 41 mailboxes" in pane
+    assert ">user039</span>" in pane  # the bars name mailboxes as the table does
+
+
+@pytest.mark.parametrize(
+    "days, lang, heading",
+    [
+        (30, "en", "Used space, 24 Oct 2026 – 22 Nov 2026"),
+        (30, "pl", "Wykorzystana przestrzeń, 24.10.2026 – 22.11.2026"),
+        (90, "en", "Used space, 25 Aug 2026 – 22 Nov 2026"),
+        (1, "en", "Used space on 22 Nov 2026"),
+        (0, "en", "Used space per day"),
+    ],
+)
+def test_chart_heading_names_the_period_drawn(renderer, days, lang, heading):
+    out = renderer.tab(
+        "resource-usage", make_facts(), make_snapshot(MAILBOXES), history(days), lang=lang, now=NOW
+    )
+    found = re.search(r'<h4[^>]*data-puq="history-heading"[^>]*>(.*?)</h4>', out, re.S)
+    assert found and found.group(1).strip() == heading
+
+
+def test_chart_text_is_in_css_px_at_any_width(renderer):
+    chart = svg(
+        renderer.tab("resource-usage", make_facts(), make_snapshot(MAILBOXES), history(30), now=NOW)
+    )
+    outer = re.match(r"<svg[^>]*>", chart).group(0)
+    assert "viewBox" not in outer and 'font-size="12"' in outer and 'width="100%"' in outer
+    assert 'x="0.00%"' in chart and 'x="100.00%"' in chart  # the first and last date, at the edges
+    assert 'vector-effect="non-scaling-stroke"' in chart
+
+
 # --- markup ----------------------------------------------------------------------------------------------------------
 
 
@@ -367,7 +527,7 @@ def test_twenty_one_and_six_markup(renderer):
     for hook in ('data-puq-tab="server-info"', 'data-puq-tab="resource-usage"'):
         assert out.count(hook) == 2  # the link and the pane
     assert (
-        '<div class="table-responsive">\n<table class="table table-striped table-sm table-condensed puq-mailboxes" '
+        '<table class="table table-striped table-sm table-condensed puq-mailboxes" '
         'data-puq="mailbox-table">' in out
     )
     assert 'class="progress' in out and 'role="progressbar"' in out
@@ -409,7 +569,8 @@ def test_page_is_standalone(renderer):
 
 
 def svg(out: str) -> str:
-    return re.search(r'<svg data-puq="usage-chart".*?</svg>', out, re.S).group(0)
+    """The chart's markup: the outer SVG (with the inner one holding the data) and its legend."""
+    return re.search(r'<svg data-puq="usage-chart".*?</figure>', out, re.S).group(0)
 
 
 def polyline_points(chart: str, name: str) -> int:
@@ -424,10 +585,12 @@ def test_history_chart_point_counts(renderer, days):
             "resource-usage", make_facts(), make_snapshot(MAILBOXES), history(days), now=NOW
         )
     )
-    assert 'viewBox="0 0 ' in chart and 'width="100%"' in chart
+    assert 'width="100%"' in chart
+    stretched = 'viewBox="0 0 1000 220"' in chart and 'preserveAspectRatio="none"' in chart
+    assert stretched is (days > 0)  # the data's own SVG, stretched across
     assert polyline_points(chart, "chart-used") == days
     assert ('data-puq="chart-empty"' in chart) is (days == 0)
-    assert chart.count("<circle") == (days if days <= 31 else 0)
+    assert chart.count('data-puq="chart-marker"') == (days if days <= 31 else 0)
 
 
 def test_chart_axis_labels_follow_locale(renderer):

@@ -124,7 +124,7 @@ def test_renders_both_tabs_from_the_store(tmp_path, whmcs, zimbra):
 def test_language_and_currency_follow_the_client(tmp_path, whmcs):
     bridge = bridge_for(tmp_path, whmcs)
     html = bridge.run("render", "--service-id", str(whmcs.en_service)).stdout
-    assert "Server information" in html and "EUR 490.00" in html and ">annually<" in html
+    assert "Server information" in html and "EUR 490.00" in html and ">Annually<" in html
     forced = bridge.run("render", "--service-id", str(whmcs.en_service), "--lang", "pl").stdout
     assert "Informacja o serwerze" in forced and "490,00 EUR" in forced
 

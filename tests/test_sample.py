@@ -21,9 +21,19 @@ def test_same_arguments_give_the_same_data(sample):
 
 
 def test_a_few_hundred_mailboxes_on_two_servers(sample):
-    assert 200 <= sample.mailbox_count <= 400
+    assert 200 <= sample.mailbox_count <= 600
     assert {s.server.key for s in sample.services} == {"mail1", "mail2"}
     assert all(sample.services_on(server) for server in sample.servers)
+
+
+def test_one_domain_has_as_many_mailboxes_as_its_product_allows(sample):
+    """The client area's filter and paging need a long table: 250 rows, the product's maximum."""
+    big = max(sample.services, key=lambda s: len(s.mailboxes))
+    assert len(big.mailboxes) == 250 == big.product.max_mailboxes
+    assert all(
+        len(s.mailboxes) <= s.product.max_mailboxes or not s.product.max_mailboxes
+        for s in sample.services
+    )
 
 
 def test_polish_and_english_clients(sample):

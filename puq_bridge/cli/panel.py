@@ -92,13 +92,15 @@ def services(app, client_id: int, as_json: bool) -> None:
             }
         )
         return
+    from puq_bridge.clientarea.render import Renderer
+
+    fmt = Renderer.from_config(app.config.render).catalog("en")
     name = f"{client.firstname} {client.lastname}".strip()
     company = f" ({client.companyname})" if client.companyname else ""
     click.echo(f"Client #{client.id}: {name}{company} <{client.email}>, {len(rows)} service(s)")
     for service in rows:
-        click.echo(
-            "\n".join(service_lines(service, snapshots.get(service.id), client.currency_code))
-        )
+        lines = service_lines(service, snapshots.get(service.id), client.currency_code, fmt)
+        click.echo("\n".join(lines))
 
 
 def _latest_usage(app, service_ids: list[int]) -> dict:

@@ -7,9 +7,12 @@ human lines. They do no I/O, and none of them ever reads a service's password.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from puq_bridge.units import GB, bytes_to_mb, percent
+
+if TYPE_CHECKING:  # pragma: no cover
+    from puq_bridge.clientarea.i18n import Catalog
 
 NO_DATA = "no data yet"
 UNLIMITED = "unlimited"
@@ -101,13 +104,18 @@ def usage_text(snapshot) -> str:
     return text
 
 
-def service_lines(service, snapshot, currency: str = "") -> list[str]:
-    """Three lines for one service: identity, billing, usage."""
-    amount = f"{service.recurring_amount} {currency}".strip()
+def service_lines(service, snapshot, currency: str, fmt: "Catalog") -> list[str]:
+    """Three lines for one service: identity, billing, usage.
+
+    ``fmt`` (the English catalog) writes the recurring amount as the client-area tab does
+    (``PLN 49.00``), followed by the billing cycle in WHMCS's words, as WHMCS lists a price.
+    """
+    amount = fmt.money(service.recurring_amount, currency)
     return [
         f"#{service.id}  {service.product_name}  {service.domain or '-'}  [{service.status}]",
         f"    registered {date_text(service.registration_date)}, next due {date_text(service.next_due_date)}, "
-        f"{service.billing_cycle} {amount}, {service.payment_method_name or service.payment_method or '-'}",
+        f"{amount} {service.billing_cycle}, "
+        f"{service.payment_method_name or service.payment_method or '-'}",
         f"    usage: {usage_text(snapshot)}",
     ]
 

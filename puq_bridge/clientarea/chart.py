@@ -1,7 +1,14 @@
-"""Geometry of the usage-history chart: plain numbers and labels that a template draws as inline SVG.
+"""Geometry of the usage-history chart: plain numbers and labels a template draws as inline SVG.
 
-No drawing library and nothing loaded at view time: the template turns :class:`Chart` into ``<svg>`` markup.
-Days are placed by date (gaps stay gaps in time); the y axis uses round steps in GB (MB below 1 GB).
+No drawing library and nothing loaded at view time: the template turns :class:`Chart` into
+``<svg>`` markup. Days are placed by date (gaps stay gaps in time); the y axis uses round steps in
+GB (MB below 1 GB).
+
+The chart is as wide as its box and :data:`HEIGHT` px tall. Its text is drawn in CSS px (the outer
+SVG has no ``viewBox``; x positions are percentages), so labels keep their size on a phone and on a
+desktop alike. The data is drawn in an inner SVG whose ``viewBox`` is :data:`WIDTH` units by
+:data:`HEIGHT` px, stretched across (``preserveAspectRatio="none"``), with strokes that do not
+scale; y values are px in both.
 """
 
 from __future__ import annotations
@@ -16,6 +23,10 @@ from puq_bridge.units import GB, MB
 
 #: Above this many points the per-day markers are left out (the line alone reads better).
 MARKER_LIMIT = 31
+#: Units across the inner (data) SVG, and the chart's height in px.
+WIDTH, HEIGHT = 1000, 220
+#: px above the plot (room for the top tick's label) and below it (the date labels).
+TOP_MARGIN, BOTTOM_MARGIN = 18.0, 26.0
 
 
 class DayUsage(Protocol):
@@ -28,7 +39,10 @@ class DayUsage(Protocol):
 
 @dataclass(frozen=True)
 class Tick:
-    """An axis tick: position in SVG units, its label, and the label's SVG ``text-anchor``."""
+    """An axis tick: its position (y: px from the top; x: data units across), label, and anchor.
+
+    ``anchor`` is the label's SVG ``text-anchor``.
+    """
 
     pos: float
     label: str
@@ -46,7 +60,13 @@ class Marker:
 
 @dataclass(frozen=True)
 class Chart:
-    """Everything the SVG template needs; coordinates are in the ``0 0 width height`` viewBox."""
+    """Everything the SVG template needs.
+
+    x runs from ``left`` to ``right`` in the inner SVG's units (``width`` across, stretched to the
+    box); y is in px from the top of the chart, the plot from ``top`` to ``bottom``. ``start`` and
+    ``end`` are the first and last day drawn (the period the heading names), ``None`` without
+    history.
+    """
 
     width: int
     height: int
@@ -61,31 +81,33 @@ class Chart:
     y_ticks: tuple[Tick, ...]
     x_ticks: tuple[Tick, ...]
     markers: tuple[Marker, ...]
+    start: dt.date | None = None
+    end: dt.date | None = None
 
     @property
     def empty(self) -> bool:
         """True when there is no day to draw."""
         return self.count == 0
 
+    def percent(self, x: float) -> str:
+        """An x in data units as a percentage of the width (``"50.00%"``), for the outer SVG."""
+        return f"{100.0 * (x - self.left) / ((self.right - self.left) or 1):.2f}%"
 
-def build_chart(
-    points: Sequence[DayUsage], fmt: Catalog, *, width: int = 480, height: int = 220
-) -> Chart:
+
+def build_chart(points: Sequence[DayUsage], fmt: Catalog) -> Chart:
     """Lay out the history ``points`` (any order) with axis labels in ``fmt``'s locale."""
     days = sorted(points, key=lambda p: p.day)
-    left, top, right, bottom = 70.0, 12.0, width - 8.0, height - 28.0
+    left, top, right, bottom = 0.0, TOP_MARGIN, float(WIDTH), HEIGHT - BOTTOM_MARGIN
     unit, step, top_value = _scale(days)
     y_of = _linear(0, top_value * unit, bottom, top)
     x_of = _x_mapper(days, left, right)
     used = [(x_of(p.day), y_of(p.used_bytes)) for p in days]
     limits = [(x_of(p.day), y_of(p.limit_bytes)) for p in days if p.limit_bytes > 0]
-    if (
-        len(limits) == 1
-    ):  # one day: show its limit across the plot, a single point would be invisible
+    if len(limits) == 1:  # one day: its limit across the plot, a single point would be invisible
         limits = [(left, limits[0][1]), (right, limits[0][1])]
     y_ticks = (
         tuple(
-            Tick(round(y_of(v * unit), 1), _unit_label(fmt, v, unit, step))
+            Tick(round(y_of(v * unit), 1), _unit_label(fmt, v, unit, step), "start")
             for v in _steps(top_value, step)
         )
         if days
@@ -98,8 +120,8 @@ def build_chart(
             for p, (x, y) in zip(days, used)
         )
     return Chart(
-        width,
-        height,
+        WIDTH,
+        HEIGHT,
         left,
         top,
         right,
@@ -111,6 +133,8 @@ def build_chart(
         y_ticks,
         _x_ticks(days, x_of, fmt),
         markers,
+        days[0].day if days else None,
+        days[-1].day if days else None,
     )
 
 

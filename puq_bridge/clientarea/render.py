@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -24,7 +25,7 @@ from jinja2 import (
     TemplateNotFound,
     select_autoescape,
 )
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from puq_bridge.clientarea.chart import build_chart
 from puq_bridge.clientarea.facts import ServiceFacts
@@ -43,7 +44,8 @@ FALLBACK_LANG = "en"
 WHMCS_LANGUAGES = {"polish": "pl"}
 #: tab name -> template file.
 TABS = {"server-info": "server_info.html", "resource-usage": "resource_usage.html"}
-HISTORY_DAYS = 90
+#: The mailbox table's page sizes (its script also offers "all"); it starts with the first.
+PAGE_SIZES = (25, 50, 100)
 
 
 class Renderer:
@@ -62,7 +64,7 @@ class Renderer:
         *,
         stale_after_hours: float = 26.0,
         default_lang: str = FALLBACK_LANG,
-        bars_limit: int = 25,
+        bars_limit: int = 10,
     ):
         self.templates_dir = Path(templates_dir) if templates_dir else None
         self.stale_after_hours = float(stale_after_hours)
@@ -231,8 +233,6 @@ class Renderer:
             "usage": view.usage,
             "ids": view.ids,
             "chart": build_chart(view.usage.history, fmt),
-            "history_days": HISTORY_DAYS,
-            "bars_limit": self.bars_limit,
             "stale_hours": fmt.number(
                 self.stale_after_hours, 0 if self.stale_after_hours.is_integer() else 1
             ),
@@ -241,6 +241,8 @@ class Renderer:
             "space": lambda size: _space(fmt, size),
             "used_of": lambda used, total: used_of(fmt, used, total),
             "link": _safe_link,
+            "breakable": breakable,
+            "page_sizes": PAGE_SIZES,
             "client_area_css": self._stylesheet("client_area.css"),
         }
 
@@ -278,6 +280,19 @@ def _space(fmt: Catalog, size: int | None) -> str:
     if size is None:
         return fmt.formats["missing"]
     return fmt.gb(size) if size > 0 else fmt.text("value.unlimited")
+
+
+#: Where a host name, address or URL may wrap: before a dot, an ``@``, a ``:`` that does not
+#: start ``://``, and a ``/`` not part of ``//`` (``https://`` stays whole, no label is cut).
+_BREAK_BEFORE = re.compile(r"(?<=[^\s])(?=[.@]|:(?!//)|(?<![/:])/(?!/))")
+
+
+def breakable(text: str | None) -> Markup:
+    """``text`` escaped, with ``<wbr>`` where it may wrap: ``mail1<wbr>.example<wbr>.com``.
+
+    A narrow column then wraps a host name or link between its parts instead of inside a word.
+    """
+    return Markup("<wbr>").join(escape(part) for part in _BREAK_BEFORE.split(text or ""))
 
 
 def _safe_link(url: str | None) -> str:

@@ -43,11 +43,13 @@ class MailboxRow(NamedTuple):
 
 
 class MailboxCells(NamedTuple):
-    """One row of the mailbox table as display text, formatted once in Python so the template only prints it.
+    """One row of the mailbox table as display text, formatted once so the template only prints it.
 
-    ``local`` and ``rest`` split the address before its ``@`` (where a long name may wrap). ``sort_keys`` holds the
-    machine-readable sort keys of the three number columns, space-separated, for the header sort script: percent
-    with three decimals (``-1`` when unlimited), used bytes, limit bytes (``Infinity`` when unlimited).
+    ``local`` and ``rest`` split the address before its ``@`` (where a long name may wrap); ``rest``
+    is empty for a mailbox of the table's domain, which the header shows once. ``sort_keys`` holds
+    the machine-readable sort keys of the three number columns, space-separated, for the header
+    sort script: percent with three decimals (``-1`` when unlimited), used bytes, limit bytes
+    (``Infinity`` when unlimited).
     """
 
     name: str
@@ -60,9 +62,14 @@ class MailboxCells(NamedTuple):
 
 
 class MailboxBar(NamedTuple):
-    """One of the most used mailboxes on the resource-usage tab; ``width`` and ``value`` are ``""`` when unlimited."""
+    """One of the most used mailboxes on the resource-usage tab.
+
+    ``shown`` is the name as the tab writes it (the local part in the service's domain); ``width``
+    and ``value`` are ``""`` when the mailbox is unlimited.
+    """
 
     name: str
+    shown: str
     label: str
     level_class: str
     width: str
@@ -73,9 +80,11 @@ class MailboxBar(NamedTuple):
 class UsageView:
     """The usage part of the tabs.
 
-    ``has_data`` is False before the first sync (or live read); ``unreachable`` is True when the newest attempt to
-    read Zimbra failed (at ``failed_at``), so the data shown is the last known. ``table`` and ``bars`` (the mailbox
-    table and the top ``bars_limit`` bars, already formatted) are filled when :func:`build_view` gets a formatter.
+    ``has_data`` is False before the first sync (or live read); ``unreachable`` is True when the
+    newest attempt to read Zimbra failed (at ``failed_at``), so the data shown is the last known.
+    ``table`` and ``bars`` (the mailbox table and the top ``bars_limit`` bars, already formatted)
+    are filled when :func:`build_view` gets a formatter; ``domain`` is then the service's domain if
+    the table shows mailboxes without it.
     """
 
     has_data: bool
@@ -91,6 +100,7 @@ class UsageView:
     history: tuple[Any, ...]
     table: tuple[MailboxCells, ...] = ()
     bars: tuple[MailboxBar, ...] = ()
+    domain: str = ""
 
 
 @dataclass(frozen=True)
@@ -121,7 +131,7 @@ def build_view(
     now: dt.datetime | None = None,
     stale_after_hours: float = 26.0,
     fmt: "Catalog | None" = None,
-    bars_limit: int = 25,
+    bars_limit: int = 10,
 ) -> ClientAreaView:
     """Join facts, the latest usage snapshot (``None`` = no data yet) and the daily history into the tabs' view.
 
@@ -130,10 +140,12 @@ def build_view(
     now = _aware(now or dt.datetime.now(dt.timezone.utc))
     usage = _usage(facts, snapshot, tuple(history), now, stale_after_hours)
     if fmt is not None and usage.mailboxes:
+        table = mailbox_table(usage.mailboxes, fmt, facts.domain)
         usage = replace(
             usage,
-            table=mailbox_table(usage.mailboxes, fmt),
-            bars=mailbox_bars(usage.mailboxes[: max(bars_limit, 0)], fmt),
+            table=table,
+            bars=mailbox_bars(usage.mailboxes[: max(bars_limit, 0)], fmt, facts.domain),
+            domain=facts.domain if any(not cells.rest for cells in table) else "",
         )
     return ClientAreaView(facts, usage, stale_after_hours, now)
 
@@ -188,16 +200,26 @@ _BY_NAME, _BY_USED = attrgetter("name"), attrgetter("used_bytes")
 _new = tuple.__new__
 
 
-def mailbox_table(rows: Sequence[MailboxRow], fmt: "Catalog") -> tuple[MailboxCells, ...]:
-    """The mailbox table's rows as text in ``fmt``'s locale (a limit's text repeats, so it is formatted once)."""
+def mailbox_table(
+    rows: Sequence[MailboxRow], fmt: "Catalog", domain: str = ""
+) -> tuple[MailboxCells, ...]:
+    """The mailbox table's rows as text in ``fmt``'s locale (a repeated limit is formatted once).
+
+    A mailbox in ``domain`` (any case) shows its local part only; any other shows its whole address.
+    """
     unlimited = fmt.text("value.unlimited")
     missing = fmt.formats["missing"]
     limits: dict[int, str] = {}
     gb_value, percent = fmt.gb_value, fmt.percent
+    suffix = "@" + domain.lower() if domain else None
+    cut = -len(suffix) if suffix else 0
     cells = []
     append = cells.append
     for name, used, limit, pct, _ in rows:
-        local, at, domain = name.partition("@")
+        if suffix and name.lower().endswith(suffix) and len(name) > len(suffix):
+            local, at, host = name[:cut], "", ""
+        else:
+            local, at, host = name.partition("@")
         if limit > 0:
             limit_text = limits.get(limit)
             if limit_text is None:
@@ -209,7 +231,7 @@ def mailbox_table(rows: Sequence[MailboxRow], fmt: "Catalog") -> tuple[MailboxCe
                         name,
                         "%.3f %d %d" % (pct, used, limit),
                         local,
-                        at + domain,
+                        at + host,
                         percent(pct),
                         gb_value(used),
                         limit_text,
@@ -224,7 +246,7 @@ def mailbox_table(rows: Sequence[MailboxRow], fmt: "Catalog") -> tuple[MailboxCe
                         name,
                         "-1 %d Infinity" % used,
                         local,
-                        at + domain,
+                        at + host,
                         missing,
                         gb_value(used),
                         unlimited,
@@ -234,19 +256,29 @@ def mailbox_table(rows: Sequence[MailboxRow], fmt: "Catalog") -> tuple[MailboxCe
     return tuple(cells)
 
 
-def mailbox_bars(rows: Sequence[MailboxRow], fmt: "Catalog") -> tuple[MailboxBar, ...]:
-    """Bars for the most used mailboxes: "1,5 GB of 2,0 GB (75,0%)", the level's classes, the bar's width."""
+def mailbox_bars(
+    rows: Sequence[MailboxRow], fmt: "Catalog", domain: str = ""
+) -> tuple[MailboxBar, ...]:
+    """Bars for the most used mailboxes: "1,5 GB of 2,0 GB (75,0%)", the level's classes, the width.
+
+    A mailbox in ``domain`` is shown by its local part, as in the mailbox table.
+    """
+    suffix = "@" + domain.lower() if domain else None
     bars = []
     for row in rows:
+        name = row.name
+        shown = name
+        if suffix and name.lower().endswith(suffix) and len(name) > len(suffix):
+            shown = name[: -len(suffix)]
         if row.percent is None:
-            bars.append(
-                MailboxBar(row.name, used_of(fmt, row.used_bytes, row.limit_bytes), "", "", "")
-            )
+            label = used_of(fmt, row.used_bytes, row.limit_bytes)
+            bars.append(MailboxBar(name, shown, label, "", "", ""))
             continue
         label = f"{used_of(fmt, row.used_bytes, row.limit_bytes)} ({fmt.percent(row.percent)})"
         bars.append(
             MailboxBar(
-                row.name,
+                name,
+                shown,
                 label,
                 LEVEL_CLASSES.get(row.level, ""),
                 "%.1f" % min(row.percent, 100),

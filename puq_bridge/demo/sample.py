@@ -1,9 +1,11 @@
 """A realistic, deterministic sample data set for the simulators: clients, products, servers, services, mailboxes.
 
-Used by ``puq-bridge demo`` and handy for operators' dry runs and tests. The sample is plain data; nothing here starts
-a server. :func:`build_sample` makes the same data for the same ``seed`` and ``today`` every time: five clients
-(Polish and English), two products, services on two Zimbra servers, and a few hundred mailboxes with varied usage:
-empty ones, unlimited quotas, a big archive and one mailbox that is nearly full.
+Used by ``puq-bridge demo`` and handy for operators' dry runs and tests. The sample is plain data;
+nothing here starts a server. :func:`build_sample` makes the same data for the same ``seed`` and
+``today`` every time: five clients (Polish and English), two products, services on two Zimbra
+servers, and a few hundred mailboxes with varied usage: empty ones, unlimited quotas, a big archive
+and one mailbox that is nearly full. One domain has 250 mailboxes (the business product's maximum),
+so the client area's filter and paging have something to page through.
 
 Usage changes over time: :meth:`SampleMailbox.used_on` gives a mailbox's bytes a number of days before ``today``, so
 a demo can run the usage sync on several days and build a history.
@@ -229,7 +231,7 @@ def build_sample(*, today: dt.date | None = None, seed: int = 2026) -> Sample:
     rng = random.Random(seed)
     clients = _clients()
     products = (
-        SampleProduct("business", "Zimbra Mail Business", 2048, 250, 100),
+        SampleProduct("business", "Zimbra Mail Business", 2048, 250, 200),
         SampleProduct("private", "Private Zimbra mail server", 5120, 0, 500),
     )
     servers = (
@@ -248,7 +250,7 @@ def build_sample(*, today: dt.date | None = None, seed: int = 2026) -> Sample:
             s["mail1"],
             "kancelaria-nowak.pl",
             "biuro",
-            96,
+            250,
             True,
             {"nearly_full": True},
         ),
