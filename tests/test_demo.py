@@ -6,6 +6,7 @@ Ctrl-C (SIGINT).
 """
 
 import datetime as dt
+import os
 import re
 import signal
 import subprocess
@@ -253,3 +254,39 @@ def test_the_adapters_first_client_area_shows_payment_method_display_names():
             cell = re.search(r"(?:Payment method|Metoda płatności)</th><td>([^<]*)</td>", page)
             assert cell and cell.group(1) == s.payment_method_name != s.payment_method
         assert asked == env.whmcs_sim.count("GetPaymentMethods") == 1
+
+
+def test_demo_serve_writes_a_config_the_cli_can_use_and_sigterm_cleans_up(tmp_path):
+    code = "import sys; from puq_bridge.cli import main; sys.exit(main())"
+    config, scratch = tmp_path / "sandbox.toml", tmp_path / "tmp"
+    scratch.mkdir()
+    argv = ["demo", "--serve", "--out", str(tmp_path / "out"), "--write-config", str(config)]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, TMPDIR=str(scratch)),
+    )
+    try:
+        _read_urls(proc, deadline=time.monotonic() + 30)
+        assert config.stat().st_mode & 0o777 == 0o600
+        assert list(scratch.iterdir())  # the demo's working folder, while it runs
+        check = CliRunner().invoke(main, ["--config", str(config), "check"])
+        assert check.exit_code == 0, check.output
+        services = CliRunner().invoke(main, ["--config", str(config), "services", "--client-id", "1"])
+        assert services.exit_code == 0 and "service(s)" in services.stdout
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0 and "Traceback" not in err
+    assert list(scratch.iterdir()) == []  # SIGTERM stopped it like Ctrl-C: nothing left behind
+    assert config.with_suffix(".sqlite3").is_file()  # the sandbox's store is kept
+
+
+def test_write_config_needs_serve(tmp_path):
+    result = CliRunner().invoke(main, ["demo", "--write-config", str(tmp_path / "c.toml")])
+    assert result.exit_code == 2 and "--serve" in result.output

@@ -113,13 +113,15 @@ class DemoError(Exception):
 class DemoEnvironment:
     """The running pieces of the demo: WHMCS and Zimbra simulators, the adapter, the store and the sample."""
 
-    def __init__(self, sample: Sample):
+    def __init__(self, sample: Sample, *, store_path: Path | None = None):
         from puq_bridge.simulators.whmcs.app import FakeWhmcs
         from puq_bridge.simulators.zimbra.app import FakeZimbra
 
         self.sample = sample
         self._tmp = tempfile.TemporaryDirectory(prefix="puq-bridge-demo-")
-        self.workdir = Path(self._tmp.name)  # the store; removed by stop()
+        self.workdir = Path(self._tmp.name)  # removed by stop()
+        #: the usage store: kept where the caller says (a sandbox for the CLI), else in workdir
+        self.store_path = Path(store_path) if store_path else self.workdir / "usage.sqlite3"
         self._whmcs_secret = secrets.token_hex(16)
         self._zimbra_passwords = {s.key: secrets.token_hex(16) for s in sample.servers}
         self.whmcs_sim = FakeWhmcs(identifier="demo-api", secret=self._whmcs_secret)
@@ -254,10 +256,24 @@ class DemoEnvironment:
                 for s in self.sample.servers
             ],
             "sync": {"products": [self.ids[f"product:{p.key}"] for p in self.sample.products]},
-            "store": {"path": str(self.workdir / "usage.sqlite3"), "detail_days": 14},
+            "store": {"path": str(self.store_path), "detail_days": 14},
             "adapter": {"listen": "127.0.0.1:8750", "secret": self.adapter_secret},
         }
+        self._raw_config = raw
         return parse_config(raw, "demo", env={})
+
+    def config_toml(self) -> str:
+        """The running demo as a config file for the CLI: the simulators' URLs and credentials, the
+        adapter's address and secret, the store (secrets inline: write it readable by you only)."""
+        raw = dict(self._raw_config)
+        adapter = self.servers["adapter"]
+        raw["adapter"] = dict(raw["adapter"], listen=f"{adapter.host}:{adapter.port}")
+        lines = ["# puq-bridge demo sandbox: valid while `puq-bridge demo --serve` runs", ""]
+        for table in ("whmcs", "sync", "store", "adapter"):
+            lines += [f"[{table}]", *_toml_pairs(raw[table]), ""]
+        for entry in raw["zimbra"]:
+            lines += ["[[zimbra]]", *_toml_pairs(entry), ""]
+        return "\n".join(lines)
 
     def _start_adapter(self) -> None:
         from whmcs_module.context import AdapterContext
@@ -374,10 +390,16 @@ class DemoEnvironment:
         return engine.run()
 
 
+def _toml_pairs(table: dict) -> list[str]:
+    """``key = value`` lines of a flat TOML table (strings, numbers, lists of them)."""
+    return [f"{key} = {json.dumps(value)}" for key, value in table.items()]
+
+
 def run_demo(
     out_dir: str | Path = "puq-bridge-demo",
     *,
     serve: bool = False,
+    store_path: Path | None = None,
     now: dt.datetime | None = None,
     echo: Callable[[str], None] = lambda line: None,
 ) -> tuple[DemoReport, DemoEnvironment | None]:
@@ -388,6 +410,7 @@ def run_demo(
         serve: leave the servers running and serve the pages too; the caller must ``stop()`` the returned environment.
         now: the demo's "now" (default: the current time); the sync runs fall on days before it.
         echo: called with one line per step, as it happens.
+        store_path: keep the usage store there (default: a temporary folder removed at the end).
 
     Returns:
         The report, and the running environment when ``serve`` is true (else ``None``).
@@ -397,7 +420,7 @@ def run_demo(
     started = time.monotonic()
     now = now or dt.datetime.now(dt.timezone.utc)
     sample = build_sample(today=now.date())
-    env = DemoEnvironment(sample)
+    env = DemoEnvironment(sample, store_path=store_path)
     report = DemoReport(out_dir=Path(out_dir), index=Path(out_dir) / "index.html", pages=[])
 
     def step(line: str) -> None:
