@@ -1,4 +1,5 @@
-"""``serve`` (the adapter's HTTP service on waitress) and ``whmcs-module`` (write the PHP forwarder)."""
+"""``serve`` (the adapter's HTTP service on waitress) and ``whmcs-module`` (write the PHP
+forwarder)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ def _secret(config) -> str:
         raise ConfigError(
             str(config.path or "config"),
             "adapter.secret",
-            "no shared secret: set [adapter] secret_env (or secret) to the key the forwarder signs with",
+            "no shared secret: set [adapter] secret_env (or secret) to the key "
+            "the forwarder signs with",
         )
     return config.adapter.secret
 
@@ -41,7 +43,8 @@ def _host_port(value: str) -> tuple[str, int]:
 )
 @click.pass_obj
 def serve(app, listen: str | None, threads: int) -> None:
-    """Run the adapter's HTTP service that WHMCS's forwarder calls (waitress; every request HMAC-signed)."""
+    """Run the adapter's HTTP service that WHMCS's forwarder calls (waitress; every request
+    HMAC-signed)."""
     from whmcs_module.context import AdapterContext
     from whmcs_module.http import AdapterServer, make_app
 
@@ -98,7 +101,8 @@ def serve(app, listen: str | None, threads: int) -> None:
 )
 @click.pass_obj
 def whmcs_module(app, name: str, out_dir: str, bridge_url: str | None, timeout: int) -> None:
-    """Write the WHMCS forwarder module files (NAME.php, its client-area template, NAME.config.php mode 0600)."""
+    """Write the WHMCS forwarder module files (NAME.php, its client-area template, NAME.config.php
+    mode 0600)."""
     from whmcs_module.forwarder import check_name, write_forwarder
 
     try:

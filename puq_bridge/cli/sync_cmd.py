@@ -1,8 +1,9 @@
 """``puq-bridge sync-usage``: the cron job that copies mailbox usage from Zimbra into WHMCS.
 
-Output: ``--json`` prints the DESIGN.md document on stdout and nothing else. Otherwise, on a terminal: a progress bar
-on stderr and a summary table on stdout; under cron (no terminal): one summary line on stderr, plus one line per
-failed service. Exit codes: 0 all synced, 1 some failed, 2 configuration or usage error, 3 another run holds the lock.
+Output: ``--json`` prints the DESIGN.md document on stdout and nothing else. Otherwise, on a
+terminal: a progress bar on stderr and a summary table on stdout; under cron (no terminal): one
+summary line on stderr, plus one line per failed service. Exit codes: 0 all synced, 1 some failed, 2
+configuration or usage error, 3 another run holds the lock.
 """
 
 from __future__ import annotations
@@ -134,7 +135,8 @@ def _print(report, as_json: bool, *, interactive: bool) -> None:
 
 
 def summary_line(report) -> str:
-    """``sync-usage: 40 updated, 7 unchanged, 1 failed, 0 skipped in 1.8 s`` (with ``(dry run)`` when it was one)."""
+    """``sync-usage: 40 updated, 7 unchanged, 1 failed, 0 skipped in 1.8 s`` (with ``(dry run)``
+    when it was one)."""
     counts = ", ".join(f"{n} {status}" for status, n in report.totals.items())
     dry = " (dry run: nothing written)" if report.dry_run else ""
     return f"sync-usage: {counts} in {report.duration_s:.1f} s{dry}"
@@ -171,7 +173,8 @@ def summary_table(report) -> str:
 
 
 class _ProgressBar:
-    """A click progress bar on stderr, created when the number of services is known (the first callback)."""
+    """A click progress bar on stderr, created when the number of services is known (the first
+    callback)."""
 
     def __init__(self):
         self._bar = None

@@ -1,7 +1,9 @@
-"""Geometry of the usage-history chart: plain numbers and labels that a template draws as inline SVG.
+"""Geometry of the usage-history chart: plain numbers and labels that a template draws as inline
+SVG.
 
-No drawing library and nothing loaded at view time: the template turns :class:`Chart` into ``<svg>`` markup.
-Days are placed by date (gaps stay gaps in time); the y axis uses round steps in GB (MB below 1 GB).
+No drawing library and nothing loaded at view time: the template turns :class:`Chart` into ``<svg>``
+markup. Days are placed by date (gaps stay gaps in time); the y axis uses round steps in GB (MB
+below 1 GB).
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
-"""Plain data for the client-area tabs: the service's facts, and the view built from facts + usage + history.
+"""Plain data for the client-area tabs: the service's facts, and the view built from facts + usage +
+history.
 
 Nothing here does I/O. :func:`facts_from_service` takes the WHMCS client's dataclasses (the CLI),
-:func:`facts_from_params` the module params the forwarder sends (the adapter); :func:`build_view` joins the facts with
-the store's latest :class:`~puq_bridge.store.Snapshot` and daily history into what the templates show.
+:func:`facts_from_params` the module params the forwarder sends (the adapter); :func:`build_view`
+joins the facts with the store's latest :class:`~puq_bridge.usage.records.Snapshot` and daily
+history into what the templates show.
 """
 
 from __future__ import annotations
@@ -41,11 +43,13 @@ class MailboxRow(NamedTuple):
 
 
 class MailboxCells(NamedTuple):
-    """One row of the mailbox table as display text, formatted once in Python so the template only prints it.
+    """One row of the mailbox table as display text, formatted once in Python so the template only
+    prints it.
 
-    ``local`` and ``rest`` split the address before its ``@`` (where a long name may wrap). ``sort_keys`` holds the
-    machine-readable sort keys of the three number columns, space-separated, for the header sort script: percent
-    with three decimals (``-1`` when unlimited), used bytes, limit bytes (``Infinity`` when unlimited).
+    ``local`` and ``rest`` split the address before its ``@`` (where a long name may wrap).
+    ``sort_keys`` holds the machine-readable sort keys of the three number columns, space-separated,
+    for the header sort script: percent with three decimals (``-1`` when unlimited), used bytes,
+    limit bytes (``Infinity`` when unlimited).
     """
 
     name: str
@@ -58,7 +62,8 @@ class MailboxCells(NamedTuple):
 
 
 class MailboxBar(NamedTuple):
-    """One of the most used mailboxes on the resource-usage tab; ``width`` and ``value`` are ``""`` when unlimited."""
+    """One of the most used mailboxes on the resource-usage tab; ``width`` and ``value`` are ``""``
+    when unlimited."""
 
     name: str
     label: str
@@ -71,9 +76,10 @@ class MailboxBar(NamedTuple):
 class UsageView:
     """The usage part of the tabs.
 
-    ``has_data`` is False before the first sync (or live read); ``unreachable`` is True when the newest attempt to
-    read Zimbra failed (at ``failed_at``), so the data shown is the last known. ``table`` and ``bars`` (the mailbox
-    table and the top ``bars_limit`` bars, already formatted) are filled when :func:`build_view` gets a formatter.
+    ``has_data`` is False before the first sync (or live read); ``unreachable`` is True when the
+    newest attempt to read Zimbra failed (at ``failed_at``), so the data shown is the last known.
+    ``table`` and ``bars`` (the mailbox table and the top ``bars_limit`` bars, already formatted)
+    are filled when :func:`build_view` gets a formatter.
     """
 
     has_data: bool
@@ -93,7 +99,8 @@ class UsageView:
 
 @dataclass(frozen=True)
 class ClientAreaView:
-    """Everything the client-area templates get: facts, usage, and the element ids unique to the service."""
+    """Everything the client-area templates get: facts, usage, and the element ids unique to the
+    service."""
 
     facts: ServiceFacts
     usage: UsageView
@@ -121,9 +128,11 @@ def build_view(
     fmt: "Catalog | None" = None,
     bars_limit: int = 25,
 ) -> ClientAreaView:
-    """Join facts, the latest usage snapshot (``None`` = no data yet) and the daily history into the tabs' view.
+    """Join facts, the latest usage snapshot (``None`` = no data yet) and the daily history into the
+    tabs' view.
 
-    With ``fmt`` the mailbox table and the ``bars_limit`` most used mailboxes' bars come formatted in its locale.
+    With ``fmt`` the mailbox table and the ``bars_limit`` most used mailboxes' bars come formatted
+    in its locale.
     """
     now = _aware(now or dt.datetime.now(dt.timezone.utc))
     usage = _usage(facts, snapshot, tuple(history), now, stale_after_hours)
@@ -175,19 +184,22 @@ def mailbox_rows(mailboxes: Sequence[Any]) -> tuple[MailboxRow, ...]:
         used, limit = m.used_bytes, m.limit_bytes
         pct = 100.0 * used / limit if limit > 0 else None
         append(_new(MailboxRow, (m.name, used, limit, pct, _level(pct))))
-    # two stable C-level sorts instead of a Python key function: by name, then by usage (reverse keeps name order)
+    # two stable C-level sorts instead of a Python key function: by name, then by usage (reverse
+    # keeps name order)
     rows.sort(key=_BY_NAME)
     rows.sort(key=_BY_USED, reverse=True)
     return tuple(rows)
 
 
 _BY_NAME, _BY_USED = attrgetter("name"), attrgetter("used_bytes")
-#: NamedTuple's generated ``__new__`` is Python code; for a thousand rows the C constructor is worth the shortcut.
+#: NamedTuple's generated ``__new__`` is Python code; for a thousand rows the C constructor is worth
+#: the shortcut.
 _new = tuple.__new__
 
 
 def mailbox_table(rows: Sequence[MailboxRow], fmt: "Catalog") -> tuple[MailboxCells, ...]:
-    """The mailbox table's rows as text in ``fmt``'s locale (a limit's text repeats, so it is formatted once)."""
+    """The mailbox table's rows as text in ``fmt``'s locale (a limit's text repeats, so it is
+    formatted once)."""
     unlimited = fmt.text("value.unlimited")
     missing = fmt.formats["missing"]
     limits: dict[int, str] = {}
@@ -233,7 +245,8 @@ def mailbox_table(rows: Sequence[MailboxRow], fmt: "Catalog") -> tuple[MailboxCe
 
 
 def mailbox_bars(rows: Sequence[MailboxRow], fmt: "Catalog") -> tuple[MailboxBar, ...]:
-    """Bars for the most used mailboxes: "1,5 GB of 2,0 GB (75,0%)", the level's classes, the bar's width."""
+    """Bars for the most used mailboxes: "1,5 GB of 2,0 GB (75,0%)", the level's classes, the bar's
+    width."""
     bars = []
     for row in rows:
         if row.percent is None:

@@ -1,12 +1,14 @@
-"""A realistic, deterministic sample data set for the simulators: clients, products, servers, services, mailboxes.
+"""A realistic, deterministic sample data set for the simulators: clients, products, servers,
+services, mailboxes.
 
-Used by ``puq-bridge demo`` and handy for operators' dry runs and tests. The sample is plain data; nothing here starts
-a server. :func:`build_sample` makes the same data for the same ``seed`` and ``today`` every time: five clients
-(Polish and English), two products, services on two Zimbra servers, and a few hundred mailboxes with varied usage:
-empty ones, unlimited quotas, a big archive and one mailbox that is nearly full.
+Used by ``puq-bridge demo`` and handy for operators' dry runs and tests. The sample is plain data;
+nothing here starts a server. :func:`build_sample` makes the same data for the same ``seed`` and
+``today`` every time: five clients (Polish and English), two products, services on two Zimbra
+servers, and a few hundred mailboxes with varied usage: empty ones, unlimited quotas, a big archive
+and one mailbox that is nearly full.
 
-Usage changes over time: :meth:`SampleMailbox.used_on` gives a mailbox's bytes a number of days before ``today``, so
-a demo can run the usage sync on several days and build a history.
+Usage changes over time: :meth:`SampleMailbox.used_on` gives a mailbox's bytes a number of days
+before ``today``, so a demo can run the usage sync on several days and build a history.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from dataclasses import dataclass, field
 
 from puq_bridge.usage.model import GB, MB
 
-#: How many days of usage history the sample describes (``used_on(HISTORY_DAYS)`` is the oldest point).
+#: How many days of usage history the sample describes (``used_on(HISTORY_DAYS)`` is the oldest
+#: point).
 HISTORY_DAYS = 30
 
 
@@ -73,7 +76,8 @@ class SampleServer:
 
 @dataclass(frozen=True)
 class SampleMailbox:
-    """One mailbox: its quota (0 = unlimited) and how its usage grew over the last :data:`HISTORY_DAYS` days."""
+    """One mailbox: its quota (0 = unlimited) and how its usage grew over the last
+    :data:`HISTORY_DAYS` days."""
 
     name: str
     quota_bytes: int
@@ -95,7 +99,8 @@ class SampleMailbox:
 
 @dataclass(frozen=True)
 class SampleService:
-    """A WHMCS service: one mail domain on one Zimbra server, with its mailboxes (the primary one first)."""
+    """A WHMCS service: one mail domain on one Zimbra server, with its mailboxes (the primary one
+    first)."""
 
     key: str
     client: SampleClient
@@ -224,7 +229,8 @@ EN_ROLES = ["office", "accounts", "hr", "sales", "support", "info", "careers"]
 
 
 def build_sample(*, today: dt.date | None = None, seed: int = 2026) -> Sample:
-    """The sample data set for ``today`` (default: the current UTC date); the same arguments give the same data."""
+    """The sample data set for ``today`` (default: the current UTC date); the same arguments give
+    the same data."""
     today = today or dt.datetime.now(dt.timezone.utc).date()
     rng = random.Random(seed)
     clients = _clients()
@@ -406,7 +412,8 @@ def _mailboxes(
     polish: bool,
     nearly_full: bool,
 ) -> tuple[SampleMailbox, ...]:
-    """``count`` mailboxes of a domain: the primary, role addresses, then people; varied usage and quotas."""
+    """``count`` mailboxes of a domain: the primary, role addresses, then people; varied usage and
+    quotas."""
     default_quota = product.default_quota_mb * MB
     roles = PL_ROLES if polish else EN_ROLES
     first, last = (PL_FIRST, PL_LAST) if polish else (EN_FIRST, EN_LAST)
@@ -442,7 +449,8 @@ def _usage(rng: random.Random, quota: int, n: int) -> int:
 def _special_cases(
     mailboxes: list[SampleMailbox], domain: str, default_quota: int, nearly_full: bool
 ) -> None:
-    """Make sure the interesting cases show: a nearly full mailbox, a large unlimited archive, an empty mailbox."""
+    """Make sure the interesting cases show: a nearly full mailbox, a large unlimited archive, an
+    empty mailbox."""
     if len(mailboxes) < 4:
         return
     quota = default_quota or 2 * GB

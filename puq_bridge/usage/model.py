@@ -1,7 +1,8 @@
 """The usage model: mailboxes, per-domain totals, and the units WHMCS and the templates use.
 
-Zimbra reports bytes, and ``limit == 0`` means unlimited. WHMCS ``diskusage``/``disklimit`` are whole MB of
-1,048,576 bytes rounded up (a non-empty mailbox never shows 0 MB). Templates show GB of 1024**3 bytes.
+Zimbra reports bytes, and ``limit == 0`` means unlimited. WHMCS ``diskusage``/``disklimit`` are
+whole MB of 1,048,576 bytes rounded up (a non-empty mailbox never shows 0 MB). Templates show GB of
+1024**3 bytes.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ def bytes_to_gb(value: int) -> float:
 
 
 def percent(used: int, limit: int) -> float | None:
-    """``used`` as a percentage of ``limit``; ``None`` when the limit is 0 (unlimited), never a division by zero."""
+    """``used`` as a percentage of ``limit``; ``None`` when the limit is 0 (unlimited), never a
+    division by zero."""
     if limit <= 0:
         return None
     return 100.0 * used / limit
@@ -38,7 +40,8 @@ def percent(used: int, limit: int) -> float | None:
 
 @dataclass(frozen=True)
 class MailboxUsage:
-    """One mailbox as GetQuotaUsage reports it: bytes used and the effective quota (0 = unlimited)."""
+    """One mailbox as GetQuotaUsage reports it: bytes used and the effective quota (0 =
+    unlimited)."""
 
     name: str
     used_bytes: int
@@ -75,13 +78,15 @@ class DomainUsage:
 
     @property
     def mailbox_limit_bytes(self) -> int:
-        """Sum of the mailbox quotas; 0 (unlimited) as soon as one mailbox is unlimited, or there are none."""
+        """Sum of the mailbox quotas; 0 (unlimited) as soon as one mailbox is unlimited, or there
+        are none."""
         if not self.mailboxes or any(m.unlimited for m in self.mailboxes):
             return 0
         return sum(m.limit_bytes for m in self.mailboxes)
 
     def limit_bytes(self, product_total_bytes: int | None = None) -> int:
-        """The limit shown for the service: the product's total space when set, else :attr:`mailbox_limit_bytes`."""
+        """The limit shown for the service: the product's total space when set, else
+        :attr:`mailbox_limit_bytes`."""
         if product_total_bytes and product_total_bytes > 0:
             return product_total_bytes
         return self.mailbox_limit_bytes
@@ -90,11 +95,13 @@ class DomainUsage:
 def parse_total_space(value: Any) -> int | None:
     """A total space given in GB (1024**3 bytes) as bytes; ``None`` when not set (0 or empty).
 
-    The one parser of a "total space" value, whether a product's module setting or a client's configurable option:
-    accepts ``50``, ``50 GB``, ``50GB``, ``1,5`` and ``1.5`` (any case, surrounding spaces).
+    The one parser of a "total space" value, whether a product's module setting or a client's
+    configurable option: accepts ``50``, ``50 GB``, ``50GB``, ``1,5`` and ``1.5`` (any case,
+    surrounding spaces).
 
     Raises:
-        ValueError: anything else (words, negative or infinite numbers); the message shows the value.
+        ValueError: anything else (words, negative or infinite numbers); the message shows the
+            value.
     """
     text = str(value if value is not None else "").strip()
     match = _TOTAL_SPACE_RE.match(text)
@@ -112,9 +119,9 @@ _TOTAL_SPACE_RE = re.compile(r"^(?:(\d{1,9}(?:[.,]\d{1,9})?)\s*(?:gb)?)?$", re.I
 def total_space_from_options(options: Mapping[str, str] | None) -> int | None:
     """The total space a client chose as a configurable option, in bytes, or ``None`` when not set.
 
-    The option is the one whose name starts with "Total space" (case-insensitive, e.g. "Total space (GB)"), its value
-    read by :func:`parse_total_space`. A value that is not a number of GB counts as not set (logged): the client
-    cannot fix it and the page must still show.
+    The option is the one whose name starts with "Total space" (case-insensitive, e.g. "Total space
+    (GB)"), its value read by :func:`parse_total_space`. A value that is not a number of GB counts
+    as not set (logged): the client cannot fix it and the page must still show.
     """
     for name, value in (options or {}).items():
         if str(name).strip().lower().startswith("total space"):
@@ -131,10 +138,10 @@ def service_total_space(
 ) -> int | None:
     """THE rule for a service's total space, used by the sync and by the client-area tabs.
 
-    A configurable option "Total space…" the client chose wins; else the product's module setting "Total space
-    (GB)" (``product_total_bytes``: from the params on the adapter's path, from the store on the sync's and the
-    ``render`` command's); else ``None``, and the service's limit is the sum of its mailbox quotas
-    (:meth:`DomainUsage.limit_bytes`, 0 = unlimited when one mailbox is).
+    A configurable option "Total space…" the client chose wins; else the product's module setting
+    "Total space (GB)" (``product_total_bytes``: from the params on the adapter's path, from the
+    store on the sync's and the ``render`` command's); else ``None``, and the service's limit is the
+    sum of its mailbox quotas (:meth:`DomainUsage.limit_bytes`, 0 = unlimited when one mailbox is).
     """
     chosen = total_space_from_options(options)
     if chosen:
@@ -145,5 +152,6 @@ def service_total_space(
 def service_limit_bytes(
     usage: DomainUsage, options: Mapping[str, str] | None, product_total_bytes: int | None
 ) -> int:
-    """The limit of a service whose mailboxes are ``usage``: :func:`service_total_space`, else the quotas' sum."""
+    """The limit of a service whose mailboxes are ``usage``: :func:`service_total_space`, else the
+    quotas' sum."""
     return usage.limit_bytes(service_total_space(options, product_total_bytes))

@@ -1,4 +1,5 @@
-"""A Zimbra admin client built from a ``[[zimbra]]`` config entry. Importing this module does not import zeep."""
+"""A Zimbra admin client built from a ``[[zimbra]]`` config entry. Importing this module does not
+import zeep."""
 
 from __future__ import annotations
 
@@ -14,12 +15,14 @@ if TYPE_CHECKING:  # pragma: no cover
 def zimbra_from_config(
     entry: "ZimbraConfig", *, pool_size: int | None = None, **kwargs: Any
 ) -> "ZimbraAdmin":
-    """A :class:`~puq_bridge.zimbra.ZimbraAdmin` for one ``[[zimbra]]`` entry (URL, admin, password, name, TLS
-    verification, timeout); ``kwargs`` override or add constructor arguments (e.g. ``session``). Imports zeep.
+    """A :class:`~puq_bridge.zimbra.client.ZimbraAdmin` for one ``[[zimbra]]`` entry (URL, admin,
+    password, name, TLS verification, timeout); ``kwargs`` override or add constructor arguments
+    (e.g. ``session``). Imports zeep.
 
-    ``pool_size``: how many threads may use the client at once (the sync's readers of one server, the adapter's
-    workers): its connection pool is made that big now (:func:`~puq_bridge.http_post.pooled_session`), as nothing
-    may resize it once threads share it. Ignored when ``kwargs`` bring a ``session``.
+    ``pool_size``: how many threads may use the client at once (the sync's readers of one server,
+    the adapter's workers): its connection pool is made that big now
+    (:func:`~puq_bridge.http.pooled_session`), as nothing may resize it once threads share it.
+    Ignored when ``kwargs`` bring a ``session``.
     """
     from puq_bridge.zimbra.client import ZimbraAdmin
 
