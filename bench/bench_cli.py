@@ -1,15 +1,17 @@
-"""Benchmark of the operator CLI: start-up, ``check`` over several slow Zimbra servers, ``services`` with usage.
+"""Benchmark of the operator CLI: start-up, ``check`` over several slow Zimbra servers, ``services``
+with usage.
 
     python bench/bench_cli.py [--zimbras 6] [--latency 0.2] [--services 50]
 
 Prints figures, asserts nothing:
 
-- start-up: wall time of ``puq-bridge --help`` in a fresh interpreter (median of 5) against a bare ``python -c pass``,
-  and how many modules it loads (zeep/lxml must not be among them);
-- ``check`` with ``--zimbras`` FakeZimbra servers that each wait ``--latency`` s before every reply: wall time, the
-  per-server times the command reports, and their sum (what checking one after another would cost);
-- ``services`` for a client with ``--services`` services, each with a usage snapshot in the store: wall time and the
-  WHMCS requests sent.
+- start-up: wall time of ``puq-bridge --help`` in a fresh interpreter (median of 5) against a bare
+  ``python -c pass``, and how many modules it loads (zeep/lxml must not be among them);
+- ``check`` with ``--zimbras`` FakeZimbra servers that each wait ``--latency`` s before every reply:
+  wall time, the per-server times the command reports, and their sum (what checking one after
+  another would cost);
+- ``services`` for a client with ``--services`` services, each with a usage snapshot in the store:
+  wall time and the WHMCS requests sent.
 """
 
 from __future__ import annotations
@@ -56,7 +58,8 @@ def startup() -> None:
     modules, heavy = runs[-1][1].split()
     print(
         f"start-up          python -c pass {1000 * bare:6.0f} ms   puq-bridge --help "
-        f"{1000 * statistics.median(r[0] for r in runs):6.0f} ms   {modules} modules, {heavy} from zeep/lxml"
+        f"{1000 * statistics.median(r[0] for r in runs):6.0f} ms   {modules} modules, {heavy} "
+        "from zeep/lxml"
     )
 
 
@@ -80,9 +83,9 @@ def check(zimbras: int, latency: float) -> None:
         doc = json.loads(result.stdout)
     per_server = [c["elapsed_ms"] for c in doc["checks"] if c["kind"] == "zimbra"]
     print(
-        f"check             {zimbras} Zimbra x {latency:.2f} s latency (2 requests each): wall {took:5.2f} s   "
-        f"per server {min(per_server)}-{max(per_server)} ms   one after another ~{sum(per_server) / 1000:5.2f} s   "
-        f"exit {result.exit_code}"
+        f"check             {zimbras} Zimbra x {latency:.2f} s latency (2 requests each): wall "
+        f"{took:5.2f} s   per server {min(per_server)}-{max(per_server)} ms   one after another "
+        f"~{sum(per_server) / 1000:5.2f} s   exit {result.exit_code}"
     )
 
 
@@ -118,7 +121,7 @@ def services(count: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--zimbras", type=int, default=6)
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--services", type=int, default=50)

@@ -1,8 +1,10 @@
-"""ClientArea over the adapter's HTTP service (signed requests to the real waitress server), 1,000 mailboxes.
+"""ClientArea over the adapter's HTTP service (signed requests to the real waitress server), 1,000
+mailboxes.
 
 Run: ``python bench/bench_clientarea.py [REQUESTS]`` (default 200). Prints p50/p99 of:
-  - ClientArea served from the usage store (the normal path; goal p50 under 15 ms), with the adapter's page cache
-    (a reload within 60 s of the same stored reading) and with every request rendered,
+  - ClientArea served from the usage store (the normal path; goal p50 under 15 ms), with the
+    adapter's page cache (a reload within 60 s of the same stored reading) and with every request
+    rendered,
   - ClientArea with an empty store (a live GetQuotaUsage against FakeZimbra on loopback each time),
   - the render alone (Renderer.client_area on the stored snapshot and 90 days of history).
 Figures, not assertions.
@@ -162,7 +164,8 @@ def main(count: int = 200) -> None:
             html = ctx.renderer.client_area(facts, snapshot, history)
             renders.append(time.perf_counter() - t0)
         print(
-            f"render only ({len(history)} days of history):      {percentiles(renders)} ({len(html):,} bytes)"
+            f"render only ({len(history)} days of history):      {percentiles(renders)} "
+            f"({len(html):,} bytes)"
         )
         ctx.close()
         store.close()

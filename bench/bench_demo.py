@@ -1,7 +1,7 @@
 """How long ``puq-bridge demo`` takes (acceptance: under 20 s; aim: under 5 s), step by step.
 
-Run: ``python bench/bench_demo.py [RUNS]``. Prints the median time of each step and of the whole run, and the
-requests each server answered. Figures, not assertions.
+Run: ``python bench/bench_demo.py [RUNS]``. Prints the median time of each step and of the whole
+run, and the requests each server answered. Figures, not assertions.
 """
 
 import statistics

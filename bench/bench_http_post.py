@@ -1,13 +1,18 @@
-"""CPU per HTTP POST on loopback, by client stack: what one request costs the sync before any SOAP or JSON work.
+"""CPU per HTTP POST on loopback, by client stack: what one request costs the sync before any SOAP
+or JSON work.
 
     python bench/bench_http_post.py [--requests 2000]
 
-FakeWhmcs runs on waitress in a child process (no latency), so only this process's CPU is measured, with
-``time.thread_time`` over sequential requests on one kept-alive connection. Printed per stack, best of 3:
+FakeWhmcs runs on waitress in a child process (no latency), so only this process's CPU is measured,
+with ``time.thread_time`` over sequential requests on one kept-alive connection. Printed per stack,
+best of 3:
 
-- ``Session.post`` — what WhmcsClient and ZimbraAdmin used to send with (the environment re-read per request);
-- ``Poster.post`` — ``puq_bridge.http_post.Poster``, what they send with now (same adapter, pool and exceptions);
-- ``urllib3`` and ``http.client`` — the layers under requests, for the floor a different transport could reach.
+- ``Session.post`` — what WhmcsClient and ZimbraAdmin used to send with (the environment re-read per
+  request);
+- ``Poster.post`` — ``puq_bridge.http.Poster``, what they send with now (same adapter, pool and
+  exceptions);
+- ``urllib3`` and ``http.client`` — the layers under requests, for the floor a different transport
+  could reach.
 """
 
 from __future__ import annotations
@@ -21,7 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-BODY = b"action=GetClientsProducts&identifier=whmcs-id&secret=whmcs-secret&responsetype=json&limitnum=1"
+BODY = (
+    b"action=GetClientsProducts&identifier=whmcs-id&secret=whmcs-secret"
+    b"&responsetype=json&limitnum=1"
+)
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
@@ -79,7 +87,7 @@ def stacks(port: int) -> dict:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000)
     args = parser.parse_args(argv)
     ctx = mp.get_context("spawn")
@@ -89,7 +97,8 @@ def main(argv=None) -> None:
     try:
         port = here.recv()
         print(
-            f"CPU per POST of {len(BODY)} bytes on loopback, {args.requests} sequential requests, best of 3:"
+            f"CPU per POST of {len(BODY)} bytes on loopback, {args.requests} sequential "
+            "requests, best of 3:"
         )
         for name, send in stacks(port).items():
             print(f"  {name:24} {cpu_per_request(send, args.requests):.3f} ms")

@@ -2,11 +2,12 @@
 
 Prints, measured side by side in one run (best of ``--repeat``):
 
-1. parsing the same reply bytes: our client's parser (``puq_bridge.zimbra.parse_quota_usage``) vs plain lxml
-   (parse + read the four attributes into tuples) — the goal is at most 1.5x — and, for scale, zeep's object
-   builder;
-2. a full request + parse against the same FakeZimbra served on loopback: ``ZimbraAdmin.quota_usage`` vs the
-   ``python-zimbra`` package (``pip install '.[bench]'``) doing the same GetQuotaUsage.
+1. parsing the same reply bytes: our client's parser
+   (``puq_bridge.zimbra.client.parse_quota_usage``) vs plain lxml (parse + read the four attributes
+   into tuples) — the goal is at most 1.5x — and, for scale, zeep's object builder;
+2. a full request + parse against the same FakeZimbra served on loopback:
+   ``ZimbraAdmin.quota_usage`` vs the ``python-zimbra`` package (``pip install '.[bench]'``) doing
+   the same GetQuotaUsage.
 
 Run: ``python bench/bench_quota_parse.py [--accounts 20000] [--repeat 5]``
 """
@@ -51,7 +52,8 @@ def zeep_objects(body: bytes):
 
 
 def python_zimbra(url: str, count: int) -> Callable[[], int]:
-    """A GetQuotaUsage request + parse with the python-zimbra package (authenticated once, like ours)."""
+    """A GetQuotaUsage request + parse with the python-zimbra package (authenticated once, like
+    ours)."""
     from pythonzimbra.communication import Communication
     from pythonzimbra.tools import auth
 
@@ -82,11 +84,12 @@ def parse_section(count: int, repeat: int) -> None:
     print(f"GetQuotaUsage reply: {count} accounts, {len(body) / 1e6:.1f} MB, best of {repeat}")
     print(f"  plain lxml                 {t_plain * 1000:8.1f} ms")
     print(
-        f"  puq-bridge parser          {t_ours * 1000:8.1f} ms   ratio {t_ours / t_plain:.2f}x plain lxml "
-        f"(goal <= 1.5x)"
+        f"  puq-bridge parser          {t_ours * 1000:8.1f} ms   ratio {t_ours / t_plain:.2f}x "
+        "plain lxml (goal <= 1.5x)"
     )
     print(
-        f"  zeep object builder        {t_zeep * 1000:8.1f} ms   ratio {t_zeep / t_plain:.2f}x plain lxml"
+        f"  zeep object builder        {t_zeep * 1000:8.1f} ms   ratio {t_zeep / t_plain:.2f}x "
+        "plain lxml"
     )
 
 
@@ -114,7 +117,8 @@ def request_section(count: int, repeat: int) -> None:
             repeat,
         )
     print(
-        f"Full GetQuotaUsage request + parse against FakeZimbra on loopback ({count} accounts, best of {repeat})"
+        f"Full GetQuotaUsage request + parse against FakeZimbra on loopback ({count} accounts, "
+        f"best of {repeat})"
     )
     print(
         f"  (the simulator itself needs {t_server * 1000:.1f} ms to build the reply; our Auth took "
@@ -125,7 +129,8 @@ def request_section(count: int, repeat: int) -> None:
         print("  python-zimbra              not installed (pip install '.[bench]')")
     else:
         print(
-            f"  python-zimbra 2.4          {t_theirs * 1000:8.1f} ms   ({t_theirs / t_ours:.1f}x ours)"
+            f"  python-zimbra 2.4          {t_theirs * 1000:8.1f} ms   "
+            f"({t_theirs / t_ours:.1f}x ours)"
         )
 
 

@@ -1,12 +1,14 @@
-"""Benchmark of the client-area render alone (no WHMCS, no store, no Zimbra): a domain of 1,000 mailboxes.
+"""Benchmark of the client-area render alone (no WHMCS, no store, no Zimbra): a domain of 1,000
+mailboxes.
 
     python bench/bench_render.py [--mailboxes 1000] [--days 90] [--repeat 30]
 
-Prints, per output (both tabs as WHMCS's ClientArea, the standalone page) and language: the first render of a fresh
-Renderer (templates compiled, catalogs loaded), then the median and worst of ``--repeat`` warm renders, and the size
-of the HTML. The data are built once beforehand, so only the render is timed. A last line splits a warm ClientArea
-render into its parts: the view model (sorting, the mailbox table and bars formatted in Python), the chart geometry,
-and the templates (the rest).
+Prints, per output (both tabs as WHMCS's ClientArea, the standalone page) and language: the first
+render of a fresh Renderer (templates compiled, catalogs loaded), then the median and worst of
+``--repeat`` warm renders, and the size of the HTML. The data are built once beforehand, so only the
+render is timed. A last line splits a warm ClientArea render into its parts: the view model
+(sorting, the mailbox table and bars formatted in Python), the chart geometry, and the templates
+(the rest).
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ NOW = dt.datetime(2026, 11, 22, 12, tzinfo=dt.timezone.utc)
 
 
 def sample(mailboxes: int, days: int) -> tuple[ServiceFacts, Snapshot, list[DailyPoint]]:
-    """Facts, a snapshot of ``mailboxes`` mailboxes (every tenth unlimited) and ``days`` of history."""
+    """Facts, a snapshot of ``mailboxes`` mailboxes (every tenth unlimited) and ``days`` of
+    history."""
     facts = ServiceFacts(
         42,
         "firma.pl",
@@ -114,14 +117,15 @@ def breakdown(data, repeat: int) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the options, time the renders, print one line per output and language."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mailboxes", type=int, default=1000)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--repeat", type=int, default=30)
     args = parser.parse_args(argv)
     data = sample(args.mailboxes, args.days)
     print(
-        f"render of {args.mailboxes} mailboxes, {args.days} days of history, {args.repeat} warm renders each"
+        f"render of {args.mailboxes} mailboxes, {args.days} days of history, {args.repeat} warm "
+        "renders each"
     )
     print(
         f"{'output':<12} {'lang':<4} {'first ms':>9} {'median ms':>10} {'max ms':>8} {'HTML kB':>8}"

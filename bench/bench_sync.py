@@ -1,19 +1,25 @@
-"""Benchmark of the usage sync against the simulators, next to its bound and to a naive per-mailbox sync.
+"""Benchmark of the usage sync against the simulators, next to its bound and to a naive per-mailbox
+sync.
 
-    python bench/bench_sync.py [--servers 50] [--domains 20] [--mailboxes 50] [--latency 0.01] [--concurrency 8]
+    python bench/bench_sync.py [--servers 50] [--domains 20] [--mailboxes 50] [--latency 0.01]
+    [--concurrency 8]
 
-The simulators (one FakeWhmcs, one FakeZimbra per server, each with the same fixed per-request latency) run in a child
-process, so the wall time, the CPU and the memory measured here are the sync's own. Printed side by side:
+The simulators (one FakeWhmcs, one FakeZimbra per server, each with the same fixed per-request
+latency) run in a child process, so the wall time, the CPU and the memory measured here are the
+sync's own. Printed side by side:
 
-- the sync, first run (every service changed) and second run (nothing changed): wall time, requests per kind, and
-  peak memory as the growth of this process's max RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) over the run;
-- the bound: one AuthRequest per server + one GetQuotaUsage per domain + one write per changed service (+ the
-  GetClientsProducts pages), and the wall time that takes at the configured concurrency if every request cost exactly
-  the latency;
-- CPU per request of both processes and the CPU floor, max(sync CPU, simulators' CPU, their sum / CPUs): each
-  process holds one interpreter lock, so no schedule of the run finishes sooner than that;
-- a naive sync like the old PHP modules: per server, sequentially, GetAllAccounts per domain then one GetMailbox per
-  mailbox, then one write per service. It is run on ``--naive-servers`` servers and extrapolated linearly to all.
+- the sync, first run (every service changed) and second run (nothing changed): wall time, requests
+  per kind, and peak memory as the growth of this process's max RSS
+  (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) over the run;
+- the bound: one AuthRequest per server + one GetQuotaUsage per domain + one write per changed
+  service (+ the GetClientsProducts pages), and the wall time that takes at the configured
+  concurrency if every request cost exactly the latency;
+- CPU per request of both processes and the CPU floor, max(sync CPU, simulators' CPU, their sum /
+  CPUs): each process holds one interpreter lock, so no schedule of the run finishes sooner than
+  that;
+- a naive sync like the old PHP modules: per server, sequentially, GetAllAccounts per domain then
+  one GetMailbox per mailbox, then one write per service. It is run on ``--naive-servers`` servers
+  and extrapolated linearly to all.
 """
 
 from __future__ import annotations
@@ -42,12 +48,13 @@ def _domain(server: int, domain: int) -> str:
     return f"d{domain:02d}.s{server:02d}.example.pl"
 
 
-# --- the child process: simulators ----------------------------------------------------------------------------------
+# --- the child process: simulators ----------------------------------------------------------------
 
 
 class _Waitress:
-    """A simulator served by waitress: unlike werkzeug's server it keeps connections alive, as Zimbra's Jetty and
-    WHMCS's web server do, so the figures are not dominated by a new TCP connection and thread per request."""
+    """A simulator served by waitress: unlike werkzeug's server it keeps connections alive, as
+    Zimbra's Jetty and WHMCS's web server do, so the figures are not dominated by a new TCP
+    connection and thread per request."""
 
     def __init__(self, app, threads: int):
         from waitress.server import create_server
@@ -70,7 +77,8 @@ class _Waitress:
 def _simulators(
     conn, servers: int, domains: int, mailboxes: int, latency: float, threads: int
 ) -> None:
-    """Build and serve the world, then answer ``counts`` / ``cpu`` / ``reset`` / ``stop`` over ``conn``."""
+    """Build and serve the world, then answer ``counts`` / ``cpu`` / ``reset`` / ``stop`` over
+    ``conn``."""
     from puq_bridge.simulators.whmcs.app import FakeWhmcs
     from puq_bridge.simulators.zimbra.app import FakeZimbra
 
@@ -147,7 +155,7 @@ class World:
         self.process.join(timeout=10)
 
 
-# --- the runs -------------------------------------------------------------------------------------------------------
+# --- the runs -------------------------------------------------------------------------------------
 
 
 def _entries(world: World):
@@ -218,7 +226,8 @@ def run_engine(world: World, args, store_dir: Path) -> dict:
 
 
 def run_naive(world: World, args) -> dict:
-    """The per-mailbox sync on ``--naive-servers`` servers, sequentially, like the old PHP modules."""
+    """The per-mailbox sync on ``--naive-servers`` servers, sequentially, like the old PHP
+    modules."""
     import datetime as dt
 
     from puq_bridge.units import bytes_to_mb
@@ -251,11 +260,12 @@ def run_naive(world: World, args) -> dict:
     return {"wall": wall, "counts": counts}
 
 
-# --- the bound and the printout -------------------------------------------------------------------------------------
+# --- the bound and the printout -------------------------------------------------------------------
 
 
 def bound(args) -> dict:
-    """Requests and wall time if every request took exactly the latency, at the configured concurrency."""
+    """Requests and wall time if every request took exactly the latency, at the configured
+    concurrency."""
     services = args.servers * args.domains
     pages = max(1, math.ceil(services / PAGE_SIZE))
     rounds_per_server = 1 + math.ceil(args.domains / args.per_server)
@@ -276,13 +286,14 @@ def _kind(name: str) -> str:
 
 
 def per_request(run: dict, key: str) -> float:
-    """CPU milliseconds per request of a run (``key``: ``cpu`` for the sync process, ``sim_cpu`` for the simulators)."""
+    """CPU milliseconds per request of a run (``key``: ``cpu`` for the sync process, ``sim_cpu`` for
+    the simulators)."""
     return 1000 * run[key] / max(sum(run["counts"].values()), 1)
 
 
 def cpu_floor(run: dict) -> float:
-    """The shortest wall time the run's CPU allows: each process holds one interpreter lock, and both share the
-    machine's CPUs."""
+    """The shortest wall time the run's CPU allows: each process holds one interpreter lock, and
+    both share the machine's CPUs."""
     return max(run["cpu"], run["sim_cpu"], (run["cpu"] + run["sim_cpu"]) / (os.cpu_count() or 1))
 
 
@@ -292,9 +303,9 @@ def show(args, first: dict, second: dict, limit: dict, naive: dict) -> None:
     cols = ["sync run 1", "sync run 2", "bound", f"naive x{scale:g}"]
     print(
         f"\n{args.servers} servers x {args.domains} domains x {args.mailboxes} mailboxes = "
-        f"{args.servers * args.domains * args.mailboxes:,} mailboxes, {args.servers * args.domains:,} services; "
-        f"latency {args.latency * 1000:g} ms per request on every simulator; concurrency {args.concurrency}, "
-        f"per server {args.per_server}"
+        f"{args.servers * args.domains * args.mailboxes:,} mailboxes, "
+        f"{args.servers * args.domains:,} services; latency {args.latency * 1000:g} ms per request "
+        f"on every simulator; concurrency {args.concurrency}, per server {args.per_server}"
     )
     print(f"{'':24}" + "".join(f"{c:>16}" for c in cols))
 
@@ -352,26 +363,28 @@ def show(args, first: dict, second: dict, limit: dict, naive: dict) -> None:
     )
     print(
         f"CPU: run 1 spent {first['cpu']:.2f} CPU-s in this process (one interpreter lock) and "
-        f"{first['sim_cpu']:.2f} in the simulators, on {os.cpu_count()} CPU(s); the bound assumes requests cost no "
-        f"CPU, so when this CPU time exceeds it the wall time follows the CPU, not the latency. CPU floor = "
-        f"max(sync CPU, simulators' CPU, their sum / CPUs): no schedule finishes sooner "
-        f"(run 1: {cpu_floor(first):.2f} s = {cpu_floor(first) / limit['wall']:.2f}x the bound)"
+        f"{first['sim_cpu']:.2f} in the simulators, on {os.cpu_count()} CPU(s); the bound assumes "
+        "requests cost no CPU, so when this CPU time exceeds it the wall time follows the CPU, "
+        "not the latency. CPU floor = max(sync CPU, simulators' CPU, their sum / CPUs): no "
+        f"schedule finishes sooner (run 1: {cpu_floor(first):.2f} s = "
+        f"{cpu_floor(first) / limit['wall']:.2f}x the bound)"
     )
     print(
-        f"requests run 1 == bound: {sum(first['counts'].values()) == sum(limit['counts'].values())}; "
+        "requests run 1 == bound: "
+        f"{sum(first['counts'].values()) == sum(limit['counts'].values())}; "
         f"process max RSS after run 1 {first['rss_total_mb']:.0f} MB (goal: growth < 150 MB)"
     )
     if not args.naive_servers:
         return
     print(
-        f"naive: measured on {args.naive_servers} server(s) in {naive['wall']:.1f} s and extrapolated x{scale:g} "
-        f"(sequential per server, so it scales linearly); sync run 1 is "
+        f"naive: measured on {args.naive_servers} server(s) in {naive['wall']:.1f} s and "
+        f"extrapolated x{scale:g} (sequential per server, so it scales linearly); sync run 1 is "
         f"{naive['wall'] * scale / first['wall']:.0f}x faster"
     )
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--servers", type=int, default=50)
     parser.add_argument("--domains", type=int, default=20)
     parser.add_argument("--mailboxes", type=int, default=50)

@@ -1,7 +1,8 @@
 """puq-bridge: a bridge between WHMCS and Zimbra mail servers.
 
 Provisioning of mail domains and mailboxes, client-area tabs, and mailbox usage synced into WHMCS.
-Heavy modules (zeep, the simulators) are imported lazily: ``from puq_bridge import ZimbraAdmin`` loads zeep then.
+Heavy modules (zeep, the simulators) are imported lazily: ``from puq_bridge import ZimbraAdmin``
+loads zeep then.
 """
 
 import logging

@@ -1,9 +1,9 @@
 """Loading and validating the TOML configuration file.
 
-This is the only module that reads config files and the environment; the library takes explicit arguments.
-Every secret may be written as ``KEY = "value"`` or as ``KEY_env = "ENV_VAR_NAME"``. Unknown keys, missing keys,
-wrong types, unset environment variables and missing CA bundles are :class:`~puq_bridge.errors.ConfigError`\\ s that
-name the file and the key.
+This is the only module that reads config files and the environment; the library takes explicit
+arguments. Every secret may be written as ``KEY = "value"`` or as ``KEY_env = "ENV_VAR_NAME"``.
+Unknown keys, missing keys, wrong types, unset environment variables and missing CA bundles are
+:class:`~puq_bridge.errors.ConfigError`\\ s that name the file and the key.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ ENV_CONFIG = "PUQ_BRIDGE_CONFIG"
 
 
 def default_search_path() -> list[Path]:
-    """The places looked at, in order, when neither ``--config`` nor ``$PUQ_BRIDGE_CONFIG`` names a file."""
+    """The places looked at, in order, when neither ``--config`` nor ``$PUQ_BRIDGE_CONFIG`` names a
+    file."""
     return [
         Path("puq-bridge.toml"),
         Path.home() / ".config" / "puq-bridge" / "config.toml",
@@ -35,7 +36,8 @@ def default_search_path() -> list[Path]:
 
 
 def default_store_path() -> Path:
-    """The per-user data file used when ``[store] path`` is not set (``$XDG_DATA_HOME/puq-bridge/``)."""
+    """The per-user data file used when ``[store] path`` is not set
+    (``$XDG_DATA_HOME/puq-bridge/``)."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "puq-bridge" / "usage.sqlite3"
 
@@ -170,7 +172,8 @@ _LANG_RE = re.compile(r"^[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?$")
 
 
 def has_catalog(lang: str, templates_dir: Path | None = None) -> bool:
-    """True when ``i18n/<lang>.json`` exists in ``templates_dir`` or among the shipped templates (``pl``, ``en``)."""
+    """True when ``i18n/<lang>.json`` exists in ``templates_dir`` or among the shipped templates
+    (``pl``, ``en``)."""
     if not _LANG_RE.match(lang):
         return False
     name = f"{lang}.json"
@@ -190,7 +193,8 @@ def split_listen(value: str) -> tuple[str, int]:
 def find_config(
     explicit: str | os.PathLike | None = None, env: Mapping[str, str] | None = None
 ) -> Path:
-    """Find the config file: ``explicit``, else ``$PUQ_BRIDGE_CONFIG``, else the first of the default places.
+    """Find the config file: ``explicit``, else ``$PUQ_BRIDGE_CONFIG``, else the first of the
+    default places.
 
     Raises:
         ConfigError: the named file does not exist, or none of the default places has one.
@@ -261,7 +265,8 @@ def _warn_if_readable(file: str, keys: list[str]) -> None:
         return
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         log.warning(
-            "%s holds literal secrets (%s) and is readable by group or others; chmod 600 it or use KEY_env",
+            "%s holds literal secrets (%s) and is readable by group or others; "
+            "chmod 600 it or use KEY_env",
             file,
             ", ".join(keys),
         )

@@ -1,7 +1,8 @@
 """The exception hierarchy of puq-bridge.
 
-Every error the library raises derives from :class:`PuqBridgeError`, so the CLI and the adapter can turn any of them
-into one readable line. Messages never contain secrets (passwords, API secrets, auth tokens).
+Every error the library raises derives from :class:`PuqBridgeError`, so the CLI and the adapter can
+turn any of them into one readable line. Messages never contain secrets (passwords, API secrets,
+auth tokens).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class ConfigError(PuqBridgeError):
         super().__init__(f"{where}: {message}")
 
 
-# --- WHMCS ---------------------------------------------------------------------------------------------------------
+# --- WHMCS ----------------------------------------------------------------------------------------
 
 
 class WhmcsError(PuqBridgeError):
@@ -47,7 +48,8 @@ class WhmcsError(PuqBridgeError):
 
 
 class WhmcsApiError(WhmcsError):
-    """WHMCS answered ``result=error`` for the action (``"Client Not Found"``); a business error, not retried."""
+    """WHMCS answered ``result=error`` for the action (``"Client Not Found"``); a business error,
+    not retried."""
 
 
 class WhmcsAuthError(WhmcsError):
@@ -55,14 +57,15 @@ class WhmcsAuthError(WhmcsError):
 
 
 class WhmcsTransportError(WhmcsError):
-    """The request did not get a usable reply: refused, timed out, or HTTP 5xx. Safe to retry for reads."""
+    """The request did not get a usable reply: refused, timed out, or HTTP 5xx. Safe to retry for
+    reads."""
 
 
 class WhmcsProtocolError(WhmcsError):
     """WHMCS answered something that is not the JSON API reply (an HTML page, a truncated body)."""
 
 
-# --- Zimbra --------------------------------------------------------------------------------------------------------
+# --- Zimbra ---------------------------------------------------------------------------------------
 
 
 class ZimbraError(PuqBridgeError):
@@ -173,11 +176,12 @@ FAULT_CLASSES: dict[str, type[ZimbraFault]] = {
 
 
 def zimbra_fault(server: str, operation: str, code: str, message: str) -> ZimbraFault:
-    """Build the :class:`ZimbraFault` subclass that matches ``code`` (the base class for other codes)."""
+    """Build the :class:`ZimbraFault` subclass that matches ``code`` (the base class for other
+    codes)."""
     return FAULT_CLASSES.get(code, ZimbraFault)(server, operation, code, message)
 
 
-# --- the rest ------------------------------------------------------------------------------------------------------
+# --- the rest -------------------------------------------------------------------------------------
 
 
 class ParamsError(PuqBridgeError):

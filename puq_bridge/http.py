@@ -1,19 +1,23 @@
-"""``Poster``: POST to one URL through a ``requests.Session`` without redoing per request what cannot change.
+"""``Poster``: POST to one URL through a ``requests.Session`` without redoing per request what
+cannot change.
 
-``Session.post`` costs about 0.65 ms of CPU per request, and most of it is repeated work: it scans the whole
-environment for proxy variables twice (``get_environ_proxies``), stats ``~/.netrc``, re-reads ``REQUESTS_CA_BUNDLE``,
-and merges the session's headers, hooks and cookies into a new request. For a client that posts to one endpoint
-thousands of times per run (the usage sync), ``Poster`` does that once, on the first post: it prepares a template
-request with the session's own ``prepare_request`` (so session headers, netrc credentials and hooks are honoured) and
-resolves proxies and the CA bundle from the environment exactly as ``Session.request`` would (``HTTP(S)_PROXY``,
-``NO_PROXY``, ``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``). Each post copies the template, sets the body and the
-per-request headers, and goes through ``Session.send``: the same adapter, connection pool, redirects, response hooks
-and ``requests`` exceptions as before, for about half the CPU.
+``Session.post`` costs about 0.65 ms of CPU per request, and most of it is repeated work: it scans
+the whole environment for proxy variables twice (``get_environ_proxies``), stats ``~/.netrc``,
+re-reads ``REQUESTS_CA_BUNDLE``, and merges the session's headers, hooks and cookies into a new
+request. For a client that posts to one endpoint thousands of times per run (the usage sync),
+``Poster`` does that once, on the first post: it prepares a template request with the session's own
+``prepare_request`` (so session headers, netrc credentials and hooks are honoured) and resolves
+proxies and the CA bundle from the environment exactly as ``Session.request`` would
+(``HTTP(S)_PROXY``, ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``). Each post copies the
+template, sets the body and the per-request headers, and goes through ``Session.send``: the same
+adapter, connection pool, redirects, response hooks and ``requests`` exceptions as before, for about
+half the CPU.
 
-What is fixed at the first post: the environment's proxy variables and the session's headers, params and hooks (the
-CA bundle variables are still read per request, as two dictionary look-ups). The session's cookies are added to each
-request as ``Session.request`` adds them. A session with an ``auth`` object (digest auth keeps per-request state) is
-posted through ``Session.request`` as before, every time.
+What is fixed at the first post: the environment's proxy variables and the session's headers, params
+and hooks (the CA bundle variables are still read per request, as two dictionary look-ups). The
+session's cookies are added to each request as ``Session.request`` adds them. A session with an
+``auth`` object (digest auth keeps per-request state) is posted through ``Session.request`` as
+before, every time.
 """
 
 from __future__ import annotations
@@ -88,7 +92,8 @@ class Poster:
         )
 
     def _prepare(self) -> requests.PreparedRequest:
-        """The template request and the environment's settings, as ``Session.request`` would derive them."""
+        """The template request and the environment's settings, as ``Session.request`` would derive
+        them."""
         with self._lock:
             if self._template is None:
                 session = self.session
@@ -107,7 +112,8 @@ class Poster:
             return self._template
 
     def _verify(self, verify: bool | str | None) -> bool | str | None:
-        """``verify`` as ``Session.merge_environment_settings`` resolves it (the CA bundle variables for ``True``)."""
+        """``verify`` as ``Session.merge_environment_settings`` resolves it (the CA bundle variables
+        for ``True``)."""
         if self.session.trust_env and (verify is True or verify is None):
             verify = (
                 os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or verify
@@ -116,13 +122,14 @@ class Poster:
 
 
 def pooled_session(size: int) -> requests.Session:
-    """A new ``requests.Session`` that keeps up to ``size`` connections per host open for reuse (at least requests'
-    default of 10), for a client ``size`` threads use at once.
+    """A new ``requests.Session`` that keeps up to ``size`` connections per host open for reuse (at
+    least requests' default of 10), for a client ``size`` threads use at once.
 
-    With requests' 10, the 11th and later requests at once open a connection and throw it away afterwards
-    ("Connection pool is full, discarding connection"): a TCP handshake per request. The pool is sized here, before
-    the session is used, and never later: mounting an adapter on a session other threads use changes
-    ``session.adapters`` while they iterate it, and closing the old adapter closes pools under requests in flight.
+    With requests' 10, the 11th and later requests at once open a connection and throw it away
+    afterwards ("Connection pool is full, discarding connection"): a TCP handshake per request. The
+    pool is sized here, before the session is used, and never later: mounting an adapter on a
+    session other threads use changes ``session.adapters`` while they iterate it, and closing the
+    old adapter closes pools under requests in flight.
     """
     session = requests.Session()
     if size > DEFAULT_POOLSIZE:

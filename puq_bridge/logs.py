@@ -1,4 +1,5 @@
-"""Log handling for the CLI: a stderr handler and a filter that masks secret values wherever they appear."""
+"""Log handling for the CLI: a stderr handler and a filter that masks secret values wherever they
+appear."""
 
 from __future__ import annotations
 
@@ -7,17 +8,19 @@ from typing import Iterable
 
 #: The one mask every module writes over a secret (logs, error text, JSON output, HTML).
 MASK = "********"
-#: Secret values shorter than this are not masked by value, anywhere. A value of one to three characters turns up
-#: by chance in ordinary text (ids, ports, "abc" in a host name), so masking it would garble messages without
-#: protecting anything: a secret that short can be guessed anyway. Structural masking (a ``password`` field or
-#: attribute, an ``authToken``) still hides a short value by its position.
+#: Secret values shorter than this are not masked by value, anywhere. A value of one to three
+#: characters turns up by chance in ordinary text (ids, ports, "abc" in a host name), so masking it
+#: would garble messages without protecting anything: a secret that short can be guessed anyway.
+#: Structural masking (a ``password`` field or attribute, an ``authToken``) still hides a short
+#: value by its position.
 MIN_SECRET_LENGTH = 4
 
 
 def mask_secrets(text: str, secrets: Iterable[str | None]) -> str:
     """``text`` with every secret value in ``secrets`` replaced by ``********`` (longest first).
 
-    Values shorter than :data:`MIN_SECRET_LENGTH` (four) characters are left alone: see its comment for why.
+    Values shorter than :data:`MIN_SECRET_LENGTH` (four) characters are left alone: see its comment
+    for why.
     """
     for secret in sorted(
         (s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH), key=len, reverse=True
@@ -30,8 +33,8 @@ def mask_secrets(text: str, secrets: Iterable[str | None]) -> str:
 class SecretFilter(logging.Filter):
     """Replaces every known secret value in a record's final message with ``********``.
 
-    The library never logs secrets on purpose; this is the net under it (zeep's DEBUG envelopes, a server echoing a
-    request back in an error page).
+    The library never logs secrets on purpose; this is the net under it (zeep's DEBUG envelopes, a
+    server echoing a request back in an error page).
     """
 
     def __init__(self, secrets: Iterable[str] = ()):
@@ -40,7 +43,8 @@ class SecretFilter(logging.Filter):
         self.add(secrets)
 
     def add(self, secrets: Iterable[str | None]) -> None:
-        """Register more secret values (short values are ignored: masking "a" would garble every line)."""
+        """Register more secret values (short values are ignored: masking "a" would garble every
+        line)."""
         self.secrets.update(s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH)
 
     def mask(self, text: str) -> str:
@@ -59,8 +63,9 @@ class SecretFilter(logging.Filter):
 class MaskingFormatter(logging.Formatter):
     """A formatter that masks secrets in the whole formatted record, tracebacks included.
 
-    The filter masks the message; a traceback (``-v``, or ``log.exception``) is formatted later, from ``exc_info``, and
-    may quote a secret in an exception's text or a local value: this catches it.
+    The filter masks the message; a traceback (``-v``, or ``log.exception``) is formatted later,
+    from ``exc_info``, and may quote a secret in an exception's text or a local value: this catches
+    it.
     """
 
     def __init__(self, fmt: str, secret_filter: SecretFilter):
@@ -72,7 +77,8 @@ class MaskingFormatter(logging.Formatter):
 
 
 def setup_logging(verbosity: int, secret_filter: SecretFilter) -> logging.Handler:
-    """Log to stderr: warnings by default, INFO with ``-v``, DEBUG with ``-vv``, errors only with ``-q``."""
+    """Log to stderr: warnings by default, INFO with ``-v``, DEBUG with ``-vv``, errors only with
+    ``-q``."""
     level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
     handler = logging.StreamHandler()
     handler.setFormatter(MaskingFormatter("%(levelname)s %(name)s: %(message)s", secret_filter))
@@ -81,7 +87,8 @@ def setup_logging(verbosity: int, secret_filter: SecretFilter) -> logging.Handle
     root.addHandler(handler)
     root.setLevel(level)
     if verbosity < 3:
-        # zeep and urllib3 log whole SOAP envelopes (AuthRequest carries the password) at DEBUG: only with -vvv.
+        # zeep and urllib3 log whole SOAP envelopes (AuthRequest carries the password) at DEBUG:
+        # only with -vvv.
         for noisy in ("zeep", "urllib3"):
             logging.getLogger(noisy).setLevel(max(level, logging.INFO))
     return handler

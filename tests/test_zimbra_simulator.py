@@ -160,14 +160,14 @@ def test_calls_need_a_token_that_was_issued_and_is_current(zimbra_server):
 
 
 def test_tokens_expire_after_their_lifetime(served_sim):
-    sim, url = served_sim(FakeZimbra(ZIMBRA_ADMIN, ZIMBRA_PASSWORD, token_lifetime_ms=100))
+    sim, url = served_sim(FakeZimbra(ZIMBRA_ADMIN, ZIMBRA_PASSWORD, token_lifetime_ms=500))
     token = login(url)
     reply = soap(
         url, f'<AuthRequest xmlns="{ADMIN}" name="{ZIMBRA_ADMIN}" password="{ZIMBRA_PASSWORD}"/>'
     )
-    assert body_of(reply).findtext(f"{{{ADMIN}}}lifetime") == "100"
+    assert body_of(reply).findtext(f"{{{ADMIN}}}lifetime") == "500"
     assert soap(url, f'<GetAllDomainsRequest xmlns="{ADMIN}"/>', token=token).status_code == 200
-    time.sleep(0.12)
+    time.sleep(0.55)
     assert (
         fault_code(soap(url, f'<GetAllDomainsRequest xmlns="{ADMIN}"/>', token=token))
         == "service.AUTH_EXPIRED"

@@ -1,8 +1,9 @@
 """The ``puq-bridge`` command line: glue over the library.
 
-Commands live in small modules of this package and are imported only when run (or listed by ``--help``), and none
-of them imports zeep at module level, so start-up stays fast. Errors of the library become one line on stderr here,
-in one place (:class:`PuqGroup`), with the traceback only under ``-v``.
+Commands live in small modules of this package and are imported only when run (or listed by
+``--help``), and none of them imports zeep at module level, so start-up stays fast. Errors of the
+library become one line on stderr here, in one place (:class:`PuqGroup`), with the traceback only
+under ``-v``.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ COMMANDS = {
 
 
 class AppContext:
-    """What every command gets as ``ctx.obj``: the config (loaded on first use) and factories for the clients."""
+    """What every command gets as ``ctx.obj``: the config (loaded on first use) and factories for
+    the clients."""
 
     def __init__(self, config_path: str | None, verbosity: int, secret_filter: SecretFilter):
         self.config_path = config_path
@@ -47,7 +49,8 @@ class AppContext:
 
     @cached_property
     def config(self):
-        """The loaded :class:`~puq_bridge.config.Config`; its secrets are registered with the log filter."""
+        """The loaded :class:`~puq_bridge.config.Config`; its secrets are registered with the log
+        filter."""
         from puq_bridge.config import load_config
 
         cfg = load_config(self.config_path)
@@ -72,14 +75,15 @@ class AppContext:
         return ZimbraAdmin.from_config(entry, pool_size=self.config.sync.per_server_concurrency)
 
     def store(self):
-        """The :class:`~puq_bridge.store.UsageStore` at ``[store] path``."""
+        """The :class:`~puq_bridge.usage.store.UsageStore` at ``[store] path``."""
         from puq_bridge.usage.store import UsageStore
 
         return UsageStore(self.config.store.path, detail_days=self.config.store.detail_days)
 
 
 class PuqGroup(click.Group):
-    """A click group whose commands are imported on demand and whose errors become one readable line."""
+    """A click group whose commands are imported on demand and whose errors become one readable
+    line."""
 
     def list_commands(self, ctx):
         return sorted(COMMANDS)
@@ -115,8 +119,10 @@ class PuqGroup(click.Group):
     "config_path",
     type=click.Path(dir_okay=False, path_type=str),
     default=None,
-    help="Config file (default: $PUQ_BRIDGE_CONFIG, ./puq-bridge.toml, ~/.config/puq-bridge/config.toml, "
-    "/etc/puq-bridge/config.toml).",
+    help=(
+        "Config file (default: $PUQ_BRIDGE_CONFIG, ./puq-bridge.toml, "
+        "~/.config/puq-bridge/config.toml, /etc/puq-bridge/config.toml)."
+    ),
 )
 @click.option(
     "-v",

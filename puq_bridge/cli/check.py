@@ -1,8 +1,9 @@
 """``puq-bridge check``: can the bridge reach and log in to WHMCS and every configured Zimbra?
 
-WHMCS is asked for its server list (GetServers: a small read that needs nothing but a valid API credential and
-is an action the bridge itself uses); each Zimbra authenticates and answers GetVersionInfo. All targets are checked
-at the same time, one line each, and the exit code is 0 only when every one answered.
+WHMCS is asked for its server list (GetServers: a small read that needs nothing but a valid API
+credential and is an action the bridge itself uses); each Zimbra authenticates and answers
+GetVersionInfo. All targets are checked at the same time, one line each, and the exit code is 0 only
+when every one answered.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class CheckResult:
-    """The outcome for one target: ``ok`` with ``detail`` (version, server count), or the ``error`` line."""
+    """The outcome for one target: ``ok`` with ``detail`` (version, server count), or the ``error``
+    line."""
 
     kind: str  # "whmcs" | "zimbra"
     name: str
@@ -36,7 +38,8 @@ class CheckResult:
     facts: dict = field(default_factory=dict)
 
     def line(self) -> str:
-        """``zimbra mail1  ok  10.0.8_GA on mail1.example.com  (12 ms)`` or ``... FAILED  <error>``."""
+        """``zimbra mail1  ok  10.0.8_GA on mail1.example.com  (12 ms)`` or
+        ``... FAILED  <error>``."""
         state = f"ok  {self.detail}" if self.ok else f"FAILED  {self.error}"
         return f"{self.kind:<6} {self.name:<12} {state}  ({self.elapsed_ms} ms)"
 
@@ -68,7 +71,10 @@ def check_zimbra(app, entry) -> dict:
 def _whmcs_detail(facts: dict) -> str:
     text = f"API answered, {facts['servers']} server(s) known"
     if facts["zimbra_without_whmcs_server"]:
-        text += f"; no WHMCS server matches whmcs_server of {', '.join(facts['zimbra_without_whmcs_server'])}"
+        text += (
+            "; no WHMCS server matches whmcs_server of "
+            f"{', '.join(facts['zimbra_without_whmcs_server'])}"
+        )
     return text
 
 

@@ -1,4 +1,5 @@
-"""``puq-bridge demo``: glue over :func:`puq_bridge.demo.run_demo` (which imports zeep only when it runs)."""
+"""``puq-bridge demo``: glue over :func:`puq_bridge.demo.run.run_demo` (which imports zeep only when
+it runs)."""
 
 from __future__ import annotations
 
@@ -25,8 +26,10 @@ log = logging.getLogger(__name__)
 @click.option(
     "--serve",
     is_flag=True,
-    help="Afterwards keep the adapter, the simulators and the pages running on 127.0.0.1 and print their "
-    "URLs, until Ctrl-C.",
+    help=(
+        "Afterwards keep the adapter, the simulators and the pages running on 127.0.0.1 and print "
+        "their URLs, until Ctrl-C."
+    ),
 )
 @click.option(
     "--write-config",
@@ -40,11 +43,12 @@ log = logging.getLogger(__name__)
 def demo(out_dir: Path, serve: bool, config_file: Path | None) -> None:
     """Run the whole flow against built-in simulators: no WHMCS, Zimbra or network needed.
 
-    Starts a simulated WHMCS and two simulated Zimbra servers on 127.0.0.1 with a sample of Polish and English
-    clients and about 300 mailboxes, provisions the services through the adapter as WHMCS would (signed
-    CreateAccount and SuspendAccount calls), lets the clients add mailboxes, runs sync-usage on several days of the
-    last month, and writes both client-area tabs of every service in Polish and English to OUT as standalone pages
-    with an index.html. Needs no config file."""
+    Starts a simulated WHMCS and two simulated Zimbra servers on 127.0.0.1 with a sample of Polish
+    and English clients and about 300 mailboxes, provisions the services through the adapter as
+    WHMCS would (signed CreateAccount and SuspendAccount calls), lets the clients add mailboxes,
+    runs sync-usage on several days of the last month, and writes both client-area tabs of every
+    service in Polish and English to OUT as standalone pages with an index.html. Needs no config
+    file."""
     from puq_bridge.demo.run import run_demo
 
     if config_file is not None and not serve:

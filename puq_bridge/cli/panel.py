@@ -1,9 +1,10 @@
-"""Operator commands for the client-panel flows: ``services``, ``users``, ``reset-password``, ``cancel``.
+"""Operator commands for the client-panel flows: ``services``, ``users``, ``reset-password``,
+``cancel``.
 
-Each command parses its options, makes the WHMCS calls, and prints a short report or, with ``--json``, one JSON
-document on stdout. WHMCS's own refusals ("Existing Cancellation Request Exists", "User already associated with
-client") are raised as :class:`~puq_bridge.errors.WhmcsError` and become one ``error:`` line (exit 1) in the central
-handler of :mod:`puq_bridge.cli`.
+Each command parses its options, makes the WHMCS calls, and prints a short report or, with
+``--json``, one JSON document on stdout. WHMCS's own refusals ("Existing Cancellation Request
+Exists", "User already associated with client") are raised as :class:`~puq_bridge.errors.WhmcsError`
+and become one ``error:`` line (exit 1) in the central handler of :mod:`puq_bridge.cli`.
 """
 
 from __future__ import annotations
@@ -45,10 +46,12 @@ def _email(ctx, param, value: str) -> str:
 def parse_permissions(value: str, valid: list[str], param_hint: str) -> list[str]:
     """``all`` or a comma list of WHMCS permission names → the list to send.
 
-    Names are matched case-insensitively against ``valid`` (GetPermissionsList); ``all`` is every valid name.
+    Names are matched case-insensitively against ``valid`` (GetPermissionsList); ``all`` is every
+    valid name.
 
     Raises:
-        click.BadParameter: empty list, or a name WHMCS does not know (named, with the valid ones listed).
+        click.BadParameter: empty list, or a name WHMCS does not know (named, with the valid ones
+            listed).
     """
     names = [n.strip().lower() for n in value.split(",") if n.strip()]
     if not names:
@@ -67,7 +70,7 @@ def parse_permissions(value: str, valid: list[str], param_hint: str) -> list[str
     return list(dict.fromkeys(known[n] for n in names))
 
 
-# --- services ------------------------------------------------------------------------------------------------------
+# --- services -------------------------------------------------------------------------------------
 
 
 @click.command("services")
@@ -77,9 +80,10 @@ def parse_permissions(value: str, valid: list[str], param_hint: str) -> list[str
 def services(app, client_id: int, as_json: bool) -> None:
     """A client's services, billing and latest usage.
 
-    For each service: product, domain, status, registration and next due date, billing cycle, recurring amount,
-    payment method, and the latest mailbox usage recorded by sync-usage (used/limit, "unlimited" for no limit,
-    and when it was taken; "no data yet" before the first sync). The service password is never shown."""
+    For each service: product, domain, status, registration and next due date, billing cycle,
+    recurring amount, payment method, and the latest mailbox usage recorded by sync-usage
+    (used/limit, "unlimited" for no limit, and when it was taken; "no data yet" before the first
+    sync). The service password is never shown."""
     whmcs = app.whmcs()
     client = whmcs.client_details(client_id)
     rows = list(whmcs.client_products(client_id=client_id))
@@ -104,7 +108,8 @@ def services(app, client_id: int, as_json: bool) -> None:
 
 
 def _latest_usage(app, service_ids: list[int]) -> dict:
-    """The store's newest snapshot per service; an absent store file means no sync has run (and is not created)."""
+    """The store's newest snapshot per service; an absent store file means no sync has run (and is
+    not created)."""
     if not service_ids or not Path(app.config.store.path).exists():
         return {}
     store = app.store()
@@ -114,7 +119,7 @@ def _latest_usage(app, service_ids: list[int]) -> dict:
         store.close()
 
 
-# --- users ---------------------------------------------------------------------------------------------------------
+# --- users ----------------------------------------------------------------------------------------
 
 
 @click.group("users", short_help="Account users: list, invite, permissions, remove.")
@@ -181,15 +186,17 @@ def users_invite(app, client_id: int, email: str, permissions: str, as_json: boo
     "new",
     metavar="all|p1,p2",
     default=None,
-    help="Replace the user's permissions with these ('all' or a comma list); without it, show them.",
+    help=(
+        "Replace the user's permissions with these ('all' or a comma list); without it, show them."
+    ),
 )
 @json_option
 @click.pass_obj
 def users_permissions(app, client_id: int, user_id: int, new: str | None, as_json: bool) -> None:
     """Show or set a user's permissions.
 
-    Without --set, print what the user may do for the client; with --set, replace it (names are checked against
-    GetPermissionsList first). WHMCS refuses to set the owner's permissions."""
+    Without --set, print what the user may do for the client; with --set, replace it (names are
+    checked against GetPermissionsList first). WHMCS refuses to set the owner's permissions."""
     whmcs = app.whmcs()
     if new is None:
         current = whmcs.user_permissions(user_id, client_id)
@@ -208,7 +215,8 @@ def users_permissions(app, client_id: int, user_id: int, new: str | None, as_jso
         return
     verb = "now has" if new is not None else "has"
     click.echo(
-        f"User #{user_id} {verb} permissions for client #{client_id}: {', '.join(current) or '(none)'}"
+        f"User #{user_id} {verb} permissions for client #{client_id}: "
+        f"{', '.join(current) or '(none)'}"
     )
 
 
@@ -222,8 +230,8 @@ def users_permissions(app, client_id: int, user_id: int, new: str | None, as_jso
 def users_remove(app, client_id: int, user_id: int, as_json: bool) -> None:
     """Take a user's access to a client away.
 
-    Sends WHMCS DeleteUserClient: the user keeps their login and any other accounts; only the link to this client
-    goes (undo it with 'users invite'). WHMCS refuses to remove the account owner."""
+    Sends WHMCS DeleteUserClient: the user keeps their login and any other accounts; only the link
+    to this client goes (undo it with 'users invite'). WHMCS refuses to remove the account owner."""
     app.whmcs().delete_user_client(user_id, client_id)
     if as_json:
         echo_json({"client_id": client_id, "user_id": user_id, "removed": True})
@@ -231,7 +239,7 @@ def users_remove(app, client_id: int, user_id: int, as_json: bool) -> None:
     click.echo(f"User #{user_id} no longer has access to client #{client_id}")
 
 
-# --- reset-password ------------------------------------------------------------------------------------------------
+# --- reset-password -------------------------------------------------------------------------------
 
 
 @click.command("reset-password")
@@ -243,7 +251,8 @@ def users_remove(app, client_id: int, user_id: int, as_json: bool) -> None:
 def reset_password(app, email: str, as_json: bool) -> None:
     """Start WHMCS's password-reset e-mail.
 
-    WHMCS e-mails the user a link to choose a new password; nothing is changed until they follow it."""
+    WHMCS e-mails the user a link to choose a new password; nothing is changed until they follow
+    it."""
     app.whmcs().reset_password(email=email)
     if as_json:
         echo_json({"email": email, "reset_email_sent": True})
@@ -251,7 +260,7 @@ def reset_password(app, email: str, as_json: bool) -> None:
     click.echo(f"WHMCS sent a password-reset e-mail to {email}")
 
 
-# --- cancel --------------------------------------------------------------------------------------------------------
+# --- cancel ---------------------------------------------------------------------------------------
 
 
 @click.command("cancel")
@@ -270,10 +279,11 @@ def reset_password(app, email: str, as_json: bool) -> None:
 def cancel(app, service_id: int, when: str, reason: str, yes: bool, as_json: bool) -> None:
     """Request cancellation of a service.
 
-    Sends WHMCS AddCancelRequest. At termination every mailbox and all mail of the service's domain is deleted. The service is looked up first
-    and the domain named; then the command asks for confirmation on stderr and reads the answer from stdin. A
-    script passes --yes (or pipes "y"); when stdin ends without an answer (cron, /dev/null) nothing is requested
-    and the exit code is 1."""
+    Sends WHMCS AddCancelRequest. At termination every mailbox and all mail of the service's domain
+    is deleted. The service is looked up first and the domain named; then the command asks for
+    confirmation on stderr and reads the answer from stdin. A script passes --yes (or pipes "y");
+    when stdin ends without an answer (cron, /dev/null) nothing is requested and the exit code is
+    1."""
     whmcs = app.whmcs()
     service = whmcs.service(service_id)
     click.echo(_cancel_warning(service, when), err=True)
@@ -295,8 +305,8 @@ def cancel(app, service_id: int, when: str, reason: str, yes: bool, as_json: boo
         )
         return
     click.echo(
-        f"Cancellation requested for service #{service.id} ({service.domain or service.product_name}): "
-        f"{type_}"
+        f"Cancellation requested for service #{service.id} "
+        f"({service.domain or service.product_name}): {type_}"
     )
 
 
@@ -309,22 +319,23 @@ def _cancel_warning(service, when: str) -> str:
         due = service.next_due_date.isoformat() if service.next_due_date else "unknown"
         moment = f"at the end of the billing period (next due date {due})"
     return (
-        f"Service #{service.id} {service.product_name} for {domain} [{service.status}] will be terminated "
-        f"{moment}.\nAt termination ALL mailboxes and ALL mail of the domain {domain} are deleted; "
-        "this cannot be undone."
+        f"Service #{service.id} {service.product_name} for {domain} [{service.status}] will be "
+        f"terminated {moment}.\nAt termination ALL mailboxes and ALL mail of the domain {domain} "
+        "are deleted; this cannot be undone."
     )
 
 
 def _confirm_or_exit(question: str) -> None:
-    """Ask on stderr, read the answer from stdin; anything but yes exits 1 with one line (nothing was sent)."""
+    """Ask on stderr, read the answer from stdin; anything but yes exits 1 with one line (nothing
+    was sent)."""
     ctx = click.get_current_context()
     try:
         confirmed = click.confirm(question, default=False, err=True)
     except click.Abort:
         click.echo(err=True)  # end the unanswered prompt's line
         click.echo(
-            "error: not confirmed (no answer on stdin): nothing requested; pass --yes to confirm from a "
-            "script",
+            "error: not confirmed (no answer on stdin): nothing requested; pass --yes to confirm "
+            "from a script",
             err=True,
         )
         ctx.exit(1)

@@ -1,7 +1,7 @@
 """Plain data and text lines for the client-panel commands (``services``, ``users``, ``cancel``).
 
-The functions here turn the WHMCS client's dataclasses and the store's snapshots into JSON-ready dicts and short
-human lines. They do no I/O, and none of them ever reads a service's password.
+The functions here turn the WHMCS client's dataclasses and the store's snapshots into JSON-ready
+dicts and short human lines. They do no I/O, and none of them ever reads a service's password.
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ def date_text(value: dt.date | None) -> str:
 
 
 def client_doc(client) -> dict[str, Any]:
-    """JSON fields of a :class:`~puq_bridge.whmcs.Client` the operator needs to recognise it."""
+    """JSON fields of a :class:`~puq_bridge.whmcs.models.Client` the operator needs to recognise
+    it."""
     return {
         "id": client.id,
         "firstname": client.firstname,
@@ -53,7 +54,8 @@ def client_doc(client) -> dict[str, Any]:
 
 
 def usage_doc(snapshot) -> dict[str, Any] | None:
-    """JSON for the latest usage :class:`~puq_bridge.store.Snapshot` (``None`` when there is none yet)."""
+    """JSON for the latest usage :class:`~puq_bridge.usage.records.Snapshot` (``None`` when there is
+    none yet)."""
     if snapshot is None:
         return None
     return {
@@ -71,7 +73,8 @@ def usage_doc(snapshot) -> dict[str, Any] | None:
 
 
 def service_doc(service, snapshot) -> dict[str, Any]:
-    """JSON for one :class:`~puq_bridge.whmcs.Service` plus its usage; deliberately without the password."""
+    """JSON for one :class:`~puq_bridge.whmcs.models.Service` plus its usage; deliberately without
+    the password."""
     return {
         "service_id": service.id,
         "product": service.product_name,
@@ -90,14 +93,18 @@ def service_doc(service, snapshot) -> dict[str, Any]:
 
 
 def usage_text(snapshot) -> str:
-    """``1.5 GB of 10.0 GB (15.0%), taken 2026-11-22 03:00 UTC``; ``unlimited`` for limit 0; or "no data yet"."""
+    """``1.5 GB of 10.0 GB (15.0%), taken 2026-11-22 03:00 UTC``; ``unlimited`` for limit 0; or "no
+    data yet"."""
     if snapshot is None:
         return NO_DATA
     used = size_text(snapshot.used_bytes)
     if snapshot.limit_bytes <= 0:
         text = f"{used} of {UNLIMITED}"
     else:
-        text = f"{used} of {size_text(snapshot.limit_bytes)} ({percent(snapshot.used_bytes, snapshot.limit_bytes):.1f}%)"
+        text = (
+            f"{used} of {size_text(snapshot.limit_bytes)} "
+            f"({percent(snapshot.used_bytes, snapshot.limit_bytes):.1f}%)"
+        )
     text += f", taken {when_text(snapshot.taken_at)}"
     if snapshot.error:
         text += f"; last sync failed {when_text(snapshot.failed_at)}: {snapshot.error}"
@@ -121,7 +128,8 @@ def service_lines(service, snapshot, currency: str, fmt: "Catalog") -> list[str]
 
 
 def user_doc(user, client_id: int) -> dict[str, Any]:
-    """JSON for one :class:`~puq_bridge.whmcs.User` as seen from one client (``owner`` of that client or not)."""
+    """JSON for one :class:`~puq_bridge.whmcs.models.User` as seen from one client (``owner`` of
+    that client or not)."""
     return {
         "id": user.id,
         "firstname": user.firstname,

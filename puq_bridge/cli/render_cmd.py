@@ -1,10 +1,11 @@
 """``puq-bridge render``: a service's client-area HTML on stdout.
 
-The data is what the adapter serves: WHMCS's service and client, and the usage store's latest snapshot and history.
-WHMCS's API does not return module settings: the product's total space and tenancy are what the adapter kept in the
-store (unknown tenancy: ``domain``). When the store has no reading of what that tenancy covers (the service's domain,
-or every mailbox of a private server), the usage is read live from the service's Zimbra (the ``[[zimbra]]`` entry for
-its server); zeep is imported only then.
+The data is what the adapter serves: WHMCS's service and client, and the usage store's latest
+snapshot and history. WHMCS's API does not return module settings: the product's total space and
+tenancy are what the adapter kept in the store (unknown tenancy: ``domain``). When the store has no
+reading of what that tenancy covers (the service's domain, or every mailbox of a private server),
+the usage is read live from the service's Zimbra (the ``[[zimbra]]`` entry for its server); zeep is
+imported only then.
 """
 
 from __future__ import annotations
@@ -116,13 +117,15 @@ def _kept_settings(store, service_id: int):
 
 
 def _live_usage(app, service, entry, total_space_bytes: int | None, tenancy: str, now: dt.datetime):
-    """A snapshot read from Zimbra now (the service's domain, or the whole server for tenancy ``server``, as the sync
-    reads it), or None (with a warning) when there is no entry or the read fails."""
+    """A snapshot read from Zimbra now (the service's domain, or the whole server for tenancy
+    ``server``, as the sync reads it), or None (with a warning) when there is no entry or the read
+    fails."""
     from puq_bridge.usage.live import live_snapshot
 
     if entry is None:
         log.warning(
-            "no usage stored for service %s and no [[zimbra]] entry for its server %s: showing no usage",
+            "no usage stored for service %s and no [[zimbra]] entry for its server %s: "
+            "showing no usage",
             service.id,
             service.server_hostname or service.server_id,
         )

@@ -1,4 +1,5 @@
-"""``serve`` (the adapter's HTTP service on waitress) and ``whmcs-module`` (write the PHP forwarder)."""
+"""``serve`` (the adapter's HTTP service on waitress) and ``whmcs-module`` (write the PHP
+forwarder)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ def _secret(config) -> str:
         raise ConfigError(
             str(config.path or "config"),
             "adapter.secret",
-            "no shared secret: set [adapter] secret_env (or secret) to the key the forwarder signs with",
+            "no shared secret: set [adapter] secret_env (or secret) to the key "
+            "the forwarder signs with",
         )
     return config.adapter.secret
 
@@ -53,7 +55,8 @@ def _listen_problem(err: OSError) -> str:
 )
 @click.pass_obj
 def serve(app, listen: str | None, threads: int) -> None:
-    """Run the adapter's HTTP service that WHMCS's forwarder calls (waitress; every request HMAC-signed)."""
+    """Run the adapter's HTTP service that WHMCS's forwarder calls (waitress; every request
+    HMAC-signed)."""
     from whmcs_module.context import AdapterContext
     from whmcs_module.http import AdapterServer, make_app
 
@@ -117,7 +120,8 @@ def serve(app, listen: str | None, threads: int) -> None:
 )
 @click.pass_obj
 def whmcs_module(app, name: str, out_dir: str, bridge_url: str | None, timeout: int) -> None:
-    """Write the WHMCS forwarder module files (NAME.php, its client-area template, NAME.config.php mode 0600)."""
+    """Write the WHMCS forwarder module files (NAME.php, its client-area template, NAME.config.php
+    mode 0600)."""
     from whmcs_module.forwarder import check_name, write_forwarder
 
     try:

@@ -171,7 +171,8 @@ def _print(report, as_json: bool, *, interactive: bool, quiet: bool) -> None:
 
 
 def summary_line(report) -> str:
-    """``sync-usage: 40 updated, 7 unchanged, 1 failed, 0 skipped in 1.8 s`` (with ``(dry run)`` when it was one)."""
+    """``sync-usage: 40 updated, 7 unchanged, 1 failed, 0 skipped in 1.8 s`` (with ``(dry run)``
+    when it was one)."""
     counts = ", ".join(f"{n} {status}" for status, n in report.totals.items())
     dry = " (dry run: nothing written)" if report.dry_run else ""
     return f"sync-usage: {counts} in {report.duration_s:.1f} s{dry}"
@@ -208,7 +209,8 @@ def summary_table(report) -> str:
 
 
 class _ProgressBar:
-    """A click progress bar on stderr, created when the number of services is known (the first callback)."""
+    """A click progress bar on stderr, created when the number of services is known (the first
+    callback)."""
 
     def __init__(self):
         self._bar = None

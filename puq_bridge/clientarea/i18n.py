@@ -1,9 +1,10 @@
-"""Translations and locale formatting for the client-area tabs: a small formatter of our own, no CLDR.
+"""Translations and locale formatting for the client-area tabs: a small formatter of our own, no
+CLDR.
 
-A catalog is a JSON object of ``key -> text`` plus a ``"_format"`` object holding the locale's rules: decimal and
-group separators, date and time patterns, month names, the money pattern, currency symbols and the time zone.
-:meth:`Catalog.layered` puts one language over another (English), so a key or rule missing in Polish falls back
-to English one key at a time.
+A catalog is a JSON object of ``key -> text`` plus a ``"_format"`` object holding the locale's
+rules: decimal and group separators, date and time patterns, month names, the money pattern,
+currency symbols and the time zone. :meth:`Catalog.layered` puts one language over another
+(English), so a key or rule missing in Polish falls back to English one key at a time.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ class Catalog:
     Args:
         code: the language code (``"pl"``, ``"en"``).
         messages: ``key -> text``; texts may hold ``{name}`` fields filled by :meth:`text`.
-        formats: the ``"_format"`` rules (see the module docstring); missing ones come from :data:`DEFAULT_FORMAT`.
+        formats: the ``"_format"`` rules (see the module docstring); missing ones come from
+            :data:`DEFAULT_FORMAT`.
     """
 
     def __init__(
@@ -67,10 +69,11 @@ class Catalog:
             messages.update({k: v for k, v in doc.items() if k != FORMAT_KEY})
         return cls(code, messages, formats)
 
-    # --- labels ------------------------------------------------------------------------------------------------
+    # --- labels -----------------------------------------------------------------------------------
 
     def text(self, key: str, **values: Any) -> str:
-        """The label for ``key`` with ``{name}`` fields filled in; the key itself when no catalog has it."""
+        """The label for ``key`` with ``{name}`` fields filled in; the key itself when no catalog
+        has it."""
         template = self.messages.get(key)
         if template is None:
             log.debug("no translation for %r in %s", key, self.code)
@@ -83,21 +86,23 @@ class Catalog:
         """True when the catalog (or its fallback) has ``key``."""
         return key in self.messages
 
-    # --- numbers -----------------------------------------------------------------------------------------------
+    # --- numbers ----------------------------------------------------------------------------------
 
     def number(self, value: float | int | Decimal, digits: int = 1) -> str:
         """``value`` rounded half-up to ``digits`` decimals, with the locale's separators.
 
-        A float rounds as it prints (2.55 -> 2.6), not as its binary value (2.5499...). Ints and plainly printed
-        non-negative floats take a string fast path; the rest goes through :class:`~decimal.Decimal`, same result.
+        A float rounds as it prints (2.55 -> 2.6), not as its binary value (2.5499...). Ints and
+        plainly printed non-negative floats take a string fast path; the rest goes through
+        :class:`~decimal.Decimal`, same result.
         """
         if digits >= 0:
             kind = type(value)
             if kind is float:
                 if value > 0.0 and digits <= 6:
                     scaled = value * 10**digits
-                    # Well away from a rounding midpoint printf's rounding of the binary value gives the same digits
-                    # as rounding its repr half-up; the margin dwarfs the float error of ``scaled`` below 2**31.
+                    # Well away from a rounding midpoint printf's rounding of the binary value gives
+                    # the same digits as rounding its repr half-up; the margin dwarfs the float
+                    # error of ``scaled`` below 2**31.
                     if scaled < 2147483648.0 and abs(scaled - int(scaled) - 0.5) > 1e-6:
                         text = "%.*f" % (digits, value)
                         if (
@@ -143,11 +148,13 @@ class Catalog:
         return self.formats["group"].join(parts)
 
     def gb_value(self, size_bytes: int | None) -> str:
-        """Bytes as GB of 1024**3 with one decimal, no unit (``"1,5"``); the missing sign for ``None``."""
+        """Bytes as GB of 1024**3 with one decimal, no unit (``"1,5"``); the missing sign for
+        ``None``."""
         if size_bytes is None:
             return self.formats["missing"]
         if type(size_bytes) is int and size_bytes >= 0:
-            # exact half-up tenths in integers: the same digits as Decimal(size_bytes) / GB quantized to 0.1
+            # exact half-up tenths in integers: the same digits as Decimal(size_bytes) / GB
+            # quantized to 0.1
             whole, tenth = divmod((20 * size_bytes + GB) // (2 * GB), 10)
             if whole < 1000:  # no group separator below 1000
                 return f"{whole}{self.formats['decimal']}{tenth}"
@@ -171,7 +178,8 @@ class Catalog:
         return self.formats["unit"].format(value=value, unit=unit)
 
     def percent(self, value: float | None) -> str:
-        """A percentage with one decimal (``"12,5%"``); the missing sign for ``None`` (unlimited)."""
+        """A percentage with one decimal (``"12,5%"``); the missing sign for ``None``
+        (unlimited)."""
         if value is None:
             return self.formats["missing"]
         pattern = self.formats["percent"]
@@ -191,10 +199,11 @@ class Catalog:
         symbol = self.formats["symbols"].get(code, code)
         return self.formats["money"].format(amount=text, code=code, symbol=symbol)
 
-    # --- dates -------------------------------------------------------------------------------------------------
+    # --- dates ------------------------------------------------------------------------------------
 
     def date(self, value: dt.date | None, pattern: str = "date") -> str:
-        """A date by the locale's pattern (``"22.11.2026"``, ``"22 Nov 2026"``); datetimes in the locale's zone."""
+        """A date by the locale's pattern (``"22.11.2026"``, ``"22 Nov 2026"``); datetimes in the
+        locale's zone."""
         if value is None:
             return self.formats["missing"]
         if isinstance(value, dt.datetime):
@@ -206,7 +215,8 @@ class Catalog:
         return self.date(value, "date_short")
 
     def datetime(self, value: dt.datetime | None) -> str:
-        """Date and time in the locale's zone, with the zone's abbreviation (``"22.11.2026 04:00 CET"``)."""
+        """Date and time in the locale's zone, with the zone's abbreviation
+        (``"22.11.2026 04:00 CET"``)."""
         if value is None:
             return self.formats["missing"]
         local = self.local(value)
@@ -230,7 +240,8 @@ class Catalog:
 
 
 def _round_half_up(whole: str, fraction: str, digits: int) -> tuple[str, str]:
-    """The digits of a plain decimal ``whole.fraction`` rounded half-up to ``digits`` places: ``("9", "96")`` -> 10.0."""
+    """The digits of a plain decimal ``whole.fraction`` rounded half-up to ``digits`` places:
+    ``("9", "96")`` -> 10.0."""
     if len(fraction) <= digits:
         return whole, fraction + "0" * (digits - len(fraction))
     if fraction[digits] < "5":
@@ -242,7 +253,8 @@ def _round_half_up(whole: str, fraction: str, digits: int) -> tuple[str, str]:
 
 @lru_cache(maxsize=64)
 def _affixes(pattern: str) -> tuple[str | None, str]:
-    """``(prefix, suffix)`` around the only field of a ``"{value}"`` pattern, or ``(None, "")`` for anything else."""
+    """``(prefix, suffix)`` around the only field of a ``"{value}"`` pattern, or ``(None, "")`` for
+    anything else."""
     prefix, field, suffix = pattern.partition("{value}")
     if not field or any(c in prefix + suffix for c in "{}"):
         return None, ""

@@ -1,8 +1,9 @@
 """Rendering the client-area tabs: the Jinja environment, translations, and the :class:`Renderer`.
 
-Templates get plain data (:mod:`puq_bridge.clientarea` views, a :class:`~puq_bridge.i18n.Catalog`, the chart
-geometry) and autoescape everything. An operator's ``[render] templates_dir`` comes first in the loader, so any
-template, the stylesheets, or a translation catalog (``i18n/<lang>.json``) can be replaced without forking.
+Templates get plain data (:mod:`puq_bridge.clientarea.view` views, a
+:class:`~puq_bridge.clientarea.i18n.Catalog`, the chart geometry) and autoescape everything. An
+operator's ``[render] templates_dir`` comes first in the loader, so any template, the stylesheets,
+or a translation catalog (``i18n/<lang>.json``) can be replaced without forking.
 """
 
 from __future__ import annotations
@@ -87,17 +88,19 @@ class Renderer:
 
     @classmethod
     def from_config(cls, render_config: Any) -> "Renderer":
-        """A renderer for the config's ``[render]`` section (:class:`~puq_bridge.config.RenderConfig`)."""
+        """A renderer for the config's ``[render]`` section
+        (:class:`~puq_bridge.config.RenderConfig`)."""
         return cls(
             render_config.templates_dir,
             stale_after_hours=render_config.stale_after_hours,
             default_lang=render_config.default_lang,
         )
 
-    # --- languages ---------------------------------------------------------------------------------------------
+    # --- languages --------------------------------------------------------------------------------
 
     def language_for(self, whmcs_language: str | None) -> str:
-        """Our language code for a WHMCS client language: ``polish`` -> ``pl``, empty -> default, else ``en``."""
+        """Our language code for a WHMCS client language: ``polish`` -> ``pl``, empty -> default,
+        else ``en``."""
         name = (whmcs_language or "").strip().lower()
         if not name:
             return self.default_lang
@@ -135,7 +138,7 @@ class Renderer:
             )
         return document
 
-    # --- rendering ---------------------------------------------------------------------------------------------
+    # --- rendering --------------------------------------------------------------------------------
 
     def client_area(
         self,
@@ -176,7 +179,8 @@ class Renderer:
         now: dt.datetime | None = None,
         brand: str | None = None,
     ) -> str:
-        """A standalone HTML page with both tabs, our stylesheet and a tab-switching script (for the demo)."""
+        """A standalone HTML page with both tabs, our stylesheet and a tab-switching script (for the
+        demo)."""
         return self._render(
             "page.html",
             facts,
@@ -255,7 +259,8 @@ class Renderer:
             raise self._template_error(name, err) from err
 
     def _stylesheet(self, name: str) -> Markup:
-        """A stylesheet's text for an inline ``<style>`` (read once); ``</`` is broken up so it cannot close it."""
+        """A stylesheet's text for an inline ``<style>`` (read once); ``</`` is broken up so it
+        cannot close it."""
         if name not in self._stylesheets:
             source, _, _ = self.env.loader.get_source(self.env, name)
             self._stylesheets[name] = Markup(source.replace("</", "<\\/"))
@@ -270,7 +275,8 @@ class Renderer:
 
 
 def _choice(fmt: Catalog, prefix: str, value: str) -> str:
-    """A translated WHMCS value (billing cycle, status), or the value itself when the catalog has none."""
+    """A translated WHMCS value (billing cycle, status), or the value itself when the catalog has
+    none."""
     key = f"{prefix}.{(value or '').strip().lower()}"
     return fmt.text(key) if fmt.has(key) else (value or fmt.formats["missing"])
 

@@ -105,7 +105,8 @@ class UsageView:
 
 @dataclass(frozen=True)
 class ClientAreaView:
-    """Everything the client-area templates get: facts, usage, and the element ids unique to the service."""
+    """Everything the client-area templates get: facts, usage, and the element ids unique to the
+    service."""
 
     facts: ServiceFacts
     usage: UsageView
@@ -133,9 +134,11 @@ def build_view(
     fmt: "Catalog | None" = None,
     bars_limit: int = 10,
 ) -> ClientAreaView:
-    """Join facts, the latest usage snapshot (``None`` = no data yet) and the daily history into the tabs' view.
+    """Join facts, the latest usage snapshot (``None`` = no data yet) and the daily history into the
+    tabs' view.
 
-    With ``fmt`` the mailbox table and the ``bars_limit`` most used mailboxes' bars come formatted in its locale.
+    With ``fmt`` the mailbox table and the ``bars_limit`` most used mailboxes' bars come formatted
+    in its locale.
     """
     now = _aware(now or dt.datetime.now(dt.timezone.utc))
     usage = _usage(facts, snapshot, tuple(history), now, stale_after_hours)
@@ -189,14 +192,16 @@ def mailbox_rows(mailboxes: Sequence[Any]) -> tuple[MailboxRow, ...]:
         used, limit = m.used_bytes, m.limit_bytes
         pct = 100.0 * used / limit if limit > 0 else None
         append(_new(MailboxRow, (m.name, used, limit, pct, _level(pct))))
-    # two stable C-level sorts instead of a Python key function: by name, then by usage (reverse keeps name order)
+    # two stable C-level sorts instead of a Python key function: by name, then by usage (reverse
+    # keeps name order)
     rows.sort(key=_BY_NAME)
     rows.sort(key=_BY_USED, reverse=True)
     return tuple(rows)
 
 
 _BY_NAME, _BY_USED = attrgetter("name"), attrgetter("used_bytes")
-#: NamedTuple's generated ``__new__`` is Python code; for a thousand rows the C constructor is worth the shortcut.
+#: NamedTuple's generated ``__new__`` is Python code; for a thousand rows the C constructor is worth
+#: the shortcut.
 _new = tuple.__new__
 
 

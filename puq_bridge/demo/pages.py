@@ -1,8 +1,9 @@
-"""The demo's output: one standalone client-area page per service and language, an ``index.html``, and a tiny
-loopback web server for them (``puq-bridge demo --serve``).
+"""The demo's output: one standalone client-area page per service and language, an ``index.html``,
+and a tiny loopback web server for them (``puq-bridge demo --serve``).
 
-The pages come from :meth:`puq_bridge.render.Renderer.page` with the same data the ``render`` command uses (WHMCS's
-service and client, the store's snapshot and history). They reference nothing outside themselves.
+The pages come from :meth:`puq_bridge.clientarea.render.Renderer.page` with the same data the
+``render`` command uses (WHMCS's service and client, the store's snapshot and history). They
+reference nothing outside themselves.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ def page_name(service_id: int, lang: str) -> str:
 def write_pages(
     env: "DemoEnvironment", out_dir: Path, *, now: dt.datetime, langs=("pl", "en")
 ) -> list[Path]:
-    """Render every service of the demo in every language into ``out_dir``, then write ``index.html``."""
+    """Render every service of the demo in every language into ``out_dir``, then write
+    ``index.html``."""
     from puq_bridge.clientarea.facts import facts_from_service
     from puq_bridge.clientarea.render import Renderer
 
@@ -61,9 +63,10 @@ def write_pages(
 
 
 _STYLE = """
-body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;padding:16px;color:#1d2733;
-background:#f4f6f8}
-main{max-width:1100px;margin:0 auto;background:#fff;border-radius:8px;padding:16px 20px;box-shadow:0 1px 3px #0002}
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;padding:16px;
+color:#1d2733;background:#f4f6f8}
+main{max-width:1100px;margin:0 auto;background:#fff;border-radius:8px;padding:16px 20px;
+box-shadow:0 1px 3px #0002}
 h1{font-size:1.4em;margin:.2em 0 .6em}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #e3e7eb;vertical-align:top}
@@ -73,24 +76,29 @@ th{font-size:.85em;color:#5b6b7b;font-weight:600}
 a{color:#0b62c4}
 .langs a{margin-right:.6em;white-space:nowrap}
 small{color:#5b6b7b}
-@media (max-width:640px){thead{display:none}tr{display:block;padding:8px 0;border-bottom:1px solid #e3e7eb}
-td{display:block;border:0;padding:2px 0}td[data-label]::before{content:attr(data-label) ": ";color:#5b6b7b}}
+@media (max-width:640px){thead{display:none}
+tr{display:block;padding:8px 0;border-bottom:1px solid #e3e7eb}
+td{display:block;border:0;padding:2px 0}
+td[data-label]::before{content:attr(data-label) ": ";color:#5b6b7b}}
 """
 
 
 def index_html(rows, langs, now: dt.datetime) -> str:
-    """The index page: every service with its client, server, status, mailbox count and a link per language."""
+    """The index page: every service with its client, server, status, mailbox count and a link per
+    language."""
     e = html.escape
     body = []
     for service, client, hostname, mailboxes in rows:
         links = " ".join(
-            f'<a href="{page_name(service.id, lang)}" hreflang="{lang}">{LANG_NAMES.get(lang, lang)}'
+            f'<a href="{page_name(service.id, lang)}" '
+            f'hreflang="{lang}">{LANG_NAMES.get(lang, lang)}'
             f"</a>"
             for lang in langs
         )
         who = client.companyname or f"{client.firstname} {client.lastname}"
         body.append(
-            f"<tr><td>{e(who)}<br><small>{e(client.firstname)} {e(client.lastname)}, {e(client.language)}</small>"
+            f"<tr><td>{e(who)}<br><small>{e(client.firstname)} {e(client.lastname)}, "
+            f"{e(client.language)}</small>"
             f"</td><td>{e(service.domain)}<br><small>{e(service.product_name)}</small></td>"
             f'<td data-label="Zimbra server">{e(hostname)}</td>'
             f'<td><span class="status {e(service.status)}">{e(service.status)}</span></td>'
@@ -101,11 +109,14 @@ def index_html(rows, langs, now: dt.datetime) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>puq-bridge demo</title><style>{_STYLE}</style></head><body><main>"
         "<h1>puq-bridge demo: client-area pages</h1>"
-        "<p>Each service's page shows the two tabs a client sees in WHMCS, <em>Server information</em> and "
-        "<em>Resource usage</em>, from data the bridge provisioned and synced against the built-in simulators.</p>"
-        "<table><thead><tr><th>Client</th><th>Domain</th><th>Zimbra server</th><th>Status</th><th>Mailboxes</th>"
+        "<p>Each service's page shows the two tabs a client sees in WHMCS, "
+        "<em>Server information</em> and <em>Resource usage</em>, "
+        "from data the bridge provisioned and synced against the built-in simulators.</p>"
+        "<table><thead><tr><th>Client</th><th>Domain</th><th>Zimbra server</th>"
+        "<th>Status</th><th>Mailboxes</th>"
         f"<th>Pages</th></tr></thead><tbody>{''.join(body)}</tbody></table>"
-        f"<p><small>Generated {e(now.strftime('%Y-%m-%d %H:%M UTC'))} by <code>puq-bridge demo</code>.</small></p>"
+        f"<p><small>Generated {e(now.strftime('%Y-%m-%d %H:%M UTC'))} "
+        "by <code>puq-bridge demo</code>.</small></p>"
         "</main></body></html>\n"
     )
 

@@ -1,4 +1,5 @@
-"""A realistic, deterministic sample data set for the simulators: clients, products, servers, services, mailboxes.
+"""A realistic, deterministic sample data set for the simulators: clients, products, servers,
+services, mailboxes.
 
 Used by ``puq-bridge demo`` and handy for operators' dry runs and tests. The sample is plain data;
 nothing here starts a server. :func:`build_sample` makes the same data for the same ``seed`` and
@@ -7,8 +8,8 @@ servers, and a few hundred mailboxes with varied usage: empty ones, unlimited qu
 and one mailbox that is nearly full. One domain has 250 mailboxes (the business product's maximum),
 so the client area's filter and paging have something to page through.
 
-Usage changes over time: :meth:`SampleMailbox.used_on` gives a mailbox's bytes a number of days before ``today``, so
-a demo can run the usage sync on several days and build a history.
+Usage changes over time: :meth:`SampleMailbox.used_on` gives a mailbox's bytes a number of days
+before ``today``, so a demo can run the usage sync on several days and build a history.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from dataclasses import dataclass, field
 from puq_bridge.units import GB, MB
 from puq_bridge.whmcs.params import ProductSettings
 
-#: How many days of usage history the sample describes (``used_on(HISTORY_DAYS)`` is the oldest point).
+#: How many days of usage history the sample describes (``used_on(HISTORY_DAYS)`` is the oldest
+#: point).
 HISTORY_DAYS = 30
 
 
@@ -75,7 +77,8 @@ class SampleServer:
 
 @dataclass(frozen=True)
 class SampleMailbox:
-    """One mailbox: its quota (0 = unlimited) and how its usage grew over the last :data:`HISTORY_DAYS` days."""
+    """One mailbox: its quota (0 = unlimited) and how its usage grew over the last
+    :data:`HISTORY_DAYS` days."""
 
     name: str
     quota_bytes: int
@@ -97,7 +100,8 @@ class SampleMailbox:
 
 @dataclass(frozen=True)
 class SampleService:
-    """A WHMCS service: one mail domain on one Zimbra server, with its mailboxes (the primary one first)."""
+    """A WHMCS service: one mail domain on one Zimbra server, with its mailboxes (the primary one
+    first)."""
 
     key: str
     client: SampleClient
@@ -226,7 +230,8 @@ EN_ROLES = ["office", "accounts", "hr", "sales", "support", "info", "careers"]
 
 
 def build_sample(*, today: dt.date | None = None, seed: int = 2026) -> Sample:
-    """The sample data set for ``today`` (default: the current UTC date); the same arguments give the same data."""
+    """The sample data set for ``today`` (default: the current UTC date); the same arguments give
+    the same data."""
     today = today or dt.datetime.now(dt.timezone.utc).date()
     rng = random.Random(seed)
     clients = _clients()
@@ -408,7 +413,8 @@ def _mailboxes(
     polish: bool,
     nearly_full: bool,
 ) -> tuple[SampleMailbox, ...]:
-    """``count`` mailboxes of a domain: the primary, role addresses, then people; varied usage and quotas."""
+    """``count`` mailboxes of a domain: the primary, role addresses, then people; varied usage and
+    quotas."""
     default_quota = product.default_quota_mb * MB
     roles = PL_ROLES if polish else EN_ROLES
     first, last = (PL_FIRST, PL_LAST) if polish else (EN_FIRST, EN_LAST)
@@ -444,7 +450,8 @@ def _usage(rng: random.Random, quota: int, n: int) -> int:
 def _special_cases(
     mailboxes: list[SampleMailbox], domain: str, default_quota: int, nearly_full: bool
 ) -> None:
-    """Make sure the interesting cases show: a nearly full mailbox, a large unlimited archive, an empty mailbox."""
+    """Make sure the interesting cases show: a nearly full mailbox, a large unlimited archive, an
+    empty mailbox."""
     if len(mailboxes) < 4:
         return
     quota = default_quota or 2 * GB

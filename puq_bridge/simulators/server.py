@@ -9,7 +9,8 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 
 class DropConnection(Exception):
-    """Raised by a simulator to close the connection without any reply (a crashed or overloaded server)."""
+    """Raised by a simulator to close the connection without any reply (a crashed or overloaded
+    server)."""
 
 
 def _dropping(app):
@@ -38,8 +39,8 @@ class _Handler(WSGIRequestHandler):
 class BackgroundServer:
     """A threaded HTTP server for ``app`` on ``host:port`` (port 0 picks a free one).
 
-    ``start()`` returns self; ``url`` is ``http://host:port``; ``stop()`` closes the socket, so later requests get
-    "connection refused". Usable as a context manager.
+    ``start()`` returns self; ``url`` is ``http://host:port``; ``stop()`` closes the socket, so
+    later requests get "connection refused". Usable as a context manager.
     """
 
     def __init__(self, app, host: str = "127.0.0.1", port: int = 0):

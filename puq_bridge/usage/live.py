@@ -1,9 +1,10 @@
-"""Reading a Zimbra server now: a client built from a config entry, the one rule for what a service's usage read
-covers (:func:`read_usage`), and a usage snapshot from one live read.
+"""Reading a Zimbra server now: a client built from a config entry, the one rule for what a
+service's usage read covers (:func:`read_usage`), and a usage snapshot from one live read.
 
-The adapter's ClientArea and the ``render`` command (a service the store has no reading of its tenancy for yet)
-use these, and the sync reads through :func:`read_usage`, so all three show the same numbers. Importing this module does not import zeep:
-:func:`zimbra_from_config` imports it when called (the CLI starts without it).
+The adapter's ClientArea and the ``render`` command (a service the store has no reading of its
+tenancy for yet) use these, and the sync reads through :func:`read_usage`, so all three show the
+same numbers. Importing this module does not import zeep: :func:`zimbra_from_config` imports it when
+called (the CLI starts without it).
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ log = logging.getLogger(__name__)
 def read_usage(zimbra: "ZimbraAdmin", domain: str | None) -> list[MailboxUsage]:
     """The mailboxes a service's usage covers, in one GetQuotaUsage (``limit=0``: all of them).
 
-    ``domain`` (tenancy ``domain``): that domain's mailboxes, on every mailbox server (``allServers``). ``None``
-    (tenancy ``server``, a private server): every mailbox homed on the server the request goes to — Zimbra's scope
-    without a domain (which needs system-admin rights).
+    ``domain`` (tenancy ``domain``): that domain's mailboxes, on every mailbox server
+    (``allServers``). ``None`` (tenancy ``server``, a private server): every mailbox homed on the
+    server the request goes to — Zimbra's scope without a domain (which needs system-admin rights).
     """
     if domain is None:
         return zimbra.quota_usage(None, all_servers=False).accounts
@@ -44,17 +45,19 @@ def live_snapshot(
     total_space_bytes: int | None = None,
     now: dt.datetime | None = None,
 ) -> Snapshot | None:
-    """A store :class:`~puq_bridge.store.Snapshot` of a service read from Zimbra now; ``None`` when the read fails
-    (logged as a warning: the page then shows "no data" rather than an error).
+    """A store :class:`~puq_bridge.usage.records.Snapshot` of a service read from Zimbra now;
+    ``None`` when the read fails (logged as a warning: the page then shows "no data" rather than an
+    error).
 
     Args:
         zimbra: the service's server.
         domain: the service's mail domain.
         service_id: the WHMCS service id (only recorded in the snapshot and the log).
-        tenancy: ``domain`` reads the domain's mailboxes (one GetQuotaUsage); ``server`` (a private server) reads
-            every mailbox on the server.
-        total_space_bytes: the service's total space (:func:`~puq_bridge.usage.service_total_space`); ``None``: the
-            sum of the mailbox quotas.
+        tenancy: ``domain`` reads the domain's mailboxes (one GetQuotaUsage); ``server`` (a private
+            server) reads every mailbox on the server.
+        total_space_bytes: the service's total space
+            (:func:`~puq_bridge.usage.model.service_total_space`); ``None``: the sum of the mailbox
+            quotas.
         now: the snapshot's time (default: now, UTC).
     """
     try:

@@ -1,6 +1,6 @@
-"""The usage store's records: what a sync run found per service, the newest reading of a service, its product
-settings as the adapter kept them, and one day of history. Plain frozen dataclasses (re-exported by
-:mod:`puq_bridge.store`)."""
+"""The usage store's records: what a sync run found per service, the newest reading of a service,
+its product settings as the adapter kept them, and one day of history. Plain frozen dataclasses
+(re-exported by :mod:`puq_bridge.usage.store`)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ STATUSES = ("updated", "unchanged", "failed", "skipped")
 class ServiceResult:
     """What one sync run found for one WHMCS service.
 
-    ``status`` is ``updated``, ``unchanged``, ``failed`` or ``skipped``. ``used_bytes``/``limit_bytes`` are ``None``
-    when nothing was read (a failed Zimbra read, a skipped service); a failed WHMCS write keeps the data it read.
-    ``tenancy`` says what was read: ``domain`` (the service's domain) or ``server`` (its whole private server).
+    ``status`` is ``updated``, ``unchanged``, ``failed`` or ``skipped``.
+    ``used_bytes``/``limit_bytes`` are ``None`` when nothing was read (a failed Zimbra read, a
+    skipped service); a failed WHMCS write keeps the data it read. ``tenancy`` says what was read:
+    ``domain`` (the service's domain) or ``server`` (its whole private server).
     """
 
     service_id: int
@@ -48,10 +49,11 @@ class ServiceResult:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The newest successful reading of a service, plus the error of a failed attempt at or after it (if any).
+    """The newest successful reading of a service, plus the error of a failed attempt at or after it
+    (if any).
 
-    ``tenancy`` says what the reading covers: ``domain`` (the service's domain) or ``server`` (every mailbox of the
-    service's private server).
+    ``tenancy`` says what the reading covers: ``domain`` (the service's domain) or ``server`` (every
+    mailbox of the service's private server).
     """
 
     service_id: int
@@ -68,10 +70,11 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class ServiceSettings:
-    """A service's product module settings as the adapter last received them (WHMCS's API never returns them).
+    """A service's product module settings as the adapter last received them (WHMCS's API never
+    returns them).
 
-    ``total_space_bytes``: setting 3, ``None`` when not set. ``tenancy``: setting 6, ``None`` when not known yet —
-    the service is then treated as tenancy ``domain``.
+    ``total_space_bytes``: setting 3, ``None`` when not set. ``tenancy``: setting 6, ``None`` when
+    not known yet — the service is then treated as tenancy ``domain``.
     """
 
     total_space_bytes: int | None = None
@@ -79,7 +82,8 @@ class ServiceSettings:
 
     @property
     def private_server(self) -> bool:
-        """True when the service is a private server (tenancy ``server``): its usage is the whole server's."""
+        """True when the service is a private server (tenancy ``server``): its usage is the whole
+        server's."""
         return self.tenancy == "server"
 
 

@@ -1,4 +1,5 @@
-"""The report of one usage-sync run: per-service results, totals, the exit code and the ``--json`` document."""
+"""The report of one usage-sync run: per-service results, totals, the exit code and the ``--json``
+document."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ class SyncReport:
 
     @property
     def exit_code(self) -> int:
-        """0 when every service synced (or was skipped), 1 when some failed or the run could not be recorded."""
+        """0 when every service synced (or was skipped), 1 when some failed or the run could not be
+        recorded."""
         return 1 if self.failed or self.store_error else 0
 
     def to_json(self) -> dict[str, Any]:

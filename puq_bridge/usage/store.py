@@ -1,24 +1,30 @@
 """Usage history in SQLite: what each sync run read, per service and per mailbox.
 
-The records it takes and returns live in :mod:`puq_bridge.store_models` (re-exported here).
+The records it takes and returns live in :mod:`puq_bridge.usage.records` (re-exported here).
 
-Layout (schema version in ``PRAGMA user_version``, upgraded by :data:`~puq_bridge.store_schema.MIGRATIONS`):
+Layout (schema version in ``PRAGMA user_version``, upgraded by
+:data:`~puq_bridge.usage.schema.MIGRATIONS`):
 
 - ``runs``: one row per recorded sync run (start, end, totals).
-- ``samples``: one row per service per run — status, used/limit bytes (``NULL`` when the read failed), error, and
-  what was read (tenancy ``domain``: the service's domain; ``server``: every mailbox of its private server).
+- ``samples``: one row per service per run — status, used/limit bytes (``NULL`` when the read
+  failed), error, and what was read (tenancy ``domain``: the service's domain; ``server``: every
+  mailbox of its private server).
 - ``mailboxes``: the mailboxes of a sample (used/limit bytes each).
-- ``daily``: one row per service per day — the day's last successful reading — kept for ``history_days``.
-- ``service_settings``: per service, the product's "Total space" and "Tenancy" module settings as the adapter last
-  received them (WHMCS's API does not return module settings, so the sync and the ``render`` command read them here).
+- ``daily``: one row per service per day — the day's last successful reading — kept for
+  ``history_days``.
+- ``service_settings``: per service, the product's "Total space" and "Tenancy" module settings as
+  the adapter last received them (WHMCS's API does not return module settings, so the sync and the
+  ``render`` command read them here).
 
-Retention (:meth:`UsageStore.prune`, run by the sync after each run): samples and their mailboxes are kept for
-``detail_days``; older ones are deleted except each service's newest successful sample (so the client area still has
-something to show after a long outage), which goes too once it is older than ``history_days``. Runs without samples
-left are deleted with them, and freed pages are returned to the file (incremental vacuum), so the file stays bounded.
+Retention (:meth:`UsageStore.prune`, run by the sync after each run): samples and their mailboxes
+are kept for ``detail_days``; older ones are deleted except each service's newest successful sample
+(so the client area still has something to show after a long outage), which goes too once it is
+older than ``history_days``. Runs without samples left are deleted with them, and freed pages are
+returned to the file (incremental vacuum), so the file stays bounded.
 
-Concurrency: WAL mode and a busy timeout, so readers (the adapter) never block the writer (the sync) or each other.
-Each thread gets its own connection; writes in this process are serialised by a lock and use ``BEGIN IMMEDIATE``.
+Concurrency: WAL mode and a busy timeout, so readers (the adapter) never block the writer (the sync)
+or each other. Each thread gets its own connection; writes in this process are serialised by a lock
+and use ``BEGIN IMMEDIATE``.
 """
 
 from __future__ import annotations
@@ -87,11 +93,13 @@ class UsageStore:
     Args:
         path: the database file; its parent folders are created.
         detail_days: how many days every run's per-service and per-mailbox detail is kept.
-        history_days: how many days the one-row-per-service-per-day history is kept (at least 90: the tabs' chart).
+        history_days: how many days the one-row-per-service-per-day history is kept (at least 90:
+            the tabs' chart).
         busy_timeout: seconds a connection waits for another process's write lock before failing.
 
     Raises:
-        StoreError: the file cannot be created, opened or migrated, or was written by a newer puq-bridge.
+        StoreError: the file cannot be created, opened or migrated, or was written by a newer
+            puq-bridge.
     """
 
     def __init__(
@@ -119,13 +127,14 @@ class UsageStore:
             ) from err
         self._migrate()
 
-    # --- connections ---------------------------------------------------------------------------------------------
+    # --- connections ------------------------------------------------------------------------------
 
     def _conn(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
         if db is None:
             try:
-                # check_same_thread=False only so close() can close every thread's connection; each is used by one.
+                # check_same_thread=False only so close() can close every thread's connection; each
+                # is used by one.
                 db = sqlite3.connect(
                     self.path,
                     timeout=self.busy_timeout,
@@ -144,7 +153,8 @@ class UsageStore:
         return db
 
     def _write(self, work: Callable[[sqlite3.Connection], object], what: str):
-        """Run ``work`` in one ``BEGIN IMMEDIATE`` transaction; sqlite errors become a StoreError naming ``what``."""
+        """Run ``work`` in one ``BEGIN IMMEDIATE`` transaction; sqlite errors become a StoreError
+        naming ``what``."""
         db = self._conn()
         with self._write_lock:
             try:
@@ -196,7 +206,7 @@ class UsageStore:
         """The file's schema version (``PRAGMA user_version``)."""
         return self._read("PRAGMA user_version")[0][0]
 
-    # --- writing -------------------------------------------------------------------------------------------------
+    # --- writing ----------------------------------------------------------------------------------
 
     def record_run(
         self,
@@ -206,10 +216,11 @@ class UsageStore:
         *,
         dry_run: bool = False,
     ) -> int:
-        """Record one sync run and every service's result (failed ones with their error); returns the run id.
+        """Record one sync run and every service's result (failed ones with their error); returns
+        the run id.
 
-        Successful readings also update the service's daily row (the day's last reading wins). A dry run writes
-        nothing and returns 0.
+        Successful readings also update the service's daily row (the day's last reading wins). A dry
+        run writes nothing and returns 0.
         """
         if dry_run:
             return 0
@@ -218,7 +229,8 @@ class UsageStore:
 
         def work(db: sqlite3.Connection) -> int:
             run_id = db.execute(
-                "INSERT INTO runs (started, finished, updated, unchanged, failed, skipped) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO runs (started, finished, updated, unchanged, failed, skipped) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 (_ts(started), taken, *(counts[s] for s in STATUSES)),
             ).lastrowid
             for result in results:
@@ -230,8 +242,8 @@ class UsageStore:
     @staticmethod
     def _insert_sample(db: sqlite3.Connection, run_id: int, taken: str, r: ServiceResult) -> None:
         sample_id = db.execute(
-            "INSERT INTO samples (run_id, service_id, taken_at, domain, server, status, used_bytes, limit_bytes, "
-            "error, tenancy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO samples (run_id, service_id, taken_at, domain, server, status, "
+            "used_bytes, limit_bytes, error, tenancy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 run_id,
                 r.service_id,
@@ -246,12 +258,14 @@ class UsageStore:
             ),
         ).lastrowid
         db.executemany(
-            "INSERT INTO mailboxes (sample_id, name, zimbra_id, used_bytes, limit_bytes) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO mailboxes (sample_id, name, zimbra_id, used_bytes, limit_bytes) "
+            "VALUES (?, ?, ?, ?, ?)",
             [(sample_id, m.name, m.id, m.used_bytes, m.limit_bytes) for m in r.mailboxes],
         )
         if r.has_data:
             db.execute(
-                "INSERT INTO daily (service_id, day, taken_at, used_bytes, limit_bytes) VALUES (?, ?, ?, ?, ?) "
+                "INSERT INTO daily (service_id, day, taken_at, used_bytes, limit_bytes) "
+                "VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (service_id, day) DO UPDATE SET taken_at = excluded.taken_at, "
                 "used_bytes = excluded.used_bytes, limit_bytes = excluded.limit_bytes "
                 "WHERE excluded.taken_at >= daily.taken_at",
@@ -259,7 +273,8 @@ class UsageStore:
             )
 
     def prune(self, now: dt.datetime | None = None) -> dict[str, int]:
-        """Apply the retention rules (see the module docstring); returns how many rows of each table went."""
+        """Apply the retention rules (see the module docstring); returns how many rows of each table
+        went."""
         now = _utc(now or _now())
         detail_cut = _ts(now - dt.timedelta(days=self.detail_days))
         history_cut = _ts(now - dt.timedelta(days=self.history_days))
@@ -268,12 +283,13 @@ class UsageStore:
             # SQLite returns the id of the MAX(taken_at) row for a bare column next to MAX().
             samples = db.execute(
                 "DELETE FROM samples WHERE taken_at < ? AND (taken_at < ? OR id NOT IN ("
-                " SELECT id FROM (SELECT id, MAX(taken_at) FROM samples WHERE used_bytes IS NOT NULL"
-                " GROUP BY service_id)))",
+                " SELECT id FROM (SELECT id, MAX(taken_at) FROM samples"
+                " WHERE used_bytes IS NOT NULL GROUP BY service_id)))",
                 (detail_cut, history_cut),
             ).rowcount
             runs = db.execute(
-                "DELETE FROM runs WHERE started < ? AND NOT EXISTS (SELECT 1 FROM samples WHERE run_id = runs.id)",
+                "DELETE FROM runs WHERE started < ? "
+                "AND NOT EXISTS (SELECT 1 FROM samples WHERE run_id = runs.id)",
                 (detail_cut,),
             ).rowcount
             daily = db.execute("DELETE FROM daily WHERE day < ?", (history_cut[:10],)).rowcount
@@ -281,7 +297,8 @@ class UsageStore:
 
         removed = self._write(work, "pruning")
         if any(removed.values()):
-            try:  # give freed pages back to the file system; stepping the pragma to the end does the work
+            # give freed pages back to the file system; stepping the pragma to the end does the work
+            try:
                 self._write(lambda db: db.execute("PRAGMA incremental_vacuum").fetchall(), "vacuum")
             except StoreError as err:  # only space reclamation: the prune itself is committed
                 log.warning("%s", err)
@@ -295,11 +312,11 @@ class UsageStore:
         tenancy: str | None,
         now: dt.datetime | None = None,
     ) -> bool:
-        """Keep a service's product "Total space" (bytes; ``None`` or 0 = not set) and "Tenancy" (``domain`` |
-        ``server``; ``None`` = not known) settings; True when written.
+        """Keep a service's product "Total space" (bytes; ``None`` or 0 = not set) and "Tenancy"
+        (``domain`` | ``server``; ``None`` = not known) settings; True when written.
 
-        Called whenever WHMCS sends module params, so it usually finds the same values: that costs one read and no
-        write (no write lock taken).
+        Called whenever WHMCS sends module params, so it usually finds the same values: that costs
+        one read and no write (no write lock taken).
         """
         return self._remember(
             service_id,
@@ -310,14 +327,15 @@ class UsageStore:
     def remember_total_space(
         self, service_id: int, total_space_bytes: int | None, now: dt.datetime | None = None
     ) -> bool:
-        """Keep only a service's product "Total space" setting (see :meth:`remember_settings`); True when written."""
+        """Keep only a service's product "Total space" setting (see :meth:`remember_settings`); True
+        when written."""
         return self._remember(service_id, {"total_space_bytes": _positive(total_space_bytes)}, now)
 
     def _remember(
         self, service_id: int, values: dict[str, object], now: dt.datetime | None
     ) -> bool:
-        """Write the ``service_settings`` columns in ``values`` (names from the code, never from input) if they
-        differ from the stored ones; the other columns keep what they hold."""
+        """Write the ``service_settings`` columns in ``values`` (names from the code, never from
+        input) if they differ from the stored ones; the other columns keep what they hold."""
         known = self.service_settings(service_id).get(service_id, ServiceSettings())
         if all(getattr(known, column) == value for column, value in values.items()):
             return False
@@ -325,8 +343,10 @@ class UsageStore:
         changed = " OR ".join(f"service_settings.{c} IS NOT excluded.{c}" for c in columns)
         sql = (
             f"INSERT INTO service_settings (service_id, {', '.join(columns)}, updated_at) "
-            f"VALUES (?, {', '.join('?' for _ in columns)}, ?) ON CONFLICT (service_id) DO UPDATE SET "
-            f"{', '.join(f'{c} = excluded.{c}' for c in columns)}, updated_at = excluded.updated_at "
+            f"VALUES (?, {', '.join('?' for _ in columns)}, ?) "
+            "ON CONFLICT (service_id) DO UPDATE SET "
+            f"{', '.join(f'{c} = excluded.{c}' for c in columns)}, "
+            "updated_at = excluded.updated_at "
             f"WHERE {changed}"
         )
 
@@ -335,7 +355,7 @@ class UsageStore:
 
         return self._write(work, "remembering the product settings") > 0
 
-    # --- reading -------------------------------------------------------------------------------------------------
+    # --- reading ----------------------------------------------------------------------------------
 
     def service_settings(self, service_id: int | None = None) -> dict[int, ServiceSettings]:
         """service id -> the product settings the adapter last received, for every service (or only
@@ -349,7 +369,8 @@ class UsageStore:
         return {sid: ServiceSettings(total, tenancy) for sid, total, tenancy in rows}
 
     def total_spaces(self) -> dict[int, int]:
-        """service id -> the product's total space in bytes, for every service that has one set (one query)."""
+        """service id -> the product's total space in bytes, for every service that has one set (one
+        query)."""
         return {
             sid: s.total_space_bytes
             for sid, s in self.service_settings().items()
@@ -357,25 +378,28 @@ class UsageStore:
         }
 
     def latest(self, service_id: int) -> Snapshot | None:
-        """The newest successful reading of a service (``None`` if there is none), with the error and time of a
-        failed attempt at or after it."""
+        """The newest successful reading of a service (``None`` if there is none), with the error
+        and time of a failed attempt at or after it."""
         rows = self._read(
             "SELECT id, domain, server, taken_at, used_bytes, limit_bytes, tenancy FROM samples "
-            "WHERE service_id = ? AND used_bytes IS NOT NULL ORDER BY taken_at DESC, id DESC LIMIT 1",
+            "WHERE service_id = ? AND used_bytes IS NOT NULL "
+            "ORDER BY taken_at DESC, id DESC LIMIT 1",
             (service_id,),
         )
         if not rows:
             return None
         sample_id, domain, server, taken_at, used, limit, tenancy = rows[0]
         failed = self._read(
-            "SELECT taken_at, error FROM samples WHERE service_id = ? AND status = 'failed' AND taken_at >= ? "
+            "SELECT taken_at, error FROM samples "
+            "WHERE service_id = ? AND status = 'failed' AND taken_at >= ? "
             "ORDER BY taken_at DESC, id DESC LIMIT 1",
             (service_id, taken_at),
         )
         mailboxes = tuple(
             MailboxUsage(name, u, lim, zid)
             for name, zid, u, lim in self._read(
-                "SELECT name, zimbra_id, used_bytes, limit_bytes FROM mailboxes WHERE sample_id = ? ORDER BY id",
+                "SELECT name, zimbra_id, used_bytes, limit_bytes FROM mailboxes "
+                "WHERE sample_id = ? ORDER BY id",
                 (sample_id,),
             )
         )
@@ -395,10 +419,12 @@ class UsageStore:
     def history(
         self, service_id: int, days: int = 90, now: dt.datetime | None = None
     ) -> list[DailyPoint]:
-        """One point per day with a successful reading over the last ``days`` days (today included), oldest first."""
+        """One point per day with a successful reading over the last ``days`` days (today included),
+        oldest first."""
         first = (_utc(now or _now()).date() - dt.timedelta(days=days - 1)).isoformat()
         rows = self._read(
-            "SELECT day, used_bytes, limit_bytes FROM daily WHERE service_id = ? AND day >= ? ORDER BY day",
+            "SELECT day, used_bytes, limit_bytes FROM daily "
+            "WHERE service_id = ? AND day >= ? ORDER BY day",
             (service_id, first),
         )
         return [DailyPoint(dt.date.fromisoformat(day), used, limit) for day, used, limit in rows]
@@ -410,7 +436,7 @@ class UsageStore:
             for t in ("runs", "samples", "mailboxes", "daily")
         }
 
-    # --- life cycle ----------------------------------------------------------------------------------------------
+    # --- life cycle -------------------------------------------------------------------------------
 
     def close(self) -> None:
         """Close every connection this store opened (in any thread)."""

@@ -2,31 +2,37 @@
 
 One run:
 
-1. lists the WHMCS services of the configured products and statuses (``GetClientsProducts``, paged) and assigns each
-   to the ``[[zimbra]]`` entry serving its WHMCS server; a service with no such entry, or no domain, is ``skipped``;
-2. reads every server in parallel (up to ``concurrency``): one ``AuthRequest``, then one ``GetQuotaUsage`` per domain
-   (``allServers``, ``limit=0``), domains of one server in parallel up to ``per_server_concurrency``; a domain that
-   several services share is read once. A private-server service (the product's tenancy ``server``) is the whole
-   server: one ``GetQuotaUsage`` without a domain (every mailbox on that server, ``limit=0``) per server, however many
-   such services it has, besides the per-domain reads (:func:`~puq_bridge.live.read_usage`);
-3. writes ``diskusage``/``disklimit`` (whole MB, rounded up) and ``lastupdate`` to WHMCS only for services whose
-   values differ from what WHMCS holds, up to ``concurrency`` writes at a time; a service whose read failed gets no
-   write at all (never zeros); one failing server or service does not stop the others;
+1. lists the WHMCS services of the configured products and statuses (``GetClientsProducts``, paged)
+   and assigns each to the ``[[zimbra]]`` entry serving its WHMCS server; a service with no such
+   entry, or no domain, is ``skipped``;
+2. reads every server in parallel (up to ``concurrency``): one ``AuthRequest``, then one
+   ``GetQuotaUsage`` per domain (``allServers``, ``limit=0``), domains of one server in parallel up
+   to ``per_server_concurrency``; a domain that several services share is read once. A
+   private-server service (the product's tenancy ``server``) is the whole server: one
+   ``GetQuotaUsage`` without a domain (every mailbox on that server, ``limit=0``) per server,
+   however many such services it has, besides the per-domain reads
+   (:func:`~puq_bridge.usage.live.read_usage`);
+3. writes ``diskusage``/``disklimit`` (whole MB, rounded up) and ``lastupdate`` to WHMCS only for
+   services whose values differ from what WHMCS holds, up to ``concurrency`` writes at a time; a
+   service whose read failed gets no write at all (never zeros); one failing server or service does
+   not stop the others;
 4. records every service's result (failed ones with their error) in the store and prunes it.
 
-A dry run reads everything and writes nothing, neither to WHMCS nor to the store. A real run holds a file lock next
-to the store (:func:`sync_lock`), so overlapping runs (cron, the adapter's UsageUpdate) cannot both write.
+A dry run reads everything and writes nothing, neither to WHMCS nor to the store. A real run holds a
+file lock next to the store (:func:`sync_lock`), so overlapping runs (cron, the adapter's
+UsageUpdate) cannot both write.
 
-"Unchanged" and empty services: WHMCS ignores ``diskusage=0`` (it skips empty values), so a usage that has fallen to
-0 MB cannot be written through the API. Such a service counts as unchanged as far as its usage goes — writing would
-cost a request on every run and change nothing; its limit is still written when that differs. The store (and so the
-client-area tabs) shows the real 0.
+"Unchanged" and empty services: WHMCS ignores ``diskusage=0`` (it skips empty values), so a usage
+that has fallen to 0 MB cannot be written through the API. Such a service counts as unchanged as far
+as its usage goes — writing would cost a request on every run and change nothing; its limit is still
+written when that differs. The store (and so the client-area tabs) shows the real 0.
 
 The limit is the service's total space by the rule the client-area tabs use too
-(:func:`~puq_bridge.usage.service_total_space`): a "Total space…" configurable option the client chose, else the
-product's "Total space (GB)" module setting — which GetClientsProducts does not return, so it is the value the
-adapter last received and kept in the store (:meth:`~puq_bridge.store.UsageStore.service_settings`, one query per
-run, which gives the tenancy too: unknown is ``domain``) — else the sum of the mailbox quotas (0, unlimited, when one
+(:func:`~puq_bridge.usage.model.service_total_space`): a "Total space…" configurable option the
+client chose, else the product's "Total space (GB)" module setting — which GetClientsProducts does
+not return, so it is the value the adapter last received and kept in the store
+(:meth:`~puq_bridge.usage.store.UsageStore.service_settings`, one query per run, which gives the
+tenancy too: unknown is ``domain``) — else the sum of the mailbox quotas (0, unlimited, when one
 mailbox is unlimited).
 """
 
@@ -90,7 +96,8 @@ def sync_lock(store_path: str | os.PathLike) -> Iterator[Path]:
 
 
 def describe(err: BaseException, server: str | None = None) -> str:
-    """One readable, secret-free line for an error, naming the server when the message does not already."""
+    """One readable, secret-free line for an error, naming the server when the message does not
+    already."""
     text = str(err) if isinstance(err, PuqBridgeError) else f"{type(err).__name__}: {err}"
     text = (text.strip().splitlines() or [type(err).__name__])[0]
     if server and server not in text:
@@ -113,7 +120,8 @@ class _Job:
 
     @property
     def scope(self) -> str | None:
-        """What to read for this service: its domain (lower case), or ``None`` for every mailbox of the server."""
+        """What to read for this service: its domain (lower case), or ``None`` for every mailbox of
+        the server."""
         return None if self.tenancy == "server" else self.service.domain.strip().lower()
 
 
@@ -139,9 +147,10 @@ class SyncEngine:
     """Reads usage from Zimbra servers and writes it to WHMCS and the store.
 
     Args:
-        whmcs: a :class:`~puq_bridge.whmcs.WhmcsClient`.
+        whmcs: a :class:`~puq_bridge.whmcs.client.WhmcsClient`.
         servers: the ``[[zimbra]]`` entries.
-        zimbra_factory: makes a :class:`~puq_bridge.zimbra.ZimbraAdmin` for an entry (called once per server per run).
+        zimbra_factory: makes a :class:`~puq_bridge.zimbra.client.ZimbraAdmin` for an entry (called
+            once per server per run).
         store: where runs are recorded (``None``: not recorded, and no lock is taken).
         products: WHMCS product ids to sync (empty: all).
         statuses: service statuses to sync.
@@ -149,11 +158,11 @@ class SyncEngine:
         per_server_concurrency: domains of one server read at once.
         clock: returns the current aware datetime (tests inject one).
 
-    The engine uses its clients as they are and never touches their sessions: the adapter shares them with
-    concurrent client-area requests. Give them connection pools for ``concurrency`` (WHMCS) and
-    ``per_server_concurrency`` (each Zimbra) requests at once when building them
-    (:func:`~puq_bridge.http_post.pooled_session`; the CLI's and the adapter's factories do), else each request
-    beyond 10 at once to one host opens (and drops) a connection of its own.
+    The engine uses its clients as they are and never touches their sessions: the adapter shares
+    them with concurrent client-area requests. Give them connection pools for ``concurrency``
+    (WHMCS) and ``per_server_concurrency`` (each Zimbra) requests at once when building them
+    (:func:`~puq_bridge.http.pooled_session`; the CLI's and the adapter's factories do), else
+    each request beyond 10 at once to one host opens (and drops) a connection of its own.
     """
 
     def __init__(
@@ -235,7 +244,8 @@ class SyncEngine:
             ParamsError: an unknown server name in ``only_servers``.
             SyncLockedError: another run holds the lock.
             WhmcsError: the services could not be listed (nothing was written).
-            StoreError: the products' settings could not be read from the store (nothing was written).
+            StoreError: the products' settings could not be read from the store (nothing was
+                written).
         """
         names = self._check_servers(only_servers)
         if self.store is None or dry_run:
@@ -269,8 +279,9 @@ class SyncEngine:
         jobs, skipped = self._assign(services, names, settings)
         skipped = not_found + skipped
         by_server = _group(jobs)
-        # Three pools made once per run: starting threads is slow when the interpreter is busy, and each
-        # ThreadPoolExecutor.submit that starts one holds a lock shared by every executor in the process.
+        # Three pools made once per run: starting threads is slow when the interpreter is busy, and
+        # each ThreadPoolExecutor.submit that starts one holds a lock shared by every executor in
+        # the process.
         with (
             ThreadPoolExecutor(self.concurrency, thread_name_prefix="sync-write") as writes,
             ThreadPoolExecutor(
@@ -295,7 +306,7 @@ class SyncEngine:
         log.info("sync: %s in %.1f s", report.totals, report.duration_s)
         return report
 
-    # --- which services ------------------------------------------------------------------------------------------
+    # --- which services ---------------------------------------------------------------------------
 
     def _services(self, only_services: Iterable[int] | None) -> tuple[list, list[ServiceResult]]:
         """The services to sync, and ``skipped`` results for requested ids that cannot be synced."""
@@ -375,8 +386,8 @@ class SyncEngine:
     def _sync_server(
         self, entry: ZimbraConfig, domains: dict[str | None, list[_Job]], state: _RunState
     ) -> list[Future]:
-        """Authenticate once, then read every domain (and the whole server once, key ``None``, for private-server
-        services); returns one future per service."""
+        """Authenticate once, then read every domain (and the whole server once, key ``None``, for
+        private-server services); returns one future per service."""
         try:
             client = self.zimbra_factory(entry)
             client.authenticate()
@@ -386,9 +397,10 @@ class SyncEngine:
                 for jobs in domains.values()
                 for job in jobs
             ]
-        # per_server_concurrency readers take the server's domains one by one from a shared list. At most
-        # `concurrency` servers run this at once, so the shared read pool (sized for exactly that) never queues a
-        # reader. One task per reader, not per domain: no semaphore hand-off and wake-up per domain (CPU under the GIL).
+        # per_server_concurrency readers take the server's domains one by one from a shared list. At
+        # most `concurrency` servers run this at once, so the shared read pool (sized for exactly
+        # that) never queues a reader. One task per reader, not per domain: no semaphore hand-off
+        # and wake-up per domain (CPU under the GIL).
         todo = list(domains.items())[::-1]
 
         def reader() -> list[Future]:
@@ -408,8 +420,8 @@ class SyncEngine:
     def _sync_domain(
         self, client, domain: str | None, jobs: list[_Job], state: _RunState
     ) -> list[Future]:
-        """One GetQuotaUsage for the domain (``None``: the whole server), then each service's result (its write runs
-        in the write pool)."""
+        """One GetQuotaUsage for the domain (``None``: the whole server), then each service's result
+        (its write runs in the write pool)."""
         try:
             usage = DomainUsage.of(domain or "", read_usage(client, domain))
         except Exception as err:
@@ -494,13 +506,14 @@ class SyncEngine:
 
 
 def needs_write(whmcs_used_mb: int, whmcs_limit_mb: int, used_mb: int, limit_mb: int) -> bool:
-    """Whether WHMCS must be written: the limit differs, or the usage differs and is not 0 (WHMCS ignores 0)."""
+    """Whether WHMCS must be written: the limit differs, or the usage differs and is not 0 (WHMCS
+    ignores 0)."""
     return limit_mb != whmcs_limit_mb or (used_mb != whmcs_used_mb and used_mb != 0)
 
 
 def _group(jobs: list[_Job]) -> dict[str, tuple[ZimbraConfig, dict[str | None, list[_Job]]]]:
-    """server name -> (entry, domain -> the jobs reading it); domains compared case-insensitively; the key ``None``
-    holds the server's private-server services (one whole-server read)."""
+    """server name -> (entry, domain -> the jobs reading it); domains compared case-insensitively;
+    the key ``None`` holds the server's private-server services (one whole-server read)."""
     grouped: dict[str, tuple[ZimbraConfig, dict[str | None, list[_Job]]]] = {}
     for job in jobs:
         _, domains = grouped.setdefault(job.entry.name, (job.entry, {}))

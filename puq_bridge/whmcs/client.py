@@ -1,12 +1,14 @@
 """``WhmcsClient``: the WHMCS external API (``<url>/includes/api.php``).
 
-One central :meth:`WhmcsClient.call` sends every request (form POST, ``responsetype=json``), decodes the JSON reply on
-every HTTP status and maps failures onto the :class:`~puq_bridge.errors.WhmcsError` family; reads are retried with
-backoff on transport failures, writes never are. Typed methods per action return the frozen dataclasses of
-:mod:`puq_bridge.whmcs_models` (re-exported here), with WHMCS's string values turned into ints, Decimals and dates.
+One central :meth:`WhmcsClient.call` sends every request (form POST, ``responsetype=json``), decodes
+the JSON reply on every HTTP status and maps failures onto the
+:class:`~puq_bridge.errors.WhmcsError` family; reads are retried with backoff on transport failures,
+writes never are. Typed methods per action return the frozen dataclasses of
+:mod:`puq_bridge.whmcs.models`, with WHMCS's string values turned into ints,
+Decimals and dates.
 
-Secrets never leave this module: logs name the action and the parameter *names* only, and error text quotes
-replies only after masking the API secret, the access key and every ``password``-like field.
+Secrets never leave this module: logs name the action and the parameter *names* only, and error text
+quotes replies only after masking the API secret, the access key and every ``password``-like field.
 """
 
 from __future__ import annotations
@@ -79,7 +81,8 @@ class WhmcsClient:
         retries: how often a read is retried after a transport failure (writes never are).
         backoff: first retry delay in seconds, doubled each time.
 
-    ``warnings`` collects the ``warning`` texts of successful replies (also logged); ``last_warning`` is the newest.
+    ``warnings`` collects the ``warning`` texts of successful replies (also logged);
+    ``last_warning`` is the newest.
     """
 
     def __init__(
@@ -134,10 +137,12 @@ class WhmcsClient:
     def call(
         self, action: str, params: dict[str, Any] | None = None, *, write: bool = False
     ) -> dict[str, Any]:
-        """The one place that sends: POST, decode JSON on every status, map errors. Returns the decoded reply.
+        """The one place that sends: POST, decode JSON on every status, map errors. Returns the
+        decoded reply.
 
-        Reads are retried ``retries`` times (delays ``backoff``, doubled each time) after a transport failure or a
-        proxy's 5xx page; writes (``write=True`` or a known write action) are sent exactly once.
+        Reads are retried ``retries`` times (delays ``backoff``, doubled each time) after a
+        transport failure or a proxy's 5xx page; writes (``write=True`` or a known write action) are
+        sent exactly once.
 
         Raises:
             WhmcsAuthError, WhmcsApiError, WhmcsTransportError, WhmcsProtocolError.
@@ -216,7 +221,7 @@ class WhmcsClient:
             ):
                 return
 
-    # --- services ----------------------------------------------------------------------------------------------
+    # --- services ---------------------------------------------------------------------------------
 
     def client_products(
         self,
@@ -255,10 +260,11 @@ class WhmcsClient:
     def update_usage(
         self, service_id: int, *, disk_usage_mb: int, disk_limit_mb: int, last_update: dt.datetime
     ) -> None:
-        """UpdateClientProduct ``diskusage``, ``disklimit`` (MB) and the undocumented ``lastupdate``.
+        """UpdateClientProduct ``diskusage``, ``disklimit`` (MB) and the undocumented
+        ``lastupdate``.
 
-        ``diskusage=0`` is sent but real WHMCS ignores empty values, so a usage cannot be lowered to 0 this way.
-        ``last_update`` is written as ``YYYY-MM-DD HH:MM:SS`` wall-clock time, as given.
+        ``diskusage=0`` is sent but real WHMCS ignores empty values, so a usage cannot be lowered to
+        0 this way. ``last_update`` is written as ``YYYY-MM-DD HH:MM:SS`` wall-clock time, as given.
         """
         self.update_client_product(
             service_id,
@@ -287,8 +293,8 @@ class WhmcsClient:
         return [_build("GetServers", server_from_row, row) for row in items(reply, "servers")]
 
     def payment_methods(self) -> dict[str, str]:
-        """GetPaymentMethods: the activated gateways, module name → display name (``"banktransfer"`` → ``"Bank
-        Transfer"``); a gateway without a display name maps to its module name."""
+        """GetPaymentMethods: the activated gateways, module name → display name (``"banktransfer"``
+        → ``"Bank Transfer"``); a gateway without a display name maps to its module name."""
         rows = items(self.call("GetPaymentMethods"), "paymentmethods", "paymentmethod")
         return {
             str(r["module"]): str(r.get("displayname") or r["module"])
@@ -296,7 +302,7 @@ class WhmcsClient:
             if r.get("module")
         }
 
-    # --- module actions (writes) -------------------------------------------------------------------------------
+    # --- module actions (writes) ------------------------------------------------------------------
 
     def _module(self, action: str, service_id: int, **extra: Any) -> None:
         self.call(action, {"serviceid": service_id, **extra}, write=True)
@@ -329,7 +335,7 @@ class WhmcsClient:
         """ModuleCustom."""
         self._module("ModuleCustom", service_id, func_name=func_name)
 
-    # --- cancellation ------------------------------------------------------------------------------------------
+    # --- cancellation -----------------------------------------------------------------------------
 
     def add_cancel_request(
         self, service_id: int, *, immediate: bool = False, reason: str = ""
@@ -347,7 +353,7 @@ class WhmcsClient:
         rows = self._pages("GetCancelledPackages", {}, "packages", "package", 100)
         return [_build("GetCancelledPackages", cancelled_from_row, row) for row in rows]
 
-    # --- users -------------------------------------------------------------------------------------------------
+    # --- users ------------------------------------------------------------------------------------
 
     def add_user(
         self,
@@ -447,7 +453,8 @@ class WhmcsClient:
 
 
 def _build(action: str, builder: Callable[[dict[str, Any]], T], row: dict[str, Any]) -> T:
-    """``builder(row)``; a value WHMCS should never send (``"regdate": "soon"``) becomes a protocol error."""
+    """``builder(row)``; a value WHMCS should never send (``"regdate": "soon"``) becomes a protocol
+    error."""
     try:
         return builder(row)
     except (ValueError, TypeError, AttributeError) as err:
@@ -455,7 +462,8 @@ def _build(action: str, builder: Callable[[dict[str, Any]], T], row: dict[str, A
 
 
 def _retryable(err: WhmcsError) -> bool:
-    """Transport failures, and a proxy's 5xx error page (a protocol error with a 5xx status), are worth a retry."""
+    """Transport failures, and a proxy's 5xx error page (a protocol error with a 5xx status), are
+    worth a retry."""
     return isinstance(err, WhmcsTransportError) or (
         isinstance(err, WhmcsProtocolError) and (err.status_code or 0) >= 500
     )

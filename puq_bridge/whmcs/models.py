@@ -1,7 +1,7 @@
 """The typed records of the WHMCS API, and how they are read from its replies.
 
-WHMCS answers with strings from its database (``"id": "1"``, ``"0000-00-00"``); these frozen dataclasses carry
-proper Python values (ints, Decimals, dates, ``None`` for empty dates). :mod:`puq_bridge.whmcs` re-exports them.
+WHMCS answers with strings from its database (``"id": "1"``, ``"0000-00-00"``); these frozen
+dataclasses carry proper Python values (ints, Decimals, dates, ``None`` for empty dates).
 """
 
 from __future__ import annotations
@@ -85,7 +85,8 @@ class Client:
 
 @dataclass(frozen=True)
 class User:
-    """A WHMCS user (GetUsers), with the clients it belongs to: ``clients`` is ``[(client_id, is_owner)]``."""
+    """A WHMCS user (GetUsers), with the clients it belongs to: ``clients`` is
+    ``[(client_id, is_owner)]``."""
 
     id: int
     firstname: str

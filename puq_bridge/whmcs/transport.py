@@ -1,15 +1,19 @@
-"""One HTTP exchange with WHMCS's ``api.php`` and the mapping of its outcome onto the WHMCS error family.
+"""One HTTP exchange with WHMCS's ``api.php`` and the mapping of its outcome onto the WHMCS error
+family.
 
-Used only by :meth:`puq_bridge.whmcs.WhmcsClient.call`, which adds the credentials, logging and retries.
+Used only by :meth:`puq_bridge.whmcs.client.WhmcsClient.call`, which adds the credentials, logging
+and retries.
 
 | outcome | error |
 |---|---|
 | refused, reset, dropped, timed out; HTTP 5xx without an HTML page | :class:`WhmcsTransportError` |
-| HTTP 403, or a "you may not" message (``Invalid IP …``, ``Authentication Failed``…) | :class:`WhmcsAuthError` |
-| ``{"result": "error"}`` (``status`` is an alias of ``result``) | :class:`WhmcsApiError` |
-| an HTML page, a truncated or otherwise non-JSON body, JSON without ``result`` | :class:`WhmcsProtocolError` |
+| HTTP 403, or a "you may not" message (``Invalid IP …``, ``Authentication Failed``…) |
+:class:`WhmcsAuthError` | | ``{"result": "error"}`` (``status`` is an alias of ``result``) |
+:class:`WhmcsApiError` | | an HTML page, a truncated or otherwise non-JSON body, JSON without
+``result`` | :class:`WhmcsProtocolError` |
 
-A proxy's HTML 5xx page is a protocol error (it quotes the page) that ``call`` still retries for reads.
+A proxy's HTML 5xx page is a protocol error (it quotes the page) that ``call`` still retries for
+reads.
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ from puq_bridge.whmcs.values import redact, snippet
 #: Headers of every request sent through a ``Poster``.
 FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
 
-#: Start of WHMCS messages meaning "you may not" (sent with HTTP 403; recognised whatever the status).
+#: Start of WHMCS messages meaning "you may not" (sent with HTTP 403; recognised whatever the
+#: status).
 AUTH_MESSAGES = (
     "Invalid IP",
     "Authentication Failed",
@@ -54,10 +59,12 @@ def post(
     secrets: Iterable[str | None],
     poster: Poster | None = None,
 ) -> tuple[dict[str, Any], int]:
-    """POST ``fields`` and return ``(decoded reply, HTTP status)``; every failure is a ``WhmcsError``.
+    """POST ``fields`` and return ``(decoded reply, HTTP status)``; every failure is a
+    ``WhmcsError``.
 
-    With a ``poster`` (a :class:`~puq_bridge.http_post.Poster` for ``endpoint`` over ``session``) the form is encoded
-    here, byte for byte as ``requests`` encodes it, and sent at a fraction of ``Session.post``'s CPU cost.
+    With a ``poster`` (a :class:`~puq_bridge.http.Poster` for ``endpoint`` over ``session``)
+    the form is encoded here, byte for byte as ``requests`` encodes it, and sent at a fraction of
+    ``Session.post``'s CPU cost.
     """
     try:
         if poster is None:
@@ -74,7 +81,8 @@ def post(
 
 
 def form_body(fields: dict[str, str | None]) -> bytes:
-    """``fields`` as an ``application/x-www-form-urlencoded`` body (UTF-8, ``None`` dropped), as requests encodes it."""
+    """``fields`` as an ``application/x-www-form-urlencoded`` body (UTF-8, ``None`` dropped), as
+    requests encodes it."""
     return urlencode([(k, v) for k, v in fields.items() if v is not None]).encode("ascii")
 
 
@@ -121,7 +129,8 @@ def _host(url: str) -> str:
 
 
 def _reason(err: Exception) -> str:
-    """A short reason from requests' long exception text (``Connection refused``, ``Connection reset``...)."""
+    """A short reason from requests' long exception text (``Connection refused``,
+    ``Connection reset``...)."""
     text = str(err)
     found = re.search(r"\[Errno -?\d+\] ([^'\")]+)", text) or re.search(
         r"(Connection (?:aborted|reset|refused)"

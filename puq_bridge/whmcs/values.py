@@ -1,8 +1,9 @@
 """Turning WHMCS's wire values into Python values and back, and keeping secrets out of error text.
 
-WHMCS returns database values as strings (``"id": "1"``, ``"recurringamount": "12.95"``), empty dates as
-``"0000-00-00"``, and list containers in several shapes (``products.product[]``, ``users[]``, ``"products": ""``
-when empty, or flattened ``packages[package][0][id]`` keys). These helpers absorb all of that in one place.
+WHMCS returns database values as strings (``"id": "1"``, ``"recurringamount": "12.95"``), empty
+dates as ``"0000-00-00"``, and list containers in several shapes (``products.product[]``,
+``users[]``, ``"products": ""`` when empty, or flattened ``packages[package][0][id]`` keys). These
+helpers absorb all of that in one place.
 """
 
 from __future__ import annotations
@@ -25,20 +26,23 @@ SECRET_FIELDS = (
     "accesskey",
     "access_token",
 )
-# A secret field's name (bare, quoted, PHP ``['name']``, or JSON-in-JSON ``\"name\"``) and its separator
-# (``:``, ``=``, ``=>``), then its value: a quoted value is taken whole, escapes included, up to its closing quote
-# (or the end of a truncated body); only an unquoted value stops at the first ``&;,}`` or blank.
+# A secret field's name (bare, quoted, PHP ``['name']``, or JSON-in-JSON ``\"name\"``) and its
+# separator (``:``, ``=``, ``=>``), then its value: a quoted value is taken whole, escapes included,
+# up to its closing quote (or the end of a truncated body); only an unquoted value stops at the
+# first ``&;,}`` or blank.
 _SECRET_RE = re.compile(
     r"""(\[?\\?["']?(?:%s)\\?["']?\]?\s*(?:=>|[:=])\s*)"""
-    r'(\\"(?:[^\\]|\\[^"\\]|\\\\(?:\\.|[^\\]))*(?:\\"|$)'  # \"…\" (JSON quoted inside a JSON string)
+    # \"…\" (JSON quoted inside a JSON string)
+    r'(\\"(?:[^\\]|\\[^"\\]|\\\\(?:\\.|[^\\]))*(?:\\"|$)'
     r'|"(?:[^"\\]|\\.)*"?'  # "…" with \" escapes
     r"|'(?:[^'\\]|\\.)*'?"  # '…' (PHP)
     r"|&(?:quot|#0*34);.*?(?:&(?:quot|#0*34);|$)"  # &quot;…&quot; (an HTML page quoting it)
     r'|[^"&;,}\s]*)' % "|".join(SECRET_FIELDS),
     re.IGNORECASE | re.DOTALL,
 )
-# PHP's print_r / var_dump of an array (an error page dumping the request): ``[password] => hunter 22`` or
-# ``["password"]=> string(9) "hunter 22"``; the value runs to the end of its line.
+# PHP's print_r / var_dump of an array (an error page dumping the request):
+# ``[password] => hunter 22`` or ``["password"]=> string(9) "hunter 22"``; the value runs to the end
+# of its line.
 _DUMP_RE = re.compile(
     r"""(\[["']?(?:%s)["']?\]\s*=>\s*(?:string\(\d+\)\s*)?)([^\n]*)""" % "|".join(SECRET_FIELDS),
     re.IGNORECASE,
@@ -91,7 +95,8 @@ def to_date(value: Any) -> dt.date | None:
 
 
 def to_datetime(value: Any) -> dt.datetime | None:
-    """``"2026-11-22 03:00:00"`` (or ISO 8601) → a datetime; ``"0000-00-00 00:00:00"`` and empty → ``None``."""
+    """``"2026-11-22 03:00:00"`` (or ISO 8601) → a datetime; ``"0000-00-00 00:00:00"`` and empty →
+    ``None``."""
     text = "" if value is None else str(value).strip()
     if text in _EMPTY_DATES:
         return None
@@ -101,10 +106,11 @@ def to_datetime(value: Any) -> dt.datetime | None:
 def items(
     reply: Mapping[str, Any], container: str, item: str | None = None
 ) -> list[dict[str, Any]]:
-    """The list inside ``reply[container][item]`` (or ``reply[container]`` when ``item`` is ``None``).
+    """The list inside ``reply[container][item]`` (or ``reply[container]`` when ``item`` is
+    ``None``).
 
-    Copes with ``""`` / ``None`` / ``[]`` when empty, a single dict instead of a list, and the flattened
-    ``container[item][0][key]`` form.
+    Copes with ``""`` / ``None`` / ``[]`` when empty, a single dict instead of a list, and the
+    flattened ``container[item][0][key]`` form.
     """
     value = reply.get(container)
     if value is None:
@@ -144,8 +150,8 @@ def strings(value: Any, item: str | None = None) -> list[str]:
 
 
 def form_fields(params: Mapping[str, Any]) -> dict[str, str]:
-    """Request params as PHP form fields: ``None`` dropped, lists/dicts in PHP's ``key[i]`` notation, bools 1/0,
-    dates ``YYYY-MM-DD``, datetimes ``YYYY-MM-DD HH:MM:SS``."""
+    """Request params as PHP form fields: ``None`` dropped, lists/dicts in PHP's ``key[i]``
+    notation, bools 1/0, dates ``YYYY-MM-DD``, datetimes ``YYYY-MM-DD HH:MM:SS``."""
     out: dict[str, str] = {}
     for key, value in params.items():
         if value is None:
@@ -171,8 +177,9 @@ def form_value(value: Any) -> str:
 
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """``text`` with every known secret value (:func:`~puq_bridge.logs.mask_secrets`) and the whole value of every
-    ``password``-like field masked; a quoted value keeps its quotes (``"password": "********"``)."""
+    """``text`` with every known secret value (:func:`~puq_bridge.logs.mask_secrets`) and the whole
+    value of every ``password``-like field masked; a quoted value keeps its quotes
+    (``"password": "********"``)."""
     text = _DUMP_RE.sub(
         lambda m: m.group(1) + (MASK if m.group(2).strip() else ""), mask_secrets(text, secrets)
     )
@@ -193,11 +200,13 @@ def _mask_field(match: re.Match) -> str:
 
 
 def snippet(body: str, secrets: Iterable[str | None] = (), limit: int = 120) -> str:
-    """A short one-line, secret-free quote of a reply body: an HTML page's title or text, else its start."""
+    """A short one-line, secret-free quote of a reply body: an HTML page's title or text, else its
+    start."""
     title = re.search(r"<title[^>]*>(.*?)</title>", body, re.IGNORECASE | re.DOTALL)
     text = title.group(1) if title else re.sub(r"<[^>]+>", " ", body) if "<" in body[:200] else body
-    # Masked before and after decoding entities: before, a ``&quot;…&quot;`` value is taken whole even with a raw
-    # quote inside; after, ``&quot;password&quot;:`` and ``=&gt;`` are read as the quotes and arrows they are.
+    # Masked before and after decoding entities: before, a ``&quot;…&quot;`` value is taken whole
+    # even with a raw quote inside; after, ``&quot;password&quot;:`` and ``=&gt;`` are read as the
+    # quotes and arrows they are.
     text = " ".join(redact(html.unescape(redact(text, secrets)), secrets).split())
     if not text:
         return "empty body"

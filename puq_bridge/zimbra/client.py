@@ -1,11 +1,12 @@
 """``ZimbraAdmin``: the Zimbra SOAP admin API through zeep, over a WSDL written for this project.
 
-zeep builds every request from ``wsdl/zimbra-admin.wsdl`` (SOAP 1.1, loaded once per process from package data on
-first use) and reads every reply except GetQuotaUsage's, which is the hot path and is read with lxml directly. This
-module owns the HTTP round trip itself (one :meth:`ZimbraAdmin._post`), so timeouts, TLS failures, HTML error pages
-and SOAP faults are turned into :mod:`puq_bridge.errors` exceptions in one place, and no envelope (the password is in
-AuthRequest, the token in every header) is ever logged. Importing this module imports zeep: the CLI imports it
-lazily, only in commands that talk to Zimbra.
+zeep builds every request from ``wsdl/zimbra-admin.wsdl`` (SOAP 1.1, loaded once per process from
+package data on first use) and reads every reply except GetQuotaUsage's, which is the hot path and
+is read with lxml directly. This module owns the HTTP round trip itself (one
+:meth:`ZimbraAdmin._post`), so timeouts, TLS failures, HTML error pages and SOAP faults are turned
+into :mod:`puq_bridge.errors` exceptions in one place, and no envelope (the password is in
+AuthRequest, the token in every header) is ever logged. Importing this module imports zeep: the CLI
+imports it lazily, only in commands that talk to Zimbra.
 """
 
 from __future__ import annotations
@@ -102,7 +103,8 @@ def _attrs(values: Any) -> dict[str, str | list[str]]:
 
 
 def _attr_list(attrs: Mapping[str, Any] | None) -> list[dict[str, str]]:
-    """A mapping as ``<a n=…>`` items; a list value gives one item per value, ``None`` an empty (removing) one."""
+    """A mapping as ``<a n=…>`` items; a list value gives one item per value, ``None`` an empty
+    (removing) one."""
     items = []
     for name, value in (attrs or {}).items():
         for one in value if isinstance(value, (list, tuple)) else [value]:
@@ -124,8 +126,8 @@ def _named(cls, obj):
 class ZimbraAdmin:
     """Client of one Zimbra server's admin SOAP endpoint (``<url>/service/admin/soap``).
 
-    Safe to share between threads: the token life cycle is guarded by a lock, so concurrent first calls cause one
-    AuthRequest and an expired token is renewed once.
+    Safe to share between threads: the token life cycle is guarded by a lock, so concurrent first
+    calls cause one AuthRequest and an expired token is renewed once.
 
     Args:
         url: ``https://host:7071`` (the path is added).
@@ -134,7 +136,8 @@ class ZimbraAdmin:
         verify: ``True``, ``False`` (logged warning) or a CA bundle path.
         timeout: seconds, or ``(connect, read)``.
         session: a ``requests.Session`` to use.
-        token_margin: re-authenticate this many seconds before the token's lifetime ends (at most half of it).
+        token_margin: re-authenticate this many seconds before the token's lifetime ends (at most
+            half of it).
     """
 
     def __init__(
@@ -191,7 +194,7 @@ class ZimbraAdmin:
     def __repr__(self) -> str:
         return f"ZimbraAdmin({self.name!r}, {self.url!r}, admin_user={self.admin_user!r})"
 
-    # --- token life cycle ----------------------------------------------------------------------------------------
+    # --- token life cycle -------------------------------------------------------------------------
 
     def authenticate(self) -> None:
         """AuthRequest now (normally done lazily by the first call); caches token and lifetime."""
@@ -228,10 +231,11 @@ class ZimbraAdmin:
                 self._authenticate_locked()
             return self._token
 
-    # --- the one round trip --------------------------------------------------------------------------------------
+    # --- the one round trip -----------------------------------------------------------------------
 
     def _call(self, op: str, params: dict[str, Any]):
-        """Send ``op`` with the cached token; on AUTH_EXPIRED/AUTH_REQUIRED authenticate once and retry."""
+        """Send ``op`` with the cached token; on AUTH_EXPIRED/AUTH_REQUIRED authenticate once and
+        retry."""
         token = self._current_token()
         try:
             return self._send(op, token, params)
@@ -240,7 +244,8 @@ class ZimbraAdmin:
             return self._send(op, self._renew(token), params)
 
     def _send(self, op: str, token: str | None, params: dict[str, Any]):
-        """Build ``op`` (with zeep, GetQuotaUsage from a template), post it, and return the checked reply (lxml)."""
+        """Build ``op`` (with zeep, GetQuotaUsage from a template), post it, and return the checked
+        reply (lxml)."""
         body, soap_action = _soap.build_fast(
             op, token, {k: v for k, v in params.items() if v is not None}
         )
@@ -284,7 +289,7 @@ class ZimbraAdmin:
     def _secrets(self) -> tuple[str, ...]:
         return tuple(s for s in (self._password, self._token) if s)
 
-    # --- operations ----------------------------------------------------------------------------------------------
+    # --- operations -------------------------------------------------------------------------------
 
     def version_info(self) -> VersionInfo:
         """GetVersionInfo."""
@@ -341,7 +346,8 @@ class ZimbraAdmin:
     def search_accounts(
         self, domain: str, *, attrs: list[str] | None = None, page_size: int = 500
     ) -> Iterator[Account]:
-        """SearchDirectory ``types=accounts`` in a domain, all pages (``page_size=0``: one request for all)."""
+        """SearchDirectory ``types=accounts`` in a domain, all pages (``page_size=0``: one request
+        for all)."""
         for reply in self._search_pages(domain, "accounts", attrs, page_size):
             for account in reply.account or []:
                 yield _named(Account, account)
@@ -354,8 +360,9 @@ class ZimbraAdmin:
         attrs: list[str] | None = None,
         page_size: int = 500,
     ) -> Iterator[DirectoryEntry]:
-        """SearchDirectory over several ``types`` (keys of :data:`DIRECTORY_TYPES`) in a domain, all pages, each page
-        by name; ``page_size=0`` asks for everything at once. An unknown type is a ``ValueError`` naming it."""
+        """SearchDirectory over several ``types`` (keys of :data:`DIRECTORY_TYPES`) in a domain, all
+        pages, each page by name; ``page_size=0`` asks for everything at once. An unknown type is a
+        ``ValueError`` naming it."""
         types = tuple(types)
         unknown = [t for t in types if t not in DIRECTORY_TYPES]
         if unknown or not types:
@@ -401,7 +408,8 @@ class ZimbraAdmin:
                 return
 
     def delete_distribution_list(self, id: str) -> None:
-        """DeleteDistributionList (its aliases go with it); a gone list is ``account.NO_SUCH_DISTRIBUTION_LIST``."""
+        """DeleteDistributionList (its aliases go with it); a gone list is
+        ``account.NO_SUCH_DISTRIBUTION_LIST``."""
         self._invoke("DeleteDistributionList", id=id)
 
     def delete_calendar_resource(self, id: str) -> None:
@@ -460,9 +468,11 @@ class ZimbraAdmin:
         sort_by: str = "totalUsed",
         refresh: bool = True,
     ) -> QuotaUsage:
-        """GetQuotaUsage: one page (``limit=0`` = all). The reply is parsed with lxml directly (hot path).
+        """GetQuotaUsage: one page (``limit=0`` = all). The reply is parsed with lxml directly (hot
+        path).
 
-        ``all_servers`` only has an effect with a ``domain`` (Zimbra then asks every mailbox server).
+        ``all_servers`` only has an effect with a ``domain`` (Zimbra then asks every mailbox
+        server).
         """
         doc = self._call(
             "GetQuotaUsage",
@@ -478,9 +488,11 @@ class ZimbraAdmin:
         return _quota_from_envelope(self.name, doc)
 
     def domain_usage(self, domain: str, *, page_size: int = 0) -> list[MailboxUsage]:
-        """Every mailbox of a domain with used/limit bytes, in as few GetQuotaUsage requests as ``page_size`` allows.
+        """Every mailbox of a domain with used/limit bytes, in as few GetQuotaUsage requests as
+        ``page_size`` allows.
 
-        Pages are sorted by account name so that usage changing between two pages cannot move a mailbox across them.
+        Pages are sorted by account name so that usage changing between two pages cannot move a
+        mailbox across them.
         """
         if page_size <= 0:
             return self.quota_usage(domain).accounts

@@ -1,7 +1,8 @@
-"""The records the Zimbra admin client returns: accounts, domains, directory entries, quota usage, version.
+"""The records the Zimbra admin client returns: accounts, domains, directory entries, quota usage,
+version.
 
-Plain frozen dataclasses with no zeep in them, so code that only handles results (the sync, the tabs) need not import
-zeep. :mod:`puq_bridge.zimbra` re-exports them.
+Plain frozen dataclasses with no zeep in them, so code that only handles results (the sync, the
+tabs) need not import zeep.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ __all__ = [
     "DIRECTORY_TYPES",
 ]
 
-#: SearchDirectory ``types`` → the reply element (``DirectoryEntry.kind``) of each. ``accounts`` leaves out calendar
-#: resources and distribution lists, which keep a domain from being deleted all the same.
+#: SearchDirectory ``types`` → the reply element (``DirectoryEntry.kind``) of each. ``accounts``
+#: leaves out calendar resources and distribution lists, which keep a domain from being deleted all
+#: the same.
 DIRECTORY_TYPES = {
     "accounts": "account",
     "resources": "calresource",
@@ -53,7 +55,8 @@ class MailboxUsage:
 
 @dataclass(frozen=True)
 class Account:
-    """A Zimbra account: name, zimbraId, and the ``<a n=…>`` attributes asked for (multi-valued as lists)."""
+    """A Zimbra account: name, zimbraId, and the ``<a n=…>`` attributes asked for (multi-valued as
+    lists)."""
 
     name: str
     id: str
@@ -62,8 +65,9 @@ class Account:
 
 @dataclass(frozen=True)
 class DirectoryEntry:
-    """One SearchDirectory hit: ``kind`` (``account``, ``calresource``, ``dl`` or ``alias``), name, zimbraId,
-    attributes, and for an alias the name of the account or list it points to (``target``)."""
+    """One SearchDirectory hit: ``kind`` (``account``, ``calresource``, ``dl`` or ``alias``), name,
+    zimbraId, attributes, and for an alias the name of the account or list it points to
+    (``target``)."""
 
     kind: str
     name: str
@@ -85,7 +89,8 @@ class AccountInfo:
 
 @dataclass(frozen=True)
 class Domain:
-    """A Zimbra domain with its attributes (``zimbraDomainStatus``, ``zimbraDomainMaxAccounts``...)."""
+    """A Zimbra domain with its attributes (``zimbraDomainStatus``,
+    ``zimbraDomainMaxAccounts``...)."""
 
     name: str
     id: str

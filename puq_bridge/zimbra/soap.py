@@ -1,8 +1,10 @@
-"""SOAP plumbing of the Zimbra admin client: the cached WSDL, building requests, checking replies, mapping faults.
+"""SOAP plumbing of the Zimbra admin client: the cached WSDL, building requests, checking replies,
+mapping faults.
 
-The WSDL (``wsdl/zimbra-admin.wsdl`` + two XSDs, written for this project) is parsed once per process, on first use,
-from package data; nothing is fetched over the network. Replies are checked with lxml before zeep sees them, so an
-HTML error page, a truncated body or a SOAP fault becomes one clear :mod:`puq_bridge.errors` exception.
+The WSDL (``wsdl/zimbra-admin.wsdl`` + two XSDs, written for this project) is parsed once per
+process, on first use, from package data; nothing is fetched over the network. Replies are checked
+with lxml before zeep sees them, so an HTML error page, a truncated body or a SOAP fault becomes one
+clear :mod:`puq_bridge.errors` exception.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def local(tag: Any) -> str:
     return etree.QName(tag).localname if isinstance(tag, str) else str(tag)
 
 
-# --- zeep.transports never shows secrets -------------------------------------------------------------------------
+# --- zeep.transports never shows secrets ----------------------------------------------------------
 
 _SECRET_PATTERNS = [
     re.compile(r'((?:password|newPassword)\s*=\s*)(["\'])(.*?)\2', re.S),
@@ -55,8 +57,8 @@ def redact(text: str) -> str:
 class RedactingFilter(logging.Filter):
     """Masks secrets in records of ``zeep.transports``, which logs whole envelopes at DEBUG.
 
-    This client posts envelopes itself, so zeep's transport normally logs nothing; the filter is the net for anyone
-    using zeep's transport with the same WSDL in the same process.
+    This client posts envelopes itself, so zeep's transport normally logs nothing; the filter is the
+    net for anyone using zeep's transport with the same WSDL in the same process.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -67,7 +69,7 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-# --- the WSDL, parsed once per process ---------------------------------------------------------------------------
+# --- the WSDL, parsed once per process ------------------------------------------------------------
 
 
 class _Wsdl(NamedTuple):
@@ -90,7 +92,8 @@ def _load() -> _Wsdl:
     from zeep.transports import Transport
 
     class LocalOnly(Transport):
-        """Loads the bundled files only: a schema that points at the network is a packaging bug, not a fetch."""
+        """Loads the bundled files only: a schema that points at the network is a packaging bug, not
+        a fetch."""
 
         def load(self, url):
             if "://" in url and not url.startswith("file://"):
@@ -109,7 +112,8 @@ def _load() -> _Wsdl:
 
 
 def wsdl_loaded() -> bool:
-    """True once :func:`wsdl` has parsed the WSDL in this process (importing the client does not)."""
+    """True once :func:`wsdl` has parsed the WSDL in this process (importing the client does
+    not)."""
     return _wsdl is not None
 
 
@@ -124,7 +128,8 @@ def wsdl() -> _Wsdl:
 
 
 def build(op: str, token: str | None, params: dict[str, Any]) -> tuple[bytes, str]:
-    """The SOAP 1.1 request for ``op`` (with the ``<context>`` header when there is a token) and its SOAPAction."""
+    """The SOAP 1.1 request for ``op`` (with the ``<context>`` header when there is a token) and its
+    SOAPAction."""
     w = wsdl()
     headers = {"context": {"authToken": token, "nosession": {}}} if token else None
     envelope = w.client.create_message(w.service, op, _soapheaders=headers, **params)
@@ -133,20 +138,24 @@ def build(op: str, token: str | None, params: dict[str, Any]) -> tuple[bytes, st
     ).soapaction
 
 
-# --- the hot request without zeep ----------------------------------------------------------------------------------
-# zeep's serializer costs ~0.09 ms per envelope; the sync sends one GetQuotaUsage per domain, so that one request is
-# written from this template instead. tests/test_zimbra.py checks it against zeep's output byte for byte.
+# --- the hot request without zeep -----------------------------------------------------------------
+# zeep's serializer costs ~0.09 ms per envelope; the sync sends one GetQuotaUsage per domain, so
+# that one request is written from this template instead. tests/test_zimbra.py checks it against
+# zeep's output byte for byte.
 
 _ENVELOPE = (
     "<?xml version='1.0' encoding='utf-8'?>\n"
-    f'<soap-env:Envelope xmlns:soap-env="{SOAP11}">{{header}}<soap-env:Body>{{body}}</soap-env:Body>'
+    f'<soap-env:Envelope xmlns:soap-env="{SOAP11}">{{header}}'
+    "<soap-env:Body>{body}</soap-env:Body>"
     "</soap-env:Envelope>"
 )
 _HEADER = (
-    f'<soap-env:Header><ns0:context xmlns:ns0="{ZIMBRA_NS}"><ns0:authToken>{{token}}</ns0:authToken>'
+    f'<soap-env:Header><ns0:context xmlns:ns0="{ZIMBRA_NS}">'
+    "<ns0:authToken>{token}</ns0:authToken>"
     "<ns0:nosession/></ns0:context></soap-env:Header>"
 )
-#: GetQuotaUsageRequest's attributes in schema order, with their Python type (anything else goes through zeep).
+#: GetQuotaUsageRequest's attributes in schema order, with their Python type (anything else goes
+#: through zeep).
 _QUOTA_ATTRS = (
     ("domain", str),
     ("allServers", bool),
@@ -172,7 +181,8 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _attr_value(value: Any, kind: type) -> str | None:
-    """``value`` as zeep writes an attribute of that type, or ``None`` when only zeep should handle it."""
+    """``value`` as zeep writes an attribute of that type, or ``None`` when only zeep should handle
+    it."""
     if kind is bool:
         return ("true" if value else "false") if isinstance(value, bool) else None
     if kind is int:
@@ -183,8 +193,9 @@ def _attr_value(value: Any, kind: type) -> str | None:
 
 
 def quota_usage_request(token: str | None, params: dict[str, Any]) -> bytes | None:
-    """GetQuotaUsageRequest as zeep would serialise it (``None`` params left out), or ``None`` when a value is of a
-    kind the template does not cover (zeep then builds it, and raises what it raises)."""
+    """GetQuotaUsageRequest as zeep would serialise it (``None`` params left out), or ``None`` when
+    a value is of a kind the template does not cover (zeep then builds it, and raises what it
+    raises)."""
     if not params.keys() <= {name for name, _ in _QUOTA_ATTRS}:
         return None
     attrs = []
@@ -205,7 +216,8 @@ def quota_usage_request(token: str | None, params: dict[str, Any]) -> bytes | No
 
 
 def build_fast(op: str, token: str | None, params: dict[str, Any]) -> tuple[bytes, str]:
-    """:func:`build`, from the template for GetQuotaUsage when it covers the values, through zeep otherwise."""
+    """:func:`build`, from the template for GetQuotaUsage when it covers the values, through zeep
+    otherwise."""
     if op == "GetQuotaUsage":
         body = quota_usage_request(token, params)
         if body is not None:
@@ -214,7 +226,8 @@ def build_fast(op: str, token: str | None, params: dict[str, Any]) -> tuple[byte
 
 
 def deserialize(server: str, op: str, doc: etree._Element) -> Any:
-    """Read a checked reply envelope with zeep (strict=False: any child order, extra elements ignored)."""
+    """Read a checked reply envelope with zeep (strict=False: any child order, extra elements
+    ignored)."""
     if doc.tag != f"{{{SOAP11}}}Envelope":
         raise ZimbraProtocolError(
             server, op, "the server answered in SOAP 1.2 to a SOAP 1.1 request"
@@ -227,7 +240,7 @@ def deserialize(server: str, op: str, doc: etree._Element) -> Any:
         ) from err
 
 
-# --- checking a reply --------------------------------------------------------------------------------------------
+# --- checking a reply -----------------------------------------------------------------------------
 
 _parsers = threading.local()
 
@@ -285,7 +298,8 @@ def read_envelope(
 def fault(
     server: str, op: str, element: etree._Element, secrets: Iterable[str] = ()
 ) -> ZimbraError:
-    """The exception for a ``<soap:Fault>`` of either SOAP version (code from ``Detail/Error/Code``)."""
+    """The exception for a ``<soap:Fault>`` of either SOAP version (code from
+    ``Detail/Error/Code``)."""
     code = element.findtext(f".//{{{ZIMBRA_NS}}}Error/{{{ZIMBRA_NS}}}Code")
     if not code:
         code = (
@@ -298,7 +312,8 @@ def fault(
         or element.findtext(f"{{{SOAP12}}}Reason/{{{SOAP12}}}Text")
         or ""
     )
-    # Mask before folding white space: a password with a tab or a double space would no longer match afterwards.
+    # Mask before folding white space: a password with a tab or a double space would no longer match
+    # afterwards.
     message = " ".join(mask_secrets(message, secrets).split())
     if len(message) > _MAX_MESSAGE:
         message = message[:_MAX_MESSAGE] + "…"

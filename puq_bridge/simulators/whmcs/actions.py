@@ -1,7 +1,9 @@
-"""The API actions of :class:`~puq_bridge.simulators.whmcs.FakeWhmcs`: one function per action, WHMCS's shapes.
+"""The API actions of :class:`~puq_bridge.simulators.whmcs.app.FakeWhmcs`: one function per action,
+WHMCS's shapes.
 
-Each action takes the simulator and the request's parameters (strings, as PHP sees them) and returns the reply
-dictionary, or raises :class:`ApiError` with WHMCS's own message (sent as ``{"result": "error"}`` with HTTP 200).
+Each action takes the simulator and the request's parameters (strings, as PHP sees them) and returns
+the reply dictionary, or raises :class:`ApiError` with WHMCS's own message (sent as
+``{"result": "error"}`` with HTTP 200).
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ PERMISSIONS = (
     "orders",
 )
 
-#: The activated payment gateways of a new simulator (those the sample data uses): module name -> display name.
+#: The activated payment gateways of a new simulator (those the sample data uses): module name ->
+#: display name.
 PAYMENT_METHODS = {"banktransfer": "Bank Transfer", "paypal": "PayPal", "stripe": "Credit Card"}
 
 #: UpdateClientProduct parameter -> GetClientsProducts row key.
@@ -145,7 +148,8 @@ def service_row(
 
 
 def assign_server(sim: "FakeWhmcs", row: dict[str, Any], server_id: int | None) -> None:
-    """Point a service row at a server, filling the denormalised server columns like WHMCS's join does."""
+    """Point a service row at a server, filling the denormalised server columns like WHMCS's join
+    does."""
     server = sim.servers.get(server_id) if server_id else None
     row["serverid"] = str(server["id"]) if server else "0"
     row["servername"] = server["name"] if server else ""
@@ -165,7 +169,7 @@ def dispatch(sim: "FakeWhmcs", action: str, params: dict[str, str]) -> dict[str,
         return func(sim, params)
 
 
-# --- helpers -----------------------------------------------------------------------------------------------------
+# --- helpers --------------------------------------------------------------------------------------
 
 
 def _int(params: dict[str, str], key: str, default: int = 0) -> int:
@@ -223,7 +227,7 @@ def _now() -> str:
     return dt.datetime.now().strftime("%Y-%m-%d %H:%M:%S")
 
 
-# --- services ----------------------------------------------------------------------------------------------------
+# --- services -------------------------------------------------------------------------------------
 
 
 def get_clients_products(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
@@ -252,7 +256,8 @@ def get_clients_products(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
 
 
 def update_client_product(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
-    """UpdateClientProduct; like real WHMCS, empty values (``""``, ``"0"``) are skipped: ``diskusage=0`` is ignored."""
+    """UpdateClientProduct; like real WHMCS, empty values (``""``, ``"0"``) are skipped:
+    ``diskusage=0`` is ignored."""
     row = _service(sim, p)
     for param, key in UPDATABLE.items():
         value = p.get(param, "")
@@ -332,7 +337,7 @@ def get_cancelled_packages(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any
     }
 
 
-# --- clients, products, servers ----------------------------------------------------------------------------------
+# --- clients, products, servers -------------------------------------------------------------------
 
 
 def get_clients_details(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
@@ -393,7 +398,8 @@ def get_products(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
 
 
 def get_servers(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
-    """GetServers (real ints and bools; never credentials), optionally only the server of ``serviceId``."""
+    """GetServers (real ints and bools; never credentials), optionally only the server of
+    ``serviceId``."""
     wanted = None
     if p.get("serviceId"):
         row = sim.services.get(_int(p, "serviceId"))
@@ -422,7 +428,8 @@ def get_servers(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
 
 
 def get_payment_methods(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
-    """GetPaymentMethods: the activated gateways (``sim.payment_methods``) as ``{module, displayname}`` rows."""
+    """GetPaymentMethods: the activated gateways (``sim.payment_methods``) as
+    ``{module, displayname}`` rows."""
     rows = [{"module": module, "displayname": name} for module, name in sim.payment_methods.items()]
     return {
         "result": "success",
@@ -431,7 +438,7 @@ def get_payment_methods(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
     }
 
 
-# --- users -------------------------------------------------------------------------------------------------------
+# --- users ----------------------------------------------------------------------------------------
 
 
 def add_user(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:

@@ -1,12 +1,16 @@
-"""``FakeWhmcs``: a stateful, in-memory WHMCS external API (``/includes/api.php``) speaking the real wire format.
+"""``FakeWhmcs``: a stateful, in-memory WHMCS external API (``/includes/api.php``) speaking the real
+wire format.
 
-State is kept in WHMCS's own shapes (string values as the database returns them: ``"diskusage": "118"``). The
-server side checks credentials, the IP allow-list and the access key like WHMCS does (HTTP 403 with WHMCS's
-messages), answers unknown actions with ``Command Not Found``, treats action names case-insensitively and answers
-a non-JSON body when ``responsetype`` is not ``json``. The actions themselves live in :mod:`.whmcs_actions`.
+State is kept in WHMCS's own shapes (string values as the database returns them:
+``"diskusage": "118"``). The server side checks credentials, the IP allow-list and the access key
+like WHMCS does (HTTP 403 with WHMCS's messages), answers unknown actions with
+``Command Not Found``, treats action names case-insensitively and answers a non-JSON body when
+``responsetype`` is not ``json``. The actions themselves live in
+:mod:`puq_bridge.simulators.whmcs.actions`.
 
-Fault injection (``inject``) makes the next matching requests fail the way real deployments do: a 500, a proxy's
-HTML error page, a truncated body, a hang, a dropped connection (only under ``BackgroundServer``) or a 403.
+Fault injection (``inject``) makes the next matching requests fail the way real deployments do: a
+500, a proxy's HTML error page, a truncated body, a hang, a dropped connection (only under
+``BackgroundServer``) or a 403.
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ MASK = "********"
 FAULT_KINDS = ("http500", "html", "malformed", "hang", "drop", "auth")
 
 _HTML_PAGE = (
-    "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway"
+    "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
+    "<body><center><h1>502 Bad Gateway"
     "</h1></center><hr><center>nginx</center></body></html>"
 )
 
@@ -53,10 +58,11 @@ class FakeWhmcs:
         access_key: the ``$api_access_key``; a matching ``accesskey`` bypasses the IP allow-list.
         allowed_ips: the API IP allow-list (``None`` = no restriction).
 
-    Attributes besides the documented state: ``allowed_actions`` (``None`` or a set of lowercase action names the
-    credential's API role allows), ``payment_methods`` (the activated gateways GetPaymentMethods lists: module name
-    -> display name; ``add_service`` adds the service's gateway), ``hang_seconds``, ``invites``,
-    ``cancel_requests``, ``sent_emails``, ``sso_tokens``, ``module_calls``, ``module_hook``.
+    Attributes besides the documented state: ``allowed_actions`` (``None`` or a set of lowercase
+    action names the credential's API role allows), ``payment_methods`` (the activated gateways
+    GetPaymentMethods lists: module name -> display name; ``add_service`` adds the service's
+    gateway), ``hang_seconds``, ``invites``, ``cancel_requests``, ``sent_emails``, ``sso_tokens``,
+    ``module_calls``, ``module_hook``.
     """
 
     def __init__(
@@ -96,7 +102,7 @@ class FakeWhmcs:
     def __repr__(self) -> str:
         return f"FakeWhmcs(identifier={self.identifier!r}, services={len(self.services)})"
 
-    # --- state --------------------------------------------------------------------------------------------------
+    # --- state ------------------------------------------------------------------------------------
 
     def next_id(self, table: str) -> int:
         """The next auto-increment id of ``table``."""
@@ -190,7 +196,8 @@ class FakeWhmcs:
         disk_limit: int = 0,
         custom_fields: dict[str, Any] | None = None,
     ) -> int:
-        """Add a service; ``sim.services[id]`` is its row as GetClientsProducts returns it. Returns its id."""
+        """Add a service; ``sim.services[id]`` is its row as GetClientsProducts returns it. Returns
+        its id."""
         with self.lock:
             if client_id not in self.clients or product_id not in self.products:
                 raise KeyError(f"no client {client_id} or product {product_id}")
@@ -247,10 +254,11 @@ class FakeWhmcs:
         permissions: Iterable[str] = (),
         password: str = "",
     ) -> int:
-        """Add a user, optionally associated with a client (as owner, or with ``permissions``); returns its id.
+        """Add a user, optionally associated with a client (as owner, or with ``permissions``);
+        returns its id.
 
-        A user with that e-mail address already exists (every client's owner does, see :meth:`add_client`): it is
-        associated with ``client_id`` instead, and its id returned.
+        A user with that e-mail address already exists (every client's owner does, see
+        :meth:`add_client`): it is associated with ``client_id`` instead, and its id returned.
         """
         with self.lock:
             existing = self.user_by_email(email)
@@ -273,7 +281,7 @@ class FakeWhmcs:
         """The user row with that e-mail address (case-insensitive), or ``None``."""
         return next((u for u in self.users.values() if u["email"].lower() == email.lower()), None)
 
-    # --- faults and introspection ----------------------------------------------------------------------------------
+    # --- faults and introspection -----------------------------------------------------------------
 
     def inject(self, kind: str, *, on: str | None = None, times: int = 1) -> None:
         """Make the next ``times`` requests for action ``on`` (``None`` = any) fail as ``kind``."""
@@ -299,7 +307,7 @@ class FakeWhmcs:
                     return fault.kind
         return None
 
-    # --- HTTP ---------------------------------------------------------------------------------------------------
+    # --- HTTP -------------------------------------------------------------------------------------
 
     def wsgi_app(self, environ, start_response):
         """The WSGI entry point (for ``BackgroundServer`` and the demo)."""

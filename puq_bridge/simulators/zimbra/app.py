@@ -1,11 +1,12 @@
 """``FakeZimbra``: a stateful, in-memory Zimbra admin SOAP endpoint speaking the real wire format.
 
-Accounts, domains and classes of service persist across calls; GetQuotaUsage reports each mailbox's used bytes and
-its effective quota (the account's ``zimbraMailQuota``, else its COS's, capped by the domain's
-``zimbraMailDomainQuota``; 0 = unlimited). Tokens expire after ``token_lifetime_ms``. Faults are HTTP 500 SOAP faults
-with the real codes and messages, in the request's SOAP version (1.1 or 1.2). Parameters are accepted as attributes
-or child elements. Not modelled: several mailbox servers (every account lives on ``host``), sessions, BatchRequest,
-the JSON protocol, LDAP queries in SearchDirectory (the ``query`` is ignored).
+Accounts, domains and classes of service persist across calls; GetQuotaUsage reports each mailbox's
+used bytes and its effective quota (the account's ``zimbraMailQuota``, else its COS's, capped by the
+domain's ``zimbraMailDomainQuota``; 0 = unlimited). Tokens expire after ``token_lifetime_ms``.
+Faults are HTTP 500 SOAP faults with the real codes and messages, in the request's SOAP version (1.1
+or 1.2). Parameters are accepted as attributes or child elements. Not modelled: several mailbox
+servers (every account lives on ``host``), sessions, BatchRequest, the JSON protocol, LDAP queries
+in SearchDirectory (the ``query`` is ignored).
 """
 
 from __future__ import annotations
@@ -43,25 +44,30 @@ __all__ = ["FakeZimbra", "populate", "quota_usage_envelope"]
 INJECTIONS = frozenset({"http500", "html", "malformed", "hang", "drop", "expire"})
 AUTH_ORDERS = frozenset({"lifetime-first", "token-first"})
 _HTML_502 = (
-    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1>"
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n"
+    b"<body>\r\n<center><h1>502 Bad Gateway</h1>"
     b"</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
 )
 
 
 class FakeZimbra(Operations, Directory):
-    """A fake Zimbra admin server (``POST /service/admin/soap``), thread-safe, for tests, the demo and dry runs.
+    """A fake Zimbra admin server (``POST /service/admin/soap``), thread-safe, for tests, the demo
+    and dry runs.
 
     Args:
         admin_user, password: the one admin account that may authenticate.
         host: the server's name (``zimbraMailHost``, URLs, GetVersionInfo).
         token_lifetime_ms: lifetime of issued tokens, in milliseconds like Zimbra.
-        version: e.g. ``"10.0.8_GA"``; from 10 on, an unknown admin gets PERM_DENIED (older: AUTH_FAILED).
-        auth_order: ``"lifetime-first"`` (current source) or ``"token-first"`` (ZCS 7/8 captures) in AuthResponse.
+        version: e.g. ``"10.0.8_GA"``; from 10 on, an unknown admin gets PERM_DENIED (older:
+            AUTH_FAILED).
+        auth_order: ``"lifetime-first"`` (current source) or ``"token-first"`` (ZCS 7/8 captures) in
+            AuthResponse.
         auth_extra: add ``<a n="zimbraIsDomainAdminAccount">false</a>`` to AuthResponse, like ZCS 7.
 
-    State: ``domains`` / ``accounts`` / ``coses`` / ``lists`` / ``resources`` map a name to a dict with ``id``,
-    ``attrs`` (and for accounts ``used`` bytes and ``mbxid``, for lists ``members``); ``aliases`` map an alias to
-    ``id``, ``target`` (the account or list name) and ``type``. ``requests`` lists ``{"op": "GetQuotaUsage", "attrs": {...}}`` without secrets.
+    State: ``domains`` / ``accounts`` / ``coses`` / ``lists`` / ``resources`` map a name to a dict
+    with ``id``, ``attrs`` (and for accounts ``used`` bytes and ``mbxid``, for lists ``members``);
+    ``aliases`` map an alias to ``id``, ``target`` (the account or list name) and ``type``.
+    ``requests`` lists ``{"op": "GetQuotaUsage", "attrs": {...}}`` without secrets.
     """
 
     def __init__(
@@ -101,7 +107,7 @@ class FakeZimbra(Operations, Directory):
         self.lock = threading.RLock()
         self.add_cos("default", {"zimbraMailQuota": "0", "zimbraPasswordMinLength": "6"})
 
-    # --- state helpers -------------------------------------------------------------------------------------------
+    # --- state helpers ----------------------------------------------------------------------------
 
     def _new_id(self) -> str:
         """A zimbraId (a random UUID; not from os.urandom, which is slow for 20,000 accounts)."""
@@ -150,7 +156,8 @@ class FakeZimbra(Operations, Directory):
         status: str = "active",
         attrs: dict | None = None,
     ) -> str:
-        """Add a mailbox in an existing domain (``quota`` bytes, 0 = inherit the COS's); returns its id."""
+        """Add a mailbox in an existing domain (``quota`` bytes, 0 = inherit the COS's); returns its
+        id."""
         with self.lock:
             local_part, _, domain = name.rpartition("@")
             if domain not in self.domains:
@@ -190,7 +197,8 @@ class FakeZimbra(Operations, Directory):
                 self._tokens[token] = 0.0
 
     def forget_tokens(self) -> None:
-        """Forget every issued token (the next call with one gets ``service.AUTH_REQUIRED``, as for a bad token)."""
+        """Forget every issued token (the next call with one gets ``service.AUTH_REQUIRED``, as for
+        a bad token)."""
         with self.lock:
             self._tokens.clear()
 
@@ -200,11 +208,13 @@ class FakeZimbra(Operations, Directory):
             return sum(1 for r in self.requests if r["op"] == op)
 
     def inject(self, kind: str, *, on: str | None = None, times: int = 1) -> None:
-        """Misbehave on the next ``times`` requests of op ``on`` (``None``: any; ``expire`` skips Auth).
+        """Misbehave on the next ``times`` requests of op ``on`` (``None``: any; ``expire`` skips
+        Auth).
 
-        Kinds: ``http500`` (plain 500), ``html`` (a proxy's 502 page), ``malformed`` (a truncated reply),
-        ``hang`` (sleep ``hang_seconds`` first), ``drop`` (close without reply; BackgroundServer only),
-        ``expire`` (the request's token expires first: ``service.AUTH_EXPIRED``).
+        Kinds: ``http500`` (plain 500), ``html`` (a proxy's 502 page), ``malformed`` (a truncated
+        reply), ``hang`` (sleep ``hang_seconds`` first), ``drop`` (close without reply;
+        BackgroundServer only), ``expire`` (the request's token expires first:
+        ``service.AUTH_EXPIRED``).
         """
         if kind not in INJECTIONS:
             raise ValueError(f"unknown injection {kind!r}; known: {', '.join(sorted(INJECTIONS))}")
@@ -222,7 +232,7 @@ class FakeZimbra(Operations, Directory):
                     return kind
         return None
 
-    # --- tokens --------------------------------------------------------------------------------------------------
+    # --- tokens -----------------------------------------------------------------------------------
 
     def _issue_token(self) -> str:
         expires_ms = int(time.time() * 1000) + self.token_lifetime_ms
@@ -251,14 +261,15 @@ class FakeZimbra(Operations, Directory):
 
     OPS = {**Operations.OPS, **Directory.DIRECTORY_OPS}
 
-    # --- HTTP ----------------------------------------------------------------------------------------------------
+    # --- HTTP -------------------------------------------------------------------------------------
 
     def wsgi_app(self, environ, start_response):
         """WSGI entry point (for BackgroundServer and the demo)."""
         return self.handler(Request(environ))(environ, start_response)
 
     def handler(self, request: Request) -> Response:
-        """Answer one HTTP request (also usable with pytest-httpserver's ``respond_with_handler``)."""
+        """Answer one HTTP request (also usable with pytest-httpserver's
+        ``respond_with_handler``)."""
         if not request.path.startswith("/service/admin/soap"):
             return Response("not found", status=404, content_type="text/plain")
         if request.method != "POST":
@@ -357,7 +368,8 @@ def _split(doc) -> tuple[etree._Element | None, str | None]:
 
 
 def populate(sim: FakeZimbra, domain: str, count: int, *, seed: int = 0) -> None:
-    """Add ``domain`` (if missing) and ``count`` deterministic mailboxes with mixed quotas (0 = unlimited)."""
+    """Add ``domain`` (if missing) and ``count`` deterministic mailboxes with mixed quotas (0 =
+    unlimited)."""
     if domain not in sim.domains:
         sim.add_domain(domain)
     for name, _id, used, limit in sample_rows(count, domain=domain, seed=seed):

@@ -1,10 +1,12 @@
 """Distribution lists, calendar resources and aliases of the fake Zimbra (a mixin of
-:class:`~puq_bridge.simulators.zimbra.FakeZimbra`), and the directory search over every kind of entry.
+:class:`~puq_bridge.simulators.zimbra.app.FakeZimbra`), and the directory search over every kind of
+entry.
 
-Like the real server, SearchDirectory returns each kind as its own element (``<account>``, ``<calresource>``,
-``<dl>``, ``<alias>``) sorted by name across kinds, ``types="accounts"`` leaves calendar resources and lists out, and
-DeleteDomain refuses while any entry of the domain remains. Deleting an account or a list takes its aliases with it
-and drops the account from every list. Not modelled: dynamic groups, list owners and rights, nested-list checks.
+Like the real server, SearchDirectory returns each kind as its own element (``<account>``,
+``<calresource>``, ``<dl>``, ``<alias>``) sorted by name across kinds, ``types="accounts"`` leaves
+calendar resources and lists out, and DeleteDomain refuses while any entry of the domain remains.
+Deleting an account or a list takes its aliases with it and drops the account from every list. Not
+modelled: dynamic groups, list owners and rights, nested-list checks.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ RESOURCE_TYPES = ("Location", "Equipment")
 class Directory:
     """State helpers and admin operations for distribution lists, calendar resources and aliases."""
 
-    # --- state helpers -------------------------------------------------------------------------------------------
+    # --- state helpers ----------------------------------------------------------------------------
 
     def _check_new_name(self, name: str) -> str:
-        """The domain of a new entry's ``name``; ``ValueError`` when the domain is missing or the name is taken."""
+        """The domain of a new entry's ``name``; ``ValueError`` when the domain is missing or the
+        name is taken."""
         domain = name.rpartition("@")[2]
         if "@" not in name or domain not in self.domains:
             raise ValueError(f"no such domain: {domain or name}")
@@ -36,7 +39,8 @@ class Directory:
         return domain
 
     def _entry_kind(self, name: str) -> str | None:
-        """Which kind of entry holds ``name`` (``account``, ``calresource``, ``dl``, ``alias``), if any."""
+        """Which kind of entry holds ``name`` (``account``, ``calresource``, ``dl``, ``alias``), if
+        any."""
         for kind, table in (
             ("account", self.accounts),
             ("calresource", self.resources),
@@ -48,7 +52,8 @@ class Directory:
         return None
 
     def add_distribution_list(self, name: str, members=(), attrs: dict | None = None) -> str:
-        """Add a distribution list in an existing domain with ``members`` (any addresses); returns its id."""
+        """Add a distribution list in an existing domain with ``members`` (any addresses); returns
+        its id."""
         with self.lock:
             self._check_new_name(name)
             list_id = self._new_id()
@@ -74,7 +79,8 @@ class Directory:
         resource_type: str = "Location",
         attrs: dict | None = None,
     ) -> str:
-        """Add a calendar resource (a room or a piece of equipment) in an existing domain; returns its id."""
+        """Add a calendar resource (a room or a piece of equipment) in an existing domain; returns
+        its id."""
         if resource_type not in RESOURCE_TYPES:
             raise ValueError(
                 f"resource_type must be one of {', '.join(RESOURCE_TYPES)}, not {resource_type!r}"
@@ -99,7 +105,8 @@ class Directory:
             return resource_id
 
     def add_alias(self, name: str, target: str) -> str:
-        """Add alias ``name`` of an account or a distribution list (which may be in another domain); returns its id."""
+        """Add alias ``name`` of an account or a distribution list (which may be in another domain);
+        returns its id."""
         with self.lock:
             kind = self._entry_kind(target)
             if kind not in ("account", "dl"):
@@ -122,7 +129,8 @@ class Directory:
                 entry["members"].remove(name)
 
     def _domain_entries(self, domain: str | None, kinds) -> list[tuple[str, str]]:
-        """``(name, kind)`` of the entries of those kinds in ``domain`` (every domain when ``None``), by name."""
+        """``(name, kind)`` of the entries of those kinds in ``domain`` (every domain when
+        ``None``), by name."""
         suffix = "@" + domain if domain else ""
         tables = {
             "account": self.accounts,
@@ -180,10 +188,11 @@ class Directory:
     def _find(self, table: dict, entry_id: str) -> str | None:
         return next((name for name, entry in table.items() if entry["id"] == entry_id), None)
 
-    # --- operations ----------------------------------------------------------------------------------------------
+    # --- operations -------------------------------------------------------------------------------
 
     def op_delete_list(self, body):
-        """DeleteDistributionListRequest by id: the list, its aliases and its membership in other lists."""
+        """DeleteDistributionListRequest by id: the list, its aliases and its membership in other
+        lists."""
         list_id = param(body, "id") or ""
         name = self._find(self.lists, list_id)
         if name is None:

@@ -1,7 +1,9 @@
-"""The admin operations of the fake Zimbra (a mixin of :class:`~puq_bridge.simulators.zimbra.FakeZimbra`).
+"""The admin operations of the fake Zimbra (a mixin of
+:class:`~puq_bridge.simulators.zimbra.app.FakeZimbra`).
 
-Every handler takes the request element and returns the reply element (or serialized bytes), or raises
-:class:`SimFault` with the code and message the real server uses. Handlers run under the simulator's lock.
+Every handler takes the request element and returns the reply element (or serialized bytes), or
+raises :class:`SimFault` with the code and message the real server uses. Handlers run under the
+simulator's lock.
 """
 
 from __future__ import annotations
@@ -75,7 +77,8 @@ def _check_attrs(items: list[tuple[str, str]]) -> None:
 
 
 def _apply(attrs: dict, items: list[tuple[str, str]]) -> None:
-    """Set attributes; a repeated name becomes multi-valued, an empty value removes the attribute."""
+    """Set attributes; a repeated name becomes multi-valued, an empty value removes the
+    attribute."""
     fresh: dict[str, list[str]] = {}
     for name, value in items:
         fresh.setdefault(name, []).append(value)
@@ -88,9 +91,10 @@ def _apply(attrs: dict, items: list[tuple[str, str]]) -> None:
 
 
 class Operations:
-    """GetQuotaUsage, accounts, domains, COS, mailboxes and version info over the simulator's state."""
+    """GetQuotaUsage, accounts, domains, COS, mailboxes and version info over the simulator's
+    state."""
 
-    # --- lookups -------------------------------------------------------------------------------------------------
+    # --- lookups ----------------------------------------------------------------------------------
 
     def _account(self, by: str, value: str) -> tuple[str, dict]:
         if by == "name" and value in self.accounts:
@@ -131,7 +135,8 @@ class Operations:
         return "default", self.coses["default"]
 
     def effective_quota(self, name: str, account: dict) -> int:
-        """The quota GetQuotaUsage reports: account's, else its COS's, capped by the domain's; 0 = unlimited."""
+        """The quota GetQuotaUsage reports: account's, else its COS's, capped by the domain's; 0 =
+        unlimited."""
         quota = account["attrs"].get("zimbraMailQuota")
         if quota is None:
             quota = self._cos_of(name, account)[1]["attrs"].get("zimbraMailQuota", "0")
@@ -161,10 +166,11 @@ class Operations:
         if len(password) < minimum:
             raise SimFault("account.INVALID_PASSWORD", "invalid password: too short")
 
-    # --- operations ----------------------------------------------------------------------------------------------
+    # --- operations -------------------------------------------------------------------------------
 
     def op_auth(self, body):
-        """AuthRequest (name/password as attributes or ``<account>``/``<password>``): a token and its lifetime in ms."""
+        """AuthRequest (name/password as attributes or ``<account>``/``<password>``): a token and
+        its lifetime in ms."""
         by_account = selector(body, "account")
         name = by_account[1] if by_account else param(body, "name")
         if not name:
@@ -202,7 +208,8 @@ class Operations:
         )
 
     def op_get_account(self, body):
-        """GetAccountRequest: the account's attributes, with ``applyCos`` (default) its COS's and effective quota."""
+        """GetAccountRequest: the account's attributes, with ``applyCos`` (default) its COS's and
+        effective quota."""
         name, account = self._account_sel(body)
         attrs = dict(account["attrs"])
         if flag(param(body, "applyCos"), True):
@@ -230,7 +237,8 @@ class Operations:
         )
 
     def op_create_account(self, body):
-        """CreateAccountRequest: checks domain, duplicates, zimbraDomainMaxAccounts, password length."""
+        """CreateAccountRequest: checks domain, duplicates, zimbraDomainMaxAccounts, password
+        length."""
         name = (param(body, "name") or "").strip().lower()
         domain = name.rpartition("@")[2]
         if "@" not in name or domain not in self.domains:
@@ -301,7 +309,8 @@ class Operations:
         )
 
     def op_search(self, body):
-        """SearchDirectoryRequest (``query`` ignored): domain, types (comma list), limit (0 = all), offset, attrs."""
+        """SearchDirectoryRequest (``query`` ignored): domain, types (comma list), limit (0 = all),
+        offset, attrs."""
         domain = param(body, "domain")
         if domain:
             self._domain("name", domain)
@@ -370,7 +379,8 @@ class Operations:
         return E("ModifyDomainResponse", None, self._named("domain", name, domain))
 
     def op_delete_domain(self, body):
-        """DeleteDomainRequest by id; DOMAIN_NOT_EMPTY while accounts, resources, lists or aliases remain."""
+        """DeleteDomainRequest by id; DOMAIN_NOT_EMPTY while accounts, resources, lists or aliases
+        remain."""
         name, _ = self._domain("id", param(body, "id") or "")
         remaining = [
             n for n, _ in self._domain_entries(name, ("account", "calresource", "dl", "alias"))
@@ -399,7 +409,8 @@ class Operations:
         return E("GetCosResponse", None, element)
 
     def op_quota_usage(self, body):
-        """GetQuotaUsageRequest: domain, limit (0 = all), offset, sortBy, sortAscending; more/searchTotal."""
+        """GetQuotaUsageRequest: domain, limit (0 = all), offset, sortBy, sortAscending;
+        more/searchTotal."""
         domain = param(body, "domain")
         sort_by = param(body, "sortBy") or "totalUsed"
         if sort_by not in QUOTA_SORTS:

@@ -1,7 +1,9 @@
-"""The wire format of the fake Zimbra: reading requests, writing envelopes and faults in SOAP 1.1 and 1.2.
+"""The wire format of the fake Zimbra: reading requests, writing envelopes and faults in SOAP 1.1
+and 1.2.
 
-Shapes follow the real server (see the project's Zimbra reference): replies in the request's SOAP version,
-``Content-Type: text/xml; charset=utf-8``, faults with HTTP 500 and the Zimbra code in ``Detail/Error/Code``.
+Shapes follow the real server (see the project's Zimbra reference): replies in the request's SOAP
+version, ``Content-Type: text/xml; charset=utf-8``, faults with HTTP 500 and the Zimbra code in
+``Detail/Error/Code``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ SECRET_PARAMS = frozenset({"password", "newPassword", "authToken", "preauth"})
 
 
 class SimFault(Exception):
-    """A Zimbra fault to answer with: code, message, and whether the client (Sender) or server is to blame."""
+    """A Zimbra fault to answer with: code, message, and whether the client (Sender) or server is to
+    blame."""
 
     def __init__(self, code: str, message: str, sender: bool = True):
         super().__init__(f"{code}: {message}")
@@ -35,7 +38,8 @@ def local(tag) -> str:
 
 
 def param(element, name: str) -> str | None:
-    """A request parameter given as an attribute or as a child element of the same name (both are accepted)."""
+    """A request parameter given as an attribute or as a child element of the same name (both are
+    accepted)."""
     value = element.get(name)
     if value is not None:
         return value
@@ -89,7 +93,8 @@ def E(tag: str, attrib: dict | None = None, *children, text: str | None = None):
 
 
 def a_elements(attrs: dict, only: Iterable[str] | None = None) -> list:
-    """``<a n=…>`` children for a name → value (or list of values) mapping, optionally only some names."""
+    """``<a n=…>`` children for a name → value (or list of values) mapping, optionally only some
+    names."""
     wanted = set(only) if only else None
     out = []
     for name, value in attrs.items():
@@ -101,14 +106,16 @@ def a_elements(attrs: dict, only: Iterable[str] | None = None) -> list:
 
 
 def envelope(soap_ns: str, body: bytes, change: int | None = None) -> bytes:
-    """A reply envelope in ``soap_ns`` around ``body`` (serialized XML), with the ``<context>`` header."""
+    """A reply envelope in ``soap_ns`` around ``body`` (serialized XML), with the ``<context>``
+    header."""
     header = (
         f'<context xmlns="{ZIMBRA_NS}"><change token="{change}"/></context>'
         if change
         else f'<context xmlns="{ZIMBRA_NS}"/>'
     )
     return (
-        f'<soap:Envelope xmlns:soap="{soap_ns}"><soap:Header>{header}</soap:Header><soap:Body>'.encode()
+        f'<soap:Envelope xmlns:soap="{soap_ns}"><soap:Header>{header}</soap:Header>'
+        "<soap:Body>".encode()
         + body
         + b"</soap:Body></soap:Envelope>"
     )
@@ -116,23 +123,28 @@ def envelope(soap_ns: str, body: bytes, change: int | None = None) -> bytes:
 
 def fault_body(soap_ns: str, fault: SimFault, trace: str) -> bytes:
     """The ``<soap:Fault>`` of a Zimbra error, in the shape of the given SOAP version."""
-    error = f'<Error xmlns="{ZIMBRA_NS}"><Code>{escape(fault.code)}</Code><Trace>{escape(trace)}</Trace></Error>'
+    error = (
+        f'<Error xmlns="{ZIMBRA_NS}"><Code>{escape(fault.code)}</Code>'
+        f"<Trace>{escape(trace)}</Trace></Error>"
+    )
     if soap_ns == SOAP12:
         value = "soap:Sender" if fault.sender else "soap:Receiver"
         return (
             f"<soap:Fault><soap:Code><soap:Value>{value}</soap:Value></soap:Code><soap:Reason>"
-            f"<soap:Text>{escape(fault.message)}</soap:Text></soap:Reason><soap:Detail>{error}</soap:Detail>"
-            f"</soap:Fault>"
+            f"<soap:Text>{escape(fault.message)}</soap:Text></soap:Reason><soap:Detail>"
+            f"{error}</soap:Detail></soap:Fault>"
         ).encode()
     value = "soap:Client" if fault.sender else "soap:Server"
     return (
-        f"<soap:Fault><faultcode>{value}</faultcode><faultstring>{escape(fault.message)}</faultstring>"
+        f"<soap:Fault><faultcode>{value}</faultcode><faultstring>"
+        f"{escape(fault.message)}</faultstring>"
         f"<detail>{error}</detail></soap:Fault>"
     ).encode()
 
 
 def quota_rows_xml(rows: Iterable[tuple[str, str, int, int]], more: bool, total: int) -> bytes:
-    """A GetQuotaUsageResponse from ``(name, id, used, limit)`` rows, built by string joins (tens of thousands)."""
+    """A GetQuotaUsageResponse from ``(name, id, used, limit)`` rows, built by string joins (tens of
+    thousands)."""
     lines = [
         f'<account limit="{limit}" id="{id}" name={quoteattr(name)} used="{used}"/>'
         for name, id, used, limit in rows
@@ -147,7 +159,8 @@ LIMITS = (0, 524_288_000, 1_073_741_824, 2_147_483_648, 5_368_709_120, 10_737_41
 def sample_rows(
     count: int, *, domain: str = "example.com", seed: int = 0
 ) -> list[tuple[str, str, int, int]]:
-    """``count`` deterministic mailboxes ``(name, id, used, limit)``: mixed quotas including unlimited (0)."""
+    """``count`` deterministic mailboxes ``(name, id, used, limit)``: mixed quotas including
+    unlimited (0)."""
     rng = random.Random(seed)
     rows = []
     for i in range(count):
@@ -167,6 +180,7 @@ def sample_rows(
 def quota_usage_envelope(
     count: int, *, soap_ns: str = SOAP11, domain: str = "example.com", seed: int = 0
 ) -> bytes:
-    """A whole GetQuotaUsage reply envelope of ``count`` mailboxes (for benchmarks and parser tests)."""
+    """A whole GetQuotaUsage reply envelope of ``count`` mailboxes (for benchmarks and parser
+    tests)."""
     rows = sorted(sample_rows(count, domain=domain, seed=seed), key=lambda r: r[2], reverse=True)
     return envelope(soap_ns, quota_rows_xml(rows, False, count), change=1)
