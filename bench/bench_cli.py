@@ -33,7 +33,7 @@ from puq_bridge.simulators.zimbra.app import FakeZimbra  # noqa: E402
 from puq_bridge.usage.model import GB, MailboxUsage  # noqa: E402
 from puq_bridge.usage.records import ServiceResult
 from puq_bridge.usage.store import UsageStore
-from tests.cli_support import ZimbraTarget, write_bridge  # noqa: E402
+from tests.cli.support import ZimbraTarget, write_bridge  # noqa: E402
 
 _STARTUP = (
     "import sys, time; t = time.perf_counter(); from puq_bridge.cli import main\n"

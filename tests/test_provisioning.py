@@ -13,7 +13,7 @@ from puq_bridge.provisioning import (
     primary_mailbox,
     total_space_setting,
 )
-from tests.fixtures_zimbra import GiB, MiB
+from tests.support.zimbra import GiB, MiB
 
 PASSWORD = "Start-Pass-123"
 

@@ -11,7 +11,7 @@ from puq_bridge.usage.model import GB, MB, MailboxUsage
 from puq_bridge.usage.records import ServiceResult
 from puq_bridge.usage.store import UsageStore
 
-from .cli_support import one_error_line, write_bridge
+from .support import one_error_line, write_bridge
 
 SERVICE_PASSWORD = "Serv1ce-Passw0rd!"
 ALL_PERMISSIONS = [

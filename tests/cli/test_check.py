@@ -9,7 +9,7 @@ from puq_bridge.simulators.server import BackgroundServer
 from puq_bridge.simulators.whmcs.app import FakeWhmcs
 from puq_bridge.simulators.zimbra.app import FakeZimbra
 
-from .cli_support import ZimbraTarget, write_bridge
+from .support import ZimbraTarget, write_bridge
 
 ZIMBRA_PASSWORDS = {
     "mail1": "zimbra-pass-one",

@@ -20,10 +20,10 @@ from puq_bridge.simulators.zimbra.app import FakeZimbra
 from puq_bridge.simulators.zimbra.wire import SOAP11, SOAP12, SimFault, envelope, fault_body
 from puq_bridge.zimbra import soap as zimbra_soap
 from puq_bridge.zimbra.client import ZimbraAdmin, parse_quota_usage
-from tests.fixtures_zimbra import ZIMBRA_ADMIN, ZIMBRA_PASSWORD, GiB, MiB
+from tests.support.zimbra import ZIMBRA_ADMIN, ZIMBRA_PASSWORD, GiB, MiB
 
 # CI and developers have ../shared beside the clone.
-CAPTURES = Path(__file__).resolve().parents[2] / "shared" / "reference" / "zimbra-captures"
+CAPTURES = Path(__file__).resolve().parents[3] / "shared" / "reference" / "zimbra-captures"
 
 
 def admin_for(url: str, **kwargs) -> ZimbraAdmin:

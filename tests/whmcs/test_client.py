@@ -18,7 +18,7 @@ from puq_bridge.whmcs.client import WhmcsClient
 from puq_bridge.whmcs.models import CancelledPackage, Service
 from puq_bridge.whmcs.values import redact
 
-from .fixtures_whmcs import WHMCS_IDENTIFIER, WHMCS_SECRET
+from tests.support.whmcs import WHMCS_IDENTIFIER, WHMCS_SECRET
 
 SERVICE_PASSWORD = "Svc-Pa55word!"
 

@@ -12,7 +12,7 @@ from puq_bridge.usage.records import ServiceResult
 from puq_bridge.usage.report import SyncReport
 from puq_bridge.usage.store import UsageStore
 from puq_bridge.usage.sync import sync_lock
-from tests.sync_support import GB, MB, PASSWORD, Farm, write_config
+from tests.support.sync import GB, MB, PASSWORD, Farm, write_config
 
 SERVICE_KEYS = {
     "service_id": int,

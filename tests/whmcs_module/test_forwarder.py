@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from puq_bridge.cli import main
-from tests.adapter_support import (  # noqa: F401 (fixture)
+from tests.support.adapter import (  # noqa: F401 (fixture)
     SECRET,
     ZIMBRA_PASSWORD,
     Recorder,

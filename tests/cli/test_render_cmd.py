@@ -14,7 +14,7 @@ from puq_bridge.usage.model import GB, MB, MailboxUsage
 from puq_bridge.usage.records import ServiceResult
 from puq_bridge.usage.store import UsageStore
 
-from .cli_support import ZimbraTarget, one_error_line, write_bridge
+from .support import ZimbraTarget, one_error_line, write_bridge
 
 SERVICE_PASSWORD = "Serwis-Hasl0-42"
 ZIMBRA_PASSWORD = "zimbra-render-pass"
@@ -315,7 +315,7 @@ def test_a_private_server_is_the_whole_server_in_whmcs_the_client_area_and_rende
     tmp_path, hosting
 ):
     from puq_bridge.whmcs.client import WhmcsClient
-    from tests.adapter_support import make_config
+    from tests.support.adapter import make_config
     from whmcs_module.adapter import dispatch
     from whmcs_module.context import AdapterContext
 

@@ -16,8 +16,8 @@ from puq_bridge.usage.model import MailboxUsage
 from puq_bridge.usage.records import ServiceResult
 from puq_bridge.usage.store import UsageStore
 from puq_bridge.whmcs.client import WhmcsClient
-from tests.adapter_support import SECRET, WHMCS_SECRET, make_config
-from tests.fixtures_zimbra import ZIMBRA_ADMIN, ZIMBRA_PASSWORD, GiB, MiB
+from tests.support.adapter import SECRET, WHMCS_SECRET, make_config
+from tests.support.zimbra import ZIMBRA_ADMIN, ZIMBRA_PASSWORD, GiB, MiB
 from whmcs_module.adapter import FUNCTIONS, dispatch
 from whmcs_module.context import AdapterContext
 from whmcs_module.payment_methods import PaymentMethodNames

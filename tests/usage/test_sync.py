@@ -10,7 +10,7 @@ from puq_bridge.usage.records import ServiceResult
 from puq_bridge.usage.report import SyncReport
 from puq_bridge.usage.store import UsageStore
 from puq_bridge.usage.sync import SyncEngine, describe, needs_write, sync_lock
-from tests.sync_support import GB, MB, Farm
+from tests.support.sync import GB, MB, Farm
 
 
 @pytest.fixture

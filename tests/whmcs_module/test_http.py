@@ -11,7 +11,7 @@ import pytest
 import requests
 from werkzeug.test import Client, EnvironBuilder
 
-from tests.adapter_support import (  # noqa: F401 (fixture)
+from tests.support.adapter import (  # noqa: F401 (fixture)
     SECRET,
     WHMCS_SECRET,
     ZIMBRA_PASSWORD,

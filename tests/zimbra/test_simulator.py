@@ -10,11 +10,11 @@ from lxml import etree
 from puq_bridge.simulators.server import BackgroundServer
 from puq_bridge.simulators.zimbra.app import FakeZimbra, populate
 from puq_bridge.simulators.zimbra.wire import SOAP11, SOAP12, quota_usage_envelope
-from tests.fixtures_zimbra import ZIMBRA_ADMIN, ZIMBRA_PASSWORD, GiB, MiB
+from tests.support.zimbra import ZIMBRA_ADMIN, ZIMBRA_PASSWORD, GiB, MiB
 
 # CI and developers have ../shared beside the clone.
 CAPTURES = (
-    Path(__file__).resolve().parents[2]
+    Path(__file__).resolve().parents[3]
     / "shared"
     / "reference"
     / "zimbra-captures"
