@@ -7,7 +7,7 @@ import json
 import secrets
 import time
 
-import pytest
+import requests
 
 from puq_bridge.config import parse_config
 from whmcs_module.signing import HEADER, sign
@@ -15,18 +15,6 @@ from whmcs_module.signing import HEADER, sign
 SECRET = "adapter-shared-secret-0123"
 WHMCS_SECRET = "whmcs-api-secret-4567"
 ZIMBRA_PASSWORD = "zimbra-admin-pw-789"
-
-
-@pytest.fixture
-def fake():
-    """A FakeZimbra (admin password ZIMBRA_PASSWORD) served on loopback; its URL is ``fake.url``."""
-    from puq_bridge.simulators.server import BackgroundServer
-    from puq_bridge.simulators.zimbra.app import FakeZimbra
-
-    sim = FakeZimbra(password=ZIMBRA_PASSWORD)
-    with BackgroundServer(sim.wsgi_app) as server:
-        sim.url = server.url
-        yield sim
 
 
 def make_config(zimbra=(), *, max_body=65536, whmcs_url="http://127.0.0.1:9", store_path=None):
@@ -60,6 +48,17 @@ def signed(params, *, secret=SECRET, t=None):
         HEADER: sign(secret, body, int(time.time()) if t is None else t),
         "Content-Type": "application/json",
     }
+
+
+def post(server, function, params=None, *, headers=None, body=None):
+    """POST to ``<server.url>/whmcs/<function>``: ``params`` signed as the forwarder signs them, or ``body`` and
+    ``headers`` as given."""
+    if body is None:
+        body, made = signed(params or {})
+        headers = made if headers is None else headers
+    return requests.post(
+        f"{server.url}/whmcs/{function}", data=body, headers=headers or {}, timeout=5
+    )
 
 
 class Recorder:

@@ -8,16 +8,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from puq_bridge.cli import main
-from tests.support.adapter import (  # noqa: F401 (fixture)
+from tests.support.adapter import (
     SECRET,
     ZIMBRA_PASSWORD,
     Recorder,
-    fake,
     make_config,
-    write_cli_config,
 )
 from whmcs_module.adapter import dispatch
 from whmcs_module.context import AdapterContext
@@ -130,72 +126,6 @@ def test_generated_files_are_valid_php_and_refuse_direct_access(tmp_path):
                 "cannot be accessed directly"
                 in subprocess.run([PHP, str(path)], capture_output=True, text=True).stdout
             )
-
-
-# --- the CLI -----------------------------------------------------------------------------------------------------
-
-
-def test_cli_writes_the_module(tmp_path):
-    config = write_cli_config(tmp_path, f'listen = "127.0.0.1:8751"\nsecret = "{SECRET}"')
-    result = CliRunner().invoke(
-        main,
-        [
-            "--config",
-            str(config),
-            "whmcs-module",
-            "--name",
-            "puqzimbra",
-            "--out",
-            str(tmp_path / "out"),
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    written = tmp_path / "out" / "modules" / "servers" / "puqzimbra" / "puqzimbra.config.php"
-    assert str(written) in result.output
-    assert "'http://127.0.0.1:8751'" in written.read_text()
-    assert SECRET not in result.output
-
-
-def test_cli_bridge_url_option_wins(tmp_path):
-    config = write_cli_config(tmp_path, f'secret = "{SECRET}"')
-    result = CliRunner().invoke(
-        main,
-        [
-            "--config",
-            str(config),
-            "whmcs-module",
-            "--name",
-            "m1",
-            "--out",
-            str(tmp_path),
-            "--bridge-url",
-            "https://bridge.example.com:8443",
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    assert (
-        "'https://bridge.example.com:8443'"
-        in (tmp_path / "modules/servers/m1/m1.config.php").read_text()
-    )
-
-
-@pytest.mark.parametrize(
-    "adapter, args, expect, code",
-    [
-        ('listen = "127.0.0.1:8750"', ["--name", "ok"], "adapter.secret", 2),
-        (f'secret = "{SECRET}"', ["--name", "Bad-Name"], "invalid module name", 2),
-        (f'listen = "0.0.0.0:8750"\nsecret = "{SECRET}"', ["--name", "ok"], "--bridge-url", 2),
-    ],
-)
-def test_cli_refuses_bad_input_in_one_line(tmp_path, adapter, args, expect, code):
-    config = write_cli_config(tmp_path, adapter)
-    result = CliRunner().invoke(
-        main, ["--config", str(config), "whmcs-module", *args, "--out", str(tmp_path)]
-    )
-    assert result.exit_code == code
-    assert expect in result.output
-    assert "Traceback" not in result.output
-    assert not (tmp_path / "modules").exists()
 
 
 # --- real round trips --------------------------------------------------------------------------------------------
