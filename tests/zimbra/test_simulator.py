@@ -7,7 +7,6 @@ import pytest
 import requests
 from lxml import etree
 
-from puq_bridge.simulators.server import BackgroundServer
 from puq_bridge.simulators.zimbra.app import FakeZimbra, populate
 from puq_bridge.simulators.zimbra.wire import SOAP11, SOAP12, quota_usage_envelope
 from tests.support.zimbra import ZIMBRA_ADMIN, ZIMBRA_PASSWORD, GiB, MiB
@@ -159,8 +158,9 @@ def test_calls_need_a_token_that_was_issued_and_is_current(zimbra_server):
     assert fault_code(soap(url, request, token=token)) == "service.AUTH_EXPIRED"
 
 
-def test_tokens_expire_after_their_lifetime(served_sim):
-    sim, url = served_sim(FakeZimbra(ZIMBRA_ADMIN, ZIMBRA_PASSWORD, token_lifetime_ms=100))
+def test_tokens_expire_after_their_lifetime(served):
+    sim = FakeZimbra(ZIMBRA_ADMIN, ZIMBRA_PASSWORD, token_lifetime_ms=100)
+    url = served(sim)
     token = login(url)
     reply = soap(
         url, f'<AuthRequest xmlns="{ADMIN}" name="{ZIMBRA_ADMIN}" password="{ZIMBRA_PASSWORD}"/>'
@@ -178,8 +178,8 @@ def test_tokens_expire_after_their_lifetime(served_sim):
     "order, expected",
     [("lifetime-first", ["lifetime", "authToken"]), ("token-first", ["authToken", "lifetime"])],
 )
-def test_auth_response_child_order(order, expected, served_sim):
-    _, url = served_sim(
+def test_auth_response_child_order(order, expected, served):
+    url = served(
         FakeZimbra(ZIMBRA_ADMIN, ZIMBRA_PASSWORD, auth_order=order, auth_extra=True)
     )
     reply = soap(
@@ -198,8 +198,8 @@ def test_auth_response_child_order(order, expected, served_sim):
         ("8.8.15_GA", "nobody@example.com", "account.AUTH_FAILED"),
     ],
 )
-def test_auth_faults_follow_the_server_version(version, name, code, served_sim):
-    _, url = served_sim(FakeZimbra(ZIMBRA_ADMIN, ZIMBRA_PASSWORD, version=version))
+def test_auth_faults_follow_the_server_version(version, name, code, served):
+    url = served(FakeZimbra(ZIMBRA_ADMIN, ZIMBRA_PASSWORD, version=version))
     assert (
         fault_code(soap(url, f'<AuthRequest xmlns="{ADMIN}" name="{name}" password="bad"/>'))
         == code
@@ -354,8 +354,9 @@ def test_domain_and_account_statuses_are_stored(zimbra_server):
     assert fault_code(reply) == "account.INVALID_ATTR_VALUE"
 
 
-def test_twenty_thousand_accounts(served_sim):
-    sim, url = served_sim(FakeZimbra(ZIMBRA_ADMIN, ZIMBRA_PASSWORD))
+def test_twenty_thousand_accounts(served):
+    sim = FakeZimbra(ZIMBRA_ADMIN, ZIMBRA_PASSWORD)
+    url = served(sim)
     populate(sim, "big.example", 20_000)
     reply = body_of(
         soap(url, f'<GetQuotaUsageRequest xmlns="{ADMIN}" domain="big.example"/>', token=login(url))
@@ -498,20 +499,6 @@ def test_non_empty_delete_domain_and_auth_failure_have_the_captured_shape(zimbra
         ours = body_of(soap(url, request, token=login(url)))
         theirs = body_of(type("R", (), {"content": (CAPTURES / capture).read_bytes()}))
         assert shape(ours) == shape(theirs), capture
-
-
-@pytest.fixture
-def served_sim():
-    """Serve a FakeZimbra built by the test: ``served_sim(sim) -> (sim, url)``."""
-    servers = []
-
-    def start(sim):
-        servers.append(BackgroundServer(sim.wsgi_app).start())
-        return sim, servers[-1].url
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 # --- distribution lists, calendar resources, aliases ---------------------------------------------------------------
