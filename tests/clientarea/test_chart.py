@@ -7,16 +7,10 @@ import datetime as dt
 import pytest
 
 from puq_bridge.clientarea.chart import build_chart
-from puq_bridge.clientarea.render import Renderer
 from puq_bridge.usage.model import GB, MB
 from puq_bridge.usage.records import DailyPoint
 
 DAY = dt.date(2026, 11, 22)
-
-
-@pytest.fixture(scope="module")
-def en():
-    return Renderer().catalog("en")
 
 
 def coords(points: str) -> list[tuple[float, float]]:

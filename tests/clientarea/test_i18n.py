@@ -8,18 +8,7 @@ from decimal import Decimal
 import pytest
 
 from puq_bridge.clientarea.i18n import Catalog
-from puq_bridge.clientarea.render import Renderer
 from puq_bridge.usage.model import GB, MB
-
-
-@pytest.fixture(scope="module")
-def pl() -> Catalog:
-    return Renderer().catalog("pl")
-
-
-@pytest.fixture(scope="module")
-def en() -> Catalog:
-    return Renderer().catalog("en")
 
 
 @pytest.mark.parametrize(

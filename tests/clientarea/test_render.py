@@ -70,11 +70,6 @@ MAILBOXES = (
 )
 
 
-@pytest.fixture
-def renderer() -> Renderer:
-    return Renderer()
-
-
 def rows(page: str) -> list[str]:
     return re.findall(r'<tr data-puq="mailbox-row">(.*?)</tr>', page)
 

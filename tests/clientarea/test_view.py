@@ -1,192 +1,17 @@
-"""Plain client-area data: facts from WHMCS services and module params, and the view built for the templates."""
+"""The view of a client-area page: facts joined with the stored reading and history, totals, staleness, and the
+mailbox table and bars formatted for the templates."""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import fields
-from decimal import Decimal
 
 import pytest
 
-from puq_bridge.clientarea.facts import ServiceFacts, facts_from_params, facts_from_service
+from puq_bridge.clientarea.facts import facts_from_service
 from puq_bridge.clientarea.view import build_view, mailbox_rows
-from puq_bridge.config import ZimbraConfig
-from puq_bridge.errors import ParamsError
 from puq_bridge.usage.model import GB, MB, MailboxUsage
 from puq_bridge.usage.records import DailyPoint, Snapshot
-from puq_bridge.whmcs.models import Client, Service
-
-NOW = dt.datetime(2026, 11, 22, 12, tzinfo=dt.timezone.utc)
-
-
-def service(**changes) -> Service:
-    values = dict(
-        id=42,
-        client_id=7,
-        product_id=3,
-        product_name="Prywatny serwer mailowy Zimbra",
-        group_name="Mail",
-        domain="example.pl",
-        status="Active",
-        server_id=3,
-        server_name="mail1",
-        server_ip="192.0.2.10",
-        server_hostname="mail1.example.com",
-        dedicated_ip="",
-        registration_date=dt.date(2026, 1, 15),
-        next_due_date=dt.date(2026, 12, 15),
-        billing_cycle="Quarterly",
-        recurring_amount=Decimal("147.00"),
-        first_payment_amount=Decimal("147.00"),
-        payment_method="banktransfer",
-        payment_method_name="Bank Transfer",
-        username="admin",
-        disk_usage_mb=0,
-        disk_limit_mb=0,
-        last_update=None,
-        config_options={"Total space (GB)": "50"},
-        password="Sekret-Hasl0!",
-    )
-    values.update(changes)
-    return Service(**values)
-
-
-CLIENT = Client(
-    id=7,
-    firstname="Jan",
-    lastname="Kowalski",
-    companyname="",
-    email="jan@example.pl",
-    language="polish",
-    currency_code="PLN",
-    status="Active",
-)
-ENTRY = ZimbraConfig(
-    name="mail1",
-    whmcs_server=3,
-    url="https://zimbra-internal.example.com:7071",
-    admin_user="admin@example.com",
-    password="zimbra-secret",
-)
-
-
-def test_facts_from_service():
-    facts = facts_from_service(service(), CLIENT, None)
-    assert facts == ServiceFacts(
-        service_id=42,
-        domain="example.pl",
-        status="Active",
-        registration_date=dt.date(2026, 1, 15),
-        next_due_date=dt.date(2026, 12, 15),
-        billing_cycle="Quarterly",
-        recurring_amount=Decimal("147.00"),
-        currency_code="PLN",
-        payment_method="Bank Transfer",
-        hostname="mail1.example.com",
-        main_ip="192.0.2.10",
-        webmail_url="https://mail1.example.com/",
-        admin_url="https://mail1.example.com:7071/zimbraAdmin/",
-        total_space_bytes=50 * GB,
-        language="polish",
-    )
-
-
-def test_facts_hold_no_secret():
-    facts = facts_from_service(service(), CLIENT, ENTRY)
-    values = [str(getattr(facts, f.name)) for f in fields(facts)]
-    assert not any("Sekret" in v or "zimbra-secret" in v for v in values)
-
-
-def test_facts_prefer_dedicated_ip_and_configured_urls():
-    entry = ZimbraConfig(
-        name="mail1",
-        whmcs_server=3,
-        url="https://zimbra-internal.example.com:7071",
-        admin_user="a",
-        password="p",
-        webmail_url="https://poczta.example.pl",
-        admin_url="https://admin.example.pl:9071/",
-    )
-    facts = facts_from_service(
-        service(dedicated_ip="203.0.113.5", server_hostname=""), CLIENT, entry
-    )
-    assert facts.main_ip == "203.0.113.5"
-    assert (
-        facts.hostname == "zimbra-internal.example.com"
-    )  # no WHMCS hostname: the config entry's host
-    assert (facts.webmail_url, facts.admin_url) == (
-        "https://poczta.example.pl",
-        "https://admin.example.pl:9071/",
-    )
-
-
-def test_facts_without_total_space_option():
-    assert facts_from_service(service(config_options={}), CLIENT).total_space_bytes is None
-
-
-PARAMS = {
-    "serviceid": "42",
-    "domain": "example.pl",
-    "serverhostname": "mail1.example.com",
-    "serverip": "192.0.2.10",
-    "configoption3": "20",
-    "password": "Sekret-Hasl0!",
-    "service": {
-        "regdate": "2026-01-15",
-        "nextduedate": "2026-12-15 00:00:00",
-        "billingcycle": "Annually",
-        "amount": "490.00",
-        "paymentmethod": "Przelew",
-        "status": "Suspended",
-    },
-    "clientsdetails": {"language": "english", "currency_code": "EUR"},
-}
-
-
-def test_facts_from_params():
-    facts = facts_from_params(PARAMS, None)
-    assert facts.service_id == 42 and facts.status == "Suspended"
-    assert facts.next_due_date == dt.date(2026, 12, 15) and facts.registration_date == dt.date(
-        2026, 1, 15
-    )
-    assert facts.recurring_amount == Decimal("490.00") and facts.currency_code == "EUR"
-    assert facts.billing_cycle == "Annually" and facts.payment_method == "Przelew"
-    assert facts.total_space_bytes == 20 * GB and facts.language == "english"
-    assert facts.admin_url == "https://mail1.example.com:7071/zimbraAdmin/"
-    assert "Sekret" not in repr(facts)
-
-
-def test_facts_from_params_configurable_option_wins():
-    params = dict(PARAMS, configoptions={"Total space (GB)": "1,5"}, configoption3="0")
-    assert facts_from_params(params).total_space_bytes == int(1.5 * GB)
-
-
-def test_facts_from_minimal_params():
-    facts = facts_from_params({"serviceid": 5, "service": {"regdate": "0000-00-00"}})
-    assert facts.registration_date is None and facts.recurring_amount is None
-    assert facts.total_space_bytes is None and facts.webmail_url == "" and facts.language == ""
-
-
-@pytest.mark.parametrize(
-    "params, message",
-    [
-        ({}, "serviceid is missing"),
-        ({"serviceid": "abc"}, "serviceid is not a number: 'abc'"),
-        ({"serviceid": 1, "service": {"regdate": "15/01/2026"}}, "service.regdate is not a date"),
-        ({"serviceid": 1, "service": {"amount": "49 zł"}}, "service.amount is not an amount"),
-        ({"serviceid": 1, "service": "x"}, "service must be an object"),
-        (
-            {"serviceid": 1, "configoption3": "lots"},
-            r"'Total space \(GB\)' \(configoption3\) must be a number of GB",
-        ),
-    ],
-)
-def test_bad_params_name_the_key(params, message):
-    with pytest.raises(ParamsError, match=message):
-        facts_from_params(params)
-
-
-# --- the view --------------------------------------------------------------------------------------------------------
+from tests.clientarea.support import CLIENT, NOW, service
 
 
 def snapshot(mailboxes, **changes) -> Snapshot:
@@ -275,14 +100,7 @@ def test_mailbox_rows_order_and_levels():
 # --- the formatted table and bars (what the templates print) ---------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def polish():
-    from puq_bridge.clientarea.render import Renderer
-
-    return Renderer().catalog("pl")
-
-
-def test_mailbox_table_cells_are_formatted_once_in_python(polish):
+def test_mailbox_table_cells_are_formatted_once_in_python(pl):
     from puq_bridge.clientarea.view import mailbox_table
 
     rows = mailbox_rows(
@@ -292,7 +110,7 @@ def test_mailbox_table_cells_are_formatted_once_in_python(polish):
             MailboxUsage("noat", 0, 2 * GB),
         ]
     )
-    table = mailbox_table(rows, polish)
+    table = mailbox_table(rows, pl)
     assert [tuple(c) for c in table] == [
         ("a&b@x.pl", f"-1 {3 * GB} Infinity", "a&b", "@x.pl", "\u2014", "3,0", "bez limitu"),
         (
@@ -309,7 +127,7 @@ def test_mailbox_table_cells_are_formatted_once_in_python(polish):
     assert table[1].percent == "77,5%" and table[1].sort_keys.split()[2] == str(2 * GB)
 
 
-def test_mailbox_bars_cap_the_width_and_skip_unlimited(polish):
+def test_mailbox_bars_cap_the_width_and_skip_unlimited(pl):
     from puq_bridge.clientarea.view import mailbox_bars
 
     rows = mailbox_rows(
@@ -319,7 +137,7 @@ def test_mailbox_bars_cap_the_width_and_skip_unlimited(polish):
             MailboxUsage("ok@x.pl", 10 * MB, 100 * MB),
         ]
     )
-    over, free, ok = mailbox_bars(rows, polish)
+    over, free, ok = mailbox_bars(rows, pl)
     assert over == (
         "over@x.pl",
         "0,1 GB z 0,1 GB (150,0%)",
@@ -331,10 +149,10 @@ def test_mailbox_bars_cap_the_width_and_skip_unlimited(polish):
     assert ok.level_class.startswith("bg-success") and ok.width == ok.value == "10.0"
 
 
-def test_build_view_with_a_formatter_fills_table_and_top_bars(polish):
+def test_build_view_with_a_formatter_fills_table_and_top_bars(pl):
     boxes = [MailboxUsage(f"u{i}@x.pl", i * MB, GB) for i in range(40)]
     facts = facts_from_service(service(), CLIENT)
-    view = build_view(facts, snapshot(boxes), now=NOW, fmt=polish, bars_limit=5)
+    view = build_view(facts, snapshot(boxes), now=NOW, fmt=pl, bars_limit=5)
     assert len(view.usage.table) == 40
     assert [b.name for b in view.usage.bars] == [f"u{i}@x.pl" for i in (39, 38, 37, 36, 35)]
     assert [c.name for c in view.usage.table] == [r.name for r in view.usage.mailboxes]

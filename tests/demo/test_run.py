@@ -1,22 +1,15 @@
-"""``puq-bridge demo``: the whole flow against the simulators, checked from what it leaves behind.
+"""The demo run (``run_demo``): the whole flow against the simulators, checked from what it leaves behind.
 
 One demo run (kept serving) is shared by the module; it is inspected through the simulators' state, the store, the
-written pages and the running servers. The CLI is run too, once in-process and once as a real process stopped with
-Ctrl-C (SIGINT).
+written pages and the running servers. The command itself is in tests/cli/test_demo_cmd.py.
 """
 
 import datetime as dt
 import re
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import requests
-from click.testing import CliRunner
 
-from puq_bridge.cli import main
 from puq_bridge.demo.pages import page_name
 from puq_bridge.demo.run import LANGS, SYNC_DAYS, run_demo
 from puq_bridge.usage.model import bytes_to_mb
@@ -163,71 +156,6 @@ def test_serve_keeps_the_pages_the_adapter_and_the_simulators_running(demo):
     assert unsigned.status_code == 401
     sid = _service(env, "piekarnia")
     assert env.forwarder.call("ClientArea", env.module_params(sid))["vars"]
-
-
-def test_cli_demo_writes_the_pages_and_prints_where(tmp_path):
-    out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["demo", "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    assert "provisioned 6 services" in result.output
-    assert "requests answered: whmcs" in result.output
-    assert str((out / "index.html").resolve()) in result.output
-    assert len(list(out.glob("service-*.html"))) == 12
-
-
-def test_cli_demo_defaults_to_puq_bridge_demo_in_the_current_folder_and_needs_no_config(
-    tmp_path, monkeypatch
-):
-    monkeypatch.chdir(tmp_path)
-    result = CliRunner(env={"PUQ_BRIDGE_CONFIG": str(tmp_path / "missing.toml")}).invoke(
-        main, ["demo"]
-    )
-    assert result.exit_code == 0, result.output
-    assert (tmp_path / "puq-bridge-demo" / "index.html").is_file()
-
-
-def test_cli_demo_serve_runs_until_ctrl_c(tmp_path):
-    code = "import sys; from puq_bridge.cli import main; sys.exit(main())"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code, "demo", "--serve", "--out", str(tmp_path / "out")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        urls = _read_urls(proc, deadline=time.monotonic() + 20)
-        assert requests.get(urls["pages"] + "/index.html", timeout=5).status_code == 200
-        assert requests.get(urls["adapter"] + "/whmcs/ClientArea", timeout=5).status_code == 405
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, err
-    assert "stopping" in out and "Traceback" not in err
-    with pytest.raises(requests.ConnectionError):
-        requests.get(urls["pages"] + "/index.html", timeout=2)
-
-
-def _read_urls(proc, deadline):
-    urls = {}
-    for line in proc.stdout:
-        match = re.match(r"\s+(\w+)\s+(http://127\.0\.0\.1:\d+)", line)
-        if match:
-            urls[match.group(1)] = match.group(2)
-        if "pages" in urls or time.monotonic() > deadline:
-            break
-    assert "pages" in urls, (
-        f"no URLs printed; stderr: {proc.stderr.read() if proc.poll() is not None else ''}"
-    )
-    return urls
-
-
-def test_demo_help_says_what_it_does():
-    result = CliRunner().invoke(main, ["demo", "--help"])
-    assert result.exit_code == 0
-    assert "--serve" in result.output and "--out" in result.output and "simulators" in result.output
 
 
 def test_no_secret_in_the_logs_even_at_debug(tmp_path, caplog):
