@@ -1,7 +1,11 @@
-"""Helpers of the adapter tests: the module params WHMCS sends, a stored usage reading, what a page shows."""
+"""Helpers of the adapter tests: the module params WHMCS sends, a stored usage reading, what a page shows, and a
+WHMCS that holds one action's requests until the test lets them go."""
 
 import datetime as dt
+import io
 import logging
+import threading
+from urllib.parse import parse_qsl
 
 from puq_bridge.usage.records import ServiceResult
 from tests.support.zimbra import GiB
@@ -75,3 +79,36 @@ def record(
 
 def warnings_of(caplog):
     return "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING)
+
+
+class HeldAction:
+    """A WSGI wrapper of a WHMCS simulator that holds every request of one API action until :meth:`release`: while
+    the test has not released it, whoever waits for that reply provably still waits.
+
+    ``count`` is how many requests of the action arrived; :meth:`arrived` waits for the n-th.
+    """
+
+    def __init__(self, app, action: str):
+        self.app, self.action = app, action.lower()
+        self.count = 0
+        self._released = threading.Event()
+        self._changed = threading.Condition()
+
+    def __call__(self, environ, start_response):
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        environ["wsgi.input"] = io.BytesIO(body)
+        if dict(parse_qsl(body.decode())).get("action", "").lower() == self.action:
+            with self._changed:
+                self.count += 1
+                self._changed.notify_all()
+            self._released.wait(30)  # (never forever: a test that fails before releasing still ends)
+        return self.app(environ, start_response)
+
+    def arrived(self, n: int = 1, timeout: float = 5) -> bool:
+        """Wait up to ``timeout`` seconds for the ``n``-th request of the action; whether it came."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self.count >= n, timeout)
+
+    def release(self) -> None:
+        """Let every held request (and every later one) through to the simulator."""
+        self._released.set()

@@ -6,17 +6,20 @@ import logging
 import re
 import socket
 import threading
-import time
 
+from puq_bridge.simulators.server import BackgroundServer
 from puq_bridge.usage.model import MailboxUsage
 from puq_bridge.whmcs.client import WhmcsClient
 from tests.support.adapter import (
     WHMCS_SECRET,
     make_config,
 )
+from tests.support.whmcs import WHMCS_IDENTIFIER
+from tests.support.whmcs import WHMCS_SECRET as SIM_SECRET
 from tests.support.zimbra import ZIMBRA_ADMIN, ZIMBRA_PASSWORD, GiB, MiB
 from tests.whmcs_module.support import (
     SERVER_ID,
+    HeldAction,
     html_of,
     params,
     record,
@@ -127,31 +130,34 @@ def mail1(zimbra_server):
 
 
 def test_a_hanging_whmcs_does_not_hold_the_page_and_the_lookup_gives_up_soon(
-    whmcs_server, zimbra_server, store, caplog
+    fake_whmcs, zimbra_server, store, caplog
 ):
-    fake, url = whmcs_server
-    fake.hang_seconds = 1.5
-    fake.inject("hang", on="GetPaymentMethods", times=3)
-    patient = WhmcsClient(url, "whmcs-id", "whmcs-secret", timeout=30, retries=2, backoff=0.001)
-    context = AdapterContext(make_config([mail1(zimbra_server)]), store=store, whmcs=patient)
-    assert context.payment_methods.timeout <= 2  # the default a lookup may wait for a read, at most
-    context.payment_methods = PaymentMethodNames(lambda: context.whmcs, timeout=0.2)
-    record(store, [MailboxUsage("biuro@firma.pl", MiB, GiB)])
-    started = time.monotonic()
-    html = html_of(dispatch("ClientArea", params(), context))
-    elapsed = time.monotonic() - started
-    assert payment_cell(html) == "banktransfer" and "biuro@firma.pl" in html
-    assert elapsed < 0.5, f"the page waited {elapsed:.2f} s for a cosmetic lookup"
-    assert context.payment_methods.wait(
-        1.0
-    )  # the lookup gave up after its 0.2 s, not the client's 30 s
-    assert fake.count("GetPaymentMethods") == 1  # one try, no retries
-    assert (patient.timeout, patient.retries) == (
-        30,
-        2,
-    )  # the client's own settings serve everyone else
-    assert "payment method names unavailable" in caplog.text
-    patient.session.close()
+    """The page is served while WHMCS still holds the lookup's request; a lookup gives up on its own short timeout,
+    once, without retries, whatever the WHMCS client's own settings (30 s, 2 retries)."""
+    held = HeldAction(fake_whmcs.wsgi_app, "GetPaymentMethods")
+    with BackgroundServer(held) as server:
+        patient = WhmcsClient(
+            server.url, WHMCS_IDENTIFIER, SIM_SECRET, timeout=30, retries=2, backoff=0.001
+        )
+        context = AdapterContext(make_config([mail1(zimbra_server)]), store=store, whmcs=patient)
+        try:
+            assert context.payment_methods.timeout <= 2  # the default a lookup may wait for a read
+            record(store, [MailboxUsage("biuro@firma.pl", MiB, GiB)])
+            # a lookup as patient as the client: the page still does not wait for it
+            context.payment_methods = PaymentMethodNames(lambda: context.whmcs, timeout=30)
+            html = html_of(dispatch("ClientArea", params(), context))
+            assert payment_cell(html) == "banktransfer" and "biuro@firma.pl" in html
+            assert held.arrived(1) and not context.payment_methods.wait(0)  # still held
+            # a lookup with a short timeout ends by itself while WHMCS still holds its request
+            quick = PaymentMethodNames(lambda: context.whmcs, timeout=0.2)
+            assert quick.name("banktransfer") == "banktransfer" and quick.wait(5)
+            assert held.count == 2  # one request per lookup: no retries
+            assert (patient.timeout, patient.retries) == (30, 2)  # the client serves everyone else
+            assert "payment method names unavailable" in caplog.text
+        finally:
+            held.release()
+            context.payment_methods.wait(5)
+            patient.session.close()
 
 
 PAYMENT_REPLY = json.dumps(
@@ -169,13 +175,14 @@ PAYMENT_REPLY = json.dumps(
 
 
 class TrickleWhmcs:
-    """A WHMCS API on loopback that answers every request rightly but slowly: the reply's body in ``chunks`` pieces
-    over ``seconds`` — each piece well within a client's read timeout, so requests' ``timeout`` never fires."""
+    """A WHMCS API on loopback whose right answer never ends until the test calls :meth:`finish`: the reply is
+    chunked, a blank (JSON allows leading white space) every ``pause`` seconds, each well within a client's read
+    timeout so that requests' ``timeout`` never fires, and the JSON itself only after :meth:`finish`."""
 
-    def __init__(self, body: str, *, seconds: float, chunks: int = 10):
-        self.body, self.pause = body.encode(), seconds / chunks
-        self.size = -(-len(self.body) // chunks)
+    def __init__(self, body: str, *, pause: float = 0.05):
+        self.body, self.pause = body.encode(), pause
         self.connections = 0
+        self._finished = threading.Event()
         self._stopped = threading.Event()
         self._sock = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
@@ -199,14 +206,22 @@ class TrickleWhmcs:
             length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
             while len(body) < length:
                 body += conn.recv(65536)
-            conn.sendall(
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
-                b"Content-Length: %d\r\n\r\n" % len(self.body)
-            )
-            for at in range(0, len(self.body), self.size):
-                if self._stopped.wait(self.pause):
-                    return
-                conn.sendall(self.body[at : at + self.size])
+            try:
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                    b"Transfer-Encoding: chunked\r\n\r\n"
+                )
+                while not self._finished.wait(self.pause):
+                    if self._stopped.is_set():
+                        return
+                    conn.sendall(b"1\r\n \r\n")
+                conn.sendall(b"%x\r\n%s\r\n0\r\n\r\n" % (len(self.body), self.body))
+            except OSError:  # the client gave up
+                return
+
+    def finish(self):
+        """Send the rest of every reply: the JSON and the end of the body."""
+        self._finished.set()
 
     def stop(self):
         self._stopped.set()
@@ -217,31 +232,29 @@ def test_pages_never_wait_for_a_trickling_whmcs_and_one_lookup_serves_the_later_
     zimbra_server, store
 ):
     """requests' timeout bounds each read, not the reply: a WHMCS sending its answer a few bytes at a time held
-    every page (one doing the lookup, the others waiting for its lock) for as long as the answer took."""
-    slow = TrickleWhmcs(PAYMENT_REPLY, seconds=1.5)
+    every page (one doing the lookup, the others waiting for its lock) for as long as the answer took. Here the
+    answer takes until the test ends it, and every page is served before that."""
+    slow = TrickleWhmcs(PAYMENT_REPLY)
     whmcs = WhmcsClient(slow.url, "whmcs-id", WHMCS_SECRET, timeout=30, retries=2)
     context = AdapterContext(make_config([mail1(zimbra_server)]), store=store, whmcs=whmcs)
     record(store, [MailboxUsage("biuro@firma.pl", MiB, GiB)])
-    shown, took = [], []
+    shown = []
 
     def page():
-        started = time.monotonic()
-        html = html_of(dispatch("ClientArea", params(), context))
-        took.append(time.monotonic() - started)
-        shown.append(payment_cell(html))
+        shown.append(payment_cell(html_of(dispatch("ClientArea", params(), context))))
 
     try:
-        pages = [
-            threading.Thread(target=page) for _ in range(8)
-        ]  # as many as the adapter's worker threads
+        pages = [threading.Thread(target=page) for _ in range(8)]  # the adapter's worker threads
         for thread in pages:
             thread.start()
         for thread in pages:
             thread.join(5)
-        assert len(took) == 8 and max(took) < 0.5, f"pages waited {max(took):.2f} s for the lookup"
-        assert shown == ["banktransfer"] * 8
+        # all eight were served while the lookup's reply is still coming (the test holds its end)
+        assert not any(thread.is_alive() for thread in pages)
+        assert shown == ["banktransfer"] * 8 and not context.payment_methods.wait(0)
         page()  # another page while the lookup still runs
-        assert took[-1] < 0.5 and not context.payment_methods.wait(0)  # (it takes 1.5 s)
+        assert shown[-1] == "banktransfer" and not context.payment_methods.wait(0)
+        slow.finish()
         assert context.payment_methods.wait(5)
         assert slow.connections == 1  # one lookup for all nine pages
         page()
@@ -252,15 +265,24 @@ def test_pages_never_wait_for_a_trickling_whmcs_and_one_lookup_serves_the_later_
         whmcs.session.close()
 
 
-def test_concurrent_callers_start_one_lookup_against_a_slow_fake_whmcs(whmcs_client, fake_whmcs):
-    fake_whmcs.latency = 0.2  # (whmcs_client gives up after 0.25 s)
-    names = PaymentMethodNames(lambda: whmcs_client, timeout=2)
-    got, started = [], time.monotonic()
-    callers = [threading.Thread(target=lambda: got.append(names.name("paypal"))) for _ in range(6)]
-    for thread in callers:
-        thread.start()
-    for thread in callers:
-        thread.join(5)
-    assert got == ["paypal"] * 6 and time.monotonic() - started < 0.15
-    assert names.wait(5) and names.name("paypal") == "PayPal"
-    assert fake_whmcs.count("GetPaymentMethods") == 1
+def test_concurrent_callers_start_one_lookup_and_none_waits_for_it(fake_whmcs):
+    held = HeldAction(fake_whmcs.wsgi_app, "GetPaymentMethods")
+    with BackgroundServer(held) as server:
+        client = WhmcsClient(server.url, WHMCS_IDENTIFIER, SIM_SECRET, timeout=30, retries=0)
+        names = PaymentMethodNames(lambda: client, timeout=30)
+        got = []
+        callers = [
+            threading.Thread(target=lambda: got.append(names.name("paypal"))) for _ in range(6)
+        ]
+        try:
+            for thread in callers:
+                thread.start()
+            for thread in callers:
+                thread.join(5)
+            # all six answered while WHMCS still holds the one lookup they started
+            assert got == ["paypal"] * 6 and held.arrived(1) and not names.wait(0)
+        finally:
+            held.release()
+        assert names.wait(5) and names.name("paypal") == "PayPal"
+        assert held.count == fake_whmcs.count("GetPaymentMethods") == 1
+        client.session.close()
