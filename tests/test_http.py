@@ -11,6 +11,7 @@ import requests
 from puq_bridge.http import Poster, pooled_session
 from puq_bridge.simulators.server import BackgroundServer
 from puq_bridge.whmcs.transport import FORM_HEADERS, form_body
+from tests.support.pools import discarded_connections
 
 PROXY_VARS = (
     "http_proxy",
@@ -188,16 +189,20 @@ def test_threads_sharing_one_poster_each_get_their_own_reply(no_proxy_env, recor
     assert all(s["headers"]["X-N"].encode() == s["body"] for s in app.seen)
 
 
-def test_pooled_session_sizes_both_schemes_and_keeps_requests_defaults():
+def test_pooled_session_sizes_both_schemes_and_keeps_requests_defaults(self_signed, caplog):
     session = pooled_session(24)
-    for url in ("http://127.0.0.1:1/x", "https://mail.example.com/"):
-        adapter = session.get_adapter(url)
-        assert type(adapter) is requests.adapters.HTTPAdapter and adapter._pool_maxsize == 24
-        assert (
-            adapter.max_retries.total == 0 and adapter._pool_block is False
-        )  # requests' own defaults
-    small = pooled_session(4)  # never below requests' 10
-    assert all(a._pool_maxsize == 10 for a in small.adapters.values())
+    for tls in (None, self_signed):  # http and https
+        # 24 requests at once keep their connections; a 25th gets one too (never waits) and it is thrown away
+        assert discarded_connections(session, 24, tls=tls) == 0
+        assert discarded_connections(session, 25, tls=tls) == 1
+        small = pooled_session(4)  # never below requests' 10
+        assert discarded_connections(small, 10, tls=tls) == 0
+        assert discarded_connections(small, 11, tls=tls) == 1
+    caplog.set_level("DEBUG", logger="urllib3")
+    with pytest.raises(requests.ConnectionError):  # requests' default: a refused connection is not retried
+        session.post("http://127.0.0.1:9/", data=b"x", timeout=2)
+    assert "Retrying" not in caplog.text and "Starting new HTTP connection" in caplog.text
+    session.close()
 
 
 def slow(environ, start_response):

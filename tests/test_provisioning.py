@@ -2,7 +2,7 @@
 
 import pytest
 
-from puq_bridge.errors import ParamsError, PermissionDenied, ZimbraError
+from puq_bridge.errors import ParamsError, ZimbraError
 from puq_bridge.provisioning import (
     SETTINGS,
     ProductSettings,
@@ -13,7 +13,7 @@ from puq_bridge.provisioning import (
     primary_mailbox,
     total_space_setting,
 )
-from tests.support.zimbra import GiB, MiB
+from tests.support.zimbra import GiB, MiB, password_is
 
 PASSWORD = "Start-Pass-123"
 
@@ -38,22 +38,6 @@ def params(**extra):
 @pytest.fixture
 def prov(zimbra_admin):
     return Provisioner(zimbra_admin)
-
-
-def password_is(url, mailbox, password):
-    """True when ``password`` is the mailbox's password (the fake says "not an admin account" only then)."""
-    from puq_bridge.zimbra.client import ZimbraAdmin
-
-    client = ZimbraAdmin(url, mailbox, password, timeout=2)
-    try:
-        client.authenticate()
-    except PermissionDenied as err:
-        return "not an admin account" in str(err)
-    except ZimbraError:
-        return False
-    finally:
-        client.close()
-    raise AssertionError("a mailbox must not authenticate as admin")
 
 
 # --- settings and names ------------------------------------------------------------------------------------------

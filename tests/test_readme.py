@@ -51,17 +51,20 @@ def parse(args: list[str]) -> list[str]:
 
     ``--help`` and ``--version`` stop parsing (click exits 0 there), as they do when run.
     """
-    path = []
+    path, command, ctx, name, rest = [], main, None, "puq-bridge", list(args)
     try:
-        ctx = main.make_context("puq-bridge", list(args))
-        command, rest = main, [*ctx._protected_args, *ctx.args]
-        while isinstance(command, click.Group) and rest:
-            name, command, rest = command.resolve_command(ctx, rest)
-            path.append(name)
-            ctx = command.make_context(name, rest, parent=ctx)
-            rest = (
-                [*ctx._protected_args, *ctx.args] if isinstance(command, click.Group) else ctx.args
-            )
+        while True:
+            ctx = command.context_class(command, info_name=name, parent=ctx, **command.context_settings)
+            with ctx.scope(cleanup=False):
+                if not isinstance(command, click.Group):
+                    rest = command.parse_args(ctx, rest)
+                    break
+                # the group's own options; what is left is a subcommand and its arguments
+                rest = click.Command.parse_args(command, ctx, rest)
+                if not rest:
+                    break
+                name, command, rest = command.resolve_command(ctx, rest)
+                path.append(name)
         assert not rest, f"unexpected arguments {rest}"
     except click.exceptions.Exit as done:
         assert done.exit_code == 0

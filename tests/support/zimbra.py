@@ -1,4 +1,5 @@
-"""Fixtures for the Zimbra simulator and client: ``fake_zimbra``, ``zimbra_server``, ``zimbra_admin``.
+"""Fixtures for the Zimbra simulator and client: ``fake_zimbra``, ``zimbra_server``, ``zimbra_admin`` (and
+``password_is``, whether a password is a mailbox's own, seen as a login would see it).
 
 ``fake_zimbra`` is a fresh :class:`FakeZimbra` (admin ``admin@example.com`` / ``zimbra-secret``, host
 ``mail1.example.com``) holding this sample data (MiB = 1024², GiB = 1024³ bytes):
@@ -19,6 +20,7 @@ Domains: ``example.com`` (``zimbraDomainMaxAccounts=10``), ``example.org`` (``zi
 
 import pytest
 
+from puq_bridge.errors import PermissionDenied, ZimbraError
 from puq_bridge.simulators.server import BackgroundServer
 from puq_bridge.simulators.zimbra.app import FakeZimbra
 
@@ -67,3 +69,19 @@ def zimbra_admin(zimbra_server):
     admin = ZimbraAdmin(url, ZIMBRA_ADMIN, ZIMBRA_PASSWORD, name="mail1", timeout=(1.0, 2.0))
     yield admin
     admin.close()
+
+
+def password_is(url, mailbox, password):
+    """True when ``password`` is the mailbox's password (the fake says "not an admin account" only then)."""
+    from puq_bridge.zimbra.client import ZimbraAdmin
+
+    client = ZimbraAdmin(url, mailbox, password, timeout=2)
+    try:
+        client.authenticate()
+    except PermissionDenied as err:
+        return "not an admin account" in str(err)
+    except ZimbraError:
+        return False
+    finally:
+        client.close()
+    raise AssertionError("a mailbox must not authenticate as admin")

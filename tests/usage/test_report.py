@@ -2,9 +2,9 @@
 
 import datetime as dt
 
+from puq_bridge.usage.model import GB
 from puq_bridge.usage.records import ServiceResult
 from puq_bridge.usage.report import SyncReport
-from puq_bridge.usage.model import GB
 
 
 def test_report_json_document_shape():

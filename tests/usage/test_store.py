@@ -3,6 +3,7 @@
 import datetime as dt
 import sqlite3
 import threading
+from contextlib import closing
 
 import pytest
 
@@ -209,7 +210,8 @@ def test_prune_keeps_the_newest_success_of_a_service_that_keeps_failing(store):
     ],
 )
 def test_snapshot_and_history_reads_use_an_index(store, sql):
-    plan = " ".join(str(row[-1]) for row in store._read("EXPLAIN QUERY PLAN " + sql))
+    with closing(sqlite3.connect(f"file:{store.path}?mode=ro", uri=True)) as db:  # the file as it is
+        plan = " ".join(str(row[-1]) for row in db.execute("EXPLAIN QUERY PLAN " + sql))
     assert plan.startswith("SEARCH") and ("INDEX" in plan or "PRIMARY KEY" in plan), plan
     assert "SCAN" not in plan and "TEMP B-TREE" not in plan, plan
 

@@ -11,6 +11,7 @@ from tests.support.adapter import (
     make_config,
     post,
 )
+from tests.support.pools import discarded_connections
 from tests.support.zimbra import ZIMBRA_ADMIN, ZIMBRA_PASSWORD, GiB, MiB
 from tests.whmcs_module.support import (
     SERVER_ID,
@@ -116,8 +117,9 @@ def test_a_sync_of_16_at_once_beside_client_area_pages_on_the_same_clients(
     context = serve_context(tmp_path, whmcs_url, zimbra_url, store)
     zimbra, whmcs = context.zimbra(context.entry_for_params(params())), context.whmcs
     adapters = [dict(zimbra.session.adapters), dict(whmcs.session.adapters)]
-    assert {a._pool_maxsize for a in adapters[0].values()} == {8 + 16}
-    assert {a._pool_maxsize for a in adapters[1].values()} == {16 + 1}
+    # pools sized when the clients were built: 8 workers + 16 readers, 16 writers + 1
+    assert [discarded_connections(zimbra.session, n) for n in (24, 25)] == [0, 1]
+    assert [discarded_connections(whmcs.session, n) for n in (17, 18)] == [0, 1]
     caplog.set_level("WARNING")
     synced, problems, served = threading.Event(), [], []
 

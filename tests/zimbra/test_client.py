@@ -1,12 +1,8 @@
 """ZimbraAdmin against the FakeZimbra simulator on loopback: operations, token life cycle, faults, TLS, errors."""
 
-import io
 import logging
-import shutil
 import ssl
-import subprocess
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +14,8 @@ from puq_bridge.simulators.server import BackgroundServer
 from puq_bridge.simulators.zimbra.app import FakeZimbra
 from puq_bridge.simulators.zimbra.wire import SOAP11
 from puq_bridge.zimbra.client import ZimbraAdmin, parse_quota_usage
-from tests.support.zimbra import ZIMBRA_ADMIN, ZIMBRA_PASSWORD, GiB, MiB
+from tests.support.zimbra import ZIMBRA_ADMIN, ZIMBRA_PASSWORD, GiB, MiB, password_is
+from tests.zimbra.support import Wiretap
 
 # CI and developers have ../shared beside the clone.
 CAPTURES = Path(__file__).resolve().parents[3] / "shared" / "reference" / "zimbra-captures"
@@ -85,7 +82,7 @@ def test_account_life_cycle(zimbra_admin, fake_zimbra):
     )
 
     assert zimbra_admin.set_password(created.id, "An0ther!pw") is None
-    assert fake_zimbra._passwords["new@example.com"] == "An0ther!pw"
+    assert password_is(zimbra_admin.url, "new@example.com", "An0ther!pw")
     fake_zimbra.password_message = "password will expire in 90 days"
     assert zimbra_admin.set_password(created.id, "Th1rd!pw") == "password will expire in 90 days"
 
@@ -397,11 +394,13 @@ def test_auth_failures_are_never_retried(user, password, cls, zimbra_server):
 
 def test_token_renewed_shortly_before_its_lifetime_ends(served):
     sim = FakeZimbra(ZIMBRA_ADMIN, ZIMBRA_PASSWORD, token_lifetime_ms=400)
-    admin = admin_for(served(sim))  # margin 60 s > lifetime: renew after half of it
+    now = [0.0]
+    admin = admin_for(served(sim), clock=lambda: now[0])  # margin 60 s > lifetime: renew after half
     admin.version_info()
+    now[0] = 0.199
     admin.version_info()
     assert sim.count("Auth") == 1
-    threading.Event().wait(0.25)
+    now[0] = 0.201
     admin.version_info()
     # renewed before the server would refuse: no rejected call, no retry
     assert sim.count("Auth") == 2 and sim.count("GetVersionInfo") == 3
@@ -409,10 +408,15 @@ def test_token_renewed_shortly_before_its_lifetime_ends(served):
 
 def test_lifetime_is_read_as_milliseconds(served):
     sim = FakeZimbra(ZIMBRA_ADMIN, ZIMBRA_PASSWORD, token_lifetime_ms=3_600_000)
-    admin = admin_for(served(sim), token_margin=60)
+    now = [0.0]
+    admin = admin_for(served(sim), token_margin=60, clock=lambda: now[0])
     admin.authenticate()
-    remaining = admin._expires - time.monotonic()
-    assert 3500 < remaining <= 3540
+    now[0] = 3539  # an hour, less the 60 s margin, is not over yet
+    admin.version_info()
+    assert sim.count("Auth") == 1
+    now[0] = 3541
+    admin.version_info()
+    assert sim.count("Auth") == 2
 
 
 def test_concurrent_calls_authenticate_once_and_renew_once(served):
@@ -452,46 +456,34 @@ def test_both_auth_response_orders_and_extra_elements(order, extra, served):
     sim = FakeZimbra(
         ZIMBRA_ADMIN, ZIMBRA_PASSWORD, auth_order=order, auth_extra=extra, token_lifetime_ms=600_000
     )
-    admin = admin_for(served(sim))
+    now = [0.0]
+    admin = admin_for(served(sim), clock=lambda: now[0])
     admin.authenticate()
-    assert admin._token in sim._tokens
-    assert 500 < admin._expires - time.monotonic() <= 600
+    now[0] = 539  # the token was read right: the server takes it, and its 600 s less 60 are not over
     admin.version_info()
     assert sim.count("Auth") == 1
+    now[0] = 541
+    admin.version_info()
+    assert sim.count("Auth") == 2
 
 
 # --- wire details --------------------------------------------------------------------------------------------------
 
 
-def test_requests_carry_the_context_header_and_soap_action(zimbra_server):
-    sim, _ = zimbra_server
-    seen = []
-
-    def spy(environ, start_response):
-        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-        seen.append(
-            (
-                environ["PATH_INFO"],
-                environ.get("HTTP_SOAPACTION"),
-                environ.get("CONTENT_TYPE"),
-                body,
-            )
-        )
-        environ["wsgi.input"] = io.BytesIO(body)
-        return sim.wsgi_app(environ, start_response)
-
-    with BackgroundServer(spy) as server:
-        admin_for(server.url + "/service/admin/soap/").version_info()
-    (auth_path, auth_action, _, auth_body), (path, action, ctype, body) = seen
-    assert auth_path == path == "/service/admin/soap"
-    assert auth_action == '"urn:zimbraAdmin/Auth"' and action == '"urn:zimbraAdmin/GetVersionInfo"'
-    assert ctype == "text/xml; charset=utf-8"
-    doc = etree.fromstring(body)
+def test_requests_carry_the_context_header_and_soap_action(fake_zimbra, served):
+    tap = Wiretap(fake_zimbra)
+    admin_for(served(tap) + "/service/admin/soap/").version_info()
+    auth, call = tap.exchanges
+    assert auth.path == call.path == "/service/admin/soap"
+    assert auth.soap_action == '"urn:zimbraAdmin/Auth"'
+    assert call.soap_action == '"urn:zimbraAdmin/GetVersionInfo"'
+    assert call.content_type == "text/xml; charset=utf-8"
+    doc = etree.fromstring(call.body)
     assert doc.tag == f"{{{SOAP11}}}Envelope"
     context = doc.find(f"{{{SOAP11}}}Header/{{urn:zimbra}}context")
     assert [etree.QName(c).localname for c in context] == ["authToken", "nosession"]
-    assert context[0].text in sim._tokens
-    assert etree.fromstring(auth_body).find(f"{{{SOAP11}}}Header") is None
+    assert [context[0].text] == tap.tokens()  # the token the server gave
+    assert etree.fromstring(auth.body).find(f"{{{SOAP11}}}Header") is None
 
 
 @pytest.mark.parametrize(
@@ -561,38 +553,6 @@ def test_ca_bundle_path_goes_to_the_session():
     assert admin.endpoint == "https://mail9.example.com:7071/service/admin/soap"
 
 
-@pytest.fixture(scope="module")
-def self_signed(tmp_path_factory):
-    if not shutil.which("openssl"):
-        pytest.skip("openssl not available")
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return cert, key
-
-
 @pytest.fixture
 def https_url(self_signed, fake_zimbra):
     cert, key = self_signed
@@ -629,8 +589,9 @@ def test_https_without_verification_works(https_url):
 # --- secrets -------------------------------------------------------------------------------------------------------
 
 
-def test_no_password_or_token_in_logs_or_errors(caplog, zimbra_server):
-    sim, url = zimbra_server
+def test_no_password_or_token_in_logs_or_errors(caplog, fake_zimbra, served):
+    sim, tap = fake_zimbra, Wiretap(fake_zimbra)
+    url = served(tap)
     caplog.set_level(logging.DEBUG)
     for name in ("zeep", "zeep.transports", "urllib3", "puq_bridge"):
         logging.getLogger(name).setLevel(logging.DEBUG)
@@ -647,7 +608,7 @@ def test_no_password_or_token_in_logs_or_errors(caplog, zimbra_server):
         with pytest.raises(errors.ZimbraFault) as caught:
             action()
         texts.append(str(caught.value))
-    tokens = list(sim._tokens)
+    tokens = tap.tokens()
     assert len(tokens) == 2 and caplog.records
     everything = caplog.text + "\n".join(texts) + repr(admin) + repr(sim.requests)
     for secret in [ZIMBRA_PASSWORD, "N3w-Secret-pw", "Fresh-Secret-pw", "Wrong-Secret-pw", *tokens]:
