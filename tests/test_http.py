@@ -1,5 +1,6 @@
-"""Poster against real loopback servers: the same request on the wire as Session.post, proxies from the
-environment (HTTP_PROXY, NO_PROXY), cookies, session auth, errors, and many threads sharing one Poster."""
+"""Poster against real loopback servers: the same request on the wire as Session.post, proxies from
+the environment (HTTP_PROXY, NO_PROXY), cookies, session auth, errors, and many threads sharing one
+Poster."""
 
 import threading
 import time
@@ -192,14 +193,17 @@ def test_threads_sharing_one_poster_each_get_their_own_reply(no_proxy_env, recor
 def test_pooled_session_sizes_both_schemes_and_keeps_requests_defaults(self_signed, caplog):
     session = pooled_session(24)
     for tls in (None, self_signed):  # http and https
-        # 24 requests at once keep their connections; a 25th gets one too (never waits) and it is thrown away
+        # 24 requests at once keep their connections; a 25th gets one too (never waits) and it is
+        # thrown away
         assert discarded_connections(session, 24, tls=tls) == 0
         assert discarded_connections(session, 25, tls=tls) == 1
         small = pooled_session(4)  # never below requests' 10
         assert discarded_connections(small, 10, tls=tls) == 0
         assert discarded_connections(small, 11, tls=tls) == 1
     caplog.set_level("DEBUG", logger="urllib3")
-    with pytest.raises(requests.ConnectionError):  # requests' default: a refused connection is not retried
+    with pytest.raises(
+        requests.ConnectionError
+    ):  # requests' default: a refused connection is not retried
         session.post("http://127.0.0.1:9/", data=b"x", timeout=2)
     assert "Retrying" not in caplog.text and "Starting new HTTP connection" in caplog.text
     session.close()
@@ -215,8 +219,9 @@ def slow(environ, start_response):
 
 @pytest.mark.parametrize("pooled", [True, False])
 def test_a_pooled_session_keeps_a_connection_for_each_of_16_threads(caplog, pooled):
-    """With requests' 10 per host, the 11th to 16th connections of 16 threads at once are dropped after each request
-    ("Connection pool is full, discarding connection"); a pool of 16 keeps them all."""
+    """With requests' 10 per host, the 11th to 16th connections of 16 threads at once are dropped
+    after each request ("Connection pool is full, discarding connection"); a pool of 16 keeps them
+    all."""
     caplog.set_level("WARNING", logger="urllib3.connectionpool")
     with BackgroundServer(slow) as server:
         session = pooled_session(16) if pooled else requests.Session()

@@ -1,4 +1,5 @@
-"""The WHMCS life cycle on the Zimbra simulator: settings, names, and every call including repeats and missing objects."""
+"""The WHMCS life cycle on the Zimbra simulator: settings, names, and every call including repeats
+and missing objects."""
 
 import pytest
 
@@ -40,7 +41,7 @@ def prov(zimbra_admin):
     return Provisioner(zimbra_admin)
 
 
-# --- settings and names ------------------------------------------------------------------------------------------
+# --- settings and names ---------------------------------------------------------------------------
 
 
 def test_config_options_are_the_six_settings_in_whmcs_shape():
@@ -189,7 +190,7 @@ def test_service_target_reads_the_params():
         ServiceTarget.from_params(params(serviceid="x1"))
 
 
-# --- life cycle --------------------------------------------------------------------------------------------------
+# --- life cycle -----------------------------------------------------------------------------------
 
 
 def test_create_makes_domain_and_mailbox_and_repeat_is_success(prov, zimbra_server):
@@ -320,7 +321,8 @@ def test_terminate_removes_lists_resources_and_aliases_too_and_repeats(prov, fak
 
 
 class DeletesBehindOurBack:
-    """A WSGI app in front of the fake: right after the first SearchDirectory, another admin deletes ``names``."""
+    """A WSGI app in front of the fake: right after the first SearchDirectory, another admin deletes
+    ``names``."""
 
     def __init__(self, sim, *names):
         self.sim, self.names = sim, names

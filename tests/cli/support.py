@@ -1,4 +1,5 @@
-"""Helpers for the CLI tests: a config file pointing at simulators served on loopback, and running the CLI."""
+"""Helpers for the CLI tests: a config file pointing at simulators served on loopback, and running
+the CLI."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ WHMCS_SECRET_ENV = "PUQ_TEST_WHMCS_SECRET"
 
 @dataclass
 class ZimbraTarget:
-    """One ``[[zimbra]]`` entry to write: where it is and the password (given through an env variable)."""
+    """One ``[[zimbra]]`` entry to write: where it is and the password (given through an env
+    variable)."""
 
     name: str
     url: str
@@ -33,7 +35,8 @@ class Bridge:
     store_path: Path | None = None
 
     def run(self, *args: str, input: str | None = None) -> Result:
-        """``puq-bridge --config <file> ARGS`` through click's runner (stdout and stderr kept apart)."""
+        """``puq-bridge --config <file> ARGS`` through click's runner (stdout and stderr kept
+        apart)."""
         return CliRunner().invoke(
             main,
             ["--config", str(self.path), *args],
@@ -43,7 +46,8 @@ class Bridge:
         )
 
     def run_json(self, *args: str, input: str | None = None):
-        """Run with ``--json`` appended and decode stdout, which must be exactly one JSON document."""
+        """Run with ``--json`` appended and decode stdout, which must be exactly one JSON
+        document."""
         result = self.run(*args, "--json", input=input)
         assert result.exit_code == 0, result.output
         return json.loads(result.stdout), result
@@ -58,7 +62,8 @@ def write_bridge(
     zimbras: list[ZimbraTarget] = (),
     timeout: float = 2,
 ) -> Bridge:
-    """Write ``bridge.toml`` for a WHMCS at ``whmcs_url`` and the given Zimbras; secrets only via ``*_env``."""
+    """Write ``bridge.toml`` for a WHMCS at ``whmcs_url`` and the given Zimbras; secrets only via
+    ``*_env``."""
     env = {WHMCS_SECRET_ENV: whmcs_secret}
     store_path = tmp_path / "data" / "usage.sqlite3"
     lines = [
@@ -92,7 +97,8 @@ def write_bridge(
 
 
 def one_error_line(result: Result) -> str:
-    """The single ``error: ...`` line a failed command must print on stderr (and nothing on stdout)."""
+    """The single ``error: ...`` line a failed command must print on stderr (and nothing on
+    stdout)."""
     assert result.stdout == "", result.stdout
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr

@@ -134,7 +134,8 @@ def test_json_document(tmp_path, whmcs, zimbras):
 
 
 def test_zimbra_servers_are_checked_at_the_same_time(tmp_path, whmcs, zimbras):
-    """Each server holds its first request until all three have one: a one-at-a-time check cannot pass."""
+    """Each server holds its first request until all three have one: a one-at-a-time check cannot
+    pass."""
     barrier = threading.Barrier(len(zimbras), timeout=1.5)
     gated = {}
     for name, (sim, server) in zimbras.items():

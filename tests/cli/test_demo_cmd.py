@@ -1,5 +1,5 @@
-"""``puq-bridge demo``: run in-process (pages written, where they are said to be, no config needed), its help, and
-as a real process serving until Ctrl-C (SIGINT)."""
+"""``puq-bridge demo``: run in-process (pages written, where they are said to be, no config needed),
+its help, and as a real process serving until Ctrl-C (SIGINT)."""
 
 import re
 import signal
@@ -24,7 +24,6 @@ def test_cli_demo_writes_the_pages_and_prints_where(tmp_path):
     assert len(list(out.glob("service-*.html"))) == 12
 
 
-
 def test_cli_demo_defaults_to_puq_bridge_demo_in_the_current_folder_and_needs_no_config(
     tmp_path, monkeypatch
 ):
@@ -34,7 +33,6 @@ def test_cli_demo_defaults_to_puq_bridge_demo_in_the_current_folder_and_needs_no
     )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "puq-bridge-demo" / "index.html").is_file()
-
 
 
 def test_cli_demo_serve_runs_until_ctrl_c(tmp_path):
@@ -61,7 +59,6 @@ def test_cli_demo_serve_runs_until_ctrl_c(tmp_path):
         requests.get(urls["pages"] + "/index.html", timeout=2)
 
 
-
 def _read_urls(proc, deadline):
     urls = {}
     for line in proc.stdout:
@@ -74,7 +71,6 @@ def _read_urls(proc, deadline):
         f"no URLs printed; stderr: {proc.stderr.read() if proc.poll() is not None else ''}"
     )
     return urls
-
 
 
 def test_demo_help_says_what_it_does():

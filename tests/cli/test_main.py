@@ -1,4 +1,5 @@
-"""General CLI behaviour: help on every command, --version, config errors, and a start-up that does not load zeep."""
+"""General CLI behaviour: help on every command, --version, config errors, and a start-up that does
+not load zeep."""
 
 import json
 import subprocess
@@ -85,11 +86,13 @@ def _write(path, text):
     "toml, expected",
     [
         (
-            '[whmcs]\nurl = "http://127.0.0.1:9"\nidentifier = "id"\nsecret_env = "PUQ_TEST_UNSET_SECRET"\n',
+            '[whmcs]\nurl = "http://127.0.0.1:9"\nidentifier = "id"\n'
+            'secret_env = "PUQ_TEST_UNSET_SECRET"\n',
             "whmcs.secret_env: environment variable PUQ_TEST_UNSET_SECRET is not set",
         ),
         (
-            '[whmcs]\nurl = "http://127.0.0.1:9"\nidentifier = "id"\nsecret = "s3cr3t-value"\ncolour = "red"\n',
+            '[whmcs]\nurl = "http://127.0.0.1:9"\nidentifier = "id"\nsecret = "s3cr3t-value"\n'
+            'colour = "red"\n',
             "whmcs.colour: unknown key",
         ),
         ("[sync]\nconcurrency = 2\n", "whmcs: missing required section [whmcs]"),

@@ -1,4 +1,5 @@
-"""The client-panel commands (services, users, reset-password, cancel) against FakeWhmcs on loopback."""
+"""The client-panel commands (services, users, reset-password, cancel) against FakeWhmcs on
+loopback."""
 
 import datetime as dt
 import json
@@ -33,7 +34,8 @@ ALL_PERMISSIONS = [
 
 @pytest.fixture
 def sim():
-    """A WHMCS with one client (two mail services, an owner and one user) and a second, unrelated client."""
+    """A WHMCS with one client (two mail services, an owner and one user) and a second, unrelated
+    client."""
     sim = FakeWhmcs()
     sim.client_id = sim.add_client(
         "Jan",
@@ -133,7 +135,7 @@ def record_usage(
             )
 
 
-# --- services ------------------------------------------------------------------------------------------------------
+# --- services -------------------------------------------------------------------------------------
 
 
 def test_services_lists_the_clients_services_without_usage_yet(bridge, sim):
@@ -223,7 +225,7 @@ def test_whmcs_answering_a_truncated_body_is_one_line_exit_1(bridge, sim):
     assert line.startswith("error: WHMCS GetClientsDetails: ") and "<html" not in line.lower()
 
 
-# --- users ---------------------------------------------------------------------------------------------------------
+# --- users ----------------------------------------------------------------------------------------
 
 
 def test_users_list(bridge, sim):
@@ -401,7 +403,7 @@ def test_remove_the_owner_is_whmcs_message_exit_1(bridge, sim):
     )
 
 
-# --- reset-password ------------------------------------------------------------------------------------------------
+# --- reset-password -------------------------------------------------------------------------------
 
 
 def test_reset_password(bridge, sim):
@@ -422,7 +424,7 @@ def test_reset_password_of_an_unknown_user(bridge, sim):
     assert one_error_line(result) == "error: WHMCS ResetPassword: User Not Found"
 
 
-# --- cancel --------------------------------------------------------------------------------------------------------
+# --- cancel ---------------------------------------------------------------------------------------
 
 
 def test_cancel_warns_names_the_domain_and_asks(bridge, sim):

@@ -1,4 +1,5 @@
-"""``puq-bridge render`` against FakeWhmcs (and FakeZimbra for the live fallback) on loopback, with a real store."""
+"""``puq-bridge render`` against FakeWhmcs (and FakeZimbra for the live fallback) on loopback, with
+a real store."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ ZIMBRA_PASSWORD = "zimbra-render-pass"
 
 @pytest.fixture
 def whmcs():
-    """FakeWhmcs on loopback with one Polish client, one English client and a service each on server mail1."""
+    """FakeWhmcs on loopback with one Polish client, one English client and a service each on server
+    mail1."""
     sim = FakeWhmcs()
     server = sim.add_server("mail1", "mail1.example.com", "192.0.2.1")
     product = sim.add_product("Prywatny serwer mailowy Zimbra")
@@ -235,13 +237,13 @@ def test_the_product_setting_kept_by_the_adapter_is_the_total_space(tmp_path, wh
     assert 'data-puq="total-space">50.0 GB<' in stored and "1.0 GB of 50.0 GB" in stored
 
 
-# --- a private Zimbra server (product tenancy `server`): the adapter, the sync and render agree ----------------------
+# --- a private Zimbra server (product tenancy `server`): the adapter, the sync and render agree ---
 
 
 @pytest.fixture
 def hosting():
-    """FakeWhmcs with servers mail1 (a client's private server, 3 domains) and mail2 (shared: 2 domain services),
-    each a FakeZimbra, all on loopback."""
+    """FakeWhmcs with servers mail1 (a client's private server, 3 domains) and mail2 (shared: 2
+    domain services), each a FakeZimbra, all on loopback."""
     whmcs = FakeWhmcs()
     servers = {}
     for number, name in enumerate(("mail1", "mail2"), start=1):
@@ -285,7 +287,8 @@ def hosting():
 
 
 def create_params(service_id, server_id, **extra):
-    """What WHMCS's forwarder sends for CreateAccount / ClientArea of the private-server product (setting 6)."""
+    """What WHMCS's forwarder sends for CreateAccount / ClientArea of the private-server product
+    (setting 6)."""
     return {
         "serviceid": service_id,
         "serverid": server_id,
@@ -392,7 +395,8 @@ def test_a_private_server_is_the_whole_server_in_whmcs_the_client_area_and_rende
 def test_render_reads_the_whole_server_live_when_the_store_has_only_a_domain_reading(
     tmp_path, hosting
 ):
-    """A reading stored before the adapter told the bridge the product is a private server covers one domain."""
+    """A reading stored before the adapter told the bridge the product is a private server covers
+    one domain."""
     whmcs, mail1, _ = hosting
     bridge = write_bridge(
         tmp_path,

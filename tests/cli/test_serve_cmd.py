@@ -1,5 +1,5 @@
-"""``puq-bridge serve`` and ``puq-bridge whmcs-module``: refusing bad settings in one line, answering signed
-requests as a real process, and writing the forwarder."""
+"""``puq-bridge serve`` and ``puq-bridge whmcs-module``: refusing bad settings in one line,
+answering signed requests as a real process, and writing the forwarder."""
 
 import socket
 import time
@@ -15,8 +15,7 @@ from tests.support.adapter import (
     write_cli_config,
 )
 
-# --- the serve command -------------------------------------------------------------------------------------------
-
+# --- the serve command ----------------------------------------------------------------------------
 
 
 def test_serve_refuses_to_start_without_a_secret(tmp_path):
@@ -32,12 +31,10 @@ def test_serve_refuses_to_start_without_a_secret(tmp_path):
     assert "adapter.secret" in result.output and "no shared secret" in result.output
 
 
-
 def test_serve_refuses_a_bad_listen_address(tmp_path):
     config = write_cli_config(tmp_path, f'secret = "{SECRET}"', store=True)
     result = CliRunner().invoke(main, ["--config", str(config), "serve", "--listen", "nowhere"])
     assert result.exit_code == 2 and "HOST:PORT" in result.output
-
 
 
 def test_serve_command_answers_signed_requests(tmp_path):
@@ -90,8 +87,7 @@ def test_serve_command_answers_signed_requests(tmp_path):
     assert SECRET not in stderr
 
 
-# --- the whmcs-module command -----------------------------------------------------------------------------------------------------
-
+# --- the whmcs-module command ---------------------------------------------------------------------
 
 
 def test_cli_writes_the_module(tmp_path):
@@ -115,7 +111,6 @@ def test_cli_writes_the_module(tmp_path):
     assert SECRET not in result.output
 
 
-
 def test_cli_bridge_url_option_wins(tmp_path):
     config = write_cli_config(tmp_path, f'secret = "{SECRET}"')
     result = CliRunner().invoke(
@@ -137,7 +132,6 @@ def test_cli_bridge_url_option_wins(tmp_path):
         "'https://bridge.example.com:8443'"
         in (tmp_path / "modules/servers/m1/m1.config.php").read_text()
     )
-
 
 
 @pytest.mark.parametrize(

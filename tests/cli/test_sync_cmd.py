@@ -1,4 +1,5 @@
-"""``puq-bridge sync-usage`` through click's CliRunner, against the simulators, with a config file in tmp_path."""
+"""``puq-bridge sync-usage`` through click's CliRunner, against the simulators, with a config file
+in tmp_path."""
 
 import json
 import threading

@@ -17,7 +17,6 @@ def pl() -> Catalog:
     return Renderer().catalog("pl")
 
 
-
 @pytest.fixture(scope="module")
 def en() -> Catalog:
     return Renderer().catalog("en")

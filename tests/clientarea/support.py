@@ -1,4 +1,5 @@
-"""Helpers of the client-area tests: a fixed "now", a WHMCS service and its client as the WHMCS client returns them."""
+"""Helpers of the client-area tests: a fixed "now", a WHMCS service and its client as the WHMCS
+client returns them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from decimal import Decimal
 from puq_bridge.whmcs.models import Client, Service
 
 NOW = dt.datetime(2026, 11, 22, 12, tzinfo=dt.timezone.utc)
-
 
 
 def service(**changes) -> Service:
@@ -41,7 +41,6 @@ def service(**changes) -> Service:
     )
     values.update(changes)
     return Service(**values)
-
 
 
 CLIENT = Client(

@@ -1,12 +1,15 @@
-"""The demo's pages in a real browser: headless Chromium driven by Selenium, at desktop and phone widths.
+"""The demo's pages in a real browser: headless Chromium driven by Selenium, at desktop and phone
+widths.
 
-:func:`check_page` loads one page at one width and reports, from the page itself, everything wrong with it: tabs that
-do not switch, a mailbox table with the wrong number of rows, a missing or empty usage chart, horizontal overflow,
-and any request or reference that leaves loopback. It returns a list of problems, so the same function shows that the
-demo's pages pass and that doctored copies of them (tab, table or chart removed...) fail.
+:func:`check_page` loads one page at one width and reports, from the page itself, everything wrong
+with it: tabs that do not switch, a mailbox table with the wrong number of rows, a missing or empty
+usage chart, horizontal overflow, and any request or reference that leaves loopback. It returns a
+list of problems, so the same function shows that the demo's pages pass and that doctored copies of
+them (tab, table or chart removed...) fail.
 
-One browser session and one demo run serve the whole module. Screenshots go to a temporary folder; their paths are
-printed (``pytest -s`` shows them). Skipped only when no Chromium binary is installed.
+One browser session and one demo run serve the whole module. Screenshots go to a temporary folder;
+their paths are printed (``pytest -s`` shows them). Skipped only when no Chromium binary is
+installed.
 """
 
 import datetime as dt
@@ -24,7 +27,8 @@ from puq_bridge.demo.run import LANGS, run_demo
 from puq_bridge.demo.sample import build_sample
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
-#: Hosts an anchor may name: the reserved documentation domains (RFC 2606) the sample's servers live under.
+#: Hosts an anchor may name: the reserved documentation domains (RFC 2606) the sample's servers live
+#: under.
 RESERVED_SUFFIXES = (
     ".example.com",
     ".example.net",
@@ -46,7 +50,8 @@ CHROME_FLAGS = [
     "--disable-default-apps",
     "--disable-extensions",
     "--mute-audio",
-    # Nothing may leave loopback: any other host fails to resolve (and still shows in the network log).
+    # Nothing may leave loopback: any other host fails to resolve (and still shows in the network
+    # log).
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
 ]
 
@@ -63,7 +68,8 @@ def find_chromium() -> str | None:
 
 
 def start_browser(binary: str, profile_dir: str | None = None):
-    """A Selenium Chrome driver on the system chromedriver (never downloads one), with the network log on."""
+    """A Selenium Chrome driver on the system chromedriver (never downloads one), with the network
+    log on."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -95,7 +101,8 @@ def set_width(driver, width: int) -> None:
 
 _STATE_JS = """
 const q = (s) => document.querySelector(s);
-const shown = (el) => !!el && el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
+const shown = (el) => !!el && el.getClientRects().length > 0
+                      && getComputedStyle(el).visibility !== 'hidden';
 const pane = (name) => q(`[data-puq-tab="${name}"]:not(a)`);
 const svg = q('svg[data-puq="usage-chart"]');
 let drawn = 0, box = null;
@@ -123,7 +130,8 @@ return {
   anchors: Array.from(document.querySelectorAll('a[href], area[href], form[action]'))
              .map(e => e.getAttribute('href') || e.getAttribute('action')),
   cssText: Array.from(document.querySelectorAll('style')).map(s => s.textContent).join('\\n')
-           + Array.from(document.querySelectorAll('[style]')).map(e => e.getAttribute('style')).join('\\n'),
+           + Array.from(document.querySelectorAll('[style]'))
+               .map(e => e.getAttribute('style')).join('\\n'),
 };
 """
 
@@ -148,7 +156,8 @@ def _external(url: str, *, anchor: bool = False) -> bool:
 
 
 def network_urls(driver) -> list[str]:
-    """Every URL Chromium sent a request for since the log was last read (from the DevTools network log)."""
+    """Every URL Chromium sent a request for since the log was last read (from the DevTools network
+    log)."""
     urls = []
     for entry in driver.get_log("performance"):
         message = json.loads(entry["message"])["message"]
@@ -189,9 +198,8 @@ def check_page(
     state = page_state(driver)
     if not (state["hasServerInfoPane"] and state["hasResourcePane"]):
         problems.append(
-            "tab pane missing: server-info={hasServerInfoPane} resource-usage={hasResourcePane}".format(
-                **state
-            )
+            "tab pane missing: server-info={hasServerInfoPane} "
+            "resource-usage={hasResourcePane}".format(**state)
         )
     for tab in ("resource-usage", "server-info"):
         problem = _click_tab(driver, tab)
@@ -230,7 +238,8 @@ def _table_problems(state: dict, expected_rows: int) -> list[str]:
 
 
 def _layout_problems(state: dict, width: int) -> list[str]:
-    # A phone browser widens its layout viewport to fit content that is too wide, so either figure can show it.
+    # A phone browser widens its layout viewport to fit content that is too wide, so either figure
+    # can show it.
     content = max(state["scrollWidth"], state["innerWidth"])
     if content > width:
         return [f"horizontal overflow at {width} px: the page is {content} px wide"]
@@ -277,7 +286,7 @@ def _screenshot(
         print(f"screenshot: {path}")
 
 
-# --- the tests -------------------------------------------------------------------------------------------------------
+# --- the tests ------------------------------------------------------------------------------------
 
 CHROMIUM = find_chromium()
 pytestmark = pytest.mark.skipif(
@@ -288,7 +297,8 @@ NOW = dt.datetime(2026, 5, 20, 9, 30, tzinfo=dt.timezone.utc)
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    """The demo's pages, served on loopback: (base URL, out dir, service id -> expected mailbox rows)."""
+    """The demo's pages, served on loopback: (base URL, out dir, service id -> expected mailbox
+    rows)."""
     out = tmp_path_factory.mktemp("demo") / "pages"
     report, _ = run_demo(out, now=NOW)
     sample = {s.domain: len(s.mailboxes) for s in build_sample(today=NOW.date()).services}

@@ -1,5 +1,5 @@
-"""The facts a client-area page shows, from the WHMCS client's records (the CLI) and from the module params (the
-adapter); bad params name the key."""
+"""The facts a client-area page shows, from the WHMCS client's records (the CLI) and from the module
+params (the adapter); bad params name the key."""
 
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ ENTRY = ZimbraConfig(
 )
 
 
-
 def test_facts_from_service():
     facts = facts_from_service(service(), CLIENT, None)
     assert facts == ServiceFacts(
@@ -46,12 +45,10 @@ def test_facts_from_service():
     )
 
 
-
 def test_facts_hold_no_secret():
     facts = facts_from_service(service(), CLIENT, ENTRY)
     values = [str(getattr(facts, f.name)) for f in fields(facts)]
     assert not any("Sekret" in v or "zimbra-secret" in v for v in values)
-
 
 
 def test_facts_prefer_dedicated_ip_and_configured_urls():
@@ -77,10 +74,8 @@ def test_facts_prefer_dedicated_ip_and_configured_urls():
     )
 
 
-
 def test_facts_without_total_space_option():
     assert facts_from_service(service(config_options={}), CLIENT).total_space_bytes is None
-
 
 
 PARAMS = {
@@ -102,7 +97,6 @@ PARAMS = {
 }
 
 
-
 def test_facts_from_params():
     facts = facts_from_params(PARAMS, None)
     assert facts.service_id == 42 and facts.status == "Suspended"
@@ -116,18 +110,15 @@ def test_facts_from_params():
     assert "Sekret" not in repr(facts)
 
 
-
 def test_facts_from_params_configurable_option_wins():
     params = dict(PARAMS, configoptions={"Total space (GB)": "1,5"}, configoption3="0")
     assert facts_from_params(params).total_space_bytes == int(1.5 * GB)
-
 
 
 def test_facts_from_minimal_params():
     facts = facts_from_params({"serviceid": 5, "service": {"regdate": "0000-00-00"}})
     assert facts.registration_date is None and facts.recurring_amount is None
     assert facts.total_space_bytes is None and facts.webmail_url == "" and facts.language == ""
-
 
 
 @pytest.mark.parametrize(

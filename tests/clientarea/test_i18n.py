@@ -1,4 +1,5 @@
-"""The locale formatter: separators, grouping, rounding, dates, times and money from catalog rules."""
+"""The locale formatter: separators, grouping, rounding, dates, times and money from catalog
+rules."""
 
 from __future__ import annotations
 
@@ -81,7 +82,8 @@ def test_unknown_time_zone_falls_back_to_utc(caplog):
 
 
 def _reference(value, digits: int) -> str:
-    """The rule the fast paths must keep: the value as it prints, rounded half-up (English separators)."""
+    """The rule the fast paths must keep: the value as it prints, rounded half-up (English
+    separators)."""
     from decimal import ROUND_HALF_UP
 
     exact = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
@@ -94,7 +96,8 @@ def _reference(value, digits: int) -> str:
 
 
 def _near_ties():
-    """Ties and values a hair either side of them, where printf's rounding and half-up of the repr part ways."""
+    """Ties and values a hair either side of them, where printf's rounding and half-up of the repr
+    part ways."""
     for k in range(0, 4000, 7):
         for tie in (k / 20, k / 200, k / 2000, (2 * k + 1) / 2):
             yield from (tie, tie + 1e-12, tie - 1e-12, tie * (1 + 2**-52), tie * (1 - 2**-52))

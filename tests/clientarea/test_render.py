@@ -1,4 +1,5 @@
-"""The client-area tabs as HTML: escaping, languages, units, states, overrides, the chart and the page."""
+"""The client-area tabs as HTML: escaping, languages, units, states, overrides, the chart and the
+page."""
 
 from __future__ import annotations
 
@@ -81,7 +82,7 @@ def names(page: str) -> list[str]:
     ]
 
 
-# --- escaping and secrets ------------------------------------------------------------------------------------------
+# --- escaping and secrets -------------------------------------------------------------------------
 
 
 def test_hostile_names_are_escaped(renderer):
@@ -131,7 +132,7 @@ def test_service_password_never_in_output(renderer):
     assert "password" not in out.lower()
 
 
-# --- languages and formats -----------------------------------------------------------------------------------------
+# --- languages and formats ------------------------------------------------------------------------
 
 
 POLISH_LABELS = [
@@ -242,7 +243,7 @@ def test_broken_catalog_override_is_a_config_error(tmp_path):
         Renderer(tmp_path).client_area(make_facts(), None, [], now=NOW)
 
 
-# --- units and states ------------------------------------------------------------------------------------------------
+# --- units and states -----------------------------------------------------------------------------
 
 
 def test_unlimited_mailbox_and_unlimited_total(renderer):
@@ -348,7 +349,7 @@ def test_percent_and_bar_levels(renderer):
     assert "bg-danger" in out and "bg-success" in out
 
 
-# --- markup ----------------------------------------------------------------------------------------------------------
+# --- markup ---------------------------------------------------------------------------------------
 
 
 def test_twenty_one_and_six_markup(renderer):
@@ -361,7 +362,8 @@ def test_twenty_one_and_six_markup(renderer):
     for hook in ('data-puq-tab="server-info"', 'data-puq-tab="resource-usage"'):
         assert out.count(hook) == 2  # the link and the pane
     assert (
-        '<div class="table-responsive">\n<table class="table table-striped table-sm table-condensed puq-mailboxes" '
+        '<div class="table-responsive">\n'
+        '<table class="table table-striped table-sm table-condensed puq-mailboxes" '
         'data-puq="mailbox-table">' in out
     )
     assert 'class="progress' in out and 'role="progressbar"' in out
@@ -399,7 +401,7 @@ def test_page_is_standalone(renderer):
     assert "<link" not in out and "@import" not in out
 
 
-# --- chart -----------------------------------------------------------------------------------------------------------
+# --- chart ----------------------------------------------------------------------------------------
 
 
 def svg(out: str) -> str:
@@ -442,12 +444,13 @@ def test_chart_axis_labels_follow_locale(renderer):
     assert ">22 Nov<" in en and ">10.0 GB<" in en
 
 
-# --- overrides -------------------------------------------------------------------------------------------------------
+# --- overrides ------------------------------------------------------------------------------------
 
 
 def test_override_directory_replaces_a_template(tmp_path):
     (tmp_path / "resource_usage.html").write_text(
-        '<p data-puq="custom">{{ t("tab.resource_usage") }}: {{ fmt.gb(usage.used_bytes) }} {{ facts.domain }}</p>',
+        '<p data-puq="custom">{{ t("tab.resource_usage") }}: {{ fmt.gb(usage.used_bytes) }} '
+        "{{ facts.domain }}</p>",
         encoding="utf-8",
     )
     out = Renderer(tmp_path).client_area(
@@ -487,7 +490,7 @@ def test_broken_override_template_names_the_file(tmp_path):
         Renderer(tmp_path).client_area(make_facts(), None, [], now=NOW)
 
 
-# --- the inline scripts in a real browser ---------------------------------------------------------------------------
+# --- the inline scripts in a real browser ---------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -571,7 +574,8 @@ def test_scripts_sort_the_table_and_switch_tabs(browser, renderer, tmp_path):
 
 
 def test_number_cells_are_right_aligned_and_unbroken(browser, renderer, tmp_path):
-    """The number columns get their alignment from client_area.css (no per-cell classes), with and without page.css."""
+    """The number columns get their alignment from client_area.css (no per-cell classes), with and
+    without page.css."""
     from selenium.webdriver.common.by import By
 
     snap = make_snapshot([MailboxUsage("jan@x.pl", GB, 2 * GB), MailboxUsage("ala@x.pl", MB, 0)])

@@ -1,5 +1,5 @@
-"""The view of a client-area page: facts joined with the stored reading and history, totals, staleness, and the
-mailbox table and bars formatted for the templates."""
+"""The view of a client-area page: facts joined with the stored reading and history, totals,
+staleness, and the mailbox table and bars formatted for the templates."""
 
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ def test_mailbox_rows_order_and_levels():
     assert rows[1].percent is None and rows[1].unlimited
 
 
-# --- the formatted table and bars (what the templates print) ---------------------------------------------------------
+# --- the formatted table and bars (what the templates print) --------------------------------------
 
 
 def test_mailbox_table_cells_are_formatted_once_in_python(pl):

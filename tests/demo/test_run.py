@@ -1,7 +1,9 @@
-"""The demo run (``run_demo``): the whole flow against the simulators, checked from what it leaves behind.
+"""The demo run (``run_demo``): the whole flow against the simulators, checked from what it leaves
+behind.
 
-One demo run (kept serving) is shared by the module; it is inspected through the simulators' state, the store, the
-written pages and the running servers. The command itself is in tests/cli/test_demo_cmd.py.
+One demo run (kept serving) is shared by the module; it is inspected through the simulators' state,
+the store, the written pages and the running servers. The command itself is in
+tests/cli/test_demo_cmd.py.
 """
 
 import datetime as dt
@@ -169,8 +171,8 @@ def test_no_secret_in_the_logs_even_at_debug(tmp_path, caplog):
 
 
 def test_the_adapters_first_client_area_shows_payment_method_display_names():
-    """Pages look the gateways' names up in the background and never wait for them; the demo has them before its
-    first page, so even that one says "Credit Card", not "stripe"."""
+    """Pages look the gateways' names up in the background and never wait for them; the demo has
+    them before its first page, so even that one says "Credit Card", not "stripe"."""
     from puq_bridge.demo.run import DemoEnvironment
     from puq_bridge.demo.sample import build_sample
 

@@ -30,7 +30,8 @@ def make_config(zimbra=(), *, max_body=65536, whmcs_url="http://127.0.0.1:9", st
 
 
 def write_cli_config(tmp_path, adapter: str, *, store: bool = False):
-    """A 0600 config file for the CLI: a WHMCS nobody answers, ``[adapter]`` as given, optionally a store in tmp."""
+    """A 0600 config file for the CLI: a WHMCS nobody answers, ``[adapter]`` as given, optionally a
+    store in tmp."""
     path = tmp_path / "puq-bridge.toml"
     store_table = f'[store]\npath = "{tmp_path / "usage.sqlite3"}"\n' if store else ""
     path.write_text(
@@ -42,7 +43,8 @@ def write_cli_config(tmp_path, adapter: str, *, store: bool = False):
 
 
 def signed(params, *, secret=SECRET, t=None):
-    """``(body, headers)`` of a correctly signed adapter request (with a nonce, like the forwarder's)."""
+    """``(body, headers)`` of a correctly signed adapter request (with a nonce, like the
+    forwarder's)."""
     body = json.dumps({"params": params, "nonce": secrets.token_hex(8)}).encode()
     return body, {
         HEADER: sign(secret, body, int(time.time()) if t is None else t),
@@ -51,8 +53,8 @@ def signed(params, *, secret=SECRET, t=None):
 
 
 def post(server, function, params=None, *, headers=None, body=None):
-    """POST to ``<server.url>/whmcs/<function>``: ``params`` signed as the forwarder signs them, or ``body`` and
-    ``headers`` as given."""
+    """POST to ``<server.url>/whmcs/<function>``: ``params`` signed as the forwarder signs them, or
+    ``body`` and ``headers`` as given."""
     if body is None:
         body, made = signed(params or {})
         headers = made if headers is None else headers
@@ -62,7 +64,8 @@ def post(server, function, params=None, *, headers=None, body=None):
 
 
 class Recorder:
-    """A WSGI wrapper that keeps every request body it passes on (to see what the forwarder sent)."""
+    """A WSGI wrapper that keeps every request body it passes on (to see what the forwarder
+    sent)."""
 
     def __init__(self, app):
         self.app, self.bodies = app, []

@@ -1,9 +1,11 @@
-"""How big a ``requests.Session``'s connection pool is, seen from outside: ``n`` requests in flight at once.
+"""How big a ``requests.Session``'s connection pool is, seen from outside: ``n`` requests in flight
+at once.
 
-urllib3 keeps at most ``pool_maxsize`` connections per host; when more requests run at once it opens more and, as
-each finishes, throws the surplus away with a warning ("Connection pool is full, discarding connection"). A server
-that holds every reply until all ``n`` requests have arrived makes the overlap certain, so the number of warnings is
-exactly ``n`` minus the pool's size (0 when the pool is big enough).
+urllib3 keeps at most ``pool_maxsize`` connections per host; when more requests run at once it opens
+more and, as each finishes, throws the surplus away with a warning ("Connection pool is full,
+discarding connection"). A server that holds every reply until all ``n`` requests have arrived makes
+the overlap certain, so the number of warnings is exactly ``n`` minus the pool's size (0 when the
+pool is big enough).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ POOL_FULL = "Connection pool is full"
 
 
 class _Gathered:
-    """A WSGI app that answers once ``n`` requests are in flight (or after 10 s: the barrier then breaks)."""
+    """A WSGI app that answers once ``n`` requests are in flight (or after 10 s: the barrier then
+    breaks)."""
 
     def __init__(self, n: int):
         self.barrier = threading.Barrier(n, timeout=10)
@@ -49,11 +52,12 @@ class _Counter(logging.Handler):
 def discarded_connections(
     session: requests.Session, n: int, *, tls: tuple[str, str] | None = None
 ) -> int:
-    """Send ``n`` requests at once through ``session`` to a new loopback server (``https`` with ``tls`` =
-    ``(cert, key)``, the cert for ``127.0.0.1``) and return how many connections the session threw away.
+    """Send ``n`` requests at once through ``session`` to a new loopback server (``https`` with
+    ``tls`` = ``(cert, key)``, the cert for ``127.0.0.1``) and return how many connections the
+    session threw away.
 
-    Raises AssertionError when a request fails (a pool that blocks instead of opening more connections would never
-    let all ``n`` arrive).
+    Raises AssertionError when a request fails (a pool that blocks instead of opening more
+    connections would never let all ``n`` arrive).
     """
     context = None
     if tls is not None:

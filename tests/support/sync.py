@@ -1,4 +1,5 @@
-"""Shared by the sync tests: WHMCS plus several Zimbra servers, all simulators served on loopback."""
+"""Shared by the sync tests: WHMCS plus several Zimbra servers, all simulators served on
+loopback."""
 
 from __future__ import annotations
 
@@ -91,7 +92,8 @@ class Farm:
 def write_config(
     tmp_path: Path, whmcs_url: str, farm: Farm, *, sync: str = ""
 ) -> tuple[Path, Path, dict[str, str]]:
-    """``bridge.toml`` for the farm (secrets only through ``*_env``); returns (config, store path, environment)."""
+    """``bridge.toml`` for the farm (secrets only through ``*_env``); returns (config, store path,
+    environment)."""
     env = {"T_WHMCS_SECRET": "whmcs-secret"}
     store = tmp_path / "data" / "usage.sqlite3"
     lines = [

@@ -1,5 +1,6 @@
-"""A suite-wide fixture (loaded by tests/conftest.py): ``self_signed``, a ``(cert, key)`` pair of paths for a
-self-signed certificate of ``127.0.0.1`` (made once per run with ``openssl``; the test is skipped without it)."""
+"""A suite-wide fixture (loaded by tests/conftest.py): ``self_signed``, a ``(cert, key)`` pair of
+paths for a self-signed certificate of ``127.0.0.1`` (made once per run with ``openssl``; the test
+is skipped without it)."""
 
 import shutil
 import subprocess

@@ -1,9 +1,12 @@
 """Fixtures for the WHMCS client and simulator.
 
-- ``fake_whmcs``: a fresh, **empty** :class:`FakeWhmcs` (credential ``whmcs-id`` / ``whmcs-secret``); tests add the
-  clients, products, servers and services they need with its ``add_*`` methods.
-- ``whmcs_server``: that simulator served on loopback by a ``BackgroundServer``; yields ``(fake, url)``.
-- ``whmcs_client``: a :class:`WhmcsClient` pointed at it, with tiny timeouts and backoff (2 retries).
+- ``fake_whmcs``: a fresh, **empty** :class:`FakeWhmcs` (credential ``whmcs-id`` /
+  ``whmcs-secret``); tests add the clients, products, servers and services they need with its
+  ``add_*`` methods.
+- ``whmcs_server``: that simulator served on loopback by a ``BackgroundServer``; yields ``(fake,
+  url)``.
+- ``whmcs_client``: a :class:`WhmcsClient` pointed at it, with tiny timeouts and backoff (2
+  retries).
 """
 
 import pytest

@@ -1,21 +1,25 @@
-"""Fixtures for the Zimbra simulator and client: ``fake_zimbra``, ``zimbra_server``, ``zimbra_admin`` (and
-``password_is``, whether a password is a mailbox's own, seen as a login would see it).
+"""Fixtures for the Zimbra simulator and client: ``fake_zimbra``, ``zimbra_server``,
+``zimbra_admin`` (and ``password_is``, whether a password is a mailbox's own, seen as a login
+would see it).
 
-``fake_zimbra`` is a fresh :class:`FakeZimbra` (admin ``admin@example.com`` / ``zimbra-secret``, host
-``mail1.example.com``) holding this sample data (MiB = 1024², GiB = 1024³ bytes):
+``fake_zimbra`` is a fresh :class:`FakeZimbra` (admin ``admin@example.com`` /
+``zimbra-secret``, host ``mail1.example.com``) holding this sample data (MiB = 1024²,
+GiB = 1024³ bytes):
 
-==============================  =======================  ==========  ===========  ===============================
-account                         quota set on it          effective   used         notes
-==============================  =======================  ==========  ===========  ===============================
-``info@example.com``            1 GiB                    1 GiB       300 MiB
-``sales@example.com``           none (COS default: 0)    0           5 MiB        unlimited
-``empty@example.com``           500 MiB                  500 MiB     0            never used
-``locked@example.com``          none (COS ``basic``)     1 GiB       1000 MiB     ``zimbraAccountStatus=locked``
-``office@example.org``          1 GiB                    200 MiB     150 MiB      domain quota caps it
-==============================  =======================  ==========  ===========  ===============================
+========================  ====================  =========  ========  ==========================
+account                   quota set on it       effective  used      notes
+========================  ====================  =========  ========  ==========================
+``info@example.com``      1 GiB                 1 GiB      300 MiB
+``sales@example.com``     none (COS default 0)  0          5 MiB     unlimited
+``empty@example.com``     500 MiB               500 MiB    0         never used
+``locked@example.com``    none (COS ``basic``)  1 GiB      1000 MiB  ``zimbraAccountStatus``
+                                                                     ``=locked``
+``office@example.org``    1 GiB                 200 MiB    150 MiB   domain quota caps it
+========================  ====================  =========  ========  ==========================
 
-Domains: ``example.com`` (``zimbraDomainMaxAccounts=10``), ``example.org`` (``zimbraMailDomainQuota`` 200 MiB),
-``empty.net`` (no accounts). Classes of service: ``default`` (quota 0 = unlimited) and ``basic`` (1 GiB).
+Domains: ``example.com`` (``zimbraDomainMaxAccounts=10``), ``example.org``
+(``zimbraMailDomainQuota`` 200 MiB), ``empty.net`` (no accounts). Classes of service:
+``default`` (quota 0 = unlimited) and ``basic`` (1 GiB).
 """
 
 import pytest
@@ -72,7 +76,8 @@ def zimbra_admin(zimbra_server):
 
 
 def password_is(url, mailbox, password):
-    """True when ``password`` is the mailbox's password (the fake says "not an admin account" only then)."""
+    """True when ``password`` is the mailbox's password (the fake says "not an admin account" only
+    then)."""
     from puq_bridge.zimbra.client import ZimbraAdmin
 
     client = ZimbraAdmin(url, mailbox, password, timeout=2)

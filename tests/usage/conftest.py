@@ -1,8 +1,7 @@
 """Fixtures of the usage tests.
 
-- ``farm``: a :class:`tests.support.sync.Farm` on ``whmcs_server`` (one client, one product, no Zimbra yet; the test
-  adds its servers with ``farm.add_mail``), its servers stopped at the end."""
-
+- ``farm``: a :class:`tests.support.sync.Farm` on ``whmcs_server`` (one client, one product, no
+  Zimbra yet; the test adds its servers with ``farm.add_mail``), its servers stopped at the end."""
 
 import pytest
 

@@ -1,4 +1,5 @@
-"""The usage store: schema and migrations, snapshots, daily history, retention, concurrent readers."""
+"""The usage store: schema and migrations, snapshots, daily history, retention, concurrent
+readers."""
 
 import datetime as dt
 import sqlite3
@@ -165,7 +166,8 @@ def test_history_is_one_point_per_day_last_reading_wins(store):
 
 
 def test_retention_keeps_the_store_bounded(tmp_path):
-    """Four runs a day for 200 days, 3 services x 2 mailboxes: detail stays at detail_days, history at history_days."""
+    """Four runs a day for 200 days, 3 services x 2 mailboxes: detail stays at detail_days, history
+    at history_days."""
     path = tmp_path / "usage.sqlite3"
     with UsageStore(path, detail_days=3, history_days=100) as s:
         sizes = {}
@@ -202,7 +204,8 @@ def test_prune_keeps_the_newest_success_of_a_service_that_keeps_failing(store):
 @pytest.mark.parametrize(
     "sql",
     [
-        "SELECT id FROM samples WHERE service_id = 1 AND used_bytes IS NOT NULL ORDER BY taken_at DESC, id DESC LIMIT 1",
+        "SELECT id FROM samples WHERE service_id = 1 AND used_bytes IS NOT NULL "
+        "ORDER BY taken_at DESC, id DESC LIMIT 1",
         "SELECT error FROM samples WHERE service_id = 1 AND status = 'failed' AND taken_at >= 'x' "
         "ORDER BY taken_at DESC, id DESC LIMIT 1",
         "SELECT day FROM daily WHERE service_id = 1 AND day >= '2026-01-01' ORDER BY day",
@@ -210,14 +213,17 @@ def test_prune_keeps_the_newest_success_of_a_service_that_keeps_failing(store):
     ],
 )
 def test_snapshot_and_history_reads_use_an_index(store, sql):
-    with closing(sqlite3.connect(f"file:{store.path}?mode=ro", uri=True)) as db:  # the file as it is
+    with closing(
+        sqlite3.connect(f"file:{store.path}?mode=ro", uri=True)
+    ) as db:  # the file as it is
         plan = " ".join(str(row[-1]) for row in db.execute("EXPLAIN QUERY PLAN " + sql))
     assert plan.startswith("SEARCH") and ("INDEX" in plan or "PRIMARY KEY" in plan), plan
     assert "SCAN" not in plan and "TEMP B-TREE" not in plan, plan
 
 
 def test_concurrent_readers_and_one_writer(tmp_path):
-    """A writer thread records runs while reader threads (and a second store, like the adapter) read."""
+    """A writer thread records runs while reader threads (and a second store, like the adapter)
+    read."""
     path = tmp_path / "usage.sqlite3"
     writer, reader = UsageStore(path, busy_timeout=5), UsageStore(path, busy_timeout=5)
     writer.record_run(T0, T0, [ok(s) for s in range(1, 21)])
@@ -257,7 +263,7 @@ def test_concurrent_readers_and_one_writer(tmp_path):
         assert s.latest(5).used_bytes == 39 * MB
 
 
-# --- the product's total space (schema version 2) ---------------------------------------------------------------------
+# --- the product's total space (schema version 2) -------------------------------------------------
 
 
 def test_version_1_file_with_data_is_upgraded_and_keeps_it(tmp_path):
@@ -269,10 +275,12 @@ def test_version_1_file_with_data_is_upgraded_and_keeps_it(tmp_path):
     MIGRATIONS[0](raw)
     raw.execute("PRAGMA user_version = 1")
     raw.execute(
-        "INSERT INTO runs VALUES (1, '2026-11-01T03:00:00.000000Z', '2026-11-01T03:00:01.000000Z', 1, 0, 0, 0)"
+        "INSERT INTO runs VALUES "
+        "(1, '2026-11-01T03:00:00.000000Z', '2026-11-01T03:00:01.000000Z', 1, 0, 0, 0)"
     )
     raw.execute(
-        "INSERT INTO samples VALUES (1, 1, 7, '2026-11-01T03:00:01.000000Z', 'firma.pl', 'mail1', 'updated', "
+        "INSERT INTO samples VALUES "
+        "(1, 1, 7, '2026-11-01T03:00:01.000000Z', 'firma.pl', 'mail1', 'updated', "
         f"{5 * MB}, {50 * MB}, NULL)"
     )
     raw.execute(f"INSERT INTO mailboxes VALUES (1, 1, 'a@firma.pl', 'id-a', {5 * MB}, {50 * MB})")
@@ -305,11 +313,12 @@ def test_remember_total_space_writes_only_changes(store):
     assert store.total_spaces() == {3: 30 * MB}
 
 
-# --- the product's tenancy (schema version 3) ------------------------------------------------------------------------
+# --- the product's tenancy (schema version 3) -----------------------------------------------------
 
 
 def test_version_2_file_with_data_is_upgraded_and_keeps_it(tmp_path):
-    """A store written by the second release (schema 2: total space, no tenancy) is migrated in place."""
+    """A store written by the second release (schema 2: total space, no tenancy) is migrated in
+    place."""
     from puq_bridge.usage.schema import MIGRATIONS
 
     path = tmp_path / "usage.sqlite3"
@@ -318,10 +327,12 @@ def test_version_2_file_with_data_is_upgraded_and_keeps_it(tmp_path):
     MIGRATIONS[1](raw)
     raw.execute("PRAGMA user_version = 2")
     raw.execute(
-        "INSERT INTO runs VALUES (1, '2026-11-01T03:00:00.000000Z', '2026-11-01T03:00:01.000000Z', 1, 0, 0, 0)"
+        "INSERT INTO runs VALUES "
+        "(1, '2026-11-01T03:00:00.000000Z', '2026-11-01T03:00:01.000000Z', 1, 0, 0, 0)"
     )
     raw.execute(
-        "INSERT INTO samples VALUES (1, 1, 7, '2026-11-01T03:00:01.000000Z', 'firma.pl', 'mail1', 'updated', "
+        "INSERT INTO samples VALUES "
+        "(1, 1, 7, '2026-11-01T03:00:01.000000Z', 'firma.pl', 'mail1', 'updated', "
         f"{5 * MB}, {50 * MB}, NULL)"
     )
     raw.execute(f"INSERT INTO mailboxes VALUES (1, 1, 'a@firma.pl', 'id-a', {5 * MB}, {50 * MB})")

@@ -1,4 +1,5 @@
-"""The sync engine against the simulators: FakeWhmcs and FakeZimbra served on loopback by BackgroundServer."""
+"""The sync engine against the simulators: FakeWhmcs and FakeZimbra served on loopback by
+BackgroundServer."""
 
 import datetime as dt
 import threading
@@ -23,7 +24,7 @@ def by_id(report: SyncReport) -> dict[int, ServiceResult]:
     return {r.service_id: r for r in report.results}
 
 
-# --- the rules, without servers -------------------------------------------------------------------------------------
+# --- the rules, without servers -------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -75,11 +76,12 @@ def test_describe_names_the_server_once():
     assert describe(ValueError("first line\nsecond line")) == "ValueError: first line"
 
 
-# --- against the simulators ---------------------------------------------------------------------------------------
+# --- against the simulators -----------------------------------------------------------------------
 
 
 def test_multi_server_sync_writes_exactly_what_was_read(farm, whmcs_client, store):
-    """Healthy, down, token-expiring and HTML-answering servers, one failing WHMCS write, skipped services."""
+    """Healthy, down, token-expiring and HTML-answering servers, one failing WHMCS write, skipped
+    services."""
     for name in ("mail1", "mail2", "mail3", "mail4"):
         farm.add_mail(name)
     farm.domain(
@@ -225,7 +227,8 @@ def test_a_held_lock_stops_the_run_before_any_request(farm, whmcs_client, store)
 
 
 def test_overlapping_runs_cannot_both_write(farm, whmcs_client, store):
-    """A run in another thread holds the lock while it waits on a slow Zimbra; the second run is refused."""
+    """A run in another thread holds the lock while it waits on a slow Zimbra; the second run is
+    refused."""
     farm.add_mail("mail1")
     farm.domain("mail1", "a.pl", (3 * MB, GB))
     farm.service("mail1", "a.pl")
@@ -248,7 +251,8 @@ def test_overlapping_runs_cannot_both_write(farm, whmcs_client, store):
 
 
 def test_request_counts_equal_the_bound(farm, whmcs_client, store):
-    """3 servers x 4 domains x 3 mailboxes: 1 auth per server, 1 GetQuotaUsage per domain, 1 write per service."""
+    """3 servers x 4 domains x 3 mailboxes: 1 auth per server, 1 GetQuotaUsage per domain, 1 write
+    per service."""
     for s in range(3):
         mail = farm.add_mail(f"mail{s}")
         for d in range(4):
@@ -344,7 +348,8 @@ def test_missing_domain_on_zimbra_fails_only_that_service(farm, whmcs_client):
 
 
 def test_retention_keeps_the_store_bounded_over_many_days(farm, whmcs_client, tmp_path):
-    """One run a day for 100 days, with an injected clock: detail and daily history stay within their windows."""
+    """One run a day for 100 days, with an injected clock: detail and daily history stay within
+    their windows."""
     farm.add_mail("mail1")
     farm.domain("mail1", "a.pl", (MB, GB), (2 * MB, GB))
     farm.domain("mail1", "b.pl", (MB, GB))
@@ -367,10 +372,11 @@ def test_retention_keeps_the_store_bounded_over_many_days(farm, whmcs_client, tm
 def test_the_engine_never_resizes_a_clients_pool_and_pooled_clients_keep_their_connections(
     farm, whmcs_server, whmcs_client, caplog
 ):
-    """requests pools 10 connections per host; at concurrency 12 the 11th and 12th are opened and thrown away
-    ("Connection pool is full, discarding connection") on every round unless the clients' pools are bigger. Pools are
-    sized when the clients are built (``pooled_session``): the engine must not remount a session, since in the
-    adapter other threads (ClientArea) use the same clients at that moment."""
+    """requests pools 10 connections per host; at concurrency 12 the 11th and 12th are opened and
+    thrown away ("Connection pool is full, discarding connection") on every round unless the
+    clients' pools are bigger. Pools are sized when the clients are built (``pooled_session``): the
+    engine must not remount a session, since in the adapter other threads (ClientArea) use the same
+    clients at that moment."""
     from puq_bridge.http import pooled_session
     from puq_bridge.whmcs.client import WhmcsClient
     from puq_bridge.zimbra.connect import zimbra_from_config
@@ -402,7 +408,7 @@ def test_the_engine_never_resizes_a_clients_pool_and_pooled_clients_keep_their_c
     whmcs.session.close()
 
 
-# --- private servers (product tenancy `server`, kept in the store by the adapter) -----------------------------------
+# --- private servers (product tenancy `server`, kept in the store by the adapter) -----------------
 
 
 def test_a_private_server_is_read_whole_once_per_server_beside_the_domain_reads(

@@ -1,9 +1,8 @@
-"""Fixtures of the WHMCS client tests (``fake_whmcs``, ``whmcs_server`` and ``whmcs_client`` are suite-wide, in
-tests/support/whmcs.py).
+"""Fixtures of the WHMCS client tests (``fake_whmcs``, ``whmcs_server`` and ``whmcs_client`` are
+suite-wide, in tests/support/whmcs.py).
 
-- ``api_reply(body, status=200, content_type=...)``: serve one hand-made reply at ``/includes/api.php`` and return a
-  WhmcsClient for it (no retries)."""
-
+- ``api_reply(body, status=200, content_type=...)``: serve one hand-made reply at
+  ``/includes/api.php`` and return a WhmcsClient for it (no retries)."""
 
 import pytest
 

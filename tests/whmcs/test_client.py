@@ -1,5 +1,5 @@
-"""WhmcsClient against the WHMCS simulator served on loopback: every action, retries of reads (never of writes),
-warnings, and no secret in its logs or errors."""
+"""WhmcsClient against the WHMCS simulator served on loopback: every action, retries of reads (never
+of writes), warnings, and no secret in its logs or errors."""
 
 import datetime as dt
 import logging
@@ -48,7 +48,7 @@ def world(fake_whmcs):
     return w
 
 
-# --- services ----------------------------------------------------------------------------------------------------
+# --- services -------------------------------------------------------------------------------------
 
 
 def test_client_products_converts_types(world, whmcs_client):
@@ -193,7 +193,7 @@ def test_payment_methods_map_gateway_modules_to_display_names(world, whmcs_clien
     assert world.sim.requests[-1] == {"action": "GetPaymentMethods", "params": {}}
 
 
-# --- module actions ----------------------------------------------------------------------------------------------
+# --- module actions -------------------------------------------------------------------------------
 
 
 def test_module_actions_reach_the_module(world, whmcs_client):
@@ -226,7 +226,7 @@ def test_module_error_string_becomes_api_error(world, whmcs_client):
     assert (err.value.action, err.value.message) == ("ModuleCreate", "Zimbra mail1 unreachable")
 
 
-# --- cancellation ------------------------------------------------------------------------------------------------
+# --- cancellation ---------------------------------------------------------------------------------
 
 
 def test_cancel_request_and_listing(world, whmcs_client):
@@ -247,7 +247,7 @@ def test_no_cancelled_packages(whmcs_client):
     assert whmcs_client.cancelled_packages() == []
 
 
-# --- users -------------------------------------------------------------------------------------------------------
+# --- users ----------------------------------------------------------------------------------------
 
 
 def test_users_life_cycle(world, whmcs_client):
@@ -350,7 +350,7 @@ def test_api_errors_carry_action_and_message(world, whmcs_client, call, action, 
     assert world.sim.count(action) == 1
 
 
-# --- credentials, retries, warnings ----------------------------------------------------------------------------
+# --- credentials, retries, warnings ---------------------------------------------------------------
 
 
 def test_access_key_passes_the_ip_allow_list():
@@ -408,7 +408,7 @@ def test_warning_is_logged_and_kept(api_reply, caplog):
     assert "Deprecated parameter" in caplog.text
 
 
-# --- secrets -----------------------------------------------------------------------------------------------------
+# --- secrets --------------------------------------------------------------------------------------
 
 
 def test_no_secret_in_debug_logs_or_errors(world, whmcs_client, caplog):

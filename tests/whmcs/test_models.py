@@ -1,5 +1,5 @@
-"""The typed records and how they are read from the shapes WHMCS replies in (flattened keys, single rows, empty
-strings, impossible values), and what their repr leaves out."""
+"""The typed records and how they are read from the shapes WHMCS replies in (flattened keys, single
+rows, empty strings, impossible values), and what their repr leaves out."""
 
 import datetime as dt
 from decimal import Decimal
@@ -41,9 +41,7 @@ def test_service_repr_hides_password():
     )
 
 
-
-# --- reply shapes ------------------------------------------------------------------------------------------------
-
+# --- reply shapes ---------------------------------------------------------------------------------
 
 
 def test_flattened_packages_like_the_documented_example(api_reply):
@@ -63,7 +61,6 @@ def test_flattened_packages_like_the_documented_example(api_reply):
     ]
 
 
-
 def test_single_row_and_comma_permissions(api_reply):
     client = api_reply(
         '{"result": "success", "totalresults": 1, "users": {"id": 7, "email": "a@b.c",'
@@ -74,17 +71,17 @@ def test_single_row_and_comma_permissions(api_reply):
     assert client.user_permissions(7, 3) == ["profile", "tickets"]
 
 
-
 @pytest.mark.parametrize(
     "body, expected",
     [
         (
-            '{"result": "success", "totalresults": 1, "paymentmethods": {"paymentmethod": {"module": "mailin",'
-            ' "displayname": "Mail In Payment"}}}',
+            '{"result": "success", "totalresults": 1, "paymentmethods": {"paymentmethod":'
+            ' {"module": "mailin", "displayname": "Mail In Payment"}}}',
             {"mailin": "Mail In Payment"},
         ),
         (
-            '{"result": "success", "totalresults": 2, "paymentmethods[paymentmethod][0][module]": "paypal",'
+            '{"result": "success", "totalresults": 2,'
+            ' "paymentmethods[paymentmethod][0][module]": "paypal",'
             ' "paymentmethods[paymentmethod][0][displayname]": "PayPal",'
             ' "paymentmethods[paymentmethod][1][module]": "custom"}',
             {"paypal": "PayPal", "custom": "custom"},
@@ -96,8 +93,10 @@ def test_payment_methods_reply_shapes(api_reply, body, expected):
     assert api_reply(body).payment_methods() == expected
 
 
-
 def test_impossible_value_is_a_protocol_error(api_reply):
-    body = '{"result": "success", "totalresults": "1", "products": {"product": [{"id": "1", "regdate": "soon"}]}}'
+    body = (
+        '{"result": "success", "totalresults": "1",'
+        ' "products": {"product": [{"id": "1", "regdate": "soon"}]}}'
+    )
     with pytest.raises(WhmcsProtocolError, match="GetClientsProducts: unexpected value in reply"):
         list(api_reply(body).client_products())

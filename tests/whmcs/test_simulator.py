@@ -164,7 +164,8 @@ def test_module_calls_go_to_the_hook_outside_the_lock(sim, api):
     seen = []
 
     def hook(action, row):
-        # the demo's hook calls back into the API from other threads: they must be able to take the lock
+        # the demo's hook calls back into the API from other threads: they must be able to take the
+        # lock
         free = []
         probe = threading.Thread(
             target=lambda: free.append(sim.lock.acquire(timeout=1) and sim.lock.release())

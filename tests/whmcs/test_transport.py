@@ -1,6 +1,6 @@
-"""One exchange with api.php and how its outcome maps onto the WHMCS errors: auth refusals (403, "you may not"
-messages), refused connections, non-JSON bodies, and hand-made replies of every kind."""
-
+"""One exchange with api.php and how its outcome maps onto the WHMCS errors: auth refusals (403,
+"you may not" messages), refused connections, non-JSON bodies, and hand-made replies of every
+kind."""
 
 import pytest
 
@@ -36,7 +36,6 @@ def test_auth_failures_are_auth_errors_and_not_retried(sim_kwargs, client_kwargs
     assert sim.count() == 1
 
 
-
 def test_role_without_the_action_and_injected_auth(fake_whmcs, whmcs_client):
     fake_whmcs.allowed_actions = {"getservers"}
     with pytest.raises(
@@ -48,7 +47,6 @@ def test_role_without_the_action_and_injected_auth(fake_whmcs, whmcs_client):
         whmcs_client.servers()
 
 
-
 def test_refused_connection_is_transport_error():
     sim = FakeWhmcs()
     server = BackgroundServer(sim.wsgi_app).start()
@@ -56,7 +54,6 @@ def test_refused_connection_is_transport_error():
     client = WhmcsClient(server.url, "whmcs-id", "whmcs-secret", timeout=0.5, retries=1, backoff=0)
     with pytest.raises(WhmcsTransportError, match="Connection refused"):
         client.servers()
-
 
 
 @pytest.mark.parametrize(
@@ -67,7 +64,6 @@ def test_non_json_bodies_are_protocol_errors_with_a_snippet(fake_whmcs, whmcs_cl
     with pytest.raises(WhmcsProtocolError) as err:
         whmcs_client.servers()
     assert quote in str(err.value) and len(str(err.value)) < 200
-
 
 
 @pytest.mark.parametrize(
@@ -104,7 +100,6 @@ def test_reply_mapping(api_reply, body, status, error, message):
         api_reply(body, status).call("GetClientsProducts")
     assert message in str(err.value)
     assert type(err.value) is error
-
 
 
 def test_status_is_an_alias_of_result(api_reply):

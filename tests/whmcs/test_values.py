@@ -1,4 +1,5 @@
-"""Secrets echoed back by WHMCS (JSON, form echoes, HTML pages, PHP dumps) are masked whole in error text."""
+"""Secrets echoed back by WHMCS (JSON, form echoes, HTML pages, PHP dumps) are masked whole in error
+text."""
 
 import html
 import json
@@ -13,8 +14,8 @@ from puq_bridge.whmcs.values import redact
 
 def test_echoed_secrets_are_masked_in_error_text(api_reply):
     body = (
-        '<html><body>Bad request: secret=s3cr3t-value&password2=Hunter2-pw {"password":"Svc-pw-123"}'
-        "</body></html>"
+        "<html><body>Bad request: secret=s3cr3t-value&password2=Hunter2-pw "
+        '{"password":"Svc-pw-123"}</body></html>'
     )
     with pytest.raises(WhmcsProtocolError) as err:
         api_reply(body, 400).call("ValidateLogin", {"password2": "Hunter2-pw"})
@@ -23,9 +24,7 @@ def test_echoed_secrets_are_masked_in_error_text(api_reply):
     assert "********" in str(err.value)
 
 
-
 PASSWORDS = ['Tr0ub4dor, horse"battery', "s3cret l0ng,zebra & staple; x", "it's a fancy\\one"]
-
 
 
 def _words(secret):
@@ -33,15 +32,12 @@ def _words(secret):
     return [w for w in re.split(r"[^A-Za-z0-9]+", secret) if len(w) >= 3]
 
 
-
 def _php_single(value):
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-
 def _html_quoted(value):
     return "&quot;" + html.escape(value, quote=False) + "&quot;"
-
 
 
 SECRET_BODIES = {  # name -> (make body from the password, HTTP status, expected error)
@@ -127,7 +123,6 @@ SECRET_BODIES = {  # name -> (make body from the password, HTTP status, expected
 }
 
 
-
 @pytest.mark.parametrize("password", PASSWORDS, ids=["quote", "ampersand", "apostrophe"])
 @pytest.mark.parametrize("shape", list(SECRET_BODIES))
 def test_a_quoted_secret_field_is_masked_whole(api_reply, shape, password):
@@ -138,7 +133,6 @@ def test_a_quoted_secret_field_is_masked_whole(api_reply, shape, password):
     assert "********" in text
     for word in _words(password):
         assert word not in text, f"{word!r} leaked from {shape}: {text}"
-
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,10 @@
 """Fixtures of the adapter tests.
 
 - ``store``: a UsageStore in the test's tmp_path.
-- ``ctx``: an AdapterContext with one ``[[zimbra]]`` entry, ``mail1`` (WHMCS server 1), on ``zimbra_server``, the
-  WHMCS client ``whmcs_client`` and ``store``.
-- ``fake``: a FakeZimbra of its own (admin password ``tests.support.adapter.ZIMBRA_PASSWORD``) served on loopback,
-  its URL in ``fake.url``, for the HTTP service and the forwarder.
+- ``ctx``: an AdapterContext with one ``[[zimbra]]`` entry, ``mail1`` (WHMCS server 1), on
+  ``zimbra_server``, the WHMCS client ``whmcs_client`` and ``store``.
+- ``fake``: a FakeZimbra of its own (admin password ``tests.support.adapter.ZIMBRA_PASSWORD``)
+  served on loopback, its URL in ``fake.url``, for the HTTP service and the forwarder.
 """
 
 import pytest

@@ -1,5 +1,5 @@
-"""Helpers of the adapter tests: the module params WHMCS sends, a stored usage reading, what a page shows, and a
-WHMCS that holds one action's requests until the test lets them go."""
+"""Helpers of the adapter tests: the module params WHMCS sends, a stored usage reading, what a page
+shows, and a WHMCS that holds one action's requests until the test lets them go."""
 
 import datetime as dt
 import io
@@ -13,9 +13,7 @@ from tests.support.zimbra import GiB
 SERVICE_PASSWORD = "Service-Pass-321"
 
 
-
 SERVER_ID = 1  # the first server FakeWhmcs.add_server makes
-
 
 
 def params(**extra):
@@ -46,11 +44,9 @@ def params(**extra):
     return base
 
 
-
 def html_of(result):
     assert result["templatefile"] == "templates/clientarea"
     return result["vars"]["puqbridge_html"]
-
 
 
 def record(
@@ -82,8 +78,9 @@ def warnings_of(caplog):
 
 
 class HeldAction:
-    """A WSGI wrapper of a WHMCS simulator that holds every request of one API action until :meth:`release`: while
-    the test has not released it, whoever waits for that reply provably still waits.
+    """A WSGI wrapper of a WHMCS simulator that holds every request of one API action until
+    :meth:`release`: while the test has not released it, whoever waits for that reply provably still
+    waits.
 
     ``count`` is how many requests of the action arrived; :meth:`arrived` waits for the n-th.
     """
@@ -101,11 +98,14 @@ class HeldAction:
             with self._changed:
                 self.count += 1
                 self._changed.notify_all()
-            self._released.wait(30)  # (never forever: a test that fails before releasing still ends)
+            self._released.wait(
+                30
+            )  # (never forever: a test that fails before releasing still ends)
         return self.app(environ, start_response)
 
     def arrived(self, n: int = 1, timeout: float = 5) -> bool:
-        """Wait up to ``timeout`` seconds for the ``n``-th request of the action; whether it came."""
+        """Wait up to ``timeout`` seconds for the ``n``-th request of the action; whether it
+        came."""
         with self._changed:
             return self._changed.wait_for(lambda: self.count >= n, timeout)
 

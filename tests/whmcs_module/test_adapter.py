@@ -1,5 +1,6 @@
-"""``dispatch`` against the simulators: every function, bad params, secrets, and what a failure looks like in
-WHMCS (a readable string, the TestConnection array, the client's translated notice)."""
+"""``dispatch`` against the simulators: every function, bad params, secrets, and what a failure
+looks like in WHMCS (a readable string, the TestConnection array, the client's translated
+notice)."""
 
 import logging
 import re
@@ -23,7 +24,7 @@ from tests.whmcs_module.support import (
 from whmcs_module.adapter import FUNCTIONS, dispatch
 from whmcs_module.context import AdapterContext
 
-# --- the static functions ----------------------------------------------------------------------------------------
+# --- the static functions -------------------------------------------------------------------------
 
 
 def test_function_list_is_what_whmcs_calls():
@@ -72,7 +73,7 @@ def test_unknown_function_and_bad_params_shape(ctx, function, given, expect):
     assert dispatch(function, given, ctx) == expect
 
 
-# --- life cycle --------------------------------------------------------------------------------------------------
+# --- life cycle -----------------------------------------------------------------------------------
 
 
 def test_life_cycle_round(ctx, fake_zimbra):
@@ -159,7 +160,7 @@ def test_a_bug_becomes_a_readable_string(store):
     assert dispatch("TestConnection", params(), context)["success"] is False
 
 
-# --- failures the client sees as a notice ----------------------------------------------------------------------
+# --- failures the client sees as a notice ---------------------------------------------------------
 
 
 EN_NOTICE = "Service details are temporarily unavailable. Please try again later."
@@ -169,7 +170,8 @@ PL_NOTICE = "Szczegóły usługi są chwilowo niedostępne. Spróbuj ponownie p�
 def notice_of(result):
     """The text of the generic notice, asserting the page is that notice and nothing else."""
     match = re.fullmatch(
-        r'<div class="alert alert-warning" role="alert" data-puq="notice-unavailable">([^<]*)</div>',
+        r'<div class="alert alert-warning" role="alert" data-puq="notice-unavailable">'
+        r"([^<]*)</div>",
         html_of(result),
     )
     assert match, html_of(result)
@@ -198,8 +200,8 @@ def test_a_failed_client_area_shows_the_client_only_a_translated_notice(
     assert notice_of(result) == expected
     # the operator still learns why, from the log
     assert (
-        "ClientArea for service 42: WHMCS server zimbra-internal.example.net has no username or password for "
-        "the Zimbra admin API"
+        "ClientArea for service 42: WHMCS server zimbra-internal.example.net has no username "
+        "or password for the Zimbra admin API"
     ) in warnings_of(caplog)
 
 
@@ -247,8 +249,8 @@ def test_bad_params_shape_in_client_area_is_the_notice(ctx):
 
 @pytest.mark.parametrize("key", ["password", "serverpassword", "serveraccesshash"])
 def test_admin_tab_masks_secrets_with_html_characters(ctx, store, key):
-    """Masking runs on the raw text, before escaping: escaped first, p&ss<w0rd would be p&amp;ss&lt;w0rd and
-    no longer match the secret."""
+    """Masking runs on the raw text, before escaping: escaped first, p&ss<w0rd would be
+    p&amp;ss&lt;w0rd and no longer match the secret."""
     secret = 'p&ss<w0rd"9'
     record(store, [MailboxUsage("a@firma.pl", MiB, GiB)])
     record(store, [], error=f"WHMCS refused the password {secret} & said <no>", status="failed")

@@ -1,5 +1,5 @@
-"""AdapterContext: the Zimbra server a call goes to, one cached client per server shared by every thread
-(and sized for them), the renderer from ``[render]``."""
+"""AdapterContext: the Zimbra server a call goes to, one cached client per server shared by every
+thread (and sized for them), the renderer from ``[render]``."""
 
 import threading
 
@@ -58,14 +58,12 @@ def test_zimbra_from_params_when_no_entry_matches(zimbra_server, store):
     context.close()
 
 
-
-# --- a sync through the adapter's shared clients, beside client-area pages ----------------------------------------
-
+# --- a sync through the adapter's shared clients, beside client-area pages ------------------------
 
 
 def serve_context(tmp_path, whmcs_url, zimbra_url, store):
-    """The AdapterContext ``puq-bridge serve`` builds: the CLI's WHMCS factory, the default Zimbra factory, 8 workers,
-    a sync with 16 writes and 16 reads per server at once."""
+    """The AdapterContext ``puq-bridge serve`` builds: the CLI's WHMCS factory, the default Zimbra
+    factory, 8 workers, a sync with 16 writes and 16 reads per server at once."""
     from puq_bridge.cli import AppContext
     from puq_bridge.logs import SecretFilter
 
@@ -97,12 +95,12 @@ def serve_context(tmp_path, whmcs_url, zimbra_url, store):
     return AdapterContext(app.config, store=store, whmcs=app.whmcs, threads=8)
 
 
-
 def test_a_sync_of_16_at_once_beside_client_area_pages_on_the_same_clients(
     tmp_path, whmcs_server, zimbra_server, store, caplog
 ):
-    """UsageUpdate shares the adapter's cached WHMCS and Zimbra clients with the pages being served: their pools are
-    sized when the clients are built, and nothing swaps a session's adapter (closing its pools) under a request."""
+    """UsageUpdate shares the adapter's cached WHMCS and Zimbra clients with the pages being served:
+    their pools are sized when the clients are built, and nothing swaps a session's adapter (closing
+    its pools) under a request."""
     fake_whmcs, whmcs_url = whmcs_server
     fake_zimbra, zimbra_url = zimbra_server
     fake_whmcs.latency = fake_zimbra.latency = 0.01  # so that the requests overlap
@@ -159,7 +157,6 @@ def test_a_sync_of_16_at_once_beside_client_area_pages_on_the_same_clients(
     assert warnings_of(caplog) == ""  # no "pool is full", no failed page
     context.payment_methods.wait(5)
     context.close()
-
 
 
 def test_the_renderer_follows_render_default_lang(zimbra_server, store):

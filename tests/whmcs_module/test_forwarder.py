@@ -1,4 +1,5 @@
-"""The generated PHP forwarder: PHP literals, the files written, and real round trips with `php` against the bridge."""
+"""The generated PHP forwarder: PHP literals, the files written, and real round trips with `php`
+against the bridge."""
 
 import json
 import shutil
@@ -128,7 +129,7 @@ def test_generated_files_are_valid_php_and_refuse_direct_access(tmp_path):
             )
 
 
-# --- real round trips --------------------------------------------------------------------------------------------
+# --- real round trips -----------------------------------------------------------------------------
 
 
 @pytest.fixture

@@ -61,7 +61,7 @@ def create_params(**extra):
     return params
 
 
-# --- the service -------------------------------------------------------------------------------------------------
+# --- the service ----------------------------------------------------------------------------------
 
 
 def test_signed_request_runs_the_function(bridge, fake):

@@ -1,5 +1,5 @@
-"""Payment gateways' display names in the client area: looked up in WHMCS once, in the background, never
-holding a page up, and kept through WHMCS failures."""
+"""Payment gateways' display names in the client area: looked up in WHMCS once, in the background,
+never holding a page up, and kept through WHMCS failures."""
 
 import json
 import logging
@@ -38,7 +38,8 @@ def payment_cell(html):
 
 def test_client_area_shows_the_gateway_display_name(ctx, store, fake_whmcs):
     record(store, [MailboxUsage("biuro@firma.pl", MiB, GiB)])
-    # the first page after start-up does not wait for WHMCS: module names, and a lookup starts behind it
+    # the first page after start-up does not wait for WHMCS: module names, and a lookup starts
+    # behind it
     assert payment_cell(html_of(dispatch("ClientArea", params(), ctx))) == "banktransfer"
     assert ctx.payment_methods.wait(5)
     assert payment_cell(html_of(dispatch("ClientArea", params(), ctx))) == "Bank Transfer"
@@ -132,8 +133,9 @@ def mail1(zimbra_server):
 def test_a_hanging_whmcs_does_not_hold_the_page_and_the_lookup_gives_up_soon(
     fake_whmcs, zimbra_server, store, caplog
 ):
-    """The page is served while WHMCS still holds the lookup's request; a lookup gives up on its own short timeout,
-    once, without retries, whatever the WHMCS client's own settings (30 s, 2 retries)."""
+    """The page is served while WHMCS still holds the lookup's request; a lookup gives up on its own
+    short timeout, once, without retries, whatever the WHMCS client's own settings (30 s, 2
+    retries)."""
     held = HeldAction(fake_whmcs.wsgi_app, "GetPaymentMethods")
     with BackgroundServer(held) as server:
         patient = WhmcsClient(
@@ -175,9 +177,10 @@ PAYMENT_REPLY = json.dumps(
 
 
 class TrickleWhmcs:
-    """A WHMCS API on loopback whose right answer never ends until the test calls :meth:`finish`: the reply is
-    chunked, a blank (JSON allows leading white space) every ``pause`` seconds, each well within a client's read
-    timeout so that requests' ``timeout`` never fires, and the JSON itself only after :meth:`finish`."""
+    """A WHMCS API on loopback whose right answer never ends until the test calls :meth:`finish`:
+    the reply is chunked, a blank (JSON allows leading white space) every ``pause`` seconds, each
+    well within a client's read timeout so that requests' ``timeout`` never fires, and the JSON
+    itself only after :meth:`finish`."""
 
     def __init__(self, body: str, *, pause: float = 0.05):
         self.body, self.pause = body.encode(), pause
@@ -231,9 +234,10 @@ class TrickleWhmcs:
 def test_pages_never_wait_for_a_trickling_whmcs_and_one_lookup_serves_the_later_pages(
     zimbra_server, store
 ):
-    """requests' timeout bounds each read, not the reply: a WHMCS sending its answer a few bytes at a time held
-    every page (one doing the lookup, the others waiting for its lock) for as long as the answer took. Here the
-    answer takes until the test ends it, and every page is served before that."""
+    """requests' timeout bounds each read, not the reply: a WHMCS sending its answer a few bytes at
+    a time held every page (one doing the lookup, the others waiting for its lock) for as long as
+    the answer took. Here the answer takes until the test ends it, and every page is served before
+    that."""
     slow = TrickleWhmcs(PAYMENT_REPLY)
     whmcs = WhmcsClient(slow.url, "whmcs-id", WHMCS_SECRET, timeout=30, retries=2)
     context = AdapterContext(make_config([mail1(zimbra_server)]), store=store, whmcs=whmcs)

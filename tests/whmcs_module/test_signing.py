@@ -1,5 +1,5 @@
-"""Request signatures between the forwarder and the adapter: the formula, bad headers, expiry and replays."""
-
+"""Request signatures between the forwarder and the adapter: the formula, bad headers, expiry and
+replays."""
 
 import pytest
 

@@ -1,5 +1,6 @@
-"""The adapter's read side (``views``): ClientArea from the store or read live, the admin tab, UsageUpdate and
-SyncUsage, the page cache, and the product settings (total space, tenancy) kept for the sync."""
+"""The adapter's read side (``views``): ClientArea from the store or read live, the admin tab,
+UsageUpdate and SyncUsage, the page cache, and the product settings (total space, tenancy) kept for
+the sync."""
 
 import re
 
@@ -19,8 +20,7 @@ from tests.whmcs_module.support import (
 )
 from whmcs_module.adapter import dispatch
 
-# --- client area -------------------------------------------------------------------------------------------------
-
+# --- client area ----------------------------------------------------------------------------------
 
 
 def test_client_area_serves_from_the_store(ctx, store, fake_zimbra):
@@ -31,12 +31,10 @@ def test_client_area_serves_from_the_store(ctx, store, fake_zimbra):
     assert SERVICE_PASSWORD not in html and ZIMBRA_PASSWORD not in html and SECRET not in html
 
 
-
 def test_client_area_reads_zimbra_live_when_the_store_is_empty(ctx, fake_zimbra):
     html = html_of(dispatch("ClientArea", params(domain="example.com"), ctx))
     assert "info@example.com" in html and "office@example.org" not in html
     assert fake_zimbra.count("GetQuotaUsage") == 1
-
 
 
 def test_client_area_for_a_private_server_lists_every_domain(ctx, store, fake_zimbra):
@@ -46,7 +44,6 @@ def test_client_area_for_a_private_server_lists_every_domain(ctx, store, fake_zi
     )
     assert "info@example.com" in html and "office@example.org" in html
     assert "only-in-store@example.com" not in html
-
 
 
 def test_client_area_for_a_private_server_serves_the_stored_whole_server_reading(
@@ -71,16 +68,13 @@ def test_client_area_for_a_private_server_serves_the_stored_whole_server_reading
     assert fake_zimbra.count("GetQuotaUsage") == 1
 
 
-
 def test_client_area_still_renders_when_zimbra_is_down(ctx, fake_zimbra):
     fake_zimbra.inject("http500", times=5)
     html = html_of(dispatch("ClientArea", params(domain="example.com"), ctx))
     assert "info@example.com" not in html and "<" in html
 
 
-
-# --- admin tab, usage sync ---------------------------------------------------------------------------------------
-
+# --- admin tab, usage sync ------------------------------------------------------------------------
 
 
 def test_admin_services_tab_fields(ctx, store, fake_zimbra):
@@ -94,7 +88,6 @@ def test_admin_services_tab_fields(ctx, store, fake_zimbra):
     assert "&lt;script&gt;" in fields["Last sync"] and "<script>" not in fields["Last sync"]
     missing = dispatch("AdminServicesTabFields", params(domain="gone.pl"), ctx)
     assert missing["Mail domain status"] == "domain gone.pl does not exist"
-
 
 
 @pytest.fixture
@@ -111,7 +104,6 @@ def whmcs_services(whmcs_server):
     return fake, server, ids
 
 
-
 def test_usage_update_syncs_the_server(ctx, store, whmcs_services, zimbra_server):
     fake, server, ids = whmcs_services
     assert (
@@ -124,18 +116,15 @@ def test_usage_update_syncs_the_server(ctx, store, whmcs_services, zimbra_server
     assert store.latest(ids[1]).used_bytes == 150 * MiB
 
 
-
 def test_sync_usage_button_syncs_one_service(ctx, store, whmcs_services):
     fake, server, ids = whmcs_services
     assert dispatch("SyncUsage", params(serviceid=ids[1], domain="example.org"), ctx) == "success"
     assert store.latest(ids[1]) is not None and store.latest(ids[0]) is None
     unknown = dispatch("SyncUsage", params(serviceid=999), ctx)
     assert (
-        unknown
-        == "usage sync of service 999: 1 of 1 services not synced (service 999: service 999 not found "
-        "in WHMCS)"
+        unknown == "usage sync of service 999: 1 of 1 services not synced "
+        "(service 999: service 999 not found in WHMCS)"
     )
-
 
 
 def test_client_area_page_cache_follows_the_store(ctx, store):
@@ -154,14 +143,11 @@ def test_client_area_page_cache_follows_the_store(ctx, store):
     assert "drugi@firma.pl" in second and "pierwszy@firma.pl" not in second
 
 
-
-# --- one total space: the product's setting 3 in WHMCS's disk limit and in the client area ------------------------
-
+# --- one total space: the product's setting 3 in WHMCS's disk limit and in the client area --------
 
 
 def total_space_cell(markup):
     return re.search(r'data-puq="total-space">([^<]*)<', markup).group(1)
-
 
 
 @pytest.fixture
@@ -173,7 +159,6 @@ def firma(whmcs_server, fake_zimbra):
     fake_zimbra.add_domain("firma.pl")
     fake_zimbra.add_account("biuro@firma.pl", quota=GiB, used=10 * MiB)
     return fake, client, fake.add_product("Mail"), server
-
 
 
 def test_product_total_space_is_the_limit_in_whmcs_and_in_the_client_area(
@@ -196,7 +181,6 @@ def test_product_total_space_is_the_limit_in_whmcs_and_in_the_client_area(
     assert store.latest(sid).limit_bytes == 50 * GiB
 
 
-
 def test_a_client_chosen_option_overrides_the_product_setting(ctx, store, firma):
     fake, client, product, server = firma
     sid = fake.add_service(
@@ -209,14 +193,12 @@ def test_a_client_chosen_option_overrides_the_product_setting(ctx, store, firma)
     assert total_space_cell(html_of(dispatch("ClientArea", page, ctx))) == "5.0 GB"
 
 
-
 def test_without_any_setting_the_limit_is_the_sum_of_mailbox_quotas(ctx, store, firma):
     fake, client, product, server = firma
     sid = fake.add_service(client, product, "firma.pl", server_id=server)
     assert dispatch("SyncUsage", params(serviceid=sid, configoption3="0"), ctx) == "success"
     assert fake.services[sid]["disklimit"] == "1024"
     assert total_space_cell(html_of(dispatch("ClientArea", params(serviceid=sid), ctx))) == "1.0 GB"
-
 
 
 def test_create_and_change_package_keep_the_product_setting(ctx, store, fake_zimbra):
@@ -228,7 +210,6 @@ def test_create_and_change_package_keep_the_product_setting(ctx, store, fake_zim
     assert store.total_spaces() == {}
 
 
-
 def test_a_bad_total_space_setting_names_the_setting(ctx, store):
     message = dispatch("SyncUsage", params(configoption3="lots"), ctx)
     assert message.startswith(
@@ -237,9 +218,9 @@ def test_a_bad_total_space_setting_names_the_setting(ctx, store):
     assert store.total_spaces() == {}
 
 
-
 def test_every_call_with_module_settings_keeps_the_tenancy(ctx, store, firma):
-    """CreateAccount, ChangePackage, the client area and the SyncUsage button: the sync and `render` read it here."""
+    """CreateAccount, ChangePackage, the client area and the SyncUsage button: the sync and `render`
+    read it here."""
     from puq_bridge.usage.records import ServiceSettings
 
     fake, client, product, server = firma
@@ -263,7 +244,6 @@ def test_every_call_with_module_settings_keeps_the_tenancy(ctx, store, firma):
     )
     assert store.service_settings() == {sid: ServiceSettings(None, "domain")}  # empty: the defaults
     assert store.latest(sid).tenancy == "domain"
-
 
 
 def test_a_bad_tenancy_setting_names_the_setting_and_keeps_nothing(ctx, store):

@@ -1,5 +1,5 @@
-"""Fixtures of the Zimbra client and simulator tests (``fake_zimbra``, ``zimbra_server`` and ``zimbra_admin``, with
-their sample data, are suite-wide, in tests/support/zimbra.py).
+"""Fixtures of the Zimbra client and simulator tests (``fake_zimbra``, ``zimbra_server`` and
+``zimbra_admin``, with their sample data, are suite-wide, in tests/support/zimbra.py).
 
 - ``served(sim) -> url``: serve a FakeZimbra the test built on loopback, until the test ends.
 """

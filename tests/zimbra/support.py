@@ -20,7 +20,8 @@ class Exchange:
 
 
 class Wiretap:
-    """Stands in front of a FakeZimbra (``served(Wiretap(sim))``) and keeps every exchange, as the wire shows it."""
+    """Stands in front of a FakeZimbra (``served(Wiretap(sim))``) and keeps every exchange, as the
+    wire shows it."""
 
     def __init__(self, sim):
         self.sim = sim
@@ -43,7 +44,8 @@ class Wiretap:
         return [reply]
 
     def tokens(self) -> list[str]:
-        """Every auth token the server handed out (the ``authToken`` of its AuthResponses), oldest first."""
+        """Every auth token the server handed out (the ``authToken`` of its AuthResponses), oldest
+        first."""
         found = []
         for exchange in self.exchanges:
             try:

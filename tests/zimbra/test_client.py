@@ -1,4 +1,5 @@
-"""ZimbraAdmin against the FakeZimbra simulator on loopback: operations, token life cycle, faults, TLS, errors."""
+"""ZimbraAdmin against the FakeZimbra simulator on loopback: operations, token life cycle, faults,
+TLS, errors."""
 
 import logging
 import ssl
@@ -32,7 +33,7 @@ def admin_for(url: str, **kwargs) -> ZimbraAdmin:
     )
 
 
-# --- operations ----------------------------------------------------------------------------------------------------
+# --- operations -----------------------------------------------------------------------------------
 
 
 def test_version_info(zimbra_admin):
@@ -232,7 +233,7 @@ def test_mailbox_size_and_stats(zimbra_admin, fake_zimbra):
     assert zimbra_admin.mailbox_stats() == (5, (300 + 5 + 1000 + 150) * MiB)
 
 
-# --- quota usage ---------------------------------------------------------------------------------------------------
+# --- quota usage ----------------------------------------------------------------------------------
 
 
 def test_quota_usage_of_a_domain_with_unlimited_and_capped_quotas(zimbra_admin, fake_zimbra):
@@ -297,7 +298,7 @@ def test_quota_usage_parses_a_real_capture_like_the_server_sent_it():
     assert max(len(m.name) for m in usage.accounts) > 400
 
 
-# --- faults the server raises -------------------------------------------------------------------------------------
+# --- faults the server raises ---------------------------------------------------------------------
 
 
 def _too_many(admin, sim):
@@ -348,7 +349,7 @@ def test_an_unmapped_code_is_a_plain_zimbra_fault(zimbra_admin, fake_zimbra):
     )
 
 
-# --- token life cycle ----------------------------------------------------------------------------------------------
+# --- token life cycle -----------------------------------------------------------------------------
 
 
 def test_token_is_cached_across_calls(zimbra_admin, fake_zimbra):
@@ -459,7 +460,9 @@ def test_both_auth_response_orders_and_extra_elements(order, extra, served):
     now = [0.0]
     admin = admin_for(served(sim), clock=lambda: now[0])
     admin.authenticate()
-    now[0] = 539  # the token was read right: the server takes it, and its 600 s less 60 are not over
+    now[0] = (
+        539  # the token was read right: the server takes it, and its 600 s less 60 are not over
+    )
     admin.version_info()
     assert sim.count("Auth") == 1
     now[0] = 541
@@ -467,7 +470,7 @@ def test_both_auth_response_orders_and_extra_elements(order, extra, served):
     assert sim.count("Auth") == 2
 
 
-# --- wire details --------------------------------------------------------------------------------------------------
+# --- wire details ---------------------------------------------------------------------------------
 
 
 def test_requests_carry_the_context_header_and_soap_action(fake_zimbra, served):
@@ -536,7 +539,7 @@ def test_dropped_connection_is_a_transport_error(zimbra_admin, fake_zimbra):
         zimbra_admin.version_info()
 
 
-# --- TLS -----------------------------------------------------------------------------------------------------------
+# --- TLS ------------------------------------------------------------------------------------------
 
 
 def test_verify_false_logs_a_warning(caplog):
@@ -586,7 +589,7 @@ def test_https_without_verification_works(https_url):
     assert admin_for(https_url, verify=False).quota_usage("example.com").total == 4
 
 
-# --- secrets -------------------------------------------------------------------------------------------------------
+# --- secrets --------------------------------------------------------------------------------------
 
 
 def test_no_password_or_token_in_logs_or_errors(caplog, fake_zimbra, served):

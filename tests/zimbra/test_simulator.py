@@ -1,4 +1,5 @@
-"""FakeZimbra on the wire: raw SOAP 1.1/1.2 posts, state, tokens, injections, and the shapes of real captures."""
+"""FakeZimbra on the wire: raw SOAP 1.1/1.2 posts, state, tokens, injections, and the shapes of real
+captures."""
 
 import time
 from pathlib import Path
@@ -27,11 +28,15 @@ def soap(
 ) -> requests.Response:
     """Post a raw envelope (``body`` is the Body's XML) the way another client would."""
     header = (
-        f'<soap:Header><context xmlns="urn:zimbra"><authToken>{token}</authToken></context></soap:Header>'
+        '<soap:Header><context xmlns="urn:zimbra">'
+        f"<authToken>{token}</authToken></context></soap:Header>"
         if token
         else ""
     )
-    data = f'<soap:Envelope xmlns:soap="{version}">{header}<soap:Body>{body}</soap:Body></soap:Envelope>'
+    data = (
+        f'<soap:Envelope xmlns:soap="{version}">{header}'
+        f"<soap:Body>{body}</soap:Body></soap:Envelope>"
+    )
     return requests.post(
         url + "/service/admin/soap",
         data=data.encode(),
@@ -61,7 +66,7 @@ def fault_code(reply: requests.Response) -> str:
     return etree.fromstring(reply.content).findtext(".//{urn:zimbra}Code")
 
 
-# --- protocol ------------------------------------------------------------------------------------------------------
+# --- protocol -------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("version", [SOAP11, SOAP12], ids=["soap11", "soap12"])
@@ -144,7 +149,7 @@ def test_unknown_request_and_unparsable_body(zimbra_server):
     assert fault_code(reply) == "service.PARSE_ERROR"
 
 
-# --- tokens and auth -----------------------------------------------------------------------------------------------
+# --- tokens and auth ------------------------------------------------------------------------------
 
 
 def test_calls_need_a_token_that_was_issued_and_is_current(zimbra_server):
@@ -179,9 +184,7 @@ def test_tokens_expire_after_their_lifetime(served):
     [("lifetime-first", ["lifetime", "authToken"]), ("token-first", ["authToken", "lifetime"])],
 )
 def test_auth_response_child_order(order, expected, served):
-    url = served(
-        FakeZimbra(ZIMBRA_ADMIN, ZIMBRA_PASSWORD, auth_order=order, auth_extra=True)
-    )
+    url = served(FakeZimbra(ZIMBRA_ADMIN, ZIMBRA_PASSWORD, auth_order=order, auth_extra=True))
     reply = soap(
         url, f'<AuthRequest xmlns="{ADMIN}" name="{ZIMBRA_ADMIN}" password="{ZIMBRA_PASSWORD}"/>'
     )
@@ -222,7 +225,7 @@ def test_requests_are_recorded_without_secrets(zimbra_server):
     assert sim.count("SetPassword") == 1
 
 
-# --- state and quota usage -----------------------------------------------------------------------------------------
+# --- state and quota usage ------------------------------------------------------------------------
 
 
 def quota(url, token, **params):
@@ -339,16 +342,16 @@ def test_domain_and_account_statuses_are_stored(zimbra_server):
     domain_id = sim.domains["example.com"]["id"]
     soap(
         url,
-        f'<ModifyDomainRequest xmlns="{ADMIN}" id="{domain_id}"><a n="zimbraDomainStatus">locked</a>'
-        f"</ModifyDomainRequest>",
+        f'<ModifyDomainRequest xmlns="{ADMIN}" id="{domain_id}">'
+        f'<a n="zimbraDomainStatus">locked</a></ModifyDomainRequest>',
         token=token,
     )
     assert sim.domains["example.com"]["attrs"]["zimbraDomainStatus"] == "locked"
     assert sim.accounts["info@example.com"]["attrs"]["zimbraAccountStatus"] == "active"  # untouched
     reply = soap(
         url,
-        f'<ModifyDomainRequest xmlns="{ADMIN}" id="{domain_id}"><a n="zimbraDomainStatus">asleep</a>'
-        f"</ModifyDomainRequest>",
+        f'<ModifyDomainRequest xmlns="{ADMIN}" id="{domain_id}">'
+        f'<a n="zimbraDomainStatus">asleep</a></ModifyDomainRequest>',
         token=token,
     )
     assert fault_code(reply) == "account.INVALID_ATTR_VALUE"
@@ -373,7 +376,7 @@ def test_quota_usage_envelope_helper():
     assert quota_usage_envelope(50) == quota_usage_envelope(50)  # deterministic
 
 
-# --- injections ----------------------------------------------------------------------------------------------------
+# --- injections -----------------------------------------------------------------------------------
 
 
 def test_injections(zimbra_server):
@@ -415,7 +418,8 @@ def test_hang_latency_and_drop(zimbra_server):
             url + "/service/admin/soap",
             timeout=(1, 0.1),
             data=(
-                f'<soap:Envelope xmlns:soap="{SOAP12}"><soap:Body>{request}</soap:Body></soap:Envelope>'
+                f'<soap:Envelope xmlns:soap="{SOAP12}">'
+                f"<soap:Body>{request}</soap:Body></soap:Envelope>"
             ),
         )
     sim.latency = 0.3
@@ -428,11 +432,12 @@ def test_hang_latency_and_drop(zimbra_server):
         soap(url, request, token=token)
 
 
-# --- the shapes of real captures -----------------------------------------------------------------------------------
+# --- the shapes of real captures ------------------------------------------------------------------
 
 
 def shape(element) -> set:
-    """Element paths (namespaced) with their attribute names; ``<a>`` values and header contents ignored."""
+    """Element paths (namespaced) with their attribute names; ``<a>`` values and header contents
+    ignored."""
     out = set()
 
     def walk(node, path):
@@ -448,22 +453,37 @@ def shape(element) -> set:
 
 CAPTURE_CASES = {
     "GetQuotaUsageResponse.xml": f'<GetQuotaUsageRequest xmlns="{ADMIN}" domain="example.com"/>',
-    "GetAccountNotFoundResponse.xml": f'<GetAccountRequest xmlns="{ADMIN}"><account by="name">foobar</account>'
-    f"</GetAccountRequest>",
-    "CreateAccountAlreadyExistsResponse.xml": f'<CreateAccountRequest xmlns="{ADMIN}" name="info@example.com" '
-    f'password="Secr3t!pw"/>',
-    "GetDomainNotFoundResponse.xml": f'<GetDomainRequest xmlns="{ADMIN}"><domain by="name">x.example</domain>'
-    f"</GetDomainRequest>",
-    "CreateDomainAlreadyExistsResponse.xml": f'<CreateDomainRequest xmlns="{ADMIN}" name="example.com"/>',
-    "GetCosNotFoundResponse.xml": f'<GetCosRequest xmlns="{ADMIN}"><cos by="name">foobarbaz</cos></GetCosRequest>',
-    "GetAccountResponse.xml": f'<GetAccountRequest xmlns="{ADMIN}"><account by="name">info@example.com</account>'
-    f"</GetAccountRequest>",
-    "GetDomainResponse.xml": f'<GetDomainRequest xmlns="{ADMIN}"><domain by="name">example.com</domain>'
-    f"</GetDomainRequest>",
+    "GetAccountNotFoundResponse.xml": (
+        f'<GetAccountRequest xmlns="{ADMIN}"><account by="name">foobar</account>'
+        "</GetAccountRequest>"
+    ),
+    "CreateAccountAlreadyExistsResponse.xml": (
+        f'<CreateAccountRequest xmlns="{ADMIN}" name="info@example.com" password="Secr3t!pw"/>'
+    ),
+    "GetDomainNotFoundResponse.xml": (
+        f'<GetDomainRequest xmlns="{ADMIN}"><domain by="name">x.example</domain></GetDomainRequest>'
+    ),
+    "CreateDomainAlreadyExistsResponse.xml": (
+        f'<CreateDomainRequest xmlns="{ADMIN}" name="example.com"/>'
+    ),
+    "GetCosNotFoundResponse.xml": (
+        f'<GetCosRequest xmlns="{ADMIN}"><cos by="name">foobarbaz</cos></GetCosRequest>'
+    ),
+    "GetAccountResponse.xml": (
+        f'<GetAccountRequest xmlns="{ADMIN}"><account by="name">info@example.com</account>'
+        "</GetAccountRequest>"
+    ),
+    "GetDomainResponse.xml": (
+        f'<GetDomainRequest xmlns="{ADMIN}"><domain by="name">example.com</domain>'
+        "</GetDomainRequest>"
+    ),
     "GetAllDomainsResponse.xml": f'<GetAllDomainsRequest xmlns="{ADMIN}"/>',
-    "GetCosResponse.xml": f'<GetCosRequest xmlns="{ADMIN}"><cos by="name">basic</cos></GetCosRequest>',
-    "GetAccountListByDomainResponse.xml": f'<SearchDirectoryRequest xmlns="{ADMIN}" domain="example.com" '
-    f'types="accounts"/>',
+    "GetCosResponse.xml": (
+        f'<GetCosRequest xmlns="{ADMIN}"><cos by="name">basic</cos></GetCosRequest>'
+    ),
+    "GetAccountListByDomainResponse.xml": (
+        f'<SearchDirectoryRequest xmlns="{ADMIN}" domain="example.com" types="accounts"/>'
+    ),
 }
 
 
@@ -489,7 +509,8 @@ def test_non_empty_delete_domain_and_auth_failure_have_the_captured_shape(zimbra
         ),
         (
             "DeleteAccountResponse.xml",
-            f'<DeleteAccountRequest xmlns="{ADMIN}" id="{sim.accounts["sales@example.com"]["id"]}"/>',
+            f'<DeleteAccountRequest xmlns="{ADMIN}" '
+            f'id="{sim.accounts["sales@example.com"]["id"]}"/>',
         ),
         (
             "AuthFailedFault-extracted-from-tests.xml",
@@ -501,7 +522,7 @@ def test_non_empty_delete_domain_and_auth_failure_have_the_captured_shape(zimbra
         assert shape(ours) == shape(theirs), capture
 
 
-# --- distribution lists, calendar resources, aliases ---------------------------------------------------------------
+# --- distribution lists, calendar resources, aliases ----------------------------------------------
 
 
 def _with_directory(sim):
@@ -601,7 +622,8 @@ def test_deleting_an_account_or_list_takes_its_aliases_and_memberships(zimbra_se
     assert sim.lists["team@example.com"]["members"] == ["sales@example.com"]
     soap(
         url,
-        f'<DeleteDistributionListRequest xmlns="{ADMIN}" id="{sim.lists["team@example.com"]["id"]}"/>',
+        f'<DeleteDistributionListRequest xmlns="{ADMIN}" '
+        f'id="{sim.lists["team@example.com"]["id"]}"/>',
         token=token,
     )
     assert sim.aliases == {}
@@ -620,8 +642,8 @@ def test_delete_domain_refuses_while_a_list_resource_or_alias_remains(kind, zimb
     reply = soap(url, request, token=token)
     assert fault_code(reply) == "account.DOMAIN_NOT_EMPTY"
     assert (
-        body_of(reply).findtext(f".//{{{SOAP12}}}Text")
-        == "domain not empty: empty.net (remaining entries:[uid=staff,ou=people,dc=empty,dc=net]...)"
+        body_of(reply).findtext(f".//{{{SOAP12}}}Text") == "domain not empty: empty.net "
+        "(remaining entries:[uid=staff,ou=people,dc=empty,dc=net]...)"
     )
     sim.lists.pop("staff@empty.net", None), sim.resources.pop("staff@empty.net", None)
     sim.aliases.pop("staff@empty.net", None)

@@ -1,5 +1,6 @@
-"""SOAP plumbing of the Zimbra client: fault codes to exceptions, secrets masked in fault text and zeep's logs, the
-WSDL loaded lazily from package data, and the GetQuotaUsage template byte for byte as zeep would build it."""
+"""SOAP plumbing of the Zimbra client: fault codes to exceptions, secrets masked in fault text and
+zeep's logs, the WSDL loaded lazily from package data, and the GetQuotaUsage template byte for byte
+as zeep would build it."""
 
 import logging
 import subprocess
@@ -13,8 +14,7 @@ from puq_bridge.simulators.zimbra.wire import SOAP11, SOAP12, SimFault, envelope
 from puq_bridge.zimbra import soap as zimbra_soap
 from puq_bridge.zimbra.client import parse_quota_usage
 
-# --- faults --------------------------------------------------------------------------------------------------------
-
+# --- faults ---------------------------------------------------------------------------------------
 
 
 FAULT_TABLE = [
@@ -34,7 +34,6 @@ FAULT_TABLE = [
 ]
 
 
-
 @pytest.mark.parametrize("soap_ns", [SOAP11, SOAP12], ids=["soap11", "soap12"])
 @pytest.mark.parametrize(
     "code, cls",
@@ -52,7 +51,6 @@ def test_fault_code_maps_to_its_exception(code, cls, soap_ns):
     assert str(err) == f"Zimbra mail1 GetQuotaUsage: {code}: what happened"
 
 
-
 @pytest.mark.parametrize("soap_ns", [SOAP11, SOAP12], ids=["soap11", "soap12"])
 def test_fault_text_masks_secrets_longest_first_with_the_shared_mask(soap_ns):
     from puq_bridge.logs import MASK
@@ -68,10 +66,10 @@ def test_fault_text_masks_secrets_longest_first_with_the_shared_mask(soap_ns):
             body,
             ["Zimbra-Pass", "Zimbra-Pass-1234", "abc"],
         )
-    # the longer secret is masked whole (not "********-1234"); a 3-character value is below the shared minimum
+    # the longer secret is masked whole (not "********-1234"); a 3-character value is below the
+    # shared minimum
     assert caught.value.fault_message == f"bad login {MASK} (was {MASK}) for abc"
     assert "Zimbra-Pass" not in str(caught.value)
-
 
 
 def test_fault_text_masks_a_secret_with_white_space_before_folding_it():
@@ -84,9 +82,7 @@ def test_fault_text_masks_a_secret_with_white_space_before_folding_it():
     assert caught.value.fault_message == "bad ******** x"
 
 
-
-# --- secrets and the WSDL ------------------------------------------------------------------------------------------
-
+# --- secrets and the WSDL -------------------------------------------------------------------------
 
 
 def test_zeep_transport_log_records_are_redacted(caplog):
@@ -95,8 +91,8 @@ def test_zeep_transport_log_records_are_redacted(caplog):
     logging.getLogger("zeep.transports").debug(
         "HTTP Post to %s:\n%s",
         "https://h/service/admin/soap",
-        '<ns0:AuthRequest name="a@b" password="pa&quot;ss-1"/><ns0:authToken>0_abc_def</ns0:authToken>'
-        "<password>other-secret</password>",
+        '<ns0:AuthRequest name="a@b" password="pa&quot;ss-1"/>'
+        "<ns0:authToken>0_abc_def</ns0:authToken><password>other-secret</password>",
     )
     assert (
         "pa&quot;ss-1" not in caplog.text
@@ -104,7 +100,6 @@ def test_zeep_transport_log_records_are_redacted(caplog):
         and "other-secret" not in caplog.text
     )
     assert caplog.text.count("********") == 3
-
 
 
 def test_wsdl_is_package_data_loaded_once_and_not_at_import():
@@ -119,13 +114,10 @@ def test_wsdl_is_package_data_loaded_once_and_not_at_import():
     assert result.stdout.strip() == "False", result.stderr
 
 
-
-# --- the GetQuotaUsage template (the sync's hot request) -------------------------------------------------------------
-
+# --- the GetQuotaUsage template (the sync's hot request) ------------------------------------------
 
 
 ODD = "a&b<c>\"d'e\r\nf\tg ł 𝄞"
-
 
 
 @pytest.mark.parametrize("token", [None, "", "0_abc123", ODD])
@@ -161,7 +153,6 @@ def test_quota_usage_template_is_byte_for_byte_zeeps_envelope(token, params):
         zimbra_soap.quota_usage_request(token, params) is not None
     )  # the template, not the zeep fallback
     assert (fast, action) == zimbra_soap.build("GetQuotaUsage", token, params)
-
 
 
 @pytest.mark.parametrize(
