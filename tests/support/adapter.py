@@ -1,4 +1,5 @@
-"""Helpers shared by the adapter's tests: a config, signed requests, a recording WSGI wrapper."""
+"""Helpers of the adapter and its commands (tests/whmcs_module/, tests/cli/): a parsed config, a
+CLI config file, signed requests and a signed POST, a recording WSGI wrapper."""
 
 from __future__ import annotations
 
