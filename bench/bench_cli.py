@@ -36,7 +36,7 @@ from puq_bridge.units import GB
 from puq_bridge.usage.records import ServiceResult
 from puq_bridge.usage.store import UsageStore
 from puq_bridge.zimbra.models import MailboxUsage  # noqa: E402
-from tests.cli_support import ZimbraTarget, write_bridge  # noqa: E402
+from tests.cli.support import ZimbraTarget, write_bridge  # noqa: E402
 
 _STARTUP = (
     "import sys, time; t = time.perf_counter(); from puq_bridge.cli import main\n"

@@ -1,4 +1,5 @@
-"""Loading and validating the TOML config: error messages naming file and key, search order, secret warnings."""
+"""Loading and validating the TOML config: error messages naming file and key, search order, secret
+warnings."""
 
 import logging
 import os
@@ -181,7 +182,7 @@ def test_secret_value_never_in_type_errors(tmp_path):
     assert "123456789" not in str(err.value)
 
 
-# --- search order --------------------------------------------------------------------------------------------------
+# --- search order ---------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -230,7 +231,7 @@ def test_named_file_missing_and_nothing_found(places, tmp_path):
             find_config(env={})
 
 
-# --- literal secrets in readable files -----------------------------------------------------------------------------
+# --- literal secrets in readable files ------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -296,7 +297,9 @@ def test_ignore_servers_take_ids_and_hostnames(tmp_path):
         "sync": {"ignore_servers": [7, "Old.Example.com"]},
     }
     sync = parse_config(raw, tmp_path / "c.toml", {}).sync
-    assert sync.ignores(7, None) and sync.ignores("7", "x") and sync.ignores(None, "old.example.COM")
+    assert (
+        sync.ignores(7, None) and sync.ignores("7", "x") and sync.ignores(None, "old.example.COM")
+    )
     assert not sync.ignores(8, "new.example.com")
     with pytest.raises(ConfigError, match="sync.ignore_servers"):
         parse_config(dict(raw, sync={"ignore_servers": [True]}), tmp_path / "c.toml", {})

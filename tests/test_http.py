@@ -1,437 +1,262 @@
-"""The adapter's HTTP service on a real waitress server: signatures, limits, status codes, logs, the client cache."""
+"""Poster against real loopback servers: the same request on the wire as Session.post, proxies from
+the environment (HTTP_PROXY, NO_PROXY), cookies, session auth, errors, and many threads sharing one
+Poster."""
 
-import io
-import json
-import logging
-import socket
 import threading
 import time
+from urllib.parse import parse_qsl
 
 import pytest
 import requests
-from werkzeug.test import Client, EnvironBuilder
 
-from tests.adapter_support import (  # noqa: F401 (fixture)
-    SECRET,
-    WHMCS_SECRET,
-    ZIMBRA_PASSWORD,
-    fake,
-    make_config,
-    signed,
-    write_cli_config,
+from puq_bridge.http import Poster, pooled_session
+from puq_bridge.simulators.server import BackgroundServer
+from puq_bridge.whmcs.transport import FORM_HEADERS, form_body
+from tests.support.pools import discarded_connections
+
+PROXY_VARS = (
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
 )
-from whmcs_module.context import AdapterContext
-from whmcs_module.http import AdapterServer, make_app
-from whmcs_module.signing import HEADER, SignatureError, Verifier, parse, sign
 
-MAX_BODY = 4096
-SERVICE_PASSWORD = "Service-Pass-321"
+
+class Recorder:
+    """A WSGI app that records each request (target, headers, body) and answers ``ok:<body>``."""
+
+    def __init__(self, cookie: str | None = None):
+        self.seen: list[dict] = []
+        self.cookie = cookie
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        headers = {
+            k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")
+        }
+        if environ.get("CONTENT_TYPE"):
+            headers["Content-Type"] = environ["CONTENT_TYPE"]
+        if environ.get("CONTENT_LENGTH"):
+            headers["Content-Length"] = environ["CONTENT_LENGTH"]
+        with self.lock:
+            self.seen.append(
+                {
+                    "target": environ.get("REQUEST_URI") or environ["PATH_INFO"],
+                    "headers": headers,
+                    "body": body,
+                }
+            )
+        reply = [("Content-Type", "text/plain")]
+        if self.cookie:
+            reply.append(("Set-Cookie", f"{self.cookie}; Path=/"))
+        start_response("200 OK", reply)
+        return [b"ok:" + body]
 
 
 @pytest.fixture
-def ctx(fake):
-    entry = {
-        "name": "mail1",
-        "whmcs_server": 3,
-        "url": fake.url,
-        "admin_user": "admin@example.com",
-        "password": ZIMBRA_PASSWORD,
-        "timeout": 2,
-    }
-    context = AdapterContext(make_config([entry], max_body=MAX_BODY))
-    yield context
-    context.close()
+def no_proxy_env(monkeypatch):
+    for name in PROXY_VARS:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
 
 
 @pytest.fixture
-def bridge(ctx):
-    with AdapterServer(make_app(ctx, SECRET, max_body=MAX_BODY), max_body=MAX_BODY) as server:
-        yield server
+def recorder():
+    app = Recorder()
+    with BackgroundServer(app) as server:
+        yield app, server.url + "/service/admin/soap"
 
 
-def create_params(**extra):
-    params = {
-        "serviceid": 42,
-        "serverid": 3,
-        "domain": "firma.pl",
-        "username": "biuro",
-        "password": SERVICE_PASSWORD,
-        "configoption1": "512",
-        "configoption2": "10",
-    }
-    params.update(extra)
-    return params
-
-
-def post(bridge, function, params=None, *, headers=None, body=None):
-    if body is None:
-        body, made = signed(params or {})
-        headers = made if headers is None else headers
-    return requests.post(
-        f"{bridge.url}/whmcs/{function}", data=body, headers=headers or {}, timeout=5
-    )
-
-
-# --- signing -----------------------------------------------------------------------------------------------------
-
-
-def test_sign_matches_the_documented_formula():
-    import hashlib
-    import hmac
-
-    body = b'{"params": {}}'
-    expected = hmac.new(b"k", b"1700000000." + body, hashlib.sha256).hexdigest()
-    assert sign("k", body, 1700000000) == f"t=1700000000,v1={expected}"
-    assert parse(sign("k", body, 1700000000)) == (1700000000, expected)
-
-
-@pytest.mark.parametrize(
-    "header, reason",
-    [
-        (None, "missing"),
-        ("", "missing"),
-        ("t=1,v1=zz", "malformed"),
-        ("v1=" + "a" * 64, "malformed"),
-        ("t=1700000000,v1=" + "a" * 64, "does not match"),
-    ],
-)
-def test_verifier_rejects_bad_headers(header, reason):
-    with pytest.raises(SignatureError, match=reason):
-        Verifier("k", clock=lambda: 1700000000).verify(header, b"x")
-
-
-def test_verifier_expiry_window_and_replay():
-    now = [1700000000]
-    verifier = Verifier("k", clock=lambda: now[0])
-    verifier.verify(sign("k", b"a", now[0] - 300), b"a")  # at the edge: accepted
-    with pytest.raises(SignatureError, match="expired"):
-        verifier.verify(sign("k", b"b", now[0] - 301), b"b")
-    with pytest.raises(SignatureError, match="expired"):
-        verifier.verify(sign("k", b"c", now[0] + 301), b"c")
-    header = sign("k", b"d", now[0])
-    verifier.verify(header, b"d")
-    now[0] += 2
-    with pytest.raises(SignatureError, match="already used"):
-        verifier.verify(header, b"d")
-
-
-# --- the service -------------------------------------------------------------------------------------------------
-
-
-def test_signed_request_runs_the_function(bridge, fake):
-    reply = post(bridge, "CreateAccount", create_params())
-    assert reply.status_code == 200
-    assert reply.json() == {"result": "success"}
-    assert "biuro@firma.pl" in fake.accounts
-    assert reply.headers["Content-Type"].startswith("application/json")
-
-
-def test_metadata_and_config_options(bridge):
-    meta = post(bridge, "MetaData").json()["result"]
-    assert meta["APIVersion"] == "1.1" and meta["RequiresServer"] is True
-    options = post(bridge, "ConfigOptions").json()["result"]
-    assert list(options)[0] == "Default mailbox quota (MB)"
-    assert options["Suspension policy"]["Type"] == "dropdown"
-
-
-def _bad_signatures():
-    body, _ = signed(create_params())
-    now = int(time.time())
-    return body, {
-        "missing": {},
-        "forged": {HEADER: sign("not-the-secret", body, now)},
-        "stale": {HEADER: sign(SECRET, body, now - 301)},
-        "future": {HEADER: sign(SECRET, body, now + 301)},
-        "other body": {HEADER: sign(SECRET, b'{"params": {}}', now)},
-        "garbage": {HEADER: "t=abc"},
-    }
-
-
-@pytest.mark.parametrize("case", ["missing", "forged", "stale", "future", "other body", "garbage"])
-def test_bad_signature_is_401_and_does_nothing(bridge, fake, case):
-    body, headers = _bad_signatures()
-    reply = post(bridge, "CreateAccount", body=body, headers=headers[case])
-    assert reply.status_code == 401
-    assert "result" not in reply.json()
-    assert fake.requests == []
-
-
-def test_replayed_request_is_401_and_does_nothing(bridge, fake):
-    body, headers = signed(create_params(domain="replay.pl"))
-    assert post(bridge, "CreateAccount", body=body, headers=headers).status_code == 200
-    seen = len(fake.requests)
-    fake.domains.clear()
-    reply = post(bridge, "CreateAccount", body=body, headers=headers)
-    assert reply.status_code == 401 and "already used" in reply.json()["error"]
-    assert len(fake.requests) == seen and "replay.pl" not in fake.domains
-
-
-def test_oversized_body_is_413_before_reading(bridge, fake):
-    params = create_params(padding="x" * MAX_BODY)
-    reply = post(bridge, "CreateAccount", params)
-    assert reply.status_code == 413
-    assert fake.requests == []
-
-
-def test_declared_length_over_the_limit_is_refused_without_sending_the_body(bridge):
-    with socket.create_connection(("127.0.0.1", bridge.port), timeout=5) as sock:
-        sock.sendall(
-            b"POST /whmcs/MetaData HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n"
+def test_the_request_on_the_wire_is_session_posts(no_proxy_env, recorder):
+    app, url = recorder
+    session = requests.Session()
+    session.headers["X-Extra"] = "from-the-session"
+    poster = Poster(session, url, {"Content-Type": "text/xml; charset=utf-8"})
+    for body in (b"<a/>", b"<longer>" * 100, b""):
+        session.post(
+            url, data=body, headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '"x"'}
         )
-        reply = sock.recv(4096)
-    assert (
-        reply.split(b"\r\n")[0].endswith(b"413 Request Entity Too Large") or b" 413 " in reply[:20]
-    )
+        response = poster.post(body, headers={"SOAPAction": '"x"'}, timeout=2, verify=True)
+        assert response.status_code == 200 and response.content == b"ok:" + body
+        expected, got = app.seen[-2], app.seen[-1]
+        assert got == expected
+        assert (
+            got["headers"]["X-Extra"] == "from-the-session"
+            and got["headers"]["Soapaction"] == '"x"'
+        )
 
 
-class CountingStream(io.BytesIO):
-    def __init__(self, data):
-        super().__init__(data)
-        self.asked = 0
-
-    def read(self, size=-1):
-        self.asked += size if size and size > 0 else 10**9
-        return super().read(size)
-
-
-def test_app_itself_checks_length_and_caps_the_read(ctx):
-    app = make_app(ctx, SECRET, max_body=100)
-    client = Client(app)
-    body, headers = signed({"domain": "x" * 200})
-    assert client.post("/whmcs/MetaData", data=body, headers=headers).status_code == 413
-
-    body, headers = signed({})
-    stream = CountingStream(body + b"x" * 10_000)
-    environ = EnvironBuilder(path="/whmcs/MetaData", method="POST", headers=headers).get_environ()
-    environ.update({"wsgi.input": stream, "CONTENT_LENGTH": str(len(body))})
-    statuses = []
-    reply = b"".join(app(environ, lambda status, headers: statuses.append(status)))
-    assert statuses == ["200 OK"] and json.loads(reply)["result"]["APIVersion"] == "1.1"
-    assert stream.asked == len(body)
-
-
-@pytest.mark.parametrize(
-    "path, status",
-    [("/whmcs/NoSuchFunction", 404), ("/other", 404), ("/whmcs/../etc", 404), ("/whmcs/", 404)],
-)
-def test_unknown_paths_are_404(bridge, path, status):
-    body, headers = signed({})
-    reply = requests.post(bridge.url + path, data=body, headers=headers, timeout=5)
-    assert reply.status_code == status
-
-
-def test_unknown_function_needs_a_signature_first(bridge):
-    reply = requests.post(bridge.url + "/whmcs/NoSuchFunction", data=b"{}", timeout=5)
-    assert reply.status_code == 401
-
-
-def test_get_is_405(bridge):
-    reply = requests.get(bridge.url + "/whmcs/MetaData", timeout=5)
-    assert reply.status_code == 405 and reply.headers["Allow"] == "POST"
-
-
-@pytest.mark.parametrize("body", [b"not json", b'{"params": [1, 2]}', b"[1]", b"\xff\xfe"])
-def test_bad_json_is_400(bridge, body):
-    headers = {HEADER: sign(SECRET, body)}
-    reply = post(bridge, "MetaData", body=body, headers=headers)
-    assert reply.status_code == 400 and reply.json()["error"]
-
-
-def test_bad_params_give_a_readable_result_not_an_error_status(bridge, fake):
-    reply = post(bridge, "CreateAccount", create_params(domain="not a domain"))
-    assert reply.status_code == 200
-    assert reply.json()["result"] == "invalid domain name 'not a domain'"
-    assert fake.requests == []
-
-
-def test_no_secret_in_replies_or_logs(bridge, fake, caplog):
-    caplog.set_level(logging.DEBUG)
-    fake.inject("http500", on="CreateAccount")
-    replies = [
-        post(bridge, "CreateAccount", create_params()),
-        post(
-            bridge,
-            "TestConnection",
-            create_params(
-                serverid=99,
-                serverhostname="127.0.0.1",
-                serverport=str(fake.url.rsplit(":", 1)[1]),
-                serverusername="admin@example.com",
-                serverpassword="wrong-password-555",
-            ),
-        ),
-        post(bridge, "ChangePassword", create_params(username="nobody")),
-    ]
-    text = " ".join(r.text for r in replies) + caplog.text
-    for secret in (SECRET, WHMCS_SECRET, ZIMBRA_PASSWORD, SERVICE_PASSWORD, "wrong-password-555"):
-        assert secret not in text
-    assert "v1=" not in caplog.text and '"params"' not in caplog.text
-    assert replies[1].json()["result"]["success"] is False
-
-
-def test_access_log_names_path_status_and_duration(bridge, caplog):
-    caplog.set_level(logging.INFO, logger="whmcs_module.http.access")
-    post(bridge, "MetaData")
-    requests.get(bridge.url + "/whmcs/MetaData", timeout=5)
-    lines = [r.getMessage() for r in caplog.records if r.name == "whmcs_module.http.access"]
-    assert any(
-        line.startswith("POST /whmcs/MetaData 200 ") and line.endswith(" ms") for line in lines
-    )
-    assert any(line.startswith("GET /whmcs/MetaData 405 ") for line in lines)
-
-
-def test_one_zimbra_client_per_server_across_threads(fake):
-    made = []
-
-    def factory(entry):
-        from puq_bridge.zimbra.client import ZimbraAdmin
-
-        made.append(entry.name)
-        return ZimbraAdmin(entry.url, entry.admin_user, entry.password, name=entry.name, timeout=2)
-
-    entry = {
-        "name": "mail1",
-        "whmcs_server": 3,
-        "url": fake.url,
-        "admin_user": "admin@example.com",
-        "password": ZIMBRA_PASSWORD,
+def test_a_form_body_is_what_requests_encodes(no_proxy_env, recorder):
+    app, url = recorder
+    fields = {
+        "action": "UpdateClientProduct",
+        "secret": "s&e=c+r%e t",
+        "notes": "zażółć\r\n<&>",
+        "empty": "",
+        "dropped": None,
+        "lastupdate": "2026-01-02 03:04:05",
     }
-    context = AdapterContext(make_config([entry]), zimbra_factory=factory)
-    app = make_app(context, SECRET)
-    with AdapterServer(app, threads=4) as server:
-
-        def create(i):
-            post(server, "CreateAccount", create_params(serviceid=i, domain=f"d{i}.pl"))
-
-        threads = [threading.Thread(target=create, args=(i,)) for i in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        post(server, "UnsuspendAccount", create_params(serviceid=1, domain="d1.pl"))
-    context.close()
-    assert made == ["mail1"]
-    assert {f"d{i}.pl" for i in range(8)} <= set(fake.domains)
-    assert fake.count("Auth") == 1
+    session = requests.Session()
+    session.post(url, data=fields)
+    Poster(session, url, FORM_HEADERS).post(form_body(fields), timeout=2, verify=True)
+    assert app.seen[0] == app.seen[1]
+    assert dict(parse_qsl(app.seen[1]["body"].decode(), keep_blank_values=True)) == {
+        k: v for k, v in fields.items() if v is not None
+    }
 
 
-def test_stopped_server_refuses_connections(ctx):
-    server = AdapterServer(make_app(ctx, SECRET)).start()
-    url = server.url
-    assert requests.post(url + "/whmcs/MetaData", timeout=5).status_code == 401
+def test_http_proxy_from_the_environment_is_used_and_no_proxy_honoured(no_proxy_env, recorder):
+    app, direct_url = recorder
+    proxy = Recorder()
+    with BackgroundServer(proxy) as proxy_server:
+        no_proxy_env.setenv("HTTP_PROXY", proxy_server.url)
+        via = Poster(requests.Session(), "http://zimbra.invalid:7071/service/admin/soap")
+        assert via.post(b"<via/>", timeout=2, verify=True).content == b"ok:<via/>"
+        assert proxy.seen[0]["target"] == "http://zimbra.invalid:7071/service/admin/soap"
+
+        no_proxy_env.setenv("NO_PROXY", "127.0.0.1")
+        direct = Poster(requests.Session(), direct_url)
+        assert direct.post(b"<direct/>", timeout=2, verify=True).content == b"ok:<direct/>"
+    assert len(proxy.seen) == 1 and app.seen[0]["body"] == b"<direct/>"
+
+
+def test_the_environment_is_read_once_not_per_request(no_proxy_env, recorder):
+    app, url = recorder
+    poster = Poster(requests.Session(), url)
+    poster.post(b"1", timeout=2, verify=True)
+    no_proxy_env.setenv(
+        "HTTP_PROXY", "http://127.0.0.1:9"
+    )  # nothing listens there: a per-request read would fail
+    assert poster.post(b"2", timeout=2, verify=True).content == b"ok:2"
+    assert [s["body"] for s in app.seen] == [b"1", b"2"]
+
+
+def test_a_servers_cookie_goes_back_as_with_session_post(no_proxy_env):
+    app = Recorder(cookie="JSESSIONID=abc123")
+    with BackgroundServer(app) as server:
+        session = requests.Session()
+        poster = Poster(session, server.url + "/x")
+        poster.post(b"first", timeout=2, verify=True)
+        poster.post(b"second", timeout=2, verify=True)
+    assert "Cookie" not in app.seen[0]["headers"]
+    assert app.seen[1]["headers"]["Cookie"] == "JSESSIONID=abc123"
+
+
+def test_a_session_with_auth_still_authenticates(no_proxy_env, recorder):
+    app, url = recorder
+    session = requests.Session()
+    session.auth = ("proxy-user", "pw")
+    Poster(session, url).post(b"x", timeout=2, verify=True)
+    assert app.seen[0]["headers"]["Authorization"].startswith("Basic ")
+
+
+def test_errors_are_requests_exceptions(no_proxy_env):
+    server = BackgroundServer(Recorder()).start()
+    url = server.url + "/x"
     server.stop()
     with pytest.raises(requests.ConnectionError):
-        requests.post(url + "/whmcs/MetaData", timeout=2)
+        Poster(requests.Session(), url).post(b"x", timeout=1, verify=True)
+    with pytest.raises(requests.exceptions.InvalidURL):
+        Poster(requests.Session(), "http://").post(b"x", timeout=1, verify=True)
 
 
-# --- the serve command -------------------------------------------------------------------------------------------
+def test_threads_sharing_one_poster_each_get_their_own_reply(no_proxy_env, recorder):
+    app, url = recorder
+    poster = Poster(requests.Session(), url)
+    replies, errors = {}, []
+
+    def post(i: int) -> None:
+        try:
+            for j in range(5):
+                body = f"{i}-{j}".encode()
+                replies[body] = poster.post(
+                    body, headers={"X-N": body.decode()}, timeout=5, verify=True
+                ).content
+        except Exception as err:  # reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(replies) == 40 and all(reply == b"ok:" + body for body, reply in replies.items())
+    assert all(s["headers"]["X-N"].encode() == s["body"] for s in app.seen)
 
 
-def test_serve_refuses_to_start_without_a_secret(tmp_path):
-    from click.testing import CliRunner
-
-    from puq_bridge.cli import main
-
-    result = CliRunner().invoke(
-        main,
-        [
-            "--config",
-            str(write_cli_config(tmp_path, 'listen = "127.0.0.1:8750"', store=True)),
-            "serve",
-        ],
-    )
-    assert result.exit_code == 2
-    assert "adapter.secret" in result.output and "no shared secret" in result.output
-
-
-def test_serve_refuses_a_bad_listen_address(tmp_path):
-    from click.testing import CliRunner
-
-    from puq_bridge.cli import main
-
-    config = write_cli_config(tmp_path, f'secret = "{SECRET}"', store=True)
-    result = CliRunner().invoke(main, ["--config", str(config), "serve", "--listen", "nowhere"])
-    assert result.exit_code == 2 and "HOST:PORT" in result.output
+def test_pooled_session_sizes_both_schemes_and_keeps_requests_defaults(self_signed, caplog):
+    session = pooled_session(24)
+    for tls in (None, self_signed):  # http and https
+        # 24 requests at once keep their connections; a 25th gets one too (never waits) and it is
+        # thrown away
+        assert discarded_connections(session, 24, tls=tls) == 0
+        assert discarded_connections(session, 25, tls=tls) == 1
+        small = pooled_session(4)  # never below requests' 10
+        assert discarded_connections(small, 10, tls=tls) == 0
+        assert discarded_connections(small, 11, tls=tls) == 1
+    caplog.set_level("DEBUG", logger="urllib3")
+    with pytest.raises(
+        requests.ConnectionError
+    ):  # requests' default: a refused connection is not retried
+        session.post("http://127.0.0.1:9/", data=b"x", timeout=2)
+    assert "Retrying" not in caplog.text and "Starting new HTTP connection" in caplog.text
+    session.close()
 
 
-def test_serve_command_answers_signed_requests(tmp_path):
-    import subprocess
-    import sys
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = write_cli_config(tmp_path, f'secret = "{SECRET}"\nlisten = "127.0.0.1:1"', store=True)
-    command = "import sys; from puq_bridge.cli import main; sys.exit(main())"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            command,
-            "--config",
-            str(config),
-            "serve",
-            "--listen",
-            f"127.0.0.1:{port}",
-        ],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert process.poll() is None and time.monotonic() < deadline, "serve did not start"
-                time.sleep(0.05)
-        body, headers = signed({})
-        reply = requests.post(
-            f"http://127.0.0.1:{port}/whmcs/MetaData", data=body, headers=headers, timeout=5
-        )
-        assert reply.status_code == 200 and reply.json()["result"]["APIVersion"] == "1.1"
-        assert (
-            requests.post(
-                f"http://127.0.0.1:{port}/whmcs/MetaData", data=body, timeout=5
-            ).status_code
-            == 401
-        )
-    finally:
-        process.terminate()
-        _, stderr = process.communicate(timeout=10)
-    assert f"listening on http://127.0.0.1:{port}" in stderr
-    assert SECRET not in stderr
+def slow(environ, start_response):
+    """A WSGI app that takes 50 ms per request (so that 16 threads' requests overlap)."""
+    environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    time.sleep(0.05)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
 
 
-def test_serve_on_a_busy_port_is_one_line_not_a_traceback(tmp_path):
-    from click.testing import CliRunner
+@pytest.mark.parametrize("pooled", [True, False])
+def test_a_pooled_session_keeps_a_connection_for_each_of_16_threads(caplog, pooled):
+    """With requests' 10 per host, the 11th to 16th connections of 16 threads at once are dropped
+    after each request ("Connection pool is full, discarding connection"); a pool of 16 keeps them
+    all."""
+    caplog.set_level("WARNING", logger="urllib3.connectionpool")
+    with BackgroundServer(slow) as server:
+        session = pooled_session(16) if pooled else requests.Session()
+        poster = Poster(session, server.url + "/api")
+        for _round in range(2):
+            threads = [
+                threading.Thread(
+                    target=poster.post, args=(b"x",), kwargs={"timeout": 5, "verify": True}
+                )
+                for _ in range(16)
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        session.close()
+    dropped = [r for r in caplog.records if "pool is full" in r.getMessage()]
+    assert (dropped == []) is pooled
 
-    from puq_bridge.cli import main
 
-    config = write_cli_config(tmp_path, f'secret = "{SECRET}"', store=True)
-    with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
-        busy.listen(1)
-        port = busy.getsockname()[1]
-        taken = CliRunner().invoke(
-            main, ["--config", str(config), "serve", "--listen", f"127.0.0.1:{port}"]
-        )
-    absent = CliRunner().invoke(
-        main, ["--config", str(config), "serve", "--listen", "192.0.2.77:8750"]
-    )
-    for result, why in ((taken, "already in use"), (absent, "no such address")):
-        assert result.exit_code == 2, result.output
-        lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1 and why in lines[0] and "Traceback" not in result.stderr
+@pytest.mark.parametrize(
+    "url, verify, expect",
+    [
+        ("http://mail1.example.com:7071", True, "plain http"),
+        ("http://192.0.2.4/", True, "plain http"),
+        ("https://mail1.example.com:7071", False, "verification is OFF"),
+        ("http://127.0.0.1:8750", True, None),
+        ("http://localhost:8750", False, None),
+        ("https://mail1.example.com:7071", True, None),
+    ],
+)
+def test_transport_warnings(url, verify, expect):
+    from puq_bridge.http import transport_warnings
 
-
-def test_a_lock_that_cannot_be_taken_is_a_store_error(tmp_path):
-    from puq_bridge.errors import StoreError
-    from puq_bridge.usage.sync import sync_lock
-
-    blocked = tmp_path / "file"
-    blocked.write_text("")
-    with pytest.raises(StoreError, match="cannot take the sync lock"):
-        with sync_lock(blocked / "usage.sqlite3"):  # its folder is a file
-            pass
+    warnings = transport_warnings("Zimbra mail1", url, verify)
+    assert (expect in warnings[0]) if expect else warnings == []
+    if expect == "plain http":
+        assert "OFF" not in warnings[0]  # plain http has no TLS to turn off

@@ -50,7 +50,7 @@ def test_tracebacks_are_masked_too():
     assert mask_secrets("a hunter2-secret b", ["hunter2-secret", None, "ab"]) == f"a {MASK} b"
 
 
-# --- one rule for masking by value, wherever it is done --------------------------------------------------------
+# --- one rule for masking by value, wherever it is done -------------------------------------------
 
 
 def _zimbra_fault_text(text, secret):

@@ -1,4 +1,5 @@
-"""The wheel a user installs carries every data file the code reads (templates, catalogs, forwarder, WSDL)."""
+"""The wheel a user installs carries every data file the code reads (templates, catalogs, forwarder,
+WSDL)."""
 
 import subprocess
 import sys

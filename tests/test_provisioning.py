@@ -1,11 +1,12 @@
-"""The WHMCS life cycle on the Zimbra simulator: settings, names, and every call including repeats and missing objects."""
+"""The WHMCS life cycle on the Zimbra simulator: settings, names, and every call including repeats
+and missing objects."""
 
 import pytest
 
-from puq_bridge.errors import ParamsError, PermissionDenied, ZimbraError
+from puq_bridge.errors import ParamsError, ZimbraError
 from puq_bridge.provisioning import Provisioner
 from puq_bridge.whmcs.params import ModuleParams
-from tests.fixtures_zimbra import GiB, MiB
+from tests.support.zimbra import MiB, password_is
 
 PASSWORD = "Start-Pass-123"
 
@@ -61,23 +62,7 @@ def prov(zimbra_admin):
     return Calls(zimbra_admin)
 
 
-def password_is(url, mailbox, password):
-    """True when ``password`` is the mailbox's password (the fake says "not an admin account" only then)."""
-    from puq_bridge.zimbra.client import ZimbraAdmin
-
-    client = ZimbraAdmin(url, mailbox, password, timeout=2)
-    try:
-        client.authenticate()
-    except PermissionDenied as err:
-        return "not an admin account" in str(err)
-    except ZimbraError:
-        return False
-    finally:
-        client.close()
-    raise AssertionError("a mailbox must not authenticate as admin")
-
-
-# --- settings and names ------------------------------------------------------------------------------------------
+# --- settings and names ---------------------------------------------------------------------------
 
 
 # --- life cycle --------------------------------------------------------------------------------------------------
@@ -211,7 +196,8 @@ def test_terminate_removes_lists_resources_and_aliases_too_and_repeats(prov, fak
 
 
 class DeletesBehindOurBack:
-    """A WSGI app in front of the fake: right after the first SearchDirectory, another admin deletes ``names``."""
+    """A WSGI app in front of the fake: right after the first SearchDirectory, another admin deletes
+    ``names``."""
 
     def __init__(self, sim, *names):
         self.sim, self.names = sim, names

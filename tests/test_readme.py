@@ -1,5 +1,6 @@
-"""The README is a contract: every ``puq-bridge`` command in it parses, the safe ones run for real, its example config
-loads, and its lists (API actions, product settings, deploy files) match the code."""
+"""The README is a contract: every ``puq-bridge`` command in it parses, the safe ones run for real,
+its example config loads, and its lists (API actions, product settings, deploy files) match the
+code."""
 
 import ast
 import re
@@ -35,7 +36,8 @@ def code_blocks(lang: str, text: str = README) -> list[str]:
 
 
 def command_lines(text: str = README) -> list[list[str]]:
-    """Arguments (after the program name) of every ``puq-bridge`` invocation in the README's ``sh`` blocks."""
+    """Arguments (after the program name) of every ``puq-bridge`` invocation in the README's ``sh``
+    blocks."""
     found = []
     for block in code_blocks("sh", text):
         for line in block.replace("\\\n", " ").splitlines():
@@ -47,21 +49,27 @@ def command_lines(text: str = README) -> list[list[str]]:
 
 
 def parse(args: list[str]) -> list[str]:
-    """Parse a command line with click exactly as ``puq-bridge`` would, without running it; returns the command path.
+    """Parse a command line with click exactly as ``puq-bridge`` would, without running it; returns
+    the command path.
 
     ``--help`` and ``--version`` stop parsing (click exits 0 there), as they do when run.
     """
-    path = []
+    path, command, ctx, name, rest = [], main, None, "puq-bridge", list(args)
     try:
-        ctx = main.make_context("puq-bridge", list(args))
-        command, rest = main, [*ctx._protected_args, *ctx.args]
-        while isinstance(command, click.Group) and rest:
-            name, command, rest = command.resolve_command(ctx, rest)
-            path.append(name)
-            ctx = command.make_context(name, rest, parent=ctx)
-            rest = (
-                [*ctx._protected_args, *ctx.args] if isinstance(command, click.Group) else ctx.args
+        while True:
+            ctx = command.context_class(
+                command, info_name=name, parent=ctx, **command.context_settings
             )
+            with ctx.scope(cleanup=False):
+                if not isinstance(command, click.Group):
+                    rest = command.parse_args(ctx, rest)
+                    break
+                # the group's own options; what is left is a subcommand and its arguments
+                rest = click.Command.parse_args(command, ctx, rest)
+                if not rest:
+                    break
+                name, command, rest = command.resolve_command(ctx, rest)
+                path.append(name)
         assert not rest, f"unexpected arguments {rest}"
     except click.exceptions.Exit as done:
         assert done.exit_code == 0
@@ -69,7 +77,8 @@ def parse(args: list[str]) -> list[str]:
 
 
 def example_config(tmp_path: Path) -> tuple[dict, Path]:
-    """The README's TOML block, with its CA bundle paths pointing at a real (dummy) file in ``tmp_path``."""
+    """The README's TOML block, with its CA bundle paths pointing at a real (dummy) file in
+    ``tmp_path``."""
     (block,) = code_blocks("toml")
     ca = tmp_path / "ca.pem"
     ca.write_text("-----BEGIN CERTIFICATE-----\n", encoding="ascii")
@@ -80,7 +89,7 @@ def example_config(tmp_path: Path) -> tuple[dict, Path]:
     return tomllib.loads(text), path
 
 
-# --- set-up blocks and commands ------------------------------------------------------------------------------------
+# --- set-up blocks and commands -------------------------------------------------------------------
 
 
 def test_the_two_setup_blocks_come_first_exactly_as_given():
@@ -109,7 +118,8 @@ def test_every_command_is_in_the_readme():
 
 
 def test_a_wrong_command_line_does_not_parse():
-    """The parser is strict, so the test above can fail: a typo'd option or a missing required one is caught."""
+    """The parser is strict, so the test above can fail: a typo'd option or a missing required one
+    is caught."""
     with pytest.raises(click.UsageError):
         parse(["services", "--client", "42"])
     with pytest.raises(click.UsageError):
@@ -154,7 +164,7 @@ def test_the_whmcs_module_lines_run_with_the_example_config(tmp_path):
     assert "cp -r /tmp/mod/modules /var/www/whmcs/" in README
 
 
-# --- config, deploy files ------------------------------------------------------------------------------------------
+# --- config, deploy files -------------------------------------------------------------------------
 
 
 def test_the_example_config_loads(tmp_path):
@@ -212,7 +222,7 @@ def test_deploy_files_named_in_the_readme_exist():
         assert (ROOT / "deploy" / name).is_file(), name
 
 
-# --- lists that must match the code --------------------------------------------------------------------------------
+# --- lists that must match the code ---------------------------------------------------------------
 
 
 def _section(title: str) -> str:
@@ -222,7 +232,8 @@ def _section(title: str) -> str:
 
 
 def whmcs_actions_by_method() -> dict[str, set[str]]:
-    """WhmcsClient's public methods → the API actions they send (following calls to its other methods)."""
+    """WhmcsClient's public methods → the API actions they send (following calls to its other
+    methods)."""
     tree = ast.parse((ROOT / "puq_bridge" / "whmcs" / "client.py").read_text(encoding="utf-8"))
     cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "WhmcsClient")
     direct, calls = {}, {}
@@ -253,7 +264,8 @@ def whmcs_actions_by_method() -> dict[str, set[str]]:
 
 
 def actions_the_bridge_calls() -> set[str]:
-    """Actions reachable from the CLI, the sync and the adapter (not the demo, which drives the simulator)."""
+    """Actions reachable from the CLI, the sync and the adapter (not the demo, which drives the
+    simulator)."""
     methods = whmcs_actions_by_method()
     files = [
         p

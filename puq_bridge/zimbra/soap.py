@@ -140,8 +140,8 @@ def build(op: str, token: str | None, params: dict[str, Any]) -> tuple[bytes, st
 
 # --- the hot request without zeep -----------------------------------------------------------------
 # zeep's serializer costs ~0.09 ms per envelope; the sync sends one GetQuotaUsage per domain, so
-# that one request is written from this template instead. tests/test_zimbra.py checks it against
-# zeep's output byte for byte.
+# that one request is written from this template instead. tests/zimbra/test_soap.py checks it
+# against zeep's output byte for byte.
 
 _ENVELOPE = (
     "<?xml version='1.0' encoding='utf-8'?>\n"

@@ -1,0 +1,509 @@
+"""The sync engine against the simulators: FakeWhmcs and FakeZimbra served on loopback by
+BackgroundServer."""
+
+import datetime as dt
+import threading
+
+import pytest
+
+from puq_bridge.errors import ParamsError, SyncLockedError, ZimbraError
+from puq_bridge.usage.records import ServiceResult
+from puq_bridge.usage.report import SyncReport
+from puq_bridge.usage.store import UsageStore
+from puq_bridge.usage.sync import SyncEngine, describe, needs_write, sync_lock
+from tests.support.sync import GB, MB
+
+
+@pytest.fixture
+def store(tmp_path):
+    with UsageStore(tmp_path / "store" / "usage.sqlite3") as s:
+        yield s
+
+
+def by_id(report: SyncReport) -> dict[int, ServiceResult]:
+    return {r.service_id: r for r in report.results}
+
+
+# --- the rules, without servers -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "whmcs, read, expected",
+    [
+        ((118, 10240), (118, 10240), False),  # same values: no write
+        ((118, 10240), (119, 10240), True),  # usage grew
+        ((118, 10240), (118, 0), True),  # limit became unlimited
+        ((0, 0), (1, 0), True),  # first usage of a new service
+        ((0, 0), (0, 0), False),  # empty and new: nothing to write
+        (
+            (118, 10240),
+            (0, 10240),
+            False,
+        ),  # emptied: WHMCS ignores diskusage=0, a write would change nothing
+        (
+            (118, 10240),
+            (0, 20480),
+            True,
+        ),  # emptied but the limit changed: the limit is still written
+    ],
+)
+def test_needs_write(whmcs, read, expected):
+    assert needs_write(*whmcs, *read) is expected
+
+
+def test_lock_is_exclusive_and_released(tmp_path):
+    store_path = tmp_path / "sub" / "usage.sqlite3"
+    with sync_lock(store_path) as lock_path:
+        assert lock_path == tmp_path / "sub" / "usage.sqlite3.lock"
+        with pytest.raises(
+            SyncLockedError, match=r"another sync-usage run holds the lock .*\(pid \d+\)"
+        ):
+            with sync_lock(store_path):
+                pass  # pragma: no cover
+    with sync_lock(store_path):
+        pass
+
+
+def test_describe_names_the_server_once():
+    assert (
+        describe(ConnectionRefusedError("connection refused"), "mail2")
+        == "mail2: ConnectionRefusedError: connection refused"
+    )
+    assert (
+        describe(ZimbraError("mail2", "AuthRequest", "connection refused"), "mail2")
+        == "Zimbra mail2 AuthRequest: connection refused"
+    )
+    assert describe(ValueError("first line\nsecond line")) == "ValueError: first line"
+
+
+# --- against the simulators -----------------------------------------------------------------------
+
+
+def test_multi_server_sync_writes_exactly_what_was_read(farm, whmcs_client, store):
+    """Healthy, down, token-expiring and HTML-answering servers, one failing WHMCS write, skipped
+    services."""
+    for name in ("mail1", "mail2", "mail3", "mail4"):
+        farm.add_mail(name)
+    farm.domain(
+        "mail1", "a.pl", (3 * MB, 1 * GB), (MB + 1, 1 * GB)
+    )  # 4 MB + 1 byte -> 5 MB of 2048 MB
+    farm.domain("mail1", "b.pl", (10 * MB, 0), (0, 1 * GB))  # an unlimited mailbox -> limit 0
+    farm.domain("mail2", "down.pl", (5 * MB, 1 * GB))
+    farm.domain("mail3", "expiring.pl", (7 * MB, 2 * GB))
+    farm.domain("mail4", "html.pl", (9 * MB, 1 * GB))
+    s_a = farm.service("mail1", "a.pl", disk_usage=77, disk_limit=1)
+    s_b = farm.service("mail1", "b.pl")
+    s_a_total = farm.service(
+        "mail1", "A.pl", config_options={"Total space (GB)": "5"}
+    )  # same domain, read once
+    s_down = farm.service("mail2", "down.pl", disk_usage=33, disk_limit=44)
+    s_exp = farm.service("mail3", "expiring.pl")
+    s_html = farm.service("mail4", "html.pl", disk_usage=55, disk_limit=66)
+    s_nodomain = farm.service("mail1", "")
+    other_server = farm.whmcs.add_server("elsewhere", "mx9.example.net", "192.0.2.9")
+    s_unmapped = farm.service(None, "x.pl", server_id=other_server)
+    farm.service("mail1", "gone.pl", status="Terminated")  # not a synced status: not listed
+    farm.mail["mail2"].server.stop()
+    farm.mail["mail3"].sim.inject("expire", on="GetQuotaUsage")
+    farm.mail["mail4"].sim.inject("html", on="GetQuotaUsage")
+    farm.whmcs.inject("http500", on="UpdateClientProduct")  # whichever write comes first fails
+    engine = farm.engine(whmcs_client, store=store)
+
+    report = engine.run()
+
+    r = by_id(report)
+    assert set(r) == {s_a, s_b, s_a_total, s_down, s_exp, s_html, s_nodomain, s_unmapped}
+    statuses = {sid: res.status for sid, res in r.items()}
+    failed_write = [sid for sid in (s_a, s_b, s_a_total, s_exp) if statuses[sid] == "failed"]
+    assert len(failed_write) == 1 and "UpdateClientProduct" in r[failed_write[0]].error
+    assert all(
+        statuses[sid] == "updated"
+        for sid in (s_a, s_b, s_a_total, s_exp)
+        if sid not in failed_write
+    )
+    assert statuses[s_down] == statuses[s_html] == "failed"
+    assert "mail2" in r[s_down].error and "refused" in r[s_down].error.lower()
+    assert "mail4" in r[s_html].error
+    assert statuses[s_nodomain] == "skipped" and "no domain" in r[s_nodomain].error
+    # a server no [[zimbra]] entry serves is a failure that names it (a typo must not go unseen)
+    assert statuses[s_unmapped] == "failed" and "mx9.example.net" in r[s_unmapped].error
+    assert "ignore_servers" in r[s_unmapped].error
+    assert report.exit_code == 1
+
+    written = farm.writes()
+    assert set(written) == {s_a, s_b, s_a_total, s_exp}  # never a failed read, never a skipped one
+    expected = {
+        s_a: ("5", "2048"),
+        s_b: ("10", "0"),
+        s_a_total: ("5", "5120"),
+        s_exp: ("7", "2048"),
+    }
+    for sid, (used, limit) in expected.items():
+        assert (written[sid]["diskusage"], written[sid]["disklimit"]) == (used, limit)
+        row = farm.whmcs.services[sid]
+        if sid in failed_write:
+            assert row["lastupdate"] in (
+                "",
+                "0000-00-00 00:00:00",
+            )  # the failed write changed nothing
+        else:
+            assert (row["diskusage"], row["disklimit"]) == (used, limit)
+            assert row["lastupdate"] not in ("", "0000-00-00 00:00:00")
+    for sid, values in (
+        (s_down, ("33", "44")),
+        (s_html, ("55", "66")),
+    ):  # failed reads: untouched, never zeros
+        assert (
+            farm.whmcs.services[sid]["diskusage"],
+            farm.whmcs.services[sid]["disklimit"],
+        ) == values
+
+    mail1, mail3 = farm.mail["mail1"].sim, farm.mail["mail3"].sim
+    assert (
+        mail1.count("Auth") == 1 and mail1.count("GetQuotaUsage") == 2
+    )  # a.pl read once for two services
+    for q in (r for r in mail1.requests if r["op"] == "GetQuotaUsage"):
+        assert q["attrs"]["domain"] in ("a.pl", "b.pl")
+        assert q["attrs"]["allServers"] in ("1", "true") and q["attrs"].get("limit", "0") == "0"
+    assert mail3.count("Auth") == 2  # re-authenticated once after expiry
+    assert not any(m.sim.count("GetMailbox") for m in farm.mail.values())
+
+    assert store.latest(s_down) is None
+    assert store.latest(s_a).used_bytes == 4 * MB + 1 and len(store.latest(s_a).mailboxes) == 2
+    assert store.counts()["samples"] == 8
+
+
+def test_unchanged_services_are_not_written_again(farm, whmcs_client, store):
+    farm.add_mail("mail1")
+    farm.domain("mail1", "a.pl", (3 * MB, GB))
+    farm.domain("mail1", "empty.pl", (0, GB))
+    s_a = farm.service("mail1", "a.pl")
+    s_empty = farm.service(
+        "mail1", "empty.pl", disk_usage=12, disk_limit=1024
+    )  # emptied since WHMCS last saw it
+    engine = farm.engine(whmcs_client, store=store)
+    first = by_id(engine.run())
+    assert first[s_a].status == "updated" and first[s_empty].status == "unchanged"
+    assert set(farm.writes()) == {s_a}
+    before = farm.whmcs.count("UpdateClientProduct")
+
+    second = engine.run()
+
+    assert {r.status for r in second.results} == {"unchanged"} and second.exit_code == 0
+    assert farm.whmcs.count("UpdateClientProduct") == before
+    assert store.latest(s_empty).used_bytes == 0 and store.counts()["runs"] == 2
+
+
+def test_usage_change_between_runs_is_written(farm, whmcs_client):
+    farm.add_mail("mail1")
+    farm.domain("mail1", "a.pl", (3 * MB, GB))
+    sid = farm.service("mail1", "a.pl")
+    engine = farm.engine(whmcs_client)
+    engine.run()
+    farm.mail["mail1"].sim.set_used("user0@a.pl", 300 * MB + 5)
+    assert by_id(engine.run())[sid].status == "updated"
+    assert farm.whmcs.services[sid]["diskusage"] == "301"
+
+
+def test_dry_run_reads_everything_and_writes_nothing(farm, whmcs_client, store):
+    farm.add_mail("mail1")
+    farm.domain("mail1", "a.pl", (3 * MB, GB))
+    sid = farm.service("mail1", "a.pl")
+    report = farm.engine(whmcs_client, store=store).run(dry_run=True)
+    assert by_id(report)[sid].status == "updated" and report.dry_run
+    assert farm.mail["mail1"].sim.count("GetQuotaUsage") == 1
+    assert farm.whmcs.count("UpdateClientProduct") == 0
+    assert store.counts() == {"runs": 0, "samples": 0, "mailboxes": 0, "daily": 0}
+    assert not store.path.with_name(store.path.name + ".lock").exists()
+
+
+def test_a_held_lock_stops_the_run_before_any_request(farm, whmcs_client, store):
+    farm.add_mail("mail1")
+    farm.domain("mail1", "a.pl", (3 * MB, GB))
+    farm.service("mail1", "a.pl")
+    with sync_lock(store.path):
+        with pytest.raises(SyncLockedError):
+            farm.engine(whmcs_client, store=store).run()
+    assert farm.whmcs.requests == [] and farm.mail["mail1"].sim.requests == []
+    assert store.counts()["runs"] == 0
+
+
+def test_overlapping_runs_cannot_both_write(farm, whmcs_client, store):
+    """A run in another thread holds the lock while it waits on a slow Zimbra; the second run is
+    refused."""
+    farm.add_mail("mail1")
+    farm.domain("mail1", "a.pl", (3 * MB, GB))
+    farm.service("mail1", "a.pl")
+    sim = farm.mail["mail1"].sim
+    sim.hang_seconds = 0.5
+    sim.inject("hang", on="GetQuotaUsage")
+    engine = farm.engine(whmcs_client, store=store)
+    first: list = []
+    thread = threading.Thread(target=lambda: first.append(engine.run()))
+    thread.start()
+    for _ in range(200):
+        if sim.count("GetQuotaUsage"):
+            break
+        threading.Event().wait(0.005)
+    with pytest.raises(SyncLockedError):
+        engine.run()
+    thread.join(timeout=10)
+    assert first[0].totals["updated"] == 1
+    assert farm.whmcs.count("UpdateClientProduct") == 1 and store.counts()["runs"] == 1
+
+
+def test_request_counts_equal_the_bound(farm, whmcs_client, store):
+    """3 servers x 4 domains x 3 mailboxes: 1 auth per server, 1 GetQuotaUsage per domain, 1 write
+    per service."""
+    for s in range(3):
+        mail = farm.add_mail(f"mail{s}")
+        for d in range(4):
+            farm.domain(mail.entry.name, f"d{d}.s{s}.pl", *[((b + 1) * MB, GB) for b in range(3)])
+            farm.service(mail.entry.name, f"d{d}.s{s}.pl")
+    seen: list[tuple[int, int]] = []
+    report = farm.engine(whmcs_client, store=store, concurrency=2, per_server_concurrency=2).run(
+        progress=lambda result, done, total: seen.append((done, total))
+    )
+    assert report.totals == {"updated": 12, "unchanged": 0, "failed": 0, "skipped": 0}
+    for m in farm.mail.values():
+        assert m.sim.count("Auth") == 1 and m.sim.count("GetQuotaUsage") == 4
+        assert len(m.sim.requests) == 5
+    assert farm.whmcs.count("UpdateClientProduct") == 12
+    assert farm.whmcs.count("GetClientsProducts") == 1
+    assert seen == [(i, 12) for i in range(1, 13)]
+
+
+def test_products_and_statuses_select_the_services(farm, whmcs_client):
+    farm.add_mail("mail1")
+    farm.domain("mail1", "a.pl", (MB, GB))
+    other = farm.whmcs.add_product("Web hosting")
+    sid = farm.service("mail1", "a.pl")
+    farm.service("mail1", "a.pl", product=other)
+    suspended = farm.service("mail1", "a.pl", status="Suspended")
+    farm.service("mail1", "a.pl", status="Pending")
+    report = farm.engine(
+        whmcs_client, products=[farm.product], statuses=["Active", "Suspended"]
+    ).run()
+    assert sorted(r.service_id for r in report.results) == sorted([sid, suspended])
+    assert farm.mail["mail1"].sim.count("GetQuotaUsage") == 1
+
+
+def two_servers(farm):
+    """mail1 with a.pl and b.pl, mail2 with c.pl, one 1 MB mailbox each: their three service ids."""
+    farm.add_mail("mail1")
+    farm.add_mail("mail2")
+    for server, domain in (("mail1", "a.pl"), ("mail1", "b.pl"), ("mail2", "c.pl")):
+        farm.domain(server, domain, (MB, GB))
+    return (
+        farm.service("mail1", "a.pl"),
+        farm.service("mail1", "b.pl"),
+        farm.service("mail2", "c.pl"),
+    )
+
+
+def test_only_servers_and_only_services(farm, whmcs_client):
+    s_a, s_b, s_c = two_servers(farm)
+    engine = farm.engine(whmcs_client)
+
+    assert {r.service_id for r in engine.run(only_servers=["mail2"]).results} == {s_c}
+    assert farm.mail["mail1"].sim.requests == []
+
+    one = engine.run(only_services=[s_b, 999])
+    assert by_id(one)[s_b].status == "updated"
+    assert by_id(one)[999].status == "skipped" and "999 not found" in by_id(one)[999].error
+    assert farm.mail["mail1"].sim.count("GetQuotaUsage") == 1  # only b.pl
+    assert farm.whmcs.services[s_a]["diskusage"] == "0"
+
+    with pytest.raises(ParamsError, match="unknown Zimbra server nope"):
+        engine.run(only_servers=["nope"])
+
+
+def test_auth_failure_fails_every_service_of_that_server_only(farm, whmcs_client):
+    from puq_bridge.config import ZimbraConfig
+
+    s_a, s_b, s_c = two_servers(farm)
+    e = farm.mail["mail1"].entry
+    farm.mail["mail1"].entry = ZimbraConfig(
+        e.name, e.whmcs_server, e.url, e.admin_user, "wrong-password", timeout=2
+    )
+    r = by_id(farm.engine(whmcs_client).run())
+    assert r[s_a].status == r[s_b].status == "failed" and r[s_c].status == "updated"
+    assert "AUTH_FAILED" in r[s_a].error and "wrong-password" not in r[s_a].error
+    assert (
+        farm.mail["mail1"].sim.count("Auth") == 1
+        and farm.mail["mail1"].sim.count("GetQuotaUsage") == 0
+    )
+    assert set(farm.writes()) == {s_c}
+
+
+def test_missing_domain_on_zimbra_fails_only_that_service(farm, whmcs_client):
+    farm.add_mail("mail1")
+    farm.domain("mail1", "a.pl", (MB, GB))
+    s_a, s_missing = (
+        farm.service("mail1", "a.pl"),
+        farm.service("mail1", "missing.pl", disk_usage=9),
+    )
+    r = by_id(farm.engine(whmcs_client).run())
+    assert r[s_a].status == "updated"
+    assert r[s_missing].status == "failed" and "NO_SUCH_DOMAIN" in r[s_missing].error
+    assert farm.whmcs.services[s_missing]["diskusage"] == "9"
+
+
+def test_retention_keeps_the_store_bounded_over_many_days(farm, whmcs_client, tmp_path):
+    """One run a day for 100 days, with an injected clock: detail and daily history stay within
+    their windows."""
+    farm.add_mail("mail1")
+    farm.domain("mail1", "a.pl", (MB, GB), (2 * MB, GB))
+    farm.domain("mail1", "b.pl", (MB, GB))
+    sid = farm.service("mail1", "a.pl")
+    farm.service("mail1", "b.pl")
+    now = [dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)]
+    with UsageStore(tmp_path / "usage.sqlite3", detail_days=5, history_days=90) as store:
+        engine = farm.engine(whmcs_client, store=store, clock=lambda: now[0])
+        for day in range(100):
+            now[0] = dt.datetime(2026, 1, 1, 3, tzinfo=dt.timezone.utc) + dt.timedelta(days=day)
+            farm.mail["mail1"].sim.set_used("user0@a.pl", (day + 1) * MB)
+            engine.run()
+        counts = store.counts()
+        assert counts["runs"] <= 5 + 1 and counts["samples"] <= 2 * (5 + 1)
+        assert counts["mailboxes"] <= 3 * (5 + 1) and counts["daily"] <= 2 * (90 + 1)
+        points = store.history(sid, days=90, now=now[0])
+        assert len(points) == 90 and points[-1].used_bytes == 102 * MB
+
+
+def test_the_engine_never_resizes_a_clients_pool_and_pooled_clients_keep_their_connections(
+    farm, whmcs_server, whmcs_client, caplog
+):
+    """requests pools 10 connections per host; at concurrency 12 the 11th and 12th are opened and
+    thrown away ("Connection pool is full, discarding connection") on every round unless the
+    clients' pools are bigger. Pools are sized when the clients are built (``pooled_session``): the
+    engine must not remount a session, since in the adapter other threads (ClientArea) use the same
+    clients at that moment."""
+    from puq_bridge.http import pooled_session
+    from puq_bridge.whmcs.client import WhmcsClient
+    from puq_bridge.zimbra.client import ZimbraAdmin
+
+    _, url = whmcs_server
+    mail = farm.add_mail("mail1")
+    farm.whmcs.latency = mail.sim.latency = 0.03  # so that the requests overlap
+    for i in range(24):
+        farm.domain("mail1", f"d{i}.example.pl", (MB, GB))
+        farm.service("mail1", f"d{i}.example.pl")
+    caplog.set_level("WARNING", logger="urllib3.connectionpool")
+    whmcs = WhmcsClient(url, "whmcs-id", "whmcs-secret", timeout=2, session=pooled_session(12))
+    zimbra = ZimbraAdmin.from_config(mail.entry, pool_size=12)
+    sessions = (whmcs.session, zimbra.session, whmcs_client.session)
+    adapters = [dict(session.adapters) for session in sessions]
+    report = SyncEngine(
+        whmcs, [mail.entry], lambda entry: zimbra, concurrency=12, per_server_concurrency=12
+    ).run()
+    assert report.totals["updated"] == 24
+    assert not [r for r in caplog.records if "pool is full" in r.getMessage()]
+    for i in range(24):  # a client with requests' 10: slower, but left as it is
+        farm.mail["mail1"].sim.set_used(f"user0@d{i}.example.pl", 2 * MB)
+    report = SyncEngine(whmcs_client, [mail.entry], lambda entry: zimbra, concurrency=12).run()
+    assert report.totals["updated"] == 24
+    assert [
+        dict(session.adapters) for session in sessions
+    ] == adapters  # the very same adapter objects
+    zimbra.close()
+    whmcs.session.close()
+
+
+# --- private servers (product tenancy `server`, kept in the store by the adapter) -----------------
+
+
+def test_a_private_server_is_read_whole_once_per_server_beside_the_domain_reads(
+    farm, whmcs_client, store
+):
+    farm.add_mail("mail1")
+    farm.add_mail("mail2")
+    farm.domain("mail1", "a.pl", (3 * MB, GB), (MB, GB))
+    farm.domain("mail1", "b.pl", (10 * MB, 2 * GB))
+    farm.domain("mail1", "c.pl", (5 * MB, GB))
+    farm.domain("mail2", "d.pl", (7 * MB, GB))
+    private = farm.service("mail1", "a.pl")
+    private_too = farm.service(
+        "mail1", "b.pl"
+    )  # a second private-server service of the same server
+    on_a = farm.service("mail1", "A.pl")  # tenancy domain, the private service's own domain
+    on_c = farm.service("mail1", "c.pl")  # tenancy domain
+    unknown = farm.service("mail2", "d.pl")  # the adapter never told the store: domain, as before
+    store.remember_settings(private, None, "server")
+    store.remember_settings(private_too, 100 * GB, "server")
+    store.remember_settings(on_a, None, "domain")
+    store.remember_settings(on_c, 8 * GB, None)
+
+    report = farm.engine(whmcs_client, store=store).run()
+
+    assert report.exit_code == 0 and report.totals["updated"] == 5
+    written = {sid: (p["diskusage"], p["disklimit"]) for sid, p in farm.writes().items()}
+    assert written == {
+        private: ("19", "5120"),  # 3 + 1 + 10 + 5 MB of the whole server; quotas' sum
+        private_too: ("19", str(100 * 1024)),  # same reading, its own total space
+        on_a: ("4", "2048"),
+        on_c: ("5", str(8 * 1024)),
+        unknown: ("7", "1024"),
+    }
+    mail1 = [r["attrs"] for r in farm.mail["mail1"].sim.requests if r["op"] == "GetQuotaUsage"]
+    assert sorted(q.get("domain") or "" for q in mail1) == [
+        "",
+        "a.pl",
+        "c.pl",
+    ]  # b.pl is only a private one's
+    whole = next(q for q in mail1 if not q.get("domain"))
+    assert "allServers" not in whole and whole.get("limit", "0") == "0"
+    assert [
+        r["attrs"]["domain"] for r in farm.mail["mail2"].sim.requests if r["op"] == "GetQuotaUsage"
+    ] == ["d.pl"]
+    assert farm.mail["mail1"].sim.count("Auth") == 1
+
+    stored = store.latest(private)
+    assert stored.tenancy == "server" and stored.domain == "a.pl"
+    assert sorted(m.name for m in stored.mailboxes) == [
+        "user0@a.pl",
+        "user0@b.pl",
+        "user0@c.pl",
+        "user1@a.pl",
+    ]
+    assert store.latest(on_a).tenancy == "domain" and len(store.latest(on_a).mailboxes) == 2
+    assert (
+        next(s for s in report.to_json()["services"] if s["service_id"] == private)["mailboxes"]
+        == 4
+    )
+
+
+def test_a_failed_whole_server_read_fails_the_private_service_and_writes_nothing(
+    farm, whmcs_client, store
+):
+    farm.add_mail("mail1")
+    farm.domain("mail1", "a.pl", (3 * MB, GB))
+    private = farm.service("mail1", "a.pl", disk_usage=50, disk_limit=60)
+    store.remember_settings(private, None, "server")
+    farm.mail["mail1"].sim.inject("http500", on="GetQuotaUsage")
+    result = by_id(farm.engine(whmcs_client, store=store).run())[private]
+    assert result.status == "failed" and "mail1" in result.error and result.tenancy == "server"
+    assert farm.writes() == {} and store.latest(private) is None  # never zeros
+
+
+def test_servers_the_operator_ignores_are_skipped_not_failed(farm, whmcs_client, store):
+    ignored = farm.whmcs.add_server("legacy", "legacy.example.net", "192.0.2.8")
+    typo = farm.whmcs.add_server("mail1 typo", "mail1.example.con", "192.0.2.7")
+    s_ignored = farm.service(None, "old.pl", server_id=ignored)
+    s_typo = farm.service(None, "typo.pl", server_id=typo)
+    engine = farm.engine(whmcs_client, store=store, ignore=lambda sid, host: sid == ignored)
+    r = by_id(engine.run())
+    assert r[s_ignored].status == "skipped" and "ignore_servers" in r[s_ignored].error
+    assert r[s_typo].status == "failed" and "mail1.example.con" in r[s_typo].error
+    assert not {s_ignored, s_typo} & set(farm.writes())
+
+
+def test_a_lock_that_cannot_be_taken_is_a_store_error(tmp_path):
+    from puq_bridge.errors import StoreError
+    from puq_bridge.usage.sync import sync_lock
+
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    with pytest.raises(StoreError, match="cannot take the sync lock"):
+        with sync_lock(blocked / "usage.sqlite3"):  # its folder is a file
+            pass
