@@ -59,9 +59,12 @@ class FakeZimbra(Operations, Directory):
         auth_order: ``"lifetime-first"`` (current source) or ``"token-first"`` (ZCS 7/8 captures) in AuthResponse.
         auth_extra: add ``<a n="zimbraIsDomainAdminAccount">false</a>`` to AuthResponse, like ZCS 7.
 
-    State: ``domains`` / ``accounts`` / ``coses`` / ``lists`` / ``resources`` map a name to a dict with ``id``,
-    ``attrs`` (and for accounts ``used`` bytes and ``mbxid``, for lists ``members``); ``aliases`` map an alias to
-    ``id``, ``target`` (the account or list name) and ``type``. ``requests`` lists ``{"op": "GetQuotaUsage", "attrs": {...}}`` without secrets.
+    State: ``domains`` / ``accounts`` / ``coses`` / ``lists`` / ``groups`` (dynamic groups) /
+    ``resources`` map a name to a dict with ``id``, ``attrs`` (and for accounts ``used`` bytes and
+    ``mbxid``, for lists ``members``); ``aliases`` map an alias to ``id``, ``target`` (the account
+    or list name) and ``type``. ``search_max_results``: SearchDirectory's cap when a request gives
+    no ``maxResults`` (the server's ``zimbra_directory_max_search_result``, 5000; set it low in
+    tests). ``requests`` lists ``{"op": "GetQuotaUsage", "attrs": {...}}`` without secrets.
     """
 
     def __init__(
@@ -84,9 +87,11 @@ class FakeZimbra(Operations, Directory):
         self.accounts: dict[str, dict] = {}
         self.coses: dict[str, dict] = {}
         self.lists: dict[str, dict] = {}
+        self.groups: dict[str, dict] = {}
         self.resources: dict[str, dict] = {}
         self.aliases: dict[str, dict] = {}
         self.requests: list[dict] = []
+        self.search_max_results = 5000
         self.latency = 0.0
         self.hang_seconds = 5.0
         self.password_message: str | None = (
@@ -177,6 +182,35 @@ class FakeZimbra(Operations, Directory):
             }
             self._passwords[name] = password
             return account_id
+
+    def add_system_accounts(
+        self, domain: str, *, galsync: bool = True, spam: bool = True
+    ) -> list[str]:
+        """Add the accounts Zimbra itself keeps in a domain; returns their names.
+
+        ``galsync``: ``galsync@domain`` as CreateGalSyncAccount makes it (``zimbraIsSystemResource``
+        and ``zimbraIsSystemAccount`` TRUE, hidden from the GAL, with the domain's default quota).
+        ``spam``: the installer's ``spam.*``, ``ham.*`` (both flags TRUE) and ``virus-quarantine.*``
+        (``zimbraIsSystemAccount`` TRUE) accounts, quota 0 (unlimited). GetQuotaUsage lists them
+        like any mailbox, as the real server does.
+        """
+        both = {"zimbraIsSystemResource": "TRUE", "zimbraIsSystemAccount": "TRUE"}
+        made = []
+        if galsync:
+            made.append(f"galsync@{domain}")
+            self.add_account(made[-1], attrs={**both, "zimbraHideInGal": "TRUE"})
+        if spam:
+            tag = self._new_id().replace("-", "")[:10]
+            for local, flags in (
+                ("spam", both),
+                ("ham", both),
+                ("virus-quarantine", {"zimbraIsSystemAccount": "TRUE"}),
+            ):
+                made.append(f"{local}.{tag}@{domain}")
+                self.add_account(
+                    made[-1], attrs={**flags, "zimbraMailQuota": "0", "zimbraHideInGal": "TRUE"}
+                )
+        return made
 
     def set_used(self, name: str, used: int) -> None:
         """Set a mailbox's used bytes."""

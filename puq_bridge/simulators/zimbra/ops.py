@@ -301,11 +301,17 @@ class Operations:
         )
 
     def op_search(self, body):
-        """SearchDirectoryRequest (``query`` ignored): domain, types (comma list), limit (0 = all), offset, attrs."""
+        """SearchDirectoryRequest: domain, types (comma list), query (an LDAP filter), maxResults
+        (default ``search_max_results``, 0 = no cap), limit (0 = all), offset, attrs."""
         domain = param(body, "domain")
         if domain:
             self._domain("name", domain)
-        entries = self._domain_entries(domain, self.search_kinds(param(body, "types")))
+        entries = self.search_matches(domain, param(body, "types"), param(body, "query"))
+        max_results = param(body, "maxResults")
+        self.check_search_cap(
+            len(entries),
+            self.search_max_results if max_results is None else _int(max_results, "maxResults"),
+        )
         if not flag(param(body, "sortAscending"), True):
             entries.reverse()
         limit, offset = _int(param(body, "limit"), "limit"), _int(param(body, "offset"), "offset")
@@ -318,10 +324,14 @@ class Operations:
         )
 
     def op_count(self, body):
-        """CountAccountRequest: the domain's accounts per class of service."""
+        """CountAccountRequest: the domain's accounts per class of service, without system resources
+        (Zimbra's count skips ``zimbraIsSystemResource`` accounts; ``zimbraIsSystemAccount`` alone
+        does not)."""
         domain, _ = self._domain(*(selector(body, "domain") or ("name", "")))
         counts: dict[str, list] = {}
         for name in self._domain_accounts(domain):
+            if flag(self.accounts[name]["attrs"].get("zimbraIsSystemResource")):
+                continue
             cos_name, cos = self._cos_of(name, self.accounts[name])
             counts.setdefault(cos_name, [cos["id"], 0])[1] += 1
         return E(
@@ -370,12 +380,13 @@ class Operations:
         return E("ModifyDomainResponse", None, self._named("domain", name, domain))
 
     def op_delete_domain(self, body):
-        """DeleteDomainRequest by id; DOMAIN_NOT_EMPTY while accounts, resources, lists or aliases remain."""
+        """DeleteDomainRequest by id; DOMAIN_NOT_EMPTY while accounts, resources, lists, dynamic
+        groups or aliases remain (the message samples ``ou=people`` only, as Zimbra's does: a
+        dynamic group lives in ``ou=groups``)."""
         name, _ = self._domain("id", param(body, "id") or "")
-        remaining = [
-            n for n, _ in self._domain_entries(name, ("account", "calresource", "dl", "alias"))
-        ]
-        if remaining:
+        people = ("account", "calresource", "dl", "alias")
+        remaining = [n for n, _ in self._domain_entries(name, people)]
+        if remaining or self._domain_entries(name, ("group",)):
             dn = ",".join(f"dc={p}" for p in name.split("."))
             entries = "][".join(f"uid={n.partition('@')[0]},ou=people,{dn}" for n in remaining[:4])
             raise SimFault(
@@ -410,7 +421,9 @@ class Operations:
         limit, offset = _int(param(body, "limit"), "limit"), _int(param(body, "offset"), "offset")
         if domain:
             self._domain("name", domain)
-        names = self._domain_accounts(domain) if domain else list(self.accounts)
+        # Zimbra searches the accounts sorted by name, then sorts by sortBy: ties stay in name
+        # order.
+        names = self._domain_accounts(domain) if domain else sorted(self.accounts)
         rows = [
             (
                 n,
