@@ -17,11 +17,22 @@ Domains: ``example.com`` (``zimbraDomainMaxAccounts=10``), ``example.org`` (``zi
 ``empty.net`` (no accounts). Classes of service: ``default`` (quota 0 = unlimited) and ``basic`` (1 GiB).
 """
 
+from pathlib import Path
+
 import pytest
 
 from puq_bridge.simulators.server import BackgroundServer
 from puq_bridge.simulators.zimbra.app import FakeZimbra
 
+#: The real Zimbra replies of the nucleus-be/zimbra project (CI and developers have ../shared beside
+#: the clone).
+CAPTURES = (
+    Path(__file__).resolve().parents[2]
+    / "shared"
+    / "reference"
+    / "zimbra-captures"
+    / "nucleus-be_zimbra"
+)
 ZIMBRA_ADMIN = "admin@example.com"
 ZIMBRA_PASSWORD = "zimbra-secret"
 MiB = 1024**2

@@ -75,6 +75,22 @@ def test_json_document_matches_the_design(bridge, farm):
         assert store.counts()["runs"] == 1
 
 
+def test_json_leaves_zimbra_system_accounts_out(bridge, farm):
+    sim = farm.mail["mail1"].sim
+    system = sim.add_system_accounts("a.pl")
+    sim.set_used(system[0], 9 * MB)
+    result = bridge("--json")
+    assert result.exit_code == 0, result.stderr
+    a = next(s for s in json.loads(result.stdout)["services"] if s["service_id"] == farm.ids["a"])
+    assert (a["mailboxes"], a["used_bytes"], a["used_mb"], a["limit_mb"]) == (2, 4 * MB, 4, 2048)
+    assert farm.whmcs.services[farm.ids["a"]]["disklimit"] == "2048"
+    with UsageStore(bridge.store) as store:
+        assert [m.name for m in store.latest(farm.ids["a"]).mailboxes] == [
+            "user0@a.pl",
+            "user1@a.pl",
+        ]
+
+
 def test_cron_output_is_one_line_and_a_line_per_failure(bridge, farm):
     ok = bridge()
     assert ok.exit_code == 0 and ok.stdout == ""

@@ -176,6 +176,25 @@ def test_search_directory_of_aliases_names_their_targets(zimbra_admin, fake_zimb
     )
 
 
+def test_system_accounts_are_asked_once_and_kept_for_their_ttl(zimbra_admin, fake_zimbra):
+    made = fake_zimbra.add_system_accounts("example.com") + fake_zimbra.add_system_accounts(
+        "example.org", spam=False
+    )
+    system = zimbra_admin.system_accounts()
+    assert system.names == {name.lower() for name in made}
+    assert system.ids == {fake_zimbra.accounts[name]["id"] for name in made}
+    assert zimbra_admin.system_accounts() is system
+    [search] = [r["attrs"] for r in fake_zimbra.requests if r["op"] == "SearchDirectory"]
+    assert "domain" not in search and search["limit"] == "0"
+    assert search["query"] == "(|(zimbraIsSystemAccount=TRUE)(zimbraIsSystemResource=TRUE))"
+    assert search["attrs"] == "zimbraIsSystemAccount,zimbraIsSystemResource"
+    usage = zimbra_admin.domain_usage("example.com")
+    assert {m.name for m in usage if system.covers(m)} == set(made[:4])
+    zimbra_admin.system_accounts_ttl = 0
+    zimbra_admin.system_accounts()
+    assert fake_zimbra.count("SearchDirectory") == 2
+
+
 @pytest.mark.parametrize("types", [["accounts", "groups"], [], ["account"]])
 def test_search_directory_refuses_unknown_types_before_asking(types, zimbra_admin, fake_zimbra):
     with pytest.raises(ValueError, match="unknown type"):

@@ -1,7 +1,6 @@
 """FakeZimbra on the wire: raw SOAP 1.1/1.2 posts, state, tokens, injections, and the shapes of real captures."""
 
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -10,16 +9,8 @@ from lxml import etree
 from puq_bridge.simulators.server import BackgroundServer
 from puq_bridge.simulators.zimbra.app import FakeZimbra, populate
 from puq_bridge.simulators.zimbra.wire import SOAP11, SOAP12, quota_usage_envelope
-from tests.fixtures_zimbra import ZIMBRA_ADMIN, ZIMBRA_PASSWORD, GiB, MiB
+from tests.fixtures_zimbra import CAPTURES, ZIMBRA_ADMIN, ZIMBRA_PASSWORD, GiB, MiB
 
-# CI and developers have ../shared beside the clone.
-CAPTURES = (
-    Path(__file__).resolve().parents[2]
-    / "shared"
-    / "reference"
-    / "zimbra-captures"
-    / "nucleus-be_zimbra"
-)
 ADMIN = "urn:zimbraAdmin"
 
 

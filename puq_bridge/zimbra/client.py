@@ -31,10 +31,15 @@ from puq_bridge.zimbra.models import (
     DirectoryEntry,
     Domain,
     QuotaUsage,
+    SystemAccounts,
     VersionInfo,
 )
 
 log = logging.getLogger(__name__)
+
+#: The LDAP filter of the accounts Zimbra keeps for itself (GAL sync, spam/ham, virus quarantine).
+SYSTEM_ACCOUNT_QUERY = "(|(zimbraIsSystemAccount=TRUE)(zimbraIsSystemResource=TRUE))"
+_SYSTEM_ATTRS = ["zimbraIsSystemAccount", "zimbraIsSystemResource"]
 
 __all__ = [
     "ZimbraAdmin",
@@ -44,6 +49,7 @@ __all__ = [
     "Domain",
     "Cos",
     "QuotaUsage",
+    "SystemAccounts",
     "VersionInfo",
     "parse_quota_usage",
     "DIRECTORY_TYPES",
@@ -125,13 +131,13 @@ class ZimbraAdmin:
     AuthRequest and an expired token is renewed once.
 
     Args:
-        url: ``https://host:7071`` (the path is added).
-        admin_user, password: an admin account.
-        name: a short name used in errors and logs (default: the URL's host).
-        verify: ``True``, ``False`` (logged warning) or a CA bundle path.
-        timeout: seconds, or ``(connect, read)``.
-        session: a ``requests.Session`` to use.
-        token_margin: re-authenticate this many seconds before the token's lifetime ends (at most half of it).
+        url: ``https://host:7071`` (the path is added). admin_user, password: an admin account.
+        name: a short name used in errors and logs (default: the URL's host). verify: ``True``,
+        ``False`` (logged warning) or a CA bundle path. timeout: seconds, or ``(connect, read)``.
+        session: a ``requests.Session`` to use. token_margin: re-authenticate this many seconds
+        before the token's lifetime ends (at most half of it). system_accounts_ttl: how long
+        :meth:`system_accounts` keeps its answer, in seconds (a sync run asks once
+            per server; a long-lived client, such as the adapter's, asks again after this).
     """
 
     def __init__(
@@ -145,6 +151,7 @@ class ZimbraAdmin:
         timeout: float | tuple[float, float] = 30,
         session: requests.Session | None = None,
         token_margin: float = 60,
+        system_accounts_ttl: float = 300,
     ):
         base = url.rstrip("/")
         self.url = base.removesuffix(_soap.ENDPOINT_PATH)
@@ -163,6 +170,9 @@ class ZimbraAdmin:
         self._token: str | None = None
         self._expires = 0.0
         self._lock = threading.Lock()
+        self.system_accounts_ttl = system_accounts_ttl
+        self._system: tuple[float, SystemAccounts] | None = None
+        self._system_lock = threading.Lock()
         if verify is False:
             log.warning(
                 "TLS certificate verification is OFF for Zimbra %s (%s)", self.name, self.url
@@ -328,14 +338,18 @@ class ZimbraAdmin:
 
     def search_directory(
         self,
-        domain: str,
+        domain: str | None,
         types: Iterable[str] = ("accounts", "resources", "distributionlists"),
         *,
         attrs: list[str] | None = None,
         page_size: int = 500,
+        query: str | None = None,
     ) -> Iterator[DirectoryEntry]:
-        """SearchDirectory over several ``types`` (keys of :data:`DIRECTORY_TYPES`) in a domain, all pages, each page
-        by name; ``page_size=0`` asks for everything at once. An unknown type is a ``ValueError`` naming it."""
+        """SearchDirectory over several ``types`` (keys of :data:`DIRECTORY_TYPES`) in a domain
+        (``None``: the whole directory), all pages, each page by name; ``page_size=0`` asks for
+        everything at once; ``query`` is an LDAP filter the server ANDs with the types. An unknown
+        type is a ``ValueError`` naming it.
+        """
         types = tuple(types)
         unknown = [t for t in types if t not in DIRECTORY_TYPES]
         if unknown or not types:
@@ -343,8 +357,8 @@ class ZimbraAdmin:
                 f"Zimbra SearchDirectory: unknown type {', '.join(unknown) or '(none given)'}; "
                 f"known: {', '.join(DIRECTORY_TYPES)}"
             )
-        kinds = [DIRECTORY_TYPES[t] for t in types]
-        for reply in self._search_pages(domain, ",".join(types), attrs, page_size):
+        kinds = list(dict.fromkeys(DIRECTORY_TYPES[t] for t in types))
+        for reply in self._search_pages(domain, ",".join(types), attrs, page_size, query):
             page = [
                 DirectoryEntry(
                     kind,
@@ -359,26 +373,58 @@ class ZimbraAdmin:
             yield from sorted(page, key=lambda entry: entry.name)
 
     def _search_pages(
-        self, domain: str, types: str, attrs: list[str] | None, page_size: int
+        self,
+        domain: str | None,
+        types: str,
+        attrs: list[str] | None,
+        page_size: int,
+        query: str | None = None,
     ) -> Iterator[Any]:
         """SearchDirectory replies, page after page, until the server says there are no more."""
         offset = 0
         while True:
             reply = self._invoke(
                 "SearchDirectory",
+                query=query,
                 domain=domain,
                 types=types,
+                attrs=",".join(attrs) if attrs else None,
                 limit=page_size,
                 offset=offset,
-                attrs=",".join(attrs) if attrs else None,
                 sortBy="name",
                 sortAscending=True,
             )
             yield reply
-            found = sum(len(getattr(reply, kind) or []) for kind in DIRECTORY_TYPES.values())
+            found = sum(len(getattr(reply, kind) or []) for kind in set(DIRECTORY_TYPES.values()))
             offset += found
             if not reply.more or not found:
                 return
+
+    def system_accounts(self) -> SystemAccounts:
+        """The directory's system accounts (:class:`SystemAccounts`): one SearchDirectory over the
+        whole directory on ``zimbraIsSystemAccount`` / ``zimbraIsSystemResource``, kept for
+        ``system_accounts_ttl`` seconds; threads asking at once share one request."""
+        with self._system_lock:
+            if (
+                self._system is None
+                or time.monotonic() - self._system[0] >= self.system_accounts_ttl
+            ):
+                found = list(
+                    self.search_directory(
+                        None,
+                        ("accounts",),
+                        attrs=_SYSTEM_ATTRS,
+                        page_size=0,
+                        query=SYSTEM_ACCOUNT_QUERY,
+                    )
+                )
+                accounts = SystemAccounts(
+                    frozenset(e.id for e in found if e.id),
+                    frozenset(e.name.lower() for e in found),
+                )
+                self._system = (time.monotonic(), accounts)
+                log.debug("Zimbra %s: %d system accounts", self.name, len(found))
+            return self._system[1]
 
     def delete_distribution_list(self, id: str) -> None:
         """DeleteDistributionList (its aliases go with it); a gone list is ``account.NO_SUCH_DISTRIBUTION_LIST``."""
