@@ -269,9 +269,12 @@ def required_password(params: Mapping[str, Any]) -> str:
     return password
 
 
-#: What TerminateAccount deletes, in this order (lists first: the server need not drop deleted members from them).
+#: What TerminateAccount deletes, in this order (lists first: the server need not drop deleted
+#: members from them). ``distributionlists`` does not include dynamic groups, which block
+#: DeleteDomain all the same: both are asked for (both come back as ``dl`` and
+#: DeleteDistributionList deletes either).
 _SWEEP_ORDER = ("dl", "calresource", "account")
-_SWEPT_TYPES = ("distributionlists", "resources", "accounts")
+_SWEPT_TYPES = ("distributionlists", "dynamicgroups", "resources", "accounts")
 _GONE_CODES = frozenset(
     {
         "account.NO_SUCH_ACCOUNT",
@@ -322,8 +325,9 @@ class Provisioner:
         self._set_domain_status(ServiceTarget.from_params(params).domain, "active")
 
     def terminate(self, params: Mapping[str, Any]) -> None:
-        """TerminateAccount: delete the domain's distribution lists, calendar resources and accounts (their aliases go
-        with them), then the domain. A missing domain, or an entry deleted meanwhile, is success.
+        """TerminateAccount: delete the domain's distribution lists and dynamic groups, calendar
+        resources and accounts (their aliases go with them), then the domain. A missing domain, or
+        an entry deleted meanwhile, is success.
 
         Raises:
             DomainNotEmpty: something is left that the bridge does not delete (an alias of a mailbox in another

@@ -195,6 +195,20 @@ def test_system_accounts_are_asked_once_and_kept_for_their_ttl(zimbra_admin, fak
     assert fake_zimbra.count("SearchDirectory") == 2
 
 
+def test_dynamic_groups_are_found_as_lists(zimbra_admin, fake_zimbra):
+    fake_zimbra.add_distribution_list("team@example.com")
+    fake_zimbra.add_dynamic_group("everyone@example.com")
+    lists = list(zimbra_admin.search_directory("example.com", ["distributionlists"]))
+    assert [e.name for e in lists] == ["team@example.com"]
+    both = list(
+        zimbra_admin.search_directory("example.com", ["distributionlists", "dynamicgroups"])
+    )
+    assert [(e.kind, e.name) for e in both] == [
+        ("dl", "everyone@example.com"),
+        ("dl", "team@example.com"),
+    ]
+
+
 @pytest.mark.parametrize("types", [["accounts", "groups"], [], ["account"]])
 def test_search_directory_refuses_unknown_types_before_asking(types, zimbra_admin, fake_zimbra):
     with pytest.raises(ValueError, match="unknown type"):

@@ -427,7 +427,8 @@ class ZimbraAdmin:
             return self._system[1]
 
     def delete_distribution_list(self, id: str) -> None:
-        """DeleteDistributionList (its aliases go with it); a gone list is ``account.NO_SUCH_DISTRIBUTION_LIST``."""
+        """DeleteDistributionList of a list or a dynamic group (Zimbra looks the id up as any group;
+        its aliases go with it); a gone one is ``account.NO_SUCH_DISTRIBUTION_LIST``."""
         self._invoke("DeleteDistributionList", id=id)
 
     def delete_calendar_resource(self, id: str) -> None:

@@ -22,12 +22,14 @@ __all__ = [
     "DIRECTORY_TYPES",
 ]
 
-#: SearchDirectory ``types`` → the reply element (``DirectoryEntry.kind``) of each. ``accounts`` leaves out calendar
-#: resources and distribution lists, which keep a domain from being deleted all the same.
+#: SearchDirectory ``types`` → the reply element (``DirectoryEntry.kind``) of each. ``accounts``
+#: leaves out calendar resources and distribution lists, and ``distributionlists`` leaves out
+#: dynamic groups (a ``<dl dynamic="1">``), which all keep a domain from being deleted the same.
 DIRECTORY_TYPES = {
     "accounts": "account",
     "resources": "calresource",
     "distributionlists": "dl",
+    "dynamicgroups": "dl",
     "aliases": "alias",
 }
 
