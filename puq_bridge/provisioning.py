@@ -340,7 +340,7 @@ class Provisioner:
             log.info("domain %s does not exist: nothing to terminate", target.domain)
             return
         entries = sorted(
-            self.zimbra.search_directory(target.domain, _SWEPT_TYPES),
+            self.zimbra.search_directory(target.domain, _SWEPT_TYPES, attrs=["zimbraId"]),
             key=lambda entry: _SWEEP_ORDER.index(entry.kind),
         )
         for entry in entries:

@@ -371,6 +371,20 @@ def test_terminate_names_a_dynamic_group_made_meanwhile(fake_zimbra):
     assert "firma.pl still holds distribution list wszyscy@firma.pl;" in str(caught.value)
 
 
+def test_terminate_of_a_domain_bigger_than_the_search_cap(prov, fake_zimbra):
+    """Zimbra refuses a SearchDirectory matching more entries than its cap (5000 by default) with
+    account.TOO_MANY_SEARCH_RESULTS even when the reply is paged; the sweep must still see
+    everything."""
+    fake_zimbra.search_max_results = 3
+    prov.create(params())
+    for i in range(6):
+        fake_zimbra.add_account(f"user{i}@firma.pl")
+    fake_zimbra.add_distribution_list("zespol@firma.pl")
+    prov.terminate(params())
+    assert "firma.pl" not in fake_zimbra.domains
+    assert fake_zimbra.count("DeleteAccount") == 7
+
+
 class DeletesBehindOurBack:
     """A WSGI app in front of the fake: right after the first SearchDirectory, another admin deletes ``names``."""
 

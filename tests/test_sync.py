@@ -156,6 +156,22 @@ def test_system_accounts_are_not_the_clients_mailboxes(farm, whmcs_client, store
     assert mail.sim.count("SearchDirectory") == 1
 
 
+def test_system_accounts_past_the_directorys_search_cap(farm, whmcs_client):
+    """A directory with more system accounts than SearchDirectory's cap (a GAL sync account per
+    domain)."""
+    mail = farm.add_mail("mail1")
+    mail.sim.search_max_results = 2
+    farm.domain("mail1", "firma.pl", (3 * MB, GB))
+    _system_accounts(mail.sim, "firma.pl")
+    for i in range(3):
+        mail.sim.add_domain(f"d{i}.pl")
+        mail.sim.add_system_accounts(f"d{i}.pl", spam=False)
+    firma = farm.service("mail1", "firma.pl")
+    report = farm.engine(whmcs_client).run()
+    assert report.exit_code == 0, report.results
+    assert farm.writes()[firma]["disklimit"] == "1024"
+
+
 def test_the_nucleus_be_capture_gives_the_limits_a_client_bought(farm, whmcs_client):
     """The accounts of the real GetQuotaUsage reply: nucleus.be 1001 MB (not 1501 with galsync's 500
     MB), mail.webruimte.eu 1050 MB (not unlimited because of three quota-0 system accounts)."""

@@ -185,7 +185,7 @@ def test_system_accounts_are_asked_once_and_kept_for_their_ttl(zimbra_admin, fak
     assert system.ids == {fake_zimbra.accounts[name]["id"] for name in made}
     assert zimbra_admin.system_accounts() is system
     [search] = [r["attrs"] for r in fake_zimbra.requests if r["op"] == "SearchDirectory"]
-    assert "domain" not in search and search["limit"] == "0"
+    assert "domain" not in search and search["maxResults"] == "0" and search["limit"] == "0"
     assert search["query"] == "(|(zimbraIsSystemAccount=TRUE)(zimbraIsSystemResource=TRUE))"
     assert search["attrs"] == "zimbraIsSystemAccount,zimbraIsSystemResource"
     usage = zimbra_admin.domain_usage("example.com")
@@ -207,6 +207,14 @@ def test_dynamic_groups_are_found_as_lists(zimbra_admin, fake_zimbra):
         ("dl", "everyone@example.com"),
         ("dl", "team@example.com"),
     ]
+
+
+def test_a_search_past_the_servers_cap_still_gets_everything(zimbra_admin, fake_zimbra):
+    fake_zimbra.search_max_results = 2
+    names = [a.name for a in zimbra_admin.search_accounts("example.com", page_size=1)]
+    assert len(names) == 4 == fake_zimbra.count("SearchDirectory")
+    searches = [r["attrs"] for r in fake_zimbra.requests if r["op"] == "SearchDirectory"]
+    assert {s["maxResults"] for s in searches} == {"0"}
 
 
 @pytest.mark.parametrize("types", [["accounts", "groups"], [], ["account"]])

@@ -349,6 +349,11 @@ class ZimbraAdmin:
         (``None``: the whole directory), all pages, each page by name; ``page_size=0`` asks for
         everything at once; ``query`` is an LDAP filter the server ANDs with the types. An unknown
         type is a ``ValueError`` naming it.
+
+        Every request sends ``maxResults="0"``: without it the server refuses a search that matches
+        more entries than its cap (``zimbra_directory_max_search_result``, 5000 by default) with
+        ``account.TOO_MANY_SEARCH_RESULTS``, however the reply is paged (without an admin session
+        each page reruns the whole directory search).
         """
         types = tuple(types)
         unknown = [t for t in types if t not in DIRECTORY_TYPES]
@@ -389,6 +394,7 @@ class ZimbraAdmin:
                 domain=domain,
                 types=types,
                 attrs=",".join(attrs) if attrs else None,
+                maxResults=0,
                 limit=page_size,
                 offset=offset,
                 sortBy="name",
