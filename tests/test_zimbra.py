@@ -515,6 +515,22 @@ def test_auth_failures_are_never_retried(user, password, cls, zimbra_server):
     assert caught.value.operation == "Auth"
 
 
+@pytest.mark.parametrize("state", ["enabled", "not-set-up"])
+def test_an_admin_with_two_factor_authentication_is_a_clear_error_at_auth(state, served):
+    sim = FakeZimbra(ZIMBRA_ADMIN, ZIMBRA_PASSWORD, admin_two_factor=state)
+    admin = admin_for(served(sim))
+    with pytest.raises(errors.TwoFactorRequired) as caught:
+        admin.version_info()
+    message = str(caught.value)
+    assert caught.value.operation == "Auth" and "\n" not in message
+    assert f"{ZIMBRA_ADMIN} uses two-factor authentication" in message
+    assert "admin account without two-factor authentication" in message
+    assert ZIMBRA_PASSWORD not in message
+    assert sim.count("Auth") == 1 and sim.count("GetVersionInfo") == 0  # never retried
+    sim.admin_two_factor = None
+    assert admin.version_info().version.startswith("10.0.8")
+
+
 def test_token_renewed_shortly_before_its_lifetime_ends(served):
     sim = FakeZimbra(ZIMBRA_ADMIN, ZIMBRA_PASSWORD, token_lifetime_ms=400)
     admin = admin_for(served(sim))  # margin 60 s > lifetime: renew after half of it

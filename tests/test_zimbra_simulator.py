@@ -791,3 +791,31 @@ def test_the_simulator_reproduces_the_nucleus_be_quota_usage_capture(served_sim)
     _, url = served_sim(sim)
     ours = body_of(soap(url, f'<GetQuotaUsageRequest xmlns="{ADMIN}"/>', token=login(url)))
     assert [(a.get("name"), int(a.get("used")), int(a.get("limit"))) for a in ours] == rows
+
+
+def test_an_admin_with_two_factor_gets_a_token_for_the_second_factor_only(served_sim):
+    sim, url = served_sim(FakeZimbra(ZIMBRA_ADMIN, ZIMBRA_PASSWORD, admin_two_factor="enabled"))
+    reply = soap(
+        url, f'<AuthRequest xmlns="{ADMIN}" name="{ZIMBRA_ADMIN}" password="{ZIMBRA_PASSWORD}"/>'
+    )
+    auth = body_of(reply)
+    assert reply.status_code == 200
+    assert [etree.QName(e).localname for e in auth] == [
+        "lifetime",
+        "twoFactorAuthRequired",
+        "zimbraTwoFactorAuthMethodAllowed",
+        "zimbraTwoFactorAuthMethodEnabled",
+        "zimbraPrefPrimaryTwoFactorAuthMethod",
+        "authToken",
+    ]
+    assert auth.findtext(f"{{{ADMIN}}}twoFactorAuthRequired") == "true"
+    token = auth.findtext(f"{{{ADMIN}}}authToken")
+    later = soap(url, f'<GetVersionInfoRequest xmlns="{ADMIN}"/>', token=token)
+    assert fault_code(later) == "service.AUTH_EXPIRED"
+    sim.admin_two_factor = "not-set-up"
+    refused = soap(
+        url, f'<AuthRequest xmlns="{ADMIN}" name="{ZIMBRA_ADMIN}" password="{ZIMBRA_PASSWORD}"/>'
+    )
+    assert fault_code(refused) == "account.TWO_FACTOR_SETUP_REQUIRED"
+    with pytest.raises(ValueError):
+        FakeZimbra(admin_two_factor="sms")

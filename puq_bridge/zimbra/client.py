@@ -19,7 +19,14 @@ from urllib.parse import urlsplit
 
 import requests
 
-from puq_bridge.errors import AuthExpired, AuthRequired, ZimbraProtocolError, ZimbraTransportError
+from puq_bridge.errors import (
+    AuthExpired,
+    AuthRequired,
+    TwoFactorRequired,
+    ZimbraFault,
+    ZimbraProtocolError,
+    ZimbraTransportError,
+)
 from puq_bridge.http import Poster
 from puq_bridge.usage.model import MailboxUsage
 from puq_bridge.zimbra import soap as _soap
@@ -40,6 +47,7 @@ log = logging.getLogger(__name__)
 #: The LDAP filter of the accounts Zimbra keeps for itself (GAL sync, spam/ham, virus quarantine).
 SYSTEM_ACCOUNT_QUERY = "(|(zimbraIsSystemAccount=TRUE)(zimbraIsSystemResource=TRUE))"
 _SYSTEM_ATTRS = ["zimbraIsSystemAccount", "zimbraIsSystemResource"]
+_TWO_FACTOR_SETUP = "account.TWO_FACTOR_SETUP_REQUIRED"
 
 __all__ = [
     "ZimbraAdmin",
@@ -190,7 +198,15 @@ class ZimbraAdmin:
 
     def _authenticate_locked(self) -> None:
         self._token = None
-        doc = self._send("Auth", None, {"name": self.admin_user, "password": self._password})
+        try:
+            doc = self._send("Auth", None, {"name": self.admin_user, "password": self._password})
+        except ZimbraFault as err:
+            if err.code == _TWO_FACTOR_SETUP:
+                raise self._two_factor("Zimbra wants it set up first: " + err.code) from err
+            raise
+        if _soap.wants_second_factor(doc):
+            # The token is good for nothing but a second factor: every later call would fail.
+            raise self._two_factor("Zimbra answered twoFactorAuthRequired")
         reply = self._deserialize("Auth", doc)
         token = (getattr(reply, "authToken", None) or "").strip()
         if not token:
@@ -204,6 +220,15 @@ class ZimbraAdmin:
             self.name,
             self.admin_user,
             lifetime,
+        )
+
+    def _two_factor(self, why: str) -> TwoFactorRequired:
+        return TwoFactorRequired(
+            self.name,
+            "Auth",
+            f"{self.admin_user} uses two-factor authentication ({why}), which the bridge cannot "
+            "complete; give the bridge an admin account without two-factor authentication "
+            "(Zimbra accepts app-specific passwords only outside SOAP, e.g. IMAP)",
         )
 
     def _current_token(self) -> str:

@@ -282,6 +282,13 @@ def read_envelope(
     return doc
 
 
+def wants_second_factor(doc: etree._Element) -> bool:
+    """Whether an AuthResponse envelope says ``twoFactorAuthRequired`` (its token then only serves
+    to send the second factor)."""
+    flag = body_child(doc).findtext(f"{{{ADMIN_NS}}}twoFactorAuthRequired")
+    return (flag or "").strip().lower() in ("true", "1")
+
+
 def fault(
     server: str, op: str, element: etree._Element, secrets: Iterable[str] = ()
 ) -> ZimbraError:

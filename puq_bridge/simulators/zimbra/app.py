@@ -42,6 +42,7 @@ __all__ = ["FakeZimbra", "populate", "quota_usage_envelope"]
 
 INJECTIONS = frozenset({"http500", "html", "malformed", "hang", "drop", "expire"})
 AUTH_ORDERS = frozenset({"lifetime-first", "token-first"})
+TWO_FACTOR_STATES = (None, "enabled", "not-set-up")
 _HTML_502 = (
     b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1>"
     b"</center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
@@ -58,6 +59,11 @@ class FakeZimbra(Operations, Directory):
         version: e.g. ``"10.0.8_GA"``; from 10 on, an unknown admin gets PERM_DENIED (older: AUTH_FAILED).
         auth_order: ``"lifetime-first"`` (current source) or ``"token-first"`` (ZCS 7/8 captures) in AuthResponse.
         auth_extra: add ``<a n="zimbraIsDomainAdminAccount">false</a>`` to AuthResponse, like ZCS 7.
+        admin_two_factor: the admin's two-factor authentication, as Zimbra's admin Auth handles it:
+            ``"enabled"`` (AuthResponse says ``twoFactorAuthRequired`` and carries a token good for
+            nothing but the second factor: calls with it get ``service.AUTH_EXPIRED``),
+            ``"not-set-up"`` (required but not set up: ``account.TWO_FACTOR_SETUP_REQUIRED``),
+            ``None`` (no 2FA).
 
     State: ``domains`` / ``accounts`` / ``coses`` / ``lists`` / ``groups`` (dynamic groups) /
     ``resources`` map a name to a dict with ``id``, ``attrs`` (and for accounts ``used`` bytes and
@@ -77,12 +83,16 @@ class FakeZimbra(Operations, Directory):
         version: str = "10.0.8_GA",
         auth_order: str = "lifetime-first",
         auth_extra: bool = False,
+        admin_two_factor: str | None = None,
     ):
         if auth_order not in AUTH_ORDERS:
             raise ValueError(f"auth_order must be one of {sorted(AUTH_ORDERS)}, not {auth_order!r}")
         self.admin_user, self._password, self.host = admin_user, password, host
         self.token_lifetime_ms, self.version = token_lifetime_ms, version
         self.auth_order, self.auth_extra = auth_order, auth_extra
+        if admin_two_factor not in TWO_FACTOR_STATES:
+            raise ValueError(f"admin_two_factor must be one of {TWO_FACTOR_STATES}")
+        self.admin_two_factor = admin_two_factor
         self.domains: dict[str, dict] = {}
         self.accounts: dict[str, dict] = {}
         self.coses: dict[str, dict] = {}
@@ -99,6 +109,7 @@ class FakeZimbra(Operations, Directory):
         )
         self._passwords: dict[str, str] = {}
         self._tokens: dict[str, float] = {}
+        self._second_factor_tokens: set[str] = set()
         self._injections: list[list] = []
         self._mbxids = itertools.count(2)
         self._change = itertools.count(1000)
@@ -269,7 +280,9 @@ class FakeZimbra(Operations, Directory):
         expires = self._tokens.get(token or "")
         if expires is None:
             raise SimFault("service.AUTH_REQUIRED", "no valid authtoken present")
-        if time.monotonic() >= expires:
+        # A token for the second factor only: Zimbra's usage check fails, rethrown as a plain
+        # AUTH_EXPIRED.
+        if time.monotonic() >= expires or token in self._second_factor_tokens:
             raise SimFault("service.AUTH_EXPIRED", "auth credentials have expired")
 
     def _check_admin(self, name: str, password: str) -> None:

@@ -172,12 +172,35 @@ class Operations:
                 "service.INVALID_REQUEST", "invalid request: must specify 'name' or 'account'"
             )
         self._check_admin(name, param(body, "password") or "")
+        if self.admin_two_factor and not param(body, "twoFactorCode"):
+            return self._second_factor_reply()
         token = E("authToken", text=self._issue_token())
         lifetime = E("lifetime", text=str(self.token_lifetime_ms))
         children = [lifetime, token] if self.auth_order == "lifetime-first" else [token, lifetime]
         if self.auth_extra:
             children.append(E("a", {"n": "zimbraIsDomainAdminAccount"}, text="false"))
         return E("AuthResponse", None, *children)
+
+    def _second_factor_reply(self):
+        """Zimbra's admin Auth for an account with two-factor authentication and no code: the
+        lifetime, ``twoFactorAuthRequired``, the methods, then a token good only for sending the
+        code."""
+        if self.admin_two_factor == "not-set-up":
+            raise SimFault(
+                "account.TWO_FACTOR_SETUP_REQUIRED", "two-factor authentication setup required"
+            )
+        token = self._issue_token()
+        self._second_factor_tokens.add(token)
+        return E(
+            "AuthResponse",
+            None,
+            E("lifetime", text=str(self.token_lifetime_ms)),
+            E("twoFactorAuthRequired", text="true"),
+            E("zimbraTwoFactorAuthMethodAllowed", None, E("method", text="app")),
+            E("zimbraTwoFactorAuthMethodEnabled", None, E("method", text="app")),
+            E("zimbraPrefPrimaryTwoFactorAuthMethod", text="app"),
+            E("authToken", text=token),
+        )
 
     def op_version(self, body):
         """GetVersionInfoRequest: ``<info version release host majorversion… platform>``."""
