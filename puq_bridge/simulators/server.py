@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 
 class DropConnection(Exception):
     """Raised by a simulator to close the connection without any reply (a crashed or overloaded server)."""
+
+
+def trickle(body: bytes, pause: float):
+    """A WSGI body that sends ``body`` one byte at a time, ``pause`` seconds before each: a server
+    (or a proxy in front of it) that keeps a connection busy without ever finishing its reply. A
+    per-read timeout longer than ``pause`` never fires; only a deadline for the whole exchange ends
+    it. Stops when the client has gone."""
+    for i in range(len(body)):
+        time.sleep(pause)
+        yield body[i : i + 1]
 
 
 def _dropping(app):

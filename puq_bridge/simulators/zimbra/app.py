@@ -21,7 +21,7 @@ import uuid
 from lxml import etree
 from werkzeug.wrappers import Request, Response
 
-from puq_bridge.simulators.server import DropConnection
+from puq_bridge.simulators.server import DropConnection, trickle
 from puq_bridge.simulators.zimbra.directory import Directory
 from puq_bridge.simulators.zimbra.ops import Operations
 from puq_bridge.simulators.zimbra.wire import (
@@ -40,7 +40,7 @@ from puq_bridge.simulators.zimbra.wire import (
 
 __all__ = ["FakeZimbra", "populate", "quota_usage_envelope"]
 
-INJECTIONS = frozenset({"http500", "html", "malformed", "hang", "drop", "expire"})
+INJECTIONS = frozenset({"http500", "html", "malformed", "hang", "drop", "expire", "trickle"})
 AUTH_ORDERS = frozenset({"lifetime-first", "token-first"})
 TWO_FACTOR_STATES = (None, "enabled", "not-set-up")
 _HTML_502 = (
@@ -104,6 +104,7 @@ class FakeZimbra(Operations, Directory):
         self.search_max_results = 5000
         self.latency = 0.0
         self.hang_seconds = 5.0
+        self.trickle_seconds = 2.0
         self.password_message: str | None = (
             None  # SetPasswordResponse <message>, e.g. a policy note
         )
@@ -247,9 +248,11 @@ class FakeZimbra(Operations, Directory):
     def inject(self, kind: str, *, on: str | None = None, times: int = 1) -> None:
         """Misbehave on the next ``times`` requests of op ``on`` (``None``: any; ``expire`` skips Auth).
 
-        Kinds: ``http500`` (plain 500), ``html`` (a proxy's 502 page), ``malformed`` (a truncated reply),
-        ``hang`` (sleep ``hang_seconds`` first), ``drop`` (close without reply; BackgroundServer only),
-        ``expire`` (the request's token expires first: ``service.AUTH_EXPIRED``).
+        Kinds: ``http500`` (plain 500), ``html`` (a proxy's 502 page), ``malformed`` (a truncated
+        reply), ``hang`` (sleep ``hang_seconds`` first), ``drop`` (close without reply;
+        BackgroundServer only), ``expire`` (the request's token expires first:
+        ``service.AUTH_EXPIRED``), ``trickle`` (the real reply, one byte every ``trickle_seconds``:
+        never finished in practice).
         """
         if kind not in INJECTIONS:
             raise ValueError(f"unknown injection {kind!r}; known: {', '.join(sorted(INJECTIONS))}")
@@ -334,7 +337,17 @@ class FakeZimbra(Operations, Directory):
         special = self._misbehave(kind, token)
         if special is not None:
             return special
-        return self._answer(soap_ns, op, body, token, malformed=kind == "malformed")
+        answer = self._answer(soap_ns, op, body, token, malformed=kind == "malformed")
+        if kind == "trickle":
+            data = answer.get_data()
+            answer = Response(
+                trickle(data, self.trickle_seconds),
+                status=answer.status_code,
+                headers={"Content-Length": str(len(data))},
+                content_type=answer.content_type,
+                direct_passthrough=True,
+            )
+        return answer
 
     def _misbehave(self, kind: str | None, token: str | None) -> Response | None:
         if kind == "http500":
