@@ -91,6 +91,36 @@ def test_json_leaves_zimbra_system_accounts_out(bridge, farm):
         ]
 
 
+def test_a_trickling_zimbra_fails_its_services_at_the_deadline_and_the_run_ends(
+    farm, whmcs_server, tmp_path, monkeypatch, bounded
+):
+    """The run (and its lock) is bounded: the trickling server's request ends at its deadline."""
+    path, store, env = write_config(tmp_path, whmcs_server[1], farm)
+    # mail2's entry: 0.2 s per read, so 0.6 s per request
+    mail2 = 'password_env = "T_ZIMBRA_1"\ntimeout = '
+    path.write_text(path.read_text().replace(mail2 + "2", mail2 + "0.2"))
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    sim = farm.mail["mail2"].sim
+    sim.trickle_seconds = 0.05
+    sim.inject("trickle", on="GetQuotaUsage")
+    result = bounded(
+        CliRunner().invoke,
+        main,
+        ["--config", str(path), "sync-usage", "--json"],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 1
+    services = {s["service_id"]: s for s in json.loads(result.stdout)["services"]}
+    b = services[farm.ids["b"]]
+    assert b["status"] == "failed" and "\n" not in b["error"]
+    assert b["error"].startswith("Zimbra mail2 GetQuotaUsage: no complete reply from ")
+    assert "within the 0.6 s deadline for a request" in b["error"]
+    assert services[farm.ids["a"]]["status"] == "updated"
+    with sync_lock(store):  # the run let go of its lock
+        pass
+
+
 def test_cron_output_is_one_line_and_a_line_per_failure(bridge, farm):
     ok = bridge()
     assert ok.exit_code == 0 and ok.stdout == ""

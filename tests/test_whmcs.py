@@ -414,6 +414,46 @@ def test_transport_failures_retry_reads_then_raise(fake_whmcs, whmcs_client, kin
     assert fake_whmcs.count("GetServers") == 3
 
 
+def test_a_trickling_reply_fails_at_the_deadline_and_reads_are_retried(whmcs_server, bounded):
+    fake, url = whmcs_server
+    fake.trickle_seconds = 0.05
+    fake.inject("trickle", times=3)
+    client = WhmcsClient(url, "whmcs-id", "whmcs-secret", timeout=1, deadline=0.3, backoff=0)
+    with pytest.raises(WhmcsTransportError) as caught:
+        bounded(client.servers)  # three tries, each cut at its deadline
+    assert fake.count("GetServers") == 3
+    assert str(caught.value) == (
+        f"WHMCS GetServers: no complete reply from {url} within the 0.3 s deadline for a request "
+        "(timeout 1 s per read)"
+    )
+    assert client.deadline == 0.3 and WhmcsClient(url, "i", "s", timeout=20).deadline == 60
+
+
+@pytest.mark.parametrize("write", [False, True])
+def test_a_redirect_is_refused_and_the_credentials_go_nowhere(write):
+    """WHMCS behind a proxy that answers 307 to another origin: that origin must receive nothing."""
+    elsewhere = FakeWhmcs()
+    with BackgroundServer(elsewhere.wsgi_app) as other:
+
+        def redirecting(environ, start_response):
+            environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            location = other.url + "/includes/api.php"
+            start_response("307 Temporary Redirect", [("Location", location)])
+            return [b""]
+
+        with BackgroundServer(redirecting) as server:
+            client = WhmcsClient(server.url, "whmcs-id", "whmcs-secret", timeout=1, backoff=0)
+            with pytest.raises(WhmcsProtocolError) as caught:
+                if write:
+                    client.module_create(7)
+                else:
+                    client.servers()
+    assert elsewhere.requests == []
+    message = str(caught.value)
+    assert f"HTTP 307 redirect to {other.url}/includes/api.php refused" in message
+    assert "whmcs-secret" not in message and message.endswith("(HTTP 307)")
+
+
 def test_refused_connection_is_transport_error():
     sim = FakeWhmcs()
     server = BackgroundServer(sim.wsgi_app).start()

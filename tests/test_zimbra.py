@@ -673,6 +673,47 @@ def test_timeout_is_a_transport_error(zimbra_server):
         admin.version_info()
 
 
+def test_a_trickling_reply_fails_at_the_deadline(zimbra_server, bounded):
+    """A per-read timeout never ends a reply sent a byte at a time; the request's deadline does."""
+    sim, url = zimbra_server
+    sim.trickle_seconds = 0.05
+    admin = admin_for(url, timeout=(1.0, 1.0), deadline=0.4)
+    admin.authenticate()
+    sim.inject("trickle", on="GetQuotaUsage")
+    with pytest.raises(errors.ZimbraTransportError) as caught:
+        bounded(admin.quota_usage, "example.com")
+    assert str(caught.value) == (
+        f"Zimbra mail1 GetQuotaUsage: no complete reply from {url} within the 0.4 s deadline for a "
+        "request (the server is overloaded, or something between trickles its reply)"
+    )
+    assert admin.quota_usage("example.com").total == 4  # the next request is fine
+    assert admin_for(url, timeout=(2.0, 5.0)).deadline == 12
+
+
+def test_a_redirect_is_refused_and_the_password_goes_nowhere(fake_zimbra):
+    """A proxy answering 307 to another origin: requests would resend the AuthRequest, password
+    included."""
+    elsewhere = FakeZimbra(ZIMBRA_ADMIN, ZIMBRA_PASSWORD)
+    with BackgroundServer(elsewhere.wsgi_app) as other:
+
+        def redirecting(environ, start_response):
+            environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            start_response(
+                "308 Permanent Redirect", [("Location", other.url + "/service/admin/soap")]
+            )
+            return [b""]
+
+        with BackgroundServer(redirecting) as server:
+            with pytest.raises(errors.ZimbraProtocolError) as caught:
+                admin_for(server.url).version_info()
+    assert elsewhere.requests == []
+    message = str(caught.value)
+    assert message.startswith(
+        f"Zimbra mail1 Auth: HTTP 308 redirect to {other.url}/service/admin/soap"
+    )
+    assert ZIMBRA_PASSWORD not in message
+
+
 def test_dropped_connection_is_a_transport_error(zimbra_admin, fake_zimbra):
     zimbra_admin.authenticate()
     fake_zimbra.inject("drop", on="GetVersionInfo")

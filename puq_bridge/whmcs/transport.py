@@ -4,10 +4,12 @@ Used only by :meth:`puq_bridge.whmcs.WhmcsClient.call`, which adds the credentia
 
 | outcome | error |
 |---|---|
-| refused, reset, dropped, timed out; HTTP 5xx without an HTML page | :class:`WhmcsTransportError` |
+| refused, reset, dropped, timed out, past the request's deadline; HTTP 5xx without an HTML page |
+:class:`WhmcsTransportError` |
 | HTTP 403, or a "you may not" message (``Invalid IP …``, ``Authentication Failed``…) | :class:`WhmcsAuthError` |
 | ``{"result": "error"}`` (``status`` is an alias of ``result``) | :class:`WhmcsApiError` |
-| an HTML page, a truncated or otherwise non-JSON body, JSON without ``result`` | :class:`WhmcsProtocolError` |
+| an HTML page, a truncated or otherwise non-JSON body, JSON without ``result``, a redirect |
+:class:`WhmcsProtocolError` |
 
 A proxy's HTML 5xx page is a protocol error (it quotes the page) that ``call`` still retries for reads.
 """
@@ -22,7 +24,7 @@ from urllib.parse import urlencode
 import requests
 
 from puq_bridge.errors import WhmcsApiError, WhmcsAuthError, WhmcsProtocolError, WhmcsTransportError
-from puq_bridge.http import Poster
+from puq_bridge.http import DeadlineExceeded, Poster, RedirectRefused
 from puq_bridge.whmcs.values import redact, snippet
 
 #: Headers of every request sent through a ``Poster``.
@@ -53,19 +55,24 @@ def post(
     verify: bool | str,
     secrets: Iterable[str | None],
     poster: Poster | None = None,
+    deadline: float | None = None,
 ) -> tuple[dict[str, Any], int]:
     """POST ``fields`` and return ``(decoded reply, HTTP status)``; every failure is a ``WhmcsError``.
 
-    With a ``poster`` (a :class:`~puq_bridge.http_post.Poster` for ``endpoint`` over ``session``) the form is encoded
-    here, byte for byte as ``requests`` encodes it, and sent at a fraction of ``Session.post``'s CPU cost.
+    The form is encoded here, byte for byte as ``requests`` encodes it, and sent through ``poster``
+    (a :class:`~puq_bridge.http.Poster` for ``endpoint`` over ``session``; one is made when not
+    given): never redirected, and cut at ``deadline`` seconds for the whole exchange (default: from
+    ``timeout``).
     """
+    poster = poster or Poster(session, endpoint, FORM_HEADERS)
     try:
-        if poster is None:
-            response = session.post(endpoint, data=fields, timeout=timeout, verify=verify)
-        else:
-            response = poster.post(form_body(fields), timeout=timeout, verify=verify)
+        response = poster.post(form_body(fields), timeout=timeout, verify=verify, deadline=deadline)
+    except DeadlineExceeded as err:
+        raise WhmcsTransportError(action, f"{err} (timeout {timeout:g} s per read)") from err
     except requests.Timeout as err:
         raise WhmcsTransportError(action, f"no reply within {timeout:g} s") from err
+    except RedirectRefused as err:
+        raise WhmcsProtocolError(action, str(err), err.status) from err
     except requests.RequestException as err:
         raise WhmcsTransportError(
             action, f"cannot reach {_host(endpoint)}: {_reason(err)}"

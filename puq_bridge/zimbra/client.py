@@ -27,7 +27,7 @@ from puq_bridge.errors import (
     ZimbraProtocolError,
     ZimbraTransportError,
 )
-from puq_bridge.http import Poster
+from puq_bridge.http import Poster, RedirectRefused, deadline_for, pooled_session
 from puq_bridge.usage.model import MailboxUsage
 from puq_bridge.zimbra import soap as _soap
 from puq_bridge.zimbra.models import (
@@ -160,6 +160,7 @@ class ZimbraAdmin:
         session: requests.Session | None = None,
         token_margin: float = 60,
         system_accounts_ttl: float = 300,
+        deadline: float | None = None,
     ):
         base = url.rstrip("/")
         self.url = base.removesuffix(_soap.ENDPOINT_PATH)
@@ -169,8 +170,9 @@ class ZimbraAdmin:
         self._password = password
         self.verify = verify
         self.timeout = timeout
+        self.deadline = deadline_for(timeout) if deadline is None else deadline
         self.token_margin = token_margin
-        self.session = session or requests.Session()
+        self.session = session or pooled_session()
         self.session.verify = verify
         self._poster = Poster(
             self.session, self.endpoint, {"Content-Type": "text/xml; charset=utf-8"}
@@ -270,7 +272,10 @@ class ZimbraAdmin:
                 headers={"SOAPAction": f'"{soap_action}"'},
                 timeout=self.timeout,
                 verify=self.verify,
+                deadline=self.deadline,
             )
+        except RedirectRefused as err:
+            raise ZimbraProtocolError(self.name, op, str(err)) from err
         except requests.RequestException as err:
             raise ZimbraTransportError(
                 self.name, op, _soap.transport_message(err, self.endpoint)

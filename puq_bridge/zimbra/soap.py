@@ -17,6 +17,7 @@ import requests
 from lxml import etree
 
 from puq_bridge.errors import ZimbraError, ZimbraProtocolError, zimbra_fault
+from puq_bridge.http import DeadlineExceeded
 from puq_bridge.logs import MASK, mask_secrets
 
 log = logging.getLogger(__name__)
@@ -316,6 +317,8 @@ def transport_message(err: requests.RequestException, endpoint: str) -> str:
     """One line saying why no reply came (never the request body)."""
     text = str(err)
     where = endpoint.split("/service/")[0]
+    if isinstance(err, DeadlineExceeded):
+        return f"{err} (the server is overloaded, or something between trickles its reply)"
     if isinstance(err, requests.exceptions.SSLError):
         if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
             return f"TLS certificate of {where} not trusted (give its CA bundle as verify)"
