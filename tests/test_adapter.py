@@ -17,7 +17,7 @@ from puq_bridge.usage.records import ServiceResult
 from puq_bridge.usage.store import UsageStore
 from puq_bridge.whmcs.client import WhmcsClient
 from tests.adapter_support import SECRET, WHMCS_SECRET, make_config
-from tests.fixtures_zimbra import ZIMBRA_ADMIN, ZIMBRA_PASSWORD, GiB, MiB
+from tests.fixtures_zimbra import ZIMBRA_ADMIN, ZIMBRA_PASSWORD, GiB, MiB, echoing_auth
 from whmcs_module.adapter import FUNCTIONS, dispatch
 from whmcs_module.context import AdapterContext
 from whmcs_module.payment_methods import PaymentMethodNames
@@ -229,6 +229,32 @@ def test_test_connection_failure_is_the_array_form(ctx, fake_zimbra):
     fake_zimbra.inject("http500", on="GetVersionInfo")
     result = dispatch("TestConnection", params(), ctx)
     assert result["success"] is False and "GetVersionInfo" in result["error"]
+
+
+ODD_PASSWORD = 'Zi&m<b>r"a-P4ss'
+
+
+def test_test_connection_masks_a_password_the_server_echoes_escaped(fake_zimbra, store):
+    from puq_bridge.simulators.server import BackgroundServer
+
+    with BackgroundServer(echoing_auth(fake_zimbra)) as server:
+        entry = {
+            "name": "mail1",
+            "whmcs_server": SERVER_ID,
+            "url": server.url,
+            "admin_user": ZIMBRA_ADMIN,
+            "password": ODD_PASSWORD,
+            "timeout": 2,
+        }
+        context = AdapterContext(make_config([entry]), store=store)
+        try:
+            result = dispatch("TestConnection", params(), context)
+        finally:
+            context.close()
+    assert result["success"] is False and "AuthRequest" in result["error"]
+    assert "********" in result["error"]
+    for leaked in (ODD_PASSWORD, escape(ODD_PASSWORD), "Zi&amp;m&lt;b&gt;r&quot;a-P4ss", "P4ss"):
+        assert leaked not in result["error"]
 
 
 def test_a_bug_becomes_a_readable_string(store):

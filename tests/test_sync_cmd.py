@@ -1,6 +1,7 @@
 """``puq-bridge sync-usage`` through click's CliRunner, against the simulators, with a config file in tmp_path."""
 
 import json
+import sqlite3
 import threading
 
 import pytest
@@ -8,10 +9,12 @@ from click.testing import CliRunner
 
 from puq_bridge.cli import main
 from puq_bridge.cli.sync_cmd import summary_line, summary_table
+from puq_bridge.simulators.server import BackgroundServer
 from puq_bridge.usage.records import ServiceResult
 from puq_bridge.usage.report import SyncReport
 from puq_bridge.usage.store import UsageStore
 from puq_bridge.usage.sync import sync_lock
+from tests.fixtures_zimbra import echoing_auth
 from tests.sync_support import GB, MB, PASSWORD, Farm, write_config
 
 SERVICE_KEYS = {
@@ -119,6 +122,38 @@ def test_a_trickling_zimbra_fails_its_services_at_the_deadline_and_the_run_ends(
     assert services[farm.ids["a"]]["status"] == "updated"
     with sync_lock(store):  # the run let go of its lock
         pass
+
+
+ODD_PASSWORD = 'Zi&m<b>r"a-P4ss/x'
+
+
+def test_a_password_echoed_escaped_reaches_no_output_log_or_store(
+    farm, whmcs_server, tmp_path, monkeypatch
+):
+    """mail2 (or a proxy before it) answers AuthRequest quoting it: the password comes back
+    XML-escaped."""
+    from html import escape
+
+    path, store, env = write_config(tmp_path, whmcs_server[1], farm)
+    mail2 = farm.mail["mail2"]
+    mail2.server.stop()
+    with BackgroundServer(echoing_auth(mail2.sim), port=mail2.server.port) as _:
+        env["T_ZIMBRA_1"] = ODD_PASSWORD
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        result = CliRunner().invoke(
+            main, ["--config", str(path), "-vv", "sync-usage", "--json"], catch_exceptions=False
+        )
+    assert result.exit_code == 1
+    b = next(s for s in json.loads(result.stdout)["services"] if s["service_id"] == farm.ids["b"])
+    assert b["status"] == "failed" and "AuthRequest" in b["error"] and "********" in b["error"]
+    with sqlite3.connect(store) as db:  # everything the store holds, failed attempts included
+        stored = "\n".join(db.iterdump())
+    assert "AuthRequest" in stored
+    for text in (result.stdout, result.stderr, b["error"], stored):
+        for form in (ODD_PASSWORD, escape(ODD_PASSWORD), escape(ODD_PASSWORD, quote=False)):
+            assert form not in text
+        assert "P4ss" not in text
 
 
 def test_cron_output_is_one_line_and_a_line_per_failure(bridge, farm):
