@@ -454,6 +454,34 @@ def test_a_redirect_is_refused_and_the_credentials_go_nowhere(write):
     assert "whmcs-secret" not in message and message.endswith("(HTTP 307)")
 
 
+def test_an_untrusted_certificate_says_what_to_do(tmp_path):
+    import shutil
+    import ssl
+    import subprocess
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl not available")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        + ["-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    with BackgroundServer(FakeWhmcs().wsgi_app, ssl_context=context) as server:
+        client = WhmcsClient(server.url, "whmcs-id", "whmcs-secret", timeout=2, retries=0)
+        with pytest.raises(WhmcsTransportError) as caught:
+            client.servers()
+    assert str(caught.value) == (
+        f"WHMCS GetServers: TLS certificate of {server.url} not trusted: give its CA bundle as "
+        'verify in [whmcs] (verify = "/path/to/ca.pem"), or turn verification off there '
+        "(verify = false)"
+    )
+
+
 def test_refused_connection_is_transport_error():
     sim = FakeWhmcs()
     server = BackgroundServer(sim.wsgi_app).start()

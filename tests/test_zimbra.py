@@ -772,17 +772,12 @@ def self_signed(tmp_path_factory):
 
 @pytest.fixture
 def https_url(self_signed, fake_zimbra):
+    """FakeZimbra served HTTPS-only with a self-signed certificate, like a fresh install's 7071."""
     cert, key = self_signed
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    server = make_server("127.0.0.1", 0, fake_zimbra.wsgi_app, threaded=True, ssl_context=context)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    yield f"https://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    with BackgroundServer(fake_zimbra.wsgi_app, ssl_context=context) as server:
+        yield server.url
 
 
 def test_https_with_the_servers_ca_bundle(https_url, self_signed):
@@ -792,10 +787,35 @@ def test_https_with_the_servers_ca_bundle(https_url, self_signed):
 
 
 def test_https_default_verification_refuses_a_self_signed_certificate(https_url):
-    with pytest.raises(
-        errors.ZimbraTransportError, match="TLS certificate of https://127.0.0.1:.* not trusted"
-    ):
+    with pytest.raises(errors.ZimbraTransportError) as caught:
         admin_for(https_url).version_info()
+    assert str(caught.value) == (
+        f"Zimbra mail1 Auth: TLS certificate of {https_url} not trusted: give the server's CA "
+        'bundle as verify (verify = "/path/to/ca.pem" in its [[zimbra]] entry), or turn '
+        "verification off for that server only (verify = false)"
+    )
+
+
+def test_plain_http_to_the_https_only_admin_port_says_to_use_https(https_url):
+    """Port 7071 speaks HTTPS only: a plain-HTTP request gets no HTTP reply at all."""
+    plain = https_url.replace("https://", "http://")
+    with pytest.raises(errors.ZimbraTransportError) as caught:
+        admin_for(plain).version_info()
+    assert str(caught.value) == (
+        f"Zimbra mail1 Auth: {plain} closed the connection without a reply (Zimbra's admin port "
+        f"7071 speaks HTTPS only: use {https_url})"
+    )
+
+
+def test_https_to_a_plain_http_port_says_so(zimbra_server):
+    _, url = zimbra_server
+    tls = url.replace("http://", "https://")
+    with pytest.raises(errors.ZimbraTransportError) as caught:
+        admin_for(tls).version_info()
+    assert str(caught.value) == (
+        f"Zimbra mail1 Auth: TLS handshake with {tls} failed: that port answers in plain HTTP, "
+        "not TLS (check the port in the URL: Zimbra's admin port is 7071)"
+    )
 
 
 @pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")

@@ -73,6 +73,8 @@ def post(
         raise WhmcsTransportError(action, f"no reply within {timeout:g} s") from err
     except RedirectRefused as err:
         raise WhmcsProtocolError(action, str(err), err.status) from err
+    except requests.exceptions.SSLError as err:
+        raise WhmcsTransportError(action, _tls_message(err, endpoint)) from err
     except requests.RequestException as err:
         raise WhmcsTransportError(
             action, f"cannot reach {_host(endpoint)}: {_reason(err)}"
@@ -121,6 +123,16 @@ def _not_json(action: str, status: int, body: str, secrets: list[str]) -> Except
 
 def _looks_like_html(body: str) -> bool:
     return bool(re.match(r"\s*<(!doctype|html|head|body)", body, re.IGNORECASE))
+
+
+def _tls_message(err: Exception, endpoint: str) -> str:
+    where = "https://" + _host(endpoint)
+    if "certificate verify failed" in str(err).lower():
+        return (
+            f"TLS certificate of {where} not trusted: give its CA bundle as verify in [whmcs] "
+            '(verify = "/path/to/ca.pem"), or turn verification off there (verify = false)'
+        )
+    return f"TLS handshake with {where} failed; check the URL and the server's TLS settings"
 
 
 def _host(url: str) -> str:

@@ -314,15 +314,14 @@ def fault(
 
 
 def transport_message(err: requests.RequestException, endpoint: str) -> str:
-    """One line saying why no reply came (never the request body)."""
+    """One line saying why no reply came and, where it can tell, what to do (never the request
+    body)."""
     text = str(err)
     where = endpoint.split("/service/")[0]
     if isinstance(err, DeadlineExceeded):
         return f"{err} (the server is overloaded, or something between trickles its reply)"
     if isinstance(err, requests.exceptions.SSLError):
-        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
-            return f"TLS certificate of {where} not trusted (give its CA bundle as verify)"
-        return f"TLS handshake with {where} failed"
+        return _tls_message(text, where)
     if isinstance(err, requests.exceptions.ConnectTimeout):
         return f"connecting to {where} timed out"
     if isinstance(err, requests.exceptions.ReadTimeout):
@@ -333,6 +332,26 @@ def transport_message(err: requests.RequestException, endpoint: str) -> str:
         err, (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)
     ):
         if "RemoteDisconnected" in text or "reset" in text.lower() or "aborted" in text.lower():
-            return f"{where} closed the connection without a reply"
+            closed = f"{where} closed the connection without a reply"
+            if where.startswith("http://"):  # what a TLS-only port does with plain HTTP
+                https = "https://" + where.removeprefix("http://")
+                closed += f" (Zimbra's admin port 7071 speaks HTTPS only: use {https})"
+            return closed
         return f"cannot connect to {where}"
     return f"request to {where} failed ({type(err).__name__})"
+
+
+def _tls_message(text: str, where: str) -> str:
+    """What failed in a TLS handshake with ``where``, and the fix."""
+    if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+        return (
+            f"TLS certificate of {where} not trusted: give the server's CA bundle as verify "
+            '(verify = "/path/to/ca.pem" in its [[zimbra]] entry), or turn verification off for '
+            "that server only (verify = false)"
+        )
+    if "WRONG_VERSION_NUMBER" in text or "wrong version number" in text:
+        return (
+            f"TLS handshake with {where} failed: that port answers in plain HTTP, not TLS "
+            "(check the port in the URL: Zimbra's admin port is 7071)"
+        )
+    return f"TLS handshake with {where} failed; check the URL and the server's TLS settings"
