@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-from werkzeug.serving import make_server
 
 from puq_bridge import errors
 from puq_bridge.simulators.server import BackgroundServer
