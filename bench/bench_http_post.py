@@ -7,12 +7,11 @@ FakeWhmcs runs on waitress in a child process (no latency), so only this process
 with ``time.thread_time`` over sequential requests on one kept-alive connection. Printed per stack,
 best of 3:
 
-- ``Session.post`` — what WhmcsClient and ZimbraAdmin used to send with (the environment re-read per
-  request);
-- ``Poster.post`` — ``puq_bridge.http.Poster``, what they send with now (same adapter, pool and
-  exceptions);
-- ``urllib3`` and ``http.client`` — the layers under requests, for the floor a different transport
-  could reach.
+- ``Session.post`` — what WhmcsClient and ZimbraAdmin used to send with (the environment re-read per request);
+- ``Poster.post`` — ``puq_bridge.http.Poster`` over a plain session (no deadline can cut it);
+- ``Poster.post, pooled_session`` — what the clients send with now: a ``DeadlineAdapter`` whose
+  pools tell the request's deadline watch which connection it holds (the cost of the deadline);
+- ``urllib3`` and ``http.client`` — the layers under requests, for the floor a different transport could reach.
 """
 
 from __future__ import annotations
@@ -63,11 +62,12 @@ def stacks(port: int) -> dict:
     import requests
     import urllib3
 
-    from puq_bridge.http import Poster
+    from puq_bridge.http import Poster, pooled_session
 
     url = f"http://127.0.0.1:{port}/includes/api.php"
     session, pool = requests.Session(), urllib3.HTTPConnectionPool("127.0.0.1", port, maxsize=1)
     poster = Poster(requests.Session(), url, FORM)
+    watched = Poster(pooled_session(), url, FORM)
     plain = http.client.HTTPConnection("127.0.0.1", port)
 
     def raw() -> bytes:
@@ -79,6 +79,7 @@ def stacks(port: int) -> dict:
             session.post(url, data=BODY, headers=FORM, timeout=30).content
         ),
         "Poster.post": lambda: poster.post(BODY, timeout=30, verify=True).content,
+        "Poster.post, pooled_session": lambda: watched.post(BODY, timeout=30, verify=True).content,
         "urllib3 pool.urlopen": lambda: (
             pool.urlopen("POST", "/includes/api.php", body=BODY, headers=FORM).data
         ),

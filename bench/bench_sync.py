@@ -8,18 +8,15 @@ The simulators (one FakeWhmcs, one FakeZimbra per server, each with the same fix
 latency) run in a child process, so the wall time, the CPU and the memory measured here are the
 sync's own. Printed side by side:
 
-- the sync, first run (every service changed) and second run (nothing changed): wall time, requests
-  per kind, and peak memory as the growth of this process's max RSS
-  (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) over the run;
-- the bound: one AuthRequest per server + one GetQuotaUsage per domain + one write per changed
-  service (+ the GetClientsProducts pages), and the wall time that takes at the configured
-  concurrency if every request cost exactly the latency;
-- CPU per request of both processes and the CPU floor, max(sync CPU, simulators' CPU, their sum /
-  CPUs): each process holds one interpreter lock, so no schedule of the run finishes sooner than
-  that;
-- a naive sync like the old PHP modules: per server, sequentially, GetAllAccounts per domain then
-  one GetMailbox per mailbox, then one write per service. It is run on ``--naive-servers`` servers
-  and extrapolated linearly to all.
+- the sync, first run (every service changed) and second run (nothing changed): wall time, requests per kind, and
+  peak memory as the growth of this process's max RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) over the run;
+- the bound: one AuthRequest and one system-account SearchDirectory per server + one GetQuotaUsage
+  per domain + one write per changed service (+ the GetClientsProducts pages), and the wall time
+  that takes at the configured concurrency if every request cost exactly the latency;
+- CPU per request of both processes and the CPU floor, max(sync CPU, simulators' CPU, their sum / CPUs): each
+  process holds one interpreter lock, so no schedule of the run finishes sooner than that;
+- a naive sync like the old PHP modules: per server, sequentially, GetAllAccounts per domain then one GetMailbox per
+  mailbox, then one write per service. It is run on ``--naive-servers`` servers and extrapolated linearly to all.
 """
 
 from __future__ import annotations
@@ -268,13 +265,15 @@ def bound(args) -> dict:
     concurrency."""
     services = args.servers * args.domains
     pages = max(1, math.ceil(services / PAGE_SIZE))
-    rounds_per_server = 1 + math.ceil(args.domains / args.per_server)
+    # Auth, the system-account query, then the domains' reads
+    rounds_per_server = 2 + math.ceil(args.domains / args.per_server)
     t_read = math.ceil(args.servers / args.concurrency) * rounds_per_server * args.latency
     t_write = math.ceil(services / args.concurrency) * args.latency
     wall = pages * args.latency + max(t_read, t_write + 2 * args.latency)
     counts = {
         "GetClientsProducts": pages,
         "Auth": args.servers,
+        "SearchDirectory": args.servers,
         "GetQuotaUsage": services,
         "UpdateClientProduct": services,
     }

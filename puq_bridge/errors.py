@@ -90,6 +90,12 @@ class ZimbraProtocolError(ZimbraError):
     """The reply is not a SOAP envelope (a proxy's HTML 502 page, a non-XML body)."""
 
 
+class TwoFactorRequired(ZimbraError):
+    """The admin account the bridge logs in with has two-factor authentication (or Zimbra wants it
+    set up): Zimbra asks for a second factor the bridge cannot give. Never retried; the fix is an
+    admin account without two-factor authentication for the bridge."""
+
+
 class ZimbraFault(ZimbraError):
     """Zimbra answered a SOAP fault.
 

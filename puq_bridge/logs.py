@@ -3,7 +3,9 @@ appear."""
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 from typing import Iterable
 
 #: The one mask every module writes over a secret (logs, error text, JSON output, HTML).
@@ -17,17 +19,66 @@ MIN_SECRET_LENGTH = 4
 
 
 def mask_secrets(text: str, secrets: Iterable[str | None]) -> str:
-    """``text`` with every secret value in ``secrets`` replaced by ``********`` (longest first).
+    """``text`` with every secret value in ``secrets`` replaced by ``********`` (longest first), in
+    its raw form and in every escaped form it takes on its way: XML/HTML (``&amp;``, ``&quot;``,
+    ``&#39;``, ``&#x27;``, ``&#10;``), URL encoding (``%26``, ``+``, either case), JSON (``\\"``,
+    ``\\u0142``, PHP's ``\\/``), and any mix of them. A server that echoes a request, or a page
+    quoting one, writes the secret escaped: masking only the raw value would let it through to
+    stdout, ``--json``, the logs, the store and WHMCS.
 
     Values shorter than :data:`MIN_SECRET_LENGTH` (four) characters are left alone: see its comment
     for why.
     """
     for secret in sorted(
-        (s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH), key=len, reverse=True
+        {s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True
     ):
-        if secret in text:
-            text = text.replace(secret, MASK)
+        if secret.isascii() and secret.isalnum():
+            if secret in text:  # the common case: no character has an escaped form
+                text = text.replace(secret, MASK)
+        else:
+            text = _secret_pattern(secret).sub(MASK, text)
     return text
+
+
+_NAMED_ENTITIES = {"&": "amp", "<": "lt", ">": "gt", '"': "quot", "'": "apos"}
+_JSON_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "/": "\\/",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\b": "\\b",
+    "\f": "\\f",
+}
+
+
+@functools.lru_cache(maxsize=256)
+def _secret_pattern(secret: str) -> re.Pattern:
+    """A regular expression matching ``secret`` with each character raw or in any of its escaped
+    forms."""
+    return re.compile("".join(_char_forms(char) for char in secret))
+
+
+def _char_forms(char: str) -> str:
+    if char.isascii() and char.isalnum():
+        return re.escape(char)
+    code = ord(char)
+    forms = {re.escape(char), f"&#0*{code};", f"(?i:&#x0*{code:x};)"}
+    if char in _NAMED_ENTITIES:
+        forms.add(f"&{_NAMED_ENTITIES[char]};")
+    forms.add("(?i:" + "".join(f"%{byte:02x}" for byte in char.encode("utf-8")) + ")")
+    if char == " ":
+        forms.add(r"\+")
+    if char in _JSON_ESCAPES:
+        forms.add(re.escape(_JSON_ESCAPES[char]))
+    units = char.encode("utf-16-be")
+    forms.add(
+        "(?i:"
+        + "".join(f"\\\\u{units[i]:02x}{units[i + 1]:02x}" for i in range(0, len(units), 2))
+        + ")"
+    )
+    return "(?:" + "|".join(sorted(forms, key=len, reverse=True)) + ")"
 
 
 class SecretFilter(logging.Filter):

@@ -38,9 +38,12 @@ if TYPE_CHECKING:  # importing zimbra imports zeep
 log = logging.getLogger(__name__)
 
 
-#: What TerminateAccount deletes, in this order (lists first: the server need not drop deleted members from them).
+#: What TerminateAccount deletes, in this order (lists first: the server need not drop deleted
+#: members from them). ``distributionlists`` does not include dynamic groups, which block
+#: DeleteDomain all the same: both are asked for (both come back as ``dl`` and
+#: DeleteDistributionList deletes either).
 _SWEEP_ORDER = ("dl", "calresource", "account")
-_SWEPT_TYPES = ("distributionlists", "resources", "accounts")
+_SWEPT_TYPES = ("distributionlists", "dynamicgroups", "resources", "accounts")
 _GONE_CODES = frozenset(
     {
         "account.NO_SUCH_ACCOUNT",
@@ -91,9 +94,9 @@ class Provisioner:
         self._set_domain_status(target.domain, "active")
 
     def terminate(self, target: ServiceTarget) -> None:
-        """TerminateAccount: delete the domain's distribution lists, calendar resources and accounts
-        (their aliases go with them), then the domain. A missing domain, or an entry deleted
-        meanwhile, is success.
+        """TerminateAccount: delete the domain's distribution lists and dynamic groups, calendar
+        resources and accounts (their aliases go with them), then the domain. A missing domain, or
+        an entry deleted meanwhile, is success.
 
         Raises:
             DomainNotEmpty: something is left that the bridge does not delete (an alias of a mailbox
@@ -105,7 +108,7 @@ class Provisioner:
             log.info("domain %s does not exist: nothing to terminate", target.domain)
             return
         entries = sorted(
-            self.zimbra.search_directory(target.domain, _SWEPT_TYPES),
+            self.zimbra.search_directory(target.domain, _SWEPT_TYPES, attrs=["zimbraId"]),
             key=lambda entry: _SWEEP_ORDER.index(entry.kind),
         )
         for entry in entries:

@@ -36,3 +36,31 @@ def offline(monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+
+
+@pytest.fixture
+def bounded():
+    """``bounded(fn, *args)``: ``fn(*args)``'s result (or its exception), failing the test if it has
+    not returned after a generous 30 s: a guard for code that must end on its own (deadlines), not a
+    timing."""
+    import threading
+
+    def run(fn, *args, **kwargs):
+        outcome: dict = {}
+
+        def target():
+            try:
+                outcome["value"] = fn(*args, **kwargs)
+            except BaseException as err:  # handed to the test below
+                outcome["error"] = err
+
+        thread = threading.Thread(target=target, daemon=True)
+        thread.start()
+        thread.join(30)
+        if thread.is_alive():
+            pytest.fail(f"{getattr(fn, '__name__', fn)} still running after 30 s")
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["value"]
+
+    return run

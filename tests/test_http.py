@@ -9,7 +9,13 @@ from urllib.parse import parse_qsl
 import pytest
 import requests
 
-from puq_bridge.http import Poster, pooled_session
+from puq_bridge.http import (
+    DeadlineExceeded,
+    Poster,
+    RedirectRefused,
+    deadline_for,
+    pooled_session,
+)
 from puq_bridge.simulators.server import BackgroundServer
 from puq_bridge.whmcs.transport import FORM_HEADERS, form_body
 from tests.support.pools import discarded_connections
@@ -260,3 +266,109 @@ def test_transport_warnings(url, verify, expect):
     assert (expect in warnings[0]) if expect else warnings == []
     if expect == "plain http":
         assert "OFF" not in warnings[0]  # plain http has no TLS to turn off
+
+
+# --- a deadline for the whole exchange
+# ----------------------------------------------------------------------------
+
+
+class Trickler:
+    """A raw TCP server that answers every request a byte at a time, ``pause`` seconds apart, from
+    the status line on (or, with ``body_only``, after sending the headers at once): a per-read
+    timeout never fires."""
+
+    def __init__(self, pause: float, *, body_only: bool = False):
+        import socket
+
+        self.pause, self.body_only = pause, body_only
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/api"
+        self.stop = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn):
+        body = b"ok" * 500
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % len(
+            body
+        )
+        with conn:
+            try:
+                conn.recv(65536)
+                if self.body_only:
+                    conn.sendall(head)
+                for i in range(len(body) + (0 if self.body_only else len(head))):
+                    if self.stop.wait(self.pause):
+                        return
+                    data = body if self.body_only else head + body
+                    conn.sendall(data[i : i + 1])
+            except OSError:
+                return
+
+    def close(self):
+        self.stop.set()
+        self.sock.close()
+
+
+@pytest.mark.parametrize("body_only", [False, True], ids=["status-line", "body"])
+def test_a_trickling_reply_ends_at_the_deadline(no_proxy_env, bounded, body_only):
+    server = Trickler(0.1, body_only=body_only)
+    try:
+        poster = Poster(pooled_session(), server.url)
+        with pytest.raises(DeadlineExceeded) as caught:
+            bounded(poster.post, b"x", timeout=(1, 1), verify=True, deadline=0.5)
+    finally:
+        server.close()
+    assert isinstance(caught.value, requests.Timeout)  # retried like any timeout where reads are
+    assert str(caught.value) == (
+        f"no complete reply from {server.url.rsplit('/', 1)[0]} "
+        "within the 0.5 s deadline for a request"
+    )
+
+
+def test_the_default_deadline_follows_the_timeout():
+    assert deadline_for(30) == 90 and deadline_for((2, 5)) == 12 and deadline_for(0.5) == 1.5
+
+
+def test_a_connection_given_back_to_the_pool_is_not_cut_by_an_old_deadline(no_proxy_env, recorder):
+    app, url = recorder
+    poster = Poster(pooled_session(), url)
+    assert poster.post(b"1", timeout=2, verify=True, deadline=0.1).content == b"ok:1"
+    threading.Event().wait(0.3)  # the first request's deadline has passed; its connection is idle
+    assert poster.post(b"2", timeout=2, verify=True, deadline=5).content == b"ok:2"
+    assert [s["body"] for s in app.seen] == [b"1", b"2"]
+
+
+# --- no redirect is followed
+# ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_refused_and_the_body_goes_nowhere_else(no_proxy_env, status):
+    """The body carries credentials (WHMCS's secret, Zimbra's AuthRequest password): never
+    resent."""
+    elsewhere = Recorder()
+    with BackgroundServer(elsewhere) as other:
+        target = other.url + "/steal?token=abc"
+
+        def redirecting(environ, start_response):
+            environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            start_response(f"{status} Moved", [("Location", target), ("Content-Length", "0")])
+            return [b""]
+
+        with BackgroundServer(redirecting) as server:
+            for session in (pooled_session(), requests.Session()):
+                poster = Poster(session, server.url + "/includes/api.php")
+                with pytest.raises(RedirectRefused) as caught:
+                    poster.post(b"secret=s3cr3t", timeout=2, verify=True)
+    assert elsewhere.seen == []
+    message = str(caught.value)
+    assert f"HTTP {status} redirect to {other.url}/steal refused" in message
+    assert "token=abc" not in message and "s3cr3t" not in message

@@ -102,3 +102,60 @@ def test_every_module_masks_by_the_same_length_rule(where, secret, masked):
     expected = f"login with {MASK} refused by node {MASK}-7" if masked else text
     assert MASKERS[where](text, secret) == expected
     assert MIN_SECRET_LENGTH == 4
+
+
+# --- escaped forms of a secret
+# ---------------------------------------------------------------------------------
+
+ODD_SECRET = "Pa&ss<w>o\"rd'ł/x y\\z"
+
+
+def _escaped_forms(secret: str) -> dict[str, str]:
+    """The secret as the places it travels through write it."""
+    import html
+    from urllib.parse import quote, quote_plus, urlencode
+    from xml.sax.saxutils import escape, quoteattr
+
+    from lxml import etree
+
+    element = etree.Element("AuthRequest", password=secret)
+    element.text = secret
+    lxml_attr = etree.tostring(element).decode().split('password="', 1)[1].split('"', 1)[0]
+    return {
+        "xml text": escape(secret),
+        "xml attribute (saxutils)": quoteattr(secret)[1:-1],
+        "xml attribute (lxml)": lxml_attr,
+        "xml text (lxml)": etree.tostring(element).decode().split(">", 1)[1].rsplit("<", 1)[0],
+        "html": html.escape(secret),
+        "html numeric": "".join(f"&#{ord(c)};" if not c.isalnum() else c for c in secret),
+        "html hex": "".join(f"&#x{ord(c):x};" if not c.isalnum() else c for c in secret),
+        "form body": urlencode({"secret": secret}).split("=", 1)[1],
+        "url path": quote(secret, safe=""),
+        "url lower-case": quote_plus(secret, safe="").lower().replace("pa", "Pa"),
+        "json": json.dumps(secret)[1:-1],
+        "json unicode": json.dumps(secret, ensure_ascii=False)[1:-1],
+        "php json": json.dumps(secret)[1:-1].replace("/", "\\/"),
+    }
+
+
+@pytest.mark.parametrize("form", list(_escaped_forms(ODD_SECRET)))
+def test_escaped_forms_of_a_secret_are_masked_too(form):
+    escaped = _escaped_forms(ODD_SECRET)[form]
+    assert escaped != ODD_SECRET or form == "json unicode"
+    text = f"the server said: <b>{escaped}</b> (end)"
+    assert mask_secrets(text, [ODD_SECRET]) == f"the server said: <b>{MASK}</b> (end)"
+    assert SecretFilter([ODD_SECRET]).mask(text) == f"the server said: <b>{MASK}</b> (end)"
+
+
+def test_a_secret_escaped_by_several_rules_at_once_is_masked():
+    mixed = 'Pa&amp;ss%3Cw&gt;o\\"rd&#39;\\u0142\\/x+y%5Cz'
+    assert mask_secrets(f"[{mixed}]", [ODD_SECRET]) == f"[{MASK}]"
+
+
+def test_escaped_masking_changes_nothing_else():
+    text = "Pa&amp;ss is not the password; neither is x y or %3C"
+    assert mask_secrets(text, [ODD_SECRET]) == text
+    assert (
+        mask_secrets("a&amp;b", ["a&b"]) == "a&amp;b"
+    )  # shorter than four characters: never masked
+    assert mask_secrets("user=an%40example", ["an@example"]) == f"user={MASK}"

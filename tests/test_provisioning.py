@@ -195,6 +195,56 @@ def test_terminate_removes_lists_resources_and_aliases_too_and_repeats(prov, fak
     assert fake_zimbra.count("DeleteDomain") == 1
 
 
+def test_terminate_removes_dynamic_groups_too(prov, fake_zimbra):
+    """SearchDirectory's distributionlists type leaves dynamic groups out, and DeleteDomain refuses
+    while one is left: the sweep asks for dynamicgroups too and deletes them with
+    DeleteDistributionList."""
+    prov.create(params())
+    fake_zimbra.add_dynamic_group("wszyscy@firma.pl")
+    fake_zimbra.add_distribution_list("zespol@firma.pl")
+    prov.terminate(params())
+    assert "firma.pl" not in fake_zimbra.domains and fake_zimbra.groups == {}
+    assert (
+        fake_zimbra.count("DeleteDistributionList") == 2 and fake_zimbra.count("DeleteDomain") == 1
+    )
+
+
+def test_terminate_names_a_dynamic_group_made_meanwhile(fake_zimbra):
+    from puq_bridge.simulators.server import BackgroundServer
+    from puq_bridge.zimbra.client import ZimbraAdmin
+
+    fake_zimbra.add_domain("firma.pl")
+
+    def app(environ, start_response):  # another admin adds a dynamic group after the sweep's search
+        reply = fake_zimbra.wsgi_app(environ, start_response)
+        if fake_zimbra.count("SearchDirectory") == 1 and not fake_zimbra.groups:
+            fake_zimbra.add_dynamic_group("wszyscy@firma.pl")
+        return reply
+
+    with (
+        BackgroundServer(app) as server,
+        ZimbraAdmin(server.url, "admin@example.com", "zimbra-secret", timeout=2) as admin,
+    ):
+        with pytest.raises(ZimbraError) as caught:
+            Calls(admin).terminate(params())
+    assert caught.value.code == "account.DOMAIN_NOT_EMPTY"
+    assert "firma.pl still holds distribution list wszyscy@firma.pl;" in str(caught.value)
+
+
+def test_terminate_of_a_domain_bigger_than_the_search_cap(prov, fake_zimbra):
+    """Zimbra refuses a SearchDirectory matching more entries than its cap (5000 by default) with
+    account.TOO_MANY_SEARCH_RESULTS even when the reply is paged; the sweep must still see
+    everything."""
+    fake_zimbra.search_max_results = 3
+    prov.create(params())
+    for i in range(6):
+        fake_zimbra.add_account(f"user{i}@firma.pl")
+    fake_zimbra.add_distribution_list("zespol@firma.pl")
+    prov.terminate(params())
+    assert "firma.pl" not in fake_zimbra.domains
+    assert fake_zimbra.count("DeleteAccount") == 7
+
+
 class DeletesBehindOurBack:
     """A WSGI app in front of the fake: right after the first SearchDirectory, another admin deletes
     ``names``."""

@@ -8,8 +8,12 @@ servers, and a few hundred mailboxes with varied usage: empty ones, unlimited qu
 and one mailbox that is nearly full. One domain has 250 mailboxes (the business product's maximum),
 so the client area's filter and paging have something to page through.
 
-Usage changes over time: :meth:`SampleMailbox.used_on` gives a mailbox's bytes a number of days
-before ``today``, so a demo can run the usage sync on several days and build a history.
+Usage changes over time: :meth:`SampleMailbox.used_on` gives a mailbox's bytes a number of days before ``today``, so
+a demo can run the usage sync on several days and build a history.
+
+Some domains also hold the accounts Zimbra keeps for itself (:class:`SampleSystemAccount`: a GAL
+sync account, the spam/ham training and virus quarantine accounts), as real servers do: the pages,
+counts and totals must leave them out.
 """
 
 from __future__ import annotations
@@ -99,6 +103,17 @@ class SampleMailbox:
 
 
 @dataclass(frozen=True)
+class SampleSystemAccount:
+    """An account Zimbra keeps for itself inside a client's domain, with the attributes that say so
+    (``zimbraIsSystemAccount`` / ``zimbraIsSystemResource``): not a client's mailbox."""
+
+    name: str
+    quota_bytes: int
+    used_bytes: int
+    attrs: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
 class SampleService:
     """A WHMCS service: one mail domain on one Zimbra server, with its mailboxes (the primary one
     first)."""
@@ -118,6 +133,7 @@ class SampleService:
     payment_method_name: str = "Bank Transfer"
     suspend: bool = False
     mailboxes: tuple[SampleMailbox, ...] = ()
+    system_accounts: tuple[SampleSystemAccount, ...] = ()
 
     @property
     def primary(self) -> str:
@@ -257,7 +273,7 @@ def build_sample(*, today: dt.date | None = None, seed: int = 2026) -> Sample:
             "biuro",
             250,
             True,
-            {"nearly_full": True},
+            {"nearly_full": True, "galsync": True, "spam": True},
         ),
         (
             "piekarnia",
@@ -295,6 +311,7 @@ def build_sample(*, today: dt.date | None = None, seed: int = 2026) -> Sample:
                 "payment_method": "stripe",
                 "payment_method_name": "Credit Card",
                 "nearly_full": True,
+                "galsync": True,
             },
         ),
         (
@@ -336,6 +353,7 @@ def build_sample(*, today: dt.date | None = None, seed: int = 2026) -> Sample:
         mailboxes = _mailboxes(
             rng, domain, username, count, product, polish, extra.pop("nearly_full", False)
         )
+        system = _system_accounts(domain, extra.pop("galsync", False), extra.pop("spam", False))
         services.append(
             SampleService(
                 key=key,
@@ -348,6 +366,7 @@ def build_sample(*, today: dt.date | None = None, seed: int = 2026) -> Sample:
                 regdate=today - dt.timedelta(days=400 - 37 * i),
                 next_due_date=today + dt.timedelta(days=5 + 9 * i),
                 mailboxes=mailboxes,
+                system_accounts=system,
                 **extra,
             )
         )
@@ -433,6 +452,30 @@ def _mailboxes(
         )
     _special_cases(result, domain, default_quota, nearly_full)
     return tuple(result)
+
+
+def _system_accounts(domain: str, galsync: bool, spam: bool) -> tuple[SampleSystemAccount, ...]:
+    """What a real Zimbra keeps in a domain: a GAL sync account (with a quota, like the nucleus-be
+    capture's 500 MB) and the installer's spam/ham/virus-quarantine accounts (quota 0, unlimited),
+    some of them used."""
+    both = (("zimbraIsSystemResource", "TRUE"), ("zimbraIsSystemAccount", "TRUE"))
+    hidden = (("zimbraHideInGal", "TRUE"),)
+    accounts = []
+    if galsync:
+        accounts.append(SampleSystemAccount(f"galsync@{domain}", 500 * MB, 38 * MB, both + hidden))
+    if spam:
+        unlimited = (("zimbraMailQuota", "0"),) + hidden
+        accounts += [
+            SampleSystemAccount(f"spam.q7w2hk3mz@{domain}", 0, 212 * MB, both + unlimited),
+            SampleSystemAccount(f"ham.x4n8cd1pr@{domain}", 0, 9 * MB, both + unlimited),
+            SampleSystemAccount(
+                f"virus-quarantine.b5t0ve9_ls@{domain}",
+                0,
+                3 * MB,
+                (("zimbraIsSystemAccount", "TRUE"),) + unlimited,
+            ),
+        ]
+    return tuple(accounts)
 
 
 def _usage(rng: random.Random, quota: int, n: int) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
@@ -11,6 +12,16 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 class DropConnection(Exception):
     """Raised by a simulator to close the connection without any reply (a crashed or overloaded
     server)."""
+
+
+def trickle(body: bytes, pause: float):
+    """A WSGI body that sends ``body`` one byte at a time, ``pause`` seconds before each: a server
+    (or a proxy in front of it) that keeps a connection busy without ever finishing its reply. A
+    per-read timeout longer than ``pause`` never fires; only a deadline for the whole exchange ends
+    it. Stops when the client has gone."""
+    for i in range(len(body)):
+        time.sleep(pause)
+        yield body[i : i + 1]
 
 
 def _dropping(app):
@@ -39,24 +50,33 @@ class _Handler(WSGIRequestHandler):
 class BackgroundServer:
     """A threaded HTTP server for ``app`` on ``host:port`` (port 0 picks a free one).
 
-    ``start()`` returns self; ``url`` is ``http://host:port``; ``stop()`` closes the socket, so
-    later requests get "connection refused". Usable as a context manager.
+    ``start()`` returns self; ``url`` is ``http://host:port``; ``stop()`` closes the socket, so later requests get
+    "connection refused". Usable as a context manager. With an ``ssl_context`` (a server-side
+    ``ssl.SSLContext`` holding the certificate) it speaks HTTPS only, as Zimbra's admin port
+    7071 does: ``url`` is then ``https://host:port``, and a plain-HTTP request gets no HTTP
+    reply.
     """
 
-    def __init__(self, app, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, app, host: str = "127.0.0.1", port: int = 0, *, ssl_context=None):
         self.app, self.host, self.port = app, host, port
+        self.ssl_context = ssl_context
         self._server = None
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         """Base URL of the running server."""
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.ssl_context else 'http'}://{self.host}:{self.port}"
 
     def start(self) -> "BackgroundServer":
         """Bind and serve in a daemon thread."""
         self._server = make_server(
-            self.host, self.port, _dropping(self.app), threaded=True, request_handler=_Handler
+            self.host,
+            self.port,
+            _dropping(self.app),
+            threaded=True,
+            request_handler=_Handler,
+            ssl_context=self.ssl_context,
         )
         self._server.daemon_threads = True
         self.port = self._server.server_port

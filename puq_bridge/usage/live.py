@@ -25,15 +25,22 @@ log = logging.getLogger(__name__)
 
 
 def read_usage(zimbra: "ZimbraAdmin", domain: str | None) -> list[MailboxUsage]:
-    """The mailboxes a service's usage covers, in one GetQuotaUsage (``limit=0``: all of them).
+    """The mailboxes a service's usage covers, in one GetQuotaUsage (``limit=0``: all of them),
+    without the accounts Zimbra keeps for itself
+    (:meth:`~puq_bridge.zimbra.client.ZimbraAdmin.system_accounts`: GAL sync, spam/ham, virus
+    quarantine), which GetQuotaUsage lists beside a client's mailboxes: they are not the client's,
+    so they count in no table, number, used space or sum of quotas.
 
     ``domain`` (tenancy ``domain``): that domain's mailboxes, on every mailbox server
     (``allServers``). ``None`` (tenancy ``server``, a private server): every mailbox homed on the
     server the request goes to — Zimbra's scope without a domain (which needs system-admin rights).
     """
     if domain is None:
-        return zimbra.quota_usage(None, all_servers=False).accounts
-    return zimbra.domain_usage(domain)
+        mailboxes = zimbra.quota_usage(None, all_servers=False).accounts
+    else:
+        mailboxes = zimbra.domain_usage(domain)
+    system = zimbra.system_accounts()
+    return [m for m in mailboxes if not system.covers(m)]
 
 
 def live_snapshot(

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
 import requests
 
 from puq_bridge.errors import WhmcsApiError, WhmcsError, WhmcsProtocolError, WhmcsTransportError
-from puq_bridge.http import Poster, pooled_session, transport_warnings
+from puq_bridge.http import Poster, deadline_for, pooled_session, transport_warnings
 from puq_bridge.whmcs.models import (
     CancelledPackage,
     Client,
@@ -76,7 +76,9 @@ class WhmcsClient:
         identifier, secret: the API credential.
         access_key: optional ``$api_access_key`` (bypasses the IP allow-list).
         session: a ``requests.Session`` to use (tests pass their own); one is made otherwise.
-        timeout: seconds for connect and read.
+        timeout: seconds for connect and for each read.
+        deadline: seconds for a whole request (connect, send, wait, read); default
+            :func:`~puq_bridge.http.deadline_for` ``timeout`` (three times it).
         verify: ``True``, ``False`` or a CA bundle path.
         retries: how often a read is retried after a transport failure (writes never are).
         backoff: first retry delay in seconds, doubled each time.
@@ -97,16 +99,18 @@ class WhmcsClient:
         verify: bool | str = True,
         retries: int = 2,
         backoff: float = 0.5,
+        deadline: float | None = None,
     ):
         self.url = url.rstrip("/")
         self.endpoint = f"{self.url}/includes/api.php"
         self.identifier = identifier
         self._secret, self._access_key = secret, access_key
-        self.session = session or requests.Session()
+        self.session = session or pooled_session()
         self._poster = Poster(
             self.session, self.endpoint, FORM_HEADERS
         )  # proxies etc. resolved once, not per call
         self.timeout, self.verify = timeout, verify
+        self.deadline = deadline_for(timeout) if deadline is None else deadline
         self.retries, self.backoff = max(0, retries), backoff
         self.warnings: list[str] = []
         for warning in transport_warnings("WHMCS", self.url, verify):
@@ -187,6 +191,7 @@ class WhmcsClient:
             verify=self.verify,
             secrets=self._secrets(fields),
             poster=self._poster,
+            deadline=self.deadline,
         )
         log.debug(
             "WHMCS %s: HTTP %d in %.0f ms", action, status, 1000 * (time.monotonic() - started)

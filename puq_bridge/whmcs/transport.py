@@ -4,13 +4,15 @@ family.
 Used only by :meth:`puq_bridge.whmcs.client.WhmcsClient.call`, which adds the credentials, logging
 and retries.
 
-| outcome | error |
-|---|---|
-| refused, reset, dropped, timed out; HTTP 5xx without an HTML page | :class:`WhmcsTransportError` |
-| HTTP 403, or a "you may not" message (``Invalid IP …``, ``Authentication Failed``…) |
-:class:`WhmcsAuthError` | | ``{"result": "error"}`` (``status`` is an alias of ``result``) |
-:class:`WhmcsApiError` | | an HTML page, a truncated or otherwise non-JSON body, JSON without
-``result`` | :class:`WhmcsProtocolError` |
+Outcomes and the errors they raise:
+
+- refused, reset, dropped, timed out, past the request's deadline; HTTP 5xx without an
+  HTML page: :class:`WhmcsTransportError`;
+- HTTP 403, or a "you may not" message (``Invalid IP …``, ``Authentication Failed``…):
+  :class:`WhmcsAuthError`;
+- ``{"result": "error"}`` (``status`` is an alias of ``result``): :class:`WhmcsApiError`;
+- an HTML page, a truncated or otherwise non-JSON body, JSON without ``result``, a
+  redirect: :class:`WhmcsProtocolError`.
 
 A proxy's HTML 5xx page is a protocol error (it quotes the page) that ``call`` still retries for
 reads.
@@ -26,7 +28,7 @@ from urllib.parse import urlencode
 import requests
 
 from puq_bridge.errors import WhmcsApiError, WhmcsAuthError, WhmcsProtocolError, WhmcsTransportError
-from puq_bridge.http import Poster
+from puq_bridge.http import DeadlineExceeded, Poster, RedirectRefused
 from puq_bridge.whmcs.values import redact, snippet
 
 #: Headers of every request sent through a ``Poster``.
@@ -58,21 +60,27 @@ def post(
     verify: bool | str,
     secrets: Iterable[str | None],
     poster: Poster | None = None,
+    deadline: float | None = None,
 ) -> tuple[dict[str, Any], int]:
     """POST ``fields`` and return ``(decoded reply, HTTP status)``; every failure is a
     ``WhmcsError``.
 
-    With a ``poster`` (a :class:`~puq_bridge.http.Poster` for ``endpoint`` over ``session``)
-    the form is encoded here, byte for byte as ``requests`` encodes it, and sent at a fraction of
-    ``Session.post``'s CPU cost.
+    The form is encoded here, byte for byte as ``requests`` encodes it, and sent through ``poster``
+    (a :class:`~puq_bridge.http.Poster` for ``endpoint`` over ``session``; one is made when not
+    given): never redirected, and cut at ``deadline`` seconds for the whole exchange (default: from
+    ``timeout``).
     """
+    poster = poster or Poster(session, endpoint, FORM_HEADERS)
     try:
-        if poster is None:
-            response = session.post(endpoint, data=fields, timeout=timeout, verify=verify)
-        else:
-            response = poster.post(form_body(fields), timeout=timeout, verify=verify)
+        response = poster.post(form_body(fields), timeout=timeout, verify=verify, deadline=deadline)
+    except DeadlineExceeded as err:
+        raise WhmcsTransportError(action, f"{err} (timeout {timeout:g} s per read)") from err
     except requests.Timeout as err:
         raise WhmcsTransportError(action, f"no reply within {timeout:g} s") from err
+    except RedirectRefused as err:
+        raise WhmcsProtocolError(action, str(err), err.status) from err
+    except requests.exceptions.SSLError as err:
+        raise WhmcsTransportError(action, _tls_message(err, endpoint)) from err
     except requests.RequestException as err:
         raise WhmcsTransportError(
             action, f"cannot reach {_host(endpoint)}: {_reason(err)}"
@@ -122,6 +130,16 @@ def _not_json(action: str, status: int, body: str, secrets: list[str]) -> Except
 
 def _looks_like_html(body: str) -> bool:
     return bool(re.match(r"\s*<(!doctype|html|head|body)", body, re.IGNORECASE))
+
+
+def _tls_message(err: Exception, endpoint: str) -> str:
+    where = "https://" + _host(endpoint)
+    if "certificate verify failed" in str(err).lower():
+        return (
+            f"TLS certificate of {where} not trusted: give its CA bundle as verify in [whmcs] "
+            '(verify = "/path/to/ca.pem"), or turn verification off there (verify = false)'
+        )
+    return f"TLS handshake with {where} failed; check the URL and the server's TLS settings"
 
 
 def _host(url: str) -> str:

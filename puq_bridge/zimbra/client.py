@@ -20,8 +20,21 @@ from urllib.parse import urlsplit
 
 import requests
 
-from puq_bridge.errors import AuthExpired, AuthRequired, ZimbraProtocolError, ZimbraTransportError
-from puq_bridge.http import Poster, pooled_session, transport_warnings
+from puq_bridge.errors import (
+    AuthExpired,
+    AuthRequired,
+    TwoFactorRequired,
+    ZimbraFault,
+    ZimbraProtocolError,
+    ZimbraTransportError,
+)
+from puq_bridge.http import (
+    Poster,
+    RedirectRefused,
+    deadline_for,
+    pooled_session,
+    transport_warnings,
+)
 from puq_bridge.zimbra import soap as _soap
 from puq_bridge.zimbra.models import MailboxUsage
 
@@ -35,10 +48,16 @@ from puq_bridge.zimbra.models import (
     DirectoryEntry,
     Domain,
     QuotaUsage,
+    SystemAccounts,
     VersionInfo,
 )
 
 log = logging.getLogger(__name__)
+
+#: The LDAP filter of the accounts Zimbra keeps for itself (GAL sync, spam/ham, virus quarantine).
+SYSTEM_ACCOUNT_QUERY = "(|(zimbraIsSystemAccount=TRUE)(zimbraIsSystemResource=TRUE))"
+_SYSTEM_ATTRS = ["zimbraIsSystemAccount", "zimbraIsSystemResource"]
+_TWO_FACTOR_SETUP = "account.TWO_FACTOR_SETUP_REQUIRED"
 
 __all__ = [
     "ZimbraAdmin",
@@ -48,6 +67,7 @@ __all__ = [
     "Domain",
     "Cos",
     "QuotaUsage",
+    "SystemAccounts",
     "VersionInfo",
     "parse_quota_usage",
     "DIRECTORY_TYPES",
@@ -139,6 +159,10 @@ class ZimbraAdmin:
         token_margin: re-authenticate this many seconds before the token's lifetime ends (at most
             half of it).
         clock: monotonic seconds, for the token's lifetime (tests pass their own).
+        system_accounts_ttl: how long :meth:`system_accounts` keeps its answer, in seconds (a sync
+            run asks once per server; a long-lived client, such as the adapter's, asks again after
+            this).
+        deadline: seconds for a whole exchange (default: from ``timeout``).
     """
 
     def __init__(
@@ -153,6 +177,8 @@ class ZimbraAdmin:
         session: requests.Session | None = None,
         token_margin: float = 60,
         clock: Callable[[], float] = time.monotonic,
+        system_accounts_ttl: float = 300,
+        deadline: float | None = None,
     ):
         base = url.rstrip("/")
         self.url = base.removesuffix(_soap.ENDPOINT_PATH)
@@ -162,9 +188,10 @@ class ZimbraAdmin:
         self._password = password
         self.verify = verify
         self.timeout = timeout
+        self.deadline = deadline_for(timeout) if deadline is None else deadline
         self.token_margin = token_margin
         self._clock = clock
-        self.session = session or requests.Session()
+        self.session = session or pooled_session()
         self.session.verify = verify
         self._poster = Poster(
             self.session, self.endpoint, {"Content-Type": "text/xml; charset=utf-8"}
@@ -172,6 +199,9 @@ class ZimbraAdmin:
         self._token: str | None = None
         self._expires = 0.0
         self._lock = threading.Lock()
+        self.system_accounts_ttl = system_accounts_ttl
+        self._system: tuple[float, SystemAccounts] | None = None
+        self._system_lock = threading.Lock()
         for warning in transport_warnings(f"Zimbra {self.name}", self.url, verify):
             log.warning("%s", warning)
 
@@ -206,7 +236,15 @@ class ZimbraAdmin:
 
     def _authenticate_locked(self) -> None:
         self._token = None
-        doc = self._send("Auth", None, {"name": self.admin_user, "password": self._password})
+        try:
+            doc = self._send("Auth", None, {"name": self.admin_user, "password": self._password})
+        except ZimbraFault as err:
+            if err.code == _TWO_FACTOR_SETUP:
+                raise self._two_factor("Zimbra wants it set up first: " + err.code) from err
+            raise
+        if _soap.wants_second_factor(doc):
+            # The token is good for nothing but a second factor: every later call would fail.
+            raise self._two_factor("Zimbra answered twoFactorAuthRequired")
         reply = self._deserialize("Auth", doc)
         token = (getattr(reply, "authToken", None) or "").strip()
         if not token:
@@ -220,6 +258,15 @@ class ZimbraAdmin:
             self.name,
             self.admin_user,
             lifetime,
+        )
+
+    def _two_factor(self, why: str) -> TwoFactorRequired:
+        return TwoFactorRequired(
+            self.name,
+            "Auth",
+            f"{self.admin_user} uses two-factor authentication ({why}), which the bridge cannot "
+            "complete; give the bridge an admin account without two-factor authentication "
+            "(Zimbra accepts app-specific passwords only outside SOAP, e.g. IMAP)",
         )
 
     def _current_token(self) -> str:
@@ -263,7 +310,10 @@ class ZimbraAdmin:
                 headers={"SOAPAction": f'"{soap_action}"'},
                 timeout=self.timeout,
                 verify=self.verify,
+                deadline=self.deadline,
             )
+        except RedirectRefused as err:
+            raise ZimbraProtocolError(self.name, op, str(err)) from err
         except requests.RequestException as err:
             raise ZimbraTransportError(
                 self.name, op, _soap.transport_message(err, self.endpoint)
@@ -357,15 +407,23 @@ class ZimbraAdmin:
 
     def search_directory(
         self,
-        domain: str,
+        domain: str | None,
         types: Iterable[str] = ("accounts", "resources", "distributionlists"),
         *,
         attrs: list[str] | None = None,
         page_size: int = 500,
+        query: str | None = None,
     ) -> Iterator[DirectoryEntry]:
-        """SearchDirectory over several ``types`` (keys of :data:`DIRECTORY_TYPES`) in a domain, all
-        pages, each page by name; ``page_size=0`` asks for everything at once. An unknown type is a
-        ``ValueError`` naming it."""
+        """SearchDirectory over several ``types`` (keys of :data:`DIRECTORY_TYPES`) in a domain
+        (``None``: the whole directory), all pages, each page by name; ``page_size=0`` asks for
+        everything at once; ``query`` is an LDAP filter the server ANDs with the types. An unknown
+        type is a ``ValueError`` naming it.
+
+        Every request sends ``maxResults="0"``: without it the server refuses a search that matches
+        more entries than its cap (``zimbra_directory_max_search_result``, 5000 by default) with
+        ``account.TOO_MANY_SEARCH_RESULTS``, however the reply is paged (without an admin session
+        each page reruns the whole directory search).
+        """
         types = tuple(types)
         unknown = [t for t in types if t not in DIRECTORY_TYPES]
         if unknown or not types:
@@ -373,8 +431,8 @@ class ZimbraAdmin:
                 f"Zimbra SearchDirectory: unknown type {', '.join(unknown) or '(none given)'}; "
                 f"known: {', '.join(DIRECTORY_TYPES)}"
             )
-        kinds = [DIRECTORY_TYPES[t] for t in types]
-        for reply in self._search_pages(domain, ",".join(types), attrs, page_size):
+        kinds = list(dict.fromkeys(DIRECTORY_TYPES[t] for t in types))
+        for reply in self._search_pages(domain, ",".join(types), attrs, page_size, query):
             page = [
                 DirectoryEntry(
                     kind,
@@ -389,30 +447,63 @@ class ZimbraAdmin:
             yield from sorted(page, key=lambda entry: entry.name)
 
     def _search_pages(
-        self, domain: str, types: str, attrs: list[str] | None, page_size: int
+        self,
+        domain: str | None,
+        types: str,
+        attrs: list[str] | None,
+        page_size: int,
+        query: str | None = None,
     ) -> Iterator[Any]:
         """SearchDirectory replies, page after page, until the server says there are no more."""
         offset = 0
         while True:
             reply = self._invoke(
                 "SearchDirectory",
+                query=query,
                 domain=domain,
                 types=types,
+                attrs=",".join(attrs) if attrs else None,
+                maxResults=0,
                 limit=page_size,
                 offset=offset,
-                attrs=",".join(attrs) if attrs else None,
                 sortBy="name",
                 sortAscending=True,
             )
             yield reply
-            found = sum(len(getattr(reply, kind) or []) for kind in DIRECTORY_TYPES.values())
+            found = sum(len(getattr(reply, kind) or []) for kind in set(DIRECTORY_TYPES.values()))
             offset += found
             if not reply.more or not found:
                 return
 
+    def system_accounts(self) -> SystemAccounts:
+        """The directory's system accounts (:class:`SystemAccounts`): one SearchDirectory over the
+        whole directory on ``zimbraIsSystemAccount`` / ``zimbraIsSystemResource``, kept for
+        ``system_accounts_ttl`` seconds; threads asking at once share one request."""
+        with self._system_lock:
+            if (
+                self._system is None
+                or self._clock() - self._system[0] >= self.system_accounts_ttl
+            ):
+                found = list(
+                    self.search_directory(
+                        None,
+                        ("accounts",),
+                        attrs=_SYSTEM_ATTRS,
+                        page_size=0,
+                        query=SYSTEM_ACCOUNT_QUERY,
+                    )
+                )
+                accounts = SystemAccounts(
+                    frozenset(e.id for e in found if e.id),
+                    frozenset(e.name.lower() for e in found),
+                )
+                self._system = (self._clock(), accounts)
+                log.debug("Zimbra %s: %d system accounts", self.name, len(found))
+            return self._system[1]
+
     def delete_distribution_list(self, id: str) -> None:
-        """DeleteDistributionList (its aliases go with it); a gone list is
-        ``account.NO_SUCH_DISTRIBUTION_LIST``."""
+        """DeleteDistributionList of a list or a dynamic group (Zimbra looks the id up as any group;
+        its aliases go with it); a gone one is ``account.NO_SUCH_DISTRIBUTION_LIST``."""
         self._invoke("DeleteDistributionList", id=id)
 
     def delete_calendar_resource(self, id: str) -> None:

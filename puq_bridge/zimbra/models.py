@@ -18,17 +18,19 @@ __all__ = [
     "Domain",
     "Cos",
     "QuotaUsage",
+    "SystemAccounts",
     "VersionInfo",
     "DIRECTORY_TYPES",
 ]
 
 #: SearchDirectory ``types`` → the reply element (``DirectoryEntry.kind``) of each. ``accounts``
-#: leaves out calendar resources and distribution lists, which keep a domain from being deleted all
-#: the same.
+#: leaves out calendar resources and distribution lists, and ``distributionlists`` leaves out
+#: dynamic groups (a ``<dl dynamic="1">``), which all keep a domain from being deleted the same.
 DIRECTORY_TYPES = {
     "accounts": "account",
     "resources": "calresource",
     "distributionlists": "dl",
+    "dynamicgroups": "dl",
     "aliases": "alias",
 }
 
@@ -119,6 +121,24 @@ class QuotaUsage:
     accounts: list[MailboxUsage]
     more: bool
     total: int
+
+
+@dataclass(frozen=True)
+class SystemAccounts:
+    """The accounts Zimbra keeps for itself (``zimbraIsSystemAccount`` or ``zimbraIsSystemResource``
+    TRUE: GAL sync, spam and ham training, virus quarantine): their zimbraIds and lower-case names.
+
+    GetQuotaUsage lists them beside a domain's mailboxes without telling them apart; they are not a
+    client's mailboxes, so :meth:`covers` is how usage reads leave them out.
+    """
+
+    ids: frozenset[str] = frozenset()
+    names: frozenset[str] = frozenset()
+
+    def covers(self, mailbox: MailboxUsage) -> bool:
+        """Whether ``mailbox`` (a GetQuotaUsage row) is one of these accounts (by id, else by
+        name)."""
+        return (bool(mailbox.id) and mailbox.id in self.ids) or mailbox.name.lower() in self.names
 
 
 @dataclass(frozen=True)

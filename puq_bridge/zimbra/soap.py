@@ -19,6 +19,7 @@ import requests
 from lxml import etree
 
 from puq_bridge.errors import ZimbraError, ZimbraProtocolError, zimbra_fault
+from puq_bridge.http import DeadlineExceeded
 from puq_bridge.logs import MASK, mask_secrets
 
 log = logging.getLogger(__name__)
@@ -295,6 +296,13 @@ def read_envelope(
     return doc
 
 
+def wants_second_factor(doc: etree._Element) -> bool:
+    """Whether an AuthResponse envelope says ``twoFactorAuthRequired`` (its token then only serves
+    to send the second factor)."""
+    flag = body_child(doc).findtext(f"{{{ADMIN_NS}}}twoFactorAuthRequired")
+    return (flag or "").strip().lower() in ("true", "1")
+
+
 def fault(
     server: str, op: str, element: etree._Element, secrets: Iterable[str] = ()
 ) -> ZimbraError:
@@ -321,13 +329,14 @@ def fault(
 
 
 def transport_message(err: requests.RequestException, endpoint: str) -> str:
-    """One line saying why no reply came (never the request body)."""
+    """One line saying why no reply came and, where it can tell, what to do (never the request
+    body)."""
     text = str(err)
     where = endpoint.split("/service/")[0]
+    if isinstance(err, DeadlineExceeded):
+        return f"{err} (the server is overloaded, or something between trickles its reply)"
     if isinstance(err, requests.exceptions.SSLError):
-        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
-            return f"TLS certificate of {where} not trusted (give its CA bundle as verify)"
-        return f"TLS handshake with {where} failed"
+        return _tls_message(text, where)
     if isinstance(err, requests.exceptions.ConnectTimeout):
         return f"connecting to {where} timed out"
     if isinstance(err, requests.exceptions.ReadTimeout):
@@ -338,6 +347,26 @@ def transport_message(err: requests.RequestException, endpoint: str) -> str:
         err, (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError)
     ):
         if "RemoteDisconnected" in text or "reset" in text.lower() or "aborted" in text.lower():
-            return f"{where} closed the connection without a reply"
+            closed = f"{where} closed the connection without a reply"
+            if where.startswith("http://"):  # what a TLS-only port does with plain HTTP
+                https = "https://" + where.removeprefix("http://")
+                closed += f" (Zimbra's admin port 7071 speaks HTTPS only: use {https})"
+            return closed
         return f"cannot connect to {where}"
     return f"request to {where} failed ({type(err).__name__})"
+
+
+def _tls_message(text: str, where: str) -> str:
+    """What failed in a TLS handshake with ``where``, and the fix."""
+    if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+        return (
+            f"TLS certificate of {where} not trusted: give the server's CA bundle as verify "
+            '(verify = "/path/to/ca.pem" in its [[zimbra]] entry), or turn verification off for '
+            "that server only (verify = false)"
+        )
+    if "WRONG_VERSION_NUMBER" in text or "wrong version number" in text:
+        return (
+            f"TLS handshake with {where} failed: that port answers in plain HTTP, not TLS "
+            "(check the port in the URL: Zimbra's admin port is 7071)"
+        )
+    return f"TLS handshake with {where} failed; check the URL and the server's TLS settings"

@@ -90,6 +90,27 @@ def test_one_zimbra_down_the_others_still_reported(tmp_path, whmcs, zimbras):
     assert len(result.stdout.splitlines()) == 4
 
 
+def test_trickling_servers_fail_at_their_deadline_and_the_check_ends(
+    tmp_path, whmcs, zimbras, bounded
+):
+    """Replies sent a byte at a time never trip a per-read timeout; each request's deadline ends
+    them."""
+    sim = zimbras["mail2"][0]
+    sim.trickle_seconds = whmcs.trickle_seconds = 0.05
+    sim.inject("trickle", on="GetVersionInfo")
+    whmcs.inject("trickle", times=3)
+    bridge = write_bridge(
+        tmp_path, whmcs.url, "whmcs-secret", zimbras=targets(zimbras), timeout=0.2
+    )
+    result = bounded(bridge.run, "check")
+    assert result.exit_code == 1
+    lines = lines_by_name(result.stdout)
+    assert "FAILED  Zimbra mail2 GetVersionInfo: no complete reply from " in lines["mail2"]
+    assert "within the 0.6 s deadline for a request" in lines["mail2"]
+    assert "FAILED  WHMCS GetServers: no complete reply from " in lines["whmcs"]
+    assert "ok  10.0.8_GA" in lines["mail1"] and "ok  8.8.15_GA" in lines["mail3"]
+
+
 def test_wrong_zimbra_password_is_reported_without_the_password(tmp_path, whmcs, zimbras):
     bridge = write_bridge(
         tmp_path, whmcs.url, "whmcs-secret", zimbras=targets(zimbras, mail3="not-the-password")

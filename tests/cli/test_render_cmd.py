@@ -161,6 +161,17 @@ def test_live_zimbra_read_when_the_store_has_nothing(tmp_path, whmcs, zimbra):
     assert not bridge.store_path.exists()  # rendering does not create the store
 
 
+def test_a_live_read_leaves_zimbra_system_accounts_out(tmp_path, whmcs, zimbra):
+    system = zimbra.add_system_accounts("firma.pl")
+    zimbra.set_used(system[0], 700 * MB)
+    bridge = bridge_for(tmp_path, whmcs, zimbra)
+    result = bridge.run("render", "--service-id", str(whmcs.pl_service), "--lang", "en")
+    assert result.exit_code == 0, result.stderr
+    assert row_names(result.stdout) == ["biuro@firma.pl", "jan@firma.pl"]
+    assert "1.8 GB of 10.0 GB" in result.stdout
+    assert not any(name in result.stdout for name in system)
+
+
 def test_live_read_failure_renders_without_usage(tmp_path, whmcs, zimbra):
     bridge = bridge_for(tmp_path, whmcs, zimbra)
     zimbra.inject("http500", on="GetQuotaUsage", times=5)

@@ -2,6 +2,7 @@
 in tmp_path."""
 
 import json
+import sqlite3
 import threading
 
 import pytest
@@ -9,11 +10,13 @@ from click.testing import CliRunner
 
 from puq_bridge.cli import main
 from puq_bridge.cli.sync_cmd import summary_line, summary_table
+from puq_bridge.simulators.server import BackgroundServer
 from puq_bridge.usage.records import ServiceResult
 from puq_bridge.usage.report import SyncReport
 from puq_bridge.usage.store import UsageStore
 from puq_bridge.usage.sync import sync_lock
 from tests.support.sync import GB, MB, PASSWORD, Farm, write_config
+from tests.support.zimbra import echoing_auth
 
 SERVICE_KEYS = {
     "service_id": int,
@@ -74,6 +77,84 @@ def test_json_document_matches_the_design(bridge, farm):
     assert farm.whmcs.services[farm.ids["b"]]["diskusage"] == "5"
     with UsageStore(bridge.store) as store:
         assert store.counts()["runs"] == 1
+
+
+def test_json_leaves_zimbra_system_accounts_out(bridge, farm):
+    sim = farm.mail["mail1"].sim
+    system = sim.add_system_accounts("a.pl")
+    sim.set_used(system[0], 9 * MB)
+    result = bridge("--json")
+    assert result.exit_code == 0, result.stderr
+    a = next(s for s in json.loads(result.stdout)["services"] if s["service_id"] == farm.ids["a"])
+    assert (a["mailboxes"], a["used_bytes"], a["used_mb"], a["limit_mb"]) == (2, 4 * MB, 4, 2048)
+    assert farm.whmcs.services[farm.ids["a"]]["disklimit"] == "2048"
+    with UsageStore(bridge.store) as store:
+        assert [m.name for m in store.latest(farm.ids["a"]).mailboxes] == [
+            "user0@a.pl",
+            "user1@a.pl",
+        ]
+
+
+def test_a_trickling_zimbra_fails_its_services_at_the_deadline_and_the_run_ends(
+    farm, whmcs_server, tmp_path, monkeypatch, bounded
+):
+    """The run (and its lock) is bounded: the trickling server's request ends at its deadline."""
+    path, store, env = write_config(tmp_path, whmcs_server[1], farm)
+    # mail2's entry: 0.2 s per read, so 0.6 s per request
+    mail2 = 'password_env = "T_ZIMBRA_1"\ntimeout = '
+    path.write_text(path.read_text().replace(mail2 + "2", mail2 + "0.2"))
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    sim = farm.mail["mail2"].sim
+    sim.trickle_seconds = 0.05
+    sim.inject("trickle", on="GetQuotaUsage")
+    result = bounded(
+        CliRunner().invoke,
+        main,
+        ["--config", str(path), "sync-usage", "--json"],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 1
+    services = {s["service_id"]: s for s in json.loads(result.stdout)["services"]}
+    b = services[farm.ids["b"]]
+    assert b["status"] == "failed" and "\n" not in b["error"]
+    assert b["error"].startswith("Zimbra mail2 GetQuotaUsage: no complete reply from ")
+    assert "within the 0.6 s deadline for a request" in b["error"]
+    assert services[farm.ids["a"]]["status"] == "updated"
+    with sync_lock(store):  # the run let go of its lock
+        pass
+
+
+ODD_PASSWORD = 'Zi&m<b>r"a-P4ss/x'
+
+
+def test_a_password_echoed_escaped_reaches_no_output_log_or_store(
+    farm, whmcs_server, tmp_path, monkeypatch
+):
+    """mail2 (or a proxy before it) answers AuthRequest quoting it: the password comes back
+    XML-escaped."""
+    from html import escape
+
+    path, store, env = write_config(tmp_path, whmcs_server[1], farm)
+    mail2 = farm.mail["mail2"]
+    mail2.server.stop()
+    with BackgroundServer(echoing_auth(mail2.sim), port=mail2.server.port) as _:
+        env["T_ZIMBRA_1"] = ODD_PASSWORD
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        result = CliRunner().invoke(
+            main, ["--config", str(path), "-vv", "sync-usage", "--json"], catch_exceptions=False
+        )
+    assert result.exit_code == 1
+    b = next(s for s in json.loads(result.stdout)["services"] if s["service_id"] == farm.ids["b"])
+    assert b["status"] == "failed" and "AuthRequest" in b["error"] and "********" in b["error"]
+    with sqlite3.connect(store) as db:  # everything the store holds, failed attempts included
+        stored = "\n".join(db.iterdump())
+    assert "AuthRequest" in stored
+    for text in (result.stdout, result.stderr, b["error"], stored):
+        for form in (ODD_PASSWORD, escape(ODD_PASSWORD), escape(ODD_PASSWORD, quote=False)):
+            assert form not in text
+        assert "P4ss" not in text
 
 
 def test_cron_output_is_one_line_and_a_line_per_failure(bridge, farm):

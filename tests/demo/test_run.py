@@ -128,6 +128,19 @@ def test_pages_for_every_service_and_language_with_every_mailbox(demo):
     assert "Wykorzystanie zasobów" in polish and "bez limitu" in polish
 
 
+def test_zimbras_own_accounts_are_in_zimbra_and_in_no_page(demo):
+    report, env, _ = demo
+    with_system = [s for s in env.sample.services if s.system_accounts]
+    assert {s.key for s in with_system} == {"nowak", "harbour"}
+    for sid, s in env.by_service_id.items():
+        accounts = env.zimbra_sims[s.server.key].accounts
+        assert all(a.name in accounts and accounts[a.name]["used"] for a in s.system_accounts)
+        for lang in LANGS:
+            page = (report.out_dir / page_name(sid, lang)).read_text(encoding="utf-8")
+            assert not any(a.name in page for a in s.system_accounts)
+            assert not re.search(r"(galsync|spam|ham|virus-quarantine)[.@]", page)
+
+
 def test_no_secret_and_no_outside_reference_in_any_page(demo):
     report, env, lines = demo
     texts = [p.read_text(encoding="utf-8") for p in [*report.pages, report.index]] + [

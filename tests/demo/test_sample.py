@@ -87,3 +87,19 @@ def test_products_carry_the_six_module_settings(sample):
 def test_passwords_are_not_in_the_repr(sample):
     service = sample.services[0]
     assert service.password not in repr(service) and service.password not in repr(sample)
+
+
+def test_some_domains_hold_zimbras_own_accounts(sample):
+    system = {s.key: s.system_accounts for s in sample.services if s.system_accounts}
+    assert sorted(system) == ["harbour", "nowak"]
+    nowak = [a.name.split("@")[0].split(".")[0] for a in system["nowak"]]
+    assert nowak == ["galsync", "spam", "ham", "virus-quarantine"]
+    for service in sample.services:
+        for account in service.system_accounts:
+            flags = dict(account.attrs)
+            assert account.name.endswith("@" + service.domain)
+            assert "TRUE" in (
+                flags.get("zimbraIsSystemAccount"),
+                flags.get("zimbraIsSystemResource"),
+            )
+            assert account.name not in {m.name for m in service.mailboxes}

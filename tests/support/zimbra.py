@@ -22,12 +22,24 @@ Domains: ``example.com`` (``zimbraDomainMaxAccounts=10``), ``example.org``
 ``default`` (quota 0 = unlimited) and ``basic`` (1 GiB).
 """
 
+import io
+from pathlib import Path
+
 import pytest
 
 from puq_bridge.errors import PermissionDenied, ZimbraError
 from puq_bridge.simulators.server import BackgroundServer
 from puq_bridge.simulators.zimbra.app import FakeZimbra
 
+#: The real Zimbra replies of the nucleus-be/zimbra project (CI and developers have ../shared beside
+#: the clone).
+CAPTURES = (
+    Path(__file__).resolve().parents[3]
+    / "shared"
+    / "reference"
+    / "zimbra-captures"
+    / "nucleus-be_zimbra"
+)
 ZIMBRA_ADMIN = "admin@example.com"
 ZIMBRA_PASSWORD = "zimbra-secret"
 MiB = 1024**2
@@ -47,6 +59,25 @@ def add_sample_data(sim: FakeZimbra) -> None:
         "locked@example.com", used=1000 * MiB, status="locked", attrs={"zimbraCOSId": basic}
     )
     sim.add_account("office@example.org", quota=GiB, used=150 * MiB)
+
+
+def echoing_auth(sim: FakeZimbra):
+    """A WSGI front of ``sim`` that answers AuthRequest with a fault quoting the request it got (as
+    a proxy or an error page may): the password comes back XML-escaped inside the fault's text.
+    Other requests pass."""
+    from puq_bridge.simulators.zimbra.wire import SOAP11, SimFault, envelope, fault_body
+
+    def app(environ, start_response):
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        if b"AuthRequest" not in body:
+            environ["wsgi.input"] = io.BytesIO(body)
+            return sim.wsgi_app(environ, start_response)
+        request = body.decode().split("<soap-env:Body>", 1)[1].split("</soap-env:Body>", 1)[0]
+        fault = SimFault("service.INVALID_REQUEST", f"invalid request: {request}")
+        start_response("500 Server Error", [("Content-Type", "text/xml; charset=utf-8")])
+        return [envelope(SOAP11, fault_body(SOAP11, fault, "qtp1"))]
+
+    return app
 
 
 @pytest.fixture

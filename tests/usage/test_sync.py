@@ -5,6 +5,7 @@ import datetime as dt
 import threading
 
 import pytest
+from lxml import etree
 
 from puq_bridge.errors import ParamsError, SyncLockedError, ZimbraError
 from puq_bridge.usage.records import ServiceResult
@@ -12,6 +13,7 @@ from puq_bridge.usage.report import SyncReport
 from puq_bridge.usage.store import UsageStore
 from puq_bridge.usage.sync import SyncEngine, describe, needs_write, sync_lock
 from tests.support.sync import GB, MB
+from tests.support.zimbra import CAPTURES
 
 
 @pytest.fixture
@@ -77,6 +79,95 @@ def test_describe_names_the_server_once():
 
 
 # --- against the simulators -----------------------------------------------------------------------
+
+
+# Zimbra's own accounts inside a client's domain (the nucleus-be GetQuotaUsage capture lists them
+# beside the mailboxes)
+def _system_accounts(sim, domain: str, *, galsync_quota: int = 500 * MB) -> list[str]:
+    names = sim.add_system_accounts(domain)
+    galsync = names[0]
+    sim.accounts[galsync]["attrs"]["zimbraMailQuota"] = str(galsync_quota)
+    sim.set_used(galsync, 40 * MB)
+    sim.set_used(names[1], 7 * MB)  # the spam account holds a few messages
+    return names
+
+
+def test_system_accounts_are_not_the_clients_mailboxes(farm, whmcs_client, store):
+    """galsync, spam, ham and virus-quarantine accounts count nowhere: not in the mailboxes, the
+    used space, or the sum of quotas (their quota 0 would make it unlimited); one directory query
+    per server per run."""
+    mail = farm.add_mail("mail1")
+    farm.domain("mail1", "firma.pl", (3 * MB, GB), (MB, 500 * MB))
+    farm.domain("mail1", "sklep.pl", (2 * MB, GB))
+    system = _system_accounts(mail.sim, "firma.pl") + _system_accounts(mail.sim, "sklep.pl")
+    firma, sklep = farm.service("mail1", "firma.pl"), farm.service("mail1", "sklep.pl")
+
+    report = farm.engine(whmcs_client, store=store).run()
+
+    assert report.exit_code == 0
+    written = farm.writes()
+    assert (written[firma]["diskusage"], written[firma]["disklimit"]) == ("4", "1524")
+    assert (written[sklep]["diskusage"], written[sklep]["disklimit"]) == ("2", "1024")
+    result = by_id(report)[firma]
+    assert (result.used_bytes, result.limit_bytes) == (4 * MB, GB + 500 * MB)
+    assert [m.name for m in result.mailboxes] == ["user0@firma.pl", "user1@firma.pl"]
+    stored = store.latest(firma)
+    assert {m.name for m in stored.mailboxes} == {"user0@firma.pl", "user1@firma.pl"}
+    assert stored.used_bytes == 4 * MB and stored.limit_bytes == GB + 500 * MB
+    assert not any(name in repr(store.latest(sklep)) for name in system)
+    assert mail.sim.count("SearchDirectory") == 1
+
+
+def test_system_accounts_past_the_directorys_search_cap(farm, whmcs_client):
+    """A directory with more system accounts than SearchDirectory's cap (a GAL sync account per
+    domain)."""
+    mail = farm.add_mail("mail1")
+    mail.sim.search_max_results = 2
+    farm.domain("mail1", "firma.pl", (3 * MB, GB))
+    _system_accounts(mail.sim, "firma.pl")
+    for i in range(3):
+        mail.sim.add_domain(f"d{i}.pl")
+        mail.sim.add_system_accounts(f"d{i}.pl", spam=False)
+    firma = farm.service("mail1", "firma.pl")
+    report = farm.engine(whmcs_client).run()
+    assert report.exit_code == 0, report.results
+    assert farm.writes()[firma]["disklimit"] == "1024"
+
+
+def test_the_nucleus_be_capture_gives_the_limits_a_client_bought(farm, whmcs_client):
+    """The accounts of the real GetQuotaUsage reply: nucleus.be 1001 MB (not 1501 with galsync's 500
+    MB), mail.webruimte.eu 1050 MB (not unlimited because of three quota-0 system accounts)."""
+    capture = CAPTURES / "GetQuotaUsageResponse.xml"
+    if not capture.exists():
+        pytest.skip(f"reference capture not available: {capture} (the ../shared folder)")
+    account = "{urn:zimbraAdmin}account"
+    rows = [
+        (a.get("name"), int(a.get("used")), int(a.get("limit")))
+        for a in etree.parse(str(capture)).iter(account)
+    ]
+    mail = farm.add_mail("mail1")
+    for domain in sorted({name.split("@")[1] for name, _, _ in rows}):
+        mail.sim.add_domain(domain)
+    for name, used, limit in rows:
+        local = name.split("@")[0]
+        # What the real server holds on these accounts (real-world.md; zm-mailbox
+        # CreateGalSyncAccount, BUG_57866)
+        flags = {"zimbraIsSystemAccount": "TRUE"} if local == "galsync" or "." in local else {}
+        if local == "galsync":
+            flags["zimbraIsSystemResource"] = "TRUE"
+        mail.sim.add_account(name, quota=limit, used=used, attrs=flags)
+        if not limit:
+            mail.sim.accounts[name]["attrs"]["zimbraMailQuota"] = "0"
+    ids = {d: farm.service("mail1", d) for d in ("nucleus.be", "mail.webruimte.eu", "chris.be")}
+
+    report = farm.engine(whmcs_client).run()
+
+    assert report.exit_code == 0
+    written = farm.writes()
+    limits = {d: written[sid]["disklimit"] for d, sid in ids.items()}
+    assert limits == {"nucleus.be": "1001", "mail.webruimte.eu": "1050", "chris.be": "100"}
+    mailboxes = {d: len(by_id(report)[sid].mailboxes) for d, sid in ids.items()}
+    assert mailboxes == {"nucleus.be": 5, "mail.webruimte.eu": 3, "chris.be": 2}
 
 
 def test_multi_server_sync_writes_exactly_what_was_read(farm, whmcs_client, store):
@@ -253,8 +344,8 @@ def test_overlapping_runs_cannot_both_write(farm, whmcs_client, store):
 
 
 def test_request_counts_equal_the_bound(farm, whmcs_client, store):
-    """3 servers x 4 domains x 3 mailboxes: 1 auth per server, 1 GetQuotaUsage per domain, 1 write
-    per service."""
+    """3 servers x 4 domains x 3 mailboxes: 1 auth and 1 system-account query per server, 1
+    GetQuotaUsage per domain, 1 write per service."""
     for s in range(3):
         mail = farm.add_mail(f"mail{s}")
         for d in range(4):
@@ -267,7 +358,7 @@ def test_request_counts_equal_the_bound(farm, whmcs_client, store):
     assert report.totals == {"updated": 12, "unchanged": 0, "failed": 0, "skipped": 0}
     for m in farm.mail.values():
         assert m.sim.count("Auth") == 1 and m.sim.count("GetQuotaUsage") == 4
-        assert len(m.sim.requests) == 5
+        assert m.sim.count("SearchDirectory") == 1 and len(m.sim.requests) == 6
     assert farm.whmcs.count("UpdateClientProduct") == 12
     assert farm.whmcs.count("GetClientsProducts") == 1
     assert seen == [(i, 12) for i in range(1, 13)]

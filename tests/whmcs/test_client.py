@@ -373,6 +373,93 @@ def test_transport_failures_retry_reads_then_raise(fake_whmcs, whmcs_client, kin
     assert fake_whmcs.count("GetServers") == 3
 
 
+def test_a_trickling_reply_fails_at_the_deadline_and_reads_are_retried(whmcs_server, bounded):
+    fake, url = whmcs_server
+    fake.trickle_seconds = 0.05
+    fake.inject("trickle", times=3)
+    client = WhmcsClient(url, "whmcs-id", "whmcs-secret", timeout=1, deadline=0.3, backoff=0)
+    with pytest.raises(WhmcsTransportError) as caught:
+        bounded(client.servers)  # three tries, each cut at its deadline
+    assert fake.count("GetServers") == 3
+    assert str(caught.value) == (
+        f"WHMCS GetServers: no complete reply from {url} within the 0.3 s deadline for a request "
+        "(timeout 1 s per read)"
+    )
+    assert client.deadline == 0.3 and WhmcsClient(url, "i", "s", timeout=20).deadline == 60
+
+
+@pytest.mark.parametrize("write", [False, True])
+def test_a_redirect_is_refused_and_the_credentials_go_nowhere(write):
+    """WHMCS behind a proxy that answers 307 to another origin: that origin must receive nothing."""
+    elsewhere = FakeWhmcs()
+    with BackgroundServer(elsewhere.wsgi_app) as other:
+
+        def redirecting(environ, start_response):
+            environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            location = other.url + "/includes/api.php"
+            start_response("307 Temporary Redirect", [("Location", location)])
+            return [b""]
+
+        with BackgroundServer(redirecting) as server:
+            client = WhmcsClient(server.url, "whmcs-id", "whmcs-secret", timeout=1, backoff=0)
+            with pytest.raises(WhmcsProtocolError) as caught:
+                if write:
+                    client.module_create(7)
+                else:
+                    client.servers()
+    assert elsewhere.requests == []
+    message = str(caught.value)
+    assert f"HTTP 307 redirect to {other.url}/includes/api.php refused" in message
+    assert "whmcs-secret" not in message and message.endswith("(HTTP 307)")
+
+
+def test_an_untrusted_certificate_says_what_to_do(tmp_path):
+    import shutil
+    import ssl
+    import subprocess
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl not available")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        + ["-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    with BackgroundServer(FakeWhmcs().wsgi_app, ssl_context=context) as server:
+        client = WhmcsClient(server.url, "whmcs-id", "whmcs-secret", timeout=2, retries=0)
+        with pytest.raises(WhmcsTransportError) as caught:
+            client.servers()
+    assert str(caught.value) == (
+        f"WHMCS GetServers: TLS certificate of {server.url} not trusted: give its CA bundle as "
+        'verify in [whmcs] (verify = "/path/to/ca.pem"), or turn verification off there '
+        "(verify = false)"
+    )
+
+
+def test_refused_connection_is_transport_error():
+    sim = FakeWhmcs()
+    server = BackgroundServer(sim.wsgi_app).start()
+    server.stop()
+    client = WhmcsClient(server.url, "whmcs-id", "whmcs-secret", timeout=0.5, retries=1, backoff=0)
+    with pytest.raises(WhmcsTransportError, match="Connection refused"):
+        client.servers()
+
+
+@pytest.mark.parametrize(
+    "kind, quote", [("html", "502 Bad Gateway"), ("malformed", '{"result":"success"')]
+)
+def test_non_json_bodies_are_protocol_errors_with_a_snippet(fake_whmcs, whmcs_client, kind, quote):
+    fake_whmcs.inject(kind, times=3)
+    with pytest.raises(WhmcsProtocolError) as err:
+        whmcs_client.servers()
+    assert quote in str(err.value) and len(str(err.value)) < 200
+
+
 def test_reads_recover_after_transient_failures(fake_whmcs, whmcs_client):
     fake_whmcs.inject("http500", times=1)
     fake_whmcs.inject("html", times=1)

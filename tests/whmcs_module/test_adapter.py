@@ -13,7 +13,7 @@ from puq_bridge.zimbra.models import MailboxUsage
 from tests.support.adapter import (
     make_config,
 )
-from tests.support.zimbra import GiB, MiB
+from tests.support.zimbra import ZIMBRA_ADMIN, GiB, MiB, echoing_auth
 from tests.whmcs_module.support import (
     SERVER_ID,
     html_of,
@@ -275,3 +275,29 @@ def test_admin_tab_masks_secrets_with_html_characters(ctx, store, key):
     everything = " ".join(fields.values())
     for leak in (secret, escape(secret), escape(secret, quote=False), "w0rd"):
         assert leak not in everything
+
+
+ODD_PASSWORD = 'Zi&m<b>r"a-P4ss'
+
+
+def test_test_connection_masks_a_password_the_server_echoes_escaped(fake_zimbra, store):
+    from puq_bridge.simulators.server import BackgroundServer
+
+    with BackgroundServer(echoing_auth(fake_zimbra)) as server:
+        entry = {
+            "name": "mail1",
+            "whmcs_server": SERVER_ID,
+            "url": server.url,
+            "admin_user": ZIMBRA_ADMIN,
+            "password": ODD_PASSWORD,
+            "timeout": 2,
+        }
+        context = AdapterContext(make_config([entry]), store=store)
+        try:
+            result = dispatch("TestConnection", params(), context)
+        finally:
+            context.close()
+    assert result["success"] is False and "AuthRequest" in result["error"]
+    assert "********" in result["error"]
+    for leaked in (ODD_PASSWORD, escape(ODD_PASSWORD), "Zi&amp;m&lt;b&gt;r&quot;a-P4ss", "P4ss"):
+        assert leaked not in result["error"]

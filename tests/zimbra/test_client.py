@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-from werkzeug.serving import make_server
 
 from puq_bridge import errors
 from puq_bridge.simulators.server import BackgroundServer
@@ -156,6 +155,47 @@ def test_search_directory_of_aliases_names_their_targets(zimbra_admin, fake_zimb
     assert (
         list(zimbra_admin.search_directory("empty.net", ["accounts", "aliases"], page_size=0)) == []
     )
+
+
+def test_system_accounts_are_asked_once_and_kept_for_their_ttl(zimbra_admin, fake_zimbra):
+    made = fake_zimbra.add_system_accounts("example.com") + fake_zimbra.add_system_accounts(
+        "example.org", spam=False
+    )
+    system = zimbra_admin.system_accounts()
+    assert system.names == {name.lower() for name in made}
+    assert system.ids == {fake_zimbra.accounts[name]["id"] for name in made}
+    assert zimbra_admin.system_accounts() is system
+    [search] = [r["attrs"] for r in fake_zimbra.requests if r["op"] == "SearchDirectory"]
+    assert "domain" not in search and search["maxResults"] == "0" and search["limit"] == "0"
+    assert search["query"] == "(|(zimbraIsSystemAccount=TRUE)(zimbraIsSystemResource=TRUE))"
+    assert search["attrs"] == "zimbraIsSystemAccount,zimbraIsSystemResource"
+    usage = zimbra_admin.domain_usage("example.com")
+    assert {m.name for m in usage if system.covers(m)} == set(made[:4])
+    zimbra_admin.system_accounts_ttl = 0
+    zimbra_admin.system_accounts()
+    assert fake_zimbra.count("SearchDirectory") == 2
+
+
+def test_dynamic_groups_are_found_as_lists(zimbra_admin, fake_zimbra):
+    fake_zimbra.add_distribution_list("team@example.com")
+    fake_zimbra.add_dynamic_group("everyone@example.com")
+    lists = list(zimbra_admin.search_directory("example.com", ["distributionlists"]))
+    assert [e.name for e in lists] == ["team@example.com"]
+    both = list(
+        zimbra_admin.search_directory("example.com", ["distributionlists", "dynamicgroups"])
+    )
+    assert [(e.kind, e.name) for e in both] == [
+        ("dl", "everyone@example.com"),
+        ("dl", "team@example.com"),
+    ]
+
+
+def test_a_search_past_the_servers_cap_still_gets_everything(zimbra_admin, fake_zimbra):
+    fake_zimbra.search_max_results = 2
+    names = [a.name for a in zimbra_admin.search_accounts("example.com", page_size=1)]
+    assert len(names) == 4 == fake_zimbra.count("SearchDirectory")
+    searches = [r["attrs"] for r in fake_zimbra.requests if r["op"] == "SearchDirectory"]
+    assert {s["maxResults"] for s in searches} == {"0"}
 
 
 @pytest.mark.parametrize("types", [["accounts", "groups"], [], ["account"]])
@@ -393,6 +433,22 @@ def test_auth_failures_are_never_retried(user, password, cls, zimbra_server):
     assert caught.value.operation == "Auth"
 
 
+@pytest.mark.parametrize("state", ["enabled", "not-set-up"])
+def test_an_admin_with_two_factor_authentication_is_a_clear_error_at_auth(state, served):
+    sim = FakeZimbra(ZIMBRA_ADMIN, ZIMBRA_PASSWORD, admin_two_factor=state)
+    admin = admin_for(served(sim))
+    with pytest.raises(errors.TwoFactorRequired) as caught:
+        admin.version_info()
+    message = str(caught.value)
+    assert caught.value.operation == "Auth" and "\n" not in message
+    assert f"{ZIMBRA_ADMIN} uses two-factor authentication" in message
+    assert "admin account without two-factor authentication" in message
+    assert ZIMBRA_PASSWORD not in message
+    assert sim.count("Auth") == 1 and sim.count("GetVersionInfo") == 0  # never retried
+    sim.admin_two_factor = None
+    assert admin.version_info().version.startswith("10.0.8")
+
+
 def test_token_renewed_shortly_before_its_lifetime_ends(served):
     sim = FakeZimbra(ZIMBRA_ADMIN, ZIMBRA_PASSWORD, token_lifetime_ms=400)
     now = [0.0]
@@ -532,6 +588,47 @@ def test_timeout_is_a_transport_error(zimbra_server):
         admin.version_info()
 
 
+def test_a_trickling_reply_fails_at_the_deadline(zimbra_server, bounded):
+    """A per-read timeout never ends a reply sent a byte at a time; the request's deadline does."""
+    sim, url = zimbra_server
+    sim.trickle_seconds = 0.05
+    admin = admin_for(url, timeout=(1.0, 1.0), deadline=0.4)
+    admin.authenticate()
+    sim.inject("trickle", on="GetQuotaUsage")
+    with pytest.raises(errors.ZimbraTransportError) as caught:
+        bounded(admin.quota_usage, "example.com")
+    assert str(caught.value) == (
+        f"Zimbra mail1 GetQuotaUsage: no complete reply from {url} within the 0.4 s deadline for a "
+        "request (the server is overloaded, or something between trickles its reply)"
+    )
+    assert admin.quota_usage("example.com").total == 4  # the next request is fine
+    assert admin_for(url, timeout=(2.0, 5.0)).deadline == 12
+
+
+def test_a_redirect_is_refused_and_the_password_goes_nowhere(fake_zimbra):
+    """A proxy answering 307 to another origin: requests would resend the AuthRequest, password
+    included."""
+    elsewhere = FakeZimbra(ZIMBRA_ADMIN, ZIMBRA_PASSWORD)
+    with BackgroundServer(elsewhere.wsgi_app) as other:
+
+        def redirecting(environ, start_response):
+            environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            start_response(
+                "308 Permanent Redirect", [("Location", other.url + "/service/admin/soap")]
+            )
+            return [b""]
+
+        with BackgroundServer(redirecting) as server:
+            with pytest.raises(errors.ZimbraProtocolError) as caught:
+                admin_for(server.url).version_info()
+    assert elsewhere.requests == []
+    message = str(caught.value)
+    assert message.startswith(
+        f"Zimbra mail1 Auth: HTTP 308 redirect to {other.url}/service/admin/soap"
+    )
+    assert ZIMBRA_PASSWORD not in message
+
+
 def test_dropped_connection_is_a_transport_error(zimbra_admin, fake_zimbra):
     zimbra_admin.authenticate()
     fake_zimbra.inject("drop", on="GetVersionInfo")
@@ -558,17 +655,12 @@ def test_ca_bundle_path_goes_to_the_session():
 
 @pytest.fixture
 def https_url(self_signed, fake_zimbra):
+    """FakeZimbra served HTTPS-only with a self-signed certificate, like a fresh install's 7071."""
     cert, key = self_signed
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    server = make_server("127.0.0.1", 0, fake_zimbra.wsgi_app, threaded=True, ssl_context=context)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    yield f"https://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
+    with BackgroundServer(fake_zimbra.wsgi_app, ssl_context=context) as server:
+        yield server.url
 
 
 def test_https_with_the_servers_ca_bundle(https_url, self_signed):
@@ -578,10 +670,35 @@ def test_https_with_the_servers_ca_bundle(https_url, self_signed):
 
 
 def test_https_default_verification_refuses_a_self_signed_certificate(https_url):
-    with pytest.raises(
-        errors.ZimbraTransportError, match="TLS certificate of https://127.0.0.1:.* not trusted"
-    ):
+    with pytest.raises(errors.ZimbraTransportError) as caught:
         admin_for(https_url).version_info()
+    assert str(caught.value) == (
+        f"Zimbra mail1 Auth: TLS certificate of {https_url} not trusted: give the server's CA "
+        'bundle as verify (verify = "/path/to/ca.pem" in its [[zimbra]] entry), or turn '
+        "verification off for that server only (verify = false)"
+    )
+
+
+def test_plain_http_to_the_https_only_admin_port_says_to_use_https(https_url):
+    """Port 7071 speaks HTTPS only: a plain-HTTP request gets no HTTP reply at all."""
+    plain = https_url.replace("https://", "http://")
+    with pytest.raises(errors.ZimbraTransportError) as caught:
+        admin_for(plain).version_info()
+    assert str(caught.value) == (
+        f"Zimbra mail1 Auth: {plain} closed the connection without a reply (Zimbra's admin port "
+        f"7071 speaks HTTPS only: use {https_url})"
+    )
+
+
+def test_https_to_a_plain_http_port_says_so(zimbra_server):
+    _, url = zimbra_server
+    tls = url.replace("http://", "https://")
+    with pytest.raises(errors.ZimbraTransportError) as caught:
+        admin_for(tls).version_info()
+    assert str(caught.value) == (
+        f"Zimbra mail1 Auth: TLS handshake with {tls} failed: that port answers in plain HTTP, "
+        "not TLS (check the port in the URL: Zimbra's admin port is 7071)"
+    )
 
 
 @pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")

@@ -2,7 +2,6 @@
 captures."""
 
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -10,16 +9,8 @@ from lxml import etree
 
 from puq_bridge.simulators.zimbra.app import FakeZimbra, populate
 from puq_bridge.simulators.zimbra.wire import SOAP11, SOAP12, quota_usage_envelope
-from tests.support.zimbra import ZIMBRA_ADMIN, ZIMBRA_PASSWORD, GiB, MiB
+from tests.support.zimbra import CAPTURES, ZIMBRA_ADMIN, ZIMBRA_PASSWORD, GiB, MiB
 
-# CI and developers have ../shared beside the clone.
-CAPTURES = (
-    Path(__file__).resolve().parents[3]
-    / "shared"
-    / "reference"
-    / "zimbra-captures"
-    / "nucleus-be_zimbra"
-)
 ADMIN = "urn:zimbraAdmin"
 
 
@@ -678,3 +669,163 @@ def test_alias_search_has_the_shape_of_the_real_capture(zimbra_server):
     sim.add_alias("hello@example.com", "info@example.com")
     ours = _search(url, login(url), "aliases")
     assert shape(ours) == shape(body_of(type("R", (), {"content": capture.read_bytes()})))
+
+
+# --- system accounts, dynamic groups, the search cap
+# ---------------------------------------------------------------
+
+SYSTEM_QUERY = "(|(zimbraIsSystemAccount=TRUE)(zimbraIsSystemResource=TRUE))"
+
+
+def test_system_accounts_are_listed_by_quota_usage_and_found_by_their_attributes(zimbra_server):
+    sim, url = zimbra_server
+    made = sim.add_system_accounts("example.com")
+    assert [n.split(".")[0].split("@")[0] for n in made] == [
+        "galsync",
+        "spam",
+        "ham",
+        "virus-quarantine",
+    ]
+    token = login(url)
+    quota = body_of(
+        soap(url, f'<GetQuotaUsageRequest xmlns="{ADMIN}" domain="example.com"/>', token=token)
+    )
+    # like the nucleus-be capture: GetQuotaUsage does not tell system accounts from mailboxes
+    assert set(made) <= {a.get("name") for a in quota}
+    reply = body_of(
+        soap(
+            url,
+            f'<SearchDirectoryRequest xmlns="{ADMIN}" types="accounts" maxResults="0" '
+            f'attrs="zimbraIsSystemAccount,zimbraIsSystemResource"><query>{SYSTEM_QUERY}</query>'
+            f"</SearchDirectoryRequest>",
+            token=token,
+        )
+    )
+    assert sorted(a.get("name") for a in reply) == sorted(made)
+    # CountAccount skips system resources (galsync, spam, ham), as Zimbra's does; the quarantine is
+    # counted
+    count = body_of(
+        soap(
+            url,
+            f'<CountAccountRequest xmlns="{ADMIN}"><domain by="name">example.com</domain>'
+            f"</CountAccountRequest>",
+            token=token,
+        )
+    )
+    assert sum(int(c.text) for c in count) == 4 + 1
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("(zimbraIsSystemAccount=TRUE)", {"galsync", "spam", "ham", "virus-quarantine"}),
+        ("zimbraIsSystemResource=true", {"galsync", "spam", "ham"}),
+        ("(&(mail=*@example.org)(!(zimbraIsSystemAccount=TRUE)))", {"office"}),
+        ("(uid=virus*)", {"virus-quarantine"}),
+        ("(|(uid=info)(zimbraAccountStatus=locked))", {"info", "locked"}),
+        ("(&(objectClass=zimbraAccount)(zimbraMailQuota=*)(uid=*m*))", {"empty", "spam", "ham"}),
+    ],
+)
+def test_search_directory_evaluates_ldap_queries(query, expected, zimbra_server):
+    sim, url = zimbra_server
+    sim.add_system_accounts("example.com")
+    reply = _search(url, login(url), "accounts", domain="", query=query.replace("&", "&amp;"))
+    assert {a.get("name").split("@")[0].split(".")[0] for a in reply} == expected
+
+
+def test_an_unreadable_query_is_an_invalid_request(zimbra_server):
+    _, url = zimbra_server
+    reply = soap(url, f'<SearchDirectoryRequest xmlns="{ADMIN}" query="(uid=a"/>', token=login(url))
+    assert fault_code(reply) == "service.INVALID_REQUEST"
+
+
+def test_dynamic_groups_are_their_own_search_type_and_block_delete_domain(zimbra_server):
+    sim, url = zimbra_server
+    token = login(url)
+    created = soap(
+        url,
+        f'<CreateDistributionListRequest xmlns="{ADMIN}" name="all@empty.net" dynamic="1"/>',
+        token=token,
+    )
+    assert created.status_code == 200 and body_of(created)[0].get("dynamic") == "1"
+    assert "all@empty.net" in sim.groups and "all@empty.net" not in sim.lists
+    assert len(_search(url, token, "distributionlists", domain="empty.net")) == 0
+    groups = _search(url, token, "dynamicgroups,distributionlists", domain="empty.net")
+    assert [(g.get("name"), g.get("dynamic")) for g in groups] == [("all@empty.net", "1")]
+    delete_domain = f'<DeleteDomainRequest xmlns="{ADMIN}" id="{sim.domains["empty.net"]["id"]}"/>'
+    refused = soap(url, delete_domain, token=token)
+    assert fault_code(refused) == "account.DOMAIN_NOT_EMPTY"
+    group_id = groups[0].get("id")
+    deleted = soap(
+        url, f'<DeleteDistributionListRequest xmlns="{ADMIN}" id="{group_id}"/>', token=token
+    )
+    assert deleted.status_code == 200 and sim.groups == {}
+    assert soap(url, delete_domain, token=token).status_code == 200
+
+
+def test_the_search_cap_fails_the_search_however_it_is_paged(zimbra_server):
+    sim, url = zimbra_server
+    sim.search_max_results = 3
+    token = login(url)
+    for extra in ({}, {"limit": "2"}, {"limit": "2", "offset": "2"}, {"maxResults": "3"}):
+        reply = soap(
+            url,
+            f'<SearchDirectoryRequest xmlns="{ADMIN}" domain="example.com" '
+            + " ".join(f'{k}="{v}"' for k, v in extra.items())
+            + "/>",
+            token=token,
+        )
+        assert fault_code(reply) == "account.TOO_MANY_SEARCH_RESULTS", extra
+        text = body_of(reply).findtext(f".//{{{SOAP12}}}Text")
+        assert text == "number of results exceeded the limit: too many search results returned"
+        assert body_of(reply).findtext(f".//{{{SOAP12}}}Value") == "soap:Receiver"
+    assert len(_search(url, token, "accounts", maxResults="0")) == 4
+    assert len(_search(url, token, "accounts", maxResults="4", limit="1")) == 1
+
+
+def test_the_simulator_reproduces_the_nucleus_be_quota_usage_capture(served):
+    """FakeZimbra holding the capture's accounts answers GetQuotaUsage with the capture's rows."""
+    capture = CAPTURES / "GetQuotaUsageResponse.xml"
+    if not capture.exists():
+        pytest.skip(f"reference capture not available: {capture} (the ../shared folder)")
+    rows = [
+        (a.get("name"), int(a.get("used")), int(a.get("limit")))
+        for a in body_of(type("R", (), {"content": capture.read_bytes()}))
+    ]
+    sim = FakeZimbra(ZIMBRA_ADMIN, ZIMBRA_PASSWORD)
+    for domain in sorted({name.split("@")[1] for name, _, _ in rows}):
+        sim.add_domain(domain)
+    for name, used, limit in reversed(rows):  # not in the capture's order: the simulator must sort
+        sim.add_account(name, quota=limit, used=used)
+    url = served(sim)
+    ours = body_of(soap(url, f'<GetQuotaUsageRequest xmlns="{ADMIN}"/>', token=login(url)))
+    assert [(a.get("name"), int(a.get("used")), int(a.get("limit"))) for a in ours] == rows
+
+
+def test_an_admin_with_two_factor_gets_a_token_for_the_second_factor_only(served):
+    sim = FakeZimbra(ZIMBRA_ADMIN, ZIMBRA_PASSWORD, admin_two_factor="enabled")
+    url = served(sim)
+    reply = soap(
+        url, f'<AuthRequest xmlns="{ADMIN}" name="{ZIMBRA_ADMIN}" password="{ZIMBRA_PASSWORD}"/>'
+    )
+    auth = body_of(reply)
+    assert reply.status_code == 200
+    assert [etree.QName(e).localname for e in auth] == [
+        "lifetime",
+        "twoFactorAuthRequired",
+        "zimbraTwoFactorAuthMethodAllowed",
+        "zimbraTwoFactorAuthMethodEnabled",
+        "zimbraPrefPrimaryTwoFactorAuthMethod",
+        "authToken",
+    ]
+    assert auth.findtext(f"{{{ADMIN}}}twoFactorAuthRequired") == "true"
+    token = auth.findtext(f"{{{ADMIN}}}authToken")
+    later = soap(url, f'<GetVersionInfoRequest xmlns="{ADMIN}"/>', token=token)
+    assert fault_code(later) == "service.AUTH_EXPIRED"
+    sim.admin_two_factor = "not-set-up"
+    refused = soap(
+        url, f'<AuthRequest xmlns="{ADMIN}" name="{ZIMBRA_ADMIN}" password="{ZIMBRA_PASSWORD}"/>'
+    )
+    assert fault_code(refused) == "account.TWO_FACTOR_SETUP_REQUIRED"
+    with pytest.raises(ValueError):
+        FakeZimbra(admin_two_factor="sms")

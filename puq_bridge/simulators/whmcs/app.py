@@ -10,7 +10,7 @@ like WHMCS does (HTTP 403 with WHMCS's messages), answers unknown actions with
 
 Fault injection (``inject``) makes the next matching requests fail the way real deployments do: a
 500, a proxy's HTML error page, a truncated body, a hang, a dropped connection (only under
-``BackgroundServer``) or a 403.
+``BackgroundServer``), a 403, or a trickle (the real reply, one byte every ``trickle_seconds``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from xml.sax.saxutils import escape
 
 from werkzeug.wrappers import Request, Response
 
-from puq_bridge.simulators.server import DropConnection
+from puq_bridge.simulators.server import DropConnection, trickle
 from puq_bridge.simulators.whmcs import actions as whmcs_actions
 
 #: Request fields that are protocol or credentials, not action parameters: never recorded.
@@ -34,7 +34,7 @@ PROTOCOL_FIELDS = frozenset(
 #: Action parameters whose values are secrets: recorded masked.
 SECRET_PARAMS = frozenset({"password2", "servicepassword"})
 MASK = "********"
-FAULT_KINDS = ("http500", "html", "malformed", "hang", "drop", "auth")
+FAULT_KINDS = ("http500", "html", "malformed", "hang", "drop", "auth", "trickle")
 
 _HTML_PAGE = (
     "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>"
@@ -58,11 +58,11 @@ class FakeWhmcs:
         access_key: the ``$api_access_key``; a matching ``accesskey`` bypasses the IP allow-list.
         allowed_ips: the API IP allow-list (``None`` = no restriction).
 
-    Attributes besides the documented state: ``allowed_actions`` (``None`` or a set of lowercase
-    action names the credential's API role allows), ``payment_methods`` (the activated gateways
-    GetPaymentMethods lists: module name -> display name; ``add_service`` adds the service's
-    gateway), ``hang_seconds``, ``invites``, ``cancel_requests``, ``sent_emails``, ``sso_tokens``,
-    ``module_calls``, ``module_hook``.
+    Attributes besides the documented state: ``allowed_actions`` (``None`` or a set of lowercase action names the
+    credential's API role allows), ``payment_methods`` (the activated gateways GetPaymentMethods lists: module name
+    -> display name; ``add_service`` adds the service's gateway), ``hang_seconds``,
+      ``trickle_seconds``, ``invites``, ``cancel_requests``, ``sent_emails``, ``sso_tokens``,
+      ``module_calls``, ``module_hook``.
     """
 
     def __init__(
@@ -79,6 +79,7 @@ class FakeWhmcs:
         self.lock = threading.RLock()
         self.latency = 0.0
         self.hang_seconds = 5.0
+        self.trickle_seconds = 2.0
         self.clients: dict[int, dict[str, Any]] = {}
         self.products: dict[int, dict[str, Any]] = {}
         self.groups: dict[str, int] = {}
@@ -327,11 +328,21 @@ class FakeWhmcs:
         fault = self._take_fault(action)
         if fault == "hang":
             time.sleep(self.hang_seconds)
-        elif fault is not None:
+        elif fault not in (None, "trickle"):
             return self._fault_response(fault)
         json_wanted = values.get("responsetype", "").lower() == "json"
         status, body = self._answer(action, values, request.remote_addr or "")
-        return _render(status, body, json_wanted)
+        response = _render(status, body, json_wanted)
+        if fault == "trickle":
+            data = response.get_data()
+            response = Response(
+                trickle(data, self.trickle_seconds),
+                status,
+                headers={"Content-Length": str(len(data))},
+                content_type=response.content_type,
+                direct_passthrough=True,
+            )
+        return response
 
     def _record(self, action: str, values: dict[str, str]) -> None:
         params = {

@@ -22,7 +22,7 @@ import uuid
 from lxml import etree
 from werkzeug.wrappers import Request, Response
 
-from puq_bridge.simulators.server import DropConnection
+from puq_bridge.simulators.server import DropConnection, trickle
 from puq_bridge.simulators.zimbra.directory import Directory
 from puq_bridge.simulators.zimbra.ops import Operations
 from puq_bridge.simulators.zimbra.wire import (
@@ -41,8 +41,9 @@ from puq_bridge.simulators.zimbra.wire import (
 
 __all__ = ["FakeZimbra", "populate", "quota_usage_envelope"]
 
-INJECTIONS = frozenset({"http500", "html", "malformed", "hang", "drop", "expire"})
+INJECTIONS = frozenset({"http500", "html", "malformed", "hang", "drop", "expire", "trickle"})
 AUTH_ORDERS = frozenset({"lifetime-first", "token-first"})
+TWO_FACTOR_STATES = (None, "enabled", "not-set-up")
 _HTML_502 = (
     b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n"
     b"<body>\r\n<center><h1>502 Bad Gateway</h1>"
@@ -63,11 +64,18 @@ class FakeZimbra(Operations, Directory):
         auth_order: ``"lifetime-first"`` (current source) or ``"token-first"`` (ZCS 7/8 captures) in
             AuthResponse.
         auth_extra: add ``<a n="zimbraIsDomainAdminAccount">false</a>`` to AuthResponse, like ZCS 7.
+        admin_two_factor: the admin's two-factor authentication, as Zimbra's admin Auth handles it:
+            ``"enabled"`` (AuthResponse says ``twoFactorAuthRequired`` and carries a token good for
+            nothing but the second factor: calls with it get ``service.AUTH_EXPIRED``),
+            ``"not-set-up"`` (required but not set up: ``account.TWO_FACTOR_SETUP_REQUIRED``),
+            ``None`` (no 2FA).
 
-    State: ``domains`` / ``accounts`` / ``coses`` / ``lists`` / ``resources`` map a name to a dict
-    with ``id``, ``attrs`` (and for accounts ``used`` bytes and ``mbxid``, for lists ``members``);
-    ``aliases`` map an alias to ``id``, ``target`` (the account or list name) and ``type``.
-    ``requests`` lists ``{"op": "GetQuotaUsage", "attrs": {...}}`` without secrets.
+    State: ``domains`` / ``accounts`` / ``coses`` / ``lists`` / ``groups`` (dynamic groups) /
+    ``resources`` map a name to a dict with ``id``, ``attrs`` (and for accounts ``used`` bytes and
+    ``mbxid``, for lists ``members``); ``aliases`` map an alias to ``id``, ``target`` (the account
+    or list name) and ``type``. ``search_max_results``: SearchDirectory's cap when a request gives
+    no ``maxResults`` (the server's ``zimbra_directory_max_search_result``, 5000; set it low in
+    tests). ``requests`` lists ``{"op": "GetQuotaUsage", "attrs": {...}}`` without secrets.
     """
 
     def __init__(
@@ -80,26 +88,34 @@ class FakeZimbra(Operations, Directory):
         version: str = "10.0.8_GA",
         auth_order: str = "lifetime-first",
         auth_extra: bool = False,
+        admin_two_factor: str | None = None,
     ):
         if auth_order not in AUTH_ORDERS:
             raise ValueError(f"auth_order must be one of {sorted(AUTH_ORDERS)}, not {auth_order!r}")
         self.admin_user, self._password, self.host = admin_user, password, host
         self.token_lifetime_ms, self.version = token_lifetime_ms, version
         self.auth_order, self.auth_extra = auth_order, auth_extra
+        if admin_two_factor not in TWO_FACTOR_STATES:
+            raise ValueError(f"admin_two_factor must be one of {TWO_FACTOR_STATES}")
+        self.admin_two_factor = admin_two_factor
         self.domains: dict[str, dict] = {}
         self.accounts: dict[str, dict] = {}
         self.coses: dict[str, dict] = {}
         self.lists: dict[str, dict] = {}
+        self.groups: dict[str, dict] = {}
         self.resources: dict[str, dict] = {}
         self.aliases: dict[str, dict] = {}
         self.requests: list[dict] = []
+        self.search_max_results = 5000
         self.latency = 0.0
         self.hang_seconds = 5.0
+        self.trickle_seconds = 2.0
         self.password_message: str | None = (
             None  # SetPasswordResponse <message>, e.g. a policy note
         )
         self._passwords: dict[str, str] = {}
         self._tokens: dict[str, float] = {}
+        self._second_factor_tokens: set[str] = set()
         self._injections: list[list] = []
         self._mbxids = itertools.count(2)
         self._change = itertools.count(1000)
@@ -185,6 +201,35 @@ class FakeZimbra(Operations, Directory):
             self._passwords[name] = password
             return account_id
 
+    def add_system_accounts(
+        self, domain: str, *, galsync: bool = True, spam: bool = True
+    ) -> list[str]:
+        """Add the accounts Zimbra itself keeps in a domain; returns their names.
+
+        ``galsync``: ``galsync@domain`` as CreateGalSyncAccount makes it (``zimbraIsSystemResource``
+        and ``zimbraIsSystemAccount`` TRUE, hidden from the GAL, with the domain's default quota).
+        ``spam``: the installer's ``spam.*``, ``ham.*`` (both flags TRUE) and ``virus-quarantine.*``
+        (``zimbraIsSystemAccount`` TRUE) accounts, quota 0 (unlimited). GetQuotaUsage lists them
+        like any mailbox, as the real server does.
+        """
+        both = {"zimbraIsSystemResource": "TRUE", "zimbraIsSystemAccount": "TRUE"}
+        made = []
+        if galsync:
+            made.append(f"galsync@{domain}")
+            self.add_account(made[-1], attrs={**both, "zimbraHideInGal": "TRUE"})
+        if spam:
+            tag = self._new_id().replace("-", "")[:10]
+            for local, flags in (
+                ("spam", both),
+                ("ham", both),
+                ("virus-quarantine", {"zimbraIsSystemAccount": "TRUE"}),
+            ):
+                made.append(f"{local}.{tag}@{domain}")
+                self.add_account(
+                    made[-1], attrs={**flags, "zimbraMailQuota": "0", "zimbraHideInGal": "TRUE"}
+                )
+        return made
+
     def set_used(self, name: str, used: int) -> None:
         """Set a mailbox's used bytes."""
         with self.lock:
@@ -214,7 +259,8 @@ class FakeZimbra(Operations, Directory):
         Kinds: ``http500`` (plain 500), ``html`` (a proxy's 502 page), ``malformed`` (a truncated
         reply), ``hang`` (sleep ``hang_seconds`` first), ``drop`` (close without reply;
         BackgroundServer only), ``expire`` (the request's token expires first:
-        ``service.AUTH_EXPIRED``).
+        ``service.AUTH_EXPIRED``), ``trickle`` (the real reply, one byte every ``trickle_seconds``:
+        never finished in practice).
         """
         if kind not in INJECTIONS:
             raise ValueError(f"unknown injection {kind!r}; known: {', '.join(sorted(INJECTIONS))}")
@@ -245,7 +291,9 @@ class FakeZimbra(Operations, Directory):
         expires = self._tokens.get(token or "")
         if expires is None:
             raise SimFault("service.AUTH_REQUIRED", "no valid authtoken present")
-        if time.monotonic() >= expires:
+        # A token for the second factor only: Zimbra's usage check fails, rethrown as a plain
+        # AUTH_EXPIRED.
+        if time.monotonic() >= expires or token in self._second_factor_tokens:
             raise SimFault("service.AUTH_EXPIRED", "auth credentials have expired")
 
     def _check_admin(self, name: str, password: str) -> None:
@@ -298,7 +346,17 @@ class FakeZimbra(Operations, Directory):
         special = self._misbehave(kind, token)
         if special is not None:
             return special
-        return self._answer(soap_ns, op, body, token, malformed=kind == "malformed")
+        answer = self._answer(soap_ns, op, body, token, malformed=kind == "malformed")
+        if kind == "trickle":
+            data = answer.get_data()
+            answer = Response(
+                trickle(data, self.trickle_seconds),
+                status=answer.status_code,
+                headers={"Content-Length": str(len(data))},
+                content_type=answer.content_type,
+                direct_passthrough=True,
+            )
+        return answer
 
     def _misbehave(self, kind: str | None, token: str | None) -> Response | None:
         if kind == "http500":

@@ -178,12 +178,35 @@ class Operations:
                 "service.INVALID_REQUEST", "invalid request: must specify 'name' or 'account'"
             )
         self._check_admin(name, param(body, "password") or "")
+        if self.admin_two_factor and not param(body, "twoFactorCode"):
+            return self._second_factor_reply()
         token = E("authToken", text=self._issue_token())
         lifetime = E("lifetime", text=str(self.token_lifetime_ms))
         children = [lifetime, token] if self.auth_order == "lifetime-first" else [token, lifetime]
         if self.auth_extra:
             children.append(E("a", {"n": "zimbraIsDomainAdminAccount"}, text="false"))
         return E("AuthResponse", None, *children)
+
+    def _second_factor_reply(self):
+        """Zimbra's admin Auth for an account with two-factor authentication and no code: the
+        lifetime, ``twoFactorAuthRequired``, the methods, then a token good only for sending the
+        code."""
+        if self.admin_two_factor == "not-set-up":
+            raise SimFault(
+                "account.TWO_FACTOR_SETUP_REQUIRED", "two-factor authentication setup required"
+            )
+        token = self._issue_token()
+        self._second_factor_tokens.add(token)
+        return E(
+            "AuthResponse",
+            None,
+            E("lifetime", text=str(self.token_lifetime_ms)),
+            E("twoFactorAuthRequired", text="true"),
+            E("zimbraTwoFactorAuthMethodAllowed", None, E("method", text="app")),
+            E("zimbraTwoFactorAuthMethodEnabled", None, E("method", text="app")),
+            E("zimbraPrefPrimaryTwoFactorAuthMethod", text="app"),
+            E("authToken", text=token),
+        )
 
     def op_version(self, body):
         """GetVersionInfoRequest: ``<info version release host majorversion… platform>``."""
@@ -309,12 +332,17 @@ class Operations:
         )
 
     def op_search(self, body):
-        """SearchDirectoryRequest (``query`` ignored): domain, types (comma list), limit (0 = all),
-        offset, attrs."""
+        """SearchDirectoryRequest: domain, types (comma list), query (an LDAP filter), maxResults
+        (default ``search_max_results``, 0 = no cap), limit (0 = all), offset, attrs."""
         domain = param(body, "domain")
         if domain:
             self._domain("name", domain)
-        entries = self._domain_entries(domain, self.search_kinds(param(body, "types")))
+        entries = self.search_matches(domain, param(body, "types"), param(body, "query"))
+        max_results = param(body, "maxResults")
+        self.check_search_cap(
+            len(entries),
+            self.search_max_results if max_results is None else _int(max_results, "maxResults"),
+        )
         if not flag(param(body, "sortAscending"), True):
             entries.reverse()
         limit, offset = _int(param(body, "limit"), "limit"), _int(param(body, "offset"), "offset")
@@ -327,10 +355,14 @@ class Operations:
         )
 
     def op_count(self, body):
-        """CountAccountRequest: the domain's accounts per class of service."""
+        """CountAccountRequest: the domain's accounts per class of service, without system resources
+        (Zimbra's count skips ``zimbraIsSystemResource`` accounts; ``zimbraIsSystemAccount`` alone
+        does not)."""
         domain, _ = self._domain(*(selector(body, "domain") or ("name", "")))
         counts: dict[str, list] = {}
         for name in self._domain_accounts(domain):
+            if flag(self.accounts[name]["attrs"].get("zimbraIsSystemResource")):
+                continue
             cos_name, cos = self._cos_of(name, self.accounts[name])
             counts.setdefault(cos_name, [cos["id"], 0])[1] += 1
         return E(
@@ -379,13 +411,13 @@ class Operations:
         return E("ModifyDomainResponse", None, self._named("domain", name, domain))
 
     def op_delete_domain(self, body):
-        """DeleteDomainRequest by id; DOMAIN_NOT_EMPTY while accounts, resources, lists or aliases
-        remain."""
+        """DeleteDomainRequest by id; DOMAIN_NOT_EMPTY while accounts, resources, lists, dynamic
+        groups or aliases remain (the message samples ``ou=people`` only, as Zimbra's does: a
+        dynamic group lives in ``ou=groups``)."""
         name, _ = self._domain("id", param(body, "id") or "")
-        remaining = [
-            n for n, _ in self._domain_entries(name, ("account", "calresource", "dl", "alias"))
-        ]
-        if remaining:
+        people = ("account", "calresource", "dl", "alias")
+        remaining = [n for n, _ in self._domain_entries(name, people)]
+        if remaining or self._domain_entries(name, ("group",)):
             dn = ",".join(f"dc={p}" for p in name.split("."))
             entries = "][".join(f"uid={n.partition('@')[0]},ou=people,{dn}" for n in remaining[:4])
             raise SimFault(
@@ -421,7 +453,9 @@ class Operations:
         limit, offset = _int(param(body, "limit"), "limit"), _int(param(body, "offset"), "offset")
         if domain:
             self._domain("name", domain)
-        names = self._domain_accounts(domain) if domain else list(self.accounts)
+        # Zimbra searches the accounts sorted by name, then sorts by sortBy: ties stay in name
+        # order.
+        names = self._domain_accounts(domain) if domain else sorted(self.accounts)
         rows = [
             (
                 n,

@@ -20,7 +20,7 @@ SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
 ZIMBRA_NS = "urn:zimbra"
 ADMIN_NS = "urn:zimbraAdmin"
 CONTENT_TYPE = "text/xml; charset=utf-8"
-SECRET_PARAMS = frozenset({"password", "newPassword", "authToken", "preauth"})
+SECRET_PARAMS = frozenset({"password", "newPassword", "authToken", "preauth", "twoFactorCode"})
 
 
 class SimFault(Exception):
