@@ -432,9 +432,7 @@ class _Reader:
         )
         ignored = self.get(t, p, "ignore_servers", (list,), [])
         if not all(isinstance(x, (int, str)) and not isinstance(x, bool) for x in ignored):
-            raise self.fail(
-                f"{p}ignore_servers", "must be a list of WHMCS server ids or hostnames"
-            )
+            raise self.fail(f"{p}ignore_servers", "must be a list of WHMCS server ids or hostnames")
         products = self.get(t, p, "products", (list,), [])
         if not all(isinstance(x, int) and not isinstance(x, bool) for x in products):
             raise self.fail(f"{p}products", "must be a list of WHMCS product ids (integers)")
@@ -479,7 +477,8 @@ class _Reader:
             raise self.fail(
                 f"{p}secret",
                 f"too short ({len(secret)} characters): the shared secret signs every WHMCS call; "
-                f"use at least {MIN_ADAPTER_SECRET} random characters (`puq-bridge secret` makes one)",
+                f"use at least {MIN_ADAPTER_SECRET} random characters "
+                "(`puq-bridge secret` makes one)",
             )
         return AdapterConfig(
             listen=listen,

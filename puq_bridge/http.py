@@ -249,8 +249,8 @@ def transport_warnings(what: str, url: str, verify: bool | str = True) -> list[s
     """Why the connection to ``url`` does not protect what crosses it (empty when it does).
 
     ``http://`` to a host beyond this machine sends passwords and API secrets in clear; ``https://``
-    with ``verify`` false accepts any certificate. (``http://`` has no TLS to switch off, so it never
-    gets the second warning.)
+    with ``verify`` false accepts any certificate. (``http://`` has no TLS to switch off, so it
+    never gets the second warning.)
     """
     parts = urlsplit(url)
     if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):

@@ -1,17 +1,18 @@
-"""The WHMCS service life cycle as Zimbra operations: one service is one mail domain on one Zimbra server.
+"""The WHMCS service life cycle as Zimbra operations: one service is one mail domain on one Zimbra
+server.
 
 :class:`Provisioner` applies CreateAccount, SuspendAccount, UnsuspendAccount, TerminateAccount,
 ChangePassword and ChangePackage to one :class:`~puq_bridge.zimbra.client.ZimbraAdmin`, taking the
 service's :class:`~puq_bridge.whmcs.params.ServiceTarget` and the product's
 :class:`~puq_bridge.whmcs.params.ProductSettings` as WHMCS's params gave them. Every operation is
-idempotent: repeating it after success is a success again, never a duplicate. A setting that does not
-parse raises :class:`~puq_bridge.errors.ParamsError` naming it, Zimbra failures
+idempotent: repeating it after success is a success again, never a duplicate. A setting that does
+not parse raises :class:`~puq_bridge.errors.ParamsError` naming it, Zimbra failures
 :class:`~puq_bridge.errors.ZimbraError`; both read as one line without secrets.
 
-ChangePackage re-applies the product to the domain (``zimbraDomainMaxAccounts``) and to the primary mailbox (quota
-and class of service) only. Other mailboxes were created by the client's own administrator, who may have given them
-other quotas on purpose; the product's default quota is the quota of the mailbox the bridge creates, not a policy
-for every mailbox.
+ChangePackage re-applies the product to the domain (``zimbraDomainMaxAccounts``) and to the primary
+mailbox (quota and class of service) only. Other mailboxes were created by the client's own
+administrator, who may have given them other quotas on purpose; the product's default quota is the
+quota of the mailbox the bridge creates, not a policy for every mailbox.
 """
 
 from __future__ import annotations
@@ -136,8 +137,8 @@ class Provisioner:
             log.info("password of %s set; server said: %s", target.mailbox, message)
 
     def change_package(self, target: ServiceTarget, settings: ProductSettings) -> None:
-        """ChangePackage: re-apply the domain's maximum mailboxes and the primary mailbox's quota and
-        class of service."""
+        """ChangePackage: re-apply the domain's maximum mailboxes and the primary mailbox's quota
+        and class of service."""
         quota, max_mailboxes = settings.quota_bytes, settings.max_mailboxes
         cos_id = self._cos_id(settings.cos) if settings.cos else ""
         domain = self._domain(target.domain)
@@ -148,7 +149,7 @@ class Provisioner:
             account.id, {"zimbraMailQuota": str(quota), "zimbraCOSId": cos_id}
         )
 
-    # --- helpers -------------------------------------------------------------------------------------------------
+    # --- helpers ----------------------------------------------------------------------------------
 
     def _delete_entry(self, entry) -> None:
         """Delete one account, calendar resource or distribution list; one already gone is fine."""
@@ -165,7 +166,8 @@ class Provisioner:
             log.info("%s %s was deleted meanwhile", _KIND_NAMES[entry.kind], entry.name)
 
     def _not_empty(self, domain: str, err: DomainNotEmpty) -> DomainNotEmpty:
-        """DOMAIN_NOT_EMPTY after the sweep, with what remains named (the server's own text if it cannot be read)."""
+        """DOMAIN_NOT_EMPTY after the sweep, with what remains named (the server's own text if it
+        cannot be read)."""
         try:
             left = list(
                 self.zimbra.search_directory(domain, (*_SWEPT_TYPES, "aliases"), attrs=["zimbraId"])

@@ -1,8 +1,8 @@
 """The units WHMCS, Zimbra and the templates use, and the one parser of a "total space" value.
 
-Zimbra reports bytes, and ``limit == 0`` means unlimited. WHMCS ``diskusage``/``disklimit`` are whole MB
-of 1,048,576 bytes rounded up (a non-empty mailbox never shows 0 MB). Templates show GB of 1024**3
-bytes.
+Zimbra reports bytes, and ``limit == 0`` means unlimited. WHMCS ``diskusage``/``disklimit`` are
+whole MB of 1,048,576 bytes rounded up (a non-empty mailbox never shows 0 MB). Templates show GB of
+1024**3 bytes.
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ def parse_total_space(value: Any) -> int | None:
     surrounding spaces).
 
     Raises:
-        ValueError: anything else (words, negative or infinite numbers); the message shows the value.
+        ValueError: anything else (words, negative or infinite numbers); the message shows the
+            value.
     """
     text = str(value if value is not None else "").strip()
     match = _TOTAL_SPACE_RE.match(text)

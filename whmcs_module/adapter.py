@@ -42,7 +42,9 @@ def meta_data(params: ModuleParams | None = None, ctx: AdapterContext | None = N
     }
 
 
-def config_options_fn(params: ModuleParams | None = None, ctx: AdapterContext | None = None) -> dict:
+def config_options_fn(
+    params: ModuleParams | None = None, ctx: AdapterContext | None = None
+) -> dict:
     """ConfigOptions: the product's module settings (configoption1..6)."""
     return config_options()
 

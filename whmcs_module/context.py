@@ -1,4 +1,5 @@
-"""What the adapter's functions work with: the config, Zimbra clients per server, the store, the renderer, WHMCS."""
+"""What the adapter's functions work with: the config, Zimbra clients per server, the store, the
+renderer, WHMCS."""
 
 from __future__ import annotations
 
@@ -15,28 +16,36 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+
 def default_zimbra_factory(entry: ZimbraConfig, pool_size: int | None = None) -> "ZimbraAdmin":
-    """Build a :class:`~puq_bridge.zimbra.ZimbraAdmin` for one server (imports zeep), its connection pool sized for
-    ``pool_size`` requests at once (default: requests' 10)."""
+    """Build a :class:`~puq_bridge.zimbra.client.ZimbraAdmin` for one server (imports zeep), its
+    connection pool sized for ``pool_size`` requests at once (default: requests' 10)."""
     from puq_bridge.zimbra.client import ZimbraAdmin
 
     return ZimbraAdmin.from_config(entry, pool_size=pool_size)
 
 
 class AdapterContext:
-    """Everything :func:`whmcs_module.dispatch` needs, built once per process.
+    """Everything :func:`whmcs_module.adapter.dispatch` needs, built once per process.
 
     Args:
         config: the loaded configuration (``[[zimbra]]`` entries, ``[sync]``).
-        store: a :class:`~puq_bridge.store.UsageStore`, or ``None`` (ClientArea then always reads Zimbra live).
-        renderer: a :class:`~puq_bridge.render.Renderer` (made on first ClientArea when ``None``).
-        whmcs: a :class:`~puq_bridge.whmcs.WhmcsClient` for UsageUpdate and SyncUsage, or a callable returning one.
-        zimbra_factory: builds a ``ZimbraAdmin`` from a :class:`ZimbraConfig` (default: from the entry's fields).
-        render_cache_seconds: how long a client-area page rendered from the store is reused (0: never).
-        payment_methods_seconds: how long the gateways' display names from WHMCS are kept (``payment_methods``).
+        store: a :class:`~puq_bridge.usage.store.UsageStore`, or ``None`` (ClientArea then always
+            reads Zimbra live).
+        renderer: a :class:`~puq_bridge.clientarea.render.Renderer` (made on first ClientArea when
+            ``None``).
+        whmcs: a :class:`~puq_bridge.whmcs.client.WhmcsClient` for UsageUpdate and SyncUsage, or a
+            callable returning one.
+        zimbra_factory: builds a ``ZimbraAdmin`` from a :class:`ZimbraConfig` (default: from the
+            entry's fields).
+        render_cache_seconds: how long a client-area page rendered from the store is reused (0:
+            never).
+        payment_methods_seconds: how long the gateways' display names from WHMCS are kept
+            (``payment_methods``).
         threads: the adapter's worker threads (``serve --threads``): with a usage sync's readers
-            (``[sync] per_server_concurrency``), how many requests may use one cached Zimbra client at once, which the
-            default factory sizes its connection pool for. The sync never resizes a pool, as other threads share it.
+            (``[sync] per_server_concurrency``), how many requests may use one cached Zimbra client
+            at once, which the default factory sizes its connection pool for. The sync never resizes
+            a pool, as other threads share it.
     """
 
     def __init__(
@@ -74,7 +83,8 @@ class AdapterContext:
         return entry if entry is not None else server.zimbra_entry()
 
     def zimbra(self, entry: ZimbraConfig) -> "ZimbraAdmin":
-        """The one cached client of a server (keyed by name, URL, user and a hash of the password)."""
+        """The one cached client of a server (keyed by name, URL, user and a hash of the
+        password)."""
         digest = hashlib.sha256(entry.password.encode("utf-8")).hexdigest()
         key = (entry.name, entry.url, entry.admin_user, digest, str(entry.verify))
         with self._lock:

@@ -1,9 +1,9 @@
 """Generating the PHP forwarder WHMCS loads as a provisioning module (``modules/servers/NAME/``).
 
-The files come from the Jinja templates in ``templates/forwarder/``. They are PHP, not HTML, so the environment does
-not autoescape; every value reaches the PHP source through :func:`php_string` or :func:`php_value`, which emit
-literals PHP parses back to exactly the value, and the module name is checked against ``[a-z][a-z0-9_]*`` before it
-becomes part of function names.
+The files come from the Jinja templates in ``templates/forwarder/``. They are PHP, not HTML, so the
+environment does not autoescape; every value reaches the PHP source through :func:`php_string` or
+:func:`php_value`, which emit literals PHP parses back to exactly the value, and the module name is
+checked against ``[a-z][a-z0-9_]*`` before it becomes part of function names.
 """
 
 from __future__ import annotations
@@ -42,13 +42,15 @@ LIFE_CYCLE = (
 
 
 def php_string(value: Any) -> str:
-    """``value`` as a single-quoted PHP string literal (only ``\\`` and ``'`` need escaping there)."""
+    """``value`` as a single-quoted PHP string literal (only ``\\`` and ``'`` need escaping
+    there)."""
     text = str(value)
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def php_value(value: Any) -> str:
-    """A PHP literal for JSON-like data: dicts and lists as ``[...]`` arrays, bools, null, numbers, strings."""
+    """A PHP literal for JSON-like data: dicts and lists as ``[...]`` arrays, bools, null, numbers,
+    strings."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -70,9 +72,9 @@ def php_value(value: Any) -> str:
 
 def _environment() -> jinja2.Environment:
     folder = resources.files("puq_bridge.templates").joinpath("forwarder")
-    # These templates emit PHP source, not HTML: HTML escaping would corrupt it. What they print is either the module
-    # name (checked against NAME_RE), an int, or a value through the php_string / php_value filters, which emit safe
-    # PHP literals; StrictUndefined catches a missing one.
+    # These templates emit PHP source, not HTML: HTML escaping would corrupt it. What they print is
+    # either the module name (checked against NAME_RE), an int, or a value through the php_string /
+    # php_value filters, which emit safe PHP literals; StrictUndefined catches a missing one.
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(folder)),
         autoescape=False,
@@ -85,10 +87,12 @@ def _environment() -> jinja2.Environment:
 
 
 def check_name(name: str) -> str:
-    """``name`` if it is a valid module name (``[a-z][a-z0-9_]*``, at most 50 characters), else ``ValueError``."""
+    """``name`` if it is a valid module name (``[a-z][a-z0-9_]*``, at most 50 characters), else
+    ``ValueError``."""
     if not NAME_RE.fullmatch(name or ""):
         raise ValueError(
-            f"invalid module name {name!r}: use lower-case letters, digits and _, starting with a letter"
+            f"invalid module name {name!r}: "
+            "use lower-case letters, digits and _, starting with a letter"
         )
     return name
 
@@ -128,12 +132,14 @@ def render_config(name: str, bridge_url: str, secret: str, timeout: int = 30) ->
 def write_forwarder(
     name: str, out_dir: str | os.PathLike, bridge_url: str, secret: str, *, timeout: int = 30
 ) -> list[Path]:
-    """Write ``out_dir/modules/servers/NAME/`` (``NAME.php``, ``templates/clientarea.tpl``, ``NAME.config.php``).
+    """Write ``out_dir/modules/servers/NAME/`` (``NAME.php``, ``templates/clientarea.tpl``,
+    ``NAME.config.php``).
 
     The config file holds the secret and is written with mode 0600. Returns the paths written.
 
     Raises:
-        ValueError: invalid name, a bridge URL that is not http(s), an empty secret or a timeout under 1 s.
+        ValueError: invalid name, a bridge URL that is not http(s), an empty secret or a timeout
+            under 1 s.
     """
     check_name(name)
     if not re.fullmatch(r"https?://[^\s'\"\\]+", bridge_url or ""):
@@ -159,7 +165,8 @@ def write_forwarder(
 
 
 def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` readable by the owner only (also when the file existed with wider modes)."""
+    """Write ``text`` to ``path`` readable by the owner only (also when the file existed with wider
+    modes)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as file:
         os.fchmod(fd, 0o600)

@@ -1,9 +1,11 @@
-"""The adapter's HTTP service: ``POST /whmcs/<Function>`` with a signed JSON body, served by waitress.
+"""The adapter's HTTP service: ``POST /whmcs/<Function>`` with a signed JSON body, served by
+waitress.
 
-Order of checks (nothing runs before the signature is good): a path that is not ``/whmcs/<Name>`` → 404; not POST →
-405; a ``Content-Length`` over the limit → 413 (checked before reading; the read is capped too; none means empty); a missing,
-forged, expired or replayed signature → 401; an unknown function → 404; a body that is not ``{"params": {...}}``
-→ 400. Otherwise ``200 {"result": ...}``. The access log names method, path, status and duration only.
+Order of checks (nothing runs before the signature is good): a path that is not ``/whmcs/<Name>`` →
+404; not POST → 405; a ``Content-Length`` over the limit → 413 (checked before reading; the read is
+capped too; none means empty); a missing, forged, expired or replayed signature → 401; an unknown
+function → 404; a body that is not ``{"params": {...}}`` → 400. Otherwise ``200 {"result": ...}``.
+The access log names method, path, status and duration only.
 """
 
 from __future__ import annotations
@@ -133,7 +135,8 @@ def _params_of(body: bytes) -> dict[str, Any]:
 
 
 class AdapterServer:
-    """The adapter's WSGI app on waitress, in the foreground (:meth:`serve_forever`) or a background thread.
+    """The adapter's WSGI app on waitress, in the foreground (:meth:`serve_forever`) or a background
+    thread.
 
     Args:
         app: the WSGI app (from :func:`make_app`).
@@ -184,8 +187,9 @@ class AdapterServer:
         return self
 
     def _run(self) -> None:
-        # Our own loop rather than server.run(): it checks the stop flag every 50 ms, so stop() never has to touch
-        # the server's sockets from another thread; everything is closed here, in the loop's thread.
+        # Our own loop rather than server.run(): it checks the stop flag every 50 ms, so stop()
+        # never has to touch the server's sockets from another thread; everything is closed here, in
+        # the loop's thread.
         from waitress import wasyncore
 
         server = self._server
@@ -198,7 +202,8 @@ class AdapterServer:
             self._close_all()
 
     def stop(self) -> None:
-        """Stop the loop (it closes every socket), let the workers finish, and wait for the thread."""
+        """Stop the loop (it closes every socket), let the workers finish, and wait for the
+        thread."""
         self._stopping.set()
         if self._thread is not None:
             self._thread.join(timeout=5)

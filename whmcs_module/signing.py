@@ -1,8 +1,9 @@
-"""HMAC signatures of adapter requests: ``X-Puq-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>``.
+"""HMAC signatures of adapter requests: ``X-Puq-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret,
+"<t>.<body>")>``.
 
-The forwarder signs every request with the shared secret; the HTTP service accepts a request only when the signature
-matches, its timestamp is within :data:`TOLERANCE` seconds of now, and the same signature was not seen before within
-that window (a captured request cannot be replayed).
+The forwarder signs every request with the shared secret; the HTTP service accepts a request only
+when the signature matches, its timestamp is within :data:`TOLERANCE` seconds of now, and the same
+signature was not seen before within that window (a captured request cannot be replayed).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ _HEADER_RE = re.compile(r"^t=(\d{1,12}),v1=([0-9a-f]{64})$")
 
 
 class SignatureError(Exception):
-    """The request's signature is missing, malformed, wrong, stale or replayed; ``str()`` says which."""
+    """The request's signature is missing, malformed, wrong, stale or replayed; ``str()`` says
+    which."""
 
 
 def digest(secret: str, body: bytes, t: int) -> str:
@@ -36,7 +38,8 @@ def sign(secret: str, body: bytes, t: int | None = None) -> str:
 
 
 def parse(header: str | None) -> tuple[int, str]:
-    """Split a header value into ``(t, v1)``; raises :class:`SignatureError` when absent or malformed."""
+    """Split a header value into ``(t, v1)``; raises :class:`SignatureError` when absent or
+    malformed."""
     if not header:
         raise SignatureError("missing signature")
     match = _HEADER_RE.match(header.strip().lower())
@@ -46,7 +49,8 @@ def parse(header: str | None) -> tuple[int, str]:
 
 
 class Verifier:
-    """Checks signatures against one secret and remembers the accepted ones for the tolerance window.
+    """Checks signatures against one secret and remembers the accepted ones for the tolerance
+    window.
 
     Thread-safe: the HTTP service calls :meth:`verify` from its worker threads.
 
@@ -67,7 +71,8 @@ class Verifier:
         self._lock = threading.Lock()
 
     def verify(self, header: str | None, body: bytes) -> None:
-        """Accept the request or raise :class:`SignatureError` (missing, malformed, forged, expired, replayed)."""
+        """Accept the request or raise :class:`SignatureError` (missing, malformed, forged, expired,
+        replayed)."""
         t, given = parse(header)
         now = self._clock()
         expected = digest(self._secret, body, t)

@@ -1,9 +1,11 @@
-"""The adapter's read side: ClientArea, AdminServicesTabFields, and the usage sync (UsageUpdate, SyncUsage).
+"""The adapter's read side: ClientArea, AdminServicesTabFields, and the usage sync (UsageUpdate,
+SyncUsage).
 
-ClientArea serves from the usage store; only when the store has nothing for the service yet (a new service, before
-the first sync) is Zimbra read live. A private-server service (tenancy ``server``) lists the whole server: the sync
-stores that once it knows the tenancy (kept here, :func:`remember_settings`); until then, or when the stored reading
-covers something else than the product's tenancy now asks for, the page is read live (one GetQuotaUsage).
+ClientArea serves from the usage store; only when the store has nothing for the service yet (a new
+service, before the first sync) is Zimbra read live. A private-server service (tenancy ``server``)
+lists the whole server: the sync stores that once it knows the tenancy (kept here,
+:func:`remember_settings`); until then, or when the stored reading covers something else than the
+product's tenancy now asks for, the page is read live (one GetQuotaUsage).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: the Smarty template (relative to the module folder, without .tpl) and variable the forwarder's ClientArea uses.
+#: the Smarty template (relative to the module folder, without .tpl) and variable the forwarder's
+#: ClientArea uses.
 CLIENTAREA_TEMPLATE = "templates/clientarea"
 CLIENTAREA_VAR = "puqbridge_html"
 
@@ -35,11 +38,12 @@ def client_area_result(markup: str) -> dict:
 
 
 class RenderCache:
-    """Recently rendered client-area HTML, keyed by everything the page shows (facts, stored reading, history).
+    """Recently rendered client-area HTML, keyed by everything the page shows (facts, stored
+    reading, history).
 
-    Rendering a 1,000-mailbox page costs far more than reading the store, and a client reloading the page sees the
-    same reading until the next sync. Entries live ``seconds`` at most (the "stale data" notice depends on the
-    clock), ``size`` entries are kept; thread-safe.
+    Rendering a 1,000-mailbox page costs far more than reading the store, and a client reloading the
+    page sees the same reading until the next sync. Entries live ``seconds`` at most (the "stale
+    data" notice depends on the clock), ``size`` entries are kept; thread-safe.
     """
 
     def __init__(self, seconds: float = 60.0, size: int = 256):
@@ -143,10 +147,12 @@ def remember_settings(ctx: "AdapterContext", sid: int | None, settings: ProductS
 
 
 def admin_services_tab_fields(params: ModuleParams, ctx: "AdapterContext") -> dict:
-    """AdminServicesTabFields: domain status, mailbox count, usage and last sync (label → plain-text value).
+    """AdminServicesTabFields: domain status, mailbox count, usage and last sync (label → plain-text
+    value).
 
-    The values carry server messages: :func:`~whmcs_module.adapter.dispatch` masks secrets in them and then
-    HTML-escapes them, in that order (escaping first would hide a secret with ``&``, ``<`` or ``"`` from the mask).
+    The values carry server messages: :func:`~whmcs_module.adapter.dispatch` masks secrets in them
+    and then HTML-escapes them, in that order (escaping first would hide a secret with ``&``, ``<``
+    or ``"`` from the mask).
     """
     target = params.target
     entry = ctx.entry_for(params.server)

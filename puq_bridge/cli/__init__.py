@@ -59,17 +59,18 @@ class AppContext:
         return cfg
 
     def whmcs(self, concurrency: int | None = None):
-        """A :class:`~puq_bridge.whmcs.WhmcsClient` for ``[whmcs]``, its connection pool sized for a sync's
-        ``concurrency`` writes at once (default ``[sync] concurrency``) plus one request beside them (the adapter's
-        payment-method lookup)."""
+        """A :class:`~puq_bridge.whmcs.client.WhmcsClient` for ``[whmcs]``, its connection pool
+        sized for a sync's ``concurrency`` writes at once (default ``[sync] concurrency``) plus one
+        request beside them (the adapter's payment-method lookup)."""
         from puq_bridge.whmcs.client import WhmcsClient
 
         pool_size = (concurrency or self.config.sync.concurrency) + 1
         return WhmcsClient.from_config(self.config.whmcs, pool_size=pool_size)
 
     def zimbra(self, entry):
-        """A :class:`~puq_bridge.zimbra.ZimbraAdmin` for one ``[[zimbra]]`` entry (imports zeep), its connection pool
-        sized for a sync's readers of one server (``[sync] per_server_concurrency``)."""
+        """A :class:`~puq_bridge.zimbra.client.ZimbraAdmin` for one ``[[zimbra]]`` entry (imports
+        zeep), its connection pool sized for a sync's readers of one server
+        (``[sync] per_server_concurrency``)."""
         from puq_bridge.zimbra.client import ZimbraAdmin
 
         return ZimbraAdmin.from_config(entry, pool_size=self.config.sync.per_server_concurrency)

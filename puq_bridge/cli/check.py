@@ -156,8 +156,8 @@ def flag_unmatched(results: list[CheckResult]) -> list[CheckResult]:
 def check(app, as_json: bool) -> None:
     """Log in to WHMCS and every Zimbra; report each.
 
-    All servers are checked at once; each gets one line with its version (Zimbra) or server count (WHMCS), or its
-    error. Exit code 0 only if every server answered, else 1."""
+    All servers are checked at once; each gets one line with its version (Zimbra) or server count
+    (WHMCS), or its error. Exit code 0 only if every server answered, else 1."""
     results = flag_unmatched(run_checks(app))
     ok = all(r.ok for r in results)
     if as_json:

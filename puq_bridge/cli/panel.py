@@ -150,9 +150,7 @@ def users_list(app, client_id: int, as_json: bool) -> None:
 
 @users.command("invite")
 @client_option
-@click.option(
-    "--email", required=True, callback=_email, help="Address the invitation is sent to."
-)
+@click.option("--email", required=True, callback=_email, help="Address the invitation is sent to.")
 @click.option(
     "--permissions",
     metavar="all|p1,p2",
@@ -165,8 +163,8 @@ def users_list(app, client_id: int, as_json: bool) -> None:
 def users_invite(app, client_id: int, email: str, permissions: str, as_json: bool) -> None:
     """Invite someone to manage a client's services.
 
-    WHMCS e-mails the invitation (valid 7 days). An unknown permission name is a usage error (exit 2) that lists
-    the valid ones, and no invitation is sent."""
+    WHMCS e-mails the invitation (valid 7 days). An unknown permission name is a usage error
+    (exit 2) that lists the valid ones, and no invitation is sent."""
     whmcs = app.whmcs()
     chosen = parse_permissions(permissions, whmcs.permissions_list(), "'--permissions'")
     whmcs.create_client_invite(client_id, email, chosen)
@@ -243,9 +241,7 @@ def users_remove(app, client_id: int, user_id: int, as_json: bool) -> None:
 
 
 @click.command("reset-password")
-@click.option(
-    "--email", required=True, callback=_email, help="The user's login e-mail address."
-)
+@click.option("--email", required=True, callback=_email, help="The user's login e-mail address.")
 @json_option
 @click.pass_obj
 def reset_password(app, email: str, as_json: bool) -> None:

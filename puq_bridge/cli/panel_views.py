@@ -120,7 +120,8 @@ def service_lines(service, snapshot, currency: str, fmt: "Catalog") -> list[str]
     amount = fmt.money(service.recurring_amount, currency)
     return [
         f"#{service.id}  {service.product_name}  {service.domain or '-'}  [{service.status}]",
-        f"    registered {date_text(service.registration_date)}, next due {date_text(service.next_due_date)}, "
+        f"    registered {date_text(service.registration_date)}, "
+        f"next due {date_text(service.next_due_date)}, "
         f"{amount} {service.billing_cycle}, "
         f"{service.payment_method_name or service.payment_method or '-'}",
         f"    usage: {usage_text(snapshot)}",

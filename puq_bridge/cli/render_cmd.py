@@ -21,9 +21,7 @@ log = logging.getLogger(__name__)
 
 
 @click.command("render")
-@click.option(
-    "--service-id", type=click.IntRange(min=1), required=True, help="WHMCS service id."
-)
+@click.option("--service-id", type=click.IntRange(min=1), required=True, help="WHMCS service id.")
 @click.option(
     "--tab",
     type=click.Choice(["server-info", "resource-usage"]),
@@ -84,7 +82,8 @@ def render(app, service_id: int, tab: str | None, lang: str | None, page: bool) 
 
 
 def _check_lang(renderer, lang: str) -> None:
-    """A usage error (exit 2) for a language without a catalog, before anything is asked of WHMCS."""
+    """A usage error (exit 2) for a language without a catalog, before anything is asked of
+    WHMCS."""
     if not re.fullmatch(r"[a-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?", lang):
         raise click.BadParameter(
             f"{lang!r} is not a language code (e.g. pl, en)", param_hint="'--lang'"

@@ -27,7 +27,8 @@ ADMIN_PORT = 7071
 
 @dataclass(frozen=True)
 class ServiceFacts:
-    """What the tabs show about a service apart from usage. No secrets: the service password never gets here."""
+    """What the tabs show about a service apart from usage. No secrets: the service password never
+    gets here."""
 
     service_id: int
     domain: str
@@ -53,10 +54,12 @@ def facts_from_service(
     *,
     product_total_bytes: int | None = None,
 ) -> ServiceFacts:
-    """Facts from WHMCS's GetClientsProducts row and GetClientsDetails (the ``render`` command's path).
+    """Facts from WHMCS's GetClientsProducts row and GetClientsDetails (the ``render`` command's
+    path).
 
-    GetClientsProducts does not return module settings: ``product_total_bytes`` is the product's "Total space"
-    setting as the adapter last saw it (:meth:`~puq_bridge.store.UsageStore.total_spaces`), ``None`` if unknown.
+    GetClientsProducts does not return module settings: ``product_total_bytes`` is the product's
+    "Total space" setting as the adapter last saw it
+    (:meth:`~puq_bridge.usage.store.UsageStore.total_spaces`), ``None`` if unknown.
     """
     hostname = service.server_hostname or _url_host(zimbra_entry) or service.server_ip
     return ServiceFacts(

@@ -1,18 +1,23 @@
-"""``puq-bridge demo``: the whole flow against the built-in simulators, with nothing outside this machine.
+"""``puq-bridge demo``: the whole flow against the built-in simulators, with nothing outside this
+machine.
 
-:func:`run_demo` starts a fake WHMCS and two fake Zimbra servers on loopback, loads the sample data set
-(:mod:`puq_bridge.simulators.sample`), starts the adapter on loopback, and then does what a real installation does:
+:func:`run_demo` starts a fake WHMCS and two fake Zimbra servers on loopback, loads the sample data
+set (:mod:`puq_bridge.demo.sample`), starts the adapter on loopback, and then does what a real
+installation does:
 
-1. WHMCS provisions every service: its API's ``ModuleCreate`` calls the module, whose forwarder posts a signed
-   ``/whmcs/CreateAccount`` with WHMCS-shaped params to the adapter, which creates the domain and primary mailbox
-   in Zimbra; one service is then suspended the same way (``ModuleSuspend`` → ``SuspendAccount``);
-2. the clients add the rest of their mailboxes in the Zimbra admin panel (directly in the Zimbra simulator);
-3. the usage sync runs on several days of the last month (an injected clock), while the mailboxes fill up, so the
-   store has a history;
-4. both tabs of every service are rendered in Polish and English as standalone pages, plus an ``index.html``.
+1. WHMCS provisions every service: its API's ``ModuleCreate`` calls the module, whose forwarder
+   posts a signed ``/whmcs/CreateAccount`` with WHMCS-shaped params to the adapter, which creates
+   the domain and primary mailbox in Zimbra; one service is then suspended the same way
+   (``ModuleSuspend`` → ``SuspendAccount``);
+2. the clients add the rest of their mailboxes in the Zimbra admin panel (directly in the Zimbra
+   simulator);
+3. the usage sync runs on several days of the last month (an injected clock), while the mailboxes
+   fill up, so the store has a history;
+4. both tabs of every service are rendered in Polish and English as standalone pages, plus an
+   ``index.html``.
 
-With ``serve=True`` the servers are left running (:meth:`DemoEnvironment.stop` ends them). Every secret is random
-per run and never printed.
+With ``serve=True`` the servers are left running (:meth:`DemoEnvironment.stop` ends them). Every
+secret is random per run and never printed.
 """
 
 from __future__ import annotations
@@ -50,7 +55,8 @@ MODULE_FUNCTIONS = {
 
 @dataclass
 class DemoReport:
-    """What a demo run did: the pages written, the steps, the counts and how many requests each server answered."""
+    """What a demo run did: the pages written, the steps, the counts and how many requests each
+    server answered."""
 
     out_dir: Path
     index: Path
@@ -68,7 +74,8 @@ class DemoReport:
 
 
 class Forwarder:
-    """Does what the generated PHP forwarder does inside WHMCS: signed POSTs of whitelisted params to the adapter."""
+    """Does what the generated PHP forwarder does inside WHMCS: signed POSTs of whitelisted params
+    to the adapter."""
 
     def __init__(self, adapter_url: str, secret: str, *, timeout: float = 30):
         import requests
@@ -78,10 +85,12 @@ class Forwarder:
         self.calls: dict[str, int] = {}
 
     def call(self, function: str, params: dict[str, Any]) -> Any:
-        """POST ``/whmcs/<function>``; returns the adapter's ``result``. Raises :class:`DemoError` on HTTP errors."""
+        """POST ``/whmcs/<function>``; returns the adapter's ``result``. Raises :class:`DemoError`
+        on HTTP errors."""
         from whmcs_module.signing import HEADER, sign
 
-        # Like the PHP forwarder: a nonce, so two identical calls in one second are not taken for a replay.
+        # Like the PHP forwarder: a nonce, so two identical calls in one second are not taken for a
+        # replay.
         body = json.dumps(
             {"params": params, "nonce": secrets.token_hex(8)}, ensure_ascii=False
         ).encode("utf-8")
@@ -107,11 +116,13 @@ class Forwarder:
 
 
 class DemoError(Exception):
-    """A step of the demo did not do what it should (a bug, not a user error); the message says which step."""
+    """A step of the demo did not do what it should (a bug, not a user error); the message says
+    which step."""
 
 
 class DemoEnvironment:
-    """The running pieces of the demo: WHMCS and Zimbra simulators, the adapter, the store and the sample."""
+    """The running pieces of the demo: WHMCS and Zimbra simulators, the adapter, the store and the
+    sample."""
 
     def __init__(self, sample: Sample, *, store_path: Path | None = None):
         from puq_bridge.simulators.whmcs.app import FakeWhmcs
@@ -139,7 +150,7 @@ class DemoEnvironment:
         self._adapter_ctx = None
         self._whmcs_client = None
 
-    # --- life cycle ----------------------------------------------------------------------------------------------
+    # --- life cycle -------------------------------------------------------------------------------
 
     def start(self) -> "DemoEnvironment":
         """Start the simulators, load WHMCS's side of the sample, and start the adapter."""
@@ -176,11 +187,13 @@ class DemoEnvironment:
 
     @property
     def urls(self) -> dict[str, str]:
-        """Base URL of every running server (``whmcs``, ``mail1``, ``mail2``, ``adapter``, ``pages`` when served)."""
+        """Base URL of every running server (``whmcs``, ``mail1``, ``mail2``, ``adapter``, ``pages``
+        when served)."""
         return {name: server.url for name, server in self.servers.items()}
 
     def whmcs(self):
-        """The :class:`~puq_bridge.whmcs.WhmcsClient` the demo uses, on the WHMCS simulator."""
+        """The :class:`~puq_bridge.whmcs.client.WhmcsClient` the demo uses, on the WHMCS
+        simulator."""
         if self._whmcs_client is None:
             from puq_bridge.whmcs.client import WhmcsClient
 
@@ -188,12 +201,12 @@ class DemoEnvironment:
         return self._whmcs_client
 
     def zimbra(self, entry):
-        """A :class:`~puq_bridge.zimbra.ZimbraAdmin` for one configured simulator."""
+        """A :class:`~puq_bridge.zimbra.client.ZimbraAdmin` for one configured simulator."""
         from puq_bridge.zimbra.client import ZimbraAdmin
 
         return ZimbraAdmin.from_config(entry)
 
-    # --- set-up --------------------------------------------------------------------------------------------------
+    # --- set-up -----------------------------------------------------------------------------------
 
     def _load_whmcs(self) -> None:
         sim, sample = self.whmcs_sim, self.sample
@@ -282,7 +295,8 @@ class DemoEnvironment:
         self._adapter_ctx = AdapterContext(
             self.config, store=self.store, whmcs=self.whmcs, zimbra_factory=self.zimbra
         )
-        self._adapter_ctx.payment_methods.refresh_now()  # a page never waits for the names: have them before the first
+        # a page never waits for the names: have them before the first
+        self._adapter_ctx.payment_methods.refresh_now()
         app = make_app(
             self._adapter_ctx, self.adapter_secret, max_body=self.config.adapter.max_body
         )
@@ -290,10 +304,11 @@ class DemoEnvironment:
         self.forwarder = Forwarder(self.servers["adapter"].url, self.adapter_secret)
         self.whmcs_sim.module_hook = self._module_hook
 
-    # --- what WHMCS's module does ---------------------------------------------------------------------------------
+    # --- what WHMCS's module does -----------------------------------------------------------------
 
     def _module_hook(self, action: str, row: dict[str, Any]) -> str:
-        """WHMCS ran a ``Module*`` action: the module's forwarder posts the matching function to the adapter."""
+        """WHMCS ran a ``Module*`` action: the module's forwarder posts the matching function to the
+        adapter."""
         function = MODULE_FUNCTIONS.get(action)
         if function is None:
             return f"the demo module has no {action}"
@@ -335,10 +350,11 @@ class DemoEnvironment:
         )
         return params.to_wire()
 
-    # --- the scenario's steps ------------------------------------------------------------------------------------
+    # --- the scenario's steps ---------------------------------------------------------------------
 
     def provision(self) -> tuple[int, int]:
-        """ModuleCreate every service, then ModuleSuspend the ones the sample suspends; returns the two counts."""
+        """ModuleCreate every service, then ModuleSuspend the ones the sample suspends; returns the
+        two counts."""
         whmcs = self.whmcs()
         for sid in self.by_service_id:
             whmcs.module_create(sid)
@@ -348,7 +364,8 @@ class DemoEnvironment:
         return len(self.by_service_id), len(suspended)
 
     def add_client_mailboxes(self, days_ago: int = HISTORY_DAYS) -> int:
-        """Create the mailboxes the clients made themselves, directly in Zimbra; returns how many."""
+        """Create the mailboxes the clients made themselves, directly in Zimbra; returns how
+        many."""
         added = 0
         for s in self.sample.services:
             sim = self.zimbra_sims[s.server.key]
@@ -381,7 +398,8 @@ class DemoEnvironment:
                 sim.set_used(box.name, box.used_on(days_ago))
 
     def client_area(self, service_id: int) -> str:
-        """The adapter's ClientArea for a service: the HTML WHMCS prints on the client's service page."""
+        """The adapter's ClientArea for a service: the HTML WHMCS prints on the client's service
+        page."""
         result = self.forwarder.call("ClientArea", self.module_params(service_id))
         if not isinstance(result, dict):
             raise DemoError(f"ClientArea of service {service_id}: {result}")
@@ -415,7 +433,8 @@ def run_demo(
 
     Args:
         out_dir: where the pages go (created if missing).
-        serve: leave the servers running and serve the pages too; the caller must ``stop()`` the returned environment.
+        serve: leave the servers running and serve the pages too; the caller must ``stop()`` the
+            returned environment.
         now: the demo's "now" (default: the current time); the sync runs fall on days before it.
         echo: called with one line per step, as it happens.
         store_path: keep the usage store there (default: a temporary folder removed at the end).
@@ -439,12 +458,14 @@ def run_demo(
     try:
         env.start()
         step(
-            f"started WHMCS simulator, {len(env.zimbra_sims)} Zimbra simulators and the adapter on 127.0.0.1"
+            f"started WHMCS simulator, {len(env.zimbra_sims)} Zimbra simulators "
+            "and the adapter on 127.0.0.1"
         )
         _scenario(env, now, report, step)
         report.pages = write_pages(env, Path(out_dir), now=now)
         step(
-            f"wrote {len(report.pages)} pages ({len(sample.services)} services x {len(LANGS)} languages) "
+            f"wrote {len(report.pages)} pages "
+            f"({len(sample.services)} services x {len(LANGS)} languages) "
             f"and {report.index}"
         )
         report.requests = _request_counts(env)
@@ -499,7 +520,8 @@ def _scenario(
     )
     sizes = [len(env.client_area(sid)) for sid in env.by_service_id]
     step(
-        f"asked the adapter for ClientArea of {len(sizes)} services ({sum(sizes) // 1024} KiB of HTML)"
+        f"asked the adapter for ClientArea of {len(sizes)} services "
+        f"({sum(sizes) // 1024} KiB of HTML)"
     )
 
 

@@ -1,6 +1,5 @@
 """The usage store's records: what a sync run found per service, the newest reading of a service,
-its product settings as the adapter kept them, and one day of history. Plain frozen dataclasses
-(re-exported by :mod:`puq_bridge.usage.store`)."""
+its product settings as the adapter kept them, and one day of history. Plain frozen dataclasses."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Usage history in SQLite: what each sync run read, per service and per mailbox.
 
-The records it takes and returns live in :mod:`puq_bridge.usage.records` (re-exported here).
+The records it takes and returns live in :mod:`puq_bridge.usage.records`.
 
 Layout (schema version in ``PRAGMA user_version``, upgraded by
 :data:`~puq_bridge.usage.schema.MIGRATIONS`):
@@ -42,16 +42,7 @@ from puq_bridge.usage.schema import MIGRATIONS, SCHEMA_VERSION
 from puq_bridge.whmcs.params import TENANCIES
 from puq_bridge.zimbra.models import MailboxUsage
 
-__all__ = [
-    "STATUSES",
-    "DailyPoint",
-    "ServiceResult",
-    "ServiceSettings",
-    "Snapshot",
-    "UsageStore",
-    "MIGRATIONS",
-    "SCHEMA_VERSION",
-]
+__all__ = ["UsageStore"]
 
 log = logging.getLogger(__name__)
 

@@ -381,7 +381,7 @@ class SyncEngine:
         )
         return ServiceResult(svc.id, svc.domain, "", "failed", error=reason)
 
-    # --- reading and writing -------------------------------------------------------------------------------------
+    # --- reading and writing ----------------------------------------------------------------------
 
     def _sync_server(
         self, entry: ZimbraConfig, domains: dict[str | None, list[_Job]], state: _RunState

@@ -1,12 +1,13 @@
-"""THE reader of WHMCS module ``$params``: what the forwarder may send, and the typed records made of it.
+"""THE reader of WHMCS module ``$params``: what the forwarder may send, and the typed records made
+of it.
 
 WHMCS calls a provisioning module function with ``$params``: the service (``serviceid``, ``domain``,
 ``username``, ``password``), the product's module settings (``configoption1..24``), the client's
-configurable options and custom fields, the client (``clientsdetails``) and the server WHMCS assigned
-(``serverhostname``, ``serverport``, …). The generated forwarder passes on only the keys named here
-(:data:`PARAM_KEYS`, :data:`CLIENT_KEYS`, :data:`SERVICE_FIELDS`), never the client's password hash nor
-WHMCS's ORM ``model``; the adapter turns them into a :class:`ModuleParams` once, at its edge, and
-everything downstream takes typed data.
+configurable options and custom fields, the client (``clientsdetails``) and the server WHMCS
+assigned (``serverhostname``, ``serverport``, …). The generated forwarder passes on only the keys
+named here (:data:`PARAM_KEYS`, :data:`CLIENT_KEYS`, :data:`SERVICE_FIELDS`), never the client's
+password hash nor WHMCS's ORM ``model``; the adapter turns them into a :class:`ModuleParams` once,
+at its edge, and everything downstream takes typed data.
 
 Each part is checked only when it is used: a malformed setting the client area does not read never
 breaks the client area, and one that CreateAccount needs fails CreateAccount with a
@@ -91,7 +92,7 @@ _LOCAL_RE = re.compile(r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`
 _TRUE = ("1", "on", "true", "yes")
 
 
-# --- the product's module settings ------------------------------------------------------------------
+# --- the product's module settings ----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -274,7 +275,7 @@ class ProductSettings:
         return text
 
 
-# --- the service, its server and its client ---------------------------------------------------------
+# --- the service, its server and its client -------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -287,8 +288,8 @@ class ServiceTarget:
 
 
 def normalize_domain(value: Any) -> str:
-    """A service's mail domain, lower-case and IDNA-encoded; raises :class:`ParamsError` when missing
-    or invalid."""
+    """A service's mail domain, lower-case and IDNA-encoded; raises :class:`ParamsError` when
+    missing or invalid."""
     text = str(value or "").strip().rstrip(".").lower()
     if not text:
         raise ParamsError("the service has no domain: set the service's Domain field in WHMCS")
@@ -378,7 +379,8 @@ class ClientDetails:
 class ServiceBlock:
     """The service's billing fields from WHMCS's service model (the forwarder's ``service`` block).
 
-    Dates and the amount are parsed when read; a malformed one raises :class:`ParamsError` naming it.
+    Dates and the amount are parsed when read; a malformed one raises :class:`ParamsError` naming
+    it.
     """
 
     values: Mapping[str, str] = field(default_factory=dict)

@@ -37,7 +37,8 @@ DIRECTORY_TYPES = {
 
 @dataclass(frozen=True)
 class MailboxUsage:
-    """One mailbox as GetQuotaUsage reports it: bytes used and the effective quota (0 = unlimited)."""
+    """One mailbox as GetQuotaUsage reports it: bytes used and the effective quota
+    (0 = unlimited)."""
 
     name: str
     used_bytes: int
