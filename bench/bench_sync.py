@@ -8,15 +8,18 @@ The simulators (one FakeWhmcs, one FakeZimbra per server, each with the same fix
 latency) run in a child process, so the wall time, the CPU and the memory measured here are the
 sync's own. Printed side by side:
 
-- the sync, first run (every service changed) and second run (nothing changed): wall time, requests per kind, and
-  peak memory as the growth of this process's max RSS (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) over the run;
+- the sync, first run (every service changed) and second run (nothing changed): wall time, requests
+  per kind, and peak memory as the growth of this process's max RSS
+  (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) over the run;
 - the bound: one AuthRequest and one system-account SearchDirectory per server + one GetQuotaUsage
   per domain + one write per changed service (+ the GetClientsProducts pages), and the wall time
   that takes at the configured concurrency if every request cost exactly the latency;
-- CPU per request of both processes and the CPU floor, max(sync CPU, simulators' CPU, their sum / CPUs): each
-  process holds one interpreter lock, so no schedule of the run finishes sooner than that;
-- a naive sync like the old PHP modules: per server, sequentially, GetAllAccounts per domain then one GetMailbox per
-  mailbox, then one write per service. It is run on ``--naive-servers`` servers and extrapolated linearly to all.
+- CPU per request of both processes and the CPU floor, max(sync CPU, simulators' CPU, their sum /
+  CPUs): each process holds one interpreter lock, so no schedule of the run finishes sooner than
+  that;
+- a naive sync like the old PHP modules: per server, sequentially, GetAllAccounts per domain then
+  one GetMailbox per mailbox, then one write per service. It is run on ``--naive-servers`` servers
+  and extrapolated linearly to all.
 """
 
 from __future__ import annotations

@@ -13,10 +13,11 @@ template, sets the body and the per-request headers, and goes through ``Session.
 adapter, connection pool, redirects, response hooks and ``requests`` exceptions as before, for about
 half the CPU.
 
-What is fixed at the first post: the environment's proxy variables and the session's headers, params and hooks (the
-CA bundle variables are still read per request, as two dictionary look-ups). The session's cookies are added to each
-request as ``Session.request`` adds them. A session with an ``auth`` object (digest auth keeps per-request state) is
-posted through ``Session.request`` as before, every time.
+What is fixed at the first post: the environment's proxy variables and the session's headers, params
+and hooks (the CA bundle variables are still read per request, as two dictionary look-ups). The
+session's cookies are added to each request as ``Session.request`` adds them. A session with an
+``auth`` object (digest auth keeps per-request state) is posted through ``Session.request`` as
+before, every time.
 
 Two rules hold for every post, because the body carries credentials (WHMCS's API secret, Zimbra's
 AuthRequest password) and a stuck reply holds the sync's lock and the adapter's worker threads:
@@ -34,8 +35,8 @@ AuthRequest password) and a stuck reply holds the sync's lock and the adapter's 
 
 from __future__ import annotations
 
-import ipaddress
 import heapq
+import ipaddress
 import itertools
 import os
 import socket

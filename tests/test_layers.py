@@ -6,6 +6,8 @@ it, never a package beside or above it — also inside functions, where lazy imp
 """
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -113,3 +115,17 @@ def test_the_check_finds_an_import_against_the_order(tmp_path, where, code, foun
     path.parent.mkdir(parents=True)
     path.write_text(code, encoding="utf-8")
     assert bool(violations(tmp_path)) is found
+
+
+def test_the_linter_passes():
+    """Lines at most 100 characters, no unused or undefined names, sorted imports (pyproject's
+    [tool.ruff] settings). ruff comes with the test extra: pip install '.[test]'."""
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "puq_bridge", "whmcs_module"]
+        + ["tests", "bench"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]

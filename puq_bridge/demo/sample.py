@@ -8,8 +8,8 @@ servers, and a few hundred mailboxes with varied usage: empty ones, unlimited qu
 and one mailbox that is nearly full. One domain has 250 mailboxes (the business product's maximum),
 so the client area's filter and paging have something to page through.
 
-Usage changes over time: :meth:`SampleMailbox.used_on` gives a mailbox's bytes a number of days before ``today``, so
-a demo can run the usage sync on several days and build a history.
+Usage changes over time: :meth:`SampleMailbox.used_on` gives a mailbox's bytes a number of days
+before ``today``, so a demo can run the usage sync on several days and build a history.
 
 Some domains also hold the accounts Zimbra keeps for itself (:class:`SampleSystemAccount`: a GAL
 sync account, the spam/ham training and virus quarantine accounts), as real servers do: the pages,

@@ -50,10 +50,10 @@ class _Handler(WSGIRequestHandler):
 class BackgroundServer:
     """A threaded HTTP server for ``app`` on ``host:port`` (port 0 picks a free one).
 
-    ``start()`` returns self; ``url`` is ``http://host:port``; ``stop()`` closes the socket, so later requests get
-    "connection refused". Usable as a context manager. With an ``ssl_context`` (a server-side
-    ``ssl.SSLContext`` holding the certificate) it speaks HTTPS only, as Zimbra's admin port
-    7071 does: ``url`` is then ``https://host:port``, and a plain-HTTP request gets no HTTP
+    ``start()`` returns self; ``url`` is ``http://host:port``; ``stop()`` closes the socket, so
+    later requests get "connection refused". Usable as a context manager. With an ``ssl_context`` (a
+    server-side ``ssl.SSLContext`` holding the certificate) it speaks HTTPS only, as Zimbra's admin
+    port 7071 does: ``url`` is then ``https://host:port``, and a plain-HTTP request gets no HTTP
     reply.
     """
 

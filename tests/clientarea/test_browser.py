@@ -7,8 +7,9 @@ usage chart, horizontal overflow, and any request or reference that leaves loopb
 list of problems, so the same function shows that the demo's pages pass and that doctored copies of
 them (tab, table or chart removed...) fail.
 
-One browser session and one demo run serve the whole module. Screenshots go to a temporary folder; their paths are
-printed (``pytest -s`` shows them). Skipped only when no Chromium binary is installed.
+One browser session and one demo run serve the whole module. Screenshots go to a temporary folder;
+their paths are printed (``pytest -s`` shows them). Skipped only when no Chromium binary is
+installed.
 
 :func:`check_long_table` is issue 12's acceptance check, on the demo's 250-mailbox domain at 320
 and 375 px in both languages: no cell clips or leaves the tab, host names wrap only between their

@@ -188,7 +188,8 @@ def test_english_formats(renderer):
     assert "Last updated" in out and "22 Nov 2026, 10:00 UTC" in out
 
 
-#: WHMCS's billing cycles and its own words for them (lang keys ``orderpaymentterm*``), English and Polish.
+#: WHMCS's billing cycles and its own words for them (lang keys ``orderpaymentterm*``), English
+#: and Polish.
 CYCLES = [
     ("Monthly", "Monthly", "Miesięcznie"),
     ("Quarterly", "Quarterly", "Kwartalnie"),
@@ -510,7 +511,7 @@ def test_chart_text_is_in_css_px_at_any_width(renderer):
     assert 'vector-effect="non-scaling-stroke"' in chart
 
 
-# --- markup ----------------------------------------------------------------------------------------------------------
+# --- markup ---------------------------------------------------------------------------------------
 
 
 def test_twenty_one_and_six_markup(renderer):

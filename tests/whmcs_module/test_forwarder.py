@@ -305,7 +305,8 @@ def test_forged_secret_gets_a_readable_error_and_changes_nothing(bridge, fake, t
 
 @needs_php
 def test_client_area_notice_speaks_the_clients_language(tmp_path):
-    """With the bridge out of reach the PHP side answers alone, with the catalogs' notice.unavailable."""
+    """With the bridge out of reach the PHP side answers alone, with the catalogs'
+    notice.unavailable."""
     from puq_bridge.clientarea.render import Renderer
 
     folder = forwarder(tmp_path, f"http://127.0.0.1:{free_port()}", timeout=2)
@@ -323,7 +324,8 @@ def test_client_area_notice_speaks_the_clients_language(tmp_path):
     )
     renderer = Renderer()
     polish, english = (
-        f'<div class="alert alert-warning">{renderer.catalog(lang).text("notice.unavailable")}</div>'
+        '<div class="alert alert-warning">'
+        f'{renderer.catalog(lang).text("notice.unavailable")}</div>'
         for lang in ("pl", "en")
     )
     assert out["results"] == [polish, polish, english, english, english, english]

@@ -58,11 +58,11 @@ class FakeWhmcs:
         access_key: the ``$api_access_key``; a matching ``accesskey`` bypasses the IP allow-list.
         allowed_ips: the API IP allow-list (``None`` = no restriction).
 
-    Attributes besides the documented state: ``allowed_actions`` (``None`` or a set of lowercase action names the
-    credential's API role allows), ``payment_methods`` (the activated gateways GetPaymentMethods lists: module name
-    -> display name; ``add_service`` adds the service's gateway), ``hang_seconds``,
-      ``trickle_seconds``, ``invites``, ``cancel_requests``, ``sent_emails``, ``sso_tokens``,
-      ``module_calls``, ``module_hook``.
+    Attributes besides the documented state: ``allowed_actions`` (``None`` or a set of lowercase
+    action names the credential's API role allows), ``payment_methods`` (the activated gateways
+    GetPaymentMethods lists: module name -> display name; ``add_service`` adds the service's
+    gateway), ``hang_seconds``, ``trickle_seconds``, ``invites``, ``cancel_requests``,
+    ``sent_emails``, ``sso_tokens``, ``module_calls``, ``module_hook``.
     """
 
     def __init__(

@@ -58,7 +58,8 @@ class Directory:
         return domain
 
     def _entry_kind(self, name: str) -> str | None:
-        """Which kind of entry holds ``name`` (``account``, ``calresource``, ``dl``, ``alias``), if any."""
+        """Which kind of entry holds ``name`` (``account``, ``calresource``, ``dl``, ``alias``), if
+        any."""
         for kind, table in self._tables().items():
             if name in table:
                 return kind
@@ -262,7 +263,7 @@ class Directory:
         if max_results and found > max_results:
             raise SimFault("account.TOO_MANY_SEARCH_RESULTS", TOO_MANY, sender=False)
 
-    # --- operations ----------------------------------------------------------------------------------------------
+    # --- operations -------------------------------------------------------------------------------
 
     def op_create_list(self, body):
         """CreateDistributionListRequest: ``name``, ``dynamic`` (1: a dynamic group) and ``<a n>``
