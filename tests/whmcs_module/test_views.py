@@ -31,6 +31,19 @@ def test_client_area_serves_from_the_store(ctx, store, fake_zimbra):
     assert SERVICE_PASSWORD not in html and ZIMBRA_PASSWORD not in html and SECRET not in html
 
 
+def test_a_malformed_setting_the_page_does_not_use_does_not_break_it(ctx, fake_zimbra):
+    """configoption1 (the primary mailbox's quota) is CreateAccount's: the page never reads it."""
+    bad = params(domain="example.com", configoption1="1 GB")
+    html = html_of(dispatch("ClientArea", bad, ctx))
+    assert "notice-unavailable" not in html and "info@example.com" in html
+    refused = dispatch("CreateAccount", dict(bad, domain="nowa.pl"), ctx)
+    assert refused == (
+        "product setting 'Default mailbox quota (MB)' (configoption1) must be a whole number, "
+        "0 or more; got '1 GB'"
+    )
+    assert "nowa.pl" not in fake_zimbra.domains
+
+
 def test_client_area_reads_zimbra_live_when_the_store_is_empty(ctx, fake_zimbra):
     html = html_of(dispatch("ClientArea", params(domain="example.com"), ctx))
     assert "info@example.com" in html and "office@example.org" not in html
