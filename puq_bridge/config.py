@@ -24,6 +24,14 @@ log = logging.getLogger(__name__)
 
 ENV_CONFIG = "PUQ_BRIDGE_CONFIG"
 
+#: ``[[zimbra]] max_requests_per_second`` when not given: two thirds of the 30 a second Zimbra's DoS
+#: filter allows a client by default (``zimbraHttpDosFilterMaxRequestsPerSec``).
+DEFAULT_ZIMBRA_RATE = 20.0
+#: ``[[zimbra]] read_plan``: how the sync reads a server's usage (``auto``: by the cost model).
+READ_PLANS = ("auto", "server", "domain")
+#: ``[sync] page_rows`` when not given: rows per whole-server GetQuotaUsage page.
+DEFAULT_PAGE_ROWS = 100_000
+
 
 def default_search_path() -> list[Path]:
     """The places looked at, in order, when neither ``--config`` nor ``$PUQ_BRIDGE_CONFIG`` names a
@@ -67,6 +75,13 @@ class ZimbraConfig:
     timeout: float = 30.0
     webmail_url: str | None = None
     admin_url: str | None = None
+    #: requests a second the bridge sends this server at most (``None``: no limit, for a server
+    #: that lists the bridge's address in ``zimbraHttpThrottleSafeIPs``).
+    max_requests_per_second: float | None = DEFAULT_ZIMBRA_RATE
+    #: how the usage sync reads this server: ``auto`` (the cost model), ``server`` (one
+    #: whole-server read) or ``domain`` (one read per domain; for domains spread over several
+    #: mailbox servers).
+    read_plan: str = "auto"
 
     def matches(self, server_id: Any = None, hostname: str | None = None) -> bool:
         """True when this entry serves the WHMCS server given by id or hostname."""
@@ -86,6 +101,8 @@ class SyncConfig:
     statuses: tuple[str, ...] = ("Active", "Suspended")
     concurrency: int = 8
     per_server_concurrency: int = 4
+    #: rows per GetQuotaUsage page when a whole server is read (a bigger server is read in pages).
+    page_rows: int = DEFAULT_PAGE_ROWS
     #: WHMCS servers (ids or hostnames) whose services the bridge leaves alone on purpose.
     ignore_servers: tuple[int | str, ...] = ()
 
@@ -352,6 +369,30 @@ class _Reader:
             raise self.fail(f"{prefix}{key}", f"must be greater than 0, got {value}")
         return value
 
+    def rate(self, t, p) -> float | None:
+        """``max_requests_per_second``: a positive number, or 0 for no limit."""
+        value = self.get(t, p, "max_requests_per_second", (int, float), DEFAULT_ZIMBRA_RATE)
+        if value < 0:
+            raise self.fail(
+                f"{p}max_requests_per_second",
+                f"must be 0 (no limit) or a number of requests a second, got {value}",
+            )
+        return float(value) or None
+
+    def choice(self, t, p, key, allowed, default):
+        value = self.get(t, p, key, (str,), default)
+        if value not in allowed:
+            raise self.fail(
+                f"{p}{key}", f"must be one of {', '.join(map(repr, allowed))}, got {value!r}"
+            )
+        return value
+
+    def page_rows(self, t, p) -> int:
+        value = self.positive(t, p, "page_rows", DEFAULT_PAGE_ROWS)
+        if value < 100:
+            raise self.fail(f"{p}page_rows", f"must be at least 100, got {value}")
+        return value
+
     def whmcs(self, t) -> WhmcsConfig:
         p = "whmcs."
         self.check_keys(
@@ -400,6 +441,8 @@ class _Reader:
                     "timeout",
                     "webmail_url",
                     "admin_url",
+                    "max_requests_per_second",
+                    "read_plan",
                 },
             )
             name = self.get(t, p, "name", (str,))
@@ -419,6 +462,8 @@ class _Reader:
                     timeout=float(self.positive(t, p, "timeout", 30, (int, float))),
                     webmail_url=self.url(t, p, "webmail_url", None),
                     admin_url=self.url(t, p, "admin_url", None),
+                    max_requests_per_second=self.rate(t, p),
+                    read_plan=self.choice(t, p, "read_plan", READ_PLANS, "auto"),
                 )
             )
         return tuple(result)
@@ -428,7 +473,14 @@ class _Reader:
         self.check_keys(
             t,
             p,
-            {"products", "statuses", "concurrency", "per_server_concurrency", "ignore_servers"},
+            {
+                "products",
+                "statuses",
+                "concurrency",
+                "per_server_concurrency",
+                "ignore_servers",
+                "page_rows",
+            },
         )
         ignored = self.get(t, p, "ignore_servers", (list,), [])
         if not all(isinstance(x, (int, str)) and not isinstance(x, bool) for x in ignored):
@@ -446,6 +498,7 @@ class _Reader:
             statuses=tuple(statuses),
             concurrency=self.positive(t, p, "concurrency", 8),
             per_server_concurrency=self.positive(t, p, "per_server_concurrency", 4),
+            page_rows=self.page_rows(t, p),
             ignore_servers=tuple(ignored),
         )
 

@@ -86,6 +86,30 @@ class ZimbraTransportError(ZimbraError):
     """No usable reply: connection refused, TLS failure, timeout. Safe to retry."""
 
 
+class ZimbraThrottled(ZimbraTransportError):
+    """HTTP 503 or 429: the server (Zimbra's DoS filter, or a proxy in front of it) refused the
+    request for now. Nothing was done, but only reads are sent again (after ``retry_after``
+    seconds when the reply said, else after a back-off); a write is never repeated.
+
+    Args:
+        server, operation, message: as :class:`ZimbraError`.
+        status: 503 or 429.
+        retry_after: seconds the reply's ``Retry-After`` asked for (``None``: not given).
+    """
+
+    def __init__(
+        self,
+        server: str,
+        operation: str,
+        message: str,
+        *,
+        status: int,
+        retry_after: float | None = None,
+    ):
+        self.status, self.retry_after = status, retry_after
+        super().__init__(server, operation, message)
+
+
 class ZimbraProtocolError(ZimbraError):
     """The reply is not a SOAP envelope (a proxy's HTML 502 page, a non-XML body)."""
 

@@ -42,7 +42,7 @@ import os
 import socket
 import threading
 import time
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -53,6 +53,8 @@ from requests.sessions import merge_setting
 from requests.utils import get_environ_proxies
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+T = TypeVar("T")
 
 __all__ = [
     "DeadlineAdapter",
@@ -167,8 +169,47 @@ class Poster:
             raise RedirectRefused(response.status_code, response.headers["Location"], self.url)
         return response
 
+    def post_streaming(
+        self,
+        body: bytes,
+        read: Callable[[requests.Response], T],
+        *,
+        timeout: Any,
+        verify: bool | str | None,
+        headers: Mapping[str, str] | None = None,
+        deadline: float | None = None,
+    ) -> T:
+        """:meth:`post` with the reply's body left on the socket: ``read(response)`` consumes it
+        (``response.iter_content``) and its result is returned. The deadline covers the whole
+        exchange, ``read`` included: when it passes, the connection is shut down under ``read``
+        and :class:`DeadlineExceeded` is raised. The response is closed afterwards (its connection
+        goes back to the pool when ``read`` consumed the whole body)."""
+        deadline = deadline_for(timeout) if deadline is None else deadline
+        with _watch(deadline) as watch:
+            try:
+                response = self._send(body, timeout, verify, headers, stream=True)
+                try:
+                    if response.is_redirect:
+                        raise RedirectRefused(
+                            response.status_code, response.headers["Location"], self.url
+                        )
+                    return read(response)
+                finally:
+                    response.close()
+            except RedirectRefused:
+                raise
+            except Exception as err:
+                if watch.expired:
+                    raise DeadlineExceeded(deadline, self.url) from err
+                raise
+
     def _send(
-        self, body: bytes, timeout: Any, verify: Any, headers: Mapping[str, str] | None
+        self,
+        body: bytes,
+        timeout: Any,
+        verify: Any,
+        headers: Mapping[str, str] | None,
+        stream: bool = False,
     ) -> requests.Response:
         session = self.session
         if session.auth is not None:
@@ -179,6 +220,7 @@ class Poster:
                 timeout=timeout,
                 verify=verify,
                 allow_redirects=False,
+                stream=stream or None,
             )
         template = self._template or self._prepare()
         request = template.copy()
@@ -190,12 +232,13 @@ class Poster:
             session.cookies
         ):  # a server's cookie (a load balancer's, say) goes back, as Session.request sends it
             request.prepare_cookies(merge_cookies(RequestsCookieJar(), session.cookies))
+        settings = {**self._settings, "stream": True} if stream else self._settings
         return session.send(
             request,
             timeout=timeout,
             allow_redirects=False,
             verify=self._verify(verify),
-            **self._settings,
+            **settings,
         )
 
     def _prepare(self) -> requests.PreparedRequest:
@@ -271,6 +314,8 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
 # --- the deadline of one exchange
 # --------------------------------------------------------------------------------- A thread's
 # current _Watch learns, from the pools of a DeadlineAdapter, each connection its request takes (and

@@ -15,6 +15,7 @@ import logging
 import math
 import threading
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 from urllib.parse import urlsplit
 
@@ -26,6 +27,7 @@ from puq_bridge.errors import (
     TwoFactorRequired,
     ZimbraFault,
     ZimbraProtocolError,
+    ZimbraThrottled,
     ZimbraTransportError,
 )
 from puq_bridge.http import (
@@ -37,6 +39,13 @@ from puq_bridge.http import (
 )
 from puq_bridge.zimbra import soap as _soap
 from puq_bridge.zimbra.models import MailboxUsage
+from puq_bridge.zimbra.throttle import (
+    DEFAULT_RATE,
+    Pacer,
+    RetryPolicy,
+    is_read,
+    retry_after_seconds,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from puq_bridge.config import ZimbraConfig
@@ -53,6 +62,8 @@ from puq_bridge.zimbra.models import (
 )
 
 log = logging.getLogger(__name__)
+
+_STREAM_CHUNK = 64 * 1024
 
 #: The LDAP filter of the accounts Zimbra keeps for itself (GAL sync, spam/ham, virus quarantine).
 SYSTEM_ACCOUNT_QUERY = "(|(zimbraIsSystemAccount=TRUE)(zimbraIsSystemResource=TRUE))"
@@ -143,6 +154,52 @@ def _named(cls, obj):
     return cls(obj.name or "", obj.id or "", _attrs(obj.a))
 
 
+#: Rows each page of :meth:`ZimbraAdmin.server_usage` repeats of the previous one (at most half a
+#: page): accounts created or deleted between two pages may shift the list by this much.
+PAGE_OVERLAP = 64
+
+
+@dataclass(frozen=True)
+class ServerRead:
+    """What :meth:`ZimbraAdmin.server_usage` read: the server's ``searchTotal`` (its accounts), the
+    GetQuotaUsage requests it took, and the rows handed on."""
+
+    total: int
+    pages: int
+    rows: int
+
+
+class _Rows:
+    """Hands rows on and counts them."""
+
+    def __init__(self, row: _soap.QuotaRow):
+        self.row, self.count = row, 0
+
+    def __call__(self, name: str, id: str, used: int, limit: int) -> None:
+        self.count += 1
+        self.row(name, id, used, limit)
+
+
+class _Page:
+    """One page of a paged whole-server read: rows up to ``anchor`` (the zimbraId of the previous
+    page's last row) are the overlap and are skipped; the rest are handed on."""
+
+    def __init__(self, row: _soap.QuotaRow, anchor: str | None):
+        self.row, self.anchor = row, anchor
+        self.found = anchor is None
+        self.seen = self.handed = 0
+        self.last: str | None = None
+
+    def __call__(self, name: str, id: str, used: int, limit: int) -> None:
+        self.seen += 1
+        self.last = id or name
+        if self.found:
+            self.handed += 1
+            self.row(name, id, used, limit)
+        elif self.last == self.anchor:
+            self.found = True
+
+
 class ZimbraAdmin:
     """Client of one Zimbra server's admin SOAP endpoint (``<url>/service/admin/soap``).
 
@@ -163,6 +220,16 @@ class ZimbraAdmin:
             run asks once per server; a long-lived client, such as the adapter's, asks again after
             this).
         deadline: seconds for a whole exchange (default: from ``timeout``).
+        max_requests_per_second: this client's requests to the server are spaced to at most this
+            many a second (:class:`~puq_bridge.zimbra.throttle.Pacer`; ``None`` or 0: no limit),
+            to stay under Zimbra's DoS filter.
+        retry: how a read refused with HTTP 503/429 is sent again (default: up to 5 attempts,
+            ``Retry-After`` honoured, at most ``deadline`` seconds of waiting in all); a write
+            never is.
+        sleep: how to wait (tests pass their own, with ``clock``).
+
+    :attr:`counts` says how many requests the client sent, how many the server refused (503/429)
+    and how many it sent again.
     """
 
     def __init__(
@@ -179,6 +246,9 @@ class ZimbraAdmin:
         clock: Callable[[], float] = time.monotonic,
         system_accounts_ttl: float = 300,
         deadline: float | None = None,
+        max_requests_per_second: float | None = DEFAULT_RATE,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ):
         base = url.rstrip("/")
         self.url = base.removesuffix(_soap.ENDPOINT_PATH)
@@ -202,9 +272,13 @@ class ZimbraAdmin:
         self.system_accounts_ttl = system_accounts_ttl
         self._system: tuple[float, SystemAccounts] | None = None
         self._system_lock = threading.Lock()
+        self._sleep = sleep
+        self._pacer = Pacer(max_requests_per_second, clock=clock, sleep=sleep)
+        self.retry = retry or RetryPolicy(budget=self.deadline)
+        self._counts = {"requests": 0, "throttled": 0, "retries": 0}
+        self._counts_lock = threading.Lock()
         for warning in transport_warnings(f"Zimbra {self.name}", self.url, verify):
             log.warning("%s", warning)
-
 
     @classmethod
     def from_config(
@@ -222,8 +296,10 @@ class ZimbraAdmin:
             kwargs["session"] = pooled_session(pool_size)
         options: dict[str, Any] = {"name": entry.name, "verify": entry.verify}
         options["timeout"] = entry.timeout
+        options["max_requests_per_second"] = entry.max_requests_per_second
         options.update(kwargs)
         return cls(entry.url, entry.admin_user, entry.password, **options)
+
     def __repr__(self) -> str:
         return f"ZimbraAdmin({self.name!r}, {self.url!r}, admin_user={self.admin_user!r})"
 
@@ -283,35 +359,143 @@ class ZimbraAdmin:
 
     # --- the one round trip -----------------------------------------------------------------------
 
-    def _call(self, op: str, params: dict[str, Any]):
+    def _call(self, op: str, params: dict[str, Any], row: _soap.QuotaRow | None = None):
         """Send ``op`` with the cached token; on AUTH_EXPIRED/AUTH_REQUIRED authenticate once and
-        retry."""
+        retry. With ``row`` (GetQuotaUsage only) the reply is streamed to it (see :meth:`_send`)."""
         token = self._current_token()
         try:
-            return self._send(op, token, params)
+            return self._send(op, token, params, row)
         except (AuthExpired, AuthRequired) as err:
             log.info("Zimbra %s %s: %s; authenticating again", self.name, op, err.code)
-            return self._send(op, self._renew(token), params)
+            return self._send(op, self._renew(token), params, row)
 
-    def _send(self, op: str, token: str | None, params: dict[str, Any]):
+    def _send(
+        self,
+        op: str,
+        token: str | None,
+        params: dict[str, Any],
+        row: _soap.QuotaRow | None = None,
+    ):
         """Build ``op`` (with zeep, GetQuotaUsage from a template), post it, and return the checked
-        reply (lxml)."""
+        reply (lxml); with ``row``, hand each GetQuotaUsage row to it as the reply arrives and
+        return ``(more, searchTotal)`` (:class:`~puq_bridge.zimbra.soap.QuotaReader`)."""
         body, soap_action = _soap.build_fast(
             op, token, {k: v for k, v in params.items() if v is not None}
         )
-        status, content_type, content = self._post(op, body, soap_action)
+        if row is not None:
+            return self._exchange(op, lambda: self._post_stream(op, body, soap_action, row))
+        status, content_type, content = self._exchange(
+            op, lambda: self._post(op, body, soap_action)
+        )
         return _soap.read_envelope(self.name, op, status, content_type, content, self._secrets())
 
-    def _post(self, op: str, body: bytes, soap_action: str) -> tuple[int, str, bytes]:
-        started = time.perf_counter()
-        try:
-            response = self._poster.post(
+    def _exchange(self, op: str, attempt: Callable[[], Any]) -> Any:
+        """``attempt()`` in the server's request rate; a read the server refuses (HTTP 503/429) is
+        attempted again as :attr:`retry` says, a write never."""
+        tries, waited = 0, 0.0
+        while True:
+            self._pacer.wait()
+            self._count("requests")
+            tries += 1
+            try:
+                return attempt()
+            except ZimbraThrottled as err:
+                self._count("throttled")
+                delay = self.retry.delay(tries, err.retry_after, waited) if is_read(op) else None
+                if delay is None:
+                    raise self._gave_up(op, err, tries) from None
+                log.info(
+                    "Zimbra %s %s: HTTP %s (throttled); sending it again in %.1f s",
+                    self.name,
+                    op,
+                    err.status,
+                    delay,
+                )
+                self._count("retries")
+                self._sleep(delay)
+                waited += delay
+
+    def _gave_up(self, op: str, err: ZimbraThrottled, tries: int) -> ZimbraThrottled:
+        """The error of a refused call that is not sent again: why, and what the operator can
+        do."""
+        if not is_read(op):
+            why = "a write is never sent again"
+        elif tries >= self.retry.attempts:
+            why = f"still refused after {tries} attempts"
+        else:
+            asked = f"{err.retry_after:g} s" if err.retry_after is not None else "a back-off"
+            why = (
+                f"it asked to wait {asked}, beyond this call's "
+                f"{min(self.retry.max_wait, self.retry.budget):g} s"
+            )
+        message = (
+            f"HTTP {err.status}: the server refused the request for now (Zimbra's DoS filter, or "
+            f"a proxy in front of it), {why}; lower max_requests_per_second of this [[zimbra]] "
+            "entry, or add this host's address to the server's zimbraHttpThrottleSafeIPs"
+        )
+        return ZimbraThrottled(
+            self.name, op, message, status=err.status, retry_after=err.retry_after
+        )
+
+    def _count(self, what: str) -> None:
+        with self._counts_lock:
+            self._counts[what] += 1
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Requests sent so far (``requests``, every attempt), refused with 503/429
+        (``throttled``) and sent again (``retries``)."""
+        with self._counts_lock:
+            return dict(self._counts)
+
+    def _throttled(self, op: str, response: requests.Response) -> ZimbraThrottled:
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        response.close()
+        return ZimbraThrottled(
+            self.name,
+            op,
+            f"HTTP {response.status_code}: refused for now",
+            status=response.status_code,
+            retry_after=retry_after,
+        )
+
+    def _post_stream(
+        self, op: str, body: bytes, soap_action: str, row: _soap.QuotaRow
+    ) -> tuple[bool, int]:
+        """POST, then parse the reply as it arrives (within the deadline): rows go to ``row``;
+        returns ``(more, searchTotal)``. An error status is read whole and raised as
+        :func:`~puq_bridge.zimbra.soap.read_envelope` raises it."""
+        secrets = self._secrets()
+
+        def read(response: requests.Response) -> tuple[bool, int]:
+            if response.status_code in (429, 503):
+                raise self._throttled(op, response)
+            content_type = response.headers.get("Content-Type", "")
+            if response.status_code != 200:
+                _soap.read_envelope(
+                    self.name, op, response.status_code, content_type, response.content, secrets
+                )
+            reader = _soap.QuotaReader(self.name, row, secrets)
+            for chunk in response.iter_content(_STREAM_CHUNK):
+                reader.feed(chunk)
+            return reader.close()
+
+        return self._transport(
+            op,
+            lambda: self._poster.post_streaming(
                 body,
+                read,
                 headers={"SOAPAction": f'"{soap_action}"'},
                 timeout=self.timeout,
                 verify=self.verify,
                 deadline=self.deadline,
-            )
+            ),
+        )
+
+    def _transport(self, op: str, send: Callable[[], Any]) -> Any:
+        """``send()``, its transport failures as :mod:`puq_bridge.errors` exceptions."""
+        try:
+            return send()
         except RedirectRefused as err:
             raise ZimbraProtocolError(self.name, op, str(err)) from err
         except requests.RequestException as err:
@@ -322,6 +506,21 @@ class ZimbraAdmin:
             raise ZimbraTransportError(
                 self.name, op, f"cannot use TLS CA bundle {self.verify!r}: {err}"
             ) from err
+
+    def _post(self, op: str, body: bytes, soap_action: str) -> tuple[int, str, bytes]:
+        started = time.perf_counter()
+        response = self._transport(
+            op,
+            lambda: self._poster.post(
+                body,
+                headers={"SOAPAction": f'"{soap_action}"'},
+                timeout=self.timeout,
+                verify=self.verify,
+                deadline=self.deadline,
+            ),
+        )
+        if response.status_code in (429, 503):
+            raise self._throttled(op, response)
         log.debug(
             "Zimbra %s %s: HTTP %s, %d bytes in %.3f s",
             self.name,
@@ -480,10 +679,7 @@ class ZimbraAdmin:
         whole directory on ``zimbraIsSystemAccount`` / ``zimbraIsSystemResource``, kept for
         ``system_accounts_ttl`` seconds; threads asking at once share one request."""
         with self._system_lock:
-            if (
-                self._system is None
-                or self._clock() - self._system[0] >= self.system_accounts_ttl
-            ):
+            if self._system is None or self._clock() - self._system[0] >= self.system_accounts_ttl:
                 found = list(
                     self.search_directory(
                         None,
@@ -599,6 +795,51 @@ class ZimbraAdmin:
             offset += len(page.accounts)
             if not page.more or not page.accounts:
                 return list(seen.values())
+
+    def server_usage(self, row: _soap.QuotaRow, *, page_size: int = 0) -> ServerRead:
+        """Every account homed on this server (GetQuotaUsage without a domain: system-admin
+        rights; not ``allServers``, which Zimbra only honours with a domain), each handed to
+        ``row(name, id, used, limit)`` as the reply arrives (nothing else is kept).
+
+        ``page_size`` 0 reads it in one request. Otherwise in pages of that many rows, sorted by
+        account name; each page starts :data:`PAGE_OVERLAP` rows before the previous one ended and
+        its rows up to the last one already handed on are skipped, so accounts created or deleted
+        between two pages neither repeat a row nor shift one out of sight; when the list moved
+        more than that (the last row is not in the next page) the read fails rather than miss a
+        mailbox. Rows of a read that fails part-way have been handed on: throw them away.
+
+        Raises:
+            ZimbraError: as :meth:`quota_usage`, or ZimbraProtocolError for a list that moved.
+        """
+        params = {"sortBy": "account", "sortAscending": True, "refresh": True}
+        if page_size <= 0:
+            counter = _Rows(row)
+            _, total = self._call("GetQuotaUsage", {**params, "limit": 0, "offset": 0}, counter)
+            return ServerRead(total, 1, counter.count)
+        if page_size < 2:
+            raise ValueError(f"Zimbra GetQuotaUsage pages need at least 2 rows, not {page_size}")
+        overlap = min(PAGE_OVERLAP, page_size // 2)
+        offset, pages, anchor, rows = 0, 0, None, 0
+        while True:
+            page = _Page(row, anchor)
+            more, total = self._call(
+                "GetQuotaUsage",
+                {**params, "limit": page_size, "offset": offset},
+                page,
+            )
+            pages += 1
+            rows += page.handed
+            if anchor is not None and not page.found:
+                raise ZimbraProtocolError(
+                    self.name,
+                    "GetQuotaUsage",
+                    f"the server's account list changed by more than {overlap} accounts between "
+                    f"two pages of {page_size} (at offset {offset}); the next run reads it again",
+                )
+            if not more or page.last is None:
+                return ServerRead(total, pages, rows)
+            offset += page.seen - overlap
+            anchor = page.last
 
     def mailbox_size(self, account_id: str) -> int:
         """GetMailbox: the mailbox's size in bytes."""

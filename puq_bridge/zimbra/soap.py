@@ -13,7 +13,7 @@ import logging
 import re
 import threading
 from importlib import resources
-from typing import Any, Iterable, NamedTuple
+from typing import Any, Callable, Iterable, NamedTuple
 
 import requests
 from lxml import etree
@@ -294,6 +294,114 @@ def read_envelope(
     if status != 200:
         raise ZimbraProtocolError(server, op, f"{what}: an error status without a SOAP fault")
     return doc
+
+
+#: what :class:`QuotaReader` hands on per ``<account>`` row: name, zimbraId, used and limit bytes.
+QuotaRow = Callable[[str, str, int, int], None]
+
+
+class QuotaReader:
+    """Reads a GetQuotaUsage reply (a SOAP 1.1 or 1.2 envelope) as it arrives, without ever
+    holding the whole reply or its tree: each ``<account>`` row goes to ``row(name, id, used,
+    limit)`` as soon as it is parsed, and is then dropped from the tree, so a reply of a million
+    rows needs the memory of one network chunk plus what ``row`` keeps.
+
+    Feed the body with :meth:`feed` (any chunk sizes), then :meth:`close` checks the envelope
+    and returns ``(more, searchTotal)``. A body that is not XML, is cut short, is a SOAP fault or
+    holds no GetQuotaUsageResponse raises what :func:`read_envelope` raises for it.
+
+    Args:
+        server: the server's name, for errors.
+        row: called once per row, in the reply's order.
+        secrets: masked in a fault's message.
+    """
+
+    def __init__(self, server: str, row: QuotaRow, secrets: Iterable[str] = ()):
+        self.server, self.row, self.secrets = server, row, tuple(secrets)
+        self.rows = 0
+        self._parser = etree.XMLPullParser(
+            events=("end",),
+            tag=QUOTA_ACCOUNT,
+            resolve_entities=False,
+            no_network=True,
+            huge_tree=True,
+        )
+        self._bytes = 0
+
+    def feed(self, chunk: bytes) -> None:
+        """Parse the next piece of the body and hand on the rows it completes."""
+        self._bytes += len(chunk)
+        try:
+            self._parser.feed(chunk)
+        except etree.XMLSyntaxError:
+            raise self._error("the reply is not XML") from None
+        self._drain()
+
+    def _drain(self) -> None:
+        row, last, count = self.row, None, 0
+        try:
+            for _, account in self._parser.read_events():
+                get = account.get
+                row(
+                    get("name") or "",
+                    get("id") or "",
+                    int(get("used") or 0),
+                    int(get("limit") or 0),
+                )
+                last = account
+                count += 1
+        except ValueError as err:
+            raise ZimbraProtocolError(
+                self.server,
+                "GetQuotaUsage",
+                f"a used/limit/searchTotal value is not a number: {err}",
+            ) from None
+        except etree.XMLSyntaxError:
+            raise self._error("the reply is not XML") from None
+        if last is None:
+            return
+        self.rows += count
+        parent = last.getparent()
+        if parent is None or parent.tag != QUOTA_RESPONSE:
+            where = "the envelope" if parent is None else f"<{local(parent.tag)}>"
+            raise ZimbraProtocolError(self.server, "GetQuotaUsage", f"account rows inside {where}")
+        # Drop the rows read so far (the last one too: the parser is past its end tag); a row the
+        # parser is still filling comes after it and stays.
+        del parent[: parent.index(last) + 1]
+
+    def close(self) -> tuple[bool, int]:
+        """The end of the body: check the envelope; returns ``(more, searchTotal)``."""
+        try:
+            doc = self._parser.close()
+        except etree.XMLSyntaxError:
+            raise self._error("the reply is not XML") from None
+        self._drain()
+        if doc.tag not in (f"{{{SOAP11}}}Envelope", f"{{{SOAP12}}}Envelope"):
+            raise self._error(f"the reply is <{local(doc.tag)}>, not a SOAP envelope")
+        try:
+            reply = body_child(doc)
+        except ValueError as err:
+            raise self._error(str(err)) from None
+        if local(reply.tag) == "Fault":
+            raise fault(self.server, "GetQuotaUsage", reply, self.secrets)
+        if reply.tag != QUOTA_RESPONSE:
+            raise ZimbraProtocolError(
+                self.server, "GetQuotaUsage", f"unexpected reply element <{local(reply.tag)}>"
+            )
+        try:
+            total = int(reply.get("searchTotal") or self.rows)
+        except ValueError as err:
+            raise ZimbraProtocolError(
+                self.server,
+                "GetQuotaUsage",
+                f"a used/limit/searchTotal value is not a number: {err}",
+            ) from None
+        return reply.get("more") in ("1", "true"), total
+
+    def _error(self, what: str) -> ZimbraProtocolError:
+        return ZimbraProtocolError(
+            self.server, "GetQuotaUsage", f"HTTP 200 (text/xml): {what} ({self._bytes} bytes)"
+        )
 
 
 def wants_second_factor(doc: etree._Element) -> bool:

@@ -24,6 +24,7 @@ from werkzeug.wrappers import Request, Response
 
 from puq_bridge.simulators.server import DropConnection, trickle
 from puq_bridge.simulators.zimbra.directory import Directory
+from puq_bridge.simulators.zimbra.dos import DosFilter
 from puq_bridge.simulators.zimbra.ops import Operations
 from puq_bridge.simulators.zimbra.wire import (
     CONTENT_TYPE,
@@ -41,7 +42,9 @@ from puq_bridge.simulators.zimbra.wire import (
 
 __all__ = ["FakeZimbra", "populate", "quota_usage_envelope"]
 
-INJECTIONS = frozenset({"http500", "html", "malformed", "hang", "drop", "expire", "trickle"})
+INJECTIONS = frozenset(
+    {"http500", "html", "malformed", "hang", "drop", "expire", "trickle", "throttle"}
+)
 AUTH_ORDERS = frozenset({"lifetime-first", "token-first"})
 TWO_FACTOR_STATES = (None, "enabled", "not-set-up")
 _HTML_502 = (
@@ -117,6 +120,8 @@ class FakeZimbra(Operations, Directory):
         self._tokens: dict[str, float] = {}
         self._second_factor_tokens: set[str] = set()
         self._injections: list[list] = []
+        self.dos: DosFilter | None = None
+        self.refused: list[dict] = []
         self._mbxids = itertools.count(2)
         self._change = itertools.count(1000)
         self._ids = random.Random()
@@ -260,17 +265,44 @@ class FakeZimbra(Operations, Directory):
         reply), ``hang`` (sleep ``hang_seconds`` first), ``drop`` (close without reply;
         BackgroundServer only), ``expire`` (the request's token expires first:
         ``service.AUTH_EXPIRED``), ``trickle`` (the real reply, one byte every ``trickle_seconds``:
-        never finished in practice).
+        never finished in practice), ``throttle`` (refused as the DoS filter refuses: its status
+        and ``Retry-After`` from :meth:`dos_filter`'s settings, else 503 with none; the request
+        is not handled and goes to ``refused``, not ``requests``).
         """
         if kind not in INJECTIONS:
             raise ValueError(f"unknown injection {kind!r}; known: {', '.join(sorted(INJECTIONS))}")
         with self.lock:
             self._injections.append([kind, on, times])
 
-    def _take_injection(self, op: str) -> str | None:
+    def dos_filter(
+        self,
+        max_per_second: int | None = 30,
+        *,
+        status: int = 503,
+        retry_after: int | None = None,
+        safe_ips=(),
+    ) -> None:
+        """Turn Zimbra's DoS filter on (:class:`~puq_bridge.simulators.zimbra.dos.DosFilter`:
+        more than ``max_per_second`` requests from one address within a second are refused with
+        ``status``, before any SOAP handling), or off with ``None``. Off by default, as for a
+        client whose address is in ``zimbraHttpThrottleSafeIPs``. Refused requests are listed in
+        ``refused`` (``{"op", "attrs"}``), not in ``requests``.
+        """
+        with self.lock:
+            self.dos = (
+                None
+                if max_per_second is None
+                else DosFilter(
+                    max_per_second, status=status, retry_after=retry_after, safe_ips=safe_ips
+                )
+            )
+
+    def _take_injection(self, op: str, only: str | None = None) -> str | None:
         with self.lock:
             for entry in self._injections:
                 kind, on, _ = entry
+                if (kind == "throttle") != (only == "throttle"):
+                    continue
                 if (on is None and not (kind == "expire" and op == "Auth")) or on == op:
                     entry[2] -= 1
                     if entry[2] <= 0:
@@ -338,8 +370,14 @@ class FakeZimbra(Operations, Directory):
             soap_ns = SOAP12
         body, token = _split(doc)
         op = local(body.tag).removesuffix("Request") if body is not None else ""
+        seen = record(op, body) if body is not None else {"op": "", "attrs": {}}
+        refused = self._refuse(request, op)
+        if refused is not None:
+            with self.lock:
+                self.refused.append(seen)
+            return refused
         with self.lock:
-            self.requests.append(record(op, body) if body is not None else {"op": "", "attrs": {}})
+            self.requests.append(seen)
         if self.latency:
             time.sleep(self.latency)
         kind = self._take_injection(op)
@@ -357,6 +395,18 @@ class FakeZimbra(Operations, Directory):
                 direct_passthrough=True,
             )
         return answer
+
+    def _refuse(self, request: Request, op: str) -> Response | None:
+        """The DoS filter's refusal of this request (its rate, or a ``throttle`` injection), or
+        ``None``."""
+        dos = self.dos
+        if dos is not None and not dos.admits(request.remote_addr):
+            status, headers, page = dos.refusal()
+        elif self._take_injection(op, only="throttle"):
+            status, headers, page = (dos or DosFilter()).refusal()
+        else:
+            return None
+        return Response(page, status=status, headers=headers)
 
     def _misbehave(self, kind: str | None, token: str | None) -> Response | None:
         if kind == "http500":
