@@ -158,6 +158,9 @@ def _print(report, as_json: bool, *, interactive: bool, quiet: bool) -> None:
         return
     if interactive:
         click.echo(summary_table(report))
+        if report.servers:
+            click.echo()
+            click.echo(servers_table(report))
         click.echo(summary_line(report))
         return
     click.echo(summary_line(report), err=True)
@@ -200,6 +203,31 @@ def summary_table(report) -> str:
                     j["status"],
                     j["error"],
                 )
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1] for row in rows
+    )
+
+
+def servers_table(report) -> str:
+    """A plain-text table of how each Zimbra server was read: its plan and why, the requests the
+    run sent it (GetQuotaUsage among them), the rows read, and the requests it refused (HTTP
+    503/429) and the bridge sent again."""
+    header = ("server", "plan", "requests", "usage reads", "rows", "refused", "retried", "why")
+    rows = [header]
+    for s in report.servers:
+        rows.append(
+            (
+                s.server,
+                s.plan or "-",
+                str(s.requests),
+                str(s.usage_requests),
+                str(s.rows),
+                str(s.throttled),
+                str(s.retries),
+                s.why,
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]

@@ -36,7 +36,10 @@ def read_usage(zimbra: "ZimbraAdmin", domain: str | None) -> list[MailboxUsage]:
     server the request goes to — Zimbra's scope without a domain (which needs system-admin rights).
     """
     if domain is None:
-        mailboxes = zimbra.quota_usage(None, all_servers=False).accounts
+        mailboxes: list[MailboxUsage] = []
+        zimbra.server_usage(
+            lambda name, id, used, limit: mailboxes.append(MailboxUsage(name, used, limit, id))
+        )
     else:
         mailboxes = zimbra.domain_usage(domain)
     system = zimbra.system_accounts()

@@ -87,6 +87,24 @@ class ServiceSettings:
 
 
 @dataclass(frozen=True)
+class ServerStats:
+    """What the sync learnt of one ``[[zimbra]]`` server, for choosing the next run's read plan
+    (:mod:`puq_bridge.usage.plan`).
+
+    ``accounts``: the accounts homed on the server (a whole-server read's ``searchTotal``, or
+    GetMailboxStats' mailbox count), measured at ``accounts_at``; ``None`` when never measured.
+    ``bridge_rows``: the rows the bridge's domains on it had (system accounts left out), and
+    ``domains`` how many domains that was, at the last run that read them.
+    """
+
+    server: str
+    accounts: int | None = None
+    accounts_at: dt.datetime | None = None
+    bridge_rows: int | None = None
+    domains: int | None = None
+
+
+@dataclass(frozen=True)
 class DailyPoint:
     """One day of a service's history: the day's last successful reading."""
 

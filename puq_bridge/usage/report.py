@@ -4,13 +4,35 @@ document."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from puq_bridge.units import bytes_to_mb
 from puq_bridge.usage.records import STATUSES, ServiceResult
 
-__all__ = ["SyncReport", "result_json"]
+__all__ = ["ServerResult", "SyncReport", "result_json"]
+
+
+@dataclass(frozen=True)
+class ServerResult:
+    """How one Zimbra server was read in a run.
+
+    ``plan``: ``server`` (whole-server GetQuotaUsage), ``domain`` (one per domain), or ``None``
+    when nothing could be read (authentication failed); ``why``: the reason, one line.
+    ``requests``: every request the run sent the server (Auth, the system-account query, the
+    account count, usage reads, repeats), as its client counted them; ``usage_requests``: the
+    GetQuotaUsage requests among them; ``rows``: the mailbox rows read; ``throttled``: requests the
+    server refused with HTTP 503/429; ``retries``: those sent again.
+    """
+
+    server: str
+    plan: str | None
+    why: str
+    requests: int = 0
+    usage_requests: int = 0
+    rows: int = 0
+    throttled: int = 0
+    retries: int = 0
 
 
 @dataclass
@@ -22,6 +44,8 @@ class SyncReport:
     dry_run: bool
     results: list[ServiceResult]
     store_error: str | None = None
+    #: how each server was read, by server name.
+    servers: list[ServerResult] = field(default_factory=list)
 
     @property
     def totals(self) -> dict[str, int]:
@@ -47,6 +71,7 @@ class SyncReport:
             "dry_run": self.dry_run,
             "totals": self.totals,
             "services": [result_json(r) for r in self.results],
+            "servers": [asdict(s) for s in self.servers],
         }
 
 

@@ -69,7 +69,16 @@ def _v3(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE samples ADD COLUMN tenancy TEXT")
 
 
+def _v4(db: sqlite3.Connection) -> None:
+    """What the sync learnt per Zimbra server for its read plan: the server's accounts (and when
+    they were counted), the rows and domains of the bridge's services on it."""
+    db.execute(
+        "CREATE TABLE server_stats (server TEXT PRIMARY KEY, accounts INTEGER, accounts_at TEXT, "
+        "bridge_rows INTEGER, domains INTEGER, updated_at TEXT NOT NULL)"
+    )
+
+
 #: Schema migrations: ``MIGRATIONS[n]`` takes a store from version ``n`` to ``n + 1``. Only ever
 #: append.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -12,6 +12,8 @@ Layout (schema version in ``PRAGMA user_version``, upgraded by
 - ``mailboxes``: the mailboxes of a sample (used/limit bytes each).
 - ``daily``: one row per service per day — the day's last successful reading — kept for
   ``history_days``.
+- ``server_stats``: per Zimbra server, what the sync learnt for its read plan (the server's
+  accounts, the rows and domains of the bridge's services on it): one row per server.
 - ``service_settings``: per service, the product's "Total space" and "Tenancy" module settings as
   the adapter last received them (WHMCS's API does not return module settings, so the sync and the
   ``render`` command read them here).
@@ -37,7 +39,14 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from puq_bridge.errors import StoreError
-from puq_bridge.usage.records import STATUSES, DailyPoint, ServiceResult, ServiceSettings, Snapshot
+from puq_bridge.usage.records import (
+    STATUSES,
+    DailyPoint,
+    ServerStats,
+    ServiceResult,
+    ServiceSettings,
+    Snapshot,
+)
 from puq_bridge.usage.schema import MIGRATIONS, SCHEMA_VERSION
 from puq_bridge.whmcs.params import TENANCIES
 from puq_bridge.zimbra.models import MailboxUsage
@@ -346,7 +355,43 @@ class UsageStore:
 
         return self._write(work, "remembering the product settings") > 0
 
+    def remember_server_stats(
+        self, stats: Iterable[ServerStats], now: dt.datetime | None = None
+    ) -> None:
+        """Keep what a run learnt of each server (one row per server, replaced)."""
+        rows = [
+            (
+                s.server,
+                s.accounts,
+                _ts(s.accounts_at) if s.accounts_at else None,
+                s.bridge_rows,
+                s.domains,
+                _ts(now or _now()),
+            )
+            for s in stats
+        ]
+
+        def work(db: sqlite3.Connection) -> None:
+            db.executemany(
+                "INSERT OR REPLACE INTO server_stats (server, accounts, accounts_at, bridge_rows, "
+                "domains, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+        if rows:
+            self._write(work, "remembering the servers' statistics")
+
     # --- reading ----------------------------------------------------------------------------------
+
+    def server_stats(self) -> dict[str, ServerStats]:
+        """server name -> what the sync learnt of it (:meth:`remember_server_stats`)."""
+        rows = self._read(
+            "SELECT server, accounts, accounts_at, bridge_rows, domains FROM server_stats"
+        )
+        return {
+            server: ServerStats(server, accounts, _parse_ts(at) if at else None, rows_, domains)
+            for server, accounts, at, rows_, domains in rows
+        }
 
     def service_settings(self, service_id: int | None = None) -> dict[int, ServiceSettings]:
         """service id -> the product settings the adapter last received, for every service (or only

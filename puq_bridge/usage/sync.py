@@ -5,18 +5,37 @@ One run:
 1. lists the WHMCS services of the configured products and statuses (``GetClientsProducts``, paged)
    and assigns each to the ``[[zimbra]]`` entry serving its WHMCS server; a service with no such
    entry, or no domain, is ``skipped``;
-2. reads every server in parallel (up to ``concurrency``): one ``AuthRequest``, then one
-   ``GetQuotaUsage`` per domain (``allServers``, ``limit=0``), domains of one server in parallel up
-   to ``per_server_concurrency``; a domain that several services share is read once. A
-   private-server service (the product's tenancy ``server``) is the whole server: one
-   ``GetQuotaUsage`` without a domain (every mailbox on that server, ``limit=0``) per server,
-   however many such services it has, besides the per-domain reads
-   (:func:`~puq_bridge.usage.live.read_usage`);
+2. reads every server in parallel (up to ``concurrency``): one ``AuthRequest``, one
+   system-account query, then by the server's read plan (:mod:`puq_bridge.usage.plan`: a cost
+   model over what the store learnt last run, with one GetMailboxStats to count the server's
+   accounts when it does not know them):
+
+   - ``server``: one ``GetQuotaUsage`` without a domain (every account homed on the server; in
+     pages of ``[sync] page_rows`` only when bigger), streamed and grouped by domain as it
+     arrives (:class:`~puq_bridge.usage.plan.DomainRows`): only the mailboxes of the run's domains
+     are kept; a domain the reply has no mailbox of is read on its own (it may not exist). A
+     private-server service (the product's tenancy ``server``) is the whole server, so a server
+     with one is always read this way, once, however many such services it has;
+   - ``domain``: one ``GetQuotaUsage`` per domain (``allServers``, ``limit=0``), domains of one
+     server in parallel up to ``per_server_concurrency``
+     (:func:`~puq_bridge.usage.live.read_usage`).
+
+   Either way a domain that several services share is read once, and the server's client keeps
+   to its request rate (``[[zimbra]] max_requests_per_second``), reads refused with HTTP 503/429
+   being sent again (:mod:`puq_bridge.zimbra.throttle`);
 3. writes ``diskusage``/``disklimit`` (whole MB, rounded up) and ``lastupdate`` to WHMCS only for
    services whose values differ from what WHMCS holds, up to ``concurrency`` writes at a time; a
    service whose read failed gets no write at all (never zeros); one failing server or service does
    not stop the others;
-4. records every service's result (failed ones with their error) in the store and prunes it.
+4. records every service's result (failed ones with their error) in the store and prunes it,
+   and what it learnt of each server for the next run's plan
+   (:meth:`~puq_bridge.usage.store.UsageStore.remember_server_stats`).
+
+Memory: the services are kept as small records of what the sync needs (:class:`Target`), not as
+WHMCS's rows; a whole-server reply is never held whole
+(:class:`~puq_bridge.zimbra.soap.QuotaReader`) and of its rows only the mailboxes of the run's
+domains are kept, as the store records them per service (per-mailbox detail the store keeps
+``detail_days`` days, see :mod:`puq_bridge.usage.store`).
 
 A dry run reads everything and writes nothing, neither to WHMCS nor to the store. A real run holds a
 file lock next to the store (:func:`sync_lock`), so overlapping runs (cron, the adapter's
@@ -50,13 +69,20 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from puq_bridge.config import Config, ZimbraConfig
-from puq_bridge.errors import ParamsError, PuqBridgeError, StoreError, SyncLockedError
+from puq_bridge.config import DEFAULT_PAGE_ROWS, Config, ZimbraConfig
+from puq_bridge.errors import (
+    ParamsError,
+    PermissionDenied,
+    PuqBridgeError,
+    StoreError,
+    SyncLockedError,
+)
 from puq_bridge.units import bytes_to_mb
+from puq_bridge.usage import plan as read_plan
 from puq_bridge.usage.live import read_usage
 from puq_bridge.usage.model import DomainUsage, service_limit_bytes
-from puq_bridge.usage.records import ServiceResult, ServiceSettings
-from puq_bridge.usage.report import SyncReport
+from puq_bridge.usage.records import ServerStats, ServiceResult, ServiceSettings
+from puq_bridge.usage.report import ServerResult, SyncReport
 from puq_bridge.usage.store import UsageStore
 
 log = logging.getLogger(__name__)
@@ -105,9 +131,51 @@ def describe(err: BaseException, server: str | None = None) -> str:
     return text
 
 
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What the sync needs of one WHMCS service (a GetClientsProducts row is ~30 values; at 100,000
+    services those would be hundreds of MB): kept for each listed service instead of the row."""
+
+    id: int
+    domain: str
+    status: str
+    product_id: int
+    server_id: int | None
+    server_hostname: str
+    disk_usage_mb: int
+    disk_limit_mb: int
+    #: the "Total space…" configurable options only (usually none).
+    config_options: dict[str, str]
+
+    @classmethod
+    def of(cls, svc: Any) -> "Target":
+        """From a :class:`~puq_bridge.whmcs.models.Service`."""
+        options = {
+            k: v
+            for k, v in (svc.config_options or {}).items()
+            if str(k).strip().lower().startswith("total space")
+        }
+        return cls(
+            svc.id,
+            svc.domain,
+            svc.status,
+            svc.product_id,
+            svc.server_id,
+            svc.server_hostname,
+            svc.disk_usage_mb,
+            svc.disk_limit_mb,
+            options or _NO_OPTIONS,
+        )
+
+
+_NO_OPTIONS: dict[str, str] = {}
+#: GetClientsProducts rows per request when listing (WHMCS answers any number).
+LIST_PAGE = 1000
+
+
 @dataclass(frozen=True)
 class _Job:
-    service: Any  # whmcs.Service
+    service: Target
     entry: ZimbraConfig
     settings: ServiceSettings = (
         ServiceSettings()
@@ -157,6 +225,7 @@ class SyncEngine:
         concurrency: servers read at once, and WHMCS writes at once.
         per_server_concurrency: domains of one server read at once.
         clock: returns the current aware datetime (tests inject one).
+        page_rows: rows per GetQuotaUsage page of a whole-server read.
 
     The engine uses its clients as they are and never touches their sessions: the adapter shares
     them with concurrent client-area requests. Give them connection pools for ``concurrency``
@@ -178,9 +247,11 @@ class SyncEngine:
         per_server_concurrency: int = 4,
         clock: Callable[[], dt.datetime] | None = None,
         ignore: Callable[[Any, str | None], bool] | None = None,
+        page_rows: int = DEFAULT_PAGE_ROWS,
     ):
         if concurrency < 1 or per_server_concurrency < 1:
             raise ValueError("concurrency and per_server_concurrency must be at least 1")
+        self.page_rows = page_rows
         self.whmcs, self.servers, self.zimbra_factory = whmcs, tuple(servers), zimbra_factory
         self.store, self.products, self.statuses = store, tuple(products), tuple(statuses)
         self.concurrency, self.per_server_concurrency = concurrency, per_server_concurrency
@@ -222,6 +293,7 @@ class SyncEngine:
             per_server_concurrency=sync.per_server_concurrency,
             clock=clock,
             ignore=sync.ignores,
+            page_rows=sync.page_rows,
         )
 
     def run(
@@ -275,6 +347,7 @@ class SyncEngine:
     ) -> SyncReport:
         started, t0 = self.clock(), time.monotonic()
         settings = self.store.service_settings() if self.store is not None else {}
+        known = self._server_stats()
         services, not_found = self._services(only_services)
         jobs, skipped = self._assign(services, names, settings)
         skipped = not_found + skipped
@@ -293,15 +366,18 @@ class SyncEngine:
             for r in skipped:
                 state.report(r)
             futures = [
-                servers.submit(self._sync_server, entry, domains, state)
+                servers.submit(self._sync_server, entry, domains, state, known.get(entry.name))
                 for entry, domains in by_server.values()
             ]
-            pending = [f for server in futures for f in server.result()]
+            outcomes = [f.result() for f in futures]
+            pending = [f for services, _, _ in outcomes for f in services]
             results = skipped + [f.result() for f in pending]
         results.sort(key=lambda r: r.service_id)
         report = SyncReport(started, time.monotonic() - t0, dry_run, results)
+        report.servers = sorted((read for _, read, _ in outcomes), key=lambda s: s.server)
         if not dry_run and self.store is not None:
-            report.store_error = self._record(started, results)
+            learnt = [stats for _, _, stats in outcomes if stats is not None]
+            report.store_error = self._record(started, results, learnt)
         report.duration_s = time.monotonic() - t0
         log.info("sync: %s in %.1f s", report.totals, report.duration_s)
         return report
@@ -313,9 +389,9 @@ class SyncEngine:
         if only_services is None:
             seen: dict[int, Any] = {}
             for product_id in self.products or (None,):
-                for svc in self.whmcs.client_products(product_id=product_id):
-                    if svc.status in self.statuses:
-                        seen.setdefault(svc.id, svc)
+                for svc in self.whmcs.client_products(product_id=product_id, page_size=LIST_PAGE):
+                    if svc.status in self.statuses and svc.id not in seen:
+                        seen[svc.id] = Target.of(svc)
             return list(seen.values()), []
         services, skipped = [], []
         for service_id in dict.fromkeys(int(s) for s in only_services):
@@ -327,7 +403,7 @@ class SyncEngine:
                 domain = found[0].domain if found else ""
                 skipped.append(ServiceResult(service_id, domain, "", "skipped", error=reason))
             else:
-                services.append(found[0])
+                services.append(Target.of(found[0]))
         return services, skipped
 
     def _not_synced(self, svc) -> str | None:
@@ -383,25 +459,143 @@ class SyncEngine:
 
     # --- reading and writing ----------------------------------------------------------------------
 
+    def _server_stats(self) -> dict[str, ServerStats]:
+        """What the store learnt of each server last run (nothing when it cannot say: the plans
+        are then chosen as on a first run)."""
+        if self.store is None:
+            return {}
+        try:
+            return self.store.server_stats()
+        except StoreError as err:
+            log.warning("sync: %s; read plans chosen without the last run's statistics", err)
+            return {}
+
     def _sync_server(
-        self, entry: ZimbraConfig, domains: dict[str | None, list[_Job]], state: _RunState
-    ) -> list[Future]:
-        """Authenticate once, then read every domain (and the whole server once, key ``None``, for
-        private-server services); returns one future per service."""
+        self,
+        entry: ZimbraConfig,
+        domains: dict[str | None, list[_Job]],
+        state: _RunState,
+        known: ServerStats | None,
+    ) -> tuple[list[Future], ServerResult, ServerStats | None]:
+        """Authenticate once, choose the read plan, read; returns one future per service, how the
+        server was read, and what was learnt of it."""
+        client, before = None, {}
         try:
             client = self.zimbra_factory(entry)
+            before = _counts(client)
             client.authenticate()
         except Exception as err:
-            return [
+            failed = [
                 _done(state.report(self._failed(job, err)))
                 for jobs in domains.values()
                 for job in jobs
             ]
+            sent = _counts(client) if client is not None else {}
+            why = f"nothing read: {describe(err, entry.name)}"
+            return failed, _server_result(entry.name, None, why, before, sent), None
+        names = [d for d in domains if d is not None]
+        private = None in domains
+        accounts = known.accounts if known else None
+        counted_at = known.accounts_at if known else None
+        unknown = None
+        now = self.clock()
+        if not private and read_plan.needs_count(known, len(names), now, entry.read_plan):
+            try:
+                accounts, counted_at = client.mailbox_stats()[0], now
+            except Exception as err:  # a delegated admin may not count: per domain, as before
+                accounts, unknown = None, describe(err)
+        plan = read_plan.choose(
+            len(names),
+            private=private,
+            accounts=accounts,
+            bridge_rows=known.bridge_rows if known else None,
+            page_rows=self.page_rows,
+            forced=entry.read_plan,
+            unknown=unknown,
+        )
+        tally = _Tally()
+        if plan.plan == read_plan.SERVER:
+            futures, plan, total = self._read_whole(client, entry, domains, state, tally, plan)
+            if total is not None:
+                accounts, counted_at = total, now
+        else:
+            futures = self._read_domains(client, list(domains.items()), state, tally)
+        read = _server_result(entry.name, plan.plan, plan.why, before, _counts(client), tally)
+        # a failed read says nothing of the bridge's rows: the last run's figure stays
+        rows = (known.bridge_rows if known else None) if tally.failed else tally.bridge_rows
+        return futures, read, ServerStats(entry.name, accounts, counted_at, rows, len(names))
+
+    def _read_whole(
+        self,
+        client,
+        entry: ZimbraConfig,
+        domains: dict[str | None, list[_Job]],
+        state: _RunState,
+        tally: "_Tally",
+        plan: read_plan.ReadPlan,
+    ) -> tuple[list[Future], read_plan.ReadPlan, int | None]:
+        """Read the server whole (streamed, grouped by domain); returns the services' futures, the
+        plan as it went (a server that refuses a whole read to this admin is read per domain) and
+        the server's account count (``None`` when not read)."""
+        names = [d for d in domains if d is not None]
+        private = None in domains
+        try:
+            rows = read_plan.DomainRows(names, client.system_accounts(), everything=private)
+            whole = client.server_usage(rows.add, page_size=self.page_rows)
+        except PermissionDenied as err:
+            if private:
+                return self._fail_all(domains, err, state, tally), plan, None
+            why = f"a whole-server read is refused to this admin ({err.code}): per domain"
+            fallback = read_plan.ReadPlan(read_plan.DOMAIN, why, len(names))
+            log.info("sync: %s: %s", entry.name, why)
+            return self._read_domains(client, list(domains.items()), state, tally), fallback, None
+        except Exception as err:
+            tally.usage_requests += 1
+            return self._fail_all(domains, err, state, tally), plan, None
+        tally.add(whole.pages, whole.rows, rows.wanted_rows())
+        futures: list[Future] = []
+        alone: list[tuple[str | None, list[_Job]]] = []
+        for domain, jobs in domains.items():
+            boxes = rows.everyone() if domain is None else rows.of(domain)
+            if boxes is None:
+                alone.append((domain, jobs))
+            else:
+                futures.extend(self._finish_all(jobs, DomainUsage.of(domain or "", boxes), state))
+        if alone:
+            log.info(
+                "sync: %s: %d domain(s) not in the whole-server reply, read on their own",
+                entry.name,
+                len(alone),
+            )
+            futures.extend(self._read_domains(client, alone, state, tally))
+        return futures, plan, whole.total
+
+    def _fail_all(
+        self,
+        domains: dict[str | None, list[_Job]],
+        err: BaseException,
+        state: _RunState,
+        tally: "_Tally",
+    ) -> list[Future]:
+        tally.failed = True
+        return [
+            _done(state.report(self._failed(job, err))) for jobs in domains.values() for job in jobs
+        ]
+
+    def _read_domains(
+        self,
+        client,
+        items: list[tuple[str | None, list[_Job]]],
+        state: _RunState,
+        tally: "_Tally",
+    ) -> list[Future]:
+        """One read per domain (``None``: the whole server once), ``per_server_concurrency`` at
+        once."""
         # per_server_concurrency readers take the server's domains one by one from a shared list. At
         # most `concurrency` servers run this at once, so the shared read pool (sized for exactly
         # that) never queues a reader. One task per reader, not per domain: no semaphore hand-off
         # and wake-up per domain (CPU under the GIL).
-        todo = list(domains.items())[::-1]
+        todo = items[::-1]
 
         def reader() -> list[Future]:
             futures: list[Future] = []
@@ -410,7 +604,7 @@ class SyncEngine:
                     domain, jobs = todo.pop()  # atomic: each domain is read by exactly one reader
                 except IndexError:
                     return futures
-                futures.extend(self._sync_domain(client, domain, jobs, state))
+                futures.extend(self._sync_domain(client, domain, jobs, state, tally))
 
         readers = [
             state.reads.submit(reader) for _ in range(min(self.per_server_concurrency, len(todo)))
@@ -418,14 +612,28 @@ class SyncEngine:
         return [f for r in readers for f in r.result()]
 
     def _sync_domain(
-        self, client, domain: str | None, jobs: list[_Job], state: _RunState
+        self,
+        client,
+        domain: str | None,
+        jobs: list[_Job],
+        state: _RunState,
+        tally: "_Tally | None" = None,
     ) -> list[Future]:
         """One GetQuotaUsage for the domain (``None``: the whole server), then each service's result
         (its write runs in the write pool)."""
         try:
             usage = DomainUsage.of(domain or "", read_usage(client, domain))
         except Exception as err:
+            if tally is not None:
+                tally.add(1, 0, 0)
             return [_done(state.report(self._failed(job, err))) for job in jobs]
+        if tally is not None:
+            n = len(usage.mailboxes)
+            tally.add(1, n, n if domain is not None else 0)
+        return self._finish_all(jobs, usage, state)
+
+    def _finish_all(self, jobs: list[_Job], usage: DomainUsage, state: _RunState) -> list[Future]:
+        """Each service's result from its usage (a write, when needed, runs in the write pool)."""
         futures = []
         for job in jobs:
             try:
@@ -494,11 +702,14 @@ class SyncEngine:
             return state.report(_with(result, status="failed", error=message))
         return state.report(_with(result, status="updated"))
 
-    def _record(self, started: dt.datetime, results: list[ServiceResult]) -> str | None:
+    def _record(
+        self, started: dt.datetime, results: list[ServiceResult], learnt: list[ServerStats]
+    ) -> str | None:
         try:
             finished = self.clock()
             self.store.record_run(started, finished, results)
             self.store.prune(now=finished)
+            self.store.remember_server_stats(learnt, now=finished)
         except StoreError as err:
             log.error("%s", err)
             return str(err)
@@ -519,6 +730,50 @@ def _group(jobs: list[_Job]) -> dict[str, tuple[ZimbraConfig, dict[str | None, l
         _, domains = grouped.setdefault(job.entry.name, (job.entry, {}))
         domains.setdefault(job.scope, []).append(job)
     return grouped
+
+
+class _Tally:
+    """What one server's reads came to: GetQuotaUsage requests, rows read, rows of the run's
+    domains (for the next plan), and whether the server's reads failed as a whole."""
+
+    def __init__(self):
+        self.usage_requests = self.rows = self.bridge_rows = 0
+        self.failed = False
+        self._lock = threading.Lock()
+
+    def add(self, requests: int, rows: int, bridge_rows: int) -> None:
+        with self._lock:
+            self.usage_requests += requests
+            self.rows += rows
+            self.bridge_rows += bridge_rows
+
+
+def _counts(client) -> dict[str, int]:
+    """A client's request counters (:attr:`~puq_bridge.zimbra.client.ZimbraAdmin.counts`; none for
+    a client without them)."""
+    counts = getattr(client, "counts", None)
+    return dict(counts) if isinstance(counts, dict) else {}
+
+
+def _server_result(
+    server: str,
+    plan: str | None,
+    why: str,
+    before: dict[str, int],
+    after: dict[str, int],
+    tally: _Tally | None = None,
+) -> ServerResult:
+    sent = {k: after.get(k, 0) - before.get(k, 0) for k in ("requests", "throttled", "retries")}
+    return ServerResult(
+        server,
+        plan,
+        why,
+        sent["requests"],
+        tally.usage_requests if tally else 0,
+        tally.rows if tally else 0,
+        sent["throttled"],
+        sent["retries"],
+    )
 
 
 def _with(result: ServiceResult, **changes) -> ServiceResult:

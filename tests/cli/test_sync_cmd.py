@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from puq_bridge.cli import main
-from puq_bridge.cli.sync_cmd import summary_line, summary_table
+from puq_bridge.cli.sync_cmd import servers_table, summary_line, summary_table
 from puq_bridge.simulators.server import BackgroundServer
 from puq_bridge.usage.records import ServiceResult
-from puq_bridge.usage.report import SyncReport
+from puq_bridge.usage.report import ServerResult, SyncReport
 from puq_bridge.usage.store import UsageStore
 from puq_bridge.usage.sync import sync_lock
 from tests.support.sync import GB, MB, PASSWORD, Farm, write_config
@@ -28,6 +28,16 @@ SERVICE_KEYS = {
     "used_mb": int,
     "limit_mb": int,
     "status": str,
+}
+SERVER_KEYS = {
+    "server": str,
+    "plan": str,
+    "why": str,
+    "requests": int,
+    "usage_requests": int,
+    "rows": int,
+    "throttled": int,
+    "retries": int,
 }
 
 
@@ -64,7 +74,14 @@ def test_json_document_matches_the_design(bridge, farm):
     result = bridge("--json")
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)  # exactly one document and nothing else on stdout
-    assert set(doc) == {"started", "duration_s", "dry_run", "totals", "services"}
+    assert set(doc) == {"started", "duration_s", "dry_run", "totals", "services", "servers"}
+    assert [(s["server"], s["plan"], s["usage_requests"]) for s in doc["servers"]] == [
+        ("mail1", "domain", 1),
+        ("mail2", "domain", 1),
+    ]
+    for server in doc["servers"]:
+        assert set(server) == set(SERVER_KEYS) and server["why"].startswith("one domain")
+        assert all(isinstance(server[k], t) for k, t in SERVER_KEYS.items()), server
     assert isinstance(doc["started"], str) and doc["started"].endswith("Z")
     assert isinstance(doc["duration_s"], float) and doc["dry_run"] is False
     assert doc["totals"] == {"updated": 2, "unchanged": 0, "failed": 0, "skipped": 0}
@@ -344,3 +361,26 @@ def test_summary_table_and_line():
         "sync-usage: 1 updated, 0 unchanged, 1 failed, 0 skipped in 1.8 s "
         "(dry run: nothing written)"
     )
+
+
+def test_servers_table_says_each_servers_plan_and_why():
+    import datetime as dt
+
+    report = SyncReport(dt.datetime(2026, 11, 22, 3, tzinfo=dt.timezone.utc), 1.0, False, [])
+    report.servers = [
+        ServerResult("mail1", "server", "cheaper: 1 request(s) for 12 accounts", 4, 1, 12, 2, 2),
+        ServerResult("mail2", None, "nothing read: mail2: connection refused"),
+    ]
+    table = servers_table(report).splitlines()
+    assert table[0].split()[:7] == [
+        "server",
+        "plan",
+        "requests",
+        "usage",
+        "reads",
+        "rows",
+        "refused",
+    ]
+    assert table[1].split()[:7] == ["mail1", "server", "4", "1", "12", "2", "2"]
+    assert table[1].endswith("cheaper: 1 request(s) for 12 accounts")
+    assert table[2].split()[:2] == ["mail2", "-"] and table[2].endswith("connection refused")

@@ -250,12 +250,20 @@ def test_multi_server_sync_writes_exactly_what_was_read(farm, whmcs_client, stor
         ) == values
 
     mail1, mail3 = farm.mail["mail1"].sim, farm.mail["mail3"].sim
-    assert (
-        mail1.count("Auth") == 1 and mail1.count("GetQuotaUsage") == 2
-    )  # a.pl read once for two services
-    for q in (r for r in mail1.requests if r["op"] == "GetQuotaUsage"):
-        assert q["attrs"]["domain"] in ("a.pl", "b.pl")
-        assert q["attrs"]["allServers"] in ("1", "true") and q["attrs"].get("limit", "0") == "0"
+    # mail1 holds only the bridge's two domains: counted once, then read whole in one request
+    # (a.pl once for its two services); the one-domain servers are read per domain
+    assert mail1.count("Auth") == 1 and mail1.count("GetMailboxStats") == 1
+    (whole,) = [r["attrs"] for r in mail1.requests if r["op"] == "GetQuotaUsage"]
+    assert "domain" not in whole and whole["limit"] == "100000"  # one page of [sync] page_rows
+    plans = {s.server: (s.plan, s.usage_requests) for s in report.servers}
+    assert plans == {
+        "mail1": ("server", 1),
+        "mail2": (None, 0),
+        "mail3": ("domain", 1),
+        "mail4": ("domain", 1),
+    }
+    (single,) = [r["attrs"] for r in mail3.requests if r["op"] == "GetQuotaUsage"][-1:]
+    assert single["domain"] == "expiring.pl" and single["allServers"] in ("1", "true")
     assert mail3.count("Auth") == 2  # re-authenticated once after expiry
     assert not any(m.sim.count("GetMailbox") for m in farm.mail.values())
 
@@ -344,8 +352,9 @@ def test_overlapping_runs_cannot_both_write(farm, whmcs_client, store):
 
 
 def test_request_counts_equal_the_bound(farm, whmcs_client, store):
-    """3 servers x 4 domains x 3 mailboxes: 1 auth and 1 system-account query per server, 1
-    GetQuotaUsage per domain, 1 write per service."""
+    """3 servers x 4 domains x 3 mailboxes, each server holding only the bridge's domains: 1 auth,
+    1 system-account query, 1 account count (first run only: the store knows it afterwards) and
+    1 whole-server GetQuotaUsage per server, 1 write per service."""
     for s in range(3):
         mail = farm.add_mail(f"mail{s}")
         for d in range(4):
@@ -357,11 +366,22 @@ def test_request_counts_equal_the_bound(farm, whmcs_client, store):
     )
     assert report.totals == {"updated": 12, "unchanged": 0, "failed": 0, "skipped": 0}
     for m in farm.mail.values():
-        assert m.sim.count("Auth") == 1 and m.sim.count("GetQuotaUsage") == 4
-        assert m.sim.count("SearchDirectory") == 1 and len(m.sim.requests) == 6
+        assert m.sim.count("Auth") == 1 and m.sim.count("GetQuotaUsage") == 1
+        assert m.sim.count("SearchDirectory") == 1 and m.sim.count("GetMailboxStats") == 1
+        assert len(m.sim.requests) == 4
+        m.sim.requests.clear()
     assert farm.whmcs.count("UpdateClientProduct") == 12
     assert farm.whmcs.count("GetClientsProducts") == 1
     assert seen == [(i, 12) for i in range(1, 13)]
+    assert [(s.server, s.plan, s.requests, s.usage_requests, s.rows) for s in report.servers] == [
+        (f"mail{i}", "server", 4, 1, 12) for i in range(3)
+    ]
+
+    again = farm.engine(whmcs_client, store=store, concurrency=2, per_server_concurrency=2).run()
+    assert again.totals["unchanged"] == 12
+    for m in farm.mail.values():
+        assert [r["op"] for r in m.sim.requests].count("GetQuotaUsage") == 1
+        assert len(m.sim.requests) == 3  # no count: the store knew the server's accounts
 
 
 def test_products_and_statuses_select_the_services(farm, whmcs_client):
@@ -504,7 +524,7 @@ def test_the_engine_never_resizes_a_clients_pool_and_pooled_clients_keep_their_c
 # --- private servers (product tenancy `server`, kept in the store by the adapter) -----------------
 
 
-def test_a_private_server_is_read_whole_once_per_server_beside_the_domain_reads(
+def test_a_private_server_is_read_whole_once_and_gives_its_domains_too(
     farm, whmcs_client, store
 ):
     farm.add_mail("mail1")
@@ -536,14 +556,15 @@ def test_a_private_server_is_read_whole_once_per_server_beside_the_domain_reads(
         on_c: ("5", str(8 * 1024)),
         unknown: ("7", "1024"),
     }
+    # the private services need mail1 whole: a.pl and c.pl come from the same reply
     mail1 = [r["attrs"] for r in farm.mail["mail1"].sim.requests if r["op"] == "GetQuotaUsage"]
-    assert sorted(q.get("domain") or "" for q in mail1) == [
-        "",
-        "a.pl",
-        "c.pl",
-    ]  # b.pl is only a private one's
-    whole = next(q for q in mail1 if not q.get("domain"))
-    assert "allServers" not in whole and whole.get("limit", "0") == "0"
+    assert [q.get("domain") for q in mail1] == [None]
+    assert "allServers" not in mail1[0] and mail1[0]["limit"] == "100000"  # [sync] page_rows
+    assert farm.mail["mail1"].sim.count("GetMailboxStats") == 0
+    assert [(s.server, s.plan, s.usage_requests) for s in report.servers] == [
+        ("mail1", "server", 1),
+        ("mail2", "domain", 1),
+    ]
     assert [
         r["attrs"]["domain"] for r in farm.mail["mail2"].sim.requests if r["op"] == "GetQuotaUsage"
     ] == ["d.pl"]
