@@ -148,6 +148,19 @@ def test_zimbra_for_by_id_and_by_hostname(tmp_path):
         ),
         (WHMCS + "[zimbra]\nname = 'x'\n", ENV, "zimbra", "must be an array of tables"),
         (
+            WHMCS + ZIMBRA + "max_requests_per_second = -1\n",
+            ENV,
+            "zimbra[0].max_requests_per_second",
+            "must be 0 (no limit) or a number of requests a second",
+        ),
+        (
+            WHMCS + ZIMBRA + "read_plan = 'fast'\n",
+            ENV,
+            "zimbra[0].read_plan",
+            "must be one of 'auto', 'server', 'domain', got 'fast'",
+        ),
+        (WHMCS + "[sync]\npage_rows = 10\n", ENV, "sync.page_rows", "must be at least 100"),
+        (
             WHMCS.replace('secret_env = "WHMCS_API_SECRET"', 'secret = ""'),
             ENV,
             "whmcs.secret",
@@ -287,6 +300,28 @@ def test_default_lang_without_a_catalog_names_the_key(tmp_path, toml_value):
     assert (err.value.file, err.value.key) == (str(path), "render.default_lang")
     assert "no translations for" in str(err.value) and "use pl or en" in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_request_rate_read_plan_and_page_rows(tmp_path):
+    from puq_bridge.config import parse_config
+
+    zimbra = {
+        "name": "mail1",
+        "whmcs_server": 3,
+        "url": "https://mail1.example.com:7071",
+        "admin_user": "admin@example.com",
+        "password": "pw",
+    }
+    raw = {
+        "whmcs": {"url": "https://b.example.com", "identifier": "i", "secret": "s"},
+        "zimbra": [zimbra, {**zimbra, "name": "mail2", "max_requests_per_second": 0}],
+        "sync": {"page_rows": 50_000},
+    }
+    config = parse_config(raw, tmp_path / "c.toml", {})
+    first, second = config.zimbra
+    assert (first.max_requests_per_second, first.read_plan) == (20.0, "auto")  # under Zimbra's 30
+    assert second.max_requests_per_second is None  # 0: no limit (zimbraHttpThrottleSafeIPs)
+    assert config.sync.page_rows == 50_000
 
 
 def test_ignore_servers_take_ids_and_hostnames(tmp_path):

@@ -397,3 +397,19 @@ def test_a_whole_server_reading_keeps_its_tenancy(store):
     assert store.latest(6).tenancy == "domain"
     with pytest.raises(ValueError, match="unknown tenancy"):
         ServiceResult(5, "firma.pl", "mail1", "updated", tenancy="cluster")
+
+
+def test_what_the_sync_learnt_of_each_server_is_kept_one_row_per_server(tmp_path):
+    from puq_bridge.usage.records import ServerStats
+
+    at = dt.datetime(2026, 11, 20, 3, tzinfo=dt.timezone.utc)
+    with UsageStore(tmp_path / "usage.sqlite3") as s:
+        assert s.server_stats() == {}
+        s.remember_server_stats([ServerStats("mail1", 10_400, at, 10_000, 2000)])
+        s.remember_server_stats(
+            [ServerStats("mail1", 10_500, at, 10_100, 2001), ServerStats("mail2")]
+        )
+        assert s.server_stats() == {
+            "mail1": ServerStats("mail1", 10_500, at, 10_100, 2001),
+            "mail2": ServerStats("mail2"),
+        }
