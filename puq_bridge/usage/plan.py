@@ -31,8 +31,9 @@ import math
 from dataclasses import dataclass
 from typing import Iterable
 
+from puq_bridge.usage.model import MailboxTable
 from puq_bridge.usage.records import ServerStats
-from puq_bridge.zimbra.models import MailboxUsage, SystemAccounts
+from puq_bridge.zimbra.models import SystemAccounts
 
 #: One request costs as much as reading this many rows.
 REQUEST_COST_ROWS = 1_000
@@ -132,8 +133,9 @@ class DomainRows:
     """Groups the rows of a whole-server GetQuotaUsage by domain as they arrive.
 
     The mailboxes of the ``wanted`` domains (every domain when ``everything``: a private-server
-    service) are kept, without the server's system accounts; of the others only a count is kept.
-    Domains are compared in lower case.
+    service) are kept, without the server's system accounts, in columns
+    (:class:`~puq_bridge.usage.model.MailboxTable`: ~90 bytes a mailbox); of the others only a
+    count is kept. Domains are compared in lower case.
 
     Args:
         wanted: the domains the run needs.
@@ -144,7 +146,7 @@ class DomainRows:
     def __init__(self, wanted: Iterable[str], system: SystemAccounts, *, everything: bool = False):
         self.wanted = frozenset(d.lower() for d in wanted)
         self.system, self.everything = system, everything
-        self.mailboxes: dict[str, list[MailboxUsage]] = {}
+        self._tables: dict[str, MailboxTable.Builder] = {}
         #: rows seen in all, and rows that were system accounts among the kept domains.
         self.rows = self.system_rows = 0
 
@@ -154,30 +156,30 @@ class DomainRows:
         domain = name[name.rfind("@") + 1 :].lower()
         if not self.everything and domain not in self.wanted:
             return
-        mailbox = MailboxUsage(name, used, limit, id)
-        if self.system.covers(mailbox):
+        system = self.system  # SystemAccounts.covers, without making a MailboxUsage per row
+        if (id and id in system.ids) or name.lower() in system.names:
             self.system_rows += 1
             return
-        found = self.mailboxes.get(domain)
-        if found is None:
-            self.mailboxes[domain] = [mailbox]
-        else:
-            found.append(mailbox)
+        table = self._tables.get(domain)
+        if table is None:
+            table = self._tables[domain] = MailboxTable.Builder()
+        table.add(name, id, used, limit)
 
-    def of(self, domain: str) -> list[MailboxUsage] | None:
+    def of(self, domain: str) -> MailboxTable | None:
         """The mailboxes of a wanted domain; ``None`` when the reply had none (read it on its own:
         it may not exist, or live on another mailbox server)."""
-        return self.mailboxes.get(domain.lower())
+        table = self._tables.get(domain.lower())
+        return table.build() if table is not None else None
 
-    def everyone(self) -> list[MailboxUsage]:
+    def everyone(self) -> MailboxTable:
         """Every kept mailbox (the whole server's, with ``everything``)."""
-        return [m for boxes in self.mailboxes.values() for m in boxes]
+        return MailboxTable.concat(t.build() for t in self._tables.values())
 
     @property
     def kept(self) -> int:
         """Mailboxes kept (of the wanted domains, system accounts left out)."""
-        return sum(len(boxes) for boxes in self.mailboxes.values())
+        return sum(len(t) for t in self._tables.values())
 
     def wanted_rows(self) -> int:
         """Rows of the wanted domains (system accounts left out)."""
-        return sum(len(self.mailboxes.get(d, ())) for d in self.wanted)
+        return sum(len(self._tables.get(d, ())) for d in self.wanted)

@@ -4,6 +4,7 @@ its product settings as the adapter kept them, and one day of history. Plain fro
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from puq_bridge.whmcs.params import TENANCIES
@@ -17,6 +18,7 @@ class ServiceResult:
     """What one sync run found for one WHMCS service.
 
     ``status`` is ``updated``, ``unchanged``, ``failed`` or ``skipped``.
+    ``mailboxes``: a tuple, or the sync's compact :class:`~puq_bridge.usage.model.MailboxTable`.
     ``used_bytes``/``limit_bytes`` are ``None`` when nothing was read (a failed Zimbra read, a
     skipped service); a failed WHMCS write keeps the data it read. ``tenancy`` says what was read:
     ``domain`` (the service's domain) or ``server`` (its whole private server).
@@ -28,7 +30,7 @@ class ServiceResult:
     status: str
     used_bytes: int | None = None
     limit_bytes: int | None = None
-    mailboxes: tuple[MailboxUsage, ...] = ()
+    mailboxes: Sequence[MailboxUsage] = ()
     error: str | None = None
     tenancy: str = "domain"
 

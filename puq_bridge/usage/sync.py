@@ -80,7 +80,7 @@ from puq_bridge.errors import (
 from puq_bridge.units import bytes_to_mb
 from puq_bridge.usage import plan as read_plan
 from puq_bridge.usage.live import read_usage
-from puq_bridge.usage.model import DomainUsage, service_limit_bytes
+from puq_bridge.usage.model import DomainUsage, MailboxTable, service_limit_bytes
 from puq_bridge.usage.records import ServerStats, ServiceResult, ServiceSettings
 from puq_bridge.usage.report import ServerResult, SyncReport
 from puq_bridge.usage.store import UsageStore
@@ -622,7 +622,7 @@ class SyncEngine:
         """One GetQuotaUsage for the domain (``None``: the whole server), then each service's result
         (its write runs in the write pool)."""
         try:
-            usage = DomainUsage.of(domain or "", read_usage(client, domain))
+            usage = DomainUsage.of(domain or "", MailboxTable.of(read_usage(client, domain)))
         except Exception as err:
             if tally is not None:
                 tally.add(1, 0, 0)

@@ -108,3 +108,30 @@ def test_one_rule_option_then_product_then_mailboxes():
         "x.pl", [MailboxUsage("a@x.pl", 10, GB), MailboxUsage("b@x.pl", 1, 0)]
     )
     assert service_limit_bytes(unlimited, {}, 0) == 0
+
+
+def test_a_mailbox_table_is_the_same_mailboxes_in_less_memory():
+    from puq_bridge.usage.model import MailboxTable
+
+    boxes = (
+        MailboxUsage("a@firma.pl", 3 * MB, GB, "id-a"),
+        MailboxUsage("b@firma.pl", 0, 0, "id-b"),  # unlimited
+        MailboxUsage("c@firma.pl", MB, GB, ""),
+    )
+    table = MailboxTable.of(boxes)
+    assert table == boxes and list(table) == list(boxes) and len(table) == 3
+    assert table[1] == boxes[1] and table[-1] == boxes[2] and table[:2] == boxes[:2]
+    assert DomainUsage.of("firma.pl", table).mailboxes is table
+    usage, plain = DomainUsage.of("firma.pl", table), DomainUsage.of("firma.pl", boxes)
+    assert (usage.used_bytes, usage.mailbox_limit_bytes) == (4 * MB, 0) == (
+        plain.used_bytes,
+        plain.mailbox_limit_bytes,
+    )
+    limited = MailboxTable.of([boxes[0], boxes[2]])
+    assert DomainUsage.of("firma.pl", limited).mailbox_limit_bytes == 2 * GB
+    empty = MailboxTable.of(())
+    assert empty == () and list(empty) == [] and DomainUsage.of("x", empty).used_bytes == 0
+    assert DomainUsage.of("x", empty).mailbox_limit_bytes == 0
+    both = MailboxTable.concat([limited, empty, MailboxTable.of(boxes[1:2])])
+    assert both == (boxes[0], boxes[2], boxes[1])
+    assert hash(table) == hash(MailboxTable.of(list(boxes)))

@@ -456,18 +456,23 @@ class Operations:
         # Zimbra searches the accounts sorted by name, then sorts by sortBy: ties stay in name
         # order.
         names = self._domain_accounts(domain) if domain else sorted(self.accounts)
-        rows = [
-            (
-                n,
-                self.accounts[n]["id"],
-                self.accounts[n]["used"],
-                self.effective_quota(n, self.accounts[n]),
-            )
-            for n in names
-        ]
-        rows.sort(key=QUOTA_SORTS[sort_by], reverse=not flag(param(body, "sortAscending")))
+        ascending = flag(param(body, "sortAscending"))
+        if sort_by == "account":  # already in that order: rows are made for the page only
+            ordered = names if ascending else names[::-1]
+            page = self._quota_rows(ordered[offset : offset + limit] if limit else ordered[offset:])
+            return quota_rows_xml(page, offset + len(page) < len(names), len(names))
+        rows = self._quota_rows(names)
+        rows.sort(key=QUOTA_SORTS[sort_by], reverse=not ascending)
         page = rows[offset : offset + limit] if limit else rows[offset:]
         return quota_rows_xml(page, offset + len(page) < len(rows), len(rows))
+
+    def _quota_rows(self, names: list[str]) -> list[tuple[str, str, int, int]]:
+        """``(name, id, used, effective quota)`` of accounts."""
+        accounts = self.accounts
+        return [
+            (n, accounts[n]["id"], accounts[n]["used"], self.effective_quota(n, accounts[n]))
+            for n in names
+        ]
 
     def op_mailbox(self, body):
         """GetMailboxRequest ``<mbox id>``: mailbox id and size."""
