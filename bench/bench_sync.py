@@ -11,9 +11,15 @@ sync's own. Printed side by side:
 - the sync, first run (every service changed) and second run (nothing changed): wall time, requests
   per kind, and peak memory as the growth of this process's max RSS
   (``resource.getrusage(RUSAGE_SELF).ru_maxrss``) over the run;
-- the bound: one AuthRequest and one system-account SearchDirectory per server + one GetQuotaUsage
-  per domain + one write per changed service (+ the GetClientsProducts pages), and the wall time
-  that takes at the configured concurrency if every request cost exactly the latency;
+- the bound of the read plan the sync chooses here (each server holds only the bridge's domains,
+  so it is read whole): one AuthRequest, one system-account SearchDirectory and, on the first run,
+  one GetMailboxStats (the account count the store learns) per server + one GetQuotaUsage per page
+  (``ceil(accounts / page_rows)``) + one write per changed service (+ the GetClientsProducts
+  pages), and the wall time that takes at the configured concurrency if every request cost exactly
+  the latency, a server's requests kept to its request rate (``[[zimbra]]
+  max_requests_per_second``, default 20 within any second);
+- the same second run with today's per-domain plan (``read_plan = "domain"``, no request rate), as
+  before the read plan: one GetQuotaUsage per domain;
 - CPU per request of both processes and the CPU floor, max(sync CPU, simulators' CPU, their sum /
   CPUs): each process holds one interpreter lock, so no schedule of the run finishes sooner than
   that;
@@ -40,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 ADMIN, PASSWORD = "admin@example.com", "zimbra-secret"
 IDENTIFIER, SECRET = "whmcs-id", "whmcs-secret"
-PAGE_SIZE = 250
+LIST_PAGE = 1000  # GetClientsProducts rows per request (puq_bridge.usage.sync.LIST_PAGE)
 MB = 1024 * 1024
 
 
@@ -158,12 +164,19 @@ class World:
 # --- the runs -------------------------------------------------------------------------------------
 
 
-def _entries(world: World):
+def _entries(world: World, read_plan: str = "auto", rate: float | None = 20.0):
     from puq_bridge.config import ZimbraConfig
 
     return [
         ZimbraConfig(
-            name=name, whmcs_server=sid, url=url, admin_user=ADMIN, password=PASSWORD, timeout=60
+            name=name,
+            whmcs_server=sid,
+            url=url,
+            admin_user=ADMIN,
+            password=PASSWORD,
+            timeout=60,
+            read_plan=read_plan,
+            max_requests_per_second=rate,
         )
         for name, sid, url in world.info["zimbras"]
     ]
@@ -172,7 +185,14 @@ def _entries(world: World):
 def _zimbra(entry):
     from puq_bridge.zimbra.client import ZimbraAdmin
 
-    return ZimbraAdmin(entry.url, entry.admin_user, entry.password, name=entry.name, timeout=60)
+    return ZimbraAdmin(
+        entry.url,
+        entry.admin_user,
+        entry.password,
+        name=entry.name,
+        timeout=60,
+        max_requests_per_second=entry.max_requests_per_second,
+    )
 
 
 def _whmcs(world: World):
@@ -185,8 +205,11 @@ def _whmcs(world: World):
     return WhmcsClient(world.info["whmcs_url"], IDENTIFIER, SECRET, session=session, timeout=60)
 
 
-def run_engine(world: World, args, store_dir: Path) -> dict:
-    """One sync run; returns wall time, request counts, totals and the max-RSS growth."""
+def run_engine(
+    world: World, args, store_dir: Path, read_plan: str = "auto", rate: float | None = 20.0
+) -> dict:
+    """One sync run; returns wall time, request counts, totals, the servers' plans and the max-RSS
+    growth."""
     from puq_bridge.usage.store import UsageStore
     from puq_bridge.usage.sync import SyncEngine
 
@@ -200,11 +223,12 @@ def run_engine(world: World, args, store_dir: Path) -> dict:
     with UsageStore(store_dir / "usage.sqlite3") as store:
         engine = SyncEngine(
             _whmcs(world),
-            _entries(world),
+            _entries(world, read_plan, rate),
             factory,
             store=store,
             concurrency=args.concurrency,
             per_server_concurrency=args.per_server,
+            page_rows=args.page_rows,
         )
         before, sim_cpu = resource.getrusage(resource.RUSAGE_SELF), world.ask("cpu")
         t0 = time.perf_counter()
@@ -218,6 +242,7 @@ def run_engine(world: World, args, store_dir: Path) -> dict:
         "wall": wall,
         "counts": world.ask("counts"),
         "totals": report.totals,
+        "plans": Counter(s.plan for s in report.servers),
         "cpu": cpu,
         "sim_cpu": sim_cpu,
         "rss_mb": (after.ru_maxrss - before.ru_maxrss) / 1024,
@@ -263,22 +288,27 @@ def run_naive(world: World, args) -> dict:
 # --- the bound and the printout -------------------------------------------------------------------
 
 
-def bound(args) -> dict:
-    """Requests and wall time if every request took exactly the latency, at the configured
-    concurrency."""
+def bound(args, first_run: bool = True) -> dict:
+    """Requests and wall time of the whole-server plan if every request took exactly the latency,
+    at the configured concurrency, each server's requests spaced by the request rate."""
     services = args.servers * args.domains
-    pages = max(1, math.ceil(services / PAGE_SIZE))
-    # Auth, the system-account query, then the domains' reads
-    rounds_per_server = 2 + math.ceil(args.domains / args.per_server)
-    t_read = math.ceil(args.servers / args.concurrency) * rounds_per_server * args.latency
-    t_write = math.ceil(services / args.concurrency) * args.latency
-    wall = pages * args.latency + max(t_read, t_write + 2 * args.latency)
+    pages = max(1, math.ceil(services / LIST_PAGE))
+    usage_pages = max(1, math.ceil(args.domains * args.mailboxes / args.page_rows))
+    # Auth, the system-account query, the account count on a first run, then the pages: in a row
+    chain = 2 + int(first_run) + usage_pages
+    # the request rate lets `rate` requests go within a second, then one more per 1 / rate
+    paced = max(0.0, (chain - args.rate) / args.rate) if args.rate else 0.0
+    per_server = chain * args.latency + paced
+    t_read = math.ceil(args.servers / args.concurrency) * per_server
+    t_write = math.ceil(services / args.concurrency) * args.latency if first_run else 0.0
+    wall = pages * args.latency + max(t_read, t_write + per_server)
     counts = {
         "GetClientsProducts": pages,
         "Auth": args.servers,
         "SearchDirectory": args.servers,
-        "GetQuotaUsage": services,
-        "UpdateClientProduct": services,
+        "GetMailboxStats": args.servers if first_run else 0,
+        "GetQuotaUsage": args.servers * usage_pages,
+        "UpdateClientProduct": services if first_run else 0,
     }
     return {"wall": wall, "counts": counts, "t_read": t_read, "t_write": t_write}
 
@@ -299,10 +329,12 @@ def cpu_floor(run: dict) -> float:
     return max(run["cpu"], run["sim_cpu"], (run["cpu"] + run["sim_cpu"]) / (os.cpu_count() or 1))
 
 
-def show(args, first: dict, second: dict, limit: dict, naive: dict) -> None:
+def show(args, first: dict, second: dict, limit: dict, naive: dict, today: dict) -> None:
     scale = args.servers / max(args.naive_servers, 1)
-    kinds = sorted({_kind(k) for d in (first, second, limit, naive) for k in d["counts"]})
-    cols = ["sync run 1", "sync run 2", "bound", f"naive x{scale:g}"]
+    limit2 = bound(args, first_run=False)
+    runs = (first, second, limit, limit2, today, naive)
+    kinds = sorted({_kind(k) for d in runs for k in d["counts"]})
+    cols = ["sync run 1", "sync run 2", "bound 1", "bound 2", "per-domain 2", f"naive x{scale:g}"]
     print(
         f"\n{args.servers} servers x {args.domains} domains x {args.mailboxes} mailboxes = "
         f"{args.servers * args.domains * args.mailboxes:,} mailboxes, "
@@ -317,51 +349,47 @@ def show(args, first: dict, second: dict, limit: dict, naive: dict) -> None:
     def row(label, values):
         print(f"{label:24}" + "".join(f"{v:>16}" for v in values))
 
-    row(
-        "wall time (s)",
-        [
-            f"{first['wall']:.2f}",
-            f"{second['wall']:.2f}",
-            f"{limit['wall']:.2f}",
-            f"{naive['wall'] * scale:.1f}",
-        ],
-    )
+    row("wall time (s)", [f"{d['wall']:.2f}" for d in runs[:-1]] + [f"{naive['wall'] * scale:.1f}"])
     row(
         "requests, total",
-        [
-            f"{sum(first['counts'].values()):,}",
-            f"{sum(second['counts'].values()):,}",
-            f"{sum(limit['counts'].values()):,}",
-            f"{sum(naive['counts'].values()) * scale:,.0f}",
-        ],
+        [f"{sum(d['counts'].values()):,}" for d in runs[:-1]]
+        + [f"{sum(naive['counts'].values()) * scale:,.0f}"],
     )
     for kind in kinds:
         row(
             f"  {kind}",
-            [
-                f"{count(first, kind):,}",
-                f"{count(second, kind):,}",
-                f"{count(limit, kind):,}",
-                f"{count(naive, kind, scale):,}",
-            ],
+            [f"{count(d, kind):,}" for d in runs[:-1]] + [f"{count(naive, kind, scale):,}"],
         )
-    row("max RSS growth (MB)", [f"{first['rss_mb']:.1f}", f"{second['rss_mb']:.1f}", "", ""])
-    row("CPU s, sync process", [f"{first['cpu']:.2f}", f"{second['cpu']:.2f}", "0", ""])
-    row("CPU s, simulators", [f"{first['sim_cpu']:.2f}", f"{second['sim_cpu']:.2f}", "0", ""])
-    row(
-        "CPU ms/request, sync",
-        [f"{per_request(first, 'cpu'):.2f}", f"{per_request(second, 'cpu'):.2f}", "0", ""],
-    )
-    row(
-        "CPU ms/request, sims",
-        [f"{per_request(first, 'sim_cpu'):.2f}", f"{per_request(second, 'sim_cpu'):.2f}", "0", ""],
-    )
-    row("CPU floor (s)", [f"{cpu_floor(first):.2f}", f"{cpu_floor(second):.2f}", "0", ""])
+    measured = (first, second, today)
+
+    def line(label, values):
+        row(label, values[:2] + ["", ""] + values[2:] + [""])
+
+    line("max RSS growth (MB)", [f"{d['rss_mb']:.1f}" for d in measured])
+    line("CPU s, sync process", [f"{d['cpu']:.2f}" for d in measured])
+    line("CPU s, simulators", [f"{d['sim_cpu']:.2f}" for d in measured])
+    line("CPU ms/request, sync", [f"{per_request(d, 'cpu'):.2f}" for d in measured])
+    line("CPU ms/request, sims", [f"{per_request(d, 'sim_cpu'):.2f}" for d in measured])
+    line("CPU floor (s)", [f"{cpu_floor(d):.2f}" for d in measured])
     print(f"\nrun 1 totals {first['totals']}; run 2 totals {second['totals']}")
     print(
+        f"plans: run 1 {dict(first['plans'])}, run 2 {dict(second['plans'])}, "
+        f"per-domain {dict(today['plans'])}"
+    )
+    usage = {k: count(d, "GetQuotaUsage") for k, d in (("1", first), ("2", second))}
+    print(
+        f"usage requests: run 1 {usage['1']}, run 2 {usage['2']} <= servers + pages = "
+        f"{count(limit, 'GetQuotaUsage') + args.servers}: "
+        f"{max(usage.values()) <= count(limit, 'GetQuotaUsage') + args.servers}; "
+        f"per-domain plan {count(today, 'GetQuotaUsage')} "
+        f"({count(today, 'GetQuotaUsage') / max(usage['2'], 1):.0f}x run 2's)"
+    )
+    print(
         f"bound: read path {limit['t_read']:.2f} s, write path {limit['t_write']:.2f} s "
-        f"(+ {math.ceil(args.servers * args.domains / PAGE_SIZE)} listing page(s)); "
-        f"run 1 / bound = {first['wall'] / limit['wall']:.2f}x (goal <= 1.3x)"
+        f"(+ {math.ceil(args.servers * args.domains / LIST_PAGE)} listing page(s)); "
+        f"run 1 / bound = {first['wall'] / limit['wall']:.2f}x, run 2 / bound = "
+        f"{second['wall'] / limit2['wall']:.2f}x (goal <= 1.5x); per-domain run 2 took "
+        f"{today['wall']:.2f} s"
     )
     print(
         f"CPU: run 1 spent {first['cpu']:.2f} CPU-s in this process (one interpreter lock) and "
@@ -396,6 +424,10 @@ def main(argv=None) -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--per-server", type=int, default=4)
     parser.add_argument("--naive-servers", type=int, default=1, help="0 skips the naive sync")
+    parser.add_argument(
+        "--rate", type=float, default=20.0, help="[[zimbra]] max_requests_per_second (0: none)"
+    )
+    parser.add_argument("--page-rows", type=int, default=100_000)
     args = parser.parse_args(argv)
     import puq_bridge.zimbra.client  # noqa: F401  (imports zeep outside the timed runs, as any long-running import)
 
@@ -404,12 +436,13 @@ def main(argv=None) -> None:
     print(f"simulators ready in {time.perf_counter() - t0:.1f} s (child process)")
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            first = run_engine(world, args, Path(tmp))
-            second = run_engine(world, args, Path(tmp))
+            first = run_engine(world, args, Path(tmp), rate=args.rate or None)
+            second = run_engine(world, args, Path(tmp), rate=args.rate or None)
+            today = run_engine(world, args, Path(tmp), read_plan="domain", rate=None)
         naive = run_naive(world, args) if args.naive_servers else {"wall": 0.0, "counts": {}}
     finally:
         world.stop()
-    show(args, first, second, bound(args), naive)
+    show(args, first, second, bound(args), naive, today)
 
 
 if __name__ == "__main__":

@@ -20,44 +20,41 @@ log = logging.getLogger(__name__)
 
 
 class MailboxTable(Sequence):
-    """An immutable sequence of :class:`~puq_bridge.zimbra.models.MailboxUsage` kept in columns:
-    the names and the zimbraIds each as one string, used and limit bytes as 64-bit arrays — about
-    90 bytes a mailbox instead of ~270 as objects, so the mailboxes a sync keeps for the store (a
-    million, on a big server) fit in a flat amount of memory. Each item is made when asked for.
+    """An immutable sequence of :class:`~puq_bridge.zimbra.models.MailboxUsage` kept in two
+    columns: the names and zimbraIds as one string (``name\\nid\\n…``), used and limit bytes as
+    one 64-bit array — about 90 bytes a mailbox instead of ~270 as objects, so the mailboxes a sync
+    keeps for the store (a million, on a big server) fit in a flat amount of memory. Each item is
+    made when asked for.
 
     Build one with :class:`MailboxTable.Builder` (row by row) or :meth:`of`; it compares equal to
     any sequence of the same mailboxes.
     """
 
-    __slots__ = ("_names", "_ids", "_used", "_limits")
+    __slots__ = ("_text", "_nums")
 
     class Builder:
-        """Collects rows (``add(name, id, used, limit)``), then :meth:`build` makes the table."""
+        """Collects rows, then :meth:`build` makes the table. ``text`` and ``nums`` are the
+        columns being filled: a hot loop may append to them directly, as :meth:`add` does."""
 
-        __slots__ = ("names", "ids", "used", "limits")
+        __slots__ = ("text", "nums")
 
         def __init__(self):
-            self.names, self.ids = bytearray(), bytearray()
-            self.used, self.limits = array("q"), array("q")
+            self.text, self.nums = bytearray(), array("q")
 
         def add(self, name: str, id: str, used: int, limit: int) -> None:
             """One mailbox (names and ids hold no line break: e-mail addresses and zimbraIds)."""
-            self.names += name.encode() + b"\n"
-            self.ids += id.encode() + b"\n"
-            self.used.append(used)
-            self.limits.append(limit)
+            self.text += f"{name}\n{id}\n".encode()
+            self.nums.extend((used, limit))
 
         def __len__(self) -> int:
-            return len(self.used)
+            return len(self.nums) // 2
 
         def build(self) -> "MailboxTable":
             """The table of the rows added so far."""
-            return MailboxTable(
-                self.names[:-1].decode(), self.ids[:-1].decode(), self.used, self.limits
-            )
+            return MailboxTable(self.text[:-1].decode(), self.nums)
 
-    def __init__(self, names: str, ids: str, used: array, limits: array):
-        self._names, self._ids, self._used, self._limits = names, ids, used, limits
+    def __init__(self, text: str, nums: array):
+        self._text, self._nums = text, nums
 
     @classmethod
     def of(cls, mailboxes: Iterable[MailboxUsage]) -> "MailboxTable":
@@ -73,36 +70,26 @@ class MailboxTable(Sequence):
     def concat(cls, tables: Iterable["MailboxTable"]) -> "MailboxTable":
         """One table of several, in order."""
         tables = [t for t in tables if len(t)]
-        used, limits = array("q"), array("q")
+        nums = array("q")
         for t in tables:
-            used.extend(t._used)
-            limits.extend(t._limits)
-        names = "\n".join(t._names for t in tables)
-        return cls(names, "\n".join(t._ids for t in tables), used, limits)
+            nums.extend(t._nums)
+        return cls("\n".join(t._text for t in tables), nums)
 
     def __len__(self) -> int:
-        return len(self._used)
+        return len(self._nums) // 2
 
     def __iter__(self) -> Iterator[MailboxUsage]:
-        if not self._used:
+        if not self._nums:
             return iter(())
-        return map(
-            MailboxUsage, self._names.split("\n"), self._used, self._limits, self._ids.split("\n")
-        )
+        parts, nums = self._text.split("\n"), self._nums
+        return map(MailboxUsage, parts[0::2], nums[0::2], nums[1::2], parts[1::2])
 
     def __getitem__(self, index):
-        if isinstance(index, slice):
-            return tuple(self)[index]
         return tuple(self)[index]
 
     def __eq__(self, other) -> bool:
         if isinstance(other, MailboxTable):
-            return (self._names, self._ids, self._used, self._limits) == (
-                other._names,
-                other._ids,
-                other._used,
-                other._limits,
-            )
+            return (self._text, self._nums) == (other._text, other._nums)
         if isinstance(other, Sequence) and not isinstance(other, (str, bytes)):
             return len(other) == len(self) and tuple(self) == tuple(other)
         return NotImplemented
@@ -116,14 +103,15 @@ class MailboxTable(Sequence):
     @property
     def used_bytes(self) -> int:
         """Sum of the used bytes."""
-        return sum(self._used)
+        return sum(self._nums[0::2])
 
     @property
     def limit_bytes(self) -> int:
         """Sum of the quotas; 0 (unlimited) as soon as one is unlimited, or there are none."""
-        if not self._limits or min(self._limits) <= 0:
+        limits = self._nums[1::2]
+        if not limits or min(limits) <= 0:
             return 0
-        return sum(self._limits)
+        return sum(limits)
 
 
 @dataclass(frozen=True)

@@ -302,13 +302,15 @@ QuotaRow = Callable[[str, str, int, int], None]
 
 class QuotaReader:
     """Reads a GetQuotaUsage reply (a SOAP 1.1 or 1.2 envelope) as it arrives, without ever
-    holding the whole reply or its tree: each ``<account>`` row goes to ``row(name, id, used,
-    limit)`` as soon as it is parsed, and is then dropped from the tree, so a reply of a million
-    rows needs the memory of one network chunk plus what ``row`` keeps.
+    holding the reply or a tree of it: lxml calls back for each element start (a parser target),
+    and each ``<account>`` row goes to ``row(name, id, used, limit)`` at once. A reply of a million
+    rows thus needs the memory of one network chunk plus what ``row`` keeps.
 
-    Feed the body with :meth:`feed` (any chunk sizes), then :meth:`close` checks the envelope
-    and returns ``(more, searchTotal)``. A body that is not XML, is cut short, is a SOAP fault or
-    holds no GetQuotaUsageResponse raises what :func:`read_envelope` raises for it.
+    Feed the body with :meth:`feed` (any chunk sizes), then :meth:`close` checks the envelope and
+    returns ``(more, searchTotal)``. Rows count only inside the envelope's GetQuotaUsageResponse. A
+    body that is not XML or is cut short, holds no GetQuotaUsageResponse, or is a SOAP fault raises
+    what :func:`read_envelope` raises for it (a fault is kept whole and read by it: faults are
+    small).
 
     Args:
         server: the server's name, for errors.
@@ -319,89 +321,113 @@ class QuotaReader:
     def __init__(self, server: str, row: QuotaRow, secrets: Iterable[str] = ()):
         self.server, self.row, self.secrets = server, row, tuple(secrets)
         self.rows = 0
-        self._parser = etree.XMLPullParser(
-            events=("end",),
-            tag=QUOTA_ACCOUNT,
-            resolve_entities=False,
-            no_network=True,
-            huge_tree=True,
-        )
         self._bytes = 0
+        self._target = _QuotaTarget(row)
+        self._parser = etree.XMLParser(
+            target=self._target, resolve_entities=False, no_network=True, huge_tree=True
+        )
+        #: the body so far, while it may still be a fault (then read whole at the end)
+        self._kept: list[bytes] | None = []
 
     def feed(self, chunk: bytes) -> None:
         """Parse the next piece of the body and hand on the rows it completes."""
         self._bytes += len(chunk)
+        if self._kept is not None:
+            self._kept.append(bytes(chunk))
         try:
             self._parser.feed(chunk)
         except etree.XMLSyntaxError:
             raise self._error("the reply is not XML") from None
-        self._drain()
-
-    def _drain(self) -> None:
-        row, last, count = self.row, None, 0
-        try:
-            for _, account in self._parser.read_events():
-                get = account.get
-                row(
-                    get("name") or "",
-                    get("id") or "",
-                    int(get("used") or 0),
-                    int(get("limit") or 0),
-                )
-                last = account
-                count += 1
-        except ValueError as err:
-            raise ZimbraProtocolError(
-                self.server,
-                "GetQuotaUsage",
-                f"a used/limit/searchTotal value is not a number: {err}",
-            ) from None
-        except etree.XMLSyntaxError:
-            raise self._error("the reply is not XML") from None
-        if last is None:
-            return
-        self.rows += count
-        parent = last.getparent()
-        if parent is None or parent.tag != QUOTA_RESPONSE:
-            where = "the envelope" if parent is None else f"<{local(parent.tag)}>"
-            raise ZimbraProtocolError(self.server, "GetQuotaUsage", f"account rows inside {where}")
-        # Drop the rows read so far (the last one too: the parser is past its end tag); a row the
-        # parser is still filling comes after it and stays.
-        del parent[: parent.index(last) + 1]
+        except (ValueError, KeyError) as err:
+            raise self._not_a_number(err) from None
+        if self._kept is not None and self._target.reply is not None:
+            self._kept = None  # a GetQuotaUsageResponse: no fault to read later
 
     def close(self) -> tuple[bool, int]:
         """The end of the body: check the envelope; returns ``(more, searchTotal)``."""
+        target = self._target
         try:
-            doc = self._parser.close()
+            self._parser.close()
         except etree.XMLSyntaxError:
             raise self._error("the reply is not XML") from None
-        self._drain()
-        if doc.tag not in (f"{{{SOAP11}}}Envelope", f"{{{SOAP12}}}Envelope"):
-            raise self._error(f"the reply is <{local(doc.tag)}>, not a SOAP envelope")
+        except (ValueError, KeyError) as err:
+            raise self._not_a_number(err) from None
+        self.rows = target.rows
+        if target.root not in (f"{{{SOAP11}}}Envelope", f"{{{SOAP12}}}Envelope"):
+            raise self._error(f"the reply is <{local(target.root)}>, not a SOAP envelope")
+        if target.reply is None:
+            if self._kept is not None:  # a fault, or another reply: read it whole
+                read_envelope(
+                    self.server,
+                    "GetQuotaUsage",
+                    200,
+                    "text/xml",
+                    b"".join(self._kept),
+                    self.secrets,
+                )
+                raise ZimbraProtocolError(
+                    self.server,
+                    "GetQuotaUsage",
+                    f"unexpected reply element <{local(target.first or 'none')}>",
+                )
+            raise self._error("SOAP envelope without a GetQuotaUsageResponse")
         try:
-            reply = body_child(doc)
+            total = int(target.reply.get("searchTotal") or target.rows)
         except ValueError as err:
-            raise self._error(str(err)) from None
-        if local(reply.tag) == "Fault":
-            raise fault(self.server, "GetQuotaUsage", reply, self.secrets)
-        if reply.tag != QUOTA_RESPONSE:
-            raise ZimbraProtocolError(
-                self.server, "GetQuotaUsage", f"unexpected reply element <{local(reply.tag)}>"
-            )
-        try:
-            total = int(reply.get("searchTotal") or self.rows)
-        except ValueError as err:
-            raise ZimbraProtocolError(
-                self.server,
-                "GetQuotaUsage",
-                f"a used/limit/searchTotal value is not a number: {err}",
-            ) from None
-        return reply.get("more") in ("1", "true"), total
+            raise self._not_a_number(err) from None
+        return target.reply.get("more") in ("1", "true"), total
+
+    def _not_a_number(self, err: Exception) -> ZimbraProtocolError:
+        what = f"an account row without {err}" if isinstance(err, KeyError) else str(err)
+        return ZimbraProtocolError(
+            self.server,
+            "GetQuotaUsage",
+            f"a used/limit/searchTotal value is not a number: {what}",
+        )
 
     def _error(self, what: str) -> ZimbraProtocolError:
         return ZimbraProtocolError(
             self.server, "GetQuotaUsage", f"HTTP 200 (text/xml): {what} ({self._bytes} bytes)"
         )
+
+
+_BODIES = frozenset({f"{{{SOAP11}}}Body", f"{{{SOAP12}}}Body"})
+
+
+class _QuotaTarget:
+    """The parser target of :class:`QuotaReader`: only element starts are reported (no tree, no
+    end or text callbacks). The first element is the root; the first one after a ``Body`` is the
+    reply; ``<account>`` rows count once the reply is a GetQuotaUsageResponse."""
+
+    def __init__(self, row: QuotaRow):
+        self.row = row
+        self.rows = 0
+        self.root: str | None = None
+        self.first: str | None = None  # the Body's first element
+        self.reply: dict[str, str] | None = None  # the GetQuotaUsageResponse's attributes
+        self._in_body = False
+
+    def start(self, tag: str, attrib) -> None:
+        if tag == QUOTA_ACCOUNT and self.reply is not None:
+            self.rows += 1
+            self.row(
+                attrib.get("name") or "",
+                attrib.get("id") or "",
+                int(attrib.get("used") or 0),
+                int(attrib.get("limit") or 0),
+            )
+        elif self.root is None:
+            self.root = tag
+        elif self._in_body:
+            if self.first is None:
+                self.first = tag
+                if tag == QUOTA_RESPONSE:
+                    self.reply = dict(attrib)
+        elif tag in _BODIES:
+            self._in_body = True
+
+    def close(self) -> int:
+        return self.rows
 
 
 def wants_second_factor(doc: etree._Element) -> bool:

@@ -14,8 +14,10 @@ is (it may be in some proxy's log as done; the caller decides).
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import email.utils
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -54,8 +56,12 @@ def retry_after_seconds(value: str | None, now: Callable[[], float] = time.time)
 
 
 class Pacer:
-    """Spaces the starts of requests to one server at least ``1 / rate`` seconds apart, across
-    every thread using it (a request waits for its slot; ``rate`` ``None`` or 0: no spacing).
+    """Keeps the requests to one server at most ``rate`` a second, across every thread using it,
+    counted as Jetty's DoS filter counts them: a request starts only when fewer than ``rate``
+    started within the last second (a fractional rate: ``ceil(rate)`` within ``ceil(rate) / rate``
+    seconds); otherwise it waits for its slot. A server's few requests in a row (Auth, the
+    system-account query, a whole-server read) thus go at once, and a per-domain read of thousands
+    settles at ``rate``. ``rate`` ``None`` or 0: no limit.
 
     Args:
         rate: requests per second.
@@ -72,19 +78,21 @@ class Pacer:
         if rate is not None and rate < 0:
             raise ValueError(f"a request rate cannot be negative: {rate}")
         self.rate = rate or None
-        self._interval = 1.0 / rate if rate else 0.0
+        self._count = math.ceil(rate) if rate else 0
+        self._window = self._count / rate if rate else 0.0
+        self._starts: collections.deque[float] = collections.deque(maxlen=self._count or None)
         self._clock, self._sleep = clock, sleep
-        self._next = 0.0
         self._lock = threading.Lock()
 
     def wait(self) -> float:
         """Wait for this request's slot; returns the seconds waited."""
-        if not self._interval:
+        if not self._count:
             return 0.0
         with self._lock:
             now = self._clock()
-            at = max(now, self._next)
-            self._next = at + self._interval
+            starts = self._starts
+            at = now if len(starts) < self._count else max(now, starts[0] + self._window)
+            starts.append(at)
         if at > now:
             self._sleep(at - now)
         return at - now

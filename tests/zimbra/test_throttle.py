@@ -66,13 +66,17 @@ def test_retry_after_in_seconds_or_as_a_date():
     assert retry_after_seconds(date, now=lambda: at_noon + 60) == 0.0  # already past
 
 
-def test_the_pacer_spaces_requests_to_the_rate():
+def test_the_pacer_counts_requests_per_second_as_the_filter_does():
     fake = FakeTime()
     pacer = Pacer(10, clock=fake.clock, sleep=fake.sleep)
-    waited = [pacer.wait() for _ in range(4)]
-    assert [round(w, 6) for w in waited] == [0.0, 0.1, 0.1, 0.1]
+    waited = [pacer.wait() for _ in range(12)]
+    assert waited == [0.0] * 10 + [1.0, 0.0]  # ten at once, the 11th a second after the first
+    fake.now += 0.5  # t=1.5: the ten of t=0 are past the second, the two of t=1 are not
+    assert [pacer.wait() for _ in range(9)] == [0.0] * 8 + [0.5]
     fake.now += 5  # idle: no debt is carried over
-    assert pacer.wait() == 0.0
+    assert [pacer.wait() for _ in range(10)] == [0.0] * 10
+    slow = Pacer(0.5, clock=fake.clock, sleep=fake.sleep)  # one request every two seconds
+    assert [slow.wait() for _ in range(3)] == [0.0, 2.0, 2.0]
     assert Pacer(None).wait() == 0.0 and Pacer(0).wait() == 0.0
 
 
