@@ -13,7 +13,7 @@ from puq_bridge.zimbra.models import MailboxUsage
 STATUSES = ("updated", "unchanged", "failed", "skipped")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ServiceResult:
     """What one sync run found for one WHMCS service.
 
