@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Iterable
 
 #: The one mask every module writes over a secret (logs, error text, JSON output, HTML).
@@ -14,8 +15,28 @@ MASK = "********"
 MIN_SECRET_LENGTH = 4
 
 
+#: Secrets known by their place rather than their value: a Zimbra domain's preauth key wherever
+#: its attribute name stands just before it (``<a n="zimbraPreAuthKey">…``, a dict's repr,
+#: ``key=value``), and the signature of a preauth sign-on URL (``…&preauth=…``): valid for
+#: minutes, but a login all the same.
+_PLACED_SECRETS = (
+    re.compile(r"(zimbraPreAuthKey[\"'>:=\s]{1,6})([0-9A-Fa-f]{8,})"),
+    re.compile(r"([?&;]preauth=)([0-9A-Fa-f]{8,})"),
+)
+
+
+def mask_placed_secrets(text: str) -> str:
+    """``text`` with preauth keys and signatures masked by their place (``_PLACED_SECRETS``)."""
+    if "PreAuth" not in text and "preauth" not in text:
+        return text
+    for pattern in _PLACED_SECRETS:
+        text = pattern.sub(lambda m: m.group(1) + MASK, text)
+    return text
+
+
 def mask_secrets(text: str, secrets: Iterable[str | None]) -> str:
-    """``text`` with every secret value in ``secrets`` replaced by ``********`` (longest first).
+    """``text`` with every secret value in ``secrets`` replaced by ``********`` (longest first), and
+    the secrets known by their place (:func:`mask_placed_secrets`) masked too.
 
     Values shorter than :data:`MIN_SECRET_LENGTH` (four) characters are left alone: see its comment for why.
     """
@@ -24,7 +45,7 @@ def mask_secrets(text: str, secrets: Iterable[str | None]) -> str:
     ):
         if secret in text:
             text = text.replace(secret, MASK)
-    return text
+    return mask_placed_secrets(text)
 
 
 class SecretFilter(logging.Filter):
@@ -48,11 +69,11 @@ class SecretFilter(logging.Filter):
         return mask_secrets(text, self.secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            message = record.getMessage()
-            masked = self.mask(message)
-            if masked != message:
-                record.msg, record.args = masked, None
+        # runs without registered values too: a preauth key is masked by its place
+        message = record.getMessage()
+        masked = self.mask(message)
+        if masked != message:
+            record.msg, record.args = masked, None
         return True
 
 

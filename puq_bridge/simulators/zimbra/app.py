@@ -24,6 +24,8 @@ from werkzeug.wrappers import Request, Response
 from puq_bridge.simulators.server import DropConnection
 from puq_bridge.simulators.zimbra.directory import Directory
 from puq_bridge.simulators.zimbra.ops import Operations
+from puq_bridge.simulators.zimbra.preauth import WebLogin
+from puq_bridge.simulators.zimbra.rights import Rights
 from puq_bridge.simulators.zimbra.wire import (
     CONTENT_TYPE,
     SOAP11,
@@ -48,7 +50,7 @@ _HTML_502 = (
 )
 
 
-class FakeZimbra(Operations, Directory):
+class FakeZimbra(Operations, Directory, Rights, WebLogin):
     """A fake Zimbra admin server (``POST /service/admin/soap``), thread-safe, for tests, the demo and dry runs.
 
     Args:
@@ -100,6 +102,8 @@ class FakeZimbra(Operations, Directory):
         self._ids = random.Random()
         self.lock = threading.RLock()
         self.add_cos("default", {"zimbraMailQuota": "0", "zimbraPasswordMinLength": "6"})
+        self._init_rights()
+        self._init_web()
 
     # --- state helpers -------------------------------------------------------------------------------------------
 
@@ -249,7 +253,8 @@ class FakeZimbra(Operations, Directory):
             raise SimFault("service.PERM_DENIED", "permission denied: Error in Authentication")
         raise SimFault("account.AUTH_FAILED", f"authentication failed for [{name}]")
 
-    OPS = {**Operations.OPS, **Directory.DIRECTORY_OPS}
+    OPS_BASE = {**Operations.OPS, **Directory.DIRECTORY_OPS}
+    OPS = {**OPS_BASE, **Rights.RIGHTS_OPS}
 
     # --- HTTP ----------------------------------------------------------------------------------------------------
 
@@ -260,7 +265,7 @@ class FakeZimbra(Operations, Directory):
     def handler(self, request: Request) -> Response:
         """Answer one HTTP request (also usable with pytest-httpserver's ``respond_with_handler``)."""
         if not request.path.startswith("/service/admin/soap"):
-            return Response("not found", status=404, content_type="text/plain")
+            return self.web(request)  # /service/preauth and the pages it leads to
         if request.method != "POST":
             return Response(
                 "HTTP method GET is not supported by this URL",

@@ -246,6 +246,7 @@ class Operations:
             raise SimFault(
                 "account.TOO_MANY_ACCOUNTS",
                 f"number of accounts reached the limit: domain={domain} ({limit})",
+                sender=False,  # Zimbra's RECEIVERS_FAULT: soap:Server / soap:Receiver
             )
         items = attr_items(body)
         _check_attrs(items)
