@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping
 from puq_bridge.errors import ParamsError, PuqBridgeError
 from puq_bridge.logs import mask_secrets
 from puq_bridge.provisioning import Provisioner
+from puq_bridge.usage.model import service_total_space
 from puq_bridge.whmcs.params import ModuleParams, config_options
 from whmcs_module import views
 from whmcs_module.context import AdapterContext
@@ -57,10 +58,13 @@ def check_connection(params: ModuleParams, ctx: AdapterContext) -> dict:
 
 
 def _create(params: ModuleParams, ctx: AdapterContext) -> str:
-    """CreateAccount: the domain with the product's limits, and the primary mailbox."""
+    """CreateAccount: the domain with the product's plan and a preauth key, the primary mailbox,
+    and for tenancy ``domain`` that mailbox as the domain's delegated admin."""
     target, settings, password = params.target, params.product, params.required_password()
     views.remember_settings(ctx, target.service_id, settings)
-    Provisioner(ctx.zimbra_for(params.server)).create(target, settings, password)
+    total = service_total_space(params.options, settings.total_space_bytes)
+    provisioner = Provisioner(ctx.zimbra_for(params.server), ctx.domain_keys)
+    provisioner.create(target, settings, password, total_bytes=total)
     return "success"
 
 
@@ -94,10 +98,13 @@ def _change_password(params: ModuleParams, ctx: AdapterContext) -> str:
 
 
 def _change_package(params: ModuleParams, ctx: AdapterContext) -> str:
-    """ChangePackage: the product's limits and class of service re-applied."""
+    """ChangePackage: the product's plan, quota and class of service re-applied; the delegated
+    admin kept."""
     target, settings = params.target, params.product
     views.remember_settings(ctx, target.service_id, settings)
-    Provisioner(ctx.zimbra_for(params.server)).change_package(target, settings)
+    total = service_total_space(params.options, settings.total_space_bytes)
+    provisioner = Provisioner(ctx.zimbra_for(params.server), ctx.domain_keys)
+    provisioner.change_package(target, settings, total_bytes=total)
     return "success"
 
 

@@ -58,8 +58,9 @@ class Rights:
             return [dict(g) for g in self._grants() if g["grantee_name"] == grantee]
 
     def deny(self, op: str, *, attr: str | None = None) -> None:
-        """Refuse every later ``op`` request (only those setting ``attr``, if given) with
-        ``service.PERM_DENIED``: GrantRight, RevokeRight, GetGrants, ModifyDomain, ModifyAccount."""
+        """Refuse every later ``op`` request with ``service.PERM_DENIED``: GrantRight, RevokeRight,
+        GetGrants, ModifyDomain, ModifyAccount. ``attr``: only requests setting that attribute
+        (ModifyDomain, ModifyAccount) or granting that right (GrantRight, RevokeRight)."""
         with self.lock:
             self._denials().append((op, attr))
 
@@ -75,10 +76,10 @@ class Rights:
         return self._denied
 
     def _check_denied(self, op: str, body, right: str = "") -> None:
-        names = {n for n, _ in attr_items(body)}
+        names = {n for n, _ in attr_items(body)} | {right}
         for denied_op, attr in self._denials():
             if denied_op == op and (attr is None or attr in names):
-                need = f"set.domain.{attr}" if attr else right or op
+                need = f"set.domain.{attr}" if attr and attr != right else right or op
                 raise SimFault("service.PERM_DENIED", f"permission denied: need right: {need}")
 
     def _grant_target(self, ttype: str, by: str, value: str) -> tuple[str, str, str]:
