@@ -336,7 +336,7 @@ def test_unreachable_zimbra_is_a_readable_error(zimbra_server):
     client.close()
 
 
-# --- the plan enforced by Zimbra, the preauth key, the delegated admin -------------------------------
+# --- the plan enforced by Zimbra, the preauth key, the delegated admin ---------------------------
 
 
 def grants_of(fake, mailbox):
