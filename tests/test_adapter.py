@@ -101,6 +101,12 @@ def test_function_list_is_what_whmcs_calls():
         "AdminServicesTabFields",
         "AdminCustomButtonArray",
         "SyncUsage",
+        "ServiceSingleSignOn",
+        "AdminSingleSignOn",
+        "MailboxSignOn",
+        "AdminPanelSignOn",
+        "ClientAreaAllowedFunctions",
+        "ListAccounts",
     }
 
 

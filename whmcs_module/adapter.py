@@ -19,7 +19,7 @@ from puq_bridge.logs import mask_secrets
 from puq_bridge.provisioning import Provisioner
 from puq_bridge.usage.model import service_total_space
 from puq_bridge.whmcs.params import ModuleParams, config_options
-from whmcs_module import views
+from whmcs_module import server_sync, signon_views, views
 from whmcs_module.context import AdapterContext
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,9 @@ def meta_data(params: ModuleParams | None = None, ctx: AdapterContext | None = N
         "RequiresServer": True,
         "DefaultNonSSLPort": "7071",
         "DefaultSSLPort": "7071",
+        "ServiceSingleSignOnLabel": signon_views.SERVICE_SSO_LABEL,
+        "AdminSingleSignOnLabel": signon_views.ADMIN_SSO_LABEL,
+        **server_sync.LIST_ACCOUNTS_META,
     }
 
 
@@ -130,6 +133,12 @@ FUNCTIONS: dict[str, Handler] = {
     "AdminServicesTabFields": views.admin_services_tab_fields,
     "AdminCustomButtonArray": admin_custom_buttons,
     "SyncUsage": views.sync_usage,
+    "ServiceSingleSignOn": signon_views.service_single_sign_on,
+    "AdminSingleSignOn": signon_views.admin_single_sign_on,
+    "MailboxSignOn": signon_views.mailbox_sign_on,
+    "AdminPanelSignOn": signon_views.admin_panel_sign_on,
+    "ClientAreaAllowedFunctions": signon_views.client_area_allowed_functions,
+    "ListAccounts": server_sync.list_accounts,
 }
 
 

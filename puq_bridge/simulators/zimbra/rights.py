@@ -17,6 +17,8 @@ attribute) fail with ``service.PERM_DENIED``, as a bridge admin without that rig
 
 from __future__ import annotations
 
+import time
+
 from puq_bridge.simulators.zimbra.wire import E, SimFault, attr_items, param
 
 GLOBAL_ID = "e3f3c9a4-0000-4000-8000-00000000a11c"
@@ -190,9 +192,14 @@ class Rights:
         return self.OPS_BASE["ModifyDomain"](self, body)
 
     def op_create_domain_checked(self, body):
-        """CreateDomainRequest with the aggregate-quota policy checked."""
+        """CreateDomainRequest with the aggregate-quota policy checked; the new domain gets its
+        ``zimbraCreateTimestamp`` (LDAP generalized time), as on Zimbra."""
         _check_policy(body)
-        return self.OPS_BASE["CreateDomain"](self, body)
+        reply = self.OPS_BASE["CreateDomain"](self, body)
+        name = (param(body, "name") or "").strip().lower()
+        stamp = time.strftime("%Y%m%d%H%M%SZ", time.gmtime(self.clock()))
+        self.domains[name]["attrs"]["zimbraCreateTimestamp"] = stamp
+        return reply
 
     def op_modify_account_checked(self, body):
         """ModifyAccountRequest, refused first when denied (:meth:`deny`)."""
