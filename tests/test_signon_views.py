@@ -238,3 +238,15 @@ def test_client_area_allowed_functions_and_metadata_labels(ctx):
     assert meta["ServiceSingleSignOnLabel"] == "Log in to webmail"
     assert meta["AdminSingleSignOnLabel"]
     assert meta["ListAccountsUniqueIdentifierField"] == "domain"
+
+
+def test_the_service_page_offers_the_sign_ons_of_an_active_service(ctx, created):
+    page = dispatch("ClientArea", params(configoption2="10"), ctx)["vars"]["puqbridge_html"]
+    assert 'data-puq="webmail-signon"' in page and 'data-puq="admin-signon"' in page
+    assert 'value="jan@firma.pl"' in page and "2 of 10 mailboxes" in page
+    off = dispatch("ClientArea", params(configoption8="off"), ctx)["vars"]["puqbridge_html"]
+    assert 'data-puq="mailbox-signon"' not in off and 'data-puq="webmail-signon"' in off
+    bad = dispatch("ClientArea", params(configoption8="maybe"), ctx)["vars"]["puqbridge_html"]
+    assert 'data-puq="mailbox-signon"' not in bad and 'data-puq="facts"' in bad
+    suspended = dispatch("ClientArea", params(service={"status": "Suspended"}), ctx)
+    assert 'data-puq="webmail-signon"' not in suspended["vars"]["puqbridge_html"]
