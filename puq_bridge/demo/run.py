@@ -111,13 +111,19 @@ class DemoError(Exception):
 
 
 class DemoEnvironment:
-    """The running pieces of the demo: WHMCS and Zimbra simulators, the adapter, the store and the sample."""
+    """The running pieces of the demo: WHMCS and Zimbra simulators, the adapter, the store, the
+    sample.
 
-    def __init__(self, sample: Sample):
+    ``live_urls``: the webmail and admin-panel addresses are the Zimbra simulators' own (so the
+    sign-on buttons of served pages land there), not the sample's host names.
+    """
+
+    def __init__(self, sample: Sample, *, live_urls: bool = False):
         from puq_bridge.simulators.whmcs.app import FakeWhmcs
         from puq_bridge.simulators.zimbra.app import FakeZimbra
 
         self.sample = sample
+        self.live_urls = live_urls
         self._tmp = tempfile.TemporaryDirectory(prefix="puq-bridge-demo-")
         self.workdir = Path(self._tmp.name)  # the store; removed by stop()
         self._whmcs_secret = secrets.token_hex(16)
@@ -248,8 +254,7 @@ class DemoEnvironment:
                     "admin_user": s.admin_user,
                     "password": self._zimbra_passwords[s.key],
                     "timeout": 10,
-                    "webmail_url": f"https://{s.hostname}/",
-                    "admin_url": f"https://{s.hostname}:7071/zimbraAdmin/",
+                    **self._addresses(s),
                 }
                 for s in self.sample.servers
             ],
@@ -258,6 +263,16 @@ class DemoEnvironment:
             "adapter": {"listen": "127.0.0.1:8750", "secret": self.adapter_secret},
         }
         return parse_config(raw, "demo", env={})
+
+    def _addresses(self, server) -> dict[str, str]:
+        """The webmail and admin-panel addresses the pages show and sign-ons point to."""
+        if self.live_urls:
+            url = self.servers[server.key].url
+            return {"webmail_url": f"{url}/", "admin_url": f"{url}/zimbraAdmin/"}
+        return {
+            "webmail_url": f"https://{server.hostname}/",
+            "admin_url": f"https://{server.hostname}:7071/zimbraAdmin/",
+        }
 
     def _start_adapter(self) -> None:
         from whmcs_module.context import AdapterContext
@@ -397,7 +412,7 @@ def run_demo(
     started = time.monotonic()
     now = now or dt.datetime.now(dt.timezone.utc)
     sample = build_sample(today=now.date())
-    env = DemoEnvironment(sample)
+    env = DemoEnvironment(sample, live_urls=serve)
     report = DemoReport(out_dir=Path(out_dir), index=Path(out_dir) / "index.html", pages=[])
 
     def step(line: str) -> None:
@@ -411,7 +426,7 @@ def run_demo(
             f"started WHMCS simulator, {len(env.zimbra_sims)} Zimbra simulators and the adapter on 127.0.0.1"
         )
         _scenario(env, now, report, step)
-        report.pages = write_pages(env, Path(out_dir), now=now)
+        report.pages = write_pages(env, Path(out_dir), now=now, signon=serve)
         step(
             f"wrote {len(report.pages)} pages ({len(sample.services)} services x {len(LANGS)} languages) "
             f"and {report.index}"
@@ -420,7 +435,7 @@ def run_demo(
         report.adapter_calls = dict(env.forwarder.calls)
         report.services = {sid: s.domain for sid, s in env.by_service_id.items()}
         if serve:
-            env.servers["pages"] = serve_pages(Path(out_dir))
+            env.servers["pages"] = serve_pages(Path(out_dir), env=env)
             report.urls = env.urls
             return _finish(report, started), env
     except BaseException:
