@@ -106,7 +106,11 @@ class SignOn:
         if mailbox is not None:
             self._check_belongs(target, wanted, tenancy)
         with self._zimbra_failures(target, wanted):
-            self._check_signable(target, wanted)
+            account = self._check_signable(target, wanted)
+            if mailbox is not None and account.name and account.name.lower() != wanted:
+                # an alias names its account: that account must be the service's too
+                wanted = account.name.lower()
+                self._check_belongs(target, wanted, tenancy)
             key = self._key(target, wanted.rpartition("@")[2])
         url = preauth_url(self.origins.webmail, wanted, key, self._now_ms())
         self._record(target.service_id, wanted, function)

@@ -250,3 +250,13 @@ def test_the_service_page_offers_the_sign_ons_of_an_active_service(ctx, created)
     assert 'data-puq="mailbox-signon"' not in bad and 'data-puq="facts"' in bad
     suspended = dispatch("ClientArea", params(service={"status": "Suspended"}), ctx)
     assert 'data-puq="webmail-signon"' not in suspended["vars"]["puqbridge_html"]
+
+
+def test_an_alias_signs_in_its_own_mailbox_and_never_another_clients(ctx, created, store):
+    created.add_alias("kontakt@firma.pl", "jan@firma.pl")
+    created.add_alias("stare@firma.pl", "info@example.com")  # left over, another client's mailbox
+    ours = dispatch("MailboxSignOn", params(signon_mailbox="kontakt@firma.pl"), ctx)
+    assert 'data-account="jan@firma.pl"' in follow(ours["redirectTo"]).text
+    theirs = dispatch("MailboxSignOn", params(signon_mailbox="stare@firma.pl"), ctx)
+    assert theirs["success"] is False and "does not belong" in theirs["errorMsg"]
+    assert [r.mailbox for r in store.signons()] == ["jan@firma.pl"]

@@ -185,3 +185,13 @@ def test_denied_operations_answer_perm_denied(zimbra_admin, fake_zimbra):
             "domain", "example.com", "domainAdminConsoleRights", grantee="info@example.com"
         )
     assert fake_zimbra.grants == []
+
+
+def test_an_account_is_found_by_its_alias_as_on_zimbra(zimbra_admin, fake_zimbra, zimbra_server):
+    fake_zimbra.add_alias("kontakt@example.com", "info@example.com")
+    assert zimbra_admin.get_account("kontakt@example.com").name == "info@example.com"
+    fake, url = zimbra_server
+    fake.domains["example.com"]["attrs"]["zimbraPreAuthKey"] = KEY
+    with requests.Session() as browser:
+        page = browser.get(url_for(url, "kontakt@example.com"), timeout=5)
+    assert 'data-account="info@example.com"' in page.text

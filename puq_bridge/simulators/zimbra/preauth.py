@@ -130,6 +130,9 @@ class WebLogin:
     def _web_account(self, by: str, value: str) -> tuple[str, dict]:
         if by == "name" and value.lower() == self.admin_user.lower():
             return self.admin_user, {"zimbraIsAdminAccount": "TRUE"}
+        alias = self.aliases.get(value.lower()) if by == "name" else None
+        if alias is not None and alias["type"] == "account":  # found by alias, as on Zimbra
+            value, by = alias["target"], "name"
         for name, account in self.accounts.items():
             if (by == "name" and name == value.lower()) or (by == "id" and account["id"] == value):
                 return name, account["attrs"]
