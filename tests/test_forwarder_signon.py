@@ -24,6 +24,7 @@ from tests.adapter_support import (  # noqa: F401 (fixture)
 from tests.test_forwarder import HARNESS, MODEL, PHP, forwarder, module_params, needs_php
 from whmcs_module.context import AdapterContext
 from whmcs_module.http import AdapterServer, make_app
+from whmcs_module.signon_views import SIGNON_NOTICE
 
 pytestmark = needs_php
 
@@ -145,3 +146,26 @@ def test_sign_ons_through_php(bridge, fake, tmp_path, caplog):
     assert key not in everything
     sent = b"".join(body for _, body in bridge.recorder.bodies)
     assert key.encode() not in sent
+
+
+def test_sign_on_functions_keep_whmcss_shapes_when_the_bridge_is_down(tmp_path):
+    from tests.test_forwarder import free_port
+
+    folder = forwarder(tmp_path, f"http://127.0.0.1:{free_port()}", timeout=2)
+    results, _, _ = php_calls(
+        folder,
+        [
+            {"function": "ServiceSingleSignOn", "params": {}},
+            {"function": "AdminSingleSignOn", "params": {}},
+            {"function": "ClientAreaAllowedFunctions"},
+            {"function": "ListAccounts", "params": {}},
+            {"function": "MailboxSignOn", "params": {}, "post": {"mailbox": "a@b.pl"}},
+        ],
+        tmp_path,
+    )
+    sso, staff, allowed, listed, mailbox = results
+    # a client is not told where the bridge is (the module log has it); staff are
+    assert sso == {"success": False, "errorMsg": SIGNON_NOTICE} and mailbox == SIGNON_NOTICE
+    assert staff["success"] is False and "unreachable" in staff["errorMsg"]
+    assert set(allowed.values()) == {"MailboxSignOn", "AdminPanelSignOn"}
+    assert listed["success"] is False and "unreachable" in listed["error"]

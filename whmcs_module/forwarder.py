@@ -27,7 +27,7 @@ from puq_bridge.whmcs.params import (
     config_options,
 )
 from whmcs_module.adapter import CLIENT_NOTICE, admin_custom_buttons, meta_data
-from whmcs_module.signon_views import client_area_allowed_functions
+from whmcs_module.signon_views import SIGNON_NOTICE, client_area_allowed_functions
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,7 @@ def render_module(name: str) -> str:
             fallbacks=fallbacks,
             client_notice=CLIENT_NOTICE,
             client_functions=client_area_allowed_functions(),
+            signon_notice=SIGNON_NOTICE,
         )
     )
 

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 #: MetaData labels of WHMCS's sign-on buttons (MetaData has no client: the English catalog's text).
 SERVICE_SSO_LABEL = "Log in to webmail"
 ADMIN_SSO_LABEL = "Log in to the Zimbra admin console"
+#: what a client is told when no catalog can be read (and by the forwarder when the bridge is down).
+SIGNON_NOTICE = "Logging in is not possible right now. Please try again later or contact support."
 #: ClientAreaAllowedFunctions: the service page's forms may call these (WHMCS ignores the others).
 CLIENT_FUNCTIONS = {
     "Log in to a mailbox": "MailboxSignOn",
@@ -140,7 +142,7 @@ def client_message(reason: str, params: ModuleParams, ctx: "AdapterContext") -> 
             return catalog.text(key)
     except Exception as err:  # a broken catalog must not hide the refusal
         log.warning("sign-on message: translations unavailable (%s); showing English", err)
-    return "Logging in is not possible right now. Please try again later or contact support."
+    return SIGNON_NOTICE
 
 
 def _status(params: ModuleParams) -> str:
