@@ -6,6 +6,10 @@ its effective quota (the account's ``zimbraMailQuota``, else its COS's, capped b
 with the real codes and messages, in the request's SOAP version (1.1 or 1.2). Parameters are accepted as attributes
 or child elements. Not modelled: several mailbox servers (every account lives on ``host``), sessions, BatchRequest,
 the JSON protocol, LDAP queries in SearchDirectory (the ``query`` is ignored).
+
+Grants (GrantRight, RevokeRight, GetGrants) are kept by the ``Rights`` mixin; the web side
+(``GET /service/preauth`` and the webmail and admin-console pages it leads to) is the ``WebLogin``
+mixin.
 """
 
 from __future__ import annotations
