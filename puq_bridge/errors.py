@@ -164,6 +164,10 @@ class InvalidRequest(ZimbraFault):
     """``service.INVALID_REQUEST``."""
 
 
+class NoSuchGrant(ZimbraFault):
+    """``account.NO_SUCH_GRANT``: RevokeRight of a grant that does not exist."""
+
+
 FAULT_CLASSES: dict[str, type[ZimbraFault]] = {
     "account.NO_SUCH_ACCOUNT": NoSuchAccount,
     "account.ACCOUNT_EXISTS": AccountExists,
@@ -178,6 +182,7 @@ FAULT_CLASSES: dict[str, type[ZimbraFault]] = {
     "service.AUTH_EXPIRED": AuthExpired,
     "service.AUTH_REQUIRED": AuthRequired,
     "service.INVALID_REQUEST": InvalidRequest,
+    "account.NO_SUCH_GRANT": NoSuchGrant,
 }
 
 
@@ -200,3 +205,23 @@ class SyncLockedError(PuqBridgeError):
 
 class StoreError(PuqBridgeError):
     """The usage store cannot be opened, migrated or written."""
+
+
+class SignOnError(PuqBridgeError):
+    """A sign-on (webmail, admin console) was refused or cannot be made; nothing was signed.
+
+    Args:
+        reason: what the client is told, as a key: ``inactive`` (service or domain not active),
+            ``foreign_mailbox`` (not a mailbox of the service), ``disabled`` (turned off by the
+            product), ``not_offered`` (no admin panel sign-on for this product), ``no_key`` (the
+            domain has no preauth key and none can be made), ``unavailable`` (Zimbra failed).
+        message: the precise line for the log (no secrets).
+    """
+
+    def __init__(self, reason: str, message: str):
+        self.reason = reason
+        super().__init__(message)
+
+
+class DelegationError(PuqBridgeError):
+    """Making a mailbox the delegated admin of its domain failed; what was done was undone."""

@@ -17,8 +17,9 @@ from typing import Any, Callable, Mapping
 from puq_bridge.errors import ParamsError, PuqBridgeError
 from puq_bridge.logs import mask_secrets
 from puq_bridge.provisioning import Provisioner
+from puq_bridge.usage.model import service_total_space
 from puq_bridge.whmcs.params import ModuleParams, config_options
-from whmcs_module import views
+from whmcs_module import server_sync, signon_views, views
 from whmcs_module.context import AdapterContext
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,9 @@ def meta_data(params: ModuleParams | None = None, ctx: AdapterContext | None = N
         "RequiresServer": True,
         "DefaultNonSSLPort": "7071",
         "DefaultSSLPort": "7071",
+        "ServiceSingleSignOnLabel": signon_views.SERVICE_SSO_LABEL,
+        "AdminSingleSignOnLabel": signon_views.ADMIN_SSO_LABEL,
+        **server_sync.LIST_ACCOUNTS_META,
     }
 
 
@@ -59,10 +63,13 @@ def check_connection(params: ModuleParams, ctx: AdapterContext) -> dict:
 
 
 def _create(params: ModuleParams, ctx: AdapterContext) -> str:
-    """CreateAccount: the domain with the product's limits, and the primary mailbox."""
+    """CreateAccount: the domain with the product's plan and a preauth key, the primary mailbox,
+    and for tenancy ``domain`` that mailbox as the domain's delegated admin."""
     target, settings, password = params.target, params.product, params.required_password()
     views.remember_settings(ctx, target.service_id, settings)
-    Provisioner(ctx.zimbra_for(params.server)).create(target, settings, password)
+    total = service_total_space(params.options, settings.total_space_bytes)
+    provisioner = Provisioner(ctx.zimbra_for(params.server), ctx.domain_keys)
+    provisioner.create(target, settings, password, total_bytes=total)
     return "success"
 
 
@@ -96,10 +103,13 @@ def _change_password(params: ModuleParams, ctx: AdapterContext) -> str:
 
 
 def _change_package(params: ModuleParams, ctx: AdapterContext) -> str:
-    """ChangePackage: the product's limits and class of service re-applied."""
+    """ChangePackage: the product's plan, quota and class of service re-applied; the delegated
+    admin kept."""
     target, settings = params.target, params.product
     views.remember_settings(ctx, target.service_id, settings)
-    Provisioner(ctx.zimbra_for(params.server)).change_package(target, settings)
+    total = service_total_space(params.options, settings.total_space_bytes)
+    provisioner = Provisioner(ctx.zimbra_for(params.server), ctx.domain_keys)
+    provisioner.change_package(target, settings, total_bytes=total)
     return "success"
 
 
@@ -125,6 +135,12 @@ FUNCTIONS: dict[str, Handler] = {
     "AdminServicesTabFields": views.admin_services_tab_fields,
     "AdminCustomButtonArray": admin_custom_buttons,
     "SyncUsage": views.sync_usage,
+    "ServiceSingleSignOn": signon_views.service_single_sign_on,
+    "AdminSingleSignOn": signon_views.admin_single_sign_on,
+    "MailboxSignOn": signon_views.mailbox_sign_on,
+    "AdminPanelSignOn": signon_views.admin_panel_sign_on,
+    "ClientAreaAllowedFunctions": signon_views.client_area_allowed_functions,
+    "ListAccounts": server_sync.list_accounts,
 }
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Callable
 
 from puq_bridge.config import Config, ZimbraConfig
 from puq_bridge.whmcs.params import ServerParams
+from puq_bridge.zimbra.preauth import DomainKeys
 
 if TYPE_CHECKING:
     from puq_bridge.zimbra.client import ZimbraAdmin
@@ -75,6 +76,8 @@ class AdapterContext:
         )
         self._clients: dict[tuple, "ZimbraAdmin"] = {}
         self._lock = threading.Lock()
+        #: where domains' preauth keys are made: one lock per domain for the whole process
+        self.domain_keys = DomainKeys()
 
     def entry_for(self, server: ServerParams) -> ZimbraConfig:
         """The ``[[zimbra]]`` entry for WHMCS's server (by id, else hostname), else one built from

@@ -27,6 +27,7 @@ from puq_bridge.whmcs.params import (
     config_options,
 )
 from whmcs_module.adapter import CLIENT_NOTICE, admin_custom_buttons, meta_data
+from whmcs_module.signon_views import SIGNON_NOTICE, client_area_allowed_functions
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,8 @@ def render_module(name: str) -> str:
             secret_params=SECRET_PARAMS,
             fallbacks=fallbacks,
             client_notice=CLIENT_NOTICE,
+            client_functions=client_area_allowed_functions(),
+            signon_notice=SIGNON_NOTICE,
         )
     )
 

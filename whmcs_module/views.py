@@ -115,13 +115,37 @@ def client_area(params: ModuleParams, ctx: "AdapterContext") -> dict:
 
     usage = page_usage(ctx.store, facts.service_id, tenancy, read_live)
     snapshot, history = usage.snapshot, usage.history
+    options = page_options(params, facts.status, tenancy)
     if usage.live:
-        return client_area_result(ctx.renderer.client_area(facts, snapshot, history))
+        return client_area_result(
+            ctx.renderer.client_area(facts, snapshot, history, options=options)
+        )
     markup = ctx.render_cache.get(
-        _cache_key(facts, snapshot, history),
-        lambda: ctx.renderer.client_area(facts, snapshot, history),
+        (*_cache_key(facts, snapshot, history), options),
+        lambda: ctx.renderer.client_area(facts, snapshot, history, options=options),
     )
     return client_area_result(markup)
+
+
+def page_options(params: ModuleParams, status: str, tenancy: str):
+    """The page's sign-on buttons and mailbox limit, from the service's status and the product's
+    settings 2 and 8; a malformed one of those two is logged and shown as not set (the page does
+    not fail for it)."""
+    from puq_bridge.clientarea.options import PageOptions
+
+    try:
+        max_mailboxes = params.product.max_mailboxes
+    except ParamsError as err:
+        log.warning("service %s: %s; no mailbox limit shown", params.service_id_text, err)
+        max_mailboxes = 0
+    try:
+        mailbox_signon = params.product.mailbox_signon
+    except ParamsError as err:
+        log.warning("service %s: %s; no mailbox sign-on offered", params.service_id_text, err)
+        mailbox_signon = False
+    return PageOptions.for_service(
+        status=status, tenancy=tenancy, mailbox_signon=mailbox_signon, max_mailboxes=max_mailboxes
+    )
 
 
 def remember_settings(ctx: "AdapterContext", sid: int | None, settings: ProductSettings) -> None:

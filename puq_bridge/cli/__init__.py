@@ -30,6 +30,7 @@ COMMANDS = {
     "users": "panel:users",
     "reset-password": "panel:reset_password",
     "cancel": "panel:cancel",
+    "sso": "sso_cmd:sso",
     "render": "render_cmd:render",
     "serve": "serve_cmd:serve",
     "whmcs-module": "serve_cmd:whmcs_module",

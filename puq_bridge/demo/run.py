@@ -121,14 +121,20 @@ class DemoError(Exception):
 
 
 class DemoEnvironment:
-    """The running pieces of the demo: WHMCS and Zimbra simulators, the adapter, the store and the
-    sample."""
+    """The running pieces of the demo: WHMCS and Zimbra simulators, the adapter, the store, the
+    sample.
 
-    def __init__(self, sample: Sample, *, store_path: Path | None = None):
+    ``store_path``: keep the usage store there (a sandbox for the CLI), else in a temporary folder.
+    ``live_urls``: the webmail and admin-panel addresses are the Zimbra simulators' own (so the
+    sign-on buttons of served pages land there), not the sample's host names.
+    """
+
+    def __init__(self, sample: Sample, *, store_path: Path | None = None, live_urls: bool = False):
         from puq_bridge.simulators.whmcs.app import FakeWhmcs
         from puq_bridge.simulators.zimbra.app import FakeZimbra
 
         self.sample = sample
+        self.live_urls = live_urls
         self._tmp = tempfile.TemporaryDirectory(prefix="puq-bridge-demo-")
         self.workdir = Path(self._tmp.name)  # removed by stop()
         #: the usage store: kept where the caller says (a sandbox for the CLI), else in workdir
@@ -263,8 +269,7 @@ class DemoEnvironment:
                     "admin_user": s.admin_user,
                     "password": self._zimbra_passwords[s.key],
                     "timeout": 10,
-                    "webmail_url": f"https://{s.hostname}/",
-                    "admin_url": f"https://{s.hostname}:7071/zimbraAdmin/",
+                    **self._addresses(s),
                 }
                 for s in self.sample.servers
             ],
@@ -287,6 +292,15 @@ class DemoEnvironment:
         for entry in raw["zimbra"]:
             lines += ["[[zimbra]]", *_toml_pairs(entry), ""]
         return "\n".join(lines)
+    def _addresses(self, server) -> dict[str, str]:
+        """The webmail and admin-panel addresses the pages show and sign-ons point to."""
+        if self.live_urls:
+            url = self.servers[server.key].url
+            return {"webmail_url": f"{url}/", "admin_url": f"{url}/zimbraAdmin/"}
+        return {
+            "webmail_url": f"https://{server.hostname}/",
+            "admin_url": f"https://{server.hostname}:7071/zimbraAdmin/",
+        }
 
     def _start_adapter(self) -> None:
         from whmcs_module.context import AdapterContext
@@ -447,7 +461,7 @@ def run_demo(
     started = time.monotonic()
     now = now or dt.datetime.now(dt.timezone.utc)
     sample = build_sample(today=now.date())
-    env = DemoEnvironment(sample, store_path=store_path)
+    env = DemoEnvironment(sample, store_path=store_path, live_urls=serve)
     report = DemoReport(out_dir=Path(out_dir), index=Path(out_dir) / "index.html", pages=[])
 
     def step(line: str) -> None:
@@ -462,7 +476,7 @@ def run_demo(
             "and the adapter on 127.0.0.1"
         )
         _scenario(env, now, report, step)
-        report.pages = write_pages(env, Path(out_dir), now=now)
+        report.pages = write_pages(env, Path(out_dir), now=now, signon=serve)
         step(
             f"wrote {len(report.pages)} pages "
             f"({len(sample.services)} services x {len(LANGS)} languages) "
@@ -472,7 +486,7 @@ def run_demo(
         report.adapter_calls = dict(env.forwarder.calls)
         report.services = {sid: s.domain for sid, s in env.by_service_id.items()}
         if serve:
-            env.servers["pages"] = serve_pages(Path(out_dir))
+            env.servers["pages"] = serve_pages(Path(out_dir), env=env)
             report.urls = env.urls
             return _finish(report, started), env
     except BaseException:

@@ -93,3 +93,14 @@ class DailyPoint:
     day: dt.date
     used_bytes: int
     limit_bytes: int
+
+
+@dataclass(frozen=True)
+class SignOn:
+    """One sign-on the bridge made: the service (``None`` for staff into a server's console), the
+    account signed in, when (UTC), and the WHMCS module function that asked for it."""
+
+    service_id: int | None
+    mailbox: str
+    function: str
+    signed_at: dt.datetime

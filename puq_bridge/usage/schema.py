@@ -69,7 +69,22 @@ def _v3(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE samples ADD COLUMN tenancy TEXT")
 
 
+def _v4(db: sqlite3.Connection) -> None:
+    """Every sign-on the bridge made (webmail, admin console): the service (NULL for staff), the
+    account signed in, the WHMCS function that asked, and when. Plain SQL: no SQLite-only types."""
+    _script(
+        db,
+        """
+        CREATE TABLE signons (
+            id INTEGER PRIMARY KEY, service_id INTEGER, mailbox TEXT NOT NULL,
+            function TEXT NOT NULL, signed_at TEXT NOT NULL);
+        CREATE INDEX signons_service ON signons(service_id, signed_at);
+        CREATE INDEX signons_signed ON signons(signed_at)
+    """,
+    )
+
+
 #: Schema migrations: ``MIGRATIONS[n]`` takes a store from version ``n`` to ``n + 1``. Only ever
 #: append.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)

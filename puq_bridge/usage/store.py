@@ -37,7 +37,14 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from puq_bridge.errors import StoreError
-from puq_bridge.usage.records import STATUSES, DailyPoint, ServiceResult, ServiceSettings, Snapshot
+from puq_bridge.usage.records import (
+    STATUSES,
+    DailyPoint,
+    ServiceResult,
+    ServiceSettings,
+    SignOn,
+    Snapshot,
+)
 from puq_bridge.usage.schema import MIGRATIONS, SCHEMA_VERSION
 from puq_bridge.whmcs.params import TENANCIES
 from puq_bridge.zimbra.models import MailboxUsage
@@ -346,7 +353,38 @@ class UsageStore:
 
         return self._write(work, "remembering the product settings") > 0
 
+    def record_signon(
+        self,
+        service_id: int | None,
+        mailbox: str,
+        function: str,
+        when: dt.datetime | None = None,
+    ) -> None:
+        """Keep one sign-on (service, the account signed in, the WHMCS function, when); sign-ons
+        older than ``history_days`` go in the same transaction, so the table stays bounded."""
+        signed = _utc(when or _now())
+        cut = _ts(signed - dt.timedelta(days=self.history_days))
+
+        def work(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT INTO signons (service_id, mailbox, function, signed_at) "
+                "VALUES (?, ?, ?, ?)",
+                (service_id, mailbox, function, _ts(signed)),
+            )
+            db.execute("DELETE FROM signons WHERE signed_at < ?", (cut,))
+
+        self._write(work, "recording a sign-on")
+
     # --- reading ----------------------------------------------------------------------------------
+
+    def signons(self, service_id: int | None = None, *, limit: int = 100) -> list[SignOn]:
+        """The newest sign-ons, newest first: of one service, or of every service and staff."""
+        sql = "SELECT service_id, mailbox, function, signed_at FROM signons"
+        args: tuple = ()
+        if service_id is not None:
+            sql, args = sql + " WHERE service_id = ?", (service_id,)
+        rows = self._read(sql + " ORDER BY signed_at DESC, id DESC LIMIT ?", (*args, int(limit)))
+        return [SignOn(sid, mailbox, fn, _parse_ts(at)) for sid, mailbox, fn, at in rows]
 
     def service_settings(self, service_id: int | None = None) -> dict[int, ServiceSettings]:
         """service id -> the product settings the adapter last received, for every service (or only

@@ -47,6 +47,7 @@ PARAM_KEYS = (
     "serverport",
     "dedicatedip",
     "status",
+    "signon_mailbox",
 )
 #: ``clientsdetails`` fields passed on (never ``password``, the hash).
 CLIENT_KEYS = (
@@ -79,6 +80,14 @@ MAX_CONFIG_OPTIONS = 24
 
 POLICIES = ("locked", "maintenance", "closed")
 TENANCIES = ("domain", "server")
+#: setting 7 → ``zimbraDomainAggregateQuotaPolicy``: what Zimbra does to a domain over its total
+#: space.
+QUOTA_POLICIES = {
+    "block sending": "BLOCKSEND",
+    "block sending and receiving": "BLOCKSENDRECEIVE",
+    "warn only": "ALLOWSENDRECEIVE",
+}
+SWITCH = ("on", "off")
 #: the primary mailbox's local part when the service has no username.
 DEFAULT_MAILBOX = "admin"
 #: WHMCS's port of a server without one, Zimbra's admin SOAP port.
@@ -173,6 +182,26 @@ SETTINGS: tuple[Setting, ...] = (
         "domain: one mail domain per service; server: the client's own Zimbra server",
         TENANCIES,
     ),
+    Setting(
+        "quota_policy",
+        "When total space is full",
+        "dropdown",
+        0,
+        "block sending",
+        "zimbraDomainAggregateQuotaPolicy of the domain once its mail fills the total space "
+        "(setting 3): block sending, block sending and receiving, or warn only",
+        tuple(QUOTA_POLICIES),
+    ),
+    Setting(
+        "mailbox_signon",
+        "Sign-on to any mailbox",
+        "dropdown",
+        0,
+        "on",
+        "on: the service page has a Log in button for every mailbox of the domain (webmail); "
+        "off: only the primary mailbox",
+        SWITCH,
+    ),
 )
 _SETTING_INDEX = {s.attr: index for index, s in enumerate(SETTINGS, start=1)}
 
@@ -247,6 +276,16 @@ class ProductSettings:
     def tenancy(self) -> str:
         """Setting 6: ``domain`` (one mail domain per service) or ``server`` (a private server)."""
         return self._choice("tenancy")
+
+    @property
+    def quota_policy(self) -> str:
+        """Setting 7 as Zimbra's ``zimbraDomainAggregateQuotaPolicy`` (``BLOCKSEND``...)."""
+        return QUOTA_POLICIES[self._choice("quota_policy")]
+
+    @property
+    def mailbox_signon(self) -> bool:
+        """Setting 8: whether clients may sign in to any mailbox of their domain."""
+        return self._choice("mailbox_signon") == "on"
 
     def _text(self, attr: str) -> str:
         index = _SETTING_INDEX[attr]
@@ -430,6 +469,9 @@ class ModuleParams:
     options: Mapping[str, str] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
     other_secrets: tuple[str, ...] = field(default=(), repr=False)
+    #: the mailbox a client asked to sign in to (MailboxSignOn's form field, passed on by the
+    #: forwarder as ``signon_mailbox``): untrusted input, checked before anything is signed.
+    signon_mailbox: str = ""
 
     @classmethod
     def read(cls, params: Mapping[str, Any]) -> "ModuleParams":
@@ -468,6 +510,7 @@ class ModuleParams:
             extra={k: params[k] for k in ("userid", "pid", "dedicatedip") if k in params},
             # a secret the forwarder does not send may still arrive from an older one: mask it too
             other_secrets=tuple(_text(params.get(k)) for k in SECRET_PARAMS if params.get(k)),
+            signon_mailbox=_text(params.get("signon_mailbox"))[:320],
         )
 
     @classmethod
@@ -519,6 +562,8 @@ class ModuleParams:
             "serverpassword": server.password,
         }
         wire.update({k: v for k, v in self.extra.items() if k in PARAM_KEYS})
+        if self.signon_mailbox:
+            wire["signon_mailbox"] = self.signon_mailbox
         wire.update({f"configoption{i}": v for i, v in enumerate(self.product.raw, start=1)})
         wire["configoptions"] = dict(self.options)
         wire["customfields"] = {}

@@ -37,6 +37,7 @@ from puq_bridge.http import (
 )
 from puq_bridge.zimbra import soap as _soap
 from puq_bridge.zimbra.models import MailboxUsage
+from puq_bridge.zimbra.rights import RightsMixin
 
 if TYPE_CHECKING:  # pragma: no cover
     from puq_bridge.config import ZimbraConfig
@@ -143,7 +144,7 @@ def _named(cls, obj):
     return cls(obj.name or "", obj.id or "", _attrs(obj.a))
 
 
-class ZimbraAdmin:
+class ZimbraAdmin(RightsMixin):
     """Client of one Zimbra server's admin SOAP endpoint (``<url>/service/admin/soap``).
 
     Safe to share between threads: the token life cycle is guarded by a lock, so concurrent first

@@ -341,7 +341,7 @@ def test_version_2_file_with_data_is_upgraded_and_keeps_it(tmp_path):
     )
     raw.close()
     with UsageStore(path) as s:
-        assert s.schema_version == SCHEMA_VERSION == 3
+        assert s.schema_version == SCHEMA_VERSION >= 3
         old = s.latest(7)
         assert (old.used_bytes, old.mailboxes[0].name, old.tenancy) == (
             5 * MB,
@@ -397,3 +397,18 @@ def test_a_whole_server_reading_keeps_its_tenancy(store):
     assert store.latest(6).tenancy == "domain"
     with pytest.raises(ValueError, match="unknown tenancy"):
         ServiceResult(5, "firma.pl", "mail1", "updated", tenancy="cluster")
+
+
+def test_sign_ons_are_kept_newest_first_and_bounded(tmp_path):
+    with UsageStore(tmp_path / "usage.sqlite3", history_days=90) as s:
+        s.record_signon(7, "biuro@firma.pl", "ServiceSingleSignOn", T0)
+        s.record_signon(7, "jan@firma.pl", "MailboxSignOn", T0 + dt.timedelta(minutes=1))
+        s.record_signon(None, "admin@example.com", "AdminSingleSignOn", T0 + dt.timedelta(hours=1))
+        assert [(x.mailbox, x.function) for x in s.signons(7)] == [
+            ("jan@firma.pl", "MailboxSignOn"),
+            ("biuro@firma.pl", "ServiceSingleSignOn"),
+        ]
+        staff = s.signons()[0]
+        assert (staff.service_id, staff.signed_at) == (None, T0 + dt.timedelta(hours=1))
+        s.record_signon(7, "ewa@firma.pl", "MailboxSignOn", T0 + dt.timedelta(days=91))
+        assert [x.mailbox for x in s.signons()] == ["ewa@firma.pl"]

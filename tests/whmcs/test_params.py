@@ -43,15 +43,34 @@ def settings_of(raw):
     return ModuleParams.read(raw).product
 
 
-def test_config_options_are_the_six_settings_in_whmcs_shape():
+def test_config_options_are_the_eight_settings_in_whmcs_shape():
     options = config_options()
     assert list(options) == [s.label for s in SETTINGS]
-    assert len(options) == 6
+    assert len(options) == 8
     for field in options.values():
         assert set(field) >= {"FriendlyName", "Type", "Size", "Default", "Description"}
         assert field["Type"] in ("text", "dropdown", "yesno")
     assert options["Suspension policy"]["Options"] == "locked,maintenance,closed"
     assert options["Tenancy"]["Options"] == "domain,server"
+    assert options["When total space is full"]["Options"] == (
+        "block sending,block sending and receiving,warn only"
+    )
+    assert options["Sign-on to any mailbox"]["Options"] == "on,off"
+
+
+def test_quota_policy_and_mailbox_signon_settings():
+    defaults = settings_of({})
+    assert (defaults.quota_policy, defaults.mailbox_signon) == ("BLOCKSEND", True)
+    parsed = settings_of({"configoption7": "Block sending and receiving", "configoption8": "off"})
+    assert (parsed.quota_policy, parsed.mailbox_signon) == ("BLOCKSENDRECEIVE", False)
+    assert settings_of({"configoption7": "warn only"}).quota_policy == "ALLOWSENDRECEIVE"
+
+
+def test_the_mailbox_a_client_asked_for_is_read_and_sent_back():
+    read = ModuleParams.read({"signon_mailbox": " Anna@Firma.pl ", "domain": "firma.pl"})
+    assert read.signon_mailbox == "Anna@Firma.pl"
+    assert ModuleParams.read(read.to_wire()).signon_mailbox == "Anna@Firma.pl"
+    assert "signon_mailbox" not in ModuleParams.read({}).to_wire()
 
 
 def test_settings_defaults_and_parsing():
@@ -124,6 +143,8 @@ def test_total_space_setting_is_read_like_everywhere_else(text, gib):
         ("configoption3", "50 MB", "configoption3"),
         ("configoption5", "deleted", "must be one of locked, maintenance, closed"),
         ("configoption6", "cluster", "must be one of domain, server"),
+        ("configoption7", "bounce", "must be one of block sending, block sending and receiving"),
+        ("configoption8", "maybe", "must be one of on, off"),
     ],
 )
 def test_bad_settings_name_the_setting(key, value, expect):
@@ -299,7 +320,7 @@ def test_built_params_go_over_the_wire_and_read_back_the_same():
     wire = built.to_wire()
     assert set(wire) - {"configoptions", "customfields", "clientsdetails", "service"} <= set(
         PARAM_KEYS
-    ) | {f"configoption{i}" for i in range(1, 7)}
+    ) | {f"configoption{i}" for i in range(1, len(SETTINGS) + 1)}
     again = ModuleParams.read(wire)
     assert again.target == ServiceTarget(7, "firma.pl", "biuro@firma.pl")
     assert (again.product.quota_mb, again.product.tenancy) == (256, "server")

@@ -43,12 +43,18 @@ def test_function_list_is_what_whmcs_calls():
         "AdminServicesTabFields",
         "AdminCustomButtonArray",
         "SyncUsage",
+        "ServiceSingleSignOn",
+        "AdminSingleSignOn",
+        "MailboxSignOn",
+        "AdminPanelSignOn",
+        "ClientAreaAllowedFunctions",
+        "ListAccounts",
     }
 
 
 def test_static_answers(ctx):
     assert dispatch("MetaData", {}, ctx)["DisplayName"]
-    assert len(dispatch("ConfigOptions", {}, ctx)) == 6
+    assert len(dispatch("ConfigOptions", {}, ctx)) == 8
     assert dispatch("AdminCustomButtonArray", params(), ctx) == {"Sync usage now": "SyncUsage"}
 
 

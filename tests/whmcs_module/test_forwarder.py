@@ -94,7 +94,7 @@ def test_files_written_and_config_is_private(tmp_path):
     assert paths == [folder / "puqzimbra.php", folder / "templates" / "clientarea.tpl", stale]
     assert stat.S_IMODE(stale.stat().st_mode) == 0o600
     assert SECRET in stale.read_text() and SECRET not in paths[0].read_text()
-    assert "{$puqbridge_html nofilter}" in paths[1].read_text()
+    assert "{$puqbridge_html|replace:'__PUQ_CSRF_TOKEN__':$token nofilter}" in paths[1].read_text()
     source = paths[0].read_text()
     for function in (
         "MetaData",
@@ -111,6 +111,12 @@ def test_files_written_and_config_is_private(tmp_path):
         "AdminServicesTabFields",
         "AdminCustomButtonArray",
         "SyncUsage",
+        "ServiceSingleSignOn",
+        "AdminSingleSignOn",
+        "MailboxSignOn",
+        "AdminPanelSignOn",
+        "ClientAreaAllowedFunctions",
+        "ListAccounts",
     ):
         assert f"function puqzimbra_{function}(" in source
 

@@ -5,8 +5,11 @@ used bytes and its effective quota (the account's ``zimbraMailQuota``, else its 
 domain's ``zimbraMailDomainQuota``; 0 = unlimited). Tokens expire after ``token_lifetime_ms``.
 Faults are HTTP 500 SOAP faults with the real codes and messages, in the request's SOAP version (1.1
 or 1.2). Parameters are accepted as attributes or child elements. Not modelled: several mailbox
-servers (every account lives on ``host``), sessions, BatchRequest, the JSON protocol, LDAP queries
-in SearchDirectory (the ``query`` is ignored).
+servers (every account lives on ``host``), sessions, BatchRequest, the JSON protocol.
+
+Grants (GrantRight, RevokeRight, GetGrants) are kept by the ``Rights`` mixin; the web side
+(``GET /service/preauth`` and the webmail and admin-console pages it leads to) is the ``WebLogin``
+mixin.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from werkzeug.wrappers import Request, Response
 from puq_bridge.simulators.server import DropConnection, trickle
 from puq_bridge.simulators.zimbra.directory import Directory
 from puq_bridge.simulators.zimbra.ops import Operations
+from puq_bridge.simulators.zimbra.preauth import WebLogin
+from puq_bridge.simulators.zimbra.rights import Rights
 from puq_bridge.simulators.zimbra.wire import (
     CONTENT_TYPE,
     SOAP11,
@@ -51,7 +56,7 @@ _HTML_502 = (
 )
 
 
-class FakeZimbra(Operations, Directory):
+class FakeZimbra(Operations, Directory, Rights, WebLogin):
     """A fake Zimbra admin server (``POST /service/admin/soap``), thread-safe, for tests, the demo
     and dry runs.
 
@@ -122,6 +127,8 @@ class FakeZimbra(Operations, Directory):
         self._ids = random.Random()
         self.lock = threading.RLock()
         self.add_cos("default", {"zimbraMailQuota": "0", "zimbraPasswordMinLength": "6"})
+        self._init_rights()
+        self._init_web()
 
     # --- state helpers ----------------------------------------------------------------------------
 
@@ -307,7 +314,8 @@ class FakeZimbra(Operations, Directory):
             raise SimFault("service.PERM_DENIED", "permission denied: Error in Authentication")
         raise SimFault("account.AUTH_FAILED", f"authentication failed for [{name}]")
 
-    OPS = {**Operations.OPS, **Directory.DIRECTORY_OPS}
+    OPS_BASE = {**Operations.OPS, **Directory.DIRECTORY_OPS}
+    OPS = {**OPS_BASE, **Rights.RIGHTS_OPS}
 
     # --- HTTP -------------------------------------------------------------------------------------
 
@@ -319,7 +327,7 @@ class FakeZimbra(Operations, Directory):
         """Answer one HTTP request (also usable with pytest-httpserver's
         ``respond_with_handler``)."""
         if not request.path.startswith("/service/admin/soap"):
-            return Response("not found", status=404, content_type="text/plain")
+            return self.web(request)  # /service/preauth and the pages it leads to
         if request.method != "POST":
             return Response(
                 "HTTP method GET is not supported by this URL",

@@ -99,6 +99,9 @@ class Operations:
     def _account(self, by: str, value: str) -> tuple[str, dict]:
         if by == "name" and value in self.accounts:
             return value, self.accounts[value]
+        alias = self.aliases.get(value) if by == "name" else None
+        if alias is not None and alias["type"] == "account":  # Zimbra finds an account by alias too
+            return alias["target"], self.accounts[alias["target"]]
         if by == "id":
             for name, account in self.accounts.items():
                 if account["id"] == value:
@@ -277,6 +280,7 @@ class Operations:
             raise SimFault(
                 "account.TOO_MANY_ACCOUNTS",
                 f"number of accounts reached the limit: domain={domain} ({limit})",
+                sender=False,  # Zimbra's RECEIVERS_FAULT: soap:Server / soap:Receiver
             )
         items = attr_items(body)
         _check_attrs(items)

@@ -2,8 +2,10 @@
 /*
  * Runs a generated forwarder module the way WHMCS would, without WHMCS.
  * Usage: php harness.php MODULE_DIR NAME CALLS.json
- * CALLS.json: [{"function": "CreateAccount", "params": {...}, "model": {...} | null}, ...]
+ * CALLS.json: [{"function": "CreateAccount", "params": {...}, "model": {...} | null, "post": {...}}, ...]
+ * ("post": the client's form fields, as $_POST.)
  * Prints {"results": [...], "log": [...]} as JSON. Only WHMCS's own functions are stubbed (logModuleCall).
+ * A function that redirects the browser prints its page and exits instead: run it as the only call.
  */
 define('WHMCS', true);
 
@@ -52,6 +54,7 @@ foreach (json_decode(file_get_contents($callsFile), true) as $call) {
     if (isset($call['model'])) {
         $params['model'] = new FakeServiceModel($call['model']);
     }
+    $_POST = isset($call['post']) ? $call['post'] : [];
     $results[] = call_user_func($name . '_' . $call['function'], $params);
 }
 echo json_encode(['results' => $results, 'log' => $GLOBALS['module_log']], JSON_UNESCAPED_SLASHES);
