@@ -190,3 +190,8 @@ class SyncLockedError(PuqBridgeError):
 
 class StoreError(PuqBridgeError):
     """The usage store cannot be opened, migrated or written."""
+
+
+class StoreUnavailable(StoreError):
+    """The usage store cannot be reached or opened at all: a PostgreSQL server that does not answer or refuses the
+    login, a SQLite file that cannot be created or is not a database. Nothing was read or written; the CLI exits 2."""

@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-pytest_plugins = ["tests.fixtures_whmcs", "tests.fixtures_zimbra"]
+pytest_plugins = ["tests.fixtures_whmcs", "tests.fixtures_zimbra", "tests.fixtures_store"]
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex

@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from puq_bridge import __version__
-from puq_bridge.errors import ConfigError, PuqBridgeError
+from puq_bridge.errors import ConfigError, PuqBridgeError, StoreUnavailable
 from puq_bridge.logs import SecretFilter, setup_logging
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ class PuqGroup(click.Group):
             if verbose:
                 log.error("%s", message, exc_info=True)
             click.echo(f"error: {message}", err=True)
-            ctx.exit(2 if isinstance(err, ConfigError) else 1)
+            ctx.exit(2 if isinstance(err, (ConfigError, StoreUnavailable)) else 1)
 
 
 @click.group(cls=PuqGroup, context_settings={"help_option_names": ["-h", "--help"]})
