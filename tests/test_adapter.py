@@ -1,4 +1,5 @@
-"""``dispatch`` against the Zimbra and WHMCS simulators: every function, bad params, secrets, store vs live reads."""
+"""``dispatch`` against the Zimbra and WHMCS simulators: every function, bad params, secrets, store vs live reads;
+every test that uses the store runs on both backends (SQLite, PostgreSQL)."""
 
 import datetime as dt
 import json
@@ -27,8 +28,9 @@ SERVER_ID = 1  # the first server FakeWhmcs.add_server makes
 
 
 @pytest.fixture
-def store(tmp_path):
-    with UsageStore(tmp_path / "usage.sqlite3") as s:
+def store(store_location):
+    """The adapter's store, on each backend (SQLite, PostgreSQL)."""
+    with UsageStore(store_location) as s:
         yield s
 
 

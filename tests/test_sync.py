@@ -6,10 +6,10 @@ import threading
 import pytest
 
 from puq_bridge.errors import ParamsError, SyncLockedError, ZimbraError
+from puq_bridge.usage.backends.sqlite import sync_lock
 from puq_bridge.usage.records import ServiceResult
 from puq_bridge.usage.report import SyncReport
 from puq_bridge.usage.store import UsageStore
-from puq_bridge.usage.backends.sqlite import sync_lock
 from puq_bridge.usage.sync import SyncEngine, describe, needs_write
 from tests.sync_support import GB, MB, Farm
 

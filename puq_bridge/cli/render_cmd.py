@@ -80,11 +80,10 @@ def _stored_usage(app, service_id: int, now: dt.datetime):
     does not exist yet is not created."""
     from puq_bridge.usage.records import ServiceSettings
 
-    path = app.config.store.path
-    if not path.exists():
-        log.info("usage store %s does not exist yet", path)
+    store = app.existing_store()
+    if store is None:
         return None, [], ServiceSettings()
-    with app.store() as store:
+    with store:
         settings = store.service_settings(service_id).get(service_id, ServiceSettings())
         return store.latest(service_id), store.history(service_id, now=now), settings
 

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable
 
 from puq_bridge.config import ZimbraConfig
-from puq_bridge.errors import ParamsError, PuqBridgeError, StoreError, SyncLockedError
+from puq_bridge.errors import ParamsError, PuqBridgeError, StoreError
 from puq_bridge.usage.live import read_usage
 from puq_bridge.usage.model import DomainUsage, bytes_to_mb, service_limit_bytes
 from puq_bridge.usage.records import ServiceResult, ServiceSettings

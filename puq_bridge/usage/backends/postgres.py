@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 from psycopg.conninfo import make_conninfo
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from puq_bridge.errors import StoreError, StoreUnavailable, SyncLockedError
 from puq_bridge.usage.backends.base import Backend
@@ -178,6 +178,8 @@ class PostgresBackend(Backend):
                 yield conn
         except PoolTimeout as err:
             raise StoreUnavailable(self._unavailable(what)) from err
+        except PoolClosed as err:
+            raise StoreError(f"usage store {self.where}: {what}: the store is closed") from err
         except psycopg.OperationalError as err:  # the connection went away in the middle
             raise StoreUnavailable(f"usage store {self.where}: {what}: {cause(err)}") from err
         except psycopg.Error as err:
