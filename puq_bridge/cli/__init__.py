@@ -33,6 +33,7 @@ COMMANDS = {
     "serve": "serve_cmd:serve",
     "whmcs-module": "serve_cmd:whmcs_module",
     "demo": "demo_cmd:demo",
+    "store": "store_cmd:store",
 }
 
 

@@ -118,6 +118,8 @@ class UsageStore:
         self.detail_days, self.history_days = detail_days, max(history_days, 90)
         self.backend = open_backend(location, busy_timeout=busy_timeout)
         self._signatures_pruned_at = float("-inf")
+        #: The schema version the store had when opened (before this object migrated it).
+        self.migrated_from = SCHEMA_VERSION
         self._prune_lock = threading.Lock()
         try:
             self._migrate()
@@ -152,7 +154,7 @@ class UsageStore:
         def upgrade(db: Session) -> None:
             backend.lock_schema(db)
             # read under the lock: another process may just have migrated
-            version = backend.schema_version(db)
+            version = self.migrated_from = backend.schema_version(db)
             if version > SCHEMA_VERSION:
                 raise StoreError(
                     f"usage store {self.where}: schema version {version} is newer than this "
