@@ -56,6 +56,24 @@ def postgres_server():
 
 
 @pytest.fixture(scope="session")
+def restartable_postgres(postgres_server):
+    """A :class:`ThrowAwayServer` this session may restart: the session's own, else one started for it (a server
+    named by the variable belongs to someone else); skips when the binaries are not installed."""
+    if postgres_server[1] is not None:
+        yield postgres_server[1]
+        return
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        pytest.skip("no PostgreSQL binaries (initdb, pg_ctl) to start a server this test may restart")
+    server = ThrowAwayServer(bin_dir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
 def postgres_url(postgres_server) -> str:
     """A superuser's URL of the test PostgreSQL server."""
     return postgres_server[0]

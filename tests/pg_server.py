@@ -46,10 +46,12 @@ def _free_port() -> int:
 
 
 class ThrowAwayServer:
-    """One PostgreSQL cluster in a temporary folder; :meth:`start` returns the superuser's URL."""
+    """One PostgreSQL cluster in a temporary folder; :meth:`start` returns the superuser's URL. ``settings`` override
+    the test settings (the bench turns fsync and synchronous commits back on)."""
 
-    def __init__(self, bin_dir: Path):
+    def __init__(self, bin_dir: Path, *, settings: dict[str, str] | None = None):
         self.bin_dir = bin_dir
+        self.settings = {**_SETTINGS, **(settings or {})}
         self.folder = Path(tempfile.mkdtemp(prefix="puq-pg-"))
         self.data = self.folder / "data"
         self.log = self.folder / "server.log"
@@ -107,6 +109,14 @@ class ThrowAwayServer:
         self._run(
             "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-m", "fast", "restart"
         )
+
+    def halt(self) -> None:
+        """Stop the server (fast: every connection is cut), keeping its data for :meth:`resume`."""
+        self._run("pg_ctl", "-D", str(self.data), "-w", "-m", "fast", "stop")
+
+    def resume(self) -> None:
+        """Start a halted server again, on the same port."""
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "start")
 
     def stop(self) -> None:
         """Stop the server and remove its folder."""

@@ -530,15 +530,13 @@ def test_password_given_apart_from_the_url(postgres_db):
         assert s.latest(1).used_bytes == 10 * MB
 
 
-def test_a_postgresql_restart_is_survived_by_the_pool(postgres_server):
-    """The server restarts between two calls (every pooled connection cut): the next call reconnects."""
+def test_a_postgresql_restart_is_survived_by_the_pool(restartable_postgres):
+    """The server restarts between two calls of a running store (every pooled connection cut): the next call
+    reconnects. Then it is down when a call comes: the call waits for it (up to the store's timeout)."""
     from tests.fixtures_store import create_database, drop_database
 
-    admin, server = postgres_server
-    if server is None:
-        pytest.skip(
-            "the server comes from $PUQ_TEST_POSTGRES_URL; only a throw-away one is restarted here"
-        )
+    server = restartable_postgres
+    admin = server.url
     url = create_database(admin, "puq_restart")
     try:
         with UsageStore(url) as s:
@@ -548,6 +546,14 @@ def test_a_postgresql_restart_is_survived_by_the_pool(postgres_server):
             later = T0 + dt.timedelta(hours=1)
             s.record_run(later, later, [ok(used=2 * MB)])
             assert s.latest(1).used_bytes == 2 * MB
+            server.halt()
+            back = threading.Thread(target=server.resume)
+            back.start()
+            try:
+                latest = s.latest(1)  # asked while the server is down or starting
+            finally:
+                back.join()
+            assert latest.used_bytes == 2 * MB
             s.ping()
     finally:
         drop_database(admin, url)
