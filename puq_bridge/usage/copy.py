@@ -115,10 +115,10 @@ def _copy_run(
             [(new_run, *sample[1:]) for sample in samples],
         )
         sample_id = {old[0]: new for old, new in zip(samples, new_ids)}
-        db.executemany(
-            "INSERT INTO mailboxes (sample_id, name, zimbra_id, used_bytes, limit_bytes) "
-            "VALUES (?, ?, ?, ?, ?)",
-            [(sample_id[m[0]], *m[1:]) for m in mailboxes],
+        db.insert_rows(
+            "mailboxes",
+            ("sample_id", "name", "zimbra_id", "used_bytes", "limit_bytes"),
+            ((sample_id[m[0]], *m[1:]) for m in mailboxes),
         )
     report.runs += 1
     report.samples += len(samples)

@@ -239,13 +239,14 @@ class UsageStore:
                 for r in results
             ],
         )
-        db.executemany(
-            "INSERT INTO mailboxes (sample_id, name, zimbra_id, used_bytes, limit_bytes) VALUES (?, ?, ?, ?, ?)",
-            [
+        db.insert_rows(
+            "mailboxes",
+            ("sample_id", "name", "zimbra_id", "used_bytes", "limit_bytes"),
+            (
                 (sample_id, m.name, m.id, m.used_bytes, m.limit_bytes)
                 for sample_id, r in zip(sample_ids, results)
                 for m in r.mailboxes
-            ],
+            ),
         )
         db.executemany(
             "INSERT INTO daily (service_id, day, taken_at, used_bytes, limit_bytes) VALUES (?, ?, ?, ?, ?) "

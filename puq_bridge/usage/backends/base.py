@@ -48,6 +48,10 @@ class Session(Protocol):
     def insert_many(self, sql: str, rows: Sequence[Sequence]) -> list[int]:
         """Run an ``INSERT`` once per row (in one batch where the driver can); the new ids, in order."""
 
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
+        """Append plain rows (no conflict handling) the fastest way the database has (PostgreSQL: ``COPY``);
+        ``table`` and ``columns`` come from the code, never from input."""
+
 
 class Backend(ABC):
     """Connections, errors, schema version and the sync lock of one database.

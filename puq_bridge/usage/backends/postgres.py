@@ -24,6 +24,7 @@ from typing import Iterable, Iterator, Sequence
 from urllib.parse import urlsplit
 
 import psycopg
+from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
@@ -54,9 +55,9 @@ def cause(err: BaseException) -> str:
 
 
 @lru_cache(maxsize=256)
-def _placeholders(sql: str) -> str:
+def _placeholders(statement: str) -> str:
     """The store's ``?`` placeholders as psycopg's ``%s`` (the store's SQL has no other ``?`` or ``%``)."""
-    return sql.replace("?", "%s")
+    return statement.replace("?", "%s")
 
 
 class _Session:
@@ -67,24 +68,33 @@ class _Session:
     def __init__(self, conn: psycopg.Connection):
         self.conn = conn
 
-    def execute(self, sql: str, params: Sequence = ()) -> psycopg.Cursor:
-        return self.conn.execute(_placeholders(sql), tuple(params) or None)
+    def execute(self, statement: str, params: Sequence = ()) -> psycopg.Cursor:
+        return self.conn.execute(_placeholders(statement), tuple(params) or None)
 
-    def executemany(self, sql: str, rows: Iterable[Sequence]) -> None:
+    def executemany(self, statement: str, rows: Iterable[Sequence]) -> None:
         rows = list(rows)
         if rows:
             with self.conn.cursor() as cursor:
-                cursor.executemany(_placeholders(sql), rows)
+                cursor.executemany(_placeholders(statement), rows)
 
-    def insert(self, sql: str, params: Sequence = ()) -> int:
-        return self.conn.execute(_placeholders(sql) + " RETURNING id", tuple(params)).fetchone()[0]
+    def insert(self, statement: str, params: Sequence = ()) -> int:
+        returning = _placeholders(statement) + " RETURNING id"
+        return self.conn.execute(returning, tuple(params)).fetchone()[0]
 
-    def insert_many(self, sql: str, rows: Sequence[Sequence]) -> list[int]:
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
+        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+        )
+        with self.conn.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def insert_many(self, statement: str, rows: Sequence[Sequence]) -> list[int]:
         if not rows:
             return []
         ids = []
         with self.conn.cursor() as cursor:  # pipelined: one round trip for the whole batch
-            cursor.executemany(_placeholders(sql) + " RETURNING id", rows, returning=True)
+            cursor.executemany(_placeholders(statement) + " RETURNING id", rows, returning=True)
             while True:
                 ids.append(cursor.fetchone()[0])
                 if not cursor.nextset():

@@ -63,6 +63,10 @@ class _Session:
     def insert_many(self, sql: str, rows: Sequence[Sequence]) -> list[int]:
         return [self.db.execute(sql, tuple(row)).lastrowid for row in rows]
 
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
+        marks = ", ".join("?" for _ in columns)
+        self.db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
 
 class SqliteBackend(Backend):
     """The usage-history SQLite file.
