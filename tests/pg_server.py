@@ -1,7 +1,7 @@
-"""A throw-away PostgreSQL server for the tests, the way ``.ci/run`` starts one: its own data directory in a temporary
-folder, listening on 127.0.0.1 at a free port and on a socket in that folder, run as the ``postgres`` user when we
-are root (initdb and postgres refuse to run as root), a random password for the superuser, no fsync (nothing in it
-needs to outlive the run). Stdlib only.
+"""A throw-away PostgreSQL server for the tests, the way ``.ci/run`` starts one: its own data
+directory in a temporary folder, listening on 127.0.0.1 at a free port and on a socket in that
+folder, run as the ``postgres`` user when we are root (initdb and postgres refuse to run as root), a
+random password for the superuser, no fsync (nothing in it needs to outlive the run). Stdlib only.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ _SETTINGS = {
 
 
 def find_bin_dir() -> Path | None:
-    """The folder holding ``initdb`` and ``pg_ctl``: on ``PATH``, else Debian's ``/usr/lib/postgresql/<v>/bin``."""
+    """The folder holding ``initdb`` and ``pg_ctl``: on ``PATH``, else Debian's
+    ``/usr/lib/postgresql/<v>/bin``."""
     found = shutil.which("pg_ctl")
     if found and shutil.which("initdb"):
         return Path(os.path.realpath(found)).parent
@@ -46,8 +47,9 @@ def _free_port() -> int:
 
 
 class ThrowAwayServer:
-    """One PostgreSQL cluster in a temporary folder; :meth:`start` returns the superuser's URL. ``settings`` override
-    the test settings (the bench turns fsync and synchronous commits back on)."""
+    """One PostgreSQL cluster in a temporary folder; :meth:`start` returns the superuser's URL.
+    ``settings`` override the test settings (the bench turns fsync and synchronous commits back on).
+    """
 
     def __init__(self, bin_dir: Path, *, settings: dict[str, str] | None = None):
         self.bin_dir = bin_dir
