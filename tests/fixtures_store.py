@@ -1,9 +1,11 @@
-"""Store fixtures for both backends: ``store_location`` is a SQLite path or the URL of an empty PostgreSQL database.
+"""Store fixtures for both backends: ``store_location`` is a SQLite path or the URL of an empty
+PostgreSQL database.
 
-PostgreSQL comes from ``$PUQ_TEST_POSTGRES_URL`` (a superuser's URL: CI starts a server and exports it), else from a
-throw-away server started here for the session when the binaries are installed; without either, the PostgreSQL cases
-are skipped with a reason naming the variable. Each test module gets a database of its own, and each test an empty
-``public`` schema in it (dropped and made again), so no test sees another's rows or schema.
+PostgreSQL comes from ``$PUQ_TEST_POSTGRES_URL`` (a superuser's URL: CI starts a server and exports
+it), else from a throw-away server started here for the session when the binaries are installed;
+without either, the PostgreSQL cases are skipped with a reason naming the variable. Each test module
+gets a database of its own, and each test an empty ``public`` schema in it (dropped and made again),
+so no test sees another's rows or schema.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ def _admin(url: str):
 
 @pytest.fixture(scope="session")
 def postgres_server():
-    """``(superuser URL, ThrowAwayServer or None)``: the server the PostgreSQL tests use; skips when there is none."""
+    """``(superuser URL, ThrowAwayServer or None)``: the server the PostgreSQL tests use; skips when
+    there is none."""
     url = os.environ.get(ENV_URL)
     if url:
         yield url, None
@@ -57,14 +60,17 @@ def postgres_server():
 
 @pytest.fixture(scope="session")
 def restartable_postgres(postgres_server):
-    """A :class:`ThrowAwayServer` this session may restart: the session's own, else one started for it (a server
-    named by the variable belongs to someone else); skips when the binaries are not installed."""
+    """A :class:`ThrowAwayServer` this session may restart: the session's own, else one started for
+    it (a server named by the variable belongs to someone else); skips when the binaries are not
+    installed."""
     if postgres_server[1] is not None:
         yield postgres_server[1]
         return
     bin_dir = find_bin_dir()
     if bin_dir is None:
-        pytest.skip("no PostgreSQL binaries (initdb, pg_ctl) to start a server this test may restart")
+        pytest.skip(
+            "no PostgreSQL binaries (initdb, pg_ctl) to start a server this test may restart"
+        )
     server = ThrowAwayServer(bin_dir)
     try:
         server.start()
@@ -119,7 +125,8 @@ def postgres_db(postgres_module_url) -> str:
 
 @pytest.fixture(params=BACKENDS)
 def store_location(request, tmp_path) -> str:
-    """Where a test's store lives: a SQLite file in ``tmp_path``, or an empty PostgreSQL database."""
+    """Where a test's store lives: a SQLite file in ``tmp_path``, or an empty PostgreSQL
+    database."""
     if request.param == "sqlite":
         return str(tmp_path / "usage.sqlite3")
     return request.getfixturevalue("postgres_db")

@@ -1,6 +1,6 @@
-"""End to end: two ``serve`` processes and two ``sync-usage`` runs on one PostgreSQL store, as behind a load balancer
-with cron on two hosts. A request replayed to the other instance is refused, both instances show the same history,
-and two overlapping syncs end 0 and 3."""
+"""End to end: two ``serve`` processes and two ``sync-usage`` runs on one PostgreSQL store, as
+behind a load balancer with cron on two hosts. A request replayed to the other instance is refused,
+both instances show the same history, and two overlapping syncs end 0 and 3."""
 
 import json
 import os
@@ -25,7 +25,8 @@ CLI = "import sys; from puq_bridge.cli import main; sys.exit(main())"
 
 
 class Gate:
-    """A WSGI wrapper holding every GetQuotaUsage until :attr:`release` is set (and saying when one arrived)."""
+    """A WSGI wrapper holding every GetQuotaUsage until :attr:`release` is set (and saying when one
+    arrived)."""
 
     def __init__(self, app):
         self.app = app
@@ -51,7 +52,8 @@ def free_port() -> int:
 
 @pytest.fixture
 def site(tmp_path, postgres_db, whmcs_server):
-    """WHMCS with one service on one Zimbra (behind a Gate), and a config whose store is the PostgreSQL database."""
+    """WHMCS with one service on one Zimbra (behind a Gate), and a config whose store is the
+    PostgreSQL database."""
     whmcs, whmcs_url = whmcs_server
     zimbra = FakeZimbra(ADMIN, ZIMBRA_PASSWORD, host="mail1.example.com")
     zimbra.add_domain("firma.pl")
@@ -68,7 +70,8 @@ def site(tmp_path, postgres_db, whmcs_server):
     bare = postgres_db.replace(f":{parts.password}@", "@")
     config = tmp_path / "bridge.toml"
     config.write_text(
-        f'[whmcs]\nurl = "{whmcs_url}"\nidentifier = "whmcs-id"\nsecret_env = "T_WHMCS"\ntimeout = 5\n\n'
+        f'[whmcs]\nurl = "{whmcs_url}"\nidentifier = "whmcs-id"\nsecret_env = "T_WHMCS"\n'
+        "timeout = 5\n\n"
         f'[[zimbra]]\nname = "mail1"\nwhmcs_server = {server_id}\nurl = "{server.url}"\n'
         f'admin_user = "{ADMIN}"\npassword_env = "T_ZIMBRA"\ntimeout = 30\n\n'
         f'[store]\nurl = "{bare}"\npassword_env = "T_DB"\n\n'

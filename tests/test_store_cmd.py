@@ -1,5 +1,5 @@
-"""``puq-bridge store migrate`` and ``store copy --to``, and what the commands do when PostgreSQL cannot be used:
-one line naming the host and the cause, exit 2, nothing written anywhere."""
+"""``puq-bridge store migrate`` and ``store copy --to``, and what the commands do when PostgreSQL
+cannot be used: one line naming the host and the cause, exit 2, nothing written anywhere."""
 
 import datetime as dt
 import json
@@ -66,7 +66,7 @@ def fill(store, days=3):
     store.remember_settings(1, 50 * 1024 * MB, "server", now=T0)
 
 
-# --- migrate ---------------------------------------------------------------------------------------------------------
+# --- migrate --------------------------------------------------------------------------------------
 
 
 def test_migrate_creates_then_reports_up_to_date(tmp_path):
@@ -94,7 +94,7 @@ def test_migrate_a_postgresql_store_named_by_the_config(tmp_path, postgres_db, m
     assert split_password(postgres_db)[1] not in done.output
 
 
-# --- copy ------------------------------------------------------------------------------------------------------------
+# --- copy -----------------------------------------------------------------------------------------
 
 
 def test_copy_a_sqlite_history_to_postgresql_twice(tmp_path, postgres_db, monkeypatch):
@@ -141,7 +141,8 @@ def test_copy_in_plain_words_and_from_another_file(tmp_path):
     done = CliRunner().invoke(main, ["store", "copy", "--from", str(source), "--to", str(target)])
     assert done.exit_code == 0, done.output
     assert done.output.strip() == (
-        f"copied 2 runs (4 samples, 4 mailboxes), 4 daily rows and 1 product settings from {source} "
+        "copied 2 runs (4 samples, 4 mailboxes), 4 daily rows and 1 product settings "
+        f"from {source} "
         f"to {target}; 0 runs were there already"
     )
 
@@ -169,7 +170,7 @@ def test_copy_with_an_unset_password_variable(tmp_path, monkeypatch):
     )
 
 
-# --- PostgreSQL that cannot be used ----------------------------------------------------------------------------------
+# --- PostgreSQL that cannot be used ---------------------------------------------------------------
 
 
 @pytest.fixture(params=["wrong password", "nothing listening"])

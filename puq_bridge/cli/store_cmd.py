@@ -1,4 +1,4 @@
-"""``puq-bridge store``: the usage store's schema (``migrate``) and moving a history (``copy --to``)."""
+"""``puq-bridge store``: the usage store's schema (``migrate``), moving a history (``copy``)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import click
 def store() -> None:
     """The usage store: migrate its schema, copy its history to another store.
 
-    The store is [store] path (a SQLite file) or [store] url (a PostgreSQL database several bridge instances
-    share)."""
+    The store is [store] path (a SQLite file) or [store] url (a PostgreSQL database several bridge
+    instances share)."""
 
 
 @store.command("migrate")
@@ -60,10 +60,12 @@ def migrate(app, as_json: bool) -> None:
 def copy(
     app, destination: str, password_env: str | None, source: str | None, as_json: bool
 ) -> None:
-    """Copy the usage history (runs, samples, mailboxes, daily rows, product settings) into another store.
+    """Copy the usage history (runs, samples, mailboxes, daily rows, product settings) into another
+    store.
 
-    Idempotent: runs the destination already has are skipped, so it can be run again, e.g. once more right
-    before switching the instances' [store] to the new database. The destination is migrated first."""
+    Idempotent: runs the destination already has are skipped, so it can be run again, e.g. once more
+    right before switching the instances' [store] to the new database. The destination is migrated
+    first."""
     from puq_bridge.usage.copy import copy_store
     from puq_bridge.usage.store import UsageStore
 
@@ -87,7 +89,8 @@ def copy(
         return
     click.echo(
         f"copied {report.runs} runs ({report.samples} samples, {report.mailboxes} mailboxes), "
-        f"{report.daily} daily rows and {report.settings} product settings from {where[0]} to {where[1]}; "
+        f"{report.daily} daily rows and {report.settings} product settings "
+        f"from {where[0]} to {where[1]}; "
         f"{report.runs_present} runs were there already"
     )
 

@@ -1,12 +1,12 @@
-"""Copying a usage history from one store to another (``puq-bridge store copy``): moving a SQLite history into the
-PostgreSQL database several instances will share.
+"""Copying a usage history from one store to another (``puq-bridge store copy``): moving a SQLite
+history into the PostgreSQL database several instances will share.
 
-Idempotent, and safe on a destination that already has history of its own: a run is identified by its start and end
-times (microseconds), so a run already in the destination is skipped, and a new one gets new ids there (its samples
-and mailboxes follow it), never overwriting a row that happens to have the same id. Each run is copied in one
-transaction, so an interrupted copy leaves whole runs and the next copy finishes the job. Daily rows and product
-settings are merged: the later reading, the newer setting wins. Request signatures are not copied (they expire
-within minutes).
+Idempotent, and safe on a destination that already has history of its own: a run is identified by
+its start and end times (microseconds), so a run already in the destination is skipped, and a new
+one gets new ids there (its samples and mailboxes follow it), never overwriting a row that happens
+to have the same id. Each run is copied in one transaction, so an interrupted copy leaves whole runs
+and the next copy finishes the job. Daily rows and product settings are merged: the later reading,
+the newer setting wins. Request signatures are not copied (they expire within minutes).
 """
 
 from __future__ import annotations
@@ -43,14 +43,16 @@ def copy_store(
     destination: UsageStore,
     progress: Callable[[int, int], None] | None = None,
 ) -> CopyReport:
-    """Copy every run (with its samples and mailboxes), daily row and product setting of ``source`` that
-    ``destination`` lacks; ``progress(done, total)`` after each run. Raises ``StoreError`` from either store."""
+    """Copy every run (with its samples and mailboxes), daily row and product setting of ``source``
+    that ``destination`` lacks; ``progress(done, total)`` after each run. Raises ``StoreError`` from
+    either store."""
     report = CopyReport()
     present = {tuple(row) for row in _rows(destination, "SELECT started, finished FROM runs")}
     runs = list(
         _rows(
             source,
-            "SELECT id, started, finished, updated, unchanged, failed, skipped FROM runs ORDER BY id",
+            "SELECT id, started, finished, updated, unchanged, failed, skipped FROM runs "
+            "ORDER BY id",
         )
     )
     for done, (run_id, started, finished, *counts) in enumerate(runs, 1):
@@ -64,8 +66,10 @@ def copy_store(
     report.daily = _merge(
         source,
         destination,
-        "SELECT service_id, day, taken_at, used_bytes, limit_bytes FROM daily ORDER BY service_id, day",
-        "INSERT INTO daily (service_id, day, taken_at, used_bytes, limit_bytes) VALUES (?, ?, ?, ?, ?) "
+        "SELECT service_id, day, taken_at, used_bytes, limit_bytes FROM daily "
+        "ORDER BY service_id, day",
+        "INSERT INTO daily (service_id, day, taken_at, used_bytes, limit_bytes) "
+        "VALUES (?, ?, ?, ?, ?) "
         "ON CONFLICT (service_id, day) DO UPDATE SET taken_at = excluded.taken_at, "
         "used_bytes = excluded.used_bytes, limit_bytes = excluded.limit_bytes "
         "WHERE excluded.taken_at > daily.taken_at",
@@ -73,8 +77,10 @@ def copy_store(
     report.settings = _merge(
         source,
         destination,
-        "SELECT service_id, total_space_bytes, tenancy, updated_at FROM service_settings ORDER BY service_id",
-        "INSERT INTO service_settings (service_id, total_space_bytes, tenancy, updated_at) VALUES (?, ?, ?, ?) "
+        "SELECT service_id, total_space_bytes, tenancy, updated_at FROM service_settings "
+        "ORDER BY service_id",
+        "INSERT INTO service_settings (service_id, total_space_bytes, tenancy, updated_at) "
+        "VALUES (?, ?, ?, ?) "
         "ON CONFLICT (service_id) DO UPDATE SET total_space_bytes = excluded.total_space_bytes, "
         "tenancy = excluded.tenancy, updated_at = excluded.updated_at "
         "WHERE excluded.updated_at > service_settings.updated_at",
@@ -93,8 +99,8 @@ def _copy_run(
 ) -> None:
     samples = _rows(
         source,
-        "SELECT id, service_id, taken_at, domain, server, status, used_bytes, limit_bytes, error, tenancy "
-        "FROM samples WHERE run_id = ? ORDER BY id",
+        "SELECT id, service_id, taken_at, domain, server, status, used_bytes, limit_bytes, error, "
+        "tenancy FROM samples WHERE run_id = ? ORDER BY id",
         (run_id,),
     )
     mailboxes = _rows(
@@ -110,8 +116,8 @@ def _copy_run(
             run,
         )
         new_ids = db.insert_many(
-            "INSERT INTO samples (run_id, service_id, taken_at, domain, server, status, used_bytes, "
-            "limit_bytes, error, tenancy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO samples (run_id, service_id, taken_at, domain, server, status, "
+            "used_bytes, limit_bytes, error, tenancy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(new_run, *sample[1:]) for sample in samples],
         )
         sample_id = {old[0]: new for old, new in zip(samples, new_ids)}
@@ -126,7 +132,8 @@ def _copy_run(
 
 
 def _merge(source: UsageStore, destination: UsageStore, select: str, upsert: str) -> int:
-    """Upsert every row of ``select`` into the destination, in batches; returns how many rows were sent."""
+    """Upsert every row of ``select`` into the destination, in batches; returns how many rows were
+    sent."""
     sent = 0
     for batch in _batches(_rows(source, select)):
         with destination.backend.transaction("merging rows") as db:

@@ -1,17 +1,19 @@
-"""The usage store's schema: one migration per version, applied in order by :class:`~puq_bridge.usage.store.UsageStore`.
+"""The usage store's schema: one migration per version, applied in order by
+:class:`~puq_bridge.usage.store.UsageStore`.
 
-``MIGRATIONS[n]`` takes a store from version ``n`` to ``n + 1``, in SQLite (``PRAGMA user_version``) and PostgreSQL (the
-``schema_version`` table) alike: the same tables, columns and indexes, only the column types spelled per dialect
-(:data:`TYPES`). Timestamps are ISO 8601 UTC text in both, so one query reads both and ``store copy`` moves rows as
-they are. Only ever append: a released migration never changes, so every store, however old, reaches the same schema.
+``MIGRATIONS[n]`` takes a store from version ``n`` to ``n + 1``, in SQLite (``PRAGMA user_version``)
+and PostgreSQL (the ``schema_version`` table) alike: the same tables, columns and indexes, only the
+column types spelled per dialect (:data:`TYPES`). Timestamps are ISO 8601 UTC text in both, so one
+query reads both and ``store copy`` moves rows as they are. Only ever append: a released migration
+never changes, so every store, however old, reaches the same schema.
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
-#: Per dialect: ``id`` a generated integer key, ``int`` a 64-bit integer (byte counts pass 2 GiB), ``without_rowid``
-#: SQLite's clustered-key tables (PostgreSQL has no such option).
+#: Per dialect: ``id`` a generated integer key, ``int`` a 64-bit integer (byte counts pass 2 GiB),
+#: ``without_rowid`` SQLite's clustered-key tables (PostgreSQL has no such option).
 TYPES = {
     "sqlite": {"id": "INTEGER PRIMARY KEY", "int": "INTEGER", "without_rowid": " WITHOUT ROWID"},
     "postgresql": {
@@ -23,8 +25,8 @@ TYPES = {
 
 
 def _script(db, script: str, dialect: str) -> None:
-    """Run ``;``-separated statements inside the caller's transaction (``executescript`` would commit it), with the
-    dialect's types filled in."""
+    """Run ``;``-separated statements inside the caller's transaction (``executescript`` would
+    commit it), with the dialect's types filled in."""
     for statement in script.format(**TYPES[dialect]).split(";"):
         if statement.strip():
             db.execute(statement)
@@ -37,22 +39,26 @@ def _v1(db, dialect: str = "sqlite") -> None:
         """
         CREATE TABLE runs (
             id {id}, started TEXT NOT NULL, finished TEXT NOT NULL,
-            updated {int} NOT NULL, unchanged {int} NOT NULL, failed {int} NOT NULL, skipped {int} NOT NULL);
+            updated {int} NOT NULL, unchanged {int} NOT NULL, failed {int} NOT NULL,
+            skipped {int} NOT NULL);
         CREATE INDEX runs_started ON runs(started);
         CREATE TABLE samples (
             id {id}, run_id {int} NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-            service_id {int} NOT NULL, taken_at TEXT NOT NULL, domain TEXT NOT NULL, server TEXT NOT NULL,
+            service_id {int} NOT NULL, taken_at TEXT NOT NULL, domain TEXT NOT NULL,
+            server TEXT NOT NULL,
             status TEXT NOT NULL, used_bytes {int}, limit_bytes {int}, error TEXT);
         CREATE INDEX samples_service ON samples(service_id, taken_at);
         CREATE INDEX samples_taken ON samples(taken_at);
         CREATE INDEX samples_run ON samples(run_id);
         CREATE TABLE mailboxes (
             id {id}, sample_id {int} NOT NULL REFERENCES samples(id) ON DELETE CASCADE,
-            name TEXT NOT NULL, zimbra_id TEXT NOT NULL, used_bytes {int} NOT NULL, limit_bytes {int} NOT NULL);
+            name TEXT NOT NULL, zimbra_id TEXT NOT NULL, used_bytes {int} NOT NULL,
+            limit_bytes {int} NOT NULL);
         CREATE INDEX mailboxes_sample ON mailboxes(sample_id);
         CREATE TABLE daily (
             service_id {int} NOT NULL, day TEXT NOT NULL, taken_at TEXT NOT NULL,
-            used_bytes {int} NOT NULL, limit_bytes {int} NOT NULL, PRIMARY KEY (service_id, day)){without_rowid};
+            used_bytes {int} NOT NULL, limit_bytes {int} NOT NULL,
+            PRIMARY KEY (service_id, day)){without_rowid};
         CREATE INDEX daily_day ON daily(day);
     """,
         dialect,
@@ -60,7 +66,8 @@ def _v1(db, dialect: str = "sqlite") -> None:
 
 
 def _v2(db, dialect: str = "sqlite") -> None:
-    """Per service, the product's "Total space" module setting (WHMCS's API never returns module settings)."""
+    """Per service, the product's "Total space" module setting (WHMCS's API never returns module
+    settings)."""
     _script(
         db,
         "CREATE TABLE service_settings (service_id {int} PRIMARY KEY, total_space_bytes {int}, "
@@ -70,15 +77,17 @@ def _v2(db, dialect: str = "sqlite") -> None:
 
 
 def _v3(db, dialect: str = "sqlite") -> None:
-    """The product's tenancy per service (NULL: not known yet, read as ``domain``), and what each sample read
-    (``domain``: the service's domain; ``server``: every mailbox of a private server; NULL in older rows: domain)."""
+    """The product's tenancy per service (NULL: not known yet, read as ``domain``), and what each
+    sample read (``domain``: the service's domain; ``server``: every mailbox of a private server;
+    NULL in older rows: domain)."""
     db.execute("ALTER TABLE service_settings ADD COLUMN tenancy TEXT")
     db.execute("ALTER TABLE samples ADD COLUMN tenancy TEXT")
 
 
 def _v4(db, dialect: str = "sqlite") -> None:
-    """The adapter's request signatures, each kept until it cannot be accepted any more: a signature one bridge
-    instance accepted is refused by every instance sharing the store, across restarts (replay protection)."""
+    """The adapter's request signatures, each kept until it cannot be accepted any more: a signature
+    one bridge instance accepted is refused by every instance sharing the store, across restarts
+    (replay protection)."""
     _script(
         db,
         """
@@ -90,6 +99,7 @@ def _v4(db, dialect: str = "sqlite") -> None:
     )
 
 
-#: Schema migrations: ``MIGRATIONS[n](db, dialect)`` takes a store from version ``n`` to ``n + 1``. Only ever append.
+#: Schema migrations: ``MIGRATIONS[n](db, dialect)`` takes a store from version ``n`` to ``n + 1``.
+#: Only ever append.
 MIGRATIONS: list[Callable[..., None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,25 +1,30 @@
-"""Usage history: what each sync run read, per service and per mailbox — in a SQLite file (one bridge) or a PostgreSQL
-database that several bridge instances share.
+"""Usage history: what each sync run read, per service and per mailbox — in a SQLite file (one
+bridge) or a PostgreSQL database that several bridge instances share.
 
-The records it takes and returns live in :mod:`puq_bridge.usage.records`. The SQL is written once; what differs
-between the two databases (connections, errors, the schema version, the sync lock) is the backend's
-(:mod:`puq_bridge.usage.backends`).
+The records it takes and returns live in :mod:`puq_bridge.usage.records`. The SQL is written once;
+what differs between the two databases (connections, errors, the schema version, the sync lock) is
+the backend's (:mod:`puq_bridge.usage.backends`).
 
 Layout (schema version upgraded by :data:`~puq_bridge.usage.schema.MIGRATIONS`, the same in both):
 
 - ``runs``: one row per recorded sync run (start, end, totals).
-- ``samples``: one row per service per run — status, used/limit bytes (``NULL`` when the read failed), error, and
-  what was read (tenancy ``domain``: the service's domain; ``server``: every mailbox of its private server).
+- ``samples``: one row per service per run — status, used/limit bytes (``NULL`` when the read
+  failed), error, and what was read (tenancy ``domain``: the service's domain; ``server``: every
+  mailbox of its private server).
 - ``mailboxes``: the mailboxes of a sample (used/limit bytes each).
-- ``daily``: one row per service per day — the day's last successful reading — kept for ``history_days``.
-- ``service_settings``: per service, the product's "Total space" and "Tenancy" module settings as the adapter last
-  received them (WHMCS's API does not return module settings, so the sync and the ``render`` command read them here).
-- ``seen_signatures``: the adapter's accepted request signatures until they expire (:meth:`UsageStore.claim_signature`).
+- ``daily``: one row per service per day — the day's last successful reading — kept for
+  ``history_days``.
+- ``service_settings``: per service, the product's "Total space" and "Tenancy" module settings as
+  the adapter last received them (WHMCS's API does not return module settings, so the sync and the
+  ``render`` command read them here).
+- ``seen_signatures``: the adapter's accepted request signatures until they expire
+  (:meth:`UsageStore.claim_signature`).
 
-Retention (:meth:`UsageStore.prune`, run by the sync after each run): samples and their mailboxes are kept for
-``detail_days``; older ones are deleted except each service's newest successful sample (so the client area still has
-something to show after a long outage), which goes too once it is older than ``history_days``. Runs without samples
-left are deleted with them; a SQLite file returns its freed pages to the file system (incremental vacuum).
+Retention (:meth:`UsageStore.prune`, run by the sync after each run): samples and their mailboxes
+are kept for ``detail_days``; older ones are deleted except each service's newest successful sample
+(so the client area still has something to show after a long outage), which goes too once it is
+older than ``history_days``. Runs without samples left are deleted with them; a SQLite file returns
+its freed pages to the file system (incremental vacuum).
 """
 
 from __future__ import annotations
@@ -76,8 +81,8 @@ def _tenancy(value: str | None) -> str | None:
 
 
 def open_backend(location: str | os.PathLike | Backend, *, busy_timeout: float = 10.0) -> Backend:
-    """The backend for ``location``: a backend as it is, a ``postgresql://`` URL (no password: libpq's
-    ``PGPASSWORD`` or ``~/.pgpass`` applies), or a SQLite file path."""
+    """The backend for ``location``: a backend as it is, a ``postgresql://`` URL (no password:
+    libpq's ``PGPASSWORD`` or ``~/.pgpass`` applies), or a SQLite file path."""
     if isinstance(location, Backend):
         return location
     if is_postgres_url(location):
@@ -93,15 +98,18 @@ class UsageStore:
     """The usage history, in a SQLite file or a PostgreSQL database.
 
     Args:
-        location: a SQLite file path (its parent folders are created), a ``postgresql://`` URL, or a backend
-            (:class:`~puq_bridge.usage.backends.postgres.PostgresBackend` with a password and pool size); the store
-            owns it and closes it.
+        location: a SQLite file path (its parent folders are created), a ``postgresql://`` URL, or
+            a backend (:class:`~puq_bridge.usage.backends.postgres.PostgresBackend` with a password
+            and pool size); the store owns it and closes it.
         detail_days: how many days every run's per-service and per-mailbox detail is kept.
-        history_days: how many days the one-row-per-service-per-day history is kept (at least 90: the tabs' chart).
-        busy_timeout: SQLite: seconds a connection waits for another process's write lock before failing.
+        history_days: how many days the one-row-per-service-per-day history is kept (at least 90:
+            the tabs' chart).
+        busy_timeout: SQLite: seconds a connection waits for another process's write lock before
+            failing.
 
     Raises:
-        StoreUnavailable: the file cannot be created or opened, or the database server cannot be reached.
+        StoreUnavailable: the file cannot be created or opened, or the database server cannot be
+            reached.
         StoreError: the store cannot be migrated, or was written by a newer puq-bridge.
     """
 
@@ -137,10 +145,11 @@ class UsageStore:
         """The store as messages name it: the file, or the database URL without its password."""
         return self.backend.where
 
-    # --- connections ---------------------------------------------------------------------------------------------
+    # --- connections -----------------------------------------------------------------------------
 
     def _write(self, work: Callable[[Session], object], what: str):
-        """Run ``work`` in one write transaction; database errors become a StoreError naming ``what``."""
+        """Run ``work`` in one write transaction; database errors become a StoreError naming
+        ``what``."""
         with self.backend.transaction(what) as db:
             return work(db)
 
@@ -174,8 +183,8 @@ class UsageStore:
             return self.backend.schema_version(db)
 
     def sync_lock(self) -> AbstractContextManager[None]:
-        """Hold the lock of a sync run for its duration: a file lock beside a SQLite file, an advisory lock in
-        PostgreSQL (so one run at a time across every host sharing the store).
+        """Hold the lock of a sync run for its duration: a file lock beside a SQLite file, an
+        advisory lock in PostgreSQL (so one run at a time across every host sharing the store).
 
         Raises:
             SyncLockedError: another run holds it.
@@ -183,10 +192,11 @@ class UsageStore:
         return self.backend.sync_lock()
 
     def ping(self, timeout: float = 2.0) -> None:
-        """Check that the store answers (for ``/healthz``); raises :class:`~puq_bridge.errors.StoreError` if not."""
+        """Check that the store answers (for ``/healthz``); raises
+        :class:`~puq_bridge.errors.StoreError` if not."""
         self.backend.ping(timeout)
 
-    # --- writing -------------------------------------------------------------------------------------------------
+    # --- writing ---------------------------------------------------------------------------------
 
     def record_run(
         self,
@@ -196,10 +206,11 @@ class UsageStore:
         *,
         dry_run: bool = False,
     ) -> int:
-        """Record one sync run and every service's result (failed ones with their error); returns the run id.
+        """Record one sync run and every service's result (failed ones with their error); returns
+        the run id.
 
-        Successful readings also update the service's daily row (the day's last reading wins). A dry run writes
-        nothing and returns 0.
+        Successful readings also update the service's daily row (the day's last reading wins). A dry
+        run writes nothing and returns 0.
         """
         if dry_run:
             return 0
@@ -208,7 +219,8 @@ class UsageStore:
 
         def work(db: Session) -> int:
             run_id = db.insert(
-                "INSERT INTO runs (started, finished, updated, unchanged, failed, skipped) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO runs (started, finished, updated, unchanged, failed, skipped) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 (_ts(started), taken, *(counts[s] for s in STATUSES)),
             )
             self._insert_samples(db, run_id, taken, results)
@@ -218,11 +230,11 @@ class UsageStore:
 
     @staticmethod
     def _insert_samples(db: Session, run_id: int, taken: str, results: list[ServiceResult]) -> None:
-        """Samples, their mailboxes and the daily rows in three batches (a handful of round trips to a database
-        server however many services the run had)."""
+        """Samples, their mailboxes and the daily rows in three batches (a handful of round trips to
+        a database server however many services the run had)."""
         sample_ids = db.insert_many(
-            "INSERT INTO samples (run_id, service_id, taken_at, domain, server, status, used_bytes, limit_bytes, "
-            "error, tenancy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO samples (run_id, service_id, taken_at, domain, server, status, "
+            "used_bytes, limit_bytes, error, tenancy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     run_id,
@@ -249,7 +261,8 @@ class UsageStore:
             ),
         )
         db.executemany(
-            "INSERT INTO daily (service_id, day, taken_at, used_bytes, limit_bytes) VALUES (?, ?, ?, ?, ?) "
+            "INSERT INTO daily (service_id, day, taken_at, used_bytes, limit_bytes) "
+            "VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (service_id, day) DO UPDATE SET taken_at = excluded.taken_at, "
             "used_bytes = excluded.used_bytes, limit_bytes = excluded.limit_bytes "
             "WHERE excluded.taken_at >= daily.taken_at",
@@ -261,22 +274,26 @@ class UsageStore:
         )
 
     def prune(self, now: dt.datetime | None = None) -> dict[str, int]:
-        """Apply the retention rules (see the module docstring); returns how many rows of each table went."""
+        """Apply the retention rules (see the module docstring); returns how many rows of each table
+        went."""
         now = _utc(now or _now())
         detail_cut = _ts(now - dt.timedelta(days=self.detail_days))
         history_cut = _ts(now - dt.timedelta(days=self.history_days))
 
         def work(db: Session) -> dict[str, int]:
-            # Each service's newest successful sample survives detail_days (window functions: both databases).
+            # Each service's newest successful sample survives detail_days (window functions: both
+            # databases).
             samples = db.execute(
                 "DELETE FROM samples WHERE taken_at < ? AND (taken_at < ? OR id NOT IN ("
                 " SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY service_id"
-                " ORDER BY taken_at DESC, id DESC) AS n FROM samples WHERE used_bytes IS NOT NULL) AS newest"
+                " ORDER BY taken_at DESC, id DESC) AS n FROM samples WHERE used_bytes IS NOT NULL)"
+                " AS newest"
                 " WHERE n = 1))",
                 (detail_cut, history_cut),
             ).rowcount
             runs = db.execute(
-                "DELETE FROM runs WHERE started < ? AND NOT EXISTS (SELECT 1 FROM samples WHERE run_id = runs.id)",
+                "DELETE FROM runs WHERE started < ? AND NOT EXISTS "
+                "(SELECT 1 FROM samples WHERE run_id = runs.id)",
                 (detail_cut,),
             ).rowcount
             daily = db.execute("DELETE FROM daily WHERE day < ?", (history_cut[:10],)).rowcount
@@ -298,11 +315,11 @@ class UsageStore:
         tenancy: str | None,
         now: dt.datetime | None = None,
     ) -> bool:
-        """Keep a service's product "Total space" (bytes; ``None`` or 0 = not set) and "Tenancy" (``domain`` |
-        ``server``; ``None`` = not known) settings; True when written.
+        """Keep a service's product "Total space" (bytes; ``None`` or 0 = not set) and "Tenancy"
+        (``domain`` | ``server``; ``None`` = not known) settings; True when written.
 
-        Called whenever WHMCS sends module params, so it usually finds the same values: that costs one read and no
-        write (no write lock taken).
+        Called whenever WHMCS sends module params, so it usually finds the same values: that costs
+        one read and no write (no write lock taken).
         """
         return self._remember(
             service_id,
@@ -313,14 +330,15 @@ class UsageStore:
     def remember_total_space(
         self, service_id: int, total_space_bytes: int | None, now: dt.datetime | None = None
     ) -> bool:
-        """Keep only a service's product "Total space" setting (see :meth:`remember_settings`); True when written."""
+        """Keep only a service's product "Total space" setting (see :meth:`remember_settings`); True
+        when written."""
         return self._remember(service_id, {"total_space_bytes": _positive(total_space_bytes)}, now)
 
     def _remember(
         self, service_id: int, values: dict[str, object], now: dt.datetime | None
     ) -> bool:
-        """Write the ``service_settings`` columns in ``values`` (names from the code, never from input) if they
-        differ from the stored ones; the other columns keep what they hold."""
+        """Write the ``service_settings`` columns in ``values`` (names from the code, never from
+        input) if they differ from the stored ones; the other columns keep what they hold."""
         known = self.service_settings(service_id).get(service_id, ServiceSettings())
         if all(getattr(known, column) == value for column, value in values.items()):
             return False
@@ -329,8 +347,10 @@ class UsageStore:
         changed = " OR ".join(f"service_settings.{c} {differs} excluded.{c}" for c in columns)
         sql = (
             f"INSERT INTO service_settings (service_id, {', '.join(columns)}, updated_at) "
-            f"VALUES (?, {', '.join('?' for _ in columns)}, ?) ON CONFLICT (service_id) DO UPDATE SET "
-            f"{', '.join(f'{c} = excluded.{c}' for c in columns)}, updated_at = excluded.updated_at "
+            f"VALUES (?, {', '.join('?' for _ in columns)}, ?) "
+            "ON CONFLICT (service_id) DO UPDATE SET "
+            f"{', '.join(f'{c} = excluded.{c}' for c in columns)}, "
+            "updated_at = excluded.updated_at "
             f"WHERE {changed}"
         )
 
@@ -340,9 +360,9 @@ class UsageStore:
         return self._write(work, "remembering the product settings") > 0
 
     def claim_signature(self, signature: str, keep_until: float, now: float) -> bool:
-        """Record an adapter request's signature as used until ``keep_until`` (unix seconds); False when it was
-        recorded before — by this or any other bridge instance sharing the store, before a restart too — which makes
-        the request a replay.
+        """Record an adapter request's signature as used until ``keep_until`` (unix seconds); False
+        when it was recorded before — by this or any other bridge instance sharing the store, before
+        a restart too — which makes the request a replay.
 
         Signatures kept past their time are deleted here, at most once a minute per store object.
         """
@@ -365,7 +385,7 @@ class UsageStore:
 
         return self._write(work, "recording the request signature")
 
-    # --- reading -------------------------------------------------------------------------------------------------
+    # --- reading ---------------------------------------------------------------------------------
 
     def service_settings(self, service_id: int | None = None) -> dict[int, ServiceSettings]:
         """service id -> the product settings the adapter last received, for every service (or only
@@ -379,7 +399,8 @@ class UsageStore:
         return {sid: ServiceSettings(total, tenancy) for sid, total, tenancy in rows}
 
     def total_spaces(self) -> dict[int, int]:
-        """service id -> the product's total space in bytes, for every service that has one set (one query)."""
+        """service id -> the product's total space in bytes, for every service that has one set (one
+        query)."""
         return {
             sid: s.total_space_bytes
             for sid, s in self.service_settings().items()
@@ -387,12 +408,13 @@ class UsageStore:
         }
 
     def latest(self, service_id: int) -> Snapshot | None:
-        """The newest successful reading of a service (``None`` if there is none), with the error and time of a
-        failed attempt at or after it."""
+        """The newest successful reading of a service (``None`` if there is none), with the error
+        and time of a failed attempt at or after it."""
         with self.backend.reading() as db:  # one connection for the three reads
             row = db.execute(
-                "SELECT id, domain, server, taken_at, used_bytes, limit_bytes, tenancy FROM samples "
-                "WHERE service_id = ? AND used_bytes IS NOT NULL ORDER BY taken_at DESC, id DESC LIMIT 1",
+                "SELECT id, domain, server, taken_at, used_bytes, limit_bytes, tenancy "
+                "FROM samples WHERE service_id = ? AND used_bytes IS NOT NULL "
+                "ORDER BY taken_at DESC, id DESC LIMIT 1",
                 (service_id,),
             ).fetchone()
             if row is None:
@@ -406,7 +428,8 @@ class UsageStore:
             mailboxes = tuple(
                 MailboxUsage(name, u, lim, zid)
                 for name, zid, u, lim in db.execute(
-                    "SELECT name, zimbra_id, used_bytes, limit_bytes FROM mailboxes WHERE sample_id = ? "
+                    "SELECT name, zimbra_id, used_bytes, limit_bytes FROM mailboxes "
+                    "WHERE sample_id = ? "
                     "ORDER BY id",
                     (sample_id,),
                 ).fetchall()
@@ -427,10 +450,12 @@ class UsageStore:
     def history(
         self, service_id: int, days: int = 90, now: dt.datetime | None = None
     ) -> list[DailyPoint]:
-        """One point per day with a successful reading over the last ``days`` days (today included), oldest first."""
+        """One point per day with a successful reading over the last ``days`` days (today included),
+        oldest first."""
         first = (_utc(now or _now()).date() - dt.timedelta(days=days - 1)).isoformat()
         rows = self._read(
-            "SELECT day, used_bytes, limit_bytes FROM daily WHERE service_id = ? AND day >= ? ORDER BY day",
+            "SELECT day, used_bytes, limit_bytes FROM daily WHERE service_id = ? AND day >= ? "
+            "ORDER BY day",
             (service_id, first),
         )
         return [DailyPoint(dt.date.fromisoformat(day), used, limit) for day, used, limit in rows]
@@ -442,7 +467,7 @@ class UsageStore:
             for t in ("runs", "samples", "mailboxes", "daily")
         }
 
-    # --- life cycle ----------------------------------------------------------------------------------------------
+    # --- life cycle ------------------------------------------------------------------------------
 
     def close(self) -> None:
         """Close every connection this store opened (in any thread)."""

@@ -1,11 +1,12 @@
-"""The small dialect layer under :class:`~puq_bridge.usage.store.UsageStore`: what differs between SQLite and
-PostgreSQL, and nothing else.
+"""The small dialect layer under :class:`~puq_bridge.usage.store.UsageStore`: what differs between
+SQLite and PostgreSQL, and nothing else.
 
-The store writes its SQL once, with ``?`` placeholders and the subset both databases speak (``ON CONFLICT``, window
-functions, ``LIMIT``). A backend supplies connections (:meth:`Backend.reading`, :meth:`Backend.transaction`), turns
-its driver's errors into :class:`~puq_bridge.errors.StoreError`\\ s naming the store, keeps the schema version, and
-holds the one lock a sync run takes. The few spellings that differ are attributes (:attr:`Backend.dialect` for the
-schema's column types, :attr:`Backend.distinct_op`).
+The store writes its SQL once, with ``?`` placeholders and the subset both databases speak (``ON
+CONFLICT``, window functions, ``LIMIT``). A backend supplies connections (:meth:`Backend.reading`,
+:meth:`Backend.transaction`), turns its driver's errors into
+:class:`~puq_bridge.errors.StoreError`\\ s naming the store, keeps the schema version, and holds the
+one lock a sync run takes. The few spellings that differ are attributes (:attr:`Backend.dialect` for
+the schema's column types, :attr:`Backend.distinct_op`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 def is_postgres_url(location: object) -> bool:
-    """True when ``location`` is a ``postgresql://`` (or ``postgres://``) URL rather than a file path."""
+    """True when ``location`` is a ``postgresql://`` (or ``postgres://``) URL rather than a file
+    path."""
     return isinstance(location, str) and location.lower().startswith(POSTGRES_SCHEMES)
 
 
@@ -46,11 +48,12 @@ class Session(Protocol):
         """Run an ``INSERT`` into a table whose key is ``id``; returns the new row's id."""
 
     def insert_many(self, sql: str, rows: Sequence[Sequence]) -> list[int]:
-        """Run an ``INSERT`` once per row (in one batch where the driver can); the new ids, in order."""
+        """Run an ``INSERT`` once per row (in one batch where the driver can); the new ids, in
+        order."""
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
-        """Append plain rows (no conflict handling) the fastest way the database has (PostgreSQL: ``COPY``);
-        ``table`` and ``columns`` come from the code, never from input."""
+        """Append plain rows (no conflict handling) the fastest way the database has (PostgreSQL:
+        ``COPY``); ``table`` and ``columns`` come from the code, never from input."""
 
 
 class Backend(ABC):
@@ -58,9 +61,10 @@ class Backend(ABC):
 
     Attributes:
         dialect: ``sqlite`` or ``postgresql`` (the migrations pick their column types by it).
-        where: names the store in messages (a file path, or the URL without its password); never secret.
+        where: names the store in messages (a file path, or the URL without its password).
         path: the SQLite file, ``None`` for a database server.
-        distinct_op: the null-safe "differs" operator (``IS NOT`` in SQLite, ``IS DISTINCT FROM`` in PostgreSQL).
+        distinct_op: the null-safe "differs" operator (``IS NOT`` in SQLite, ``IS DISTINCT FROM``
+            in PostgreSQL).
     """
 
     dialect: str
@@ -70,16 +74,18 @@ class Backend(ABC):
 
     @abstractmethod
     def reading(self) -> AbstractContextManager[Session]:
-        """A connection for one or more reads; driver errors become a ``StoreError`` ("read failed")."""
+        """A connection for one or more reads; driver errors become a ``StoreError`` ("read
+        failed")."""
 
     @abstractmethod
     def transaction(self, what: str) -> AbstractContextManager[Session]:
-        """One write transaction, committed when the block ends and rolled back when it raises; driver errors become
-        a ``StoreError`` naming ``what``."""
+        """One write transaction, committed when the block ends and rolled back when it raises;
+        driver errors become a ``StoreError`` naming ``what``."""
 
     @abstractmethod
     def lock_schema(self, db: Session) -> None:
-        """Inside a transaction: keep other processes from migrating at the same time (until it ends)."""
+        """Inside a transaction: keep other processes from migrating at the same time (until it
+        ends)."""
 
     @abstractmethod
     def schema_version(self, db: Session) -> int:
@@ -99,10 +105,12 @@ class Backend(ABC):
 
     @abstractmethod
     def ping(self, timeout: float) -> None:
-        """Check that the database answers within about ``timeout`` seconds; raises ``StoreError`` if not."""
+        """Check that the database answers within about ``timeout`` seconds; raises ``StoreError``
+        if not."""
 
     def reclaim_space(self) -> None:
-        """Give space freed by a prune back to the system, where the database does not do that itself."""
+        """Give space freed by a prune back to the system, where the database does not do that
+        itself."""
 
     @abstractmethod
     def close(self) -> None:

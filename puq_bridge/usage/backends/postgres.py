@@ -1,15 +1,17 @@
-"""The shared backend: a PostgreSQL database that several bridge instances (``serve`` behind a load balancer, cron on
-several hosts) use at once.
+"""The shared backend: a PostgreSQL database that several bridge instances (``serve`` behind a load
+balancer, cron on several hosts) use at once.
 
-psycopg 3 with a connection pool (psycopg_pool): each thread borrows a connection per store call, in autocommit for
-reads and inside one transaction for a write. The pool checks a connection before lending it, so a PostgreSQL restart
-costs a reconnection, not an error; while the server is down a call waits up to ``timeout`` seconds for one and then
-fails with a :class:`~puq_bridge.errors.StoreUnavailable` naming the host and the cause.
+psycopg 3 with a connection pool (psycopg_pool): each thread borrows a connection per store call, in
+autocommit for reads and inside one transaction for a write. The pool checks a connection before
+lending it, so a PostgreSQL restart costs a reconnection, not an error; while the server is down a
+call waits up to ``timeout`` seconds for one and then fails with a
+:class:`~puq_bridge.errors.StoreUnavailable` naming the host and the cause.
 
-The schema version is the one row of ``schema_version``; migrations hold an advisory transaction lock, so instances
-starting together migrate once. A sync run holds the session advisory lock (:data:`LOCK_CLASS`, :data:`SYNC_LOCK`) on
-a connection of its own for its whole run: one run at a time across every host, and the lock goes with the
-connection if the process dies. This module imports psycopg; the store imports it only for a ``postgresql://`` URL.
+The schema version is the one row of ``schema_version``; migrations hold an advisory transaction
+lock, so instances starting together migrate once. A sync run holds the session advisory lock
+(:data:`LOCK_CLASS`, :data:`SYNC_LOCK`) on a connection of its own for its whole run: one run at a
+time across every host, and the lock goes with the connection if the process dies. This module
+imports psycopg; the store imports it only for a ``postgresql://`` URL.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ MIGRATION_LOCK = 2
 
 
 def display_url(url: str) -> str:
-    """``url`` without its password and query (which may hold one): how messages name the database."""
+    """``url`` without its password and query (which may hold one), as messages name it."""
     parts = urlsplit(url)
     hosts = parts.netloc.rpartition("@")[2] or "localhost"
     user = f"{parts.username}@" if parts.username else ""
@@ -56,7 +58,8 @@ def cause(err: BaseException) -> str:
 
 @lru_cache(maxsize=256)
 def _placeholders(statement: str) -> str:
-    """The store's ``?`` placeholders as psycopg's ``%s`` (the store's SQL has no other ``?`` or ``%``)."""
+    """The store's ``?`` placeholders as psycopg's ``%s`` (the store's SQL has no other ``?`` or
+    ``%``)."""
     return statement.replace("?", "%s")
 
 
@@ -105,15 +108,17 @@ class PostgresBackend(Backend):
     """A PostgreSQL database reached through a connection pool.
 
     Args:
-        url: ``postgresql://user@host:port/database`` (libpq's URI; a password in it works too, but give it as
-            ``password``: messages show the URL without it either way).
-        password: the role's password (``None``: the URL's, else libpq's ``PGPASSWORD`` or ``~/.pgpass``).
+        url: ``postgresql://user@host:port/database`` (libpq's URI; a password in it works too,
+            but give it as ``password``: messages show the URL without it either way).
+        password: the role's password (``None``: the URL's, else libpq's ``PGPASSWORD`` or
+            ``~/.pgpass``).
         pool_size: connections kept at most (``serve``: one per worker thread).
         timeout: seconds to connect, and to wait for a free connection, before failing.
         application_name: how the connections appear in ``pg_stat_activity``.
 
     Raises:
-        StoreUnavailable: the server cannot be reached or refuses the login (the message names host and cause).
+        StoreUnavailable: the server cannot be reached or refuses the login (the message names
+            host and cause).
     """
 
     dialect = "postgresql"
@@ -161,8 +166,8 @@ class PostgresBackend(Backend):
             raise StoreUnavailable(self._unavailable("cannot connect")) from err
 
     def _probe(self) -> None:
-        """One direct connection: at start a refused login or an unreachable host is reported with its cause (a
-        pool only says it timed out)."""
+        """One direct connection: at start a refused login or an unreachable host is reported with
+        its cause (a pool only says it timed out)."""
         try:
             with psycopg.connect(self._conninfo, autocommit=True) as conn:
                 conn.execute("SELECT 1")

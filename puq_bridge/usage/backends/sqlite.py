@@ -1,8 +1,9 @@
 """The embedded backend: one SQLite file, for one bridge on one host.
 
-WAL mode and a busy timeout, so readers (the adapter) never block the writer (the sync) or each other. Each thread gets
-its own connection; writes in this process are serialised by a lock and use ``BEGIN IMMEDIATE``. The schema version is
-``PRAGMA user_version``; a sync run holds the file lock ``<file>.lock`` (:func:`sync_lock`).
+WAL mode and a busy timeout, so readers (the adapter) never block the writer (the sync) or each
+other. Each thread gets its own connection; writes in this process are serialised by a lock and use
+``BEGIN IMMEDIATE``. The schema version is ``PRAGMA user_version``; a sync run holds the file lock
+``<file>.lock`` (:func:`sync_lock`).
 """
 
 from __future__ import annotations
@@ -111,7 +112,8 @@ class SqliteBackend(Backend):
         db = getattr(self._local, "db", None)
         if db is None:
             try:
-                # check_same_thread=False only so close() can close every thread's connection; each is used by one.
+                # check_same_thread=False only so close() can close every thread's connection; each
+                # is used by one.
                 db = sqlite3.connect(
                     self.path,
                     timeout=self.busy_timeout,
