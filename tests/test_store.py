@@ -557,3 +557,21 @@ def test_a_postgresql_restart_is_survived_by_the_pool(restartable_postgres):
             s.ping()
     finally:
         drop_database(admin, url)
+
+
+def test_a_sync_lock_outlives_a_server_restart_during_the_run(restartable_postgres):
+    """The run ends normally (records, releases) when the server restarted under it."""
+    from tests.fixtures_store import create_database, drop_database
+
+    server = restartable_postgres
+    url = create_database(server.url, "puq_lock_restart")
+    try:
+        with UsageStore(url) as s:
+            with s.sync_lock():
+                server.restart()
+                s.record_run(T0, T0, [ok()])
+            with s.sync_lock():
+                pass
+            assert s.counts()["runs"] == 1
+    finally:
+        drop_database(server.url, url)

@@ -231,7 +231,9 @@ class PostgresBackend(Backend):
             raise StoreUnavailable(
                 f"usage store {self.where}: cannot connect: {cause(err)}"
             ) from err
-        with conn:  # closing the connection releases the lock, whatever happens in the run
+        # Closing the connection releases the lock, whatever happens in the run. (A server restart
+        # during the run releases it too; the run still ends and records normally.)
+        try:
             try:
                 taken = conn.execute(
                     "SELECT pg_try_advisory_lock(%s, %s)", (LOCK_CLASS, SYNC_LOCK)
@@ -245,6 +247,8 @@ class PostgresBackend(Backend):
                     f"another sync-usage run holds the lock (advisory lock in {self.where}){by}"
                 )
             yield
+        finally:
+            conn.close()  # never raises, even on a connection the server has dropped
 
     @staticmethod
     def _lock_holder(conn: psycopg.Connection) -> str | None:
