@@ -988,3 +988,25 @@ def test_a_bad_tenancy_setting_names_the_setting_and_keeps_nothing(ctx, store):
         "product setting 'Tenancy' (configoption6) must be one of domain, server"
     )
     assert store.service_settings() == {}
+
+
+def test_a_postgresql_store_that_goes_away_gives_the_client_only_the_notice(
+    postgres_url, zimbra_server, caplog
+):
+    """The database is gone between the signature check and the page: the client sees the generic
+    notice, the log names the store and the cause (never its password)."""
+    from puq_bridge.usage.backends.postgres import PostgresBackend
+    from tests.fixtures_store import create_database, drop_database
+
+    url = create_database(postgres_url, "puq_gone_page")
+    store = UsageStore(PostgresBackend(url, timeout=1))
+    context = AdapterContext(make_config([mail1(zimbra_server)]), store=store)
+    try:
+        drop_database(postgres_url, url)
+        assert notice_of(dispatch("ClientArea", params(), context)) == EN_NOTICE
+    finally:
+        context.close()
+        store.close()
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "usage store postgresql://postgres@127.0.0.1:" in logged and "does not exist" in logged
+    assert postgres_url.split(":")[2].split("@")[0] not in logged
