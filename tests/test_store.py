@@ -250,12 +250,19 @@ def test_prune_keeps_the_newest_success_of_a_service_that_keeps_failing(store):
     assert store.latest(1) is None
 
 
+NEWEST_FAILURE = (
+    "(SELECT f.{} FROM samples f WHERE f.service_id = s.service_id AND f.status = 'failed' "
+    "AND f.taken_at >= s.taken_at ORDER BY f.taken_at DESC, f.id DESC LIMIT 1)"
+)
+
+
 @pytest.mark.parametrize(
     "sql",
     [
-        "SELECT id FROM samples WHERE service_id = 1 AND used_bytes IS NOT NULL ORDER BY taken_at DESC, id DESC LIMIT 1",
-        "SELECT error FROM samples WHERE service_id = 1 AND status = 'failed' AND taken_at >= 'x' "
-        "ORDER BY taken_at DESC, id DESC LIMIT 1",
+        "SELECT s.id, s.taken_at, "
+        f"{NEWEST_FAILURE.format('taken_at')}, {NEWEST_FAILURE.format('error')} FROM samples s "
+        "WHERE s.service_id = 1 AND s.used_bytes IS NOT NULL "
+        "ORDER BY s.taken_at DESC, s.id DESC LIMIT 1",
         "SELECT day FROM daily WHERE service_id = 1 AND day >= '2026-01-01' ORDER BY day",
         "SELECT name FROM mailboxes WHERE sample_id = 1 ORDER BY id",
     ],

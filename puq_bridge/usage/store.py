@@ -410,27 +410,26 @@ class UsageStore:
     def latest(self, service_id: int) -> Snapshot | None:
         """The newest successful reading of a service (``None`` if there is none), with the error
         and time of a failed attempt at or after it."""
-        with self.backend.reading() as db:  # one connection for the three reads
+        newest_failure = (
+            "(SELECT f.{} FROM samples f WHERE f.service_id = s.service_id AND f.status = 'failed' "
+            "AND f.taken_at >= s.taken_at ORDER BY f.taken_at DESC, f.id DESC LIMIT 1)"
+        )
+        with self.backend.reading() as db:  # one connection, two round trips
             row = db.execute(
-                "SELECT id, domain, server, taken_at, used_bytes, limit_bytes, tenancy "
-                "FROM samples WHERE service_id = ? AND used_bytes IS NOT NULL "
-                "ORDER BY taken_at DESC, id DESC LIMIT 1",
+                "SELECT s.id, s.domain, s.server, s.taken_at, s.used_bytes, s.limit_bytes, "
+                f"s.tenancy, {newest_failure.format('taken_at')}, {newest_failure.format('error')} "
+                "FROM samples s WHERE s.service_id = ? AND s.used_bytes IS NOT NULL "
+                "ORDER BY s.taken_at DESC, s.id DESC LIMIT 1",
                 (service_id,),
             ).fetchone()
             if row is None:
                 return None
-            sample_id, domain, server, taken_at, used, limit, tenancy = row
-            failed = db.execute(
-                "SELECT taken_at, error FROM samples WHERE service_id = ? AND status = 'failed' "
-                "AND taken_at >= ? ORDER BY taken_at DESC, id DESC LIMIT 1",
-                (service_id, taken_at),
-            ).fetchall()
+            sample_id, domain, server, taken_at, used, limit, tenancy, failed_at, error = row
             mailboxes = tuple(
                 MailboxUsage(name, u, lim, zid)
                 for name, zid, u, lim in db.execute(
                     "SELECT name, zimbra_id, used_bytes, limit_bytes FROM mailboxes "
-                    "WHERE sample_id = ? "
-                    "ORDER BY id",
+                    "WHERE sample_id = ? ORDER BY id",
                     (sample_id,),
                 ).fetchall()
             )
@@ -442,8 +441,8 @@ class UsageStore:
             used_bytes=used,
             limit_bytes=limit or 0,
             mailboxes=mailboxes,
-            error=failed[0][1] if failed else None,
-            failed_at=_parse_ts(failed[0][0]) if failed else None,
+            error=error if failed_at else None,
+            failed_at=_parse_ts(failed_at) if failed_at else None,
             tenancy=tenancy or "domain",
         )
 
