@@ -1,7 +1,7 @@
 """The usage store, SQLite vs PostgreSQL, side by side in one run.
 
-    python bench/bench_store.py [--requests 200] [--servers 50 --domains 20 --mailboxes 50 --latency
-    0.01]
+    python bench/bench_store.py [--requests 200] [--sync-rounds 2]
+        [--servers 50 --domains 20 --mailboxes 50 --latency 0.01]
 
 PostgreSQL is ``$PUQ_BENCH_POSTGRES_URL`` (a superuser's URL: the bench makes and drops databases of
 its own there), else a throw-away server started here (``tests/pg_server.py``) with production's
@@ -14,9 +14,10 @@ durability: fsync and synchronous commits on. The SQLite file is in a temporary 
    signature in the store (replay protection).
 2. The store calls alone, what each of those requests costs the store: ``latest`` + ``history`` (the
    page's reads) and ``claim_signature`` (the write), p50/p99.
-3. One sync of ``bench_sync.py``'s standard world (50 servers x 20 domains x 50 mailboxes, 10 ms per
-   request), every service changed, with each store: wall time, CPU of this process, and the time
-   spent in the store (reading the product settings, recording the run, pruning).
+3. Syncs (``--sync-rounds``, alternating) of ``bench_sync.py``'s standard world (50 servers x 20
+   domains x 50 mailboxes, 10 ms per request), every service changed, with each store: wall time,
+   CPU of this process, and the time spent in the store (reading the product settings, recording
+   the run, pruning).
 
 Figures, not assertions.
 """
@@ -226,12 +227,12 @@ def show_clientarea(results: dict[str, dict]) -> None:
         print(f"  {case:36}{cells}")
 
 
-def show_sync(args, results: dict[str, dict]) -> None:
+def show_sync(args, results: dict[str, list[dict]]) -> None:
     names = list(results)
     print(
         f"\nsync: {args.servers} servers x {args.domains} domains x {args.mailboxes} mailboxes "
         f"({args.servers * args.domains:,} services, every one changed), "
-        f"{args.latency * 1000:g} ms per request"
+        f"{args.latency * 1000:g} ms per request; {args.sync_rounds} alternating runs per store"
     )
     print(f"{'':38}" + "".join(f"{n:>26}" for n in names))
     rows = [
@@ -242,11 +243,14 @@ def show_sync(args, results: dict[str, dict]) -> None:
     ]
     for label, key, fmt in rows:
         values = [
-            fmt.format(sum(r["counts"].values()) if key is None else r[key])
-            for r in results.values()
+            " / ".join(
+                fmt.format(sum(r["counts"].values()) if key is None else r[key]) for r in runs
+            )
+            for runs in results.values()
         ]
         print(f"  {label:36}" + "".join(f"{v:>26}" for v in values))
-    print("  totals: " + "; ".join(f"{n} {r['totals']}" for n, r in results.items()))
+    totals = {name: {str(r["totals"]) for r in runs} for name, runs in results.items()}
+    print("  totals: " + "; ".join(f"{n} {', '.join(t)}" for n, t in totals.items()))
 
 
 def main(argv=None) -> None:
@@ -258,6 +262,7 @@ def main(argv=None) -> None:
     parser.add_argument("--latency", type=float, default=0.010)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--per-server", type=int, default=4)
+    parser.add_argument("--sync-rounds", type=int, default=2, help="sync runs per store")
     args = parser.parse_args(argv)
 
     import puq_bridge.zimbra  # noqa: F401  (zeep imported outside the timed parts)
@@ -283,11 +288,16 @@ def main(argv=None) -> None:
         show_clientarea(pages)
 
         world = bench_sync.World(args)
-        runs = {}
+        runs = {"SQLite": [], "PostgreSQL": []}
         try:
             with tempfile.TemporaryDirectory() as tmp:
-                runs["SQLite"] = sync(world, args, Path(tmp) / "usage.sqlite3")
-                runs["PostgreSQL"] = sync(world, args, postgres.database("bench_sync"))
+                locations = {
+                    "SQLite": Path(tmp) / "usage.sqlite3",
+                    "PostgreSQL": postgres.database("bench_sync"),
+                }
+                for _ in range(args.sync_rounds):  # alternating, as the ClientArea rounds
+                    for name, location in locations.items():
+                        runs[name].append(sync(world, args, location))
         finally:
             world.stop()
         show_sync(args, runs)
