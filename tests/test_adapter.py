@@ -999,7 +999,7 @@ def test_a_postgresql_store_that_goes_away_gives_the_client_only_the_notice(
     from tests.fixtures_store import create_database, drop_database
 
     url = create_database(postgres_url, "puq_gone_page")
-    store = UsageStore(PostgresBackend(url, timeout=1))
+    store = UsageStore(PostgresBackend(url, timeout=0.5))
     context = AdapterContext(make_config([mail1(zimbra_server)]), store=store)
     try:
         drop_database(postgres_url, url)

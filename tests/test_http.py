@@ -477,7 +477,7 @@ def test_a_postgresql_store_that_stops_answering_is_503_everywhere(fake, postgre
     from tests.fixtures_store import create_database, drop_database
 
     url = create_database(postgres_url, "puq_gone")
-    store = UsageStore(PostgresBackend(url, timeout=1))
+    store = UsageStore(PostgresBackend(url, timeout=0.5))
     context = AdapterContext(make_config(), store=store)
     try:
         with AdapterServer(make_app(context, SECRET)) as server:

@@ -262,7 +262,9 @@ class PostgresBackend(Backend):
         return row[0] if row and row[0] else None
 
     def ping(self, timeout: float) -> None:
-        with self._connection("health check", timeout=timeout) as conn:
+        """``SELECT 1`` on a pooled connection, waiting at most ``timeout`` (or the store's own
+        ``timeout``, if shorter) for one."""
+        with self._connection("health check", timeout=min(timeout, self.timeout)) as conn:
             conn.execute("SELECT 1")
 
     def close(self) -> None:
