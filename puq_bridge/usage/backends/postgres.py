@@ -231,8 +231,11 @@ class PostgresBackend(Backend):
             raise StoreUnavailable(
                 f"usage store {self.where}: cannot connect: {cause(err)}"
             ) from err
-        # Closing the connection releases the lock, whatever happens in the run. (A server restart
+        # The lock is released explicitly at the end (closing the connection would release it too,
+        # but the server notices a closed connection a moment later, and a run starting at once must
+        # find it free); if the process dies, the lock goes with its connection. (A server restart
         # during the run releases it too; the run still ends and records normally.)
+        taken = False
         try:
             try:
                 taken = conn.execute(
@@ -248,6 +251,11 @@ class PostgresBackend(Backend):
                 )
             yield
         finally:
+            if taken:
+                try:
+                    conn.execute("SELECT pg_advisory_unlock(%s, %s)", (LOCK_CLASS, SYNC_LOCK))
+                except psycopg.Error:  # the server dropped the connection: the lock went with it
+                    pass
             conn.close()  # never raises, even on a connection the server has dropped
 
     @staticmethod
