@@ -118,6 +118,10 @@ def _simulators(
             for sim in zimbras:
                 sim.requests.clear()
             conn.send(None)
+        elif command == "forget":  # WHMCS back to no usage: the next run writes every service again
+            for service in whmcs.services.values():
+                service["diskusage"] = service["disklimit"] = "0"
+            conn.send(None)
         else:
             for server in running:
                 server.stop()
@@ -185,8 +189,9 @@ def _whmcs(world: World):
     return WhmcsClient(world.info["whmcs_url"], IDENTIFIER, SECRET, session=session, timeout=60)
 
 
-def run_engine(world: World, args, store_dir: Path) -> dict:
-    """One sync run; returns wall time, request counts, totals and the max-RSS growth."""
+def run_engine(world: World, args, store_location) -> dict:
+    """One sync run with the store at ``store_location`` (a SQLite path, a PostgreSQL URL or backend); returns wall
+    time, request counts, totals, CPU and the max-RSS growth."""
     from puq_bridge.usage.store import UsageStore
     from puq_bridge.usage.sync import SyncEngine
 
@@ -197,7 +202,7 @@ def run_engine(world: World, args, store_dir: Path) -> dict:
         clients.append(_zimbra(entry))
         return clients[-1]
 
-    with UsageStore(store_dir / "usage.sqlite3") as store:
+    with UsageStore(store_location) as store:
         engine = SyncEngine(
             _whmcs(world),
             _entries(world),
@@ -404,8 +409,8 @@ def main(argv=None) -> None:
     print(f"simulators ready in {time.perf_counter() - t0:.1f} s (child process)")
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            first = run_engine(world, args, Path(tmp))
-            second = run_engine(world, args, Path(tmp))
+            first = run_engine(world, args, Path(tmp) / "usage.sqlite3")
+            second = run_engine(world, args, Path(tmp) / "usage.sqlite3")
         naive = run_naive(world, args) if args.naive_servers else {"wall": 0.0, "counts": {}}
     finally:
         world.stop()

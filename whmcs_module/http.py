@@ -1,11 +1,17 @@
 """The adapter's HTTP service: ``POST /whmcs/<Function>`` with a signed JSON body, served by
 waitress.
 
-Order of checks (nothing runs before the signature is good): a path that is not ``/whmcs/<Name>`` →
-404; not POST → 405; a ``Content-Length`` over the limit → 413 (checked before reading; the read is
-capped too; none means empty); a missing, forged, expired or replayed signature → 401; an unknown
-function → 404; a body that is not ``{"params": {...}}`` → 400. Otherwise ``200 {"result": ...}``.
-The access log names method, path, status and duration only.
+Order of checks (nothing runs before the signature is good): a path that is not ``/whmcs/<Name>`` → 404; not POST →
+405; a ``Content-Length`` over the limit → 413 (checked before reading; the read is capped too; none means empty); a missing,
+forged, expired or replayed signature → 401; an unknown function → 404; a body that is not ``{"params": {...}}``
+→ 400. Otherwise ``200 {"result": ...}``. The access log names method, path, status and duration only.
+
+Signatures are remembered in the usage store when there is one (:meth:`~puq_bridge.usage.store.UsageStore.
+claim_signature`), so a request replayed to another instance sharing the store, or after a restart, is refused too;
+a store that does not answer then → 503 and nothing runs.
+
+``GET /healthz`` (unsigned, for a load balancer): ``200 {"status": "ok"}`` when the store answers (or there is none),
+``503 {"status": "unavailable"}`` when not; the cause goes to the log, never into the reply.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import threading
 import time
 from typing import Any, Callable, Iterable
 
+from puq_bridge.errors import StoreError
 from whmcs_module.adapter import FUNCTIONS, dispatch
 from whmcs_module.context import AdapterContext
 from whmcs_module.signing import HEADER, SignatureError, Verifier
@@ -33,13 +40,44 @@ _REASONS = {
     405: "Method Not Allowed",
     413: "Payload Too Large",
     500: "Internal Server Error",
+    503: "Service Unavailable",
 }
+HEALTH_PATH = "/healthz"
+HEALTH_TIMEOUT = 2.0
 
 
 class _Reject(Exception):
     def __init__(self, status: int, message: str, headers: Iterable[tuple[str, str]] = ()):
         super().__init__(message)
         self.status, self.message, self.headers = status, message, list(headers)
+
+
+class _Health:
+    """``/healthz``: whether the store answers; a change of state is logged once, with the cause."""
+
+    def __init__(self, store):
+        self.store = store
+        self.healthy = True
+
+    def answer(self, method: str | None) -> tuple[int, dict, list]:
+        """(status, document, headers) of the health check."""
+        if method not in ("GET", "HEAD"):
+            return 405, {"error": "only GET is allowed"}, [("Allow", "GET, HEAD")]
+        cause = None
+        if self.store is not None:
+            try:
+                self.store.ping(HEALTH_TIMEOUT)
+            except StoreError as err:
+                cause = str(err)
+        if (cause is None) != self.healthy:
+            self.healthy = cause is None
+            if cause:
+                log.error("health check: unavailable: %s", cause)
+            else:
+                log.warning("health check: the usage store answers again")
+        if cause:
+            return 503, {"status": "unavailable"}, []
+        return 200, {"status": "ok"}, []
 
 
 def make_app(
@@ -57,11 +95,10 @@ def make_app(
         max_body: largest accepted body in bytes.
         clock: unix time (tests pass their own to check expiry).
     """
-    verifier = Verifier(secret, clock=clock)
+    verifier = Verifier(secret, clock=clock, ledger=ctx.store)
+    health = _Health(ctx.store)
 
-    def app(environ: dict, start_response: Callable) -> list[bytes]:
-        started = time.perf_counter()
-        path = environ.get("PATH_INFO", "")
+    def handle(environ: dict, path: str) -> tuple[int, dict, list]:
         try:
             function = _function_of(path)
             if environ.get("REQUEST_METHOD") != "POST":
@@ -71,20 +108,27 @@ def make_app(
                 verifier.verify(environ.get("HTTP_" + HEADER.upper().replace("-", "_")), body)
             except SignatureError as err:
                 raise _Reject(401, str(err)) from None
+            except StoreError as err:  # cannot tell a replay from a first use: accept nothing
+                log.error("signature check: %s", err)
+                raise _Reject(503, "usage store unavailable; nothing done") from None
             if function not in FUNCTIONS:
                 raise _Reject(404, f"unknown module function {function}")
-            status, document, headers = (
-                200,
-                {"result": dispatch(function, _params_of(body), ctx)},
-                [],
-            )
+            return 200, {"result": dispatch(function, _params_of(body), ctx)}, []
         except _Reject as rej:
-            status, document, headers = rej.status, {"error": rej.message}, rej.headers
+            return rej.status, {"error": rej.message}, rej.headers
         except (
             Exception
         ) as err:  # dispatch never raises; this is the net under JSON encoding and the like
             log.error("%s failed: %s", path[:80], type(err).__name__)
-            status, document, headers = 500, {"error": "internal error; see the puq-bridge log"}, []
+            return 500, {"error": "internal error; see the puq-bridge log"}, []
+
+    def app(environ: dict, start_response: Callable) -> list[bytes]:
+        started = time.perf_counter()
+        path = environ.get("PATH_INFO", "")
+        if path == HEALTH_PATH:
+            status, document, headers = health.answer(environ.get("REQUEST_METHOD"))
+        else:
+            status, document, headers = handle(environ, path)
         payload = json.dumps(document, ensure_ascii=False, default=str).encode("utf-8")
         start_response(
             f"{status} {_REASONS[status]}",

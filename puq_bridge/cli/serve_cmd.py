@@ -63,7 +63,7 @@ def serve(app, listen: str | None, threads: int) -> None:
     config = app.config
     secret = _secret(config)
     host, port = _host_port(listen or config.adapter.listen)
-    store = app.store()
+    store = app.store(pool_size=threads + 1)  # one connection per worker, one for /healthz
     ctx = AdapterContext(config, store=store, whmcs=app.whmcs, threads=threads)  # pools sized
     try:
         server = AdapterServer(

@@ -18,9 +18,9 @@ One run:
    not stop the others;
 4. records every service's result (failed ones with their error) in the store and prunes it.
 
-A dry run reads everything and writes nothing, neither to WHMCS nor to the store. A real run holds a
-file lock next to the store (:func:`sync_lock`), so overlapping runs (cron, the adapter's
-UsageUpdate) cannot both write.
+A dry run reads everything and writes nothing, neither to WHMCS nor to the store. A real run holds the store's sync
+lock (:meth:`~puq_bridge.usage.store.UsageStore.sync_lock`: a file lock beside a SQLite file, an advisory lock in
+PostgreSQL), so overlapping runs (cron on several hosts, the adapter's UsageUpdate) cannot both write.
 
 "Unchanged" and empty services: WHMCS ignores ``diskusage=0`` (it skips empty values), so a usage
 that has fallen to 0 MB cannot be written through the API. Such a service counts as unchanged as far
@@ -39,19 +39,15 @@ mailbox is unlimited).
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import logging
-import os
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 from puq_bridge.config import Config, ZimbraConfig
-from puq_bridge.errors import ParamsError, PuqBridgeError, StoreError, SyncLockedError
+from puq_bridge.errors import ParamsError, PuqBridgeError, StoreError
 from puq_bridge.units import bytes_to_mb
 from puq_bridge.usage.live import read_usage
 from puq_bridge.usage.model import DomainUsage, service_limit_bytes
@@ -63,36 +59,6 @@ log = logging.getLogger(__name__)
 
 #: progress(result, done, total) — called once per service as its result is final.
 Progress = Callable[[ServiceResult, int, int], None]
-
-
-@contextmanager
-def sync_lock(store_path: str | os.PathLike) -> Iterator[Path]:
-    """Hold the non-blocking file lock ``<store_path>.lock`` for the duration of a run.
-
-    Raises:
-        SyncLockedError: another run (in this or another process) holds it.
-    """
-    lock_path = Path(f"{os.fspath(store_path)}.lock")
-    try:
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as err:
-        raise StoreError(f"cannot take the sync lock {lock_path}: {err.strerror}") from err
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as err:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
-            by = f" (pid {holder})" if holder.isdigit() else ""
-            raise SyncLockedError(f"another sync-usage run holds the lock {lock_path}{by}") from err
-        try:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, str(os.getpid()).encode(), 0)
-        except OSError as err:  # a full disk: the lock is held all the same, say so and go on
-            log.warning("could not write the pid into %s: %s", lock_path, err.strerror)
-        yield lock_path
-    finally:
-        os.close(fd)
 
 
 def describe(err: BaseException, server: str | None = None) -> str:
@@ -250,7 +216,7 @@ class SyncEngine:
         names = self._check_servers(only_servers)
         if self.store is None or dry_run:
             return self._run(dry_run, names, only_services, progress)
-        with sync_lock(self.store.path):
+        with self.store.sync_lock():
             return self._run(dry_run, names, only_services, progress)
 
     def _check_servers(self, only_servers: Iterable[str] | None) -> set[str] | None:

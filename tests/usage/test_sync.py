@@ -8,10 +8,11 @@ import pytest
 from lxml import etree
 
 from puq_bridge.errors import ParamsError, SyncLockedError, ZimbraError
+from puq_bridge.usage.backends.sqlite import sync_lock
 from puq_bridge.usage.records import ServiceResult
 from puq_bridge.usage.report import SyncReport
 from puq_bridge.usage.store import UsageStore
-from puq_bridge.usage.sync import SyncEngine, describe, needs_write, sync_lock
+from puq_bridge.usage.sync import SyncEngine, describe, needs_write
 from tests.support.sync import GB, MB
 from tests.support.zimbra import CAPTURES
 
@@ -591,7 +592,7 @@ def test_servers_the_operator_ignores_are_skipped_not_failed(farm, whmcs_client,
 
 def test_a_lock_that_cannot_be_taken_is_a_store_error(tmp_path):
     from puq_bridge.errors import StoreError
-    from puq_bridge.usage.sync import sync_lock
+    from puq_bridge.usage.backends.sqlite import sync_lock
 
     blocked = tmp_path / "file"
     blocked.write_text("")

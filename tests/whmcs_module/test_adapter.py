@@ -9,6 +9,7 @@ from html import escape, unescape
 import pytest
 
 from puq_bridge.clientarea.render import Renderer
+from puq_bridge.usage.store import UsageStore
 from puq_bridge.zimbra.models import MailboxUsage
 from tests.support.adapter import (
     make_config,
@@ -21,6 +22,7 @@ from tests.whmcs_module.support import (
     record,
     warnings_of,
 )
+from tests.whmcs_module.test_payment_methods import mail1
 from whmcs_module.adapter import FUNCTIONS, dispatch
 from whmcs_module.context import AdapterContext
 
@@ -307,3 +309,25 @@ def test_test_connection_masks_a_password_the_server_echoes_escaped(fake_zimbra,
     assert "********" in result["error"]
     for leaked in (ODD_PASSWORD, escape(ODD_PASSWORD), "Zi&amp;m&lt;b&gt;r&quot;a-P4ss", "P4ss"):
         assert leaked not in result["error"]
+
+
+def test_a_postgresql_store_that_goes_away_gives_the_client_only_the_notice(
+    postgres_url, zimbra_server, caplog
+):
+    """The database is gone between the signature check and the page: the client sees the generic
+    notice, the log names the store and the cause (never its password)."""
+    from puq_bridge.usage.backends.postgres import PostgresBackend
+    from tests.support.store import create_database, drop_database
+
+    url = create_database(postgres_url, "puq_gone_page")
+    store = UsageStore(PostgresBackend(url, timeout=0.5))
+    context = AdapterContext(make_config([mail1(zimbra_server)]), store=store)
+    try:
+        drop_database(postgres_url, url)
+        assert notice_of(dispatch("ClientArea", params(), context)) == EN_NOTICE
+    finally:
+        context.close()
+        store.close()
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "usage store postgresql://postgres@127.0.0.1:" in logged and "does not exist" in logged
+    assert postgres_url.split(":")[2].split("@")[0] not in logged
