@@ -190,8 +190,8 @@ def _whmcs(world: World):
 
 
 def run_engine(world: World, args, store_location) -> dict:
-    """One sync run with the store at ``store_location`` (a SQLite path, a PostgreSQL URL or backend); returns wall
-    time, request counts, totals, CPU and the max-RSS growth."""
+    """One sync run with the store at ``store_location`` (a SQLite path, a PostgreSQL URL or
+    backend); returns wall time, request counts, totals, CPU and the max-RSS growth."""
     from puq_bridge.usage.store import UsageStore
     from puq_bridge.usage.sync import SyncEngine
 

@@ -103,9 +103,10 @@ class SyncConfig:
 
 @dataclass(frozen=True)
 class StoreConfig:
-    """``[store]``: where the usage history lives — the SQLite file ``path`` (the embedded default), or the PostgreSQL
-    database ``url`` that several bridge instances share (its password apart, or inside a ``url_env``) — and how
-    long full detail is kept. ``timeout``: seconds to connect to PostgreSQL or wait for a pooled connection."""
+    """``[store]``: where the usage history lives — the SQLite file ``path`` (the embedded default),
+    or the PostgreSQL database ``url`` that several bridge instances share (its password apart, or
+    inside a ``url_env``) — and how long full detail is kept. ``timeout``: seconds to connect to
+    PostgreSQL or wait for a pooled connection."""
 
     path: Path = field(default_factory=default_store_path)
     detail_days: int = 14
@@ -481,7 +482,8 @@ class _Reader:
         )
 
     def store_url(self, t, p) -> str | None:
-        """``[store] url`` or ``url_env``: a postgresql:// URL (a password in it is a secret: never echoed)."""
+        """``[store] url`` or ``url_env``: a postgresql:// URL (a password in it is a secret: never
+        echoed)."""
         if "url_env" not in t:
             url = self.get(t, p, "url", (str,), None)
             if url and urlsplit(url).password:

@@ -226,5 +226,6 @@ class SignOnError(PuqBridgeError):
 class DelegationError(PuqBridgeError):
     """Making a mailbox the delegated admin of its domain failed; what was done was undone."""
 class StoreUnavailable(StoreError):
-    """The usage store cannot be reached or opened at all: a PostgreSQL server that does not answer or refuses the
-    login, a SQLite file that cannot be created or is not a database. Nothing was read or written; the CLI exits 2."""
+    """The usage store cannot be reached or opened at all: a PostgreSQL server that does not answer
+    or refuses the login, a SQLite file that cannot be created or is not a database. Nothing was
+    read or written; the CLI exits 2."""

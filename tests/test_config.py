@@ -323,7 +323,7 @@ def test_the_secret_command_prints_a_strong_secret():
 
     first, second = (CliRunner().invoke(main, ["secret"]).stdout.strip() for _ in range(2))
     assert len(first) >= 40 and first != second and first.isprintable() and " " not in first
-# --- [store]: SQLite path or PostgreSQL url ------------------------------------------------------------------------
+# --- [store]: SQLite path or PostgreSQL url -------------------------------------------------------
 
 
 def test_store_is_sqlite_by_default_and_postgresql_with_a_url(tmp_path):

@@ -205,7 +205,8 @@ def test_two_instances_and_two_syncs_on_one_postgresql(site, instances):
     # under --json the refusal is one document on stdout, like every exit
     refusal = json.loads(out)
     assert refusal["exit_code"] == 3
-    assert "another sync-usage run holds the lock (advisory lock in postgresql://" in refusal["error"]
+    held = "another sync-usage run holds the lock (advisory lock in postgresql://"
+    assert held in refusal["error"]
     assert json.loads(first_out)["totals"]["updated"] == 1
     assert site["whmcs"].count("UpdateClientProduct") == 1
 

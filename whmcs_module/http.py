@@ -1,17 +1,20 @@
 """The adapter's HTTP service: ``POST /whmcs/<Function>`` with a signed JSON body, served by
 waitress.
 
-Order of checks (nothing runs before the signature is good): a path that is not ``/whmcs/<Name>`` → 404; not POST →
-405; a ``Content-Length`` over the limit → 413 (checked before reading; the read is capped too; none means empty); a missing,
-forged, expired or replayed signature → 401; an unknown function → 404; a body that is not ``{"params": {...}}``
-→ 400. Otherwise ``200 {"result": ...}``. The access log names method, path, status and duration only.
+Order of checks (nothing runs before the signature is good): a path that is not ``/whmcs/<Name>`` →
+404; not POST → 405; a ``Content-Length`` over the limit → 413 (checked before reading; the read is
+capped too; none means empty); a missing, forged, expired or replayed signature → 401; an unknown
+function → 404; a body that is not ``{"params": {...}}`` → 400. Otherwise ``200 {"result": ...}``.
+The access log names method, path, status and duration only.
 
-Signatures are remembered in the usage store when there is one (:meth:`~puq_bridge.usage.store.UsageStore.
-claim_signature`), so a request replayed to another instance sharing the store, or after a restart, is refused too;
-a store that does not answer then → 503 and nothing runs.
+Signatures are remembered in the usage store when there is one
+(:meth:`~puq_bridge.usage.store.UsageStore.claim_signature`), so a request replayed to another
+instance sharing the store, or after a restart, is refused too; a store that does not answer then →
+503 and nothing runs.
 
-``GET /healthz`` (unsigned, for a load balancer): ``200 {"status": "ok"}`` when the store answers (or there is none),
-``503 {"status": "unavailable"}`` when not; the cause goes to the log, never into the reply.
+``GET /healthz`` (unsigned, for a load balancer): ``200 {"status": "ok"}`` when the store answers
+(or there is none), ``503 {"status": "unavailable"}`` when not; the cause goes to the log, never
+into the reply.
 """
 
 from __future__ import annotations

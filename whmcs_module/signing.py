@@ -1,11 +1,12 @@
 """HMAC signatures of adapter requests: ``X-Puq-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret,
 "<t>.<body>")>``.
 
-The forwarder signs every request with the shared secret; the HTTP service accepts a request only when the signature
-matches, its timestamp is within :data:`TOLERANCE` seconds of now, and the same signature was not seen before within
-that window (a captured request cannot be replayed). Where signatures are remembered is a ledger's business: the usage
-store's ``seen_signatures`` table for ``serve`` (every instance sharing the store refuses a replay, across restarts),
-or :class:`MemoryLedger` in this process.
+The forwarder signs every request with the shared secret; the HTTP service accepts a request only
+when the signature matches, its timestamp is within :data:`TOLERANCE` seconds of now, and the same
+signature was not seen before within that window (a captured request cannot be replayed). Where
+signatures are remembered is a ledger's business: the usage store's ``seen_signatures`` table for
+``serve`` (every instance sharing the store refuses a replay, across restarts), or
+:class:`MemoryLedger` in this process.
 """
 
 from __future__ import annotations
@@ -52,14 +53,16 @@ def parse(header: str | None) -> tuple[int, str]:
 
 
 class Ledger(Protocol):
-    """Remembers accepted signatures (:class:`MemoryLedger`, or :class:`~puq_bridge.usage.store.UsageStore`)."""
+    """Remembers accepted signatures (:class:`MemoryLedger`, or
+    :class:`~puq_bridge.usage.store.UsageStore`)."""
 
     def claim_signature(self, signature: str, keep_until: float, now: float) -> bool:
         """Remember ``signature`` until ``keep_until``; False when it was already remembered."""
 
 
 class MemoryLedger:
-    """Accepted signatures in this process only (lost on restart, unknown to other instances). Thread-safe."""
+    """Accepted signatures in this process only (lost on restart, unknown to other instances).
+    Thread-safe."""
 
     def __init__(self):
         self._seen: dict[str, float] = {}
@@ -93,8 +96,9 @@ class Verifier:
         secret: the shared secret.
         tolerance: seconds a timestamp may be away from now.
         clock: returns unix time (tests pass their own).
-        ledger: where accepted signatures are remembered (default: a :class:`MemoryLedger`). A ledger's errors
-            (a store that does not answer) go to the caller: nothing is accepted unchecked.
+        ledger: where accepted signatures are remembered (default: a :class:`MemoryLedger`). A
+            ledger's errors (a store that does not answer) go to the caller: nothing is accepted
+            unchecked.
     """
 
     def __init__(
@@ -122,7 +126,7 @@ class Verifier:
             raise SignatureError("signature does not match")
         if abs(now - t) > self.tolerance:
             raise SignatureError("signature expired (check that both clocks are right)")
-        # Kept one window longer than it can be accepted: an instance whose clock is up to a window behind the
-        # pruning one still finds it.
+        # Kept one window longer than it can be accepted: an instance whose clock is up to a window
+        # behind the pruning one still finds it.
         if not self._ledger.claim_signature(given, t + 2 * self.tolerance, now):
             raise SignatureError("signature already used (replayed request)")

@@ -95,8 +95,8 @@ class AppContext:
         return UsageStore(location, detail_days=cfg.detail_days)
 
     def existing_store(self):
-        """:meth:`store`, or ``None`` when it is a SQLite file that does not exist yet (no sync has run: reading
-        commands do not create it)."""
+        """:meth:`store`, or ``None`` when it is a SQLite file that does not exist yet (no sync has
+        run: reading commands do not create it)."""
         cfg = self.config.store
         if cfg.url is None and not cfg.path.exists():
             log.info("usage store %s does not exist yet", cfg.path)

@@ -18,9 +18,10 @@ One run:
    not stop the others;
 4. records every service's result (failed ones with their error) in the store and prunes it.
 
-A dry run reads everything and writes nothing, neither to WHMCS nor to the store. A real run holds the store's sync
-lock (:meth:`~puq_bridge.usage.store.UsageStore.sync_lock`: a file lock beside a SQLite file, an advisory lock in
-PostgreSQL), so overlapping runs (cron on several hosts, the adapter's UsageUpdate) cannot both write.
+A dry run reads everything and writes nothing, neither to WHMCS nor to the store. A real run holds
+the store's sync lock (:meth:`~puq_bridge.usage.store.UsageStore.sync_lock`: a file lock beside a
+SQLite file, an advisory lock in PostgreSQL), so overlapping runs (cron on several hosts, the
+adapter's UsageUpdate) cannot both write.
 
 "Unchanged" and empty services: WHMCS ignores ``diskusage=0`` (it skips empty values), so a usage
 that has fallen to 0 MB cannot be written through the API. Such a service counts as unchanged as far

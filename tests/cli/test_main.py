@@ -1,5 +1,5 @@
-"""General CLI behaviour: help on every command, --version, config errors, and a start-up that loads neither zeep
-nor psycopg."""
+"""General CLI behaviour: help on every command, --version, config errors, and a start-up that loads
+neither zeep nor psycopg."""
 
 import json
 import subprocess
@@ -148,7 +148,8 @@ try:
     main({argv!r}, prog_name="puq-bridge")
 except SystemExit as exc:
     code = exc.code
-heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("zeep", "lxml", "psycopg", "psycopg_pool")
+heavy = sorted(m for m in sys.modules
+               if m.split(".")[0] in ("zeep", "lxml", "psycopg", "psycopg_pool")
                or m in ("puq_bridge.zimbra.client", "puq_bridge.simulators.zimbra.app"))
 print(json.dumps({{"code": code, "heavy": heavy}}), file=sys.stderr)
 """

@@ -1,5 +1,6 @@
-"""The usage store on both backends (SQLite, PostgreSQL): schema and migrations, snapshots, daily history, retention,
-concurrent readers, request signatures; then what only one backend has (the file, WAL, query plans)."""
+"""The usage store on both backends (SQLite, PostgreSQL): schema and migrations, snapshots, daily
+history, retention, concurrent readers, request signatures; then what only one backend has (the
+file, WAL, query plans)."""
 
 import datetime as dt
 import sqlite3
@@ -48,7 +49,8 @@ def postgres(location) -> bool:
 
 
 def raw(location, sql, params=()):
-    """Run one statement on the store's database outside the store (autocommit); its rows, if any."""
+    """Run one statement on the store's database outside the store (autocommit); its rows, if
+    any."""
     if postgres(location):
         import psycopg
 
@@ -63,7 +65,8 @@ def raw(location, sql, params=()):
 
 
 def old_store(location, version):
-    """A store as release ``version`` left it: its migrations applied by hand, its version recorded."""
+    """A store as release ``version`` left it: its migrations applied by hand, its version
+    recorded."""
     if postgres(location):
         import psycopg
 
@@ -216,8 +219,8 @@ def test_history_is_one_point_per_day_last_reading_wins(store):
 
 
 def test_retention_keeps_the_store_bounded(store_location):
-    """Four runs a day for 200 days, 3 services x 2 mailboxes: detail stays at detail_days, history at history_days
-    (and a SQLite file stops growing)."""
+    """Four runs a day for 200 days, 3 services x 2 mailboxes: detail stays at detail_days, history
+    at history_days (and a SQLite file stops growing)."""
     with UsageStore(store_location, detail_days=3, history_days=100) as s:
         sizes = {}
         for day in range(200):
@@ -277,7 +280,8 @@ def test_sqlite_snapshot_and_history_reads_use_an_index(tmp_path, sql):
 
 
 def test_concurrent_readers_and_one_writer(store_location):
-    """A writer thread records runs while reader threads (and a second store, like the adapter) read."""
+    """A writer thread records runs while reader threads (and a second store, like the adapter)
+    read."""
     path = store_location
     writer, reader = UsageStore(path, busy_timeout=5), UsageStore(path, busy_timeout=5)
     writer.record_run(T0, T0, [ok(s) for s in range(1, 21)])
@@ -324,11 +328,13 @@ def old_rows(location):
     """One run, one sample, one mailbox, as the first release wrote them."""
     raw(
         location,
-        "INSERT INTO runs VALUES (1, '2026-11-01T03:00:00.000000Z', '2026-11-01T03:00:01.000000Z', 1, 0, 0, 0)",
+        "INSERT INTO runs VALUES "
+        "(1, '2026-11-01T03:00:00.000000Z', '2026-11-01T03:00:01.000000Z', 1, 0, 0, 0)",
     )
     raw(
         location,
-        "INSERT INTO samples VALUES (1, 1, 7, '2026-11-01T03:00:01.000000Z', 'firma.pl', 'mail1', 'updated', "
+        "INSERT INTO samples VALUES "
+        "(1, 1, 7, '2026-11-01T03:00:01.000000Z', 'firma.pl', 'mail1', 'updated', "
         f"{5 * MB}, {50 * MB}, NULL)",
     )
     raw(location, f"INSERT INTO mailboxes VALUES (1, 1, 'a@firma.pl', 'id-a', {5 * MB}, {50 * MB})")
@@ -368,7 +374,8 @@ def test_remember_total_space_writes_only_changes(store, store_location):
 
 
 def test_version_2_store_with_data_is_upgraded_and_keeps_it(store_location):
-    """A store written by the second release (schema 2: total space, no tenancy) is migrated in place."""
+    """A store written by the second release (schema 2: total space, no tenancy) is migrated in
+    place."""
     path = store_location
     old_store(path, 2)
     old_rows(path)
@@ -432,7 +439,7 @@ def test_a_whole_server_reading_keeps_its_tenancy(store):
         ServiceResult(5, "firma.pl", "mail1", "updated", tenancy="cluster")
 
 
-# --- request signatures (schema version 4): replay protection shared by every bridge instance ------------------------
+# --- request signatures (schema version 4): replay protection shared by every bridge instance -----
 
 
 def test_a_signature_is_accepted_once_by_every_store_on_the_database(store_location):
@@ -456,7 +463,7 @@ def test_expired_signatures_are_pruned(store_location):
         ]
 
 
-# --- the sync lock ----------------------------------------------------------------------------------------------------
+# --- the sync lock --------------------------------------------------------------------------------
 
 
 def test_the_sync_lock_is_held_once_across_stores(store_location):
@@ -490,7 +497,7 @@ def test_the_postgresql_lock_names_the_host_and_process_holding_it(postgres_db):
     assert "advisory lock in postgresql://postgres@127.0.0.1:" in message
 
 
-# --- PostgreSQL faults ------------------------------------------------------------------------------------------------
+# --- PostgreSQL faults ----------------------------------------------------------------------------
 
 
 def _with(url, **parts):
@@ -542,8 +549,9 @@ def test_password_given_apart_from_the_url(postgres_db):
 
 
 def test_a_postgresql_restart_is_survived_by_the_pool(restartable_postgres):
-    """The server restarts between two calls of a running store (every pooled connection cut): the next call
-    reconnects. Then it is down when a call comes: the call waits for it (up to the store's timeout)."""
+    """The server restarts between two calls of a running store (every pooled connection cut): the
+    next call reconnects. Then it is down when a call comes: the call waits for it (up to the
+    store's timeout)."""
     from tests.support.store import create_database, drop_database
 
     server = restartable_postgres

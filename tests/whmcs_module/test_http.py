@@ -235,12 +235,13 @@ def test_stopped_server_refuses_connections(ctx):
         requests.post(url + "/whmcs/MetaData", timeout=2)
 
 
-# --- several instances on one store: shared replay protection, /healthz --------------------------------------------
+# --- several instances on one store: shared replay protection, /healthz ---------------------------
 
 
 @pytest.fixture
 def two_bridges(fake, store_location):
-    """Two adapter services (two instances behind a load balancer), each with its own store object on one database."""
+    """Two adapter services (two instances behind a load balancer), each with its own store object
+    on one database."""
     from puq_bridge.usage.store import UsageStore
 
     entry = {
@@ -300,9 +301,9 @@ def test_healthz_without_a_store(bridge):
 
 
 def test_a_postgresql_store_that_stops_answering_is_503_everywhere(fake, postgres_url, caplog):
-    """The database goes away under a running instance: /healthz is 503 (so the load balancer takes the instance
-    out), a signed call is 503 and runs nothing (a replay could not be told from a first use), the reply says
-    nothing of the cause; the log names it."""
+    """The database goes away under a running instance: /healthz is 503 (so the load balancer takes
+    the instance out), a signed call is 503 and runs nothing (a replay could not be told from a
+    first use), the reply says nothing of the cause; the log names it."""
     from puq_bridge.usage.backends.postgres import PostgresBackend
     from puq_bridge.usage.store import UsageStore
     from tests.support.store import create_database, drop_database
