@@ -13,6 +13,7 @@ import pytest
 
 from puq_bridge.errors import WhmcsApiError, WhmcsAuthError, WhmcsProtocolError, WhmcsTransportError
 from puq_bridge.simulators.server import BackgroundServer
+from puq_bridge.simulators.whmcs import actions as whmcs_actions
 from puq_bridge.simulators.whmcs.app import FakeWhmcs
 from puq_bridge.whmcs.client import WhmcsClient
 from puq_bridge.whmcs.models import CancelledPackage, Service
@@ -248,8 +249,24 @@ def test_cancel_request_and_listing(world, whmcs_client):
 
 
 def test_no_cancelled_packages(whmcs_client):
-    assert whmcs_client.call("GetCancelledPackages")["packages"] == ""
+    assert whmcs_client.call("GetCancelledPackages")["totalresults"] == "0"
     assert whmcs_client.cancelled_packages() == []
+
+
+def test_every_list_is_read_whole_although_whmcs_returns_25_rows_by_default(
+    fake_whmcs, whmcs_client
+):
+    cid = fake_whmcs.add_client("A", "B", "a@example.com")
+    pid = fake_whmcs.add_product("Mail")
+    ids = [fake_whmcs.add_service(cid, pid, f"d{i}.example") for i in range(130)]
+    for hid in ids:
+        fake_whmcs.add_user("U", str(hid), f"u{hid}@example.com", client_id=cid)
+        whmcs_client.add_cancel_request(hid)
+    first = whmcs_actions.dispatch(fake_whmcs, "GetClientsProducts", {})
+    assert len(first["products"]["product"]) == 25
+    assert [s.id for s in whmcs_client.client_products()] == ids
+    assert [p.service_id for p in whmcs_client.cancelled_packages()] == ids
+    assert len(whmcs_client.client_users(cid)) == 131
 
 
 # --- users -------------------------------------------------------------------------------------------------------
