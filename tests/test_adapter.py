@@ -19,6 +19,7 @@ from puq_bridge.whmcs.params import ModuleParams
 from puq_bridge.zimbra.models import MailboxUsage
 from tests.adapter_support import SECRET, WHMCS_SECRET, make_config
 from tests.fixtures_zimbra import ZIMBRA_ADMIN, ZIMBRA_PASSWORD, GiB, MiB
+from tests.tls_support import https_server, self_signed_cert
 from whmcs_module.adapter import FUNCTIONS, dispatch
 from whmcs_module.context import AdapterContext
 from whmcs_module.payment_methods import PaymentMethodNames
@@ -106,6 +107,9 @@ def test_function_list_is_what_whmcs_calls():
 
 def test_static_answers(ctx):
     assert dispatch("MetaData", {}, ctx)["DisplayName"]
+    # 7071 is Zimbra's HTTPS admin port: WHMCS's server form must not offer it as a plain-http port
+    meta = dispatch("MetaData", {}, ctx)
+    assert meta["DefaultSSLPort"] == "7071" and "DefaultNonSSLPort" not in meta
     assert len(dispatch("ConfigOptions", {}, ctx)) == 6
     assert dispatch("AdminCustomButtonArray", params(), ctx) == {"Sync usage now": "SyncUsage"}
 
@@ -209,37 +213,49 @@ def test_secrets_are_masked_in_every_message(ctx, caplog):
     assert "tajne" not in caplog.text
 
 
-def test_zimbra_from_params_when_no_entry_matches(zimbra_server, store):
-    fake, url = zimbra_server
-    port = url.rsplit(":", 1)[1]
-    context = AdapterContext(make_config(), store=store)
-    server = {
-        "serverid": 7,
-        "serverhostname": "127.0.0.1",
-        "serverport": port,
-        "serversecure": "",
-        "serverusername": ZIMBRA_ADMIN,
-        "serverpassword": ZIMBRA_PASSWORD,
-    }
-    assert dispatch("TestConnection", params(**server), context) == {"success": True, "error": ""}
-    assert dispatch("CreateAccount", params(**server), context) == "success"
-    assert "biuro@firma.pl" in fake.accounts
+def test_zimbra_from_params_when_no_entry_matches(fake_zimbra, store, tmp_path, monkeypatch):
+    # a server known only from WHMCS is reached over https (7071 speaks nothing else), its
+    # certificate checked against the CAs the host trusts (here: REQUESTS_CA_BUNDLE)
+    cert, key = self_signed_cert(tmp_path)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    with https_server(fake_zimbra.wsgi_app, cert, key) as url:
+        port = url.rsplit(":", 1)[1]
+        context = AdapterContext(make_config(), store=store)
+        server = {
+            "serverid": 7,
+            "serverhostname": "127.0.0.1",
+            "serverport": port,
+            "serversecure": "",
+            "serverusername": ZIMBRA_ADMIN,
+            "serverpassword": ZIMBRA_PASSWORD,
+        }
+        ok = dispatch("TestConnection", params(**server), context)
+        assert ok == {"success": True, "error": ""}
+        assert dispatch("CreateAccount", params(**server), context) == "success"
+        assert "biuro@firma.pl" in fake_zimbra.accounts
 
-    wrong = dispatch(
-        "TestConnection", params(**{**server, "serverpassword": "wrong-pass-77"}), context
-    )
-    assert wrong["success"] is False and "127.0.0.1" in wrong["error"]
-    assert "wrong-pass-77" not in wrong["error"] and ZIMBRA_PASSWORD not in wrong["error"]
+        wrong = dispatch(
+            "TestConnection", params(**{**server, "serverpassword": "wrong-pass-77"}), context
+        )
+        assert wrong["success"] is False and "127.0.0.1" in wrong["error"]
+        assert "wrong-pass-77" not in wrong["error"] and ZIMBRA_PASSWORD not in wrong["error"]
 
-    missing = dispatch("CreateAccount", params(**{**server, "serverusername": ""}), context)
-    assert missing == "WHMCS server 127.0.0.1 has no username or password for the Zimbra admin API"
-    nothing = dispatch(
-        "CreateAccount", params(serverid="", serverhostname="", serverip=""), context
-    )
-    assert nothing.startswith("no Zimbra server: the service has no server assigned in WHMCS")
-    tls = dispatch("TestConnection", params(**{**server, "serversecure": "on"}), context)
-    assert tls["success"] is False and "127.0.0.1" in tls["error"]
-    context.close()
+        missing = dispatch("CreateAccount", params(**{**server, "serverusername": ""}), context)
+        assert missing == (
+            "WHMCS server 127.0.0.1 has no username or password for the Zimbra admin API"
+        )
+        nothing = dispatch(
+            "CreateAccount", params(serverid="", serverhostname="", serverip=""), context
+        )
+        assert nothing.startswith("no Zimbra server: the service has no server assigned in WHMCS")
+        context.close()
+
+        # without the CA the certificate is not trusted: a readable failure, not plain http
+        monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+        untrusted = AdapterContext(make_config(), store=store)
+        tls = dispatch("TestConnection", params(**server), untrusted)
+        assert tls["success"] is False and f"https://127.0.0.1:{port}" in tls["error"]
+        untrusted.close()
 
 
 def test_test_connection_failure_is_the_array_form(ctx, fake_zimbra):

@@ -267,6 +267,27 @@ def test_server_fields_make_a_zimbra_entry():
 
 
 @pytest.mark.parametrize(
+    "fields, url",
+    [
+        ({"serversecure": ""}, "https://mail1.example.com:7071"),
+        ({"serversecure": "0", "serverport": "8443"}, "https://mail1.example.com:8443"),
+        ({"serversecure": "on", "serverport": "7071"}, "https://mail1.example.com:7071"),
+        ({"serverhostname": "", "serverip": "2001:db8::5"}, "https://[2001:db8::5]:7071"),
+    ],
+)
+def test_a_params_only_server_is_reached_over_https_whatever_the_secure_box_says(fields, url):
+    # Zimbra's admin port speaks HTTPS only: an unticked "Secure" box must not make it http://
+    server = {
+        "serverid": "3",
+        "serverhostname": "mail1.example.com",
+        "serverusername": "admin@example.com",
+        "serverpassword": "s3cret",
+    }
+    entry = ModuleParams.read(params(**{**server, **fields})).server.zimbra_entry()
+    assert (entry.url, entry.verify) == (url, True)
+
+
+@pytest.mark.parametrize(
     "fields, expect",
     [
         ({}, "no Zimbra server"),

@@ -32,12 +32,15 @@ Handler = Callable[[ModuleParams, AdapterContext], Any]
 
 
 def meta_data(params: ModuleParams | None = None, ctx: AdapterContext | None = None) -> dict:
-    """MetaData: how WHMCS lists the module."""
+    """MetaData: how WHMCS lists the module.
+
+    Only ``DefaultSSLPort``: Zimbra's admin port 7071 speaks HTTPS only, so there is no plain-http
+    default to offer (the bridge uses https for a server known from WHMCS either way).
+    """
     return {
         "DisplayName": "Zimbra mail (puq-bridge)",
         "APIVersion": "1.1",
         "RequiresServer": True,
-        "DefaultNonSSLPort": "7071",
         "DefaultSSLPort": "7071",
     }
 

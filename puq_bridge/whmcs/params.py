@@ -324,7 +324,7 @@ class ServerParams:
     hostname: str = ""
     ip: str = ""
     port: str = ""
-    secure: bool = False
+    secure: bool = False  # WHMCS's "Secure" box: kept, but never picks http (zimbra_entry)
     username: str = ""
     password: str = field(default="", repr=False)
 
@@ -335,6 +335,12 @@ class ServerParams:
 
     def zimbra_entry(self) -> ZimbraConfig:
         """A Zimbra server entry from these fields (for a server no ``[[zimbra]]`` entry serves).
+
+        The URL is always ``https://host:port`` (port 7071 when WHMCS has none), whatever WHMCS's
+        "Secure" box says: Zimbra's admin port speaks HTTPS only, and the box is unticked by
+        default. The certificate is verified against the system's CAs (or ``REQUESTS_CA_BUNDLE``).
+        The only way to reach a server over plain http is a ``[[zimbra]]`` entry whose ``url``
+        says ``http://``: an entry that matches the server always wins over these fields.
 
         Raises:
             ParamsError: no host, a bad port, or no admin user or password.
@@ -352,12 +358,11 @@ class ServerParams:
             raise ParamsError(
                 f"WHMCS server {host} has no username or password for the Zimbra admin API"
             )
-        scheme = "https" if self.secure else "http"
         url_host = f"[{host}]" if ":" in host else host
         return ZimbraConfig(
             name=host,
             whmcs_server=self.id if self.id is not None else host,
-            url=f"{scheme}://{url_host}:{port}",
+            url=f"https://{url_host}:{port}",
             admin_user=self.username,
             password=self.password,
             verify=True,
