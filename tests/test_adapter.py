@@ -258,10 +258,49 @@ def test_zimbra_from_params_when_no_entry_matches(fake_zimbra, store, tmp_path, 
         untrusted.close()
 
 
-def test_test_connection_failure_is_the_array_form(ctx, fake_zimbra):
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def typed_form(url, **fields):
+    """WHMCS's server form (Setup > Servers) as TestConnection's params at the fake."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    form = {
+        "serverhostname": host,
+        "serverip": "",
+        "serverport": port,
+        "serversecure": "on",
+        "serverusername": ZIMBRA_ADMIN,
+        "serverpassword": ZIMBRA_PASSWORD,
+    }
+    return params(**{**form, **fields})
+
+
+def test_test_connection_failure_is_the_array_form(ctx, fake_zimbra, zimbra_server):
     fake_zimbra.inject("http500", on="GetVersionInfo")
-    result = dispatch("TestConnection", params(), ctx)
+    result = dispatch("TestConnection", typed_form(zimbra_server[1]), ctx)
     assert result["success"] is False and "GetVersionInfo" in result["error"]
+
+
+def test_test_connection_tests_what_the_admin_typed_even_when_an_entry_matches(
+    ctx, fake_zimbra, zimbra_server, caplog
+):
+    # ctx's [[zimbra]] entry mail1 serves WHMCS server 1 with the right password; the form's
+    # fields are what the admin wants checked, so a typo there must not answer success
+    url = zimbra_server[1]
+    assert dispatch("TestConnection", typed_form(url), ctx) == {"success": True, "error": ""}
+    wrong = dispatch("TestConnection", typed_form(url, serverpassword="typo-pass-1"), ctx)
+    assert wrong["success"] is False and "authentication failed" in wrong["error"]
+    assert "typo-pass-1" not in wrong["error"]
+    other_user = dispatch("TestConnection", typed_form(url, serverusername="nobody@x.pl"), ctx)
+    assert other_user["success"] is False
+    closed = dispatch("TestConnection", typed_form(url, serverport=str(free_port())), ctx)
+    assert closed["success"] is False and "refused" in closed["error"]
+    # the entry itself is untouched: provisioning still uses it
+    assert dispatch("CreateAccount", params(), ctx) == "success"
+    assert "typo-pass-1" not in caplog.text
 
 
 def test_a_bug_becomes_a_readable_string(store):

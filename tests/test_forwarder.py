@@ -298,7 +298,7 @@ def test_round_trip_through_php(bridge, fake, tmp_path):
         folder,
         "puqzimbra",
         [
-            {"function": "TestConnection", "params": module_params()},
+            {"function": "TestConnection", "params": server_form(fake)},
             {"function": "CreateAccount", "params": module_params(), "model": MODEL},
             {"function": "CreateAccount", "params": module_params(), "model": MODEL},
             {"function": "SuspendAccount", "params": module_params()},
@@ -350,6 +350,35 @@ def test_round_trip_through_php(bridge, fake, tmp_path):
     for secret in (SECRET, SERVICE_PASSWORD, ZIMBRA_PASSWORD, CLIENT_HASH):
         assert secret not in logged
     assert {SECRET, SERVICE_PASSWORD, ZIMBRA_PASSWORD} <= set(out["log"][1]["replace"])
+
+
+def server_form(fake, **fields) -> dict:
+    """TestConnection's params: WHMCS's server form filled in with the fake Zimbra's address."""
+    host, port = fake.url.removeprefix("http://").rsplit(":", 1)
+    return module_params(serverhostname=host, serverip=host, serverport=port, **fields)
+
+
+@needs_php
+def test_test_connection_checks_the_typed_password_although_an_entry_matches(
+    bridge, fake, tmp_path
+):
+    # the bridge's [[zimbra]] entry mail1 serves server 3 with the right password; the admin's typo
+    # in WHMCS's server form must not answer success
+    folder = forwarder(tmp_path, bridge.url)
+    out = run_module(
+        folder,
+        "puqzimbra",
+        [
+            {"function": "TestConnection", "params": server_form(fake)},
+            {"function": "TestConnection", "params": server_form(fake, serverpassword="typo-77")},
+            {"function": "TestConnection", "params": server_form(fake, serverusername="x@y.pl")},
+        ],
+        tmp_path,
+    )
+    good, typo, user = out["results"]
+    assert good == {"success": True, "error": ""}
+    assert typo["success"] is False and "authentication failed" in typo["error"]
+    assert user["success"] is False and "typo-77" not in json.dumps(out["results"])
 
 
 @needs_php

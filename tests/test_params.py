@@ -287,6 +287,33 @@ def test_a_params_only_server_is_reached_over_https_whatever_the_secure_box_says
     assert (entry.url, entry.verify) == (url, True)
 
 
+def test_the_typed_server_keeps_its_fields_and_takes_only_tls_settings_from_the_entry():
+    from puq_bridge.config import ZimbraConfig
+
+    typed = ModuleParams.read(
+        params(
+            serverid="3",
+            serverhostname="10.0.0.9",
+            serverport="7443",
+            serverusername="typed@example.com",
+            serverpassword="typed-pw",
+        )
+    ).server
+    plain = ZimbraConfig("mail1", 3, "http://proxy.local:8080", "admin@x.pl", "entry-pw", True, 5)
+    entry = typed.zimbra_entry(like=plain)
+    assert (entry.url, entry.admin_user, entry.password, entry.timeout) == (
+        "http://10.0.0.9:7443",
+        "typed@example.com",
+        "typed-pw",
+        5,
+    )
+    tls = ZimbraConfig("mail1", 3, "https://mail1:7071", "a@x.pl", "pw", "/etc/ssl/ca.pem", 9)
+    assert (typed.zimbra_entry(like=tls).url, typed.zimbra_entry(like=tls).verify) == (
+        "https://10.0.0.9:7443",
+        "/etc/ssl/ca.pem",
+    )
+
+
 @pytest.mark.parametrize(
     "fields, expect",
     [

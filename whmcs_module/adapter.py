@@ -51,11 +51,18 @@ def config_options_fn(params: ModuleParams | None = None, ctx: AdapterContext | 
 
 
 def check_connection(params: ModuleParams, ctx: AdapterContext) -> dict:
-    """TestConnection: authenticate and GetVersionInfo against the server the params describe."""
-    zimbra = ctx.zimbra_for(params.server)
-    zimbra.authenticate()
-    info = zimbra.version_info()
-    log.info("TestConnection: Zimbra %s on %s", info.version, info.host)
+    """TestConnection: authenticate and GetVersionInfo with what the admin typed into WHMCS's
+    server form (host, port, user, password), even when a ``[[zimbra]]`` entry serves that server
+    (:meth:`~whmcs_module.context.AdapterContext.typed_entry`); a client of its own, closed after.
+    """
+    entry = ctx.typed_entry(params.server)
+    zimbra = ctx.zimbra_factory(entry)
+    try:
+        zimbra.authenticate()
+        info = zimbra.version_info()
+    finally:
+        zimbra.close()
+    log.info("TestConnection: Zimbra %s on %s (%s)", info.version, info.host, entry.url)
     return {"success": True, "error": ""}
 
 

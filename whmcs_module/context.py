@@ -73,6 +73,13 @@ class AdapterContext:
         entry = self.config.zimbra_for(server.server_id or None, server.hostname or None)
         return entry if entry is not None else server.zimbra_entry()
 
+    def typed_entry(self, server: ServerParams) -> ZimbraConfig:
+        """WHMCS's server as its form describes it (host, port, user, password), even when a
+        ``[[zimbra]]`` entry serves it; the entry gives only its scheme, ``verify`` and timeout
+        (:meth:`~puq_bridge.whmcs.params.ServerParams.zimbra_entry`). For TestConnection."""
+        like = self.config.zimbra_for(server.server_id or None, server.hostname or None)
+        return server.zimbra_entry(like=like)
+
     def zimbra(self, entry: ZimbraConfig) -> "ZimbraAdmin":
         """The one cached client of a server (keyed by name, URL, user and a hash of the password)."""
         digest = hashlib.sha256(entry.password.encode("utf-8")).hexdigest()

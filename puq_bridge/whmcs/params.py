@@ -333,7 +333,7 @@ class ServerParams:
         """The WHMCS server id, ``None`` when absent or not a number."""
         return int(self.server_id) if self.server_id.isdigit() else None
 
-    def zimbra_entry(self) -> ZimbraConfig:
+    def zimbra_entry(self, like: ZimbraConfig | None = None) -> ZimbraConfig:
         """A Zimbra server entry from these fields (for a server no ``[[zimbra]]`` entry serves).
 
         The URL is always ``https://host:port`` (port 7071 when WHMCS has none), whatever WHMCS's
@@ -342,6 +342,11 @@ class ServerParams:
         The only way to reach a server over plain http is a ``[[zimbra]]`` entry whose ``url``
         says ``http://``: an entry that matches the server always wins over these fields.
 
+        With ``like`` (the ``[[zimbra]]`` entry serving this server; TestConnection, which checks
+        what the admin typed into WHMCS's server form): host, port, user and password still come
+        from these fields; only how to talk to the host comes from the entry: its scheme (an
+        ``http://`` url is the operator's explicit choice), ``verify`` and timeout.
+
         Raises:
             ParamsError: no host, a bad port, or no admin user or password.
         """
@@ -349,7 +354,8 @@ class ServerParams:
         if not host:
             raise ParamsError(
                 "no Zimbra server: the service has no server assigned in WHMCS "
-                "(serverhostname/serverip empty) and no [[zimbra]] entry matches"
+                "(serverhostname/serverip empty)"
+                + ("" if like is not None else " and no [[zimbra]] entry matches")
             )
         port = self.port or str(DEFAULT_ADMIN_PORT)
         if not port.isdigit() or not 0 < int(port) < 65536:
@@ -359,14 +365,15 @@ class ServerParams:
                 f"WHMCS server {host} has no username or password for the Zimbra admin API"
             )
         url_host = f"[{host}]" if ":" in host else host
+        scheme = "http" if like is not None and like.url.lower().startswith("http:") else "https"
         return ZimbraConfig(
             name=host,
             whmcs_server=self.id if self.id is not None else host,
-            url=f"https://{url_host}:{port}",
+            url=f"{scheme}://{url_host}:{port}",
             admin_user=self.username,
             password=self.password,
-            verify=True,
-            timeout=PARAM_TIMEOUT,
+            verify=like.verify if like is not None else True,
+            timeout=like.timeout if like is not None else PARAM_TIMEOUT,
         )
 
 
