@@ -382,6 +382,38 @@ def test_test_connection_checks_the_typed_password_although_an_entry_matches(
 
 
 @needs_php
+@pytest.mark.parametrize(
+    "zero",
+    [
+        {"Carbon": "0000-00-00"},
+        {"DateTime": "0000-00-00 00:00:00"},
+        {"raw": "0000-00-00"},
+        {"raw": "-0001-11-30"},
+    ],
+)
+def test_zero_dates_of_free_and_one_time_services_are_sent_as_no_date(bridge, fake, tmp_path, zero):
+    # WHMCS keeps 0000-00-00 as the due date of free and one-time services; PHP formats it -0001-11-30
+    folder = forwarder(tmp_path, bridge.url)
+    model = {**MODEL, "nextduedate": zero, "regdate": zero, "billingcycle": "Free Account"}
+    out = run_module(
+        folder,
+        "puqzimbra",
+        [
+            {"function": "CreateAccount", "params": module_params(), "model": model},
+            {"function": "ClientArea", "params": module_params(), "model": model},
+        ],
+        tmp_path,
+    )
+    created, area = out["results"]
+    assert created == "success"
+    sent = json.loads(bridge.recorder.bodies[-1][1])["params"]["service"]
+    assert "nextduedate" not in sent and "regdate" not in sent
+    assert sent["billingcycle"] == "Free Account"
+    html = area["vars"]["puqbridge_html"]
+    assert "biuro@firma.pl" in html and "-0001" not in html and "unavailable" not in html
+
+
+@needs_php
 def test_forged_secret_gets_a_readable_error_and_changes_nothing(bridge, fake, tmp_path):
     folder = forwarder(tmp_path, bridge.url, secret="not-the-shared-secret")
     out = run_module(

@@ -17,16 +17,35 @@ function logModuleCall($module, $action, $request, $response, $processed = '', $
     ];
 }
 
-/** Stands in for WHMCS's Eloquent service model: attributes through __get/__isset, dates as Carbon-like objects. */
+/** Stands in for Carbon, which WHMCS's models return for date columns: a DateTime that prints itself. */
+class FakeCarbon extends DateTime
+{
+    public function __toString(): string
+    {
+        return $this->format('Y-m-d H:i:s');
+    }
+}
+
+/**
+ * Stands in for WHMCS's Eloquent service model: attributes through __get/__isset. regdate and nextduedate given as
+ * strings become DateTime objects; any attribute given as {"DateTime": "..."} or {"Carbon": "..."} becomes that object
+ * (WHMCS keeps 0000-00-00 for "no date", and PHP turns it into -0001-11-30), {"raw": "..."} stays the string.
+ */
 class FakeServiceModel
 {
     private $attributes;
 
     public function __construct(array $attributes)
     {
-        foreach (['regdate', 'nextduedate'] as $date) {
-            if (isset($attributes[$date])) {
-                $attributes[$date] = new DateTime($attributes[$date]);
+        foreach ($attributes as $key => $value) {
+            if (is_array($value) && isset($value['DateTime'])) {
+                $attributes[$key] = new DateTime($value['DateTime']);
+            } elseif (is_array($value) && isset($value['Carbon'])) {
+                $attributes[$key] = new FakeCarbon($value['Carbon']);
+            } elseif (is_array($value) && isset($value['raw'])) {
+                $attributes[$key] = $value['raw'];
+            } elseif (in_array($key, ['regdate', 'nextduedate'], true) && is_string($value)) {
+                $attributes[$key] = new DateTime($value);
             }
         }
         $this->attributes = $attributes;
