@@ -73,7 +73,8 @@ def test_php_value_refuses_what_it_cannot_express():
 
 
 @pytest.mark.parametrize(
-    "name", ["", "Puq", "1puq", "puq-zimbra", "puq;zimbra", "puq zimbra", "a" * 51, "puq\n"]
+    "name",
+    ["", "Puq", "1puq", "puq-zimbra", "puq_zimbra", "puq;zimbra", "puq zimbra", "a" * 51, "puq\n"],
 )
 def test_bad_module_names_are_refused(name, tmp_path):
     with pytest.raises(ValueError, match="invalid module name"):
@@ -184,6 +185,7 @@ def test_cli_bridge_url_option_wins(tmp_path):
     [
         ('listen = "127.0.0.1:8750"', ["--name", "ok"], "adapter.secret", 2),
         (f'secret = "{SECRET}"', ["--name", "Bad-Name"], "invalid module name", 2),
+        (f'secret = "{SECRET}"', ["--name", "puq_zimbra"], "letters and digits", 2),
         (f'listen = "0.0.0.0:8750"\nsecret = "{SECRET}"', ["--name", "ok"], "--bridge-url", 2),
     ],
 )
@@ -429,7 +431,8 @@ def test_forged_secret_gets_a_readable_error_and_changes_nothing(bridge, fake, t
     created, test, area = out["results"]
     assert created == "puq-bridge answered HTTP 401: signature does not match"
     assert test == {"success": False, "error": created}
-    assert "temporarily unavailable" in area and "<div" in area
+    assert area["templatefile"] == "templates/clientarea"
+    assert "temporarily unavailable" in area["vars"]["puqbridge_html"]
     assert fake.requests == [] and fake.domains == {}
 
 
@@ -527,3 +530,107 @@ def test_https_bridge_certificate_is_verified(tmp_path):
     assert created.startswith("puq-bridge is unreachable at https://127.0.0.1:")
     assert "certificate" in created.lower() or "crypto" in created.lower()
     assert server.log == []
+
+
+# --- what WHMCS itself expects of a module ---------------------------------------------------------------------
+
+
+MODULE_TEST = Path(__file__).parent / "php" / "module_test.php"
+
+
+def run_module_test(folder: Path, name: str = "puqzimbra") -> dict:
+    done = subprocess.run(
+        [PHP, str(MODULE_TEST), str(folder), name], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(done.stdout)
+
+
+@needs_php
+@pytest.mark.parametrize("state", ["bridge up", "bridge unreachable", "no settings file"])
+def test_the_module_passes_whmcs_own_module_test(bridge, tmp_path, state):
+    url = bridge.url if state == "bridge up" else f"http://127.0.0.1:{free_port()}"
+    folder = forwarder(tmp_path, url, timeout=2)
+    if state == "no settings file":
+        (folder / "puqzimbra.config.php").unlink()
+    out = run_module_test(folder)
+    assert out["config_options"] is True
+    assert {"ClientArea", "TestConnection", "CreateAccount", "MetaData"} <= set(out["checks"])
+    wrong = {f: c for f, c in out["checks"].items() if c["expected"] != c["actual"]}
+    assert wrong == {}
+
+
+@needs_php
+def test_static_functions_are_literal_arrays_that_never_ask_the_bridge(bridge, tmp_path):
+    folder = forwarder(tmp_path, bridge.url)
+    out = run_module(
+        folder,
+        "puqzimbra",
+        [
+            {"function": "MetaData"},
+            {"function": "ConfigOptions"},
+            {"function": "ConfigOptions", "params": module_params()},
+            {"function": "AdminCustomButtonArray", "params": module_params()},
+        ],
+        tmp_path,
+    )
+    assert out["results"] == [
+        dispatch("MetaData", {}, None),
+        dispatch("ConfigOptions", {}, None),
+        dispatch("ConfigOptions", {}, None),
+        {"Sync usage now": "SyncUsage"},
+    ]
+    # no round trip, no module-log line: WHMCS's module and product pages never wait for the bridge
+    assert bridge.recorder.bodies == [] and out["log"] == []
+
+
+@needs_php
+@pytest.mark.parametrize(
+    "damage, why",
+    [
+        ("missing", "is missing"),
+        ("not an array", "is not a settings file of this module"),
+        ("no secret", "is not a settings file of this module"),
+        ("syntax error", "cannot be read"),
+    ],
+)
+def test_a_missing_or_broken_settings_file_gives_each_function_a_readable_error(
+    tmp_path, damage, why
+):
+    folder = forwarder(tmp_path, f"http://127.0.0.1:{free_port()}")
+    config = folder / "puqzimbra.config.php"
+    if damage == "missing":
+        config.unlink()
+    elif damage == "not an array":
+        config.write_text("<?php return 'http://127.0.0.1:8750';\n")
+    elif damage == "no secret":
+        config.write_text("<?php return ['url' => 'http://127.0.0.1:8750'];\n")
+    else:
+        config.write_text("<?php return ['url' => ;\n")
+    out = run_module(
+        folder,
+        "puqzimbra",
+        [
+            {"function": "CreateAccount", "params": module_params()},
+            {"function": "TestConnection", "params": module_params()},
+            {"function": "ClientArea", "params": module_params()},
+            {"function": "AdminServicesTabFields", "params": module_params()},
+            {"function": "MetaData"},
+        ],
+        tmp_path,
+    )
+    created, test, area, fields, meta = out["results"]
+    assert created.startswith(f"puq-bridge module settings {config} {why}")
+    assert "puq-bridge whmcs-module --name puqzimbra" in created
+    assert test == {"success": False, "error": created}
+    assert area["templatefile"] == "templates/clientarea"
+    assert "temporarily unavailable" in area["vars"]["puqbridge_html"]
+    assert list(fields) == ["puq-bridge"]
+    assert meta == dispatch("MetaData", {}, None)
+    assert [e["action"] for e in out["log"]] == [
+        "CreateAccount",
+        "TestConnection",
+        "ClientArea",
+        "AdminServicesTabFields",
+    ]
+

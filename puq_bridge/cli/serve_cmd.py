@@ -74,7 +74,7 @@ def serve(app, listen: str | None, threads: int) -> None:
 
 @click.command("whmcs-module")
 @click.option(
-    "--name", required=True, help="Module name: the folder modules/servers/NAME ([a-z][a-z0-9_]*)."
+    "--name", required=True, help="Module name: the folder modules/servers/NAME ([a-z][a-z0-9]*)."
 )
 @click.option(
     "--out",
