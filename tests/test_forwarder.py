@@ -1,6 +1,7 @@
 """The generated PHP forwarder: PHP literals, the files written, and real round trips with `php` against the bridge."""
 
 import json
+import re
 import shutil
 import socket
 import stat
@@ -19,6 +20,7 @@ from tests.adapter_support import (  # noqa: F401 (fixture)
     make_config,
     write_cli_config,
 )
+from tests.fixtures_zimbra import add_sample_data
 from whmcs_module.adapter import dispatch
 from whmcs_module.context import AdapterContext
 from whmcs_module.forwarder import php_string, php_value, write_forwarder
@@ -634,3 +636,120 @@ def test_a_missing_or_broken_settings_file_gives_each_function_a_readable_error(
         "AdminServicesTabFields",
     ]
 
+
+# --- UsageUpdate: tblhosting through WHMCS's database layer ------------------------------------------------------
+
+ZERO_TIME = "0000-00-00 00:00:00"
+
+
+def hosting(hid, server, pid, domain, status="Active", diskusage=0, disklimit=0) -> dict:
+    """A tblhosting row as WHMCS's database holds it (the columns UsageUpdate uses, and two it leaves)."""
+    return {
+        "id": hid,
+        "server": server,
+        "packageid": pid,
+        "domain": domain,
+        "domainstatus": status,
+        "diskusage": diskusage,
+        "disklimit": disklimit,
+        "bwusage": 7,
+        "lastupdate": ZERO_TIME,
+    }
+
+
+def whmcs_db(*rows) -> dict:
+    return {
+        "tblproducts": [{"id": 12, "servertype": "puqzimbra"}, {"id": 13, "servertype": "cpanel"}],
+        "tblhosting": list(rows),
+    }
+
+
+def cron_params() -> dict:
+    """What WHMCS's cron passes UsageUpdate: the server's fields only."""
+    return {
+        "serverid": 3,
+        "serverip": "127.0.0.1",
+        "serverhostname": "mail1.example.com",
+        "serverusername": "admin@example.com",
+        "serverpassword": ZIMBRA_PASSWORD,
+        "serveraccesshash": "",
+        "serversecure": "on",
+    }
+
+
+def run_with_db(folder, calls, db, tmp_path, failing=()) -> dict:
+    return run_module(
+        folder, "puqzimbra", {"calls": calls, "db": db, "failing": list(failing)}, tmp_path
+    )
+
+
+@needs_php
+def test_usage_update_reads_tblhosting_asks_once_and_writes_back_in_one_pass(
+    bridge, fake, tmp_path
+):
+    add_sample_data(fake)  # example.com, example.org
+    fake.add_domain("empty.pl")  # its mailboxes were deleted: usage drops to 0
+    db = whmcs_db(
+        hosting(42, 3, 12, "example.com", diskusage=10),
+        hosting(43, 3, 12, "example.org", "Suspended", 150, 200),
+        hosting(44, 3, 12, "empty.pl", diskusage=99, disklimit=99),
+        hosting(45, 3, 13, "other.pl"),  # another module's product on this server
+        hosting(46, 4, 12, "example.com"),  # another server
+        hosting(47, 3, 12, "gone.pl", diskusage=5),  # no such domain on Zimbra: its read fails
+        hosting(48, 3, 12, "old.pl", "Terminated", 5, 5),
+    )
+    folder = forwarder(tmp_path, bridge.url)
+    out = run_with_db(folder, [{"function": "UsageUpdate", "params": cron_params()}], db, tmp_path)
+    (result,) = out["results"]
+    assert result.startswith("usage update of mail1: 1 of 4 services not synced (service 47: ")
+    rows = {r["id"]: r for r in out["db"]["tblhosting"]}
+    figures = {hid: (r["diskusage"], r["disklimit"]) for hid, r in rows.items()}
+    assert figures == {
+        42: (305 + 1000, 0),  # info 300 MiB, sales 5 MiB (no quota: unlimited), locked 1000 MiB
+        43: (150, 200),
+        44: (0, 0),  # a drop to 0 lands
+        45: (0, 0),
+        46: (0, 0),
+        47: (5, 0),  # not read: kept
+        48: (5, 5),
+    }
+    updated = {hid for hid, r in rows.items() if r["lastupdate"] != ZERO_TIME}
+    assert updated == {42, 43, 44}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", rows[42]["lastupdate"])
+    assert {r["bwusage"] for r in rows.values()} == {7}
+    # one select, one signed call with this server's services of this module, then one pass of updates
+    assert [q["kind"] for q in out["queries"]] == ["select", "update", "update", "update"]
+    assert [path for path, _ in bridge.recorder.bodies] == ["/whmcs/UsageUpdate"]
+    sent = json.loads(bridge.recorder.bodies[0][1])["params"]["services"]
+    assert [(s["id"], s["domain"], s["status"]) for s in sent] == [
+        (42, "example.com", "Active"),
+        (43, "example.org", "Suspended"),
+        (44, "empty.pl", "Active"),
+        (47, "gone.pl", "Active"),
+        (48, "old.pl", "Terminated"),
+    ]
+    assert [e["action"] for e in out["log"]] == ["UsageUpdate"]
+    assert ZIMBRA_PASSWORD not in json.dumps(out["log"][0]["request"])
+
+
+@needs_php
+def test_usage_update_failures_are_readable_and_write_nothing(tmp_path, bridge):
+    db = whmcs_db(hosting(42, 3, 12, "example.com", diskusage=10))
+    calls = [{"function": "UsageUpdate", "params": cron_params()}]
+    up = forwarder(tmp_path / "up", bridge.url)
+    (locked,) = run_with_db(up, calls, db, tmp_path, failing=["tblhosting"])["results"]
+    assert locked.startswith("UsageUpdate: reading the services of server 3 from tblhosting failed: ")
+    (no_db,) = run_module(up, "puqzimbra", calls, tmp_path)["results"]
+    assert no_db.startswith("UsageUpdate needs WHMCS's database layer")
+    (no_server,) = run_with_db(up, [{"function": "UsageUpdate", "params": {}}], db, tmp_path)[
+        "results"
+    ]
+    assert no_server == "UsageUpdate: WHMCS gave no server id"
+    nothing = run_with_db(up, calls, whmcs_db(), tmp_path)
+    assert nothing["results"] == ["success"]
+    assert bridge.recorder.bodies == []
+
+    down = forwarder(tmp_path / "down", f"http://127.0.0.1:{free_port()}", timeout=2)
+    out = run_with_db(down, calls, db, tmp_path)
+    assert out["results"][0].startswith("puq-bridge is unreachable at ")
+    assert out["db"]["tblhosting"] == db["tblhosting"]

@@ -69,7 +69,7 @@ def check_connection(params: ModuleParams, ctx: AdapterContext) -> dict:
 def _create(params: ModuleParams, ctx: AdapterContext) -> str:
     """CreateAccount: the domain with the product's limits, and the primary mailbox."""
     target, settings, password = params.target, params.product, params.required_password()
-    views.remember_settings(ctx, target.service_id, settings)
+    views.remember_settings(ctx, target.service_id, settings, params.options)
     Provisioner(ctx.zimbra_for(params.server)).create(target, settings, password)
     return "success"
 
@@ -106,7 +106,7 @@ def _change_password(params: ModuleParams, ctx: AdapterContext) -> str:
 def _change_package(params: ModuleParams, ctx: AdapterContext) -> str:
     """ChangePackage: the product's limits and class of service re-applied."""
     target, settings = params.target, params.product
-    views.remember_settings(ctx, target.service_id, settings)
+    views.remember_settings(ctx, target.service_id, settings, params.options)
     Provisioner(ctx.zimbra_for(params.server)).change_package(target, settings)
     return "success"
 

@@ -24,6 +24,7 @@ import jinja2
 
 from puq_bridge.whmcs.params import (
     CLIENT_KEYS,
+    HOSTING_KEY,
     PARAM_KEYS,
     SECRET_PARAMS,
     SERVICE_FIELDS,
@@ -42,6 +43,15 @@ LIFE_CYCLE = (
     "TerminateAccount",
     "ChangePassword",
     "ChangePackage",
+)
+#: what UsageUpdate reads of each service from tblhosting (developer-docs: usage-update.md, module-parameters.md).
+HOSTING_COLUMNS = (
+    "tblhosting.id",
+    "tblhosting.domain",
+    "tblhosting.packageid",
+    "tblhosting.domainstatus",
+    "tblhosting.diskusage",
+    "tblhosting.disklimit",
 )
 
 
@@ -120,16 +130,30 @@ def render_module(name: str) -> str:
             client_notice=CLIENT_NOTICE,
             clientarea_template=CLIENTAREA_TEMPLATE,
             clientarea_var=CLIENTAREA_VAR,
+            hosting_columns=HOSTING_COLUMNS,
+            hosting_key=HOSTING_KEY,
         )
     )
 
 
-def render_config(name: str, bridge_url: str, secret: str, timeout: int = 30) -> str:
+#: seconds the forwarder's UsageUpdate waits for the bridge to read a whole server (WHMCS's cron waits too).
+USAGE_TIMEOUT = 900
+
+
+def render_config(
+    name: str, bridge_url: str, secret: str, timeout: int = 30, usage_timeout: int = USAGE_TIMEOUT
+) -> str:
     """The PHP source of ``NAME.config.php``."""
     return (
         _environment()
         .get_template("config.php.j2")
-        .render(name=check_name(name), bridge_url=bridge_url, secret=secret, timeout=int(timeout))
+        .render(
+            name=check_name(name),
+            bridge_url=bridge_url,
+            secret=secret,
+            timeout=int(timeout),
+            usage_timeout=int(usage_timeout),
+        )
     )
 
 

@@ -17,6 +17,11 @@ One run:
 A dry run reads everything and writes nothing, neither to WHMCS nor to the store. A real run holds a file lock next
 to the store (:func:`sync_lock`), so overlapping runs (cron, the adapter's UsageUpdate) cannot both write.
 
+WHMCS's own UsageUpdate (its daily cron, once per server) takes another way in: :meth:`SyncEngine.run_listed` gets
+the server's services as the forwarder read them from ``tblhosting``, reads them exactly as above and records the
+run in the store, but writes nothing to WHMCS: the forwarder writes the figures itself through WHMCS's database
+layer (which takes 0 like any other value), so that path needs no API credentials.
+
 "Unchanged" and empty services: WHMCS ignores ``diskusage=0`` (it skips empty values), so a usage that has fallen to
 0 MB cannot be written through the API. Such a service counts as unchanged as far as its usage goes — writing would
 cost a request on every run and change nothing; its limit is still written when that differs. The store (and so the
@@ -120,6 +125,7 @@ class _RunState:
     total: int
     done: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    whmcs_writes: bool = True  # False: the caller writes the figures (UsageUpdate), only compare
 
     def report(self, result: ServiceResult) -> ServiceResult:
         with self.lock:
@@ -234,6 +240,34 @@ class SyncEngine:
         with sync_lock(self.store.path):
             return self._run(dry_run, names, only_services, progress)
 
+    def run_listed(
+        self, services: Iterable[Any], *, progress: Progress | None = None
+    ) -> SyncReport:
+        """A run over services the caller listed instead of WHMCS's API (WHMCS's UsageUpdate: the
+        forwarder read one server's services from ``tblhosting``).
+
+        Services are chosen by ``[sync]`` products and statuses as :meth:`run` chooses them, each
+        is assigned to one of the engine's servers and read in the same way, and the run is
+        recorded in the store; nothing is written to WHMCS. A service is ``updated`` when its
+        figures (whole MB, 0 included) differ from the ``disk_usage_mb``/``disk_limit_mb`` it came
+        with, else ``unchanged``; the caller writes them.
+
+        Args:
+            services: objects with a service's attributes (:class:`~puq_bridge.whmcs.params.
+                HostingRow`: ``id, domain, product_id, status, server_id, server_hostname,
+                disk_usage_mb, disk_limit_mb, config_options``).
+            progress: called as each service's result is final.
+
+        Raises:
+            SyncLockedError: another run holds the lock.
+            StoreError: the products' settings could not be read from the store.
+        """
+        listed = [svc for svc in services if self._not_synced(svc) is None]
+        if self.store is None:
+            return self._run(False, None, None, progress, listed=listed)
+        with sync_lock(self.store.path):
+            return self._run(False, None, None, progress, listed=listed)
+
     def _check_servers(self, only_servers: Iterable[str] | None) -> set[str] | None:
         if only_servers is None:
             return None
@@ -253,10 +287,13 @@ class SyncEngine:
         names: set[str] | None,
         only_services: Iterable[int] | None,
         progress: Progress | None,
+        listed: list | None = None,
     ) -> SyncReport:
         started, t0 = self.clock(), time.monotonic()
         settings = self.store.service_settings() if self.store is not None else {}
-        services, not_found = self._services(only_services)
+        services, not_found = (
+            self._services(only_services) if listed is None else (listed, [])
+        )
         jobs, skipped = self._assign(services, names, settings)
         skipped = not_found + skipped
         by_server = _group(jobs)
@@ -269,7 +306,14 @@ class SyncEngine:
             ) as reads,
             ThreadPoolExecutor(self.concurrency, thread_name_prefix="sync-server") as servers,
         ):
-            state = _RunState(dry_run, reads, writes, progress, total=len(skipped) + len(jobs))
+            state = _RunState(
+                dry_run,
+                reads,
+                writes,
+                progress,
+                total=len(skipped) + len(jobs),
+                whmcs_writes=listed is None,
+            )
             for r in skipped:
                 state.report(r)
             futures = [
@@ -439,6 +483,9 @@ class SyncEngine:
             usage.mailboxes,
             tenancy=job.tenancy,
         )
+        if not state.whmcs_writes:
+            changed = (used_mb, limit_mb) != (svc.disk_usage_mb, svc.disk_limit_mb)
+            return _done(state.report(_with(result, status="updated" if changed else "unchanged")))
         if not needs_write(svc.disk_usage_mb, svc.disk_limit_mb, used_mb, limit_mb):
             return _done(state.report(result))
         if state.dry_run:

@@ -20,7 +20,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from puq_bridge.config import ZimbraConfig
 from puq_bridge.errors import ParamsError
@@ -421,6 +421,35 @@ class ServiceBlock:
 
 
 @dataclass(frozen=True)
+class HostingRow:
+    """One service of a server as the forwarder's UsageUpdate read it from WHMCS's ``tblhosting``
+    (``id``, ``domain``, ``packageid``, ``domainstatus``, ``diskusage``, ``disklimit``).
+
+    The sync engine takes it like a service listed through the API: it has the same attributes
+    (WHMCS server, product, status, the MB WHMCS holds), and no configurable options (the
+    service's total space comes from the store, where the adapter keeps it).
+    """
+
+    id: int
+    domain: str
+    product_id: int | None = None
+    status: str = ""
+    disk_usage_mb: int = 0
+    disk_limit_mb: int = 0
+    server_id: int | None = None
+    server_hostname: str = ""
+
+    @property
+    def config_options(self) -> dict[str, str]:
+        """None: ``tblhosting`` does not hold the client's configurable options."""
+        return {}
+
+
+#: the key the forwarder's UsageUpdate adds to the params: the server's services from tblhosting.
+HOSTING_KEY = "services"
+
+
+@dataclass(frozen=True)
 class ModuleParams:
     """One call's ``$params`` after the forwarder's whitelist, read once; parts parse on use.
 
@@ -440,6 +469,7 @@ class ModuleParams:
     options: Mapping[str, str] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
     other_secrets: tuple[str, ...] = field(default=(), repr=False)
+    hosting_rows: Any = None
 
     @classmethod
     def read(cls, params: Mapping[str, Any]) -> "ModuleParams":
@@ -476,6 +506,7 @@ class ModuleParams:
             service=ServiceBlock({k: _text(v) for k, v in _block(params, "service").items()}),
             options={str(k): _text(v) for k, v in _block(params, "configoptions").items()},
             extra={k: params[k] for k in ("userid", "pid", "dedicatedip") if k in params},
+            hosting_rows=params.get(HOSTING_KEY),
             # a secret the forwarder does not send may still arrive from an older one: mask it too
             other_secrets=tuple(_text(params.get(k)) for k in SECRET_PARAMS if params.get(k)),
         )
@@ -511,6 +542,23 @@ class ModuleParams:
             extra={"pid": product_id} if product_id is not None else {},
         )
 
+    @classmethod
+    def usage_update(cls, server: ServerParams, rows: Iterable[HostingRow]) -> "ModuleParams":
+        """UsageUpdate's params: the server WHMCS's cron names and its services as the forwarder
+        read them from ``tblhosting`` (the demo, tests)."""
+        wire = [
+            {
+                "id": r.id,
+                "domain": r.domain,
+                "pid": r.product_id,
+                "status": r.status,
+                "diskusage": r.disk_usage_mb,
+                "disklimit": r.disk_limit_mb,
+            }
+            for r in rows
+        ]
+        return cls(server=server, hosting_rows=wire)
+
     def to_wire(self) -> dict[str, Any]:
         """These params as the forwarder sends them (the JSON object :meth:`read` takes back)."""
         server = self.server
@@ -539,6 +587,8 @@ class ModuleParams:
         }
         wire["clientsdetails"] = {k: v for k, v in details.items() if k in CLIENT_KEYS}
         wire["service"] = {k: v for k, v in self.service.values.items() if k in SERVICE_FIELDS}
+        if self.hosting_rows is not None:
+            wire[HOSTING_KEY] = self.hosting_rows
         return {k: v for k, v in wire.items() if k in _WIRE_KEYS}
 
     @property
@@ -576,6 +626,44 @@ class ModuleParams:
             raise ParamsError("the service has no password: set one in WHMCS before provisioning")
         return self.password
 
+    @property
+    def hosting(self) -> tuple[HostingRow, ...]:
+        """UsageUpdate: the server's services the forwarder read from ``tblhosting``, each on this
+        call's server.
+
+        Raises:
+            ParamsError: no list (a forwarder older than this bridge), or a malformed row.
+        """
+        rows = self.hosting_rows
+        if rows is None:
+            raise ParamsError(
+                "UsageUpdate: the module sent no services from tblhosting; regenerate it "
+                "(puq-bridge whmcs-module) for this bridge"
+            )
+        if not isinstance(rows, list):
+            raise ParamsError(f"params: {HOSTING_KEY} must be a list, got {type(rows).__name__}")
+        found = []
+        for index, row in enumerate(rows):
+            where = f"params: {HOSTING_KEY}[{index}]"
+            if not isinstance(row, Mapping):
+                raise ParamsError(f"{where} must be an object, got {type(row).__name__}")
+            sid, pid = _text(row.get("id")), _text(row.get("pid"))
+            if not sid.isdigit():
+                raise ParamsError(f"{where}.id must be a service id, got {sid[:20]!r}")
+            found.append(
+                HostingRow(
+                    id=int(sid),
+                    domain=_text(row.get("domain")),
+                    product_id=int(pid) if pid.isdigit() else None,
+                    status=_text(row.get("status")),
+                    disk_usage_mb=_whole_or_zero(row.get("diskusage")),
+                    disk_limit_mb=_whole_or_zero(row.get("disklimit")),
+                    server_id=self.server.id,
+                    server_hostname=self.server.hostname,
+                )
+            )
+        return tuple(found)
+
     def secrets(self) -> list[str]:
         """The secret values these params carry (to mask in messages)."""
         values = (self.password, self.server.password, *self.other_secrets)
@@ -584,7 +672,7 @@ class ModuleParams:
 
 _WIRE_KEYS = frozenset(
     (*PARAM_KEYS, *(f"configoption{i}" for i in range(1, MAX_CONFIG_OPTIONS + 1)))
-) | {"configoptions", "customfields", "clientsdetails", "service"}
+) | {"configoptions", "customfields", "clientsdetails", "service", HOSTING_KEY}
 
 
 def _text(value: Any) -> str:
@@ -593,6 +681,12 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "1" if value else ""
     return str(value).strip()
+
+
+def _whole_or_zero(value: Any) -> int:
+    """A whole number of WHMCS's (``diskusage``: MB); 0 when absent or not one."""
+    text = _text(value)
+    return int(text) if text.isdigit() else 0
 
 
 def _block(params: Mapping[str, Any], key: str) -> Mapping[str, Any]:

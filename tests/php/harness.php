@@ -2,8 +2,11 @@
 /*
  * Runs a generated forwarder module the way WHMCS would, without WHMCS.
  * Usage: php harness.php MODULE_DIR NAME CALLS.json
- * CALLS.json: [{"function": "CreateAccount", "params": {...}, "model": {...} | null}, ...]
- * Prints {"results": [...], "log": [...]} as JSON. Only WHMCS's own functions are stubbed (logModuleCall).
+ * CALLS.json: [{"function": "CreateAccount", "params": {...}, "model": {...} | null}, ...], or
+ * {"calls": [...], "db": {"tblhosting": [rows], ...}, "failing": ["table", ...]} to give the module WHMCS's database
+ * layer (tests/php/capsule.php, a stand-in for WHMCS\Database\Capsule holding those tables).
+ * Prints {"results": [...], "log": [...]} as JSON, plus "db" (the tables after the calls) and "queries" with a db.
+ * Only WHMCS's own functions and classes are stubbed (logModuleCall, the service model, Capsule).
  */
 define('WHMCS', true);
 
@@ -65,12 +68,25 @@ class FakeServiceModel
 list(, $dir, $name, $callsFile) = $argv;
 require $dir . '/' . $name . '.php';
 
+$input = json_decode(file_get_contents($callsFile), true);
+$calls = isset($input['calls']) ? $input['calls'] : $input;
+if (isset($input['db'])) {
+    require __DIR__ . '/capsule.php';
+    \WHMCS\Database\Capsule::$tables = $input['db'];
+    \WHMCS\Database\Capsule::$failing = isset($input['failing']) ? $input['failing'] : [];
+}
+
 $results = [];
-foreach (json_decode(file_get_contents($callsFile), true) as $call) {
+foreach ($calls as $call) {
     $params = isset($call['params']) ? $call['params'] : [];
     if (isset($call['model'])) {
         $params['model'] = new FakeServiceModel($call['model']);
     }
     $results[] = call_user_func($name . '_' . $call['function'], $params);
 }
-echo json_encode(['results' => $results, 'log' => $GLOBALS['module_log']], JSON_UNESCAPED_SLASHES);
+$output = ['results' => $results, 'log' => $GLOBALS['module_log']];
+if (isset($input['db'])) {
+    $output['db'] = \WHMCS\Database\Capsule::$tables;
+    $output['queries'] = \WHMCS\Database\Capsule::$queries;
+}
+echo json_encode($output, JSON_UNESCAPED_SLASHES);
