@@ -131,12 +131,16 @@ def test_update_usage_writes_mb_and_lastupdate(world, whmcs_client):
     assert whmcs_client.service(world.bare).last_update == dt.datetime(2026, 11, 22, 3, 0, 7)
 
 
-def test_update_usage_sends_zero_which_whmcs_ignores(world, whmcs_client):
+def test_update_usage_writes_zero_in_a_form_whmcs_does_not_skip(world, whmcs_client):
+    # WHMCS's API skips a value PHP finds empty, and "0" is; "00" is not, and the column is an int
     whmcs_client.update_usage(
         world.service, disk_usage_mb=0, disk_limit_mb=0, last_update=dt.datetime(2026, 1, 2)
     )
-    assert world.sim.requests[-1]["params"]["diskusage"] == "0"
-    assert world.sim.services[world.service]["diskusage"] == "118"  # the real quirk, mimicked
+    sent = world.sim.requests[-1]["params"]
+    assert (sent["diskusage"], sent["disklimit"]) == ("00", "00")
+    row = world.sim.services[world.service]
+    assert (row["diskusage"], row["disklimit"]) == ("0", "0")
+    assert whmcs_client.service(world.service).disk_usage_mb == 0
 
 
 def test_update_client_product_fields_and_php_arrays(world, whmcs_client):

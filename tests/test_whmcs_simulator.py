@@ -161,6 +161,13 @@ def test_update_client_product_skips_empty_and_zero_like_whmcs(sim, api):
     assert api("UpdateClientProduct", serviceid="999").json()["message"] == "Service ID Not Found"
 
 
+def test_update_client_product_stores_usage_in_integer_columns(sim, api):
+    # "00" is not empty to PHP, so WHMCS takes it; its database column is an int: it reads back 0
+    api("UpdateClientProduct", serviceid=str(sim.hid), diskusage="00", disklimit="0042")
+    row = sim.services[sim.hid]
+    assert (row["diskusage"], row["disklimit"]) == ("0", "42")
+
+
 def test_module_calls_go_to_the_hook_outside_the_lock(sim, api):
     seen = []
 

@@ -22,10 +22,14 @@ the server's services as the forwarder read them from ``tblhosting``, reads them
 run in the store, but writes nothing to WHMCS: the forwarder writes the figures itself through WHMCS's database
 layer (which takes 0 like any other value), so that path needs no API credentials.
 
-"Unchanged" and empty services: WHMCS ignores ``diskusage=0`` (it skips empty values), so a usage that has fallen to
-0 MB cannot be written through the API. Such a service counts as unchanged as far as its usage goes — writing would
-cost a request on every run and change nothing; its limit is still written when that differs. The store (and so the
-client-area tabs) shows the real 0.
+Zeros: WHMCS's API sets a field only when PHP finds the value non-empty, and ``"0"`` is empty, so a usage (or a
+limit) that falls to 0 is sent as ``"00"`` (:meth:`~puq_bridge.whmcs.client.WhmcsClient.update_usage`), which WHMCS's
+integer column stores as 0. Such a write is read back (one GetClientsProducts, only then): a WHMCS that kept its old
+figure makes the service ``failed`` with a message saying so, rather than ``updated`` on every run; the module's
+UsageUpdate, which writes through WHMCS's database, lands the 0 there. The store shows the real 0 either way.
+
+"Last Updated": ``lastupdate`` is sent with each write (only when the figures changed); it is not a documented field,
+so a WHMCS that ignores it shows the time its own UsageUpdate last wrote the figures.
 
 The limit is the service's total space by the rule the client-area tabs use too
 (:func:`~puq_bridge.usage.service_total_space`): a "Total space…" configurable option the client chose, else the
@@ -503,6 +507,11 @@ class SyncEngine:
                 disk_limit_mb=limit_mb,
                 last_update=self.clock().astimezone(),
             )
+            if 0 in (used_mb, limit_mb):
+                kept = self._zero_kept(result.service_id, used_mb, limit_mb)
+                if kept:
+                    log.info("sync: service %s: %s", result.service_id, kept)
+                    return state.report(_with(result, status="failed", error=kept))
         except Exception as err:
             message = describe(err)
             log.info(
@@ -510,6 +519,21 @@ class SyncEngine:
             )
             return state.report(_with(result, status="failed", error=message))
         return state.report(_with(result, status="updated"))
+
+    def _zero_kept(self, service_id: int, used_mb: int, limit_mb: int) -> str | None:
+        """After writing a 0: what WHMCS kept instead, if it did not take it (one read, only for the
+        rare write of a 0: WHMCS's API skips values PHP finds empty)."""
+        svc = self.whmcs.service(service_id)
+        for what, wanted, held in (
+            ("disk usage", used_mb, svc.disk_usage_mb),
+            ("disk limit", limit_mb, svc.disk_limit_mb),
+        ):
+            if wanted == 0 and held != 0:
+                return (
+                    f"WHMCS kept {what} {held} MB where Zimbra has 0 MB: its API skipped the 0; "
+                    "the module's UsageUpdate (WHMCS's daily cron) writes it"
+                )
+        return None
 
     def _record(self, started: dt.datetime, results: list[ServiceResult]) -> str | None:
         try:
@@ -523,8 +547,9 @@ class SyncEngine:
 
 
 def needs_write(whmcs_used_mb: int, whmcs_limit_mb: int, used_mb: int, limit_mb: int) -> bool:
-    """Whether WHMCS must be written: the limit differs, or the usage differs and is not 0 (WHMCS ignores 0)."""
-    return limit_mb != whmcs_limit_mb or (used_mb != whmcs_used_mb and used_mb != 0)
+    """Whether WHMCS must be written: the usage or the limit differs from what it holds (0 included:
+    :meth:`~puq_bridge.whmcs.client.WhmcsClient.update_usage` sends it so that it lands)."""
+    return (used_mb, limit_mb) != (whmcs_used_mb, whmcs_limit_mb)
 
 
 def _group(jobs: list[_Job]) -> dict[str, tuple[ZimbraConfig, dict[str | None, list[_Job]]]]:

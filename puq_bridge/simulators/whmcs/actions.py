@@ -65,6 +65,8 @@ UPDATABLE = {
     "promoid": "promoid",
     "lastupdate": "lastupdate",
 }
+#: UpdateClientProduct fields kept in integer columns of tblhosting: stored (and returned) as a whole number.
+INTEGER_COLUMNS = frozenset({"diskusage", "disklimit", "bwusage", "bwlimit"})
 UNSETTABLE = {
     "domain",
     "serviceusername",
@@ -257,13 +259,17 @@ def get_clients_products(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
 
 
 def update_client_product(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
-    """UpdateClientProduct; like real WHMCS, empty values (``""``, ``"0"``) are skipped: ``diskusage=0`` is ignored."""
+    """UpdateClientProduct; like WHMCS, a field is set only when PHP finds its value non-empty: ``""``
+    and ``"0"`` are skipped (``diskusage=0`` is ignored), ``"00"`` is not. Usage and limits live in
+    integer columns, so ``"00"`` is stored, and read back, as ``"0"``."""
     row = _service(sim, p)
     for param, key in UPDATABLE.items():
         value = p.get(param, "")
         if value in ("", "0"):
             continue
-        if param == "serverid":
+        if param in INTEGER_COLUMNS and value.isdigit():
+            row[key] = str(int(value))
+        elif param == "serverid":
             assign_server(sim, row, _int(p, "serverid"))
         elif param == "pid" and _int(p, "pid") in sim.products:
             product = sim.products[_int(p, "pid")]
