@@ -358,3 +358,35 @@ def test_secrets_are_the_service_and_server_passwords():
     with pytest.raises(ParamsError, match="no password") as err:
         ModuleParams.read(params(password="")).required_password()
     assert "Start-Pass" not in str(err.value)
+
+
+def test_usage_update_rows_read_back_and_bad_ones_are_named():
+    from puq_bridge.whmcs.params import HostingRow
+
+    server = ServerParams(server_id="3", hostname="mail1.example.com")
+    rows = [HostingRow(42, "firma.pl", 12, "Active", 118, 0)]
+    wire = ModuleParams.usage_update(server, rows).to_wire()
+    assert wire["services"] == [
+        {
+            "id": 42,
+            "domain": "firma.pl",
+            "pid": 12,
+            "status": "Active",
+            "diskusage": 118,
+            "disklimit": 0,
+        }
+    ]
+    (read,) = ModuleParams.read(wire).hosting
+    assert read == HostingRow(42, "firma.pl", 12, "Active", 118, 0, 3, "mail1.example.com")
+    assert read.config_options == {}
+    odd = ModuleParams.read({"services": [{"id": "7", "diskusage": "n/a"}]}).hosting
+    assert (odd[0].id, odd[0].disk_usage_mb, odd[0].product_id) == (7, 0, None)
+    for services, message in (
+        ("x", "services must be a list"),
+        (["x"], r"services\[0\] must be an object"),
+        ([{"id": "7"}, {"id": "seven"}], r"services\[1\].id must be a service id, got 'seven'"),
+    ):
+        with pytest.raises(ParamsError, match=message):
+            ModuleParams.read({"services": services}).hosting
+    with pytest.raises(ParamsError, match="regenerate it"):
+        ModuleParams.read({"serverid": "3"}).hosting
