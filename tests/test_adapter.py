@@ -979,7 +979,8 @@ def test_product_total_space_is_the_limit_in_whmcs_and_in_the_client_area(
     page = params(serviceid=sid, configoption3="50")
     live = html_of(dispatch("ClientArea", page, ctx))  # nothing stored yet: read live
     assert store.total_spaces() == {sid: 50 * GiB}  # ...and the setting is kept for the sync
-    update = dispatch("UsageUpdate", usage_update(server, (sid, "firma.pl", product, "Active")), ctx)
+    row = (sid, "firma.pl", product, "Active")
+    update = dispatch("UsageUpdate", usage_update(server, row), ctx)
     assert update["services"] == [{"id": sid, "diskusage": 10, "disklimit": 50 * 1024}]
     assert dispatch("SyncUsage", page, ctx) == "success"
     assert fake.services[sid]["disklimit"] == str(50 * 1024)  # 51200 MB, not the mailbox's 1024
@@ -1001,7 +1002,8 @@ def test_a_client_chosen_option_overrides_the_product_setting(ctx, store, firma)
     assert fake.services[sid]["disklimit"] == str(5 * 1024)
     # tblhosting has no configurable options: WHMCS's UsageUpdate gets the client's choice from
     # what the adapter kept, so both paths write the same limit
-    update = dispatch("UsageUpdate", usage_update(server, (sid, "firma.pl", product, "Active")), ctx)
+    row = (sid, "firma.pl", product, "Active")
+    update = dispatch("UsageUpdate", usage_update(server, row), ctx)
     assert update["services"] == [{"id": sid, "diskusage": 10, "disklimit": 5 * 1024}]
     assert total_space_cell(html_of(dispatch("ClientArea", page, ctx))) == "5.0 GB"
 

@@ -396,7 +396,7 @@ def test_test_connection_checks_the_typed_password_although_an_entry_matches(
     ],
 )
 def test_zero_dates_of_free_and_one_time_services_are_sent_as_no_date(bridge, fake, tmp_path, zero):
-    # WHMCS keeps 0000-00-00 as the due date of free and one-time services; PHP formats it -0001-11-30
+    # WHMCS keeps 0000-00-00 as the due date of free and one-time services; PHP prints -0001-11-30
     folder = forwarder(tmp_path, bridge.url)
     model = {**MODEL, "nextduedate": zero, "regdate": zero, "billingcycle": "Free Account"}
     out = run_module(
@@ -534,7 +534,7 @@ def test_https_bridge_certificate_is_verified(tmp_path):
     assert server.log == []
 
 
-# --- what WHMCS itself expects of a module ---------------------------------------------------------------------
+# --- what WHMCS itself expects of a module --------------------------------------------------------
 
 
 MODULE_TEST = Path(__file__).parent / "php" / "module_test.php"
@@ -637,13 +637,13 @@ def test_a_missing_or_broken_settings_file_gives_each_function_a_readable_error(
     ]
 
 
-# --- UsageUpdate: tblhosting through WHMCS's database layer ------------------------------------------------------
+# --- UsageUpdate: tblhosting through WHMCS's database layer ---------------------------------------
 
 ZERO_TIME = "0000-00-00 00:00:00"
 
 
 def hosting(hid, server, pid, domain, status="Active", diskusage=0, disklimit=0) -> dict:
-    """A tblhosting row as WHMCS's database holds it (the columns UsageUpdate uses, and two it leaves)."""
+    """A tblhosting row as WHMCS's database holds it (what UsageUpdate uses, and two it leaves)."""
     return {
         "id": hid,
         "server": server,
@@ -717,7 +717,7 @@ def test_usage_update_reads_tblhosting_asks_once_and_writes_back_in_one_pass(
     assert updated == {42, 43, 44}
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", rows[42]["lastupdate"])
     assert {r["bwusage"] for r in rows.values()} == {7}
-    # one select, one signed call with this server's services of this module, then one pass of updates
+    # one select, one signed call with the server's services of this module, one pass of updates
     assert [q["kind"] for q in out["queries"]] == ["select", "update", "update", "update"]
     assert [path for path, _ in bridge.recorder.bodies] == ["/whmcs/UsageUpdate"]
     sent = json.loads(bridge.recorder.bodies[0][1])["params"]["services"]
@@ -738,7 +738,7 @@ def test_usage_update_failures_are_readable_and_write_nothing(tmp_path, bridge):
     calls = [{"function": "UsageUpdate", "params": cron_params()}]
     up = forwarder(tmp_path / "up", bridge.url)
     (locked,) = run_with_db(up, calls, db, tmp_path, failing=["tblhosting"])["results"]
-    assert locked.startswith("UsageUpdate: reading the services of server 3 from tblhosting failed: ")
+    assert locked.startswith("UsageUpdate: reading the services of server 3 from tblhosting")
     (no_db,) = run_module(up, "puqzimbra", calls, tmp_path)["results"]
     assert no_db.startswith("UsageUpdate needs WHMCS's database layer")
     (no_server,) = run_with_db(up, [{"function": "UsageUpdate", "params": {}}], db, tmp_path)[

@@ -1,9 +1,10 @@
-"""HTTPS on loopback for tests: a self-signed certificate for 127.0.0.1 and a simulator served over TLS.
+"""HTTPS on loopback for tests: a self-signed certificate for 127.0.0.1, a simulator over TLS.
 
-Zimbra's admin port 7071 speaks HTTPS only, so a server the bridge knows only from WHMCS's params is reached over
-https; these helpers let such tests run against a simulator without any outside service. The certificate is made
-with ``cryptography`` (a dependency of the test tools), valid for ``127.0.0.1`` and ``localhost``; a client trusts it
-when given its path as the CA bundle (``verify`` or ``REQUESTS_CA_BUNDLE``).
+Zimbra's admin port 7071 speaks HTTPS only, so a server the bridge knows only from WHMCS's params is
+reached over https; these helpers let such tests run against a simulator without any outside
+service. The certificate is made with ``cryptography`` (a dependency of the test tools), valid for
+``127.0.0.1`` and ``localhost``; a client trusts it when given its path as the CA bundle (``verify``
+or ``REQUESTS_CA_BUNDLE``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 
 def self_signed_cert(folder: Path) -> tuple[Path, Path]:
-    """Write ``cert.pem`` and ``key.pem`` (a self-signed certificate for 127.0.0.1) into ``folder``."""
+    """Write ``cert.pem`` and ``key.pem`` (self-signed, for 127.0.0.1) into ``folder``."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -68,7 +69,7 @@ class _Quiet(WSGIRequestHandler):
 
 @contextmanager
 def https_server(app, cert: Path, key: Path) -> Iterator[str]:
-    """Serve the WSGI ``app`` over TLS on 127.0.0.1 (a free port) for the block; yields its base URL."""
+    """Serve the WSGI ``app`` over TLS on 127.0.0.1 (a free port) in the block; yields its URL."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     server = make_server(

@@ -30,7 +30,9 @@ class AdapterContext:
         config: the loaded configuration (``[[zimbra]]`` entries, ``[sync]``).
         store: a :class:`~puq_bridge.store.UsageStore`, or ``None`` (ClientArea then always reads Zimbra live).
         renderer: a :class:`~puq_bridge.render.Renderer` (made on first ClientArea when ``None``).
-        whmcs: a :class:`~puq_bridge.whmcs.WhmcsClient` for UsageUpdate and SyncUsage, or a callable returning one.
+        whmcs: a :class:`~puq_bridge.whmcs.WhmcsClient` for SyncUsage and the gateways' names,
+            or a callable returning one (UsageUpdate needs none: the forwarder reads and writes
+            tblhosting).
         zimbra_factory: builds a ``ZimbraAdmin`` from a :class:`ZimbraConfig` (default: from the entry's fields).
         render_cache_seconds: how long a client-area page rendered from the store is reused (0: never).
         payment_methods_seconds: how long the gateways' display names from WHMCS are kept (``payment_methods``).

@@ -1,12 +1,14 @@
 """Generating the PHP forwarder WHMCS loads as a provisioning module (``modules/servers/NAME/``).
 
-The files come from the Jinja templates in ``templates/forwarder/``. They are PHP, not HTML, so the environment does
-not autoescape; every value reaches the PHP source through :func:`php_string` or :func:`php_value`, which emit
-literals PHP parses back to exactly the value, and the module name is checked against ``[a-z][a-z0-9]*`` (WHMCS's
-rule: lower-case letters and digits, starting with a letter) before it becomes part of function names.
+The files come from the Jinja templates in ``templates/forwarder/``. They are PHP, not HTML, so the
+environment does not autoescape; every value reaches the PHP source through :func:`php_string` or
+:func:`php_value`, which emit literals PHP parses back to exactly the value, and the module name is
+checked against ``[a-z][a-z0-9]*`` (WHMCS's rule: lower-case letters and digits, starting with a
+letter) before it becomes part of function names.
 
-MetaData, ConfigOptions and AdminCustomButtonArray are literal arrays in the generated PHP: WHMCS calls them often
-(module lists, product pages), and they never wait for the bridge nor write a module-log line.
+MetaData, ConfigOptions and AdminCustomButtonArray are literal arrays in the generated PHP: WHMCS
+calls them often (module lists, product pages), and they never wait for the bridge nor write a
+module-log line.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ LIFE_CYCLE = (
     "ChangePassword",
     "ChangePackage",
 )
-#: what UsageUpdate reads of each service from tblhosting (developer-docs: usage-update.md, module-parameters.md).
+#: what UsageUpdate reads of each service from tblhosting (developer-docs usage-update.md,
+#: module-parameters.md).
 HOSTING_COLUMNS = (
     "tblhosting.id",
     "tblhosting.domain",
@@ -136,7 +139,8 @@ def render_module(name: str) -> str:
     )
 
 
-#: seconds the forwarder's UsageUpdate waits for the bridge to read a whole server (WHMCS's cron waits too).
+#: seconds the forwarder's UsageUpdate waits for the bridge to read a whole server (WHMCS's cron
+#: waits too).
 USAGE_TIMEOUT = 900
 
 

@@ -17,19 +17,23 @@ One run:
 A dry run reads everything and writes nothing, neither to WHMCS nor to the store. A real run holds a file lock next
 to the store (:func:`sync_lock`), so overlapping runs (cron, the adapter's UsageUpdate) cannot both write.
 
-WHMCS's own UsageUpdate (its daily cron, once per server) takes another way in: :meth:`SyncEngine.run_listed` gets
-the server's services as the forwarder read them from ``tblhosting``, reads them exactly as above and records the
-run in the store, but writes nothing to WHMCS: the forwarder writes the figures itself through WHMCS's database
-layer (which takes 0 like any other value), so that path needs no API credentials.
+WHMCS's own UsageUpdate (its daily cron, once per server) takes another way in:
+:meth:`SyncEngine.run_listed` gets the server's services as the forwarder read them from
+``tblhosting``, reads them exactly as above and records the run in the store, but writes nothing to
+WHMCS: the forwarder writes the figures itself through WHMCS's database layer (which takes 0 like
+any other value), so that path needs no API credentials.
 
-Zeros: WHMCS's API sets a field only when PHP finds the value non-empty, and ``"0"`` is empty, so a usage (or a
-limit) that falls to 0 is sent as ``"00"`` (:meth:`~puq_bridge.whmcs.client.WhmcsClient.update_usage`), which WHMCS's
-integer column stores as 0. Such a write is read back (one GetClientsProducts, only then): a WHMCS that kept its old
-figure makes the service ``failed`` with a message saying so, rather than ``updated`` on every run; the module's
-UsageUpdate, which writes through WHMCS's database, lands the 0 there. The store shows the real 0 either way.
+Zeros: WHMCS's API sets a field only when PHP finds the value non-empty, and ``"0"`` is empty, so a
+usage (or a limit) that falls to 0 is sent as ``"00"``
+(:meth:`~puq_bridge.whmcs.client.WhmcsClient.update_usage`), which WHMCS's integer column stores as
+0. Such a write is read back (one GetClientsProducts, only then): a WHMCS that kept its old figure
+makes the service ``failed`` with a message saying so, rather than ``updated`` on every run; the
+module's UsageUpdate, which writes through WHMCS's database, lands the 0 there. The store shows the
+real 0 either way.
 
-"Last Updated": ``lastupdate`` is sent with each write (only when the figures changed); it is not a documented field,
-so a WHMCS that ignores it shows the time its own UsageUpdate last wrote the figures.
+"Last Updated": ``lastupdate`` is sent with each write (only when the figures changed); it is not a
+documented field, so a WHMCS that ignores it shows the time its own UsageUpdate last wrote the
+figures.
 
 The limit is the service's total space by the rule the client-area tabs use too
 (:func:`~puq_bridge.usage.service_total_space`): a "Total space…" configurable option the client chose, else the

@@ -255,10 +255,10 @@ class WhmcsClient:
     ) -> None:
         """UpdateClientProduct ``diskusage``, ``disklimit`` (MB) and the undocumented ``lastupdate``.
 
-        WHMCS's API sets a field only when PHP finds the value non-empty, and ``"0"`` is empty to PHP:
-        a usage or limit of 0 is sent as ``"00"``, which is not, and which WHMCS's integer column
-        stores as 0. ``last_update`` is sent as ``YYYY-MM-DD HH:MM:SS`` wall-clock time, as given;
-        WHMCS versions that do not take the undocumented field keep their own "Last Updated".
+        WHMCS's API sets a field only when PHP finds the value non-empty, and ``"0"`` is empty to
+        PHP: a usage or limit of 0 is sent as ``"00"``, which is not, and which WHMCS's integer
+        column stores as 0. ``last_update`` is sent as ``YYYY-MM-DD HH:MM:SS`` wall-clock time, as
+        given; WHMCS versions that do not take the undocumented field keep their own "Last Updated".
         """
         self.update_client_product(
             service_id,

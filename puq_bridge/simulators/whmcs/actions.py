@@ -65,7 +65,8 @@ UPDATABLE = {
     "promoid": "promoid",
     "lastupdate": "lastupdate",
 }
-#: UpdateClientProduct fields kept in integer columns of tblhosting: stored (and returned) as a whole number.
+#: UpdateClientProduct fields kept in integer columns of tblhosting: stored (and returned) as a
+#: whole number.
 INTEGER_COLUMNS = frozenset({"diskusage", "disklimit", "bwusage", "bwlimit"})
 UNSETTABLE = {
     "domain",
@@ -259,9 +260,9 @@ def get_clients_products(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
 
 
 def update_client_product(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
-    """UpdateClientProduct; like WHMCS, a field is set only when PHP finds its value non-empty: ``""``
-    and ``"0"`` are skipped (``diskusage=0`` is ignored), ``"00"`` is not. Usage and limits live in
-    integer columns, so ``"00"`` is stored, and read back, as ``"0"``."""
+    """UpdateClientProduct; like WHMCS, a field is set only when PHP finds its value non-empty:
+    ``""`` and ``"0"`` are skipped (``diskusage=0`` is ignored), ``"00"`` is not. Usage and limits
+    live in integer columns, so ``"00"`` is stored, and read back, as ``"0"``."""
     row = _service(sim, p)
     for param, key in UPDATABLE.items():
         value = p.get(param, "")
