@@ -1,11 +1,13 @@
 """The generated PHP forwarder: PHP literals, the files written, and real round trips with `php` against the bridge."""
 
 import json
+import os
 import re
 import shutil
 import socket
 import stat
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -753,3 +755,33 @@ def test_usage_update_failures_are_readable_and_write_nothing(tmp_path, bridge):
     out = run_with_db(down, calls, db, tmp_path)
     assert out["results"][0].startswith("puq-bridge is unreachable at ")
     assert out["db"]["tblhosting"] == db["tblhosting"]
+
+
+@needs_php
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("runuser") is None,
+    reason="needs root and runuser to run PHP as another user than the settings file's owner",
+)
+def test_a_settings_file_php_cannot_read_is_named_with_the_user_php_runs_as():
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        root.chmod(0o755)
+        folder = forwarder(root, "http://127.0.0.1:9")
+        shutil.copy(HARNESS, root / "harness.php")
+        calls = root / "calls.json"
+        calls.write_text(json.dumps([{"function": "CreateAccount", "params": module_params()}]))
+        for path in [root / "whmcs", *(root / "whmcs").rglob("*")]:
+            if path.is_dir():
+                path.chmod(0o755)
+            elif path.name != "puqzimbra.config.php":
+                path.chmod(0o644)
+        run = [PHP, str(root / "harness.php"), str(folder), "puqzimbra", str(calls)]
+        done = subprocess.run(
+            ["runuser", "-u", "nobody", "--", *run], capture_output=True, text=True, timeout=60
+        )
+    assert done.returncode == 0, done.stdout + done.stderr
+    (created,) = json.loads(done.stdout)["results"]
+    assert created == (
+        f"puq-bridge module settings {folder}/puqzimbra.config.php is not readable by the user PHP "
+        "runs as (nobody): make that user its owner and keep mode 0600"
+    )
