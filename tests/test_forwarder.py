@@ -785,3 +785,21 @@ def test_a_settings_file_php_cannot_read_is_named_with_the_user_php_runs_as():
         f"puq-bridge module settings {folder}/puqzimbra.config.php is not readable by the user PHP "
         "runs as (nobody): make that user its owner and keep mode 0600"
     )
+
+
+@needs_php
+def test_an_answer_of_the_wrong_type_is_a_readable_failure_in_the_right_type(tmp_path, httpserver):
+    # a bridge of another version: WHMCS still gets the type it needs
+    httpserver.expect_request("/whmcs/ClientArea").respond_with_json({"result": "<p>old</p>"})
+    httpserver.expect_request("/whmcs/CreateAccount").respond_with_json({"result": ["x"]})
+    folder = forwarder(tmp_path, httpserver.url_for("/").rstrip("/"))
+    calls = [
+        {"function": "ClientArea", "params": module_params()},
+        {"function": "CreateAccount", "params": module_params()},
+    ]
+    area, created = run_module(folder, "puqzimbra", calls, tmp_path)["results"]
+    assert "temporarily unavailable" in area["vars"]["puqbridge_html"]
+    assert created == (
+        "puq-bridge answered CreateAccount with an array, not a string: "
+        "regenerate this module for the running bridge"
+    )
