@@ -58,7 +58,7 @@ class Postgres:
         self.server = None
         self.admin = os.environ.get(BENCH_ENV)
         if not self.admin:
-            from tests.pg_server import ThrowAwayServer, find_bin_dir
+            from tests.support.pg_server import ThrowAwayServer, find_bin_dir
 
             bin_dir = find_bin_dir()
             if bin_dir is None:
@@ -69,14 +69,14 @@ class Postgres:
         self.made: list[str] = []
 
     def database(self, name: str) -> str:
-        from tests.fixtures_store import create_database
+        from tests.support.store import create_database
 
         url = create_database(self.admin, name)
         self.made.append(url)
         return url
 
     def close(self) -> None:
-        from tests.fixtures_store import drop_database
+        from tests.support.store import drop_database
 
         for url in self.made:
             drop_database(self.admin, url)

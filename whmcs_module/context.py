@@ -35,8 +35,9 @@ class AdapterContext:
             reads Zimbra live).
         renderer: a :class:`~puq_bridge.clientarea.render.Renderer` (made on first ClientArea when
             ``None``).
-        whmcs: a :class:`~puq_bridge.whmcs.client.WhmcsClient` for UsageUpdate and SyncUsage, or a
-            callable returning one.
+        whmcs: a :class:`~puq_bridge.whmcs.client.WhmcsClient` for SyncUsage and the gateways'
+            names, or a callable returning one (UsageUpdate needs none: the forwarder reads and
+            writes tblhosting).
         zimbra_factory: builds a ``ZimbraAdmin`` from a :class:`ZimbraConfig` (default: from the
             entry's fields).
         render_cache_seconds: how long a client-area page rendered from the store is reused (0:
@@ -84,6 +85,13 @@ class AdapterContext:
         WHMCS's server fields (:meth:`~puq_bridge.whmcs.params.ServerParams.zimbra_entry`)."""
         entry = self.config.zimbra_for(server.server_id or None, server.hostname or None)
         return entry if entry is not None else server.zimbra_entry()
+
+    def typed_entry(self, server: ServerParams) -> ZimbraConfig:
+        """WHMCS's server as its form describes it (host, port, user, password), even when a
+        ``[[zimbra]]`` entry serves it; the entry gives only its scheme, ``verify`` and timeout
+        (:meth:`~puq_bridge.whmcs.params.ServerParams.zimbra_entry`). For TestConnection."""
+        like = self.config.zimbra_for(server.server_id or None, server.hostname or None)
+        return server.zimbra_entry(like=like)
 
     def zimbra(self, entry: ZimbraConfig) -> "ZimbraAdmin":
         """The one cached client of a server (keyed by name, URL, user and a hash of the

@@ -3,7 +3,12 @@
 The files come from the Jinja templates in ``templates/forwarder/``. They are PHP, not HTML, so the
 environment does not autoescape; every value reaches the PHP source through :func:`php_string` or
 :func:`php_value`, which emit literals PHP parses back to exactly the value, and the module name is
-checked against ``[a-z][a-z0-9_]*`` before it becomes part of function names.
+checked against ``[a-z][a-z0-9]*`` (WHMCS's rule: lower-case letters and digits, starting with a
+letter) before it becomes part of function names.
+
+MetaData, ConfigOptions and AdminCustomButtonArray are literal arrays in the generated PHP: WHMCS
+calls them often (module lists, product pages), and they never wait for the bridge nor write a
+module-log line.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import jinja2
 
 from puq_bridge.whmcs.params import (
     CLIENT_KEYS,
+    HOSTING_KEY,
     PARAM_KEYS,
     SECRET_PARAMS,
     SERVICE_FIELDS,
@@ -28,10 +34,11 @@ from puq_bridge.whmcs.params import (
 )
 from whmcs_module.adapter import CLIENT_NOTICE, admin_custom_buttons, meta_data
 from whmcs_module.signon_views import SIGNON_NOTICE, client_area_allowed_functions
+from whmcs_module.views import CLIENTAREA_TEMPLATE, CLIENTAREA_VAR
 
 log = logging.getLogger(__name__)
 
-NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,49}")
+NAME_RE = re.compile(r"[a-z][a-z0-9]{0,49}")
 LIFE_CYCLE = (
     "CreateAccount",
     "SuspendAccount",
@@ -39,6 +46,16 @@ LIFE_CYCLE = (
     "TerminateAccount",
     "ChangePassword",
     "ChangePackage",
+)
+#: what UsageUpdate reads of each service from tblhosting (developer-docs usage-update.md,
+#: module-parameters.md).
+HOSTING_COLUMNS = (
+    "tblhosting.id",
+    "tblhosting.domain",
+    "tblhosting.packageid",
+    "tblhosting.domainstatus",
+    "tblhosting.diskusage",
+    "tblhosting.disklimit",
 )
 
 
@@ -88,19 +105,19 @@ def _environment() -> jinja2.Environment:
 
 
 def check_name(name: str) -> str:
-    """``name`` if it is a valid module name (``[a-z][a-z0-9_]*``, at most 50 characters), else
-    ``ValueError``."""
+    """``name`` if it is a valid WHMCS module name (``[a-z][a-z0-9]*``, at most 50 characters), else
+    ``ValueError``: the folder, the file and the functions' prefix all carry it."""
     if not NAME_RE.fullmatch(name or ""):
         raise ValueError(
-            f"invalid module name {name!r}: "
-            "use lower-case letters, digits and _, starting with a letter"
+            f"invalid module name {name!r}: use lower-case letters and digits only, "
+            "starting with a letter (WHMCS's rule)"
         )
     return name
 
 
 def render_module(name: str) -> str:
     """The PHP source of ``NAME.php``."""
-    fallbacks = {
+    static = {
         "MetaData": meta_data(),
         "ConfigOptions": config_options(),
         "AdminCustomButtonArray": admin_custom_buttons(),
@@ -115,20 +132,37 @@ def render_module(name: str) -> str:
             client_keys=CLIENT_KEYS,
             service_fields=SERVICE_FIELDS,
             secret_params=SECRET_PARAMS,
-            fallbacks=fallbacks,
+            static=static,
             client_notice=CLIENT_NOTICE,
             client_functions=client_area_allowed_functions(),
             signon_notice=SIGNON_NOTICE,
+            clientarea_template=CLIENTAREA_TEMPLATE,
+            clientarea_var=CLIENTAREA_VAR,
+            hosting_columns=HOSTING_COLUMNS,
+            hosting_key=HOSTING_KEY,
         )
     )
 
 
-def render_config(name: str, bridge_url: str, secret: str, timeout: int = 30) -> str:
+#: seconds the forwarder's UsageUpdate waits for the bridge to read a whole server (WHMCS's cron
+#: waits too).
+USAGE_TIMEOUT = 900
+
+
+def render_config(
+    name: str, bridge_url: str, secret: str, timeout: int = 30, usage_timeout: int = USAGE_TIMEOUT
+) -> str:
     """The PHP source of ``NAME.config.php``."""
     return (
         _environment()
         .get_template("config.php.j2")
-        .render(name=check_name(name), bridge_url=bridge_url, secret=secret, timeout=int(timeout))
+        .render(
+            name=check_name(name),
+            bridge_url=bridge_url,
+            secret=secret,
+            timeout=int(timeout),
+            usage_timeout=int(usage_timeout),
+        )
     )
 
 

@@ -96,7 +96,7 @@ def serve(app, listen: str | None, threads: int) -> None:
 
 @click.command("whmcs-module", short_help="Write the WHMCS module files (PHP forwarder).")
 @click.option(
-    "--name", required=True, help="Module name: the folder modules/servers/NAME ([a-z][a-z0-9_]*)."
+    "--name", required=True, help="Module name: the folder modules/servers/NAME ([a-z][a-z0-9]*)."
 )
 @click.option(
     "--out",

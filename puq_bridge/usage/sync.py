@@ -23,10 +23,23 @@ the store's sync lock (:meth:`~puq_bridge.usage.store.UsageStore.sync_lock`: a f
 SQLite file, an advisory lock in PostgreSQL), so overlapping runs (cron on several hosts, the
 adapter's UsageUpdate) cannot both write.
 
-"Unchanged" and empty services: WHMCS ignores ``diskusage=0`` (it skips empty values), so a usage
-that has fallen to 0 MB cannot be written through the API. Such a service counts as unchanged as far
-as its usage goes — writing would cost a request on every run and change nothing; its limit is still
-written when that differs. The store (and so the client-area tabs) shows the real 0.
+WHMCS's own UsageUpdate (its daily cron, once per server) takes another way in:
+:meth:`SyncEngine.run_listed` gets the server's services as the forwarder read them from
+``tblhosting``, reads them exactly as above and records the run in the store, but writes nothing to
+WHMCS: the forwarder writes the figures itself through WHMCS's database layer (which takes 0 like
+any other value), so that path needs no API credentials.
+
+Zeros: WHMCS's API sets a field only when PHP finds the value non-empty, and ``"0"`` is empty, so a
+usage (or a limit) that falls to 0 is sent as ``"00"``
+(:meth:`~puq_bridge.whmcs.client.WhmcsClient.update_usage`), which WHMCS's integer column stores as
+0. Such a write is read back (one GetClientsProducts, only then): a WHMCS that kept its old figure
+makes the service ``failed`` with a message saying so, rather than ``updated`` on every run; the
+module's UsageUpdate, which writes through WHMCS's database, lands the 0 there. The store shows the
+real 0 either way.
+
+"Last Updated": ``lastupdate`` is sent with each write (only when the figures changed); it is not a
+documented field, so a WHMCS that ignores it shows the time its own UsageUpdate last wrote the
+figures.
 
 The limit is the service's total space by the rule the client-area tabs use too
 (:func:`~puq_bridge.usage.model.service_total_space`): a "Total space…" configurable option the
@@ -101,6 +114,7 @@ class _RunState:
     total: int
     done: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    whmcs_writes: bool = True  # False: the caller writes the figures (UsageUpdate), only compare
 
     def report(self, result: ServiceResult) -> ServiceResult:
         with self.lock:
@@ -220,6 +234,34 @@ class SyncEngine:
         with self.store.sync_lock():
             return self._run(dry_run, names, only_services, progress)
 
+    def run_listed(
+        self, services: Iterable[Any], *, progress: Progress | None = None
+    ) -> SyncReport:
+        """A run over services the caller listed instead of WHMCS's API (WHMCS's UsageUpdate: the
+        forwarder read one server's services from ``tblhosting``).
+
+        Services are chosen by ``[sync]`` products and statuses as :meth:`run` chooses them, each
+        is assigned to one of the engine's servers and read in the same way, and the run is
+        recorded in the store; nothing is written to WHMCS. A service is ``updated`` when its
+        figures (whole MB, 0 included) differ from the ``disk_usage_mb``/``disk_limit_mb`` it came
+        with, else ``unchanged``; the caller writes them.
+
+        Args:
+            services: objects with a service's attributes (:class:`~puq_bridge.whmcs.params.
+                HostingRow`: ``id, domain, product_id, status, server_id, server_hostname,
+                disk_usage_mb, disk_limit_mb, config_options``).
+            progress: called as each service's result is final.
+
+        Raises:
+            SyncLockedError: another run holds the lock.
+            StoreError: the products' settings could not be read from the store.
+        """
+        listed = [svc for svc in services if self._not_synced(svc) is None]
+        if self.store is None:
+            return self._run(False, None, None, progress, listed=listed)
+        with self.store.sync_lock():
+            return self._run(False, None, None, progress, listed=listed)
+
     def _check_servers(self, only_servers: Iterable[str] | None) -> set[str] | None:
         if only_servers is None:
             return None
@@ -239,10 +281,13 @@ class SyncEngine:
         names: set[str] | None,
         only_services: Iterable[int] | None,
         progress: Progress | None,
+        listed: list | None = None,
     ) -> SyncReport:
         started, t0 = self.clock(), time.monotonic()
         settings = self.store.service_settings() if self.store is not None else {}
-        services, not_found = self._services(only_services)
+        services, not_found = (
+            self._services(only_services) if listed is None else (listed, [])
+        )
         jobs, skipped = self._assign(services, names, settings)
         skipped = not_found + skipped
         by_server = _group(jobs)
@@ -256,7 +301,14 @@ class SyncEngine:
             ) as reads,
             ThreadPoolExecutor(self.concurrency, thread_name_prefix="sync-server") as servers,
         ):
-            state = _RunState(dry_run, reads, writes, progress, total=len(skipped) + len(jobs))
+            state = _RunState(
+                dry_run,
+                reads,
+                writes,
+                progress,
+                total=len(skipped) + len(jobs),
+                whmcs_writes=listed is None,
+            )
             for r in skipped:
                 state.report(r)
             futures = [
@@ -436,6 +488,9 @@ class SyncEngine:
             usage.mailboxes,
             tenancy=job.tenancy,
         )
+        if not state.whmcs_writes:
+            changed = (used_mb, limit_mb) != (svc.disk_usage_mb, svc.disk_limit_mb)
+            return _done(state.report(_with(result, status="updated" if changed else "unchanged")))
         if not needs_write(svc.disk_usage_mb, svc.disk_limit_mb, used_mb, limit_mb):
             return _done(state.report(result))
         if state.dry_run:
@@ -453,6 +508,11 @@ class SyncEngine:
                 disk_limit_mb=limit_mb,
                 last_update=self.clock().astimezone(),
             )
+            if 0 in (used_mb, limit_mb):
+                kept = self._zero_kept(result.service_id, used_mb, limit_mb)
+                if kept:
+                    log.info("sync: service %s: %s", result.service_id, kept)
+                    return state.report(_with(result, status="failed", error=kept))
         except Exception as err:
             message = describe(err)
             log.info(
@@ -460,6 +520,21 @@ class SyncEngine:
             )
             return state.report(_with(result, status="failed", error=message))
         return state.report(_with(result, status="updated"))
+
+    def _zero_kept(self, service_id: int, used_mb: int, limit_mb: int) -> str | None:
+        """After writing a 0: what WHMCS kept instead, if it did not take it (one read, only for the
+        rare write of a 0: WHMCS's API skips values PHP finds empty)."""
+        svc = self.whmcs.service(service_id)
+        for what, wanted, held in (
+            ("disk usage", used_mb, svc.disk_usage_mb),
+            ("disk limit", limit_mb, svc.disk_limit_mb),
+        ):
+            if wanted == 0 and held != 0:
+                return (
+                    f"WHMCS kept {what} {held} MB where Zimbra has 0 MB: its API skipped the 0; "
+                    "the module's UsageUpdate (WHMCS's daily cron) writes it"
+                )
+        return None
 
     def _record(self, started: dt.datetime, results: list[ServiceResult]) -> str | None:
         try:
@@ -473,9 +548,9 @@ class SyncEngine:
 
 
 def needs_write(whmcs_used_mb: int, whmcs_limit_mb: int, used_mb: int, limit_mb: int) -> bool:
-    """Whether WHMCS must be written: the limit differs, or the usage differs and is not 0 (WHMCS
-    ignores 0)."""
-    return limit_mb != whmcs_limit_mb or (used_mb != whmcs_used_mb and used_mb != 0)
+    """Whether WHMCS must be written: the usage or the limit differs from what it holds (0 included:
+    :meth:`~puq_bridge.whmcs.client.WhmcsClient.update_usage` sends it so that it lands)."""
+    return (used_mb, limit_mb) != (whmcs_used_mb, whmcs_limit_mb)
 
 
 def _group(jobs: list[_Job]) -> dict[str, tuple[ZimbraConfig, dict[str | None, list[_Job]]]]:

@@ -139,6 +139,7 @@ def test_cli_bridge_url_option_wins(tmp_path):
     [
         ('listen = "127.0.0.1:8750"', ["--name", "ok"], "adapter.secret", 2),
         (f'secret = "{SECRET}"', ["--name", "Bad-Name"], "invalid module name", 2),
+        (f'secret = "{SECRET}"', ["--name", "puq_zimbra"], "letters and digits", 2),
         (f'listen = "0.0.0.0:8750"\nsecret = "{SECRET}"', ["--name", "ok"], "--bridge-url", 2),
     ],
 )

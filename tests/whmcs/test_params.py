@@ -219,12 +219,6 @@ def test_bad_mailbox_names(username, expect):
 
 
 def test_service_target_reads_the_params():
-    assert ServiceTarget.from_params(params()) == ServiceTarget(42, "firma.pl", "biuro@firma.pl")
-    with pytest.raises(ParamsError, match="serviceid must be a number"):
-        ServiceTarget.from_params(params(serviceid="x1"))
-
-
-def test_service_target_reads_the_params():
     assert ModuleParams.read(params()).target == ServiceTarget(42, "firma.pl", "biuro@firma.pl")
     with pytest.raises(ParamsError, match="serviceid must be a number"):
         ModuleParams.read(params(serviceid="x1")).target
@@ -292,6 +286,54 @@ def test_server_fields_make_a_zimbra_entry():
 
 
 @pytest.mark.parametrize(
+    "fields, url",
+    [
+        ({"serversecure": ""}, "https://mail1.example.com:7071"),
+        ({"serversecure": "0", "serverport": "8443"}, "https://mail1.example.com:8443"),
+        ({"serversecure": "on", "serverport": "7071"}, "https://mail1.example.com:7071"),
+        ({"serverhostname": "", "serverip": "2001:db8::5"}, "https://[2001:db8::5]:7071"),
+    ],
+)
+def test_a_params_only_server_is_reached_over_https_whatever_the_secure_box_says(fields, url):
+    # Zimbra's admin port speaks HTTPS only: an unticked "Secure" box must not make it http://
+    server = {
+        "serverid": "3",
+        "serverhostname": "mail1.example.com",
+        "serverusername": "admin@example.com",
+        "serverpassword": "s3cret",
+    }
+    entry = ModuleParams.read(params(**{**server, **fields})).server.zimbra_entry()
+    assert (entry.url, entry.verify) == (url, True)
+
+
+def test_the_typed_server_keeps_its_fields_and_takes_only_tls_settings_from_the_entry():
+    from puq_bridge.config import ZimbraConfig
+
+    typed = ModuleParams.read(
+        params(
+            serverid="3",
+            serverhostname="10.0.0.9",
+            serverport="7443",
+            serverusername="typed@example.com",
+            serverpassword="typed-pw",
+        )
+    ).server
+    plain = ZimbraConfig("mail1", 3, "http://proxy.local:8080", "admin@x.pl", "entry-pw", True, 5)
+    entry = typed.zimbra_entry(like=plain)
+    assert (entry.url, entry.admin_user, entry.password, entry.timeout) == (
+        "http://10.0.0.9:7443",
+        "typed@example.com",
+        "typed-pw",
+        5,
+    )
+    tls = ZimbraConfig("mail1", 3, "https://mail1:7071", "a@x.pl", "pw", "/etc/ssl/ca.pem", 9)
+    assert (typed.zimbra_entry(like=tls).url, typed.zimbra_entry(like=tls).verify) == (
+        "https://10.0.0.9:7443",
+        "/etc/ssl/ca.pem",
+    )
+
+
+@pytest.mark.parametrize(
     "fields, expect",
     [
         ({}, "no Zimbra server"),
@@ -335,3 +377,35 @@ def test_secrets_are_the_service_and_server_passwords():
     with pytest.raises(ParamsError, match="no password") as err:
         ModuleParams.read(params(password="")).required_password()
     assert "Start-Pass" not in str(err.value)
+
+
+def test_usage_update_rows_read_back_and_bad_ones_are_named():
+    from puq_bridge.whmcs.params import HostingRow
+
+    server = ServerParams(server_id="3", hostname="mail1.example.com")
+    rows = [HostingRow(42, "firma.pl", 12, "Active", 118, 0)]
+    wire = ModuleParams.usage_update(server, rows).to_wire()
+    assert wire["services"] == [
+        {
+            "id": 42,
+            "domain": "firma.pl",
+            "pid": 12,
+            "status": "Active",
+            "diskusage": 118,
+            "disklimit": 0,
+        }
+    ]
+    (read,) = ModuleParams.read(wire).hosting
+    assert read == HostingRow(42, "firma.pl", 12, "Active", 118, 0, 3, "mail1.example.com")
+    assert read.config_options == {}
+    odd = ModuleParams.read({"services": [{"id": "7", "diskusage": "n/a"}]}).hosting
+    assert (odd[0].id, odd[0].disk_usage_mb, odd[0].product_id) == (7, 0, None)
+    for services, message in (
+        ("x", "services must be a list"),
+        (["x"], r"services\[0\] must be an object"),
+        ([{"id": "7"}, {"id": "seven"}], r"services\[1\].id must be a service id, got 'seven'"),
+    ):
+        with pytest.raises(ParamsError, match=message):
+            ModuleParams.read({"services": services}).hosting
+    with pytest.raises(ParamsError, match="regenerate it"):
+        ModuleParams.read({"serverid": "3"}).hosting

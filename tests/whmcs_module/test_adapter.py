@@ -4,6 +4,7 @@ notice)."""
 
 import logging
 import re
+import socket
 from html import escape, unescape
 
 import pytest
@@ -14,7 +15,7 @@ from puq_bridge.zimbra.models import MailboxUsage
 from tests.support.adapter import (
     make_config,
 )
-from tests.support.zimbra import ZIMBRA_ADMIN, GiB, MiB, echoing_auth
+from tests.support.zimbra import ZIMBRA_ADMIN, ZIMBRA_PASSWORD, GiB, MiB, echoing_auth
 from tests.whmcs_module.support import (
     SERVER_ID,
     html_of,
@@ -56,6 +57,9 @@ def test_function_list_is_what_whmcs_calls():
 
 def test_static_answers(ctx):
     assert dispatch("MetaData", {}, ctx)["DisplayName"]
+    # 7071 is Zimbra's HTTPS admin port: WHMCS's server form must not offer it as a plain-http port
+    meta = dispatch("MetaData", {}, ctx)
+    assert meta["DefaultSSLPort"] == "7071" and "DefaultNonSSLPort" not in meta
     assert len(dispatch("ConfigOptions", {}, ctx)) == 8
     assert dispatch("AdminCustomButtonArray", params(), ctx) == {"Sync usage now": "SyncUsage"}
 
@@ -159,9 +163,9 @@ def test_secrets_are_masked_in_every_message(ctx, caplog):
     assert "tajne" not in caplog.text
 
 
-def test_test_connection_failure_is_the_array_form(ctx, fake_zimbra):
+def test_test_connection_failure_is_the_array_form(ctx, fake_zimbra, zimbra_server):
     fake_zimbra.inject("http500", on="GetVersionInfo")
-    result = dispatch("TestConnection", params(), ctx)
+    result = dispatch("TestConnection", typed_form(zimbra_server[1]), ctx)
     assert result["success"] is False and "GetVersionInfo" in result["error"]
 
 
@@ -302,7 +306,15 @@ def test_test_connection_masks_a_password_the_server_echoes_escaped(fake_zimbra,
         }
         context = AdapterContext(make_config([entry]), store=store)
         try:
-            result = dispatch("TestConnection", params(), context)
+            # what the admin typed into WHMCS's server form; the entry lends its plain-http url
+            host, port = server.url.removeprefix("http://").rsplit(":", 1)
+            typed = params(
+                serverhostname=host,
+                serverport=port,
+                serverusername=ZIMBRA_ADMIN,
+                serverpassword=ODD_PASSWORD,
+            )
+            result = dispatch("TestConnection", typed, context)
         finally:
             context.close()
     assert result["success"] is False and "AuthRequest" in result["error"]
@@ -331,3 +343,42 @@ def test_a_postgresql_store_that_goes_away_gives_the_client_only_the_notice(
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "usage store postgresql://postgres@127.0.0.1:" in logged and "does not exist" in logged
     assert postgres_url.split(":")[2].split("@")[0] not in logged
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def typed_form(url, **fields):
+    """WHMCS's server form (Setup > Servers) as TestConnection's params at the fake."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    form = {
+        "serverhostname": host,
+        "serverip": "",
+        "serverport": port,
+        "serversecure": "on",
+        "serverusername": ZIMBRA_ADMIN,
+        "serverpassword": ZIMBRA_PASSWORD,
+    }
+    return params(**{**form, **fields})
+
+
+def test_test_connection_tests_what_the_admin_typed_even_when_an_entry_matches(
+    ctx, fake_zimbra, zimbra_server, caplog
+):
+    # ctx's [[zimbra]] entry mail1 serves WHMCS server 1 with the right password; the form's
+    # fields are what the admin wants checked, so a typo there must not answer success
+    url = zimbra_server[1]
+    assert dispatch("TestConnection", typed_form(url), ctx) == {"success": True, "error": ""}
+    wrong = dispatch("TestConnection", typed_form(url, serverpassword="typo-pass-1"), ctx)
+    assert wrong["success"] is False and "authentication failed" in wrong["error"]
+    assert "typo-pass-1" not in wrong["error"]
+    other_user = dispatch("TestConnection", typed_form(url, serverusername="nobody@x.pl"), ctx)
+    assert other_user["success"] is False
+    closed = dispatch("TestConnection", typed_form(url, serverport=str(free_port())), ctx)
+    assert closed["success"] is False and "refused" in closed["error"]
+    # the entry itself is untouched: provisioning still uses it
+    assert dispatch("CreateAccount", params(), ctx) == "success"
+    assert "typo-pass-1" not in caplog.text
