@@ -130,3 +130,21 @@ def test_the_linter_passes():
         timeout=120,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+
+def test_no_merge_markers_are_left_in_the_tree():
+    """A conflict marker left in a doc or a template reads as garbage to a user."""
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    ).stdout.split()
+    if not tracked:
+        pytest.skip("not a git checkout")
+    marked = []
+    for name in tracked:
+        path = ROOT / name
+        if path.suffix in (".png", ".jpg") or not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if any(line.startswith(("<<<<<<< ", ">>>>>>> ")) for line in text.splitlines()):
+            marked.append(name)
+    assert marked == []
