@@ -84,7 +84,24 @@ def _v4(db: sqlite3.Connection) -> None:
     )
 
 
+def _v5(db: sqlite3.Connection) -> None:
+    """Every mailbox action a client asked for in the client area (CreateMailbox, …): the service,
+    the WHMCS user id when known, the action, its target (an address), the result (``ok``,
+    ``refused``, ``failed``), the reason's key and when. Never a password. Plain SQL."""
+    _script(
+        db,
+        """
+        CREATE TABLE actions (
+            id INTEGER PRIMARY KEY, service_id INTEGER NOT NULL, user_id TEXT,
+            action TEXT NOT NULL, target TEXT NOT NULL, result TEXT NOT NULL,
+            detail TEXT, acted_at TEXT NOT NULL);
+        CREATE INDEX actions_service ON actions(service_id, acted_at);
+        CREATE INDEX actions_acted ON actions(acted_at)
+    """,
+    )
+
+
 #: Schema migrations: ``MIGRATIONS[n]`` takes a store from version ``n`` to ``n + 1``. Only ever
 #: append.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
 SCHEMA_VERSION = len(MIGRATIONS)
