@@ -20,13 +20,17 @@ from typing import Any
 import jinja2
 
 from puq_bridge.whmcs.params import (
+    ACTION_FIELD_MAX,
+    ACTION_FIELDS,
     CLIENT_KEYS,
     PARAM_KEYS,
+    SECRET_ACTION_FIELDS,
     SECRET_PARAMS,
     SERVICE_FIELDS,
     config_options,
 )
 from whmcs_module.adapter import CLIENT_NOTICE, admin_custom_buttons, meta_data
+from whmcs_module.selfservice_views import FALLBACK_MESSAGE
 from whmcs_module.signon_views import SIGNON_NOTICE, client_area_allowed_functions
 
 log = logging.getLogger(__name__)
@@ -119,6 +123,10 @@ def render_module(name: str) -> str:
             client_notice=CLIENT_NOTICE,
             client_functions=client_area_allowed_functions(),
             signon_notice=SIGNON_NOTICE,
+            action_fields={k: list(v) for k, v in ACTION_FIELDS.items()},
+            action_field_max=ACTION_FIELD_MAX,
+            secret_action_fields=SECRET_ACTION_FIELDS,
+            action_notice=FALLBACK_MESSAGE,
         )
     )
 
