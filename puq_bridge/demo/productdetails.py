@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from puq_bridge.whmcs.params import ACTION_FIELDS, SERVICE_FIELDS
 
@@ -180,8 +180,11 @@ class ProductDetailsDesk:
         lang = request.values.get("lang", "")
         if lang in LANGS:
             return lang
-        referrer = urlsplit(request.headers.get("Referer", "")).path  # service-N-pl.html
-        for code in LANGS:
-            if referrer.endswith(f"-{code}.html"):
+        referrer = urlsplit(request.headers.get("Referer", ""))
+        asked = parse_qs(referrer.query).get("lang", [""])[0]  # this stand-in's own page
+        if asked in LANGS:
+            return asked
+        for code in LANGS:  # a written page: service-N-pl.html
+            if referrer.path.endswith(f"-{code}.html"):
                 return code
         return LANGS[0]
