@@ -233,8 +233,11 @@ class MailboxActions:
         with self.locks.of(request.service_id, address):
             if self._created_lately(request.service_id, address):
                 return ActionResult(address, repeated=True)
-            mailboxes = self._mailboxes(request.domain)
             plan = request.plan
+            # the domain's mailboxes only when the plan limits them (else Zimbra's refusal of a
+            # taken address is the check: one request less)
+            limited = plan.max_mailboxes or plan.total_space_bytes
+            mailboxes = self._mailboxes(request.domain) if limited else []
             if plan.max_mailboxes and len(mailboxes) >= plan.max_mailboxes:
                 raise SelfServiceError(
                     "max_mailboxes",
