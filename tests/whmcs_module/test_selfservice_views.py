@@ -107,3 +107,18 @@ def test_an_idn_domain_and_its_aliases(ctx, fake_zimbra):  # noqa: F811
     assert fake_zimbra.aliases[f"kontakt@{ace}"]["target"] == f"biuro@{ace}"
     bad = {**idn, **form(mailbox=f"biuro@{ace}", alias="zły adres")}
     assert dispatch("AddAlias", bad, ctx).startswith("Alias: this is not a valid address")
+
+
+def test_zimbras_own_account_limit_and_system_accounts(ctx, fake_zimbra):  # noqa: F811
+    plan = {"configoption2": "3", "configoption3": "0"}  # three mailboxes, no total space
+    assert dispatch("CreateAccount", params(**plan), ctx) == "success"
+    fake_zimbra.add_system_accounts("firma.pl")  # Zimbra's own: they never count for the client
+    assert dispatch("CreateMailbox", create("jan", **plan), ctx) == "success"
+    assert dispatch("CreateMailbox", create("ewa", **plan), ctx) == "success"
+    refused = dispatch("CreateMailbox", create("ola", **plan), ctx)
+    assert refused == "Address: your plan allows no more mailboxes."
+    # Zimbra's zimbraDomainMaxAccounts, lower than the product says: its fault, the same message
+    fake_zimbra.domains["firma.pl"]["attrs"]["zimbraDomainMaxAccounts"] = "1"
+    more = dispatch("CreateMailbox", create("ola", configoption2="0", configoption3="0"), ctx)
+    assert more == "Address: your plan allows no more mailboxes."
+    assert "ola@firma.pl" not in fake_zimbra.accounts

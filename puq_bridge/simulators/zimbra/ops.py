@@ -308,7 +308,19 @@ class Operations:
                 f"email address already exists: {name}, at DN: uid={uid},ou=people,{dn}",
             )
         limit = int(self.domains[domain]["attrs"].get("zimbraDomainMaxAccounts", 0))
-        if limit and sum(1 for n in self.accounts if n.rpartition("@")[2] == domain) >= limit:
+        # Zimbra counts the domain's non-system accounts (Validators' DomainAccountValidator:
+        # countObjects internalUserAccount, allNonSystemInternalAccounts)
+        users = [
+            n
+            for n, a in self.accounts.items()
+            if n.rpartition("@")[2] == domain
+            and "TRUE"
+            not in (
+                a["attrs"].get("zimbraIsSystemAccount"),
+                a["attrs"].get("zimbraIsSystemResource"),
+            )
+        ]
+        if limit and len(users) >= limit:
             raise SimFault(
                 "account.TOO_MANY_ACCOUNTS",
                 f"number of accounts reached the limit: domain={domain} ({limit})",
