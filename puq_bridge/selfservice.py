@@ -231,8 +231,8 @@ class MailboxActions:
         display = _display_name(request.value("display_name"))
         password = _new_password(request)
         with self.locks.of(request.service_id, address):
-            if self._created_lately(request.service_id, address):
-                return ActionResult(address, repeated=True)
+            if self._created_lately(request.service_id, address) and self._exists(address):
+                return ActionResult(address, repeated=True)  # a double submit: already done
             plan = request.plan
             # the domain's mailboxes only when the plan limits them (else Zimbra's refusal of a
             # taken address is the check: one request less)
@@ -254,7 +254,7 @@ class MailboxActions:
             attrs = {"zimbraMailQuota": str(quota)}
             if display:
                 attrs["displayName"] = display
-            if policy.get("zimbraId"):
+            if plan.cos and policy.get("zimbraId"):
                 attrs["zimbraCOSId"] = policy["zimbraId"]
             try:
                 account = self.zimbra.create_account(address, password, attrs)
@@ -487,6 +487,13 @@ class MailboxActions:
             and a.acted_at >= cut
             for a in recent
         )
+
+    def _exists(self, address: str) -> bool:
+        try:
+            self.zimbra.get_account(address, attrs=["zimbraId"])
+        except NoSuchAccount:
+            return False
+        return True
 
     def _update_reading(self, service_id: int, name: str, **change) -> None:
         if self.store is None:

@@ -122,3 +122,16 @@ def test_zimbras_own_account_limit_and_system_accounts(ctx, fake_zimbra):  # noq
     more = dispatch("CreateMailbox", create("ola", configoption2="0", configoption3="0"), ctx)
     assert more == "Address: your plan allows no more mailboxes."
     assert "ola@firma.pl" not in fake_zimbra.accounts
+
+
+def test_a_double_submit_at_once_makes_one_mailbox_and_a_later_one_is_new(ctx, synced):  # noqa: F811
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: dispatch("CreateMailbox", create("jan"), ctx), range(4)))
+    assert answers == ["success"] * 4 and synced.count("CreateAccount") == 2  # primary + jan
+    delete = form(mailbox="jan@firma.pl", confirm="jan@firma.pl")
+    assert dispatch("DeleteMailbox", params(**delete), ctx) == "success"
+    # the same form again after the delete: a new mailbox, not "already done"
+    assert dispatch("CreateMailbox", create("jan"), ctx) == "success"
+    assert "jan@firma.pl" in synced.accounts and synced.count("CreateAccount") == 3
