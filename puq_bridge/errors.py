@@ -168,6 +168,10 @@ class NoSuchGrant(ZimbraFault):
     """``account.NO_SUCH_GRANT``: RevokeRight of a grant that does not exist."""
 
 
+class NoSuchAlias(ZimbraFault):
+    """``account.NO_SUCH_ALIAS``: RemoveAccountAlias of an alias the account does not have."""
+
+
 FAULT_CLASSES: dict[str, type[ZimbraFault]] = {
     "account.NO_SUCH_ACCOUNT": NoSuchAccount,
     "account.ACCOUNT_EXISTS": AccountExists,
@@ -183,6 +187,7 @@ FAULT_CLASSES: dict[str, type[ZimbraFault]] = {
     "service.AUTH_REQUIRED": AuthRequired,
     "service.INVALID_REQUEST": InvalidRequest,
     "account.NO_SUCH_GRANT": NoSuchGrant,
+    "account.NO_SUCH_ALIAS": NoSuchAlias,
 }
 
 
@@ -220,6 +225,23 @@ class SignOnError(PuqBridgeError):
 
     def __init__(self, reason: str, message: str):
         self.reason = reason
+        super().__init__(message)
+
+
+class SelfServiceError(PuqBridgeError):
+    """A client's mailbox action (CreateMailbox, DeleteMailbox, …) was refused or failed; nothing
+    was changed on Zimbra.
+
+    Args:
+        reason: what the client is told, as a key of the catalog's ``selfservice.error.*``
+            (``exists``, ``max_mailboxes``, ``no_space``, ``password_policy``, ``foreign``, …).
+        message: the precise line for the log and the audit (never a password).
+        field: the form field the refusal is about (``local_part``, ``password``, …), or "".
+        values: what the client's message may quote (a number, a limit), never a secret.
+    """
+
+    def __init__(self, reason: str, message: str, *, field: str = "", **values):
+        self.reason, self.field, self.values = reason, field, values
         super().__init__(message)
 
 

@@ -29,6 +29,7 @@ RANKS = {
     "puq_bridge.usage": 3,
     "puq_bridge.provisioning": 4,
     "puq_bridge.signon": 4,
+    "puq_bridge.selfservice": 4,
     "puq_bridge.clientarea": 4,
     "whmcs_module": 5,
     "puq_bridge.demo": 6,

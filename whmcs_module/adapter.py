@@ -19,7 +19,7 @@ from puq_bridge.logs import mask_secrets
 from puq_bridge.provisioning import Provisioner
 from puq_bridge.usage.model import service_total_space
 from puq_bridge.whmcs.params import ModuleParams, config_options
-from whmcs_module import server_sync, signon_views, views
+from whmcs_module import selfservice_views, server_sync, signon_views, views
 from whmcs_module.context import AdapterContext
 
 log = logging.getLogger(__name__)
@@ -150,6 +150,7 @@ FUNCTIONS: dict[str, Handler] = {
     "MailboxSignOn": signon_views.mailbox_sign_on,
     "AdminPanelSignOn": signon_views.admin_panel_sign_on,
     "ClientAreaAllowedFunctions": signon_views.client_area_allowed_functions,
+    **selfservice_views.FUNCTIONS,
     "ListAccounts": server_sync.list_accounts,
 }
 

@@ -79,6 +79,11 @@ class AdapterContext:
         self._lock = threading.Lock()
         #: where domains' preauth keys are made: one lock per domain for the whole process
         self.domain_keys = DomainKeys()
+        from puq_bridge.selfservice import AddressLocks, PolicyCache
+
+        #: self-service: COS password policies read from Zimbra, one lock per new address
+        self.password_policies = PolicyCache()
+        self.address_locks = AddressLocks()
 
     def entry_for(self, server: ServerParams) -> ZimbraConfig:
         """The ``[[zimbra]]`` entry for WHMCS's server (by id, else hostname), else one built from

@@ -25,14 +25,18 @@ from typing import Any
 import jinja2
 
 from puq_bridge.whmcs.params import (
+    ACTION_FIELD_MAX,
+    ACTION_FIELDS,
     CLIENT_KEYS,
     HOSTING_KEY,
     PARAM_KEYS,
+    SECRET_ACTION_FIELDS,
     SECRET_PARAMS,
     SERVICE_FIELDS,
     config_options,
 )
 from whmcs_module.adapter import CLIENT_NOTICE, admin_custom_buttons, meta_data
+from whmcs_module.selfservice_views import FALLBACK_MESSAGE
 from whmcs_module.signon_views import SIGNON_NOTICE, client_area_allowed_functions
 from whmcs_module.views import CLIENTAREA_TEMPLATE, CLIENTAREA_VAR
 
@@ -140,6 +144,10 @@ def render_module(name: str) -> str:
             clientarea_var=CLIENTAREA_VAR,
             hosting_columns=HOSTING_COLUMNS,
             hosting_key=HOSTING_KEY,
+            action_fields={k: list(v) for k, v in ACTION_FIELDS.items()},
+            action_field_max=ACTION_FIELD_MAX,
+            secret_action_fields=SECRET_ACTION_FIELDS,
+            action_notice=FALLBACK_MESSAGE,
         )
     )
 

@@ -38,7 +38,9 @@ def client_area_allowed_functions(
     params: ModuleParams | None = None, ctx: "AdapterContext | None" = None
 ) -> dict:
     """ClientAreaAllowedFunctions: the client-area functions the service page's forms post to."""
-    return dict(CLIENT_FUNCTIONS)
+    from whmcs_module.selfservice_views import CLIENT_FUNCTIONS as SELF_SERVICE
+
+    return {**CLIENT_FUNCTIONS, **SELF_SERVICE}
 
 
 def sign_on(params: ModuleParams, ctx: "AdapterContext") -> SignOn:

@@ -69,6 +69,11 @@ class RenderCache:
                 self._entries.popitem(last=False)
         return markup
 
+    def clear(self) -> None:
+        """Forget every page (a client changed its mailboxes: the next page shows the change)."""
+        with self._lock:
+            self._entries.clear()
+
 
 def _cache_key(facts, snapshot, history) -> tuple:
     reading = (

@@ -31,6 +31,7 @@ COMMANDS = {
     "reset-password": "panel:reset_password",
     "cancel": "panel:cancel",
     "sso": "sso_cmd:sso",
+    "audit": "audit_cmd:audit",
     "render": "render_cmd:render",
     "serve": "serve_cmd:serve",
     "whmcs-module": "serve_cmd:whmcs_module",

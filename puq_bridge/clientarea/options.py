@@ -32,6 +32,9 @@ class PageOptions:
     mailbox_signon: bool = False
     max_mailboxes: int = 0
     token: str = CSRF_PLACEHOLDER
+    #: the mailbox self-service forms (new mailbox, per-row actions); the quota they suggest (MB)
+    self_service: bool = False
+    default_quota_mb: int = 0
 
     @classmethod
     def for_service(
@@ -42,9 +45,12 @@ class PageOptions:
         mailbox_signon: bool,
         max_mailboxes: int,
         token: str = CSRF_PLACEHOLDER,
+        self_service: bool = True,
+        default_quota_mb: int = 0,
     ) -> "PageOptions":
-        """The options of a service: sign-on buttons only while it is active, the admin panel's
-        only for tenancy ``domain`` (a private server's own admin signs in as ever)."""
+        """The options of a service: sign-on buttons and the mailbox forms only while it is
+        active, the admin panel's only for tenancy ``domain`` (a private server's own admin signs
+        in as ever)."""
         active = (status or "").strip().lower() == "active"
         return cls(
             webmail_signon=active,
@@ -52,6 +58,8 @@ class PageOptions:
             mailbox_signon=active and mailbox_signon,
             max_mailboxes=max(int(max_mailboxes or 0), 0),
             token=token,
+            self_service=active and self_service,
+            default_quota_mb=max(int(default_quota_mb or 0), 0),
         )
 
     def webmail_href(self, service_id: int) -> str:

@@ -149,11 +149,14 @@ def pages_app(directory: Path, env: "DemoEnvironment | None" = None):
     from werkzeug.wrappers import Request, Response
 
     signon = _SignOnDesk(env) if env is not None else None
+    details = _product_details(env)
 
     def fallback(environ, start_response):
         request = Request(environ)
         if request.path == "/":
             response = Response(status=302, headers={"Location": "/index.html"})
+        elif details is not None and details.handles(request):
+            response = details.answer(request)
         elif request.path == "/clientarea.php" and signon is not None:
             response = signon.answer(request)
         else:
@@ -161,6 +164,16 @@ def pages_app(directory: Path, env: "DemoEnvironment | None" = None):
         return response(environ, start_response)
 
     return SharedDataMiddleware(fallback, {"/": str(directory)}, cache=False)
+
+
+def _product_details(env):
+    """WHMCS's productdetails page with the self-service forms (``None`` without ``env``)."""
+    if env is None:
+        return None
+    from puq_bridge.demo.productdetails import ProductDetailsDesk
+
+    # its forwarder folder goes when the process ends (TemporaryDirectory's finaliser)
+    return ProductDetailsDesk(env)
 
 
 def serve_pages(

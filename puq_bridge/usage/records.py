@@ -104,3 +104,30 @@ class SignOn:
     mailbox: str
     function: str
     signed_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class MailboxAction:
+    """One mailbox action a client asked for (the audit): the service, the WHMCS user id ("" when
+    unknown), the client-area function, its target address, the result (``ok``, ``refused`` or
+    ``failed``), the reason or cause (never a password) and when (UTC)."""
+
+    service_id: int
+    user_id: str
+    action: str
+    target: str
+    result: str
+    detail: str
+    acted_at: dt.datetime
+
+    def to_json(self) -> dict:
+        """The record as ``--json`` prints it."""
+        return {
+            "service_id": self.service_id,
+            "user_id": self.user_id or None,
+            "action": self.action,
+            "target": self.target,
+            "result": self.result,
+            "detail": self.detail,
+            "at": self.acted_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }

@@ -115,7 +115,25 @@ def _v5(db, dialect: str = "sqlite") -> None:
     )
 
 
+def _v6(db, dialect: str = "sqlite") -> None:
+    """Every mailbox action a client asked for in the client area (CreateMailbox, …): the service,
+    the WHMCS user id when known, the action, its target (an address), the result (``ok``,
+    ``refused``, ``failed``), the reason's key and when. Never a password."""
+    _script(
+        db,
+        """
+        CREATE TABLE actions (
+            id {id}, service_id {int} NOT NULL, user_id TEXT,
+            action TEXT NOT NULL, target TEXT NOT NULL, result TEXT NOT NULL,
+            detail TEXT, acted_at TEXT NOT NULL);
+        CREATE INDEX actions_service ON actions(service_id, acted_at);
+        CREATE INDEX actions_acted ON actions(acted_at)
+    """,
+        dialect,
+    )
+
+
 #: Schema migrations: ``MIGRATIONS[n](db, dialect)`` takes a store from version ``n`` to ``n + 1``.
 #: Only ever append.
-MIGRATIONS: list[Callable[..., None]] = [_v1, _v2, _v3, _v4, _v5]
+MIGRATIONS: list[Callable[..., None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 SCHEMA_VERSION = len(MIGRATIONS)

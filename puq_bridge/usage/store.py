@@ -42,6 +42,7 @@ from puq_bridge.usage.backends.base import Backend, Session, is_postgres_url
 from puq_bridge.usage.records import (
     STATUSES,
     DailyPoint,
+    MailboxAction,
     ServiceResult,
     ServiceSettings,
     SignOn,
@@ -387,6 +388,122 @@ class UsageStore:
             db.execute("DELETE FROM signons WHERE signed_at < ?", (cut,))
 
         self._write(work, "recording a sign-on")
+
+    def record_action(
+        self,
+        service_id: int,
+        action: str,
+        target: str,
+        result: str,
+        *,
+        user_id: str = "",
+        detail: str = "",
+        when: dt.datetime | None = None,
+    ) -> None:
+        """Keep one mailbox action of a client (the audit); actions older than ``history_days`` go
+        in the same transaction. ``detail`` must hold no secret (the caller masks it)."""
+        acted = _utc(when or _now())
+        cut = _ts(acted - dt.timedelta(days=self.history_days))
+
+        def work(db: Session) -> None:
+            db.execute(
+                "INSERT INTO actions (service_id, user_id, action, target, result, detail, "
+                "acted_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    service_id,
+                    user_id or None,
+                    action,
+                    target[:320],
+                    result,
+                    detail[:500],
+                    _ts(acted),
+                ),
+            )
+            db.execute("DELETE FROM actions WHERE acted_at < ?", (cut,))
+
+        self._write(work, "recording a mailbox action")
+
+    def actions(self, service_id: int, *, limit: int = 100) -> list[MailboxAction]:
+        """The newest mailbox actions of a service, newest first."""
+        rows = self._read(
+            "SELECT service_id, user_id, action, target, result, detail, acted_at FROM actions "
+            "WHERE service_id = ? ORDER BY acted_at DESC, id DESC LIMIT ?",
+            (service_id, int(limit)),
+        )
+        return [
+            MailboxAction(sid, uid or "", act, target, result, detail or "", _parse_ts(at))
+            for sid, uid, act, target, result, detail, at in rows
+        ]
+
+    def count_actions(self, service_id: int, since: dt.datetime) -> int:
+        """How many mailbox actions a service asked for since ``since`` (the rate limit)."""
+        rows = self._read(
+            "SELECT COUNT(*) FROM actions WHERE service_id = ? AND acted_at >= ?",
+            (service_id, _ts(_utc(since))),
+        )
+        return rows[0][0]
+
+    def apply_mailbox_change(
+        self,
+        service_id: int,
+        name: str,
+        *,
+        limit_bytes: int | None = None,
+        zimbra_id: str = "",
+        removed: bool = False,
+    ) -> bool:
+        """Bring the service's newest reading up to a change the bridge just made (so the page
+        shows it before the next sync): add ``name`` (used 0) or set its quota (``limit_bytes``),
+        or drop it (``removed``); the reading's totals follow. False when there is no reading."""
+
+        def work(db: Session) -> bool:
+            rows = db.execute(
+                "SELECT id FROM samples WHERE service_id = ? AND used_bytes IS NOT NULL "
+                "ORDER BY taken_at DESC, id DESC LIMIT 1",
+                (service_id,),
+            ).fetchall()
+            if not rows:
+                return False
+            sample_id = rows[0][0]
+            found = db.execute(
+                "SELECT id FROM mailboxes WHERE sample_id = ? AND name = ?", (sample_id, name)
+            ).fetchall()
+            if removed:
+                db.execute(
+                    "DELETE FROM mailboxes WHERE sample_id = ? AND name = ?", (sample_id, name)
+                )
+            elif found and limit_bytes is not None:
+                db.execute(
+                    "UPDATE mailboxes SET limit_bytes = ? WHERE id = ?", (limit_bytes, found[0][0])
+                )
+            elif not found:
+                db.execute(
+                    "INSERT INTO mailboxes (sample_id, name, zimbra_id, used_bytes, limit_bytes) "
+                    "VALUES (?, ?, ?, 0, ?)",
+                    (sample_id, name, zimbra_id, limit_bytes or 0),
+                )
+            used, limits, unlimited, count = db.execute(
+                "SELECT COALESCE(SUM(used_bytes), 0), COALESCE(SUM(limit_bytes), 0), "
+                "COALESCE(SUM(CASE WHEN limit_bytes <= 0 THEN 1 ELSE 0 END), 0), COUNT(*) "
+                "FROM mailboxes WHERE sample_id = ?",
+                (sample_id,),
+            ).fetchone()
+            total = db.execute(
+                "SELECT total_space_bytes FROM service_settings WHERE service_id = ?",
+                (service_id,),
+            ).fetchall()
+            limit = (
+                total[0][0] if total and total[0][0] else (0 if unlimited or not count else limits)
+            )
+            db.execute(
+                "UPDATE samples SET used_bytes = ?, limit_bytes = ? WHERE id = ?",
+                (used, limit, sample_id),
+            )
+            return True
+
+        return bool(self._write(work, "updating the reading after a mailbox action"))
+
+    # --- reading ----------------------------------------------------------------------------------
 
     def signons(self, service_id: int | None = None, *, limit: int = 100) -> list[SignOn]:
         """The newest sign-ons, newest first: of one service, or of every service and staff."""

@@ -17,6 +17,7 @@ breaks the client area, and one that CreateAccount needs fails CreateAccount wit
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass, field
@@ -75,6 +76,21 @@ SERVICE_FIELDS = {
 }
 #: params whose values are secrets (masked in every message, never logged).
 SECRET_PARAMS = ("password", "serverpassword", "serveraccesshash")
+#: the client-area functions of mailbox self-service → the POST fields of each one's form. The
+#: forwarder passes exactly these (as the ``action`` object), nothing else of ``$_POST``.
+ACTION_FIELDS = {
+    "CreateMailbox": ("local_part", "display_name", "password", "password2", "quota_mb"),
+    "DeleteMailbox": ("mailbox", "confirm"),
+    "SetMailboxPassword": ("mailbox", "password", "password2"),
+    "SetMailboxQuota": ("mailbox", "quota_mb"),
+    "AddAlias": ("mailbox", "alias"),
+    "RemoveAlias": ("mailbox", "alias"),
+    "SetForwarding": ("mailbox", "forward_to", "keep_copy"),
+}
+#: action fields that are secrets: masked in the module log, never logged, stored or shown.
+SECRET_ACTION_FIELDS = ("password", "password2")
+#: the longest value an action field may carry (longer ones are cut by the forwarder and here).
+ACTION_FIELD_MAX = 320
 #: how many ``configoptionN`` WHMCS passes (the forwarder sends them all; the bridge reads 1..6).
 MAX_CONFIG_OPTIONS = 24
 
@@ -514,6 +530,9 @@ class ModuleParams:
     #: forwarder as ``signon_mailbox``): untrusted input, checked before anything is signed.
     signon_mailbox: str = ""
     hosting_rows: Any = None
+    #: the POST fields of a self-service form (:data:`ACTION_FIELDS`, passed on by the forwarder
+    #: as ``action``): untrusted input, validated by the bridge; may hold passwords.
+    action: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def read(cls, params: Mapping[str, Any]) -> "ModuleParams":
@@ -554,6 +573,7 @@ class ModuleParams:
             # a secret the forwarder does not send may still arrive from an older one: mask it too
             other_secrets=tuple(_text(params.get(k)) for k in SECRET_PARAMS if params.get(k)),
             signon_mailbox=_text(params.get("signon_mailbox"))[:320],
+            action=_action(params),
         )
 
     @classmethod
@@ -624,6 +644,8 @@ class ModuleParams:
         wire.update({k: v for k, v in self.extra.items() if k in PARAM_KEYS})
         if self.signon_mailbox:
             wire["signon_mailbox"] = self.signon_mailbox
+        if self.action:
+            wire["action"] = dict(self.action)
         wire.update({f"configoption{i}": v for i, v in enumerate(self.product.raw, start=1)})
         wire["configoptions"] = dict(self.options)
         wire["customfields"] = {}
@@ -710,16 +732,25 @@ class ModuleParams:
                 )
             )
         return tuple(found)
+    def with_action(self, fields: Mapping[str, Any]) -> "ModuleParams":
+        """These params carrying a self-service form's fields (the demo and tests: what the
+        forwarder adds from ``$_POST``)."""
+        return dataclasses.replace(self, action=_action({"action": dict(fields)}))
+
+    def action_field(self, name: str) -> str:
+        """One field of the self-service form ("" when absent); passwords keep their spaces."""
+        return self.action.get(name, "")
 
     def secrets(self) -> list[str]:
         """The secret values these params carry (to mask in messages)."""
-        values = (self.password, self.server.password, *self.other_secrets)
+        typed = (self.action.get(k, "") for k in SECRET_ACTION_FIELDS)
+        values = (self.password, self.server.password, *self.other_secrets, *typed)
         return list(dict.fromkeys(value for value in values if value))
 
 
 _WIRE_KEYS = frozenset(
     (*PARAM_KEYS, *(f"configoption{i}" for i in range(1, MAX_CONFIG_OPTIONS + 1)))
-) | {"configoptions", "customfields", "clientsdetails", "service", HOSTING_KEY}
+) | {"configoptions", "customfields", "clientsdetails", "service", HOSTING_KEY, "action"}
 
 
 def _text(value: Any) -> str:
@@ -734,6 +765,20 @@ def _whole_or_zero(value: Any) -> int:
     """A whole number of WHMCS's (``diskusage``: MB); 0 when absent or not one."""
     text = _text(value)
     return int(text) if text.isdigit() else 0
+def _action(params: Mapping[str, Any]) -> dict[str, str]:
+    """The ``action`` object: only fields some self-service function takes, as text (passwords
+    untrimmed), each cut to :data:`ACTION_FIELD_MAX`."""
+    block = _block(params, "action")
+    known = {name for fields in ACTION_FIELDS.values() for name in fields}
+    out = {}
+    for key, value in block.items():
+        if key not in known or isinstance(value, (dict, list, tuple)) or value is None:
+            continue
+        text = value if isinstance(value, str) else _text(value)
+        if key not in SECRET_ACTION_FIELDS:
+            text = text.strip()
+        out[key] = text[:ACTION_FIELD_MAX]
+    return out
 
 
 def _block(params: Mapping[str, Any], key: str) -> Mapping[str, Any]:

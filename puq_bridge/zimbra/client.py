@@ -397,6 +397,14 @@ class ZimbraAdmin(RightsMixin):
         """DeleteAccount."""
         self._invoke("DeleteAccount", id=id)
 
+    def add_account_alias(self, id: str, alias: str) -> None:
+        """AddAccountAlias; raises AccountExists (the address is taken) or NoSuchDomain."""
+        self._invoke("AddAccountAlias", id=id, alias=alias)
+
+    def remove_account_alias(self, id: str, alias: str) -> None:
+        """RemoveAccountAlias; raises NoSuchAlias."""
+        self._invoke("RemoveAccountAlias", id=id, alias=alias)
+
     def search_accounts(
         self, domain: str, *, attrs: list[str] | None = None, page_size: int = 500
     ) -> Iterator[Account]:

@@ -11,6 +11,7 @@ import pytest
 
 from puq_bridge.clientarea.render import Renderer
 from puq_bridge.usage.store import UsageStore
+from puq_bridge.whmcs.params import ACTION_FIELDS
 from puq_bridge.zimbra.models import MailboxUsage
 from tests.support.adapter import (
     make_config,
@@ -52,6 +53,7 @@ def test_function_list_is_what_whmcs_calls():
         "AdminPanelSignOn",
         "ClientAreaAllowedFunctions",
         "ListAccounts",
+        *ACTION_FIELDS,  # the mailbox self-service forms
     }
 
 

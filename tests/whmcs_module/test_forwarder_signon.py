@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
+from puq_bridge.whmcs.params import ACTION_FIELDS
 from tests.support.adapter import SECRET, ZIMBRA_PASSWORD, Recorder, make_config
 from tests.whmcs_module.test_forwarder import (
     HARNESS,
@@ -108,7 +109,7 @@ def test_sign_ons_through_php(bridge, fake, tmp_path, caplog):
         page = browser.get(sso["redirectTo"], timeout=5)
     assert 'data-zimbra="webmail" data-account="biuro@firma.pl"' in page.text
     assert staff["success"] is True and "admin=1" in staff["redirectTo"]
-    assert set(allowed.values()) == {"MailboxSignOn", "AdminPanelSignOn"}
+    assert set(allowed.values()) == {"MailboxSignOn", "AdminPanelSignOn", *ACTION_FIELDS}
     assert listed["success"] is True and [a["domain"] for a in listed["accounts"]] == ["firma.pl"]
     # the module log keeps no working sign-on: its signature is in WHMCS's replace list
     signature = parse_qs(urlsplit(sso["redirectTo"]).query)["preauth"][0]
@@ -168,5 +169,5 @@ def test_sign_on_functions_keep_whmcss_shapes_when_the_bridge_is_down(tmp_path):
     # a client is not told where the bridge is (the module log has it); staff are
     assert sso == {"success": False, "errorMsg": SIGNON_NOTICE} and mailbox == SIGNON_NOTICE
     assert staff["success"] is False and "unreachable" in staff["errorMsg"]
-    assert set(allowed.values()) == {"MailboxSignOn", "AdminPanelSignOn"}
+    assert set(allowed.values()) == {"MailboxSignOn", "AdminPanelSignOn", *ACTION_FIELDS}
     assert listed["success"] is False and "unreachable" in listed["error"]

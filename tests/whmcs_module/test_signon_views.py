@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from puq_bridge.usage.store import UsageStore
+from puq_bridge.whmcs.params import ACTION_FIELDS
 from tests.support.adapter import make_config
 from tests.support.zimbra import ZIMBRA_ADMIN, ZIMBRA_PASSWORD
 from whmcs_module.adapter import dispatch
@@ -233,6 +234,7 @@ def test_client_area_allowed_functions_and_metadata_labels(ctx):
     assert set(dispatch("ClientAreaAllowedFunctions", {}, ctx).values()) == {
         "MailboxSignOn",
         "AdminPanelSignOn",
+        *ACTION_FIELDS,  # the self-service forms
     }
     meta = dispatch("MetaData", {}, ctx)
     assert meta["ServiceSingleSignOnLabel"] == "Log in to webmail"
