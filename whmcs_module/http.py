@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import signal
 import threading
 import time
 from typing import Any, Callable, Iterable
@@ -143,14 +144,22 @@ def make_app(
         )
         access_log.info(
             "%s %s %d %.1f ms",
-            environ.get("REQUEST_METHOD"),
-            path[:80],
+            _printable(str(environ.get("REQUEST_METHOD"))[:10]),
+            _printable(path[:80]),
             status,
             (time.perf_counter() - started) * 1000,
         )
         return [payload]
 
     return app
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\n``, ``\\x1b``…): a ``%0a`` in a path must not
+    write a forged line into the access log."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _function_of(path: str) -> str:
@@ -176,6 +185,8 @@ def _params_of(body: bytes) -> dict[str, Any]:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise _Reject(400, "body is not JSON") from None
+    except RecursionError:  # nested deeper than the parser goes: no WHMCS params look like that
+        raise _Reject(400, "body is nested too deeply") from None
     if not isinstance(document, dict) or not isinstance(document.get("params", {}), dict):
         raise _Reject(400, 'body must be {"params": {...}}')
     return document.get("params", {})
@@ -190,6 +201,7 @@ class AdapterServer:
         host, port: where to listen (port 0 picks a free one).
         threads: waitress worker threads.
         max_body: waitress's own cap on request bodies.
+        connection_limit: open connections accepted at once (waitress's default is 100).
     """
 
     def __init__(
@@ -200,6 +212,7 @@ class AdapterServer:
         *,
         threads: int = 8,
         max_body: int = 1_048_576,
+        connection_limit: int = 1000,
     ):
         from waitress.server import create_server
 
@@ -209,8 +222,14 @@ class AdapterServer:
             port=port,
             threads=threads,
             ident="puq-bridge",
-            max_request_body_size=max_body,
+            # waitress refuses max_request_body_size bytes or more; ours is "over max_body"
+            max_request_body_size=max_body + 1,
             clear_untrusted_proxy_headers=True,
+            # A slow or idle client holds a connection: well above waitress's 100, so that a few
+            # hundred of them (a scan, a broken proxy) do not lock WHMCS out. In front of the
+            # bridge a reverse proxy with header and body timeouts is the real guard (README).
+            connection_limit=connection_limit,
+            channel_timeout=60,
         )
         self.host, self.port = host, self._server.effective_port
         self._thread: threading.Thread | None = None
@@ -222,9 +241,44 @@ class AdapterServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
-    def serve_forever(self) -> None:
-        """Serve in this thread until interrupted."""
-        self._server.run()
+    def serve_forever(self, drain_seconds: float = 30.0) -> None:
+        """Serve in this thread until SIGTERM or Ctrl-C; then stop accepting, let the calls in
+        flight finish (at most ``drain_seconds``: a systemd restart drops no WHMCS call), and
+        close."""
+        from waitress import wasyncore
+
+        server = self._server
+        previous = signal.signal(signal.SIGTERM, lambda *args: self._stopping.set())
+        try:
+            while not self._stopping.is_set():
+                wasyncore.loop(
+                    timeout=0.2, map=server._map, use_poll=server.adj.asyncore_use_poll, count=1
+                )
+        except KeyboardInterrupt:
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        server.accepting = False
+        server.del_channel()
+        server.socket.close()
+        deadline = time.monotonic() + drain_seconds
+        while self._busy() and time.monotonic() < deadline:
+            wasyncore.loop(
+                timeout=0.05, map=server._map, use_poll=server.adj.asyncore_use_poll, count=1
+            )
+        self._close_all()
+        server.task_dispatcher.shutdown(timeout=5)
+
+    def _busy(self) -> bool:
+        """A request is queued, being handled, or its reply not yet sent."""
+        server, dispatcher = self._server, self._server.task_dispatcher
+        if dispatcher.active_count or dispatcher.queue:
+            return True
+        return any(
+            getattr(channel, "requests", None) or getattr(channel, "total_outbufs_len", 0)
+            for channel in list(server._map.values())
+            if channel is not server and channel is not server.trigger
+        )
 
     def start(self) -> "AdapterServer":
         """Serve in a daemon thread; returns self."""

@@ -86,8 +86,7 @@ def serve(app, listen: str | None, threads: int) -> None:
         err=True,
     )
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
+        server.serve_forever()  # SIGTERM or Ctrl-C: the calls in flight finish first
         click.echo("stopped", err=True)
     finally:
         ctx.close()

@@ -62,9 +62,9 @@ from typing import Any, Callable, Iterable
 
 from puq_bridge.config import Config, ZimbraConfig
 from puq_bridge.errors import ParamsError, PuqBridgeError, StoreError
-from puq_bridge.units import bytes_to_mb
+from puq_bridge.units import MB, bytes_to_mb
 from puq_bridge.usage.live import read_usage
-from puq_bridge.usage.model import DomainUsage, service_limit_bytes
+from puq_bridge.usage.model import DomainUsage, service_limit_bytes, total_space_from_options
 from puq_bridge.usage.records import ServiceResult, ServiceSettings
 from puq_bridge.usage.report import SyncReport
 from puq_bridge.usage.store import UsageStore
@@ -89,9 +89,10 @@ def describe(err: BaseException, server: str | None = None) -> str:
 class _Job:
     service: Any  # whmcs.Service
     entry: ZimbraConfig
-    settings: ServiceSettings = (
-        ServiceSettings()
-    )  # the product's settings as the adapter kept them in the store
+    # the product's settings as the adapter kept them in the store
+    settings: ServiceSettings = ServiceSettings()
+    # False when the store has never seen them (a new or replaced store): see _held_limit
+    settings_known: bool = True
 
     @property
     def tenancy(self) -> str:
@@ -375,7 +376,8 @@ class SyncEngine:
                     )
                 )
             else:
-                jobs.append(_Job(svc, entry, settings.get(svc.id, ServiceSettings())))
+                known = settings.get(svc.id)
+                jobs.append(_Job(svc, entry, known or ServiceSettings(), known is not None))
         return jobs, skipped
 
     def _unserved(self, svc) -> ServiceResult:
@@ -477,6 +479,7 @@ class SyncEngine:
     def _finish(self, job: _Job, usage: DomainUsage, state: _RunState) -> Future:
         svc = job.service
         limit = service_limit_bytes(usage, svc.config_options, job.settings.total_space_bytes)
+        limit = _held_limit(job, bytes_to_mb(limit)) or limit
         used_mb, limit_mb = bytes_to_mb(usage.used_bytes), bytes_to_mb(limit)
         result = ServiceResult(
             svc.id,
@@ -545,6 +548,31 @@ class SyncEngine:
             log.error("%s", err)
             return str(err)
         return None
+
+
+def _held_limit(job: _Job, computed_mb: int) -> int | None:
+    """WHMCS's own disk limit, in bytes, when this store cannot know the service's total space.
+
+    The product's total space (setting 3) reaches the bridge only with module calls, and the store
+    keeps it. A new or replaced store knows nothing yet: computing the limit from the mailbox
+    quotas would silently shrink what WHMCS shows (a 10 GB plan becoming 6 GB). So while the store
+    has never seen the service's settings, and the client chose no total space, a limit smaller
+    than the one WHMCS holds is not written: WHMCS's stays, with a warning saying how the bridge
+    learns the setting.
+    """
+    svc = job.service
+    if job.settings_known or total_space_from_options(svc.config_options):
+        return None
+    if not svc.disk_limit_mb or not 0 < computed_mb < svc.disk_limit_mb:
+        return None  # only a limit that would shrink is held: the case of a forgotten setting 3
+    log.warning(
+        "sync: service %s: the store has not learnt its product's total space yet (a new or "
+        "replaced store): WHMCS's disk limit %s MB is kept; open the service page, or use "
+        "'Sync usage now', ChangePackage or CreateAccount in WHMCS, for the bridge to learn it",
+        svc.id,
+        svc.disk_limit_mb,
+    )
+    return svc.disk_limit_mb * MB
 
 
 def needs_write(whmcs_used_mb: int, whmcs_limit_mb: int, used_mb: int, limit_mb: int) -> bool:

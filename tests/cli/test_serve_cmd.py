@@ -174,3 +174,73 @@ def test_serve_on_a_busy_port_is_one_line_not_a_traceback(tmp_path):
         assert result.exit_code == 2, result.output
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and why in lines[0] and "Traceback" not in result.stderr
+
+
+def test_sigterm_lets_the_call_in_flight_finish(tmp_path):
+    """systemd restarts send SIGTERM: a WHMCS call being handled still gets its answer, and the
+    service then exits 0 without taking new ones."""
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    from puq_bridge.simulators.server import BackgroundServer
+    from puq_bridge.simulators.zimbra.app import FakeZimbra
+
+    zimbra = FakeZimbra("admin@example.com", "zimbra-secret-1")
+    zimbra.add_domain("firma.pl")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with BackgroundServer(zimbra.wsgi_app) as served:
+        config = tmp_path / "bridge.toml"
+        config.write_text(
+            '[whmcs]\nurl = "http://127.0.0.1:9"\nidentifier = "id"\nsecret = "whmcs-secret-1"\n'
+            f'[[zimbra]]\nname = "mail1"\nwhmcs_server = 3\nurl = "{served.url}"\n'
+            'admin_user = "admin@example.com"\npassword = "zimbra-secret-1"\n'
+            f'[store]\npath = "{tmp_path / "usage.sqlite3"}"\n'
+            f'[adapter]\nsecret = "{SECRET}"\nlisten = "127.0.0.1:{port}"\n'
+        )
+        config.chmod(0o600)
+        command = "import sys; from puq_bridge.cli import main; sys.exit(main())"
+        process = subprocess.Popen(
+            [sys.executable, "-c", command, "--config", str(config), "serve"],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    assert process.poll() is None and time.monotonic() < deadline
+                    time.sleep(0.05)
+            zimbra.latency = 1.0  # the call is still in flight when SIGTERM comes
+            params = {"serviceid": 42, "serverid": 3, "domain": "firma.pl"}
+            body, headers = signed(params)
+            replies = []
+            call = threading.Thread(
+                target=lambda: replies.append(
+                    requests.post(
+                        f"http://127.0.0.1:{port}/whmcs/UnsuspendAccount",
+                        data=body,
+                        headers=headers,
+                        timeout=30,
+                    )
+                )
+            )
+            call.start()
+            while not zimbra.requests:  # the bridge has reached Zimbra
+                time.sleep(0.02)
+            process.send_signal(signal.SIGTERM)
+            call.join(30)
+            code = process.wait(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+            stderr = process.stderr.read()
+    assert replies and replies[0].status_code == 200, stderr
+    assert replies[0].json() == {"result": "success"}
+    assert code == 0 and "stopped" in stderr and "Traceback" not in stderr

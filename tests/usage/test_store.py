@@ -594,3 +594,13 @@ def test_a_sync_lock_outlives_a_server_restart_during_the_run(restartable_postgr
             assert s.counts()["runs"] == 1
     finally:
         drop_database(server.url, url)
+
+
+def test_a_new_sqlite_store_is_readable_by_its_owner_only(tmp_path):
+    path = tmp_path / "data" / "usage.sqlite3"
+    with UsageStore(path) as store:
+        now = dt.datetime(2026, 11, 22, 3, 0, tzinfo=dt.timezone.utc)
+        store.record_run(now, now, [])
+    for name in ("usage.sqlite3", "usage.sqlite3-wal"):
+        if (path.parent / name).exists():
+            assert (path.parent / name).stat().st_mode & 0o777 == 0o600, name

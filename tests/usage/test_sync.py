@@ -636,3 +636,19 @@ def test_a_lock_that_cannot_be_taken_is_a_store_error(tmp_path):
     with pytest.raises(StoreError, match="cannot take the sync lock"):
         with sync_lock(blocked / "usage.sqlite3"):  # its folder is a file
             pass
+
+
+def test_a_new_store_does_not_shrink_a_limit_it_has_not_learnt(farm, whmcs_client, store, caplog):
+    """A replaced store has forgotten the product's total space (setting 3): the quotas' sum must
+    not silently replace the 10 GB WHMCS shows; once the adapter has told the store, it is used."""
+    farm.add_mail("mail1")
+    farm.domain("mail1", "plan.pl", (MB, 2 * GB), (MB, 2 * GB))
+    sid = farm.service("mail1", "plan.pl", disk_usage=1, disk_limit=10240)
+    caplog.set_level("WARNING")
+    farm.engine(whmcs_client, store=store).run()
+    row = farm.whmcs.services[sid]
+    assert (row["diskusage"], row["disklimit"]) == ("2", "10240")  # usage written, limit kept
+    assert "has not learnt its product's total space" in caplog.text and str(sid) in caplog.text
+    store.remember_settings(sid, None, "domain")  # the adapter saw the product: no total space
+    farm.engine(whmcs_client, store=store).run()
+    assert farm.whmcs.services[sid]["disklimit"] == "4096"  # now the quotas' sum, on purpose

@@ -328,3 +328,48 @@ def test_a_postgresql_store_that_stops_answering_is_503_everywhere(fake, postgre
     assert "does not exist" in logged
     password = postgres_url.split(":")[2].split("@")[0]
     assert password not in logged and password not in health.text + reply.text
+
+
+# --- under pressure: limits, odd bodies, the log ------------------------------------------------
+
+
+def test_a_body_of_exactly_max_body_bytes_is_served_and_one_more_is_413(bridge):
+    def body_of(size):
+        head = b'{"params": {}, "pad": "'
+        return head + b"x" * (size - len(head) - 2) + b'"}'
+
+    for size, status in ((MAX_BODY, 200), (MAX_BODY + 1, 413)):
+        body = body_of(size)
+        assert len(body) == size
+        headers = {HEADER: sign(SECRET, body, int(time.time()))}
+        assert post(bridge, "MetaData", body=body, headers=headers).status_code == status, size
+
+
+def test_deeply_nested_json_is_400_not_500(bridge):
+    body = b'{"params": ' + b"[" * 1500 + b"]" * 1500 + b"}"
+    headers = {HEADER: sign(SECRET, body, int(time.time()))}
+    reply = post(bridge, "MetaData", body=body, headers=headers)
+    assert reply.status_code == 400 and "nested" in reply.json()["error"]
+
+
+def test_a_newline_in_the_path_forges_no_log_line(bridge, caplog):
+    caplog.set_level(logging.INFO, logger="whmcs_module.http.access")
+    requests.post(bridge.url + "/whmcs/Meta%0aPOST /whmcs/CreateAccount 200 1.0 ms", timeout=5)
+    lines = [r.getMessage() for r in caplog.records if r.name == "whmcs_module.http.access"]
+    assert lines and all("\n" not in line for line in lines)
+    assert any("\\n" in line for line in lines)
+
+
+def test_many_slow_clients_do_not_lock_whmcs_out(bridge):
+    """120 connections that trickle their headers and never finish (a scan, a broken proxy):
+    waitress's default limit of 100 would queue WHMCS's calls behind them."""
+    idle = []
+    try:
+        for _ in range(120):
+            sock = socket.create_connection(("127.0.0.1", bridge.port), timeout=5)
+            sock.sendall(b"POST /whmcs/MetaData HTTP/1.1\r\nHost: x\r\n")
+            idle.append(sock)
+        assert post(bridge, "MetaData", {}).status_code == 200
+    finally:
+        for sock in idle:
+            sock.close()

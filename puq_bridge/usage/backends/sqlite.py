@@ -53,6 +53,19 @@ def sync_lock(store_path: str | os.PathLike) -> Iterator[Path]:
         os.close(fd)
 
 
+def _create_private(path: Path) -> None:
+    """Create the store file readable by its owner only (mode 0600) before SQLite opens it: the
+    history names every client's domains and mailboxes. SQLite gives its -wal and -shm files the
+    same mode. An existing file is left as the operator made it."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError:
+        return  # sqlite3.connect then says what is wrong, naming the file
+    os.close(fd)
+
+
 class _Session:
     """A thread's connection, spoken to through :class:`~puq_bridge.usage.backends.base.Session`."""
 
@@ -123,6 +136,7 @@ class SqliteBackend(Backend):
             try:
                 # check_same_thread=False only so close() can close every thread's connection; each
                 # is used by one.
+                _create_private(self.path)
                 db = sqlite3.connect(
                     self.path,
                     timeout=self.busy_timeout,
