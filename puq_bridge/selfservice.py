@@ -154,6 +154,22 @@ class AddressLocks:
     def __init__(self):
         self._locks: dict[tuple[int, str], threading.Lock] = {}
         self._lock = threading.Lock()
+        #: (service, address) -> monotonic time this process created it: a submit waiting on the
+        #: lock sees the first one's result even before its audit row is written
+        self._created: dict[tuple[int, str], float] = {}
+
+    def created(self, service_id: int, address: str) -> None:
+        """Note that this process just created ``address`` for the service."""
+        with self._lock:
+            if len(self._created) > 10_000:
+                self._created.clear()
+            self._created[(service_id, address)] = time.monotonic()
+
+    def created_within(self, service_id: int, address: str, seconds: float) -> bool:
+        """True when this process created ``address`` for the service less than ``seconds`` ago."""
+        with self._lock:
+            at = self._created.get((service_id, address))
+        return at is not None and time.monotonic() - at < seconds
 
     def of(self, service_id: int, address: str) -> threading.Lock:
         """The lock of one address of one service."""
@@ -231,7 +247,9 @@ class MailboxActions:
         display = _display_name(request.value("display_name"))
         password = _new_password(request)
         with self.locks.of(request.service_id, address):
-            if self._created_lately(request.service_id, address) and self._exists(address):
+            lately = self.locks.created_within(request.service_id, address, REPEAT_WINDOW)
+            lately = lately or self._created_lately(request.service_id, address)
+            if lately and self._exists(address):
                 return ActionResult(address, repeated=True)  # a double submit: already done
             plan = request.plan
             # the domain's mailboxes only when the plan limits them (else Zimbra's refusal of a
@@ -268,6 +286,7 @@ class MailboxActions:
                 ) from None
             except InvalidPassword as err:
                 raise SelfServiceError("password_policy", str(err), field="password") from None
+            self.locks.created(request.service_id, address)
             self._update_reading(request.service_id, address, limit=quota, zimbra_id=account.id)
         return ActionResult(address)
 
