@@ -194,7 +194,7 @@ def _engine(ctx: "AdapterContext", entry):
 def usage_update(params: ModuleParams, ctx: "AdapterContext") -> str:
     """UsageUpdate: the usage sync of the server WHMCS names (all its services)."""
     entry = ctx.entry_for(params.server)
-    report = _engine(ctx, entry).run(only_servers=[entry.name])
+    report = _engine(ctx, entry).run(only_servers=[entry.name], origin="UsageUpdate")
     return _report_result(report, f"usage sync of {entry.name}")
 
 
@@ -203,7 +203,7 @@ def sync_usage(params: ModuleParams, ctx: "AdapterContext") -> str:
     sid = params.require_service_id()
     entry = ctx.entry_for(params.server)
     remember_settings(ctx, sid, params.product)
-    report = _engine(ctx, entry).run(only_services=[sid])
+    report = _engine(ctx, entry).run(only_services=[sid], origin="SyncUsage")
     return _report_result(report, f"usage sync of service {sid}", skipped_fails=True)
 
 

@@ -60,6 +60,16 @@ def _v3(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE samples ADD COLUMN tenancy TEXT")
 
 
+def _v4(db: sqlite3.Connection) -> None:
+    """What the WHMCS addon page shows: where each run came from (``runs.origin``: ``sync-usage``,
+    ``UsageUpdate``, ``SyncUsage``, ``addon``; NULL in older rows), the WHMCS client of each sampled
+    service (``samples.client_id``, for links to the service in WHMCS; NULL in older rows), and an
+    index to find a server's newest sample without reading every sample."""
+    db.execute("ALTER TABLE runs ADD COLUMN origin TEXT")
+    db.execute("ALTER TABLE samples ADD COLUMN client_id INTEGER")
+    db.execute("CREATE INDEX samples_server ON samples(server, taken_at)")
+
+
 #: Schema migrations: ``MIGRATIONS[n]`` takes a store from version ``n`` to ``n + 1``. Only ever append.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -33,6 +33,7 @@ from typing import Callable, Iterable
 from puq_bridge.errors import StoreError
 from puq_bridge.usage.records import STATUSES, DailyPoint, ServiceResult, ServiceSettings, Snapshot
 from puq_bridge.usage.schema import MIGRATIONS, SCHEMA_VERSION
+from puq_bridge.usage.store_overview import OverviewReads
 from puq_bridge.whmcs.params import TENANCIES
 from puq_bridge.zimbra.models import MailboxUsage
 
@@ -81,8 +82,8 @@ def _tenancy(value: str | None) -> str | None:
     return value
 
 
-class UsageStore:
-    """The usage-history SQLite file.
+class UsageStore(OverviewReads):
+    """The usage-history SQLite file (the addon page's reads: :class:`OverviewReads`).
 
     Args:
         path: the database file; its parent folders are created.
@@ -205,11 +206,13 @@ class UsageStore:
         results: list[ServiceResult],
         *,
         dry_run: bool = False,
+        origin: str | None = None,
     ) -> int:
         """Record one sync run and every service's result (failed ones with their error); returns the run id.
 
         Successful readings also update the service's daily row (the day's last reading wins). A dry run writes
-        nothing and returns 0.
+        nothing and returns 0. ``origin`` says what ran it (``sync-usage``, ``UsageUpdate``, ``SyncUsage``,
+        ``addon``; :data:`~puq_bridge.usage.store_overview.ORIGINS`).
         """
         if dry_run:
             return 0
@@ -218,8 +221,9 @@ class UsageStore:
 
         def work(db: sqlite3.Connection) -> int:
             run_id = db.execute(
-                "INSERT INTO runs (started, finished, updated, unchanged, failed, skipped) VALUES (?, ?, ?, ?, ?, ?)",
-                (_ts(started), taken, *(counts[s] for s in STATUSES)),
+                "INSERT INTO runs (started, finished, updated, unchanged, failed, skipped, origin) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (_ts(started), taken, *(counts[s] for s in STATUSES), origin),
             ).lastrowid
             for result in results:
                 self._insert_sample(db, run_id, taken, result)
@@ -231,7 +235,7 @@ class UsageStore:
     def _insert_sample(db: sqlite3.Connection, run_id: int, taken: str, r: ServiceResult) -> None:
         sample_id = db.execute(
             "INSERT INTO samples (run_id, service_id, taken_at, domain, server, status, used_bytes, limit_bytes, "
-            "error, tenancy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "error, tenancy, client_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 run_id,
                 r.service_id,
@@ -243,6 +247,7 @@ class UsageStore:
                 r.limit_bytes,
                 r.error,
                 r.tenancy,
+                r.client_id,
             ),
         ).lastrowid
         db.executemany(

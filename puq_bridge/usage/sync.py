@@ -213,6 +213,7 @@ class SyncEngine:
         only_servers: Iterable[str] | None = None,
         only_services: Iterable[int] | None = None,
         progress: Progress | None = None,
+        origin: str = "sync-usage",
     ) -> SyncReport:
         """One sync run (see the module docstring).
 
@@ -221,6 +222,8 @@ class SyncEngine:
             only_servers: limit to these ``[[zimbra]]`` names (the adapter's UsageUpdate).
             only_services: limit to these WHMCS service ids (one service's "sync now").
             progress: called as each service's result is final.
+            origin: what ran it, kept with the run in the store (``sync-usage``, ``UsageUpdate``,
+                ``SyncUsage``, ``addon``).
 
         Raises:
             ParamsError: an unknown server name in ``only_servers``.
@@ -230,9 +233,9 @@ class SyncEngine:
         """
         names = self._check_servers(only_servers)
         if self.store is None or dry_run:
-            return self._run(dry_run, names, only_services, progress)
+            return self._run(dry_run, names, only_services, progress, origin)
         with sync_lock(self.store.path):
-            return self._run(dry_run, names, only_services, progress)
+            return self._run(dry_run, names, only_services, progress, origin)
 
     def _check_servers(self, only_servers: Iterable[str] | None) -> set[str] | None:
         if only_servers is None:
@@ -253,6 +256,7 @@ class SyncEngine:
         names: set[str] | None,
         only_services: Iterable[int] | None,
         progress: Progress | None,
+        origin: str = "sync-usage",
     ) -> SyncReport:
         started, t0 = self.clock(), time.monotonic()
         settings = self.store.service_settings() if self.store is not None else {}
@@ -281,7 +285,7 @@ class SyncEngine:
         results.sort(key=lambda r: r.service_id)
         report = SyncReport(started, time.monotonic() - t0, dry_run, results)
         if not dry_run and self.store is not None:
-            report.store_error = self._record(started, results)
+            report.store_error = self._record(started, results, origin)
         report.duration_s = time.monotonic() - t0
         log.info("sync: %s in %.1f s", report.totals, report.duration_s)
         return report
@@ -305,7 +309,12 @@ class SyncEngine:
             )
             if reason:
                 domain = found[0].domain if found else ""
-                skipped.append(ServiceResult(service_id, domain, "", "skipped", error=reason))
+                client = found[0].client_id if found else None
+                skipped.append(
+                    ServiceResult(
+                        service_id, domain, "", "skipped", error=reason, client_id=client
+                    )
+                )
             else:
                 services.append(found[0])
         return services, skipped
@@ -341,11 +350,20 @@ class SyncEngine:
                     if where
                     else "no server assigned in WHMCS"
                 )
-                skipped.append(ServiceResult(svc.id, svc.domain, "", "skipped", error=reason))
+                skipped.append(
+                    ServiceResult(
+                        svc.id, svc.domain, "", "skipped", error=reason, client_id=svc.client_id
+                    )
+                )
             elif not svc.domain.strip():
                 skipped.append(
                     ServiceResult(
-                        svc.id, "", entry.name, "skipped", error="the service has no domain"
+                        svc.id,
+                        "",
+                        entry.name,
+                        "skipped",
+                        error="the service has no domain",
+                        client_id=svc.client_id,
                     )
                 )
             else:
@@ -423,6 +441,7 @@ class SyncEngine:
             "failed",
             error=message,
             tenancy=job.tenancy,
+            client_id=job.service.client_id,
         )
 
     def _finish(self, job: _Job, usage: DomainUsage, state: _RunState) -> Future:
@@ -438,6 +457,7 @@ class SyncEngine:
             limit,
             usage.mailboxes,
             tenancy=job.tenancy,
+            client_id=svc.client_id,
         )
         if not needs_write(svc.disk_usage_mb, svc.disk_limit_mb, used_mb, limit_mb):
             return _done(state.report(result))
@@ -464,10 +484,12 @@ class SyncEngine:
             return state.report(_with(result, status="failed", error=message))
         return state.report(_with(result, status="updated"))
 
-    def _record(self, started: dt.datetime, results: list[ServiceResult]) -> str | None:
+    def _record(
+        self, started: dt.datetime, results: list[ServiceResult], origin: str
+    ) -> str | None:
         try:
             finished = self.clock()
-            self.store.record_run(started, finished, results)
+            self.store.record_run(started, finished, results, origin=origin)
             self.store.prune(now=finished)
         except StoreError as err:
             log.error("%s", err)
