@@ -211,8 +211,8 @@ class UsageStore(OverviewReads):
         """Record one sync run and every service's result (failed ones with their error); returns the run id.
 
         Successful readings also update the service's daily row (the day's last reading wins). A dry run writes
-        nothing and returns 0. ``origin`` says what ran it (``sync-usage``, ``UsageUpdate``, ``SyncUsage``,
-        ``addon``; :data:`~puq_bridge.usage.store_overview.ORIGINS`).
+        nothing and returns 0. ``origin`` says what ran it (``sync-usage``, ``UsageUpdate``,
+        ``SyncUsage``, ``addon``; :data:`~puq_bridge.usage.store_overview.ORIGINS`).
         """
         if dry_run:
             return 0

@@ -154,7 +154,8 @@ class OverviewReads:
     def runs(
         self, *, origin: str | None = None, limit: int = 10, offset: int = 0
     ) -> list[RunSummary]:
-        """The newest runs first (only those of ``origin`` when given), ``limit`` from ``offset``."""
+        """The newest runs first (only those of ``origin`` when given), ``limit`` from
+        ``offset``."""
         where, params = ("WHERE origin = ? ", [origin]) if origin else ("", [])
         rows = self._read(
             f"SELECT {_RUN_COLUMNS} FROM runs {where}ORDER BY started DESC, id DESC "
@@ -246,7 +247,9 @@ class OverviewReads:
     def latest_readings(self, service_ids: Iterable[int] | None = None) -> list[SampleRow]:
         """Each service's newest sample with data (for ``service_ids`` only, when given)."""
         if service_ids is None:
-            inner = "SELECT MAX(id) AS id FROM samples WHERE used_bytes IS NOT NULL GROUP BY service_id"
+            inner = (
+                "SELECT MAX(id) AS id FROM samples WHERE used_bytes IS NOT NULL GROUP BY service_id"
+            )
             params: list = []
         else:
             ids = sorted({int(s) for s in service_ids})
