@@ -66,6 +66,7 @@ class AdapterContext:
         )
         self._clients: dict[tuple, "ZimbraAdmin"] = {}
         self._lock = threading.Lock()
+        self._addon = None
 
     def entry_for(self, server: ServerParams) -> ZimbraConfig:
         """The ``[[zimbra]]`` entry for WHMCS's server (by id, else hostname), else one built from
@@ -98,6 +99,18 @@ class AdapterContext:
                 if self._renderer is None:
                     self._renderer = Renderer.from_config(self.config.render)
         return self._renderer
+
+    @property
+    def addon(self):
+        """The addon page's jobs, checks and renderer (:class:`whmcs_module.addon.AddonState`),
+        built on first use."""
+        if self._addon is None:
+            from whmcs_module.addon import AddonState
+
+            with self._lock:
+                if self._addon is None:
+                    self._addon = AddonState(self)
+        return self._addon
 
     @property
     def whmcs(self):

@@ -1,4 +1,5 @@
-"""The adapter's HTTP service: ``POST /whmcs/<Function>`` with a signed JSON body, served by waitress.
+"""The adapter's HTTP service: ``POST /whmcs/<Function>`` (the server module) and
+``POST /whmcs/addon/<Function>`` (the addon module's page) with a signed JSON body, on waitress.
 
 Order of checks (nothing runs before the signature is good): a path that is not ``/whmcs/<Name>`` → 404; not POST →
 405; a ``Content-Length`` over the limit → 413 (checked before reading; the read is capped too; none means empty); a missing,
@@ -16,13 +17,14 @@ import time
 from typing import Any, Callable, Iterable
 
 from whmcs_module.adapter import FUNCTIONS, dispatch
+from whmcs_module.addon import ADDON_FUNCTIONS, dispatch_addon
 from whmcs_module.context import AdapterContext
 from whmcs_module.signing import HEADER, SignatureError, Verifier
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger(__name__ + ".access")
 
-_PATH_RE = re.compile(r"^/whmcs/([A-Za-z][A-Za-z0-9]{0,63})$")
+_PATH_RE = re.compile(r"^/whmcs/(addon/)?([A-Za-z][A-Za-z0-9]{0,63})$")
 _REASONS = {
     200: "OK",
     400: "Bad Request",
@@ -61,7 +63,7 @@ def make_app(
         started = time.perf_counter()
         path = environ.get("PATH_INFO", "")
         try:
-            function = _function_of(path)
+            addon, function = _function_of(path)
             if environ.get("REQUEST_METHOD") != "POST":
                 raise _Reject(405, "only POST is allowed", [("Allow", "POST")])
             body = _read_body(environ, max_body)
@@ -69,13 +71,15 @@ def make_app(
                 verifier.verify(environ.get("HTTP_" + HEADER.upper().replace("-", "_")), body)
             except SignatureError as err:
                 raise _Reject(401, str(err)) from None
-            if function not in FUNCTIONS:
-                raise _Reject(404, f"unknown module function {function}")
-            status, document, headers = (
-                200,
-                {"result": dispatch(function, _params_of(body), ctx)},
-                [],
-            )
+            if addon:
+                if function not in ADDON_FUNCTIONS:
+                    raise _Reject(404, f"unknown addon function {function}")
+                result = dispatch_addon(function, _params_of(body), ctx)
+            else:
+                if function not in FUNCTIONS:
+                    raise _Reject(404, f"unknown module function {function}")
+                result = dispatch(function, _params_of(body), ctx)
+            status, document, headers = 200, {"result": result}, []
         except _Reject as rej:
             status, document, headers = rej.status, {"error": rej.message}, rej.headers
         except (
@@ -104,11 +108,12 @@ def make_app(
     return app
 
 
-def _function_of(path: str) -> str:
+def _function_of(path: str) -> tuple[bool, str]:
+    """(is it an addon call, the function name) of a request path."""
     match = _PATH_RE.match(path)
     if not match:
-        raise _Reject(404, "not found: POST /whmcs/<Function>")
-    return match.group(1)
+        raise _Reject(404, "not found: POST /whmcs/<Function> or /whmcs/addon/<Function>")
+    return bool(match.group(1)), match.group(2)
 
 
 def _read_body(environ: dict, max_body: int) -> bytes:
