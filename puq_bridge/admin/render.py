@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 from jinja2 import (
@@ -217,10 +216,3 @@ def _template_error(name: str, err: TemplateError) -> ConfigError:
     return ConfigError(
         f"{where}:{line}" if line else where, None, f"template error: {err.message or err}"
     )
-
-
-def templates_folder() -> Path:
-    """The shipped templates' folder (for tests and the demo)."""
-    from importlib import resources
-
-    return Path(str(resources.files(TEMPLATES_PACKAGE)))
