@@ -69,19 +69,48 @@ class UsageOverview:
     latest: tuple[SampleRow, ...]
     nearest: tuple[SampleRow, ...]  # with a limit, fullest first
     largest: tuple[SampleRow, ...]  # most used first
+    #: the comparisons with Zimbra's domain lists, kept per state of those lists (see compare()).
+    _compared: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(cls, store: "UsageStore") -> "UsageOverview":
-        """Read and sort (two store queries over each service's newest samples)."""
+        """Read and sort: each service's newest sample (one pass over an index), and an older
+        reading only for the services whose newest sample has none (a failed read)."""
         run_id = store.last_run_id()
         latest = tuple(store.latest_samples())
-        readings = store.latest_readings()
+        found = {s.service_id: s for s in latest if s.used_bytes is not None}
+        without = [s.service_id for s in latest if s.used_bytes is None]
+        for start in range(0, len(without), 500):
+            found.update(
+                (s.service_id, s) for s in store.latest_readings(without[start : start + 500])
+            )
+        readings = sorted(found.values(), key=lambda r: r.service_id)
         nearest = sorted(
             (r for r in readings if r.percent is not None),
             key=lambda r: (-r.percent, r.service_id),
         )
         largest = sorted(readings, key=lambda r: (-(r.used_bytes or 0), r.service_id))
         return cls(run_id, latest, tuple(nearest), tuple(largest))
+
+    def compare(
+        self, checked: dict[str, Checked], admins: dict[str, str]
+    ) -> tuple[list["MissingRow"], list["OrphanRow"], list[str]]:
+        """The services Zimbra does not know, the domains no service points to, and the private
+        servers, against the domain lists in ``checked``; worked out once per state of those
+        lists (a page over 10,000 services does not walk them on every view)."""
+        key = tuple(sorted((name, c.at) for name, c in checked.items()))
+        found = self._compared.get(key)
+        if found is None:
+            known = {name: c.value for name, c in checked.items() if c.value is not None}
+            private = sorted({s.server for s in self.latest if s.tenancy == "server" and s.server})
+            found = (
+                _missing(self.latest, known),
+                _orphans(self.latest, known, set(private), admins),
+                private,
+            )
+            self._compared.clear()  # one state at a time: the lists only move forward
+            self._compared[key] = found
+        return found
 
 
 @dataclass(frozen=True)
@@ -328,11 +357,8 @@ def _server_rows(servers, sampled, jobs: "AdminJobs", module: str, job_list) -> 
 
 def _usage(store, overview: UsageOverview, rows, servers, q, size: int) -> UsageSection:
     checked = {r.name: r.domains for r in rows if r.domains is not None}
-    known = {name: c.value for name, c in checked.items() if c.value is not None}
-    private = sorted({s.server for s in overview.latest if s.tenancy == "server" and s.server})
-    missing = _missing(overview.latest, known)
     admins = {e.name: e.admin_user.rpartition("@")[2].lower() for e in servers}
-    orphans = _orphans(overview.latest, known, set(private), admins)
+    missing, orphans, private = overview.compare(checked, admins)
     pagers = {
         "near": Pager.of(q.near, len(overview.nearest), size, "near"),
         "large": Pager.of(q.large, len(overview.largest), size, "large"),

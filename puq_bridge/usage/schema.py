@@ -64,10 +64,13 @@ def _v4(db: sqlite3.Connection) -> None:
     """What the WHMCS addon page shows: where each run came from (``runs.origin``: ``sync-usage``,
     ``UsageUpdate``, ``SyncUsage``, ``addon``; NULL in older rows), the WHMCS client of each sampled
     service (``samples.client_id``, for links to the service in WHMCS; NULL in older rows), and an
-    index to find a server's newest sample without reading every sample."""
+    index to find a server's newest sample without reading every sample; the run index gains the
+    status, so a run's failed services are found without reading its other samples."""
     db.execute("ALTER TABLE runs ADD COLUMN origin TEXT")
     db.execute("ALTER TABLE samples ADD COLUMN client_id INTEGER")
     db.execute("CREATE INDEX samples_server ON samples(server, taken_at)")
+    db.execute("DROP INDEX samples_run")
+    db.execute("CREATE INDEX samples_run ON samples(run_id, status)")
 
 
 #: Schema migrations: ``MIGRATIONS[n]`` takes a store from version ``n`` to ``n + 1``. Only ever append.
