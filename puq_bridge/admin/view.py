@@ -228,8 +228,10 @@ class AdminView:
 
     @property
     def busy(self) -> bool:
-        """True while any job runs (the page then reloads itself to show progress)."""
-        return any(j.running for j in self.jobs)
+        """True while a job runs or a server's domains are being read (the page then reloads
+        itself to show the progress and the outcome)."""
+        reading = any(s.domains is not None and s.domains.running for s in self.servers)
+        return reading or any(j.running for j in self.jobs)
 
     @property
     def versions_differ(self) -> bool:

@@ -103,6 +103,10 @@ def index_html(rows, langs, now: dt.datetime) -> str:
         "<h1>puq-bridge demo: client-area pages</h1>"
         "<p>Each service's page shows the two tabs a client sees in WHMCS, <em>Server information</em> and "
         "<em>Resource usage</em>, from data the bridge provisioned and synced against the built-in simulators.</p>"
+        '<p>The bridge\'s own admin page inside WHMCS (the addon module): <a href="addon.html" '
+        'hreflang="en">English</a> <a href="addon-pl.html" hreflang="pl">Polski</a>; with '
+        "<code>--serve</code>, live at <a href=\"en/addonmodules.php?module=puqbridge\">"
+        "en/addonmodules.php</a> (Sync now, Test now).</p>"
         "<table><thead><tr><th>Client</th><th>Domain</th><th>Zimbra server</th><th>Status</th><th>Mailboxes</th>"
         f"<th>Pages</th></tr></thead><tbody>{''.join(body)}</tbody></table>"
         f"<p><small>Generated {e(now.strftime('%Y-%m-%d %H:%M UTC'))} by <code>puq-bridge demo</code>.</small></p>"
@@ -110,13 +114,16 @@ def index_html(rows, langs, now: dt.datetime) -> str:
     )
 
 
-def pages_app(directory: Path):
-    """A WSGI app serving the files of ``directory`` (``/`` is ``index.html``); nothing else."""
+def pages_app(directory: Path, addon=None):
+    """A WSGI app serving the files of ``directory`` (``/`` is ``index.html``), and the live addon
+    page's app (``addon``) under ``/en/`` and ``/pl/``; nothing else."""
     from werkzeug.middleware.shared_data import SharedDataMiddleware
     from werkzeug.wrappers import Request, Response
 
     def fallback(environ, start_response):
         request = Request(environ)
+        if addon is not None and request.path.startswith(("/en/", "/pl/")):
+            return addon(environ, start_response)
         if request.path == "/":
             return Response(status=302, headers={"Location": "/index.html"})(
                 environ, start_response
@@ -126,6 +133,9 @@ def pages_app(directory: Path):
     return SharedDataMiddleware(fallback, {"/": str(directory)}, cache=False)
 
 
-def serve_pages(directory: Path, host: str = "127.0.0.1", port: int = 0) -> BackgroundServer:
-    """Serve ``directory`` on loopback in a background thread; returns the started server."""
-    return BackgroundServer(pages_app(directory), host=host, port=port).start()
+def serve_pages(
+    directory: Path, host: str = "127.0.0.1", port: int = 0, *, addon=None
+) -> BackgroundServer:
+    """Serve ``directory`` (and the live addon page, ``addon``) on loopback in a background
+    thread; returns the started server."""
+    return BackgroundServer(pages_app(directory, addon), host=host, port=port).start()
