@@ -189,3 +189,23 @@ def test_the_demo_frame_wraps_output_and_sidebar(store, jobs):
     page = renderer.frame(renderer.output(view), renderer.sidebar(view), lang="en")
     assert page.startswith("<!DOCTYPE html>") and 'data-puq="addon"' in page
     assert 'data-puq="addon-sidebar"' in page and "<link" not in page
+
+
+def test_client_actions_are_listed_and_filtered_by_service(store, jobs):
+    import sqlite3
+
+    raw = sqlite3.connect(store.path, isolation_level=None)
+    raw.execute(
+        "CREATE TABLE signons (id INTEGER PRIMARY KEY, service_id INTEGER, mailbox TEXT NOT NULL, "
+        "function TEXT NOT NULL, signed_at TEXT NOT NULL)"
+    )
+    raw.executemany(
+        "INSERT INTO signons (service_id, mailbox, function, signed_at) VALUES (?, ?, ?, ?)",
+        [(s, f"jan@d{s}.pl", "MailboxSignOn", f"2026-11-1{s}T03:00:00Z") for s in (1, 2, 3)],
+    )
+    raw.close()
+    html = AdminRenderer().output(view_of(store, jobs))
+    assert 'data-puq="actions-table"' in html and "jan@d3.pl" in html
+    assert 'href="addonmodules.php?module=puqbridge&amp;puq_service=2#puq-actions"' in html
+    only = view_of(store, jobs, PageQuery(service=2)).actions
+    assert [a.actor for a in only.rows] == ["jan@d2.pl"] and only.pager.total == 1

@@ -125,6 +125,48 @@ def test_client_actions_read_the_audit_table_newest_first(tmp_path):
         assert store.count_client_actions() == 2 and store.count_client_actions(service_id=2) == 1
 
 
+def test_client_actions_read_the_sign_on_log_beside_the_audit(tmp_path):
+    path = tmp_path / "usage.sqlite3"
+    UsageStore(path).close()
+    raw = sqlite3.connect(path, isolation_level=None)
+    raw.execute(  # the sign-on log as the sign-on feature keeps it
+        "CREATE TABLE signons (id INTEGER PRIMARY KEY, service_id INTEGER, mailbox TEXT NOT NULL, "
+        "function TEXT NOT NULL, signed_at TEXT NOT NULL)"
+    )
+    raw.executemany(
+        "INSERT INTO signons (service_id, mailbox, function, signed_at) VALUES (?, ?, ?, ?)",
+        [
+            (1, "jan@d1.pl", "MailboxSignOn", "2026-11-01T03:00:00.000000Z"),
+            (None, "admin@example.com", "AdminSingleSignOn", "2026-11-02T03:00:00.000000Z"),
+            (2, "ola@d2.pl", "ServiceSingleSignOn", "2026-11-03T03:00:00.000000Z"),
+        ],
+    )
+    raw.execute(
+        "CREATE TABLE audit (id INTEGER PRIMARY KEY, at TEXT, service_id INTEGER, actor TEXT, "
+        "action TEXT, detail TEXT, outcome TEXT)"
+    )
+    raw.execute(
+        "INSERT INTO audit (at, service_id, actor, action, detail, outcome) VALUES "
+        "('2026-11-02T12:00:00.000000Z', 1, 'jan@d1.pl', 'CreateMailbox', 'x@d1.pl', 'ok')"
+    )
+    raw.close()
+    with UsageStore(path) as store:
+        actions = store.client_actions()
+        # staff's sign-on (no service) is not a client action
+        assert [a.action for a in actions] == [
+            "ServiceSingleSignOn",
+            "CreateMailbox",
+            "MailboxSignOn",
+        ]
+        assert actions[0].actor == "ola@d2.pl" and actions[0].outcome == "ok"
+        assert [a.action for a in store.client_actions(limit=1, offset=1)] == ["CreateMailbox"]
+        assert [a.action for a in store.client_actions(service_id=1)] == [
+            "CreateMailbox",
+            "MailboxSignOn",
+        ]
+        assert store.count_client_actions() == 3 and store.count_client_actions(service_id=2) == 1
+
+
 def test_a_version_3_file_gains_origin_and_client_columns(tmp_path):
     path = tmp_path / "usage.sqlite3"
     raw = sqlite3.connect(path, isolation_level=None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 from puq_bridge.errors import StoreError
 from puq_bridge.usage.records import STATUSES
@@ -286,41 +286,74 @@ class OverviewReads:
     def client_actions(
         self, *, service_id: int | None = None, limit: int = 25, offset: int = 0
     ) -> list[ClientAction]:
-        """The client actions' audit, newest first (one service's when ``service_id`` is given);
-        empty while the store has no ``audit`` table.
-
-        Reads ``audit(at, service_id, actor, action, detail, outcome)``: the self-service and
-        sign-on log, written by those features when they exist.
-        """
-        if not self._has_audit():
-            return []
-        where, params = ("WHERE service_id = ? ", [int(service_id)]) if service_id else ("", [])
-        rows = self._read(
-            f"SELECT at, service_id, actor, action, detail, outcome FROM audit {where}"
-            "ORDER BY at DESC LIMIT ? OFFSET ?",
-            (*params, int(limit), int(offset)),
-        )
-        return [
-            ClientAction(when(at), int(sid), actor or "", action or "", detail or "", out or "")
-            for at, sid, actor, action, detail, out in rows
-        ]
+        """The client actions, newest first (one service's when ``service_id`` is given), from
+        every log the store has: ``signons(service_id, mailbox, function, signed_at)`` (the
+        clients' sign-ons; staff's, without a service, are not client actions) and
+        ``audit(at, service_id, actor, action, detail, outcome)`` (self-service actions). Empty
+        while it has neither."""
+        wanted = int(limit) + int(offset)
+        found: list[ClientAction] = []
+        for source in _ACTION_SOURCES:
+            if not self._has_table(source.table):
+                continue
+            where, params = _action_filter(source, service_id)
+            rows = self._read(
+                f"SELECT {source.columns} FROM {source.table} {where}"
+                f"ORDER BY {source.at} DESC LIMIT ?",
+                (*params, wanted),
+            )
+            found += [source.record(row) for row in rows]
+        found.sort(key=lambda a: a.at, reverse=True)
+        return found[int(offset) : wanted]
 
     def count_client_actions(self, *, service_id: int | None = None) -> int:
-        """How many audit entries there are (of one service when given); 0 without an audit."""
-        if not self._has_audit():
-            return 0
-        if service_id:
-            sql, params = "SELECT COUNT(*) FROM audit WHERE service_id = ?", (int(service_id),)
-        else:
-            sql, params = "SELECT COUNT(*) FROM audit", ()
-        return self._read(sql, params)[0][0]
+        """How many client actions the logs hold (of one service when given)."""
+        total = 0
+        for source in _ACTION_SOURCES:
+            if self._has_table(source.table):
+                where, params = _action_filter(source, service_id)
+                total += self._read(f"SELECT COUNT(*) FROM {source.table} {where}", params)[0][0]
+        return total
 
-    def _has_audit(self) -> bool:
+    def _has_table(self, table: str) -> bool:
+        """Whether the store has ``table`` (a name from the code, never from input)."""
         try:
-            self._read("SELECT 1 FROM audit WHERE 1 = 0")
+            self._read(f"SELECT 1 FROM {table} WHERE 1 = 0")
         except StoreError:
             return False
         return True
+
+
+@dataclass(frozen=True)
+class _ActionSource:
+    """A table of client actions and how its rows become :class:`ClientAction`."""
+
+    table: str
+    columns: str
+    at: str
+    record: Callable[[tuple], ClientAction]
+
+
+def _signon(row: tuple) -> ClientAction:
+    signed_at, sid, mailbox, function = row
+    return ClientAction(when(signed_at), int(sid), mailbox or "", function or "", "", "ok")
+
+
+def _audited(row: tuple) -> ClientAction:
+    at, sid, actor, action, detail, outcome = row
+    return ClientAction(when(at), int(sid), actor or "", action or "", detail or "", outcome or "")
+
+
+_ACTION_SOURCES = (
+    _ActionSource("signons", "signed_at, service_id, mailbox, function", "signed_at", _signon),
+    _ActionSource("audit", "at, service_id, actor, action, detail, outcome", "at", _audited),
+)
+
+
+def _action_filter(source: _ActionSource, service_id: int | None) -> tuple[str, tuple]:
+    if service_id:
+        return "WHERE service_id = ? ", (int(service_id),)
+    return "WHERE service_id IS NOT NULL ", ()
 
 
 def _prefixed(alias: str) -> str:
