@@ -31,6 +31,7 @@ RANKS = {
     "puq_bridge.signon": 4,
     "puq_bridge.selfservice": 4,
     "puq_bridge.clientarea": 4,
+    "puq_bridge.admin": 4.5,  # the addon page: above clientarea, whose formatter (Catalog) it uses
     "whmcs_module": 5,
     "puq_bridge.demo": 6,
     "puq_bridge.cli": 7,

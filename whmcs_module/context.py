@@ -76,7 +76,7 @@ class AdapterContext:
             lambda entry: default_zimbra_factory(entry, pool_size)
         )
         self._clients: dict[tuple, "ZimbraAdmin"] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # the addon state is built under it and reads the renderer
         #: where domains' preauth keys are made: one lock per domain for the whole process
         self.domain_keys = DomainKeys()
         from puq_bridge.selfservice import AddressLocks, PolicyCache
@@ -84,6 +84,7 @@ class AdapterContext:
         #: self-service: COS password policies read from Zimbra, one lock per new address
         self.password_policies = PolicyCache()
         self.address_locks = AddressLocks()
+        self._addon = None
 
     def entry_for(self, server: ServerParams) -> ZimbraConfig:
         """The ``[[zimbra]]`` entry for WHMCS's server (by id, else hostname), else one built from
@@ -124,6 +125,18 @@ class AdapterContext:
                 if self._renderer is None:
                     self._renderer = Renderer.from_config(self.config.render)
         return self._renderer
+
+    @property
+    def addon(self):
+        """The addon page's jobs, checks and renderer (:class:`whmcs_module.addon.AddonState`),
+        built on first use."""
+        if self._addon is None:
+            from whmcs_module.addon import AddonState
+
+            with self._lock:
+                if self._addon is None:
+                    self._addon = AddonState(self)
+        return self._addon
 
     @property
     def whmcs(self):

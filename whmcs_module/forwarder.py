@@ -1,4 +1,5 @@
-"""Generating the PHP forwarder WHMCS loads as a provisioning module (``modules/servers/NAME/``).
+"""Generating the PHP forwarder WHMCS loads as a provisioning module (``modules/servers/NAME/``),
+and the addon module of the bridge's admin page beside it (``modules/addons/NAME/``).
 
 The files come from the Jinja templates in ``templates/forwarder/``. They are PHP, not HTML, so the
 environment does not autoescape; every value reaches the PHP source through :func:`php_string` or
@@ -13,6 +14,7 @@ module-log line.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -24,6 +26,8 @@ from typing import Any
 
 import jinja2
 
+from puq_bridge import __version__
+from puq_bridge.admin.query import PAGE_PARAMS
 from puq_bridge.whmcs.params import (
     ACTION_FIELD_MAX,
     ACTION_FIELDS,
@@ -60,6 +64,7 @@ HOSTING_COLUMNS = (
     "tblhosting.domainstatus",
     "tblhosting.diskusage",
     "tblhosting.disklimit",
+    "tblhosting.userid",
 )
 
 
@@ -178,9 +183,11 @@ def write_forwarder(
     name: str, out_dir: str | os.PathLike, bridge_url: str, secret: str, *, timeout: int = 30
 ) -> list[Path]:
     """Write ``out_dir/modules/servers/NAME/`` (``NAME.php``, ``templates/clientarea.tpl``,
-    ``NAME.config.php``).
+    ``NAME.config.php``) and the addon module ``out_dir/modules/addons/NAME/``
+    (:func:`write_addon`).
 
-    The config file holds the secret and is written with mode 0600. Returns the paths written.
+    The config file holds the secret and is written with mode 0600 (the addon reads the same
+    file). Returns the paths written, the config file last.
 
     Raises:
         ValueError: invalid name, a bridge URL that is not http(s), an empty secret or a timeout
@@ -203,10 +210,11 @@ def write_forwarder(
     source = resources.files("puq_bridge.templates").joinpath("forwarder", "clientarea.tpl")
     with source.open("rb") as src, open(template, "wb") as dst:
         shutil.copyfileobj(src, dst)
+    addon = write_addon(name, out_dir)
     config = folder / f"{name}.config.php"
     _write_private(config, render_config(name, bridge_url.rstrip("/"), secret, timeout))
     log.info("wrote the forwarder for module %s in %s", name, folder)
-    return [module, template, config]
+    return [module, template, *addon, config]
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -216,3 +224,96 @@ def _write_private(path: Path, text: str) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as file:
         os.fchmod(fd, 0o600)
         file.write(text)
+
+
+#: WHMCS admin language file -> the bridge's catalog of the addon page.
+ADDON_LANGUAGES = {"english": "en", "polish": "pl"}
+
+ADDON_NAME = "puq-bridge: Zimbra mail"
+ADDON_DESCRIPTION = (
+    "The bridge's own page: usage sync runs, Zimbra servers (Test now), usage overview, client "
+    "actions, and Sync now. The page is drawn by puq-bridge; the module stores nothing in WHMCS."
+)
+ADDON_ACTIVATE = (
+    "Nothing to create in WHMCS's database: puq-bridge keeps its data in its own store. Give "
+    "your admin roles access under Setup > Addon Modules, then open Addons > " + ADDON_NAME + "."
+)
+ADDON_DEACTIVATE = (
+    "Nothing to remove from WHMCS's database: the module created nothing there. The bridge's "
+    "store is untouched."
+)
+
+
+def _addon_texts(lang: str) -> dict[str, str]:
+    """The texts the addon's PHP needs itself (when the bridge cannot be reached), in ``lang``."""
+    source = resources.files("puq_bridge.templates").joinpath("addon", "i18n", f"{lang}.json")
+    catalog = json.loads(source.read_text(encoding="utf-8"))
+    return {
+        "puq_lang": lang,
+        "puq_unreachable": catalog["php.unreachable"],
+        "puq_unreachable_help": catalog["php.unreachable_help"],
+    }
+
+
+def render_addon(name: str) -> str:
+    """The PHP source of the addon module ``modules/addons/NAME/NAME.php``."""
+    check_name(name)
+    settings = f"modules/servers/{name}/{name}.config.php"
+    config = {
+        "name": ADDON_NAME,
+        "description": ADDON_DESCRIPTION,
+        "version": __version__,
+        "author": "puq-bridge",
+        "language": "english",
+        "fields": {},
+    }
+    return (
+        _environment()
+        .get_template("addon.php.j2")
+        .render(
+            name=name,
+            display_name=ADDON_NAME,
+            version=__version__,
+            config=config,
+            activate=ADDON_ACTIVATE,
+            deactivate=ADDON_DEACTIVATE,
+            missing_settings=(
+                f"the bridge's settings file {settings} is missing or unreadable: run "
+                "puq-bridge whmcs-module again and copy its modules folder into WHMCS (the file "
+                "must be readable by the web server's user)"
+            ),
+            page_params=list(PAGE_PARAMS),
+            english=_addon_texts("en"),
+        )
+    )
+
+
+def render_addon_lang(name: str, language: str) -> str:
+    """The PHP source of ``lang/<language>.php`` of the addon (``english`` or ``polish``)."""
+    return (
+        _environment()
+        .get_template("addon_lang.php.j2")
+        .render(
+            name=check_name(name),
+            language=language,
+            texts=_addon_texts(ADDON_LANGUAGES[language]),
+        )
+    )
+
+
+def write_addon(name: str, out_dir: str | os.PathLike) -> list[Path]:
+    """Write the addon module ``out_dir/modules/addons/NAME/`` (``NAME.php`` and one
+    ``lang/<language>.php`` per language); it uses the server module's ``NAME.config.php``, so it
+    holds no secret. Returns the paths written."""
+    folder = Path(out_dir) / "modules" / "addons" / check_name(name)
+    (folder / "lang").mkdir(parents=True, exist_ok=True)
+    module = folder / f"{name}.php"
+    module.write_text(render_addon(name), encoding="utf-8")
+    paths = [module]
+    for language in ADDON_LANGUAGES:
+        path = folder / "lang" / f"{language}.php"
+        path.write_text(render_addon_lang(name, language), encoding="utf-8")
+        paths.append(path)
+    log.info("wrote the addon module %s in %s", name, folder)
+    return paths
+

@@ -1,5 +1,5 @@
-"""The adapter's HTTP service: ``POST /whmcs/<Function>`` with a signed JSON body, served by
-waitress.
+"""The adapter's HTTP service: ``POST /whmcs/<Function>`` (the server module) and
+``POST /whmcs/addon/<Function>`` (the addon module's page) with a signed JSON body, on waitress.
 
 Order of checks (nothing runs before the signature is good): a path that is not ``/whmcs/<Name>`` →
 404; not POST → 405; a ``Content-Length`` over the limit → 413 (checked before reading; the read is
@@ -29,13 +29,14 @@ from typing import Any, Callable, Iterable
 
 from puq_bridge.errors import StoreError
 from whmcs_module.adapter import FUNCTIONS, dispatch
+from whmcs_module.addon import ADDON_FUNCTIONS, dispatch_addon
 from whmcs_module.context import AdapterContext
 from whmcs_module.signing import HEADER, SignatureError, Verifier
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger(__name__ + ".access")
 
-_PATH_RE = re.compile(r"^/whmcs/([A-Za-z][A-Za-z0-9]{0,63})$")
+_PATH_RE = re.compile(r"^/whmcs/(addon/)?([A-Za-z][A-Za-z0-9]{0,63})$")
 _REASONS = {
     200: "OK",
     400: "Bad Request",
@@ -104,7 +105,7 @@ def make_app(
 
     def handle(environ: dict, path: str) -> tuple[int, dict, list]:
         try:
-            function = _function_of(path)
+            addon, function = _function_of(path)
             if environ.get("REQUEST_METHOD") != "POST":
                 raise _Reject(405, "only POST is allowed", [("Allow", "POST")])
             body = _read_body(environ, max_body)
@@ -115,9 +116,15 @@ def make_app(
             except StoreError as err:  # cannot tell a replay from a first use: accept nothing
                 log.error("signature check: %s", err)
                 raise _Reject(503, "usage store unavailable; nothing done") from None
-            if function not in FUNCTIONS:
-                raise _Reject(404, f"unknown module function {function}")
-            return 200, {"result": dispatch(function, _params_of(body), ctx)}, []
+            if addon:
+                if function not in ADDON_FUNCTIONS:
+                    raise _Reject(404, f"unknown addon function {function}")
+                result = dispatch_addon(function, _params_of(body), ctx)
+            else:
+                if function not in FUNCTIONS:
+                    raise _Reject(404, f"unknown module function {function}")
+                result = dispatch(function, _params_of(body), ctx)
+            return 200, {"result": result}, []
         except _Reject as rej:
             return rej.status, {"error": rej.message}, rej.headers
         except (
@@ -162,11 +169,12 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-def _function_of(path: str) -> str:
+def _function_of(path: str) -> tuple[bool, str]:
+    """(is it an addon call, the function name) of a request path."""
     match = _PATH_RE.match(path)
     if not match:
-        raise _Reject(404, "not found: POST /whmcs/<Function>")
-    return match.group(1)
+        raise _Reject(404, "not found: POST /whmcs/<Function> or /whmcs/addon/<Function>")
+    return bool(match.group(1)), match.group(2)
 
 
 def _read_body(environ: dict, max_body: int) -> bytes:

@@ -274,7 +274,7 @@ def sync_usage(params: ModuleParams, ctx: "AdapterContext") -> str:
     sid = params.require_service_id()
     entry = ctx.entry_for(params.server)
     remember_settings(ctx, sid, params.product, params.options)
-    report = _engine(ctx, entry).run(only_services=[sid])
+    report = _engine(ctx, entry).run(only_services=[sid], origin="SyncUsage")
     return _report_result(report, f"usage sync of service {sid}", skipped_fails=True)
 
 

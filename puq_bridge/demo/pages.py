@@ -133,6 +133,10 @@ def index_html(rows, langs, now: dt.datetime) -> str:
         "<p>Each service's page shows the two tabs a client sees in WHMCS, "
         "<em>Server information</em> and <em>Resource usage</em>, "
         "from data the bridge provisioned and synced against the built-in simulators.</p>"
+        '<p>The bridge\'s own admin page inside WHMCS (the addon module): <a href="addon.html" '
+        'hreflang="en">English</a> <a href="addon-pl.html" hreflang="pl">Polski</a>; with '
+        "<code>--serve</code>, live at <a href=\"en/addonmodules.php?module=puqbridge\">"
+        "en/addonmodules.php</a> (Sync now, Test now).</p>"
         "<table><thead><tr><th>Client</th><th>Domain</th><th>Zimbra server</th>"
         "<th>Status</th><th>Mailboxes</th>"
         f"<th>Pages</th></tr></thead><tbody>{''.join(body)}</tbody></table>"
@@ -142,9 +146,10 @@ def index_html(rows, langs, now: dt.datetime) -> str:
     )
 
 
-def pages_app(directory: Path, env: "DemoEnvironment | None" = None):
-    """A WSGI app serving the files of ``directory`` (``/`` is ``index.html``), and with ``env``
-    WHMCS's ``clientarea.php`` for the sign-on buttons; nothing else."""
+def pages_app(directory: Path, env: "DemoEnvironment | None" = None, addon=None):
+    """A WSGI app serving the files of ``directory`` (``/`` is ``index.html``), with ``env``
+    WHMCS's ``clientarea.php`` for the sign-on buttons and the self-service forms, and the live
+    addon page's app (``addon``) under ``/en/`` and ``/pl/``; nothing else."""
     from werkzeug.middleware.shared_data import SharedDataMiddleware
     from werkzeug.wrappers import Request, Response
 
@@ -153,6 +158,8 @@ def pages_app(directory: Path, env: "DemoEnvironment | None" = None):
 
     def fallback(environ, start_response):
         request = Request(environ)
+        if addon is not None and request.path.startswith(("/en/", "/pl/")):
+            return addon(environ, start_response)
         if request.path == "/":
             response = Response(status=302, headers={"Location": "/index.html"})
         elif details is not None and details.handles(request):
@@ -182,10 +189,11 @@ def serve_pages(
     port: int = 0,
     *,
     env: "DemoEnvironment | None" = None,
+    addon=None,
 ) -> BackgroundServer:
-    """Serve ``directory`` on loopback in a background thread (with ``env``: the sign-ons too);
-    returns the started server."""
-    return BackgroundServer(pages_app(directory, env), host=host, port=port).start()
+    """Serve ``directory`` on loopback in a background thread (with ``env``: the sign-ons and the
+    self-service forms too; with ``addon``: the live addon page); returns the started server."""
+    return BackgroundServer(pages_app(directory, env, addon), host=host, port=port).start()
 
 
 class _SignOnDesk:

@@ -62,6 +62,7 @@ class DemoReport:
     index: Path
     pages: list[Path]
     steps: list[str] = field(default_factory=list)
+    addon_pages: list[Path] = field(default_factory=list)  # the admin page, per language
     step_times: list[float] = field(
         default_factory=list
     )  # seconds since the start, as each step ended
@@ -456,6 +457,7 @@ def run_demo(
     Returns:
         The report, and the running environment when ``serve`` is true (else ``None``).
     """
+    from puq_bridge.demo.addon_page import addon_app, write_addon_pages
     from puq_bridge.demo.pages import serve_pages, write_pages
 
     started = time.monotonic()
@@ -482,11 +484,14 @@ def run_demo(
             f"({len(sample.services)} services x {len(LANGS)} languages) "
             f"and {report.index}"
         )
+        report.addon_pages = write_addon_pages(env, Path(out_dir))
+        names = ", ".join(p.name for p in report.addon_pages)
+        step(f"tested every server from the addon page (Test now) and wrote {names}")
         report.requests = _request_counts(env)
         report.adapter_calls = dict(env.forwarder.calls)
         report.services = {sid: s.domain for sid, s in env.by_service_id.items()}
         if serve:
-            env.servers["pages"] = serve_pages(Path(out_dir), env=env)
+            env.servers["pages"] = serve_pages(Path(out_dir), env=env, addon=addon_app(env))
             report.urls = env.urls
             return _finish(report, started), env
     except BaseException:

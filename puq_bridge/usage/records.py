@@ -19,7 +19,8 @@ class ServiceResult:
     ``status`` is ``updated``, ``unchanged``, ``failed`` or ``skipped``.
     ``used_bytes``/``limit_bytes`` are ``None`` when nothing was read (a failed Zimbra read, a
     skipped service); a failed WHMCS write keeps the data it read. ``tenancy`` says what was read:
-    ``domain`` (the service's domain) or ``server`` (its whole private server).
+    ``domain`` (the service's domain) or ``server`` (its whole private server). ``client_id`` is
+    the service's WHMCS client (``None`` when not known), for links to it in WHMCS.
     """
 
     service_id: int
@@ -31,6 +32,7 @@ class ServiceResult:
     mailboxes: tuple[MailboxUsage, ...] = ()
     error: str | None = None
     tenancy: str = "domain"
+    client_id: int | None = None
 
     def __post_init__(self):
         if self.status not in STATUSES:

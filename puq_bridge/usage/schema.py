@@ -133,7 +133,26 @@ def _v6(db, dialect: str = "sqlite") -> None:
     )
 
 
+def _v7(db, dialect: str = "sqlite") -> None:
+    """What the WHMCS addon page shows: where each run came from (``runs.origin``: ``sync-usage``,
+    ``UsageUpdate``, ``SyncUsage``, ``addon``; NULL in older rows), the WHMCS client of each
+    sampled service (``samples.client_id``, for links to the service in WHMCS; NULL in older rows),
+    and an index to find a server's newest sample without reading every sample; the run index
+    gains the status, so a run's failed services are found without reading its other samples."""
+    _script(
+        db,
+        """
+        ALTER TABLE runs ADD COLUMN origin TEXT;
+        ALTER TABLE samples ADD COLUMN client_id {int};
+        CREATE INDEX samples_server ON samples(server, taken_at);
+        DROP INDEX samples_run;
+        CREATE INDEX samples_run ON samples(run_id, status)
+    """,
+        dialect,
+    )
+
+
 #: Schema migrations: ``MIGRATIONS[n](db, dialect)`` takes a store from version ``n`` to ``n + 1``.
 #: Only ever append.
-MIGRATIONS: list[Callable[..., None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+MIGRATIONS: list[Callable[..., None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 SCHEMA_VERSION = len(MIGRATIONS)

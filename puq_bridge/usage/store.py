@@ -49,6 +49,7 @@ from puq_bridge.usage.records import (
     Snapshot,
 )
 from puq_bridge.usage.schema import MIGRATIONS, SCHEMA_VERSION
+from puq_bridge.usage.store_overview import OverviewReads
 from puq_bridge.whmcs.params import TENANCIES
 from puq_bridge.zimbra.models import MailboxUsage
 
@@ -102,8 +103,9 @@ def open_backend(location: str | os.PathLike | Backend, *, busy_timeout: float =
     return SqliteBackend(location, busy_timeout=busy_timeout)
 
 
-class UsageStore:
-    """The usage history, in a SQLite file or a PostgreSQL database.
+class UsageStore(OverviewReads):
+    """The usage history, in a SQLite file or a PostgreSQL database (the addon page's reads:
+    :class:`~puq_bridge.usage.store_overview.OverviewReads`).
 
     Args:
         location: a SQLite file path (its parent folders are created), a ``postgresql://`` URL, or
@@ -213,12 +215,15 @@ class UsageStore:
         results: list[ServiceResult],
         *,
         dry_run: bool = False,
+        origin: str | None = None,
     ) -> int:
         """Record one sync run and every service's result (failed ones with their error); returns
         the run id.
 
         Successful readings also update the service's daily row (the day's last reading wins). A dry
-        run writes nothing and returns 0.
+        run writes nothing and returns 0. ``origin`` says what ran it (``sync-usage``,
+        ``UsageUpdate``, ``SyncUsage``, ``addon``:
+        :data:`~puq_bridge.usage.store_overview.ORIGINS`).
         """
         if dry_run:
             return 0
@@ -227,9 +232,9 @@ class UsageStore:
 
         def work(db: Session) -> int:
             run_id = db.insert(
-                "INSERT INTO runs (started, finished, updated, unchanged, failed, skipped) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (_ts(started), taken, *(counts[s] for s in STATUSES)),
+                "INSERT INTO runs (started, finished, updated, unchanged, failed, skipped, origin) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (_ts(started), taken, *(counts[s] for s in STATUSES), origin),
             )
             self._insert_samples(db, run_id, taken, results)
             return run_id
@@ -242,7 +247,8 @@ class UsageStore:
         a database server however many services the run had)."""
         sample_ids = db.insert_many(
             "INSERT INTO samples (run_id, service_id, taken_at, domain, server, status, "
-            "used_bytes, limit_bytes, error, tenancy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "used_bytes, limit_bytes, error, tenancy, client_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     run_id,
@@ -255,6 +261,7 @@ class UsageStore:
                     r.limit_bytes,
                     r.error,
                     r.tenancy,
+                    r.client_id,
                 )
                 for r in results
             ],

@@ -213,6 +213,7 @@ class SyncEngine:
         only_servers: Iterable[str] | None = None,
         only_services: Iterable[int] | None = None,
         progress: Progress | None = None,
+        origin: str = "sync-usage",
     ) -> SyncReport:
         """One sync run (see the module docstring).
 
@@ -221,6 +222,8 @@ class SyncEngine:
             only_servers: limit to these ``[[zimbra]]`` names (the adapter's UsageUpdate).
             only_services: limit to these WHMCS service ids (one service's "sync now").
             progress: called as each service's result is final.
+            origin: what ran it, kept with the run in the store (``sync-usage``, ``UsageUpdate``,
+                ``SyncUsage``, ``addon``).
 
         Raises:
             ParamsError: an unknown server name in ``only_servers``.
@@ -231,9 +234,9 @@ class SyncEngine:
         """
         names = self._check_servers(only_servers)
         if self.store is None or dry_run:
-            return self._run(dry_run, names, only_services, progress)
+            return self._run(dry_run, names, only_services, progress, origin=origin)
         with self.store.sync_lock():
-            return self._run(dry_run, names, only_services, progress)
+            return self._run(dry_run, names, only_services, progress, origin=origin)
 
     def run_listed(
         self, services: Iterable[Any], *, progress: Progress | None = None
@@ -259,9 +262,9 @@ class SyncEngine:
         """
         listed = [svc for svc in services if self._not_synced(svc) is None]
         if self.store is None:
-            return self._run(False, None, None, progress, listed=listed)
+            return self._run(False, None, None, progress, listed=listed, origin="UsageUpdate")
         with self.store.sync_lock():
-            return self._run(False, None, None, progress, listed=listed)
+            return self._run(False, None, None, progress, listed=listed, origin="UsageUpdate")
 
     def _check_servers(self, only_servers: Iterable[str] | None) -> set[str] | None:
         if only_servers is None:
@@ -283,6 +286,7 @@ class SyncEngine:
         only_services: Iterable[int] | None,
         progress: Progress | None,
         listed: list | None = None,
+        origin: str = "sync-usage",
     ) -> SyncReport:
         started, t0 = self.clock(), time.monotonic()
         settings = self.store.service_settings() if self.store is not None else {}
@@ -321,7 +325,7 @@ class SyncEngine:
         results.sort(key=lambda r: r.service_id)
         report = SyncReport(started, time.monotonic() - t0, dry_run, results)
         if not dry_run and self.store is not None:
-            report.store_error = self._record(started, results)
+            report.store_error = self._record(started, results, origin)
         report.duration_s = time.monotonic() - t0
         log.info("sync: %s in %.1f s", report.totals, report.duration_s)
         return report
@@ -345,7 +349,12 @@ class SyncEngine:
             )
             if reason:
                 domain = found[0].domain if found else ""
-                skipped.append(ServiceResult(service_id, domain, "", "skipped", error=reason))
+                client = found[0].client_id if found else None
+                skipped.append(
+                    ServiceResult(
+                        service_id, domain, "", "skipped", error=reason, client_id=client
+                    )
+                )
             else:
                 services.append(found[0])
         return services, skipped
@@ -372,7 +381,12 @@ class SyncEngine:
             elif not svc.domain.strip():
                 skipped.append(
                     ServiceResult(
-                        svc.id, "", entry.name, "skipped", error="the service has no domain"
+                        svc.id,
+                        "",
+                        entry.name,
+                        "skipped",
+                        error="the service has no domain",
+                        client_id=svc.client_id,
                     )
                 )
             else:
@@ -391,16 +405,25 @@ class SyncEngine:
         )
         if not where:
             return ServiceResult(
-                svc.id, svc.domain, "", "failed", error="no server assigned in WHMCS"
+                svc.id,
+                svc.domain,
+                "",
+                "failed",
+                error="no server assigned in WHMCS",
+                client_id=svc.client_id,
             )
         if self.ignore(svc.server_id, svc.server_hostname):
             reason = f"WHMCS server {where} is in [sync] ignore_servers"
-            return ServiceResult(svc.id, svc.domain, "", "skipped", error=reason)
+            return ServiceResult(
+                svc.id, svc.domain, "", "skipped", error=reason, client_id=svc.client_id
+            )
         reason = (
             f"no [[zimbra]] entry for WHMCS server {where}: check whmcs_server of the "
             "[[zimbra]] entries, or list the server in [sync] ignore_servers"
         )
-        return ServiceResult(svc.id, svc.domain, "", "failed", error=reason)
+        return ServiceResult(
+            svc.id, svc.domain, "", "failed", error=reason, client_id=svc.client_id
+        )
 
     # --- reading and writing ----------------------------------------------------------------------
 
@@ -474,6 +497,7 @@ class SyncEngine:
             "failed",
             error=message,
             tenancy=job.tenancy,
+            client_id=job.service.client_id,
         )
 
     def _finish(self, job: _Job, usage: DomainUsage, state: _RunState) -> Future:
@@ -490,6 +514,7 @@ class SyncEngine:
             limit,
             usage.mailboxes,
             tenancy=job.tenancy,
+            client_id=svc.client_id,
         )
         if not state.whmcs_writes:
             changed = (used_mb, limit_mb) != (svc.disk_usage_mb, svc.disk_limit_mb)
@@ -539,10 +564,12 @@ class SyncEngine:
                 )
         return None
 
-    def _record(self, started: dt.datetime, results: list[ServiceResult]) -> str | None:
+    def _record(
+        self, started: dt.datetime, results: list[ServiceResult], origin: str
+    ) -> str | None:
         try:
             finished = self.clock()
-            self.store.record_run(started, finished, results)
+            self.store.record_run(started, finished, results, origin=origin)
             self.store.prune(now=finished)
         except StoreError as err:
             log.error("%s", err)

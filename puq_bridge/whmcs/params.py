@@ -495,6 +495,8 @@ class HostingRow:
     disk_limit_mb: int = 0
     server_id: int | None = None
     server_hostname: str = ""
+    #: the WHMCS client (``tblhosting.userid``; ``None`` when the forwarder did not send it)
+    client_id: int | None = None
 
     @property
     def config_options(self) -> dict[str, str]:
@@ -619,6 +621,7 @@ class ModuleParams:
                 "status": r.status,
                 "diskusage": r.disk_usage_mb,
                 "disklimit": r.disk_limit_mb,
+                **({"userid": r.client_id} if r.client_id is not None else {}),
             }
             for r in rows
         ]
@@ -729,6 +732,7 @@ class ModuleParams:
                     disk_limit_mb=_whole_or_zero(row.get("disklimit")),
                     server_id=self.server.id,
                     server_hostname=self.server.hostname,
+                    client_id=_whole_or_zero(row.get("userid")) or None,
                 )
             )
         return tuple(found)

@@ -423,6 +423,7 @@ def test_index_links_every_page_and_fits_the_screen(site, browser, shots, width)
     assert _layout_problems(state, width) == []
     assert _network_problems(state, network_urls(browser)) == []
     expected = {f"{page_name(sid, lang)}" for sid in rows for lang in LANGS}
+    expected |= {"addon.html", "addon-pl.html", "en/addonmodules.php?module=puqbridge"}
     assert set(state["anchors"]) == expected
     _screenshot(browser, shots, f"{base}/index.html", width, "index")
 

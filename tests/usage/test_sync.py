@@ -478,6 +478,20 @@ def test_missing_domain_on_zimbra_fails_only_that_service(farm, whmcs_client):
     assert farm.whmcs.services[s_missing]["diskusage"] == "9"
 
 
+def test_runs_record_their_origin_and_each_services_client(farm, whmcs_client, store):
+    farm.add_mail("mail1")
+    farm.domain("mail1", "a.pl", (MB, GB))
+    s_a, s_missing = farm.service("mail1", "a.pl"), farm.service("mail1", "missing.pl")
+    other = farm.whmcs.add_server("elsewhere", "mx9.example.net", "192.0.2.9")
+    s_nowhere = farm.service(None, "b.pl", server_id=other)
+    engine = farm.engine(whmcs_client, store=store)
+    engine.run()
+    engine.run(only_services=[s_a], origin="SyncUsage")
+    assert [r.origin for r in store.runs()] == ["SyncUsage", "sync-usage"]
+    clients = {s.service_id: s.client_id for s in store.latest_samples()}
+    assert clients == {s_a: farm.client_id, s_missing: farm.client_id, s_nowhere: farm.client_id}
+
+
 def test_retention_keeps_the_store_bounded_over_many_days(farm, whmcs_client, tmp_path):
     """One run a day for 100 days, with an injected clock: detail and daily history stay within
     their windows."""

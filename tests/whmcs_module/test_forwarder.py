@@ -96,7 +96,16 @@ def test_files_written_and_config_is_private(tmp_path):
     stale.chmod(0o644)
     paths = write_forwarder("puqzimbra", tmp_path, "http://127.0.0.1:8750/", SECRET)
     folder = tmp_path / "modules" / "servers" / "puqzimbra"
-    assert paths == [folder / "puqzimbra.php", folder / "templates" / "clientarea.tpl", stale]
+    addon = tmp_path / "modules" / "addons" / "puqzimbra"
+    assert paths == [
+        folder / "puqzimbra.php",
+        folder / "templates" / "clientarea.tpl",
+        addon / "puqzimbra.php",
+        addon / "lang" / "english.php",
+        addon / "lang" / "polish.php",
+        stale,
+    ]
+    assert all(SECRET not in p.read_text() for p in paths[:-1])
     assert stat.S_IMODE(stale.stat().st_mode) == 0o600
     assert SECRET in stale.read_text() and SECRET not in paths[0].read_text()
     assert "{$puqbridge_html|replace:'__PUQ_CSRF_TOKEN__':$token nofilter}" in paths[1].read_text()
@@ -614,6 +623,7 @@ def hosting(hid, server, pid, domain, status="Active", diskusage=0, disklimit=0)
     """A tblhosting row as WHMCS's database holds it (what UsageUpdate uses, and two it leaves)."""
     return {
         "id": hid,
+        "userid": 7,
         "server": server,
         "packageid": pid,
         "domain": domain,
