@@ -365,6 +365,36 @@ class DemoEnvironment:
         )
         return params.to_wire()
 
+    def terminate_a_leaving_client(self) -> str:
+        """CreateAccount, then TerminateAccount, of a domain that holds a mailbox besides the
+        primary one, a distribution list and a dynamic group (which Zimbra's DeleteDomain refuses
+        to delete around): the terminate path as WHMCS drives it. Returns the domain."""
+        s = self.sample.services[0]
+        domain = "byly-klient.pl"
+        params = ModuleParams.build(
+            service_id=900_001,
+            domain=domain,
+            username="biuro",
+            password=secrets.token_urlsafe(12) + "-Aa1",
+            product=s.product.module_settings(),
+            server=ServerParams(
+                server_id=str(self.ids[f"server:{s.server.key}"]),
+                hostname=s.server.hostname,
+                username=s.server.admin_user,
+                password=self._zimbra_passwords[s.server.key],
+            ),
+        ).to_wire()
+        sim = self.zimbra_sims[s.server.key]
+        if self.forwarder.call("CreateAccount", params) != "success":
+            raise DemoError(f"CreateAccount of {domain} failed")
+        sim.add_account(f"sekretariat@{domain}", quota=0)
+        sim.add_distribution_list(f"wszyscy@{domain}", members=[f"biuro@{domain}"])
+        sim.add_dynamic_group(f"dynamiczna@{domain}")
+        answer = self.forwarder.call("TerminateAccount", params)
+        if answer != "success" or domain in sim.domains:
+            raise DemoError(f"TerminateAccount of {domain} left it behind: {answer}")
+        return domain
+
     # --- the scenario's steps ---------------------------------------------------------------------
 
     def provision(self) -> tuple[int, int]:
@@ -536,6 +566,11 @@ def _scenario(
     step(
         f"ran sync-usage {len(runs)} times from {SYNC_DAYS[0]} days ago to today; last run: "
         + ", ".join(f"{k} {v}" for k, v in totals.items())
+    )
+    domain = env.terminate_a_leaving_client()
+    step(
+        f"a leaving client's {domain} (mailboxes, a list, a dynamic group) provisioned and "
+        "terminated through the adapter (TerminateAccount): the domain is gone"
     )
     sizes = [len(env.client_area(sid)) for sid in env.by_service_id]
     step(

@@ -51,10 +51,14 @@ def test_services_are_provisioned_through_the_signed_adapter(demo):
     report, env, _ = demo
     services = len(env.sample.services)
     assert report.adapter_calls == {
-        "CreateAccount": services,
+        "CreateAccount": services + 1,  # and a leaving client's domain, then terminated
+        "TerminateAccount": 1,
         "SuspendAccount": 1,
         "ClientArea": services,
     }
+    zimbra = env.zimbra_sims[env.sample.services[0].server.key]
+    assert "byly-klient.pl" not in zimbra.domains
+    assert zimbra.count("DeleteDistributionList") == 2  # the list and the dynamic group
     assert sorted(a for a, _ in env.whmcs_sim.module_calls) == ["ModuleCreate"] * services + [
         "ModuleSuspend"
     ]
@@ -62,8 +66,10 @@ def test_services_are_provisioned_through_the_signed_adapter(demo):
         zimbra = env.zimbra_sims[s.server.key]
         assert s.domain in zimbra.domains
         assert s.primary in zimbra.accounts
+    leaving = env.sample.services[0].server.key  # the leaving client's domain lived there too
     for server in env.sample.servers:
         zimbra, hosted = env.zimbra_sims[server.key], len(env.sample.services_on(server))
+        hosted += server.key == leaving
         assert zimbra.count("CreateDomain") == zimbra.count("CreateAccount") == hosted
 
 
