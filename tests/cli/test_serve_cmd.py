@@ -37,6 +37,18 @@ def test_serve_refuses_a_bad_listen_address(tmp_path):
     assert result.exit_code == 2 and "HOST:PORT" in result.output
 
 
+def wait_until_listening(process, port: int, seconds: float = 20) -> None:
+    """Wait for a ``serve`` subprocess to accept connections (failing if it exits first)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            assert process.poll() is None and time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.05)
+
+
 def test_serve_command_answers_signed_requests(tmp_path):
     import subprocess
     import sys
@@ -61,14 +73,7 @@ def test_serve_command_answers_signed_requests(tmp_path):
         text=True,
     )
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert process.poll() is None and time.monotonic() < deadline, "serve did not start"
-                time.sleep(0.05)
+        wait_until_listening(process, port)
         body, headers = signed({})
         reply = requests.post(
             f"http://127.0.0.1:{port}/whmcs/MetaData", data=body, headers=headers, timeout=5
@@ -209,14 +214,7 @@ def test_sigterm_lets_the_call_in_flight_finish(tmp_path):
             text=True,
         )
         try:
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    assert process.poll() is None and time.monotonic() < deadline
-                    time.sleep(0.05)
+            wait_until_listening(process, port)
             zimbra.latency = 1.0  # the call is still in flight when SIGTERM comes
             params = {"serviceid": 42, "serverid": 3, "domain": "firma.pl"}
             body, headers = signed(params)
