@@ -97,19 +97,43 @@ def php_value(value: Any) -> str:
     raise TypeError(f"no PHP literal for {type(value).__name__}")
 
 
+class PhpLiteral(str):
+    """PHP source made by :func:`php_string` or :func:`php_value`: safe to print as it is."""
+
+
+#: what a template may print without a PHP filter: a name, a version, a word of a comment (no
+#: quote, backslash, ``$``, ``*``, ``?``, ``<``, ``>`` or line break can end a string or comment)
+_BARE_RE = re.compile(r"[A-Za-z0-9 _.,:()/-]*")
+
+
+def php_source(value: Any) -> Any:
+    """Every ``{{ … }}`` of the forwarder's templates goes through here: the escaping of PHP
+    source. A PHP literal from the filters and an int pass; a bare string passes only when it
+    cannot leave the identifier or comment it stands in; anything else is refused, so a value
+    that forgot its filter fails generation instead of reaching the PHP file."""
+    if isinstance(value, PhpLiteral) or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, str) and _BARE_RE.fullmatch(value):
+        return value
+    raise TypeError(
+        f"forwarder template printed a {type(value).__name__} that is not a PHP literal: "
+        "pass it through the php_string or php_value filter"
+    )
+
+
 def _environment() -> jinja2.Environment:
     folder = resources.files("puq_bridge.templates").joinpath("forwarder")
-    # These templates emit PHP source, not HTML: HTML escaping would corrupt it. What they print is
-    # either the module name (checked against NAME_RE), an int, or a value through the php_string /
-    # php_value filters, which emit safe PHP literals; StrictUndefined catches a missing one.
+    # These templates emit PHP source, not HTML, so HTML's escaping does not apply; PHP's does, in
+    # php_source (every printed value) with the php_string / php_value filters.
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(folder)),
-        autoescape=False,
+        autoescape=False,  # HTML escaping would corrupt PHP: php_source escapes instead
+        finalize=php_source,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
-    env.filters["php_string"] = php_string
-    env.filters["php_value"] = php_value
+    env.filters["php_string"] = lambda value: PhpLiteral(php_string(value))
+    env.filters["php_value"] = lambda value: PhpLiteral(php_value(value))
     return env
 
 

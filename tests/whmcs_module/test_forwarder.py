@@ -779,3 +779,18 @@ def test_an_answer_of_the_wrong_type_is_a_readable_failure_in_the_right_type(tmp
         "puq-bridge answered CreateAccount with an array, not a string: "
         "regenerate this module for the running bridge"
     )
+
+
+def test_a_value_without_its_php_filter_fails_generation():
+    """The forwarder's templates escape for PHP, not HTML: a bare value that could end a PHP string
+    or comment is refused; a literal from the filters, an int and a plain word pass."""
+    from whmcs_module.forwarder import _environment
+
+    env = _environment()
+    for value in ("x'; system('id'); //", "a*/b", "line\nbreak", "$secret", True, None):
+        with pytest.raises(TypeError, match="not a PHP literal"):
+            env.from_string("<?php $x = {{ v }};").render(v=value)
+    assert env.from_string("{{ v | php_string }}").render(v="it's") == "'it\\'s'"
+    assert env.from_string("{{ n }} {{ w }}").render(n=30, w="puq-bridge 0.1.0") == (
+        "30 puq-bridge 0.1.0"
+    )
