@@ -402,7 +402,8 @@ def main(argv=None) -> None:
     parser.add_argument("--per-server", type=int, default=4)
     parser.add_argument("--naive-servers", type=int, default=1, help="0 skips the naive sync")
     args = parser.parse_args(argv)
-    import puq_bridge.zimbra.client  # noqa: F401  (imports zeep outside the timed runs, as any long-running import)
+    # imports zeep outside the timed runs, as any long-running process would
+    import puq_bridge.zimbra.client  # noqa: F401
 
     t0 = time.perf_counter()
     world = World(args)

@@ -103,10 +103,10 @@ class SyncConfig:
 
 @dataclass(frozen=True)
 class StoreConfig:
-    """``[store]``: where the usage history lives — the SQLite file ``path`` (the embedded default),
-    or the PostgreSQL database ``url`` that several bridge instances share (its password apart, or
-    inside a ``url_env``) — and how long full detail is kept. ``timeout``: seconds to connect to
-    PostgreSQL or wait for a pooled connection."""
+    """``[store]``: where the usage history lives — the SQLite file ``path`` (the embedded
+    default), or the PostgreSQL database ``url`` that several bridge instances share (its
+    password apart, or inside a ``url_env``) — and how long full detail is kept. ``timeout``:
+    seconds to connect to PostgreSQL or wait for a pooled connection."""
 
     path: Path = field(default_factory=default_store_path)
     detail_days: int = 14

@@ -1,16 +1,17 @@
 """The adapter's HTTP service: ``POST /whmcs/<Function>`` (the server module) and
 ``POST /whmcs/addon/<Function>`` (the addon module's page) with a signed JSON body, on waitress.
 
-Order of checks (nothing runs before the signature is good): a path that is not ``/whmcs/<Name>`` →
-404; not POST → 405; a ``Content-Length`` over the limit → 413 (checked before reading; the read is
-capped too; none means empty); a missing, forged, expired or replayed signature → 401; an unknown
-function → 404; a body that is not ``{"params": {...}}`` → 400. Otherwise ``200 {"result": ...}``.
-The access log names method, path, status and duration only.
+Order of checks (nothing runs before the signature is good): a path that is not
+``/whmcs/<Name>`` → 404; not POST → 405; a ``Content-Length`` over the limit → 413 (checked
+before reading; the read is capped too; none means empty); a missing, forged, expired or
+replayed signature → 401; an unknown function → 404; a body that is not ``{"params": {...}}``
+→ 400. Otherwise ``200 {"result": ...}``. The access log names method, path, status and
+duration only.
 
 Signatures are remembered in the usage store when there is one
 (:meth:`~puq_bridge.usage.store.UsageStore.claim_signature`), so a request replayed to another
-instance sharing the store, or after a restart, is refused too; a store that does not answer then →
-503 and nothing runs.
+instance sharing the store, or after a restart, is refused too; a store that does not answer
+then → 503 and nothing runs.
 
 ``GET /healthz`` (unsigned, for a load balancer): ``200 {"status": "ok"}`` when the store answers
 (or there is none), ``503 {"status": "unavailable"}`` when not; the cause goes to the log, never
@@ -162,8 +163,8 @@ def make_app(
 
 
 def _printable(text: str) -> str:
-    """``text`` with control characters escaped (``\\n``, ``\\x1b``…): a ``%0a`` in a path must not
-    write a forged line into the access log."""
+    """``text`` with control characters escaped (``\\n``, ``\\x1b``…): a ``%0a`` in a path
+    must not write a forged line into the access log."""
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -189,8 +189,8 @@ def remember_settings(
 
 
 def admin_services_tab_fields(params: ModuleParams, ctx: "AdapterContext") -> dict:
-    """AdminServicesTabFields: domain status, mailbox count, usage and last sync (label → plain-text
-    value).
+    """AdminServicesTabFields: domain status, mailbox count, usage and last sync (label →
+    plain-text value).
 
     The values carry server messages: :func:`~whmcs_module.adapter.dispatch` masks secrets in them
     and then HTML-escapes them, in that order (escaping first would hide a secret with ``&``, ``<``

@@ -1,8 +1,8 @@
 """``puq-bridge audit``: the mailbox actions a service's client asked for on its service page.
 
-Every attempt is in the usage store (CreateMailbox, DeleteMailbox, …): when, the WHMCS user id when
-known, the action, its target address, the result (``ok``, ``refused``, ``failed``) and the reason.
-Passwords are never stored, so never shown.
+Every attempt is in the usage store (CreateMailbox, DeleteMailbox, …): when, the WHMCS user id
+when known, the action, its target address, the result (``ok``, ``refused``, ``failed``) and
+the reason. Passwords are never stored, so never shown.
 """
 
 from __future__ import annotations

@@ -522,9 +522,9 @@ class UsageStore(OverviewReads):
         return [SignOn(sid, mailbox, fn, _parse_ts(at)) for sid, mailbox, fn, at in rows]
 
     def claim_signature(self, signature: str, keep_until: float, now: float) -> bool:
-        """Record an adapter request's signature as used until ``keep_until`` (unix seconds); False
-        when it was recorded before — by this or any other bridge instance sharing the store, before
-        a restart too — which makes the request a replay.
+        """Record an adapter request's signature as used until ``keep_until`` (unix seconds);
+        False when it was recorded before — by this or any other bridge instance sharing the
+        store, before a restart too — which makes the request a replay.
 
         Signatures kept past their time are deleted here, at most once a minute per store object.
         """

@@ -300,8 +300,9 @@ class WhmcsClient:
         return [_build("GetServers", server_from_row, row) for row in items(reply, "servers")]
 
     def payment_methods(self) -> dict[str, str]:
-        """GetPaymentMethods: the activated gateways, module name → display name (``"banktransfer"``
-        → ``"Bank Transfer"``); a gateway without a display name maps to its module name."""
+        """GetPaymentMethods: the activated gateways, module name → display name
+        (``"banktransfer"`` → ``"Bank Transfer"``); a gateway without a display name maps to
+        its module name."""
         rows = items(self.call("GetPaymentMethods"), "paymentmethods", "paymentmethod")
         return {
             str(r["module"]): str(r.get("displayname") or r["module"])

@@ -1,11 +1,12 @@
 """Zimbra preauth: signing someone in without their password, with a domain's shared key.
 
-A domain's ``zimbraPreAuthKey`` (32 random bytes, hex) lets whoever holds it build a URL that logs
-anyone of that domain in:
-``<origin>/service/preauth?account=…&by=name&timestamp=…&expires=0&preauth=…``, where ``preauth``
-is the hex HMAC-SHA1, keyed with the key's text, of ``account|by|expires|timestamp``
-(``account|1|by|expires|timestamp`` with ``admin=1``, for the admin console on port 7071). Zimbra
-accepts a URL whose timestamp is within five minutes of its clock, so a URL is good for minutes.
+A domain's ``zimbraPreAuthKey`` (32 random bytes, hex) lets whoever holds it build a URL that
+logs anyone of that domain in:
+``<origin>/service/preauth?account=…&by=name&timestamp=…&expires=0&preauth=…``, where
+``preauth`` is the hex HMAC-SHA1, keyed with the key's text, of
+``account|by|expires|timestamp`` (``account|1|by|expires|timestamp`` with ``admin=1``, for the
+admin console on port 7071). Zimbra accepts a URL whose timestamp is within five minutes of
+its clock, so a URL is good for minutes.
 
 The key lives on Zimbra and, while a URL is made, in the bridge's memory: :class:`DomainKeys` reads
 it with GetDomain and, where a domain has none, makes one (as ``zmprov gdpak`` does) under a lock,

@@ -847,7 +847,8 @@ def test_a_tampered_mailbox_form_is_refused_in_the_browser(served_demo, browser)
     )
     refused = _follow(browser, '[data-puq="mailbox-signon"]')
     # in the client's WHMCS language (Polish), whatever the page's
-    assert refused == {"error": "Ta skrzynka nie należy do tej usługi; nic nie zostało zrobione."}
+    foreign = "Ta skrzynka nie należy do tej usługi; nic nie zostało zrobione."
+    assert refused == {"error": foreign}
 
 
 def test_a_suspended_service_page_has_no_sign_on_buttons(served_demo, browser):

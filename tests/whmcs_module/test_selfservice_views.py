@@ -124,7 +124,10 @@ def test_zimbras_own_account_limit_and_system_accounts(ctx, fake_zimbra):  # noq
     assert "ola@firma.pl" not in fake_zimbra.accounts
 
 
-def test_a_double_submit_at_once_makes_one_mailbox_and_a_later_one_is_new(ctx, synced):  # noqa: F811
+def test_a_double_submit_at_once_makes_one_mailbox_and_a_later_one_is_new(
+    ctx,
+    synced,  # noqa: F811
+):
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(4) as pool:

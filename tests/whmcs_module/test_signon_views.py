@@ -155,7 +155,8 @@ def test_mailbox_sign_on_turned_off_by_the_product(ctx, created):
 def test_refusals_are_in_the_clients_language(ctx, created):
     polish = params(signon_mailbox="info@example.com", clientsdetails={"language": "polish"})
     result = dispatch("MailboxSignOn", polish, ctx)
-    assert result["errorMsg"] == "Ta skrzynka nie należy do tej usługi; nic nie zostało zrobione."
+    foreign = "Ta skrzynka nie należy do tej usługi; nic nie zostało zrobione."
+    assert result["errorMsg"] == foreign
 
 
 @pytest.mark.parametrize("function", ["ServiceSingleSignOn", "MailboxSignOn", "AdminPanelSignOn"])

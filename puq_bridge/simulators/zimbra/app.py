@@ -402,7 +402,8 @@ class FakeZimbra(Operations, Directory, Rights, WebLogin):
     def _reply(self, soap_ns: str, body: bytes | SimFault, *, malformed: bool = False) -> Response:
         if isinstance(body, SimFault):
             trace = (
-                f"qtp{id(self) % 10000}-{threading.get_ident() % 1000}://{self.host}:7071/service/admin/soap:"
+                f"qtp{id(self) % 10000}-{threading.get_ident() % 1000}"
+                f"://{self.host}:7071/service/admin/soap:"
                 f"{int(time.time() * 1000)}:{secrets.token_hex(8)}"
             )
             return Response(
