@@ -434,21 +434,10 @@ def test_a_redirect_is_refused_and_the_credentials_go_nowhere(write):
     assert "whmcs-secret" not in message and message.endswith("(HTTP 307)")
 
 
-def test_an_untrusted_certificate_says_what_to_do(tmp_path):
-    import shutil
+def test_an_untrusted_certificate_says_what_to_do(self_signed):
     import ssl
-    import subprocess
 
-    if not shutil.which("openssl"):
-        pytest.skip("openssl not available")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
-        + ["-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    cert, key = self_signed
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     with BackgroundServer(FakeWhmcs().wsgi_app, ssl_context=context) as server:

@@ -460,35 +460,12 @@ def test_non_json_reply_is_a_readable_error(tmp_path, httpserver):
 
 
 @needs_php
-@pytest.mark.skipif(
-    shutil.which("openssl") is None, reason="openssl is not installed (needed to make a test cert)"
-)
-def test_https_bridge_certificate_is_verified(tmp_path):
+def test_https_bridge_certificate_is_verified(tmp_path, self_signed):
     import ssl
 
     from pytest_httpserver import HTTPServer
 
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    cert, key = self_signed
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     server = HTTPServer(host="127.0.0.1", port=0, ssl_context=context)
