@@ -15,7 +15,8 @@ from puq_bridge.demo.run import run_demo
 def main(runs: int = 5) -> None:
     """Run the demo ``runs`` times into temporary folders and print the figures."""
     t0 = time.perf_counter()
-    import puq_bridge.zimbra.client  # noqa: F401  (zeep's import cost, paid once per process, shown apart)
+    # zeep's import cost, paid once per process, shown apart
+    import puq_bridge.zimbra.client  # noqa: F401
 
     print(f"import zeep + ZimbraAdmin: {time.perf_counter() - t0:.2f} s")
     reports = []

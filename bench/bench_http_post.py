@@ -7,8 +7,8 @@ FakeWhmcs runs on waitress in a child process (no latency), so only this process
 with ``time.thread_time`` over sequential requests on one kept-alive connection. Printed per stack,
 best of 3:
 
-- ``Session.post`` — what WhmcsClient and ZimbraAdmin used to send with (the environment re-read per
-  request);
+- ``Session.post`` — what WhmcsClient and ZimbraAdmin used to send with (the environment
+  re-read per request);
 - ``Poster.post`` — ``puq_bridge.http.Poster`` over a plain session (no deadline can cut it);
 - ``Poster.post, pooled_session`` — what the clients send with now: a ``DeadlineAdapter`` whose
   pools tell the request's deadline watch which connection it holds (the cost of the deadline);

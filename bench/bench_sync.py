@@ -124,6 +124,10 @@ def _simulators(
             for sim in zimbras:
                 sim.requests.clear()
             conn.send(None)
+        elif command == "forget":  # WHMCS back to no usage: the next run writes every service again
+            for service in whmcs.services.values():
+                service["diskusage"] = service["disklimit"] = "0"
+            conn.send(None)
         else:
             for server in running:
                 server.stop()
@@ -206,10 +210,12 @@ def _whmcs(world: World):
 
 
 def run_engine(
-    world: World, args, store_dir: Path, read_plan: str = "auto", rate: float | None = 20.0
+    world: World, args, store_location, read_plan: str = "auto", rate: float | None = 20.0
 ) -> dict:
-    """One sync run; returns wall time, request counts, totals, the servers' plans and the max-RSS
+    """One sync run with the store at ``store_location`` (a SQLite path, a PostgreSQL URL or
+    backend); returns wall time, request counts, totals, CPU, the servers' plans and the max-RSS
     growth."""
+    from puq_bridge.config import DEFAULT_PAGE_ROWS
     from puq_bridge.usage.store import UsageStore
     from puq_bridge.usage.sync import SyncEngine
 
@@ -220,7 +226,7 @@ def run_engine(
         clients.append(_zimbra(entry))
         return clients[-1]
 
-    with UsageStore(store_dir / "usage.sqlite3") as store:
+    with UsageStore(store_location) as store:
         engine = SyncEngine(
             _whmcs(world),
             _entries(world, read_plan, rate),
@@ -228,7 +234,7 @@ def run_engine(
             store=store,
             concurrency=args.concurrency,
             per_server_concurrency=args.per_server,
-            page_rows=args.page_rows,
+            page_rows=getattr(args, "page_rows", DEFAULT_PAGE_ROWS),
         )
         before, sim_cpu = resource.getrusage(resource.RUSAGE_SELF), world.ask("cpu")
         t0 = time.perf_counter()
@@ -429,16 +435,18 @@ def main(argv=None) -> None:
     )
     parser.add_argument("--page-rows", type=int, default=100_000)
     args = parser.parse_args(argv)
-    import puq_bridge.zimbra.client  # noqa: F401  (imports zeep outside the timed runs, as any long-running import)
+    # imports zeep outside the timed runs, as any long-running process would
+    import puq_bridge.zimbra.client  # noqa: F401
 
     t0 = time.perf_counter()
     world = World(args)
     print(f"simulators ready in {time.perf_counter() - t0:.1f} s (child process)")
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            first = run_engine(world, args, Path(tmp), rate=args.rate or None)
-            second = run_engine(world, args, Path(tmp), rate=args.rate or None)
-            today = run_engine(world, args, Path(tmp), read_plan="domain", rate=None)
+            store = Path(tmp) / "usage.sqlite3"
+            first = run_engine(world, args, store, rate=args.rate or None)
+            second = run_engine(world, args, store, rate=args.rate or None)
+            today = run_engine(world, args, store, read_plan="domain", rate=None)
         naive = run_naive(world, args) if args.naive_servers else {"wall": 0.0, "counts": {}}
     finally:
         world.stop()

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
+from urllib.parse import unquote, urlsplit
 
 from puq_bridge.errors import ConfigError
 
@@ -119,10 +120,22 @@ class SyncConfig:
 
 @dataclass(frozen=True)
 class StoreConfig:
-    """``[store]``: the usage-history SQLite file and how long full detail is kept."""
+    """``[store]``: where the usage history lives — the SQLite file ``path`` (the embedded
+    default), or the PostgreSQL database ``url`` that several bridge instances share (its
+    password apart, or inside a ``url_env``) — and how long full detail is kept. ``timeout``:
+    seconds to connect to PostgreSQL or wait for a pooled connection."""
 
     path: Path = field(default_factory=default_store_path)
     detail_days: int = 14
+    url: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+    timeout: float = 5.0
+
+    @property
+    def secrets(self) -> list[str]:
+        """The secret values in this section (the password, one written inside the URL)."""
+        inside = urlsplit(self.url).password if self.url else None
+        return [value for value in (self.password, inside) if value]
 
 
 #: the shortest ``[adapter]`` secret accepted (``puq-bridge secret`` makes 43 characters).
@@ -504,12 +517,44 @@ class _Reader:
 
     def store(self, t) -> StoreConfig:
         p = "store."
-        self.check_keys(t, p, {"path", "detail_days"})
+        keys = {"path", "detail_days", "url", "url_env", "password", "password_env", "timeout"}
+        self.check_keys(t, p, keys)
         path = self.get(t, p, "path", (str,), None)
+        url = self.store_url(t, p)
+        if path and url:
+            raise self.fail(f"{p}url", "give either path (SQLite) or url (PostgreSQL), not both")
+        password = self.secret(t, p, "password", required=False)
+        if password and not url:
+            raise self.fail(f"{p}password", "a password is for a PostgreSQL url; none is set")
         return StoreConfig(
             path=Path(path).expanduser() if path else default_store_path(),
             detail_days=self.positive(t, p, "detail_days", 14),
+            url=url,
+            password=password,
+            timeout=float(self.positive(t, p, "timeout", 5, (int, float))),
         )
+
+    def store_url(self, t, p) -> str | None:
+        """``[store] url`` or ``url_env``: a postgresql:// URL (a password in it is a secret: never
+        echoed)."""
+        if "url_env" not in t:
+            url = self.get(t, p, "url", (str,), None)
+            if url and urlsplit(url).password:
+                self.literal_secrets.append(f"{p}url")
+        elif "url" in t:
+            raise self.fail(f"{p}url", "give either url or url_env, not both")
+        else:
+            url = self.secret(t, p, "url")
+        if url is None:
+            return None
+        key = f"{p}url_env" if "url_env" in t else f"{p}url"
+        parts = urlsplit(url)
+        if parts.scheme not in ("postgresql", "postgres"):
+            shown = f"{parts.scheme}://..." if parts.scheme else "no scheme"
+            raise self.fail(key, f"must be a postgresql://user@host:port/database URL, got {shown}")
+        if not unquote(parts.path.lstrip("/")):
+            raise self.fail(key, "names no database: postgresql://user@host:port/DATABASE")
+        return url
 
     def adapter(self, t) -> AdapterConfig:
         p = "adapter."

@@ -188,6 +188,14 @@ class InvalidRequest(ZimbraFault):
     """``service.INVALID_REQUEST``."""
 
 
+class NoSuchGrant(ZimbraFault):
+    """``account.NO_SUCH_GRANT``: RevokeRight of a grant that does not exist."""
+
+
+class NoSuchAlias(ZimbraFault):
+    """``account.NO_SUCH_ALIAS``: RemoveAccountAlias of an alias the account does not have."""
+
+
 FAULT_CLASSES: dict[str, type[ZimbraFault]] = {
     "account.NO_SUCH_ACCOUNT": NoSuchAccount,
     "account.ACCOUNT_EXISTS": AccountExists,
@@ -202,6 +210,8 @@ FAULT_CLASSES: dict[str, type[ZimbraFault]] = {
     "service.AUTH_EXPIRED": AuthExpired,
     "service.AUTH_REQUIRED": AuthRequired,
     "service.INVALID_REQUEST": InvalidRequest,
+    "account.NO_SUCH_GRANT": NoSuchGrant,
+    "account.NO_SUCH_ALIAS": NoSuchAlias,
 }
 
 
@@ -224,3 +234,44 @@ class SyncLockedError(PuqBridgeError):
 
 class StoreError(PuqBridgeError):
     """The usage store cannot be opened, migrated or written."""
+
+
+class SignOnError(PuqBridgeError):
+    """A sign-on (webmail, admin console) was refused or cannot be made; nothing was signed.
+
+    Args:
+        reason: what the client is told, as a key: ``inactive`` (service or domain not active),
+            ``foreign_mailbox`` (not a mailbox of the service), ``disabled`` (turned off by the
+            product), ``not_offered`` (no admin panel sign-on for this product), ``no_key`` (the
+            domain has no preauth key and none can be made), ``unavailable`` (Zimbra failed).
+        message: the precise line for the log (no secrets).
+    """
+
+    def __init__(self, reason: str, message: str):
+        self.reason = reason
+        super().__init__(message)
+
+
+class SelfServiceError(PuqBridgeError):
+    """A client's mailbox action (CreateMailbox, DeleteMailbox, …) was refused or failed; nothing
+    was changed on Zimbra.
+
+    Args:
+        reason: what the client is told, as a key of the catalog's ``selfservice.error.*``
+            (``exists``, ``max_mailboxes``, ``no_space``, ``password_policy``, ``foreign``, …).
+        message: the precise line for the log and the audit (never a password).
+        field: the form field the refusal is about (``local_part``, ``password``, …), or "".
+        values: what the client's message may quote (a number, a limit), never a secret.
+    """
+
+    def __init__(self, reason: str, message: str, *, field: str = "", **values):
+        self.reason, self.field, self.values = reason, field, values
+        super().__init__(message)
+
+
+class DelegationError(PuqBridgeError):
+    """Making a mailbox the delegated admin of its domain failed; what was done was undone."""
+class StoreUnavailable(StoreError):
+    """The usage store cannot be reached or opened at all: a PostgreSQL server that does not answer
+    or refuses the login, a SQLite file that cannot be created or is not a database. Nothing was
+    read or written; the CLI exits 2."""

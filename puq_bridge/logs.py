@@ -18,13 +18,33 @@ MASK = "********"
 MIN_SECRET_LENGTH = 4
 
 
+#: Secrets known by their place rather than their value: a Zimbra domain's preauth key wherever
+#: its attribute name stands just before it (``<a n="zimbraPreAuthKey">…``, a dict's repr,
+#: ``key=value``), and the signature of a preauth sign-on URL (``…&preauth=…``): valid for
+#: minutes, but a login all the same.
+_PLACED_SECRETS = (
+    re.compile(r"(zimbraPreAuthKey[\"'>:=\s]{1,6})([0-9A-Fa-f]{8,})"),
+    re.compile(r"([?&;]preauth=)([0-9A-Fa-f]{8,})"),
+)
+
+
+def mask_placed_secrets(text: str) -> str:
+    """``text`` with preauth keys and signatures masked by their place (``_PLACED_SECRETS``)."""
+    if "PreAuth" not in text and "preauth" not in text:
+        return text
+    for pattern in _PLACED_SECRETS:
+        text = pattern.sub(lambda m: m.group(1) + MASK, text)
+    return text
+
+
 def mask_secrets(text: str, secrets: Iterable[str | None]) -> str:
     """``text`` with every secret value in ``secrets`` replaced by ``********`` (longest first), in
     its raw form and in every escaped form it takes on its way: XML/HTML (``&amp;``, ``&quot;``,
     ``&#39;``, ``&#x27;``, ``&#10;``), URL encoding (``%26``, ``+``, either case), JSON (``\\"``,
     ``\\u0142``, PHP's ``\\/``), and any mix of them. A server that echoes a request, or a page
     quoting one, writes the secret escaped: masking only the raw value would let it through to
-    stdout, ``--json``, the logs, the store and WHMCS.
+    stdout, ``--json``, the logs, the store and WHMCS. The secrets known by their place
+    (:func:`mask_placed_secrets`: preauth keys and signatures) are masked too.
 
     Values shorter than :data:`MIN_SECRET_LENGTH` (four) characters are left alone: see its comment
     for why.
@@ -37,7 +57,7 @@ def mask_secrets(text: str, secrets: Iterable[str | None]) -> str:
                 text = text.replace(secret, MASK)
         else:
             text = _secret_pattern(secret).sub(MASK, text)
-    return text
+    return mask_placed_secrets(text)
 
 
 _NAMED_ENTITIES = {"&": "amp", "<": "lt", ">": "gt", '"': "quot", "'": "apos"}
@@ -103,11 +123,11 @@ class SecretFilter(logging.Filter):
         return mask_secrets(text, self.secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
-            message = record.getMessage()
-            masked = self.mask(message)
-            if masked != message:
-                record.msg, record.args = masked, None
+        # runs without registered values too: a preauth key is masked by its place
+        message = record.getMessage()
+        masked = self.mask(message)
+        if masked != message:
+            record.msg, record.args = masked, None
         return True
 
 

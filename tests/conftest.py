@@ -5,7 +5,12 @@ import socket
 
 import pytest
 
-pytest_plugins = ["tests.support.whmcs", "tests.support.zimbra", "tests.support.tls"]
+pytest_plugins = [
+    "tests.support.whmcs",
+    "tests.support.zimbra",
+    "tests.support.tls",
+    "tests.support.store",
+]
 
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex

@@ -358,3 +358,53 @@ def test_the_secret_command_prints_a_strong_secret():
 
     first, second = (CliRunner().invoke(main, ["secret"]).stdout.strip() for _ in range(2))
     assert len(first) >= 40 and first != second and first.isprintable() and " " not in first
+# --- [store]: SQLite path or PostgreSQL url -------------------------------------------------------
+
+
+def test_store_is_sqlite_by_default_and_postgresql_with_a_url(tmp_path):
+    cfg = load_config(
+        write(tmp_path, WHMCS + "[store]\npath = '/var/lib/x/usage.sqlite3'\n"), env=ENV
+    )
+    assert cfg.store.url is None and str(cfg.store.path) == "/var/lib/x/usage.sqlite3"
+    text = WHMCS + (
+        "[store]\nurl = 'postgresql://bridge@db.example.com:5432/puqbridge'\n"
+        "password_env = 'DB_PW'\ntimeout = 3\n"
+    )
+    cfg = load_config(write(tmp_path, text), env={**ENV, "DB_PW": "db-s3cret"})
+    assert cfg.store.url == "postgresql://bridge@db.example.com:5432/puqbridge"
+    assert (cfg.store.password, cfg.store.timeout) == ("db-s3cret", 3.0)
+    assert cfg.store.secrets == ["db-s3cret"] and "db-s3cret" not in repr(cfg)
+
+
+def test_store_url_from_the_environment_may_carry_the_password(tmp_path):
+    url = "postgresql://bridge:in-url-pw@db.example.com/puqbridge"
+    cfg = load_config(
+        write(tmp_path, WHMCS + "[store]\nurl_env = 'DB_URL'\n"), env={**ENV, "DB_URL": url}
+    )
+    assert cfg.store.url == url and cfg.store.secrets == ["in-url-pw"]
+    assert "in-url-pw" not in repr(cfg)
+
+
+@pytest.mark.parametrize(
+    "store, env, key, message",
+    [
+        (
+            "path = '/x.sqlite3'\nurl = 'postgresql://u@h/db'",
+            {},
+            "store.url",
+            "give either path (SQLite) or url (PostgreSQL), not both",
+        ),
+        ("url = 'mysql://u:pw@h/db'", {}, "store.url", "must be a postgresql://"),
+        ("url_env = 'DB_URL'", {"DB_URL": "https://u:pw@h/db"}, "store.url_env", "got https://..."),
+        ("url = 'postgresql://u@h'", {}, "store.url", "names no database"),
+        ("password = 'pw-alone'", {}, "store.password", "a password is for a PostgreSQL url"),
+        ("url_env = 'DB_URL'", {}, "store.url_env", "environment variable DB_URL is not set"),
+        ("url = 'postgresql://u@h/db'\ntimeout = 0", {}, "store.timeout", "greater than 0"),
+    ],
+)
+def test_store_errors_name_the_key_and_never_the_password(tmp_path, store, env, key, message):
+    path = write(tmp_path, WHMCS + f"[store]\n{store}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env={**ENV, **env})
+    assert err.value.key == key and message in str(err.value)
+    assert "pw" not in str(err.value).replace(str(path), "")

@@ -1,8 +1,9 @@
 """The map of the code holds: dependencies point one way, and every line passes the linter.
 
-cli → demo → whmcs_module → clientarea / provisioning → usage → whmcs / zimbra / simulators →
-errors / config / logs / http / units. A module may import its own package and anything below
-it, never a package beside or above it — also inside functions, where lazy imports live.
+cli → demo → whmcs_module → admin → clientarea / provisioning / signon / selfservice →
+usage → whmcs / zimbra / simulators → errors / config / logs / http / units. A module may
+import its own package and anything below it, never a package beside or above it — also
+inside functions, where lazy imports live.
 """
 
 import ast
@@ -28,7 +29,10 @@ RANKS = {
     "puq_bridge.simulators": 2,
     "puq_bridge.usage": 3,
     "puq_bridge.provisioning": 4,
+    "puq_bridge.signon": 4,
+    "puq_bridge.selfservice": 4,
     "puq_bridge.clientarea": 4,
+    "puq_bridge.admin": 4.5,  # the addon page: above clientarea, whose formatter (Catalog) it uses
     "whmcs_module": 5,
     "puq_bridge.demo": 6,
     "puq_bridge.cli": 7,
@@ -129,3 +133,37 @@ def test_the_linter_passes():
         timeout=120,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+
+def test_no_merge_markers_are_left_in_the_tree():
+    """A conflict marker left in a doc or a template reads as garbage to a user."""
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    ).stdout.split()
+    if not tracked:
+        pytest.skip("not a git checkout")
+    marked = []
+    for name in tracked:
+        path = ROOT / name
+        if path.suffix in (".png", ".jpg") or not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if any(line.startswith(("<<<<<<< ", ">>>>>>> ")) for line in text.splitlines()):
+            marked.append(name)
+    assert marked == []
+
+
+def test_no_python_line_is_longer_than_100_characters():
+    """ruff's E501 passes over a line that ends in a pragma comment (``# noqa``); this does not."""
+    tracked = subprocess.run(
+        ["git", "ls-files", "*.py"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    ).stdout.split()
+    if not tracked:
+        pytest.skip("not a git checkout")
+    long = [
+        f"{name}:{number}"
+        for name in tracked
+        for number, line in enumerate((ROOT / name).read_text(encoding="utf-8").splitlines(), 1)
+        if len(line) > 100
+    ]
+    assert long == []

@@ -59,6 +59,7 @@ def test_wheel_has_the_console_script_and_packages(wheel_names):
     assert any(n.endswith("entry_points.txt") for n in wheel_names)
     for package in (
         "puq_bridge/cli/__init__.py",
+        "puq_bridge/admin/__init__.py",
         "puq_bridge/simulators/__init__.py",
         "whmcs_module/__init__.py",
     ):

@@ -6,7 +6,7 @@ import pytest
 from puq_bridge.errors import ParamsError, ZimbraError
 from puq_bridge.provisioning import Provisioner
 from puq_bridge.whmcs.params import ModuleParams
-from tests.support.zimbra import MiB, password_is
+from tests.support.zimbra import GiB, MiB, password_is
 
 PASSWORD = "Start-Pass-123"
 
@@ -370,3 +370,124 @@ def test_unreachable_zimbra_is_a_readable_error(zimbra_server):
         Calls(client).create(params())
     assert "zimbra-secret" not in str(err.value) and "\n" not in str(err.value)
     client.close()
+
+
+# --- the plan enforced by Zimbra, the preauth key, the delegated admin ---------------------------
+
+
+def grants_of(fake, mailbox):
+    return sorted((g["target_type"], g["target_name"], g["right"]) for g in fake.grants_of(mailbox))
+
+
+DELEGATED = [
+    ("domain", "firma.pl", "domainAdminConsoleRights"),
+    ("global", "globalacltarget", "domainAdminZimletRights"),
+]
+
+
+def test_create_puts_the_plan_a_key_and_the_delegated_admin_on_zimbra(prov, fake_zimbra):
+    prov.create(params(configoption7="block sending and receiving"))
+    domain = fake_zimbra.domains["firma.pl"]["attrs"]
+    assert domain["zimbraDomainMaxAccounts"] == "20"
+    assert domain["zimbraDomainAggregateQuota"] == str(10 * GiB)
+    assert domain["zimbraDomainAggregateQuotaPolicy"] == "BLOCKSENDRECEIVE"
+    assert len(domain["zimbraPreAuthKey"]) == 64
+    primary = fake_zimbra.accounts["biuro@firma.pl"]["attrs"]
+    assert primary["zimbraIsDelegatedAdminAccount"] == "TRUE"
+    assert "accountListView" in primary["zimbraAdminConsoleUIComponents"]
+    assert grants_of(fake_zimbra, "biuro@firma.pl") == DELEGATED
+    # nothing on any other domain
+    assert {g["target_name"] for g in fake_zimbra.grants} == {"firma.pl", "globalacltarget"}
+
+
+def test_a_repeated_create_changes_nothing(prov, fake_zimbra):
+    prov.create(params())
+    key = fake_zimbra.domains["firma.pl"]["attrs"]["zimbraPreAuthKey"]
+    before = {op: fake_zimbra.count(op) for op in ("ModifyDomain", "ModifyAccount", "GrantRight")}
+    prov.create(params())
+    after = {op: fake_zimbra.count(op) for op in before}
+    assert after == before and fake_zimbra.domains["firma.pl"]["attrs"]["zimbraPreAuthKey"] == key
+    assert grants_of(fake_zimbra, "biuro@firma.pl") == DELEGATED
+
+
+def test_create_gives_an_existing_domain_a_key_and_keeps_one(prov, fake_zimbra):
+    prov.create(params(domain="example.com", username="nowy"))
+    key = fake_zimbra.domains["example.com"]["attrs"]["zimbraPreAuthKey"]
+    assert len(key) == 64
+    fake_zimbra.domains["example.org"]["attrs"]["zimbraPreAuthKey"] = "ab" * 32
+    prov.create(params(domain="example.org", username="nowy"))
+    assert fake_zimbra.domains["example.org"]["attrs"]["zimbraPreAuthKey"] == "ab" * 32
+
+
+def test_the_clients_total_space_option_is_the_aggregate_quota(zimbra_admin, fake_zimbra):
+    read = ModuleParams.read(params())
+    Provisioner(zimbra_admin).create(read.target, read.product, PASSWORD, total_bytes=25 * GiB)
+    assert fake_zimbra.domains["firma.pl"]["attrs"]["zimbraDomainAggregateQuota"] == str(25 * GiB)
+
+
+def test_no_total_space_means_no_aggregate_quota(prov, fake_zimbra):
+    prov.create(params(configoption3="0", configoption2="0"))
+    domain = fake_zimbra.domains["firma.pl"]["attrs"]
+    assert not {"zimbraDomainAggregateQuota", "zimbraDomainMaxAccounts"} & set(domain)
+
+
+def test_max_mailboxes_is_enforced_by_zimbra(prov, zimbra_admin):
+    from puq_bridge.errors import TooManyAccounts
+
+    prov.create(params(configoption2="2"))
+    zimbra_admin.create_account("jan@firma.pl", "Long-Pass-1")
+    with pytest.raises(TooManyAccounts):
+        zimbra_admin.create_account("ewa@firma.pl", "Long-Pass-1")
+
+
+def test_a_private_server_gets_no_delegated_admin(prov, fake_zimbra):
+    prov.create(params(configoption6="server"))
+    assert "zimbraIsDelegatedAdminAccount" not in fake_zimbra.accounts["biuro@firma.pl"]["attrs"]
+    assert fake_zimbra.grants == [] and fake_zimbra.count("GrantRight") == 0
+
+
+@pytest.mark.parametrize("refused", ["domainAdminConsoleRights", "domainAdminZimletRights"])
+def test_a_refused_grant_leaves_no_delegated_flag_and_no_grant(prov, fake_zimbra, refused):
+    from puq_bridge.errors import DelegationError
+
+    fake_zimbra.deny("GrantRight", attr=refused)
+    with pytest.raises(DelegationError) as caught:
+        prov.create(params())
+    message = str(caught.value)
+    assert "could not make biuro@firma.pl the delegated admin of firma.pl" in message
+    assert "service.PERM_DENIED" in message and "nothing of it was left behind" in message
+    assert PASSWORD not in message and "\n" not in message
+    primary = fake_zimbra.accounts["biuro@firma.pl"]["attrs"]
+    assert "zimbraIsDelegatedAdminAccount" not in primary
+    assert "zimbraAdminConsoleUIComponents" not in primary
+    assert fake_zimbra.grants == []
+    fake_zimbra._denied.clear()  # the operator fixed the rights: a retry completes
+    prov.create(params())
+    assert grants_of(fake_zimbra, "biuro@firma.pl") == DELEGATED
+
+
+def test_change_package_changes_the_plan_and_keeps_the_delegated_admin(prov, fake_zimbra):
+    prov.create(params())
+    fake_zimbra.grants.clear()  # someone revoked them by hand
+    prov.change_package(
+        params(configoption2="5", configoption3="2", configoption7="warn only")
+    )
+    domain = fake_zimbra.domains["firma.pl"]["attrs"]
+    assert domain["zimbraDomainMaxAccounts"] == "5"
+    assert domain["zimbraDomainAggregateQuota"] == str(2 * GiB)
+    assert domain["zimbraDomainAggregateQuotaPolicy"] == "ALLOWSENDRECEIVE"
+    assert grants_of(fake_zimbra, "biuro@firma.pl") == DELEGATED
+    modified = fake_zimbra.count("ModifyDomain")
+    prov.change_package(params(configoption2="5", configoption3="2", configoption7="warn only"))
+    assert fake_zimbra.count("ModifyDomain") == modified  # idempotent: nothing to change
+    prov.change_package(params(configoption3="0"))
+    assert "zimbraDomainAggregateQuota" not in fake_zimbra.domains["firma.pl"]["attrs"]
+
+
+def test_terminate_leaves_no_flag_grant_or_key_behind(prov, fake_zimbra):
+    prov.create(params())
+    fake_zimbra.add_account("jan@firma.pl")
+    prov.terminate(params())
+    assert fake_zimbra.grants == []
+    assert "firma.pl" not in fake_zimbra.domains and "biuro@firma.pl" not in fake_zimbra.accounts
+    assert fake_zimbra.count("RevokeRight") == 2

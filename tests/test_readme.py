@@ -206,13 +206,20 @@ def test_the_cron_line_is_the_deploy_file_and_parses():
     assert parse(invocation) == ["sync-usage"]
 
 
-@pytest.mark.parametrize("unit", ["puq-bridge.service", "puq-bridge-sync.service"])
+@pytest.mark.parametrize(
+    "unit", ["puq-bridge.service", "puq-bridge@.service", "puq-bridge-sync.service"]
+)
 def test_systemd_units_run_a_command_that_parses(unit):
     text = (ROOT / "deploy" / unit).read_text()
     (exec_start,) = re.findall(r"^ExecStart=(.+)$", text, re.M)
+    exec_start = exec_start.replace("%I", "127.0.0.1:8751")  # the template's instance: an address
     (invocation,) = command_lines(f"```sh\n{exec_start}\n```\n")
     assert parse(invocation) == [
-        {"puq-bridge.service": "serve", "puq-bridge-sync.service": "sync-usage"}[unit]
+        {
+            "puq-bridge.service": "serve",
+            "puq-bridge@.service": "serve",
+            "puq-bridge-sync.service": "sync-usage",
+        }[unit]
     ]
     assert "EnvironmentFile=/etc/puq-bridge/secrets.env" in text and "User=puq-bridge" in text
 

@@ -17,8 +17,9 @@ from typing import Any, Callable, Mapping
 from puq_bridge.errors import ParamsError, PuqBridgeError
 from puq_bridge.logs import mask_secrets
 from puq_bridge.provisioning import Provisioner
+from puq_bridge.usage.model import service_total_space
 from puq_bridge.whmcs.params import ModuleParams, config_options
-from whmcs_module import views
+from whmcs_module import selfservice_views, server_sync, signon_views, views
 from whmcs_module.context import AdapterContext
 
 log = logging.getLogger(__name__)
@@ -32,13 +33,19 @@ Handler = Callable[[ModuleParams, AdapterContext], Any]
 
 
 def meta_data(params: ModuleParams | None = None, ctx: AdapterContext | None = None) -> dict:
-    """MetaData: how WHMCS lists the module."""
+    """MetaData: how WHMCS lists the module.
+
+    Only ``DefaultSSLPort``: Zimbra's admin port 7071 speaks HTTPS only, so there is no plain-http
+    default to offer (the bridge uses https for a server known from WHMCS either way).
+    """
     return {
         "DisplayName": "Zimbra mail (puq-bridge)",
         "APIVersion": "1.1",
         "RequiresServer": True,
-        "DefaultNonSSLPort": "7071",
         "DefaultSSLPort": "7071",
+        "ServiceSingleSignOnLabel": signon_views.SERVICE_SSO_LABEL,
+        "AdminSingleSignOnLabel": signon_views.ADMIN_SSO_LABEL,
+        **server_sync.LIST_ACCOUNTS_META,
     }
 
 
@@ -50,19 +57,29 @@ def config_options_fn(
 
 
 def check_connection(params: ModuleParams, ctx: AdapterContext) -> dict:
-    """TestConnection: authenticate and GetVersionInfo against the server the params describe."""
-    zimbra = ctx.zimbra_for(params.server)
-    zimbra.authenticate()
-    info = zimbra.version_info()
-    log.info("TestConnection: Zimbra %s on %s", info.version, info.host)
+    """TestConnection: authenticate and GetVersionInfo with what the admin typed into WHMCS's
+    server form (host, port, user, password), even when a ``[[zimbra]]`` entry serves that server
+    (:meth:`~whmcs_module.context.AdapterContext.typed_entry`); a client of its own, closed after.
+    """
+    entry = ctx.typed_entry(params.server)
+    zimbra = ctx.zimbra_factory(entry)
+    try:
+        zimbra.authenticate()
+        info = zimbra.version_info()
+    finally:
+        zimbra.close()
+    log.info("TestConnection: Zimbra %s on %s (%s)", info.version, info.host, entry.url)
     return {"success": True, "error": ""}
 
 
 def _create(params: ModuleParams, ctx: AdapterContext) -> str:
-    """CreateAccount: the domain with the product's limits, and the primary mailbox."""
+    """CreateAccount: the domain with the product's plan and a preauth key, the primary mailbox,
+    and for tenancy ``domain`` that mailbox as the domain's delegated admin."""
     target, settings, password = params.target, params.product, params.required_password()
-    views.remember_settings(ctx, target.service_id, settings)
-    Provisioner(ctx.zimbra_for(params.server)).create(target, settings, password)
+    views.remember_settings(ctx, target.service_id, settings, params.options)
+    total = service_total_space(params.options, settings.total_space_bytes)
+    provisioner = Provisioner(ctx.zimbra_for(params.server), ctx.domain_keys)
+    provisioner.create(target, settings, password, total_bytes=total)
     return "success"
 
 
@@ -96,10 +113,13 @@ def _change_password(params: ModuleParams, ctx: AdapterContext) -> str:
 
 
 def _change_package(params: ModuleParams, ctx: AdapterContext) -> str:
-    """ChangePackage: the product's limits and class of service re-applied."""
+    """ChangePackage: the product's plan, quota and class of service re-applied; the delegated
+    admin kept."""
     target, settings = params.target, params.product
-    views.remember_settings(ctx, target.service_id, settings)
-    Provisioner(ctx.zimbra_for(params.server)).change_package(target, settings)
+    views.remember_settings(ctx, target.service_id, settings, params.options)
+    total = service_total_space(params.options, settings.total_space_bytes)
+    provisioner = Provisioner(ctx.zimbra_for(params.server), ctx.domain_keys)
+    provisioner.change_package(target, settings, total_bytes=total)
     return "success"
 
 
@@ -125,6 +145,13 @@ FUNCTIONS: dict[str, Handler] = {
     "AdminServicesTabFields": views.admin_services_tab_fields,
     "AdminCustomButtonArray": admin_custom_buttons,
     "SyncUsage": views.sync_usage,
+    "ServiceSingleSignOn": signon_views.service_single_sign_on,
+    "AdminSingleSignOn": signon_views.admin_single_sign_on,
+    "MailboxSignOn": signon_views.mailbox_sign_on,
+    "AdminPanelSignOn": signon_views.admin_panel_sign_on,
+    "ClientAreaAllowedFunctions": signon_views.client_area_allowed_functions,
+    **selfservice_views.FUNCTIONS,
+    "ListAccounts": server_sync.list_accounts,
 }
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Callable
 
 from puq_bridge.config import Config, ZimbraConfig
 from puq_bridge.whmcs.params import ServerParams
+from puq_bridge.zimbra.preauth import DomainKeys
 
 if TYPE_CHECKING:
     from puq_bridge.zimbra.client import ZimbraAdmin
@@ -34,8 +35,9 @@ class AdapterContext:
             reads Zimbra live).
         renderer: a :class:`~puq_bridge.clientarea.render.Renderer` (made on first ClientArea when
             ``None``).
-        whmcs: a :class:`~puq_bridge.whmcs.client.WhmcsClient` for UsageUpdate and SyncUsage, or a
-            callable returning one.
+        whmcs: a :class:`~puq_bridge.whmcs.client.WhmcsClient` for SyncUsage and the gateways'
+            names, or a callable returning one (UsageUpdate needs none: the forwarder reads and
+            writes tblhosting).
         zimbra_factory: builds a ``ZimbraAdmin`` from a :class:`ZimbraConfig` (default: from the
             entry's fields).
         render_cache_seconds: how long a client-area page rendered from the store is reused (0:
@@ -74,13 +76,28 @@ class AdapterContext:
             lambda entry: default_zimbra_factory(entry, pool_size)
         )
         self._clients: dict[tuple, "ZimbraAdmin"] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # the addon state is built under it and reads the renderer
+        #: where domains' preauth keys are made: one lock per domain for the whole process
+        self.domain_keys = DomainKeys()
+        from puq_bridge.selfservice import AddressLocks, PolicyCache
+
+        #: self-service: COS password policies read from Zimbra, one lock per new address
+        self.password_policies = PolicyCache()
+        self.address_locks = AddressLocks()
+        self._addon = None
 
     def entry_for(self, server: ServerParams) -> ZimbraConfig:
         """The ``[[zimbra]]`` entry for WHMCS's server (by id, else hostname), else one built from
         WHMCS's server fields (:meth:`~puq_bridge.whmcs.params.ServerParams.zimbra_entry`)."""
         entry = self.config.zimbra_for(server.server_id or None, server.hostname or None)
         return entry if entry is not None else server.zimbra_entry()
+
+    def typed_entry(self, server: ServerParams) -> ZimbraConfig:
+        """WHMCS's server as its form describes it (host, port, user, password), even when a
+        ``[[zimbra]]`` entry serves it; the entry gives only its scheme, ``verify`` and timeout
+        (:meth:`~puq_bridge.whmcs.params.ServerParams.zimbra_entry`). For TestConnection."""
+        like = self.config.zimbra_for(server.server_id or None, server.hostname or None)
+        return server.zimbra_entry(like=like)
 
     def zimbra(self, entry: ZimbraConfig) -> "ZimbraAdmin":
         """The one cached client of a server (keyed by name, URL, user and a hash of the
@@ -108,6 +125,18 @@ class AdapterContext:
                 if self._renderer is None:
                     self._renderer = Renderer.from_config(self.config.render)
         return self._renderer
+
+    @property
+    def addon(self):
+        """The addon page's jobs, checks and renderer (:class:`whmcs_module.addon.AddonState`),
+        built on first use."""
+        if self._addon is None:
+            from whmcs_module.addon import AddonState
+
+            with self._lock:
+                if self._addon is None:
+                    self._addon = AddonState(self)
+        return self._addon
 
     @property
     def whmcs(self):

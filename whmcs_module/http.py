@@ -1,11 +1,21 @@
-"""The adapter's HTTP service: ``POST /whmcs/<Function>`` with a signed JSON body, served by
-waitress.
+"""The adapter's HTTP service: ``POST /whmcs/<Function>`` (the server module) and
+``POST /whmcs/addon/<Function>`` (the addon module's page) with a signed JSON body, on waitress.
 
-Order of checks (nothing runs before the signature is good): a path that is not ``/whmcs/<Name>`` →
-404; not POST → 405; a ``Content-Length`` over the limit → 413 (checked before reading; the read is
-capped too; none means empty); a missing, forged, expired or replayed signature → 401; an unknown
-function → 404; a body that is not ``{"params": {...}}`` → 400. Otherwise ``200 {"result": ...}``.
-The access log names method, path, status and duration only.
+Order of checks (nothing runs before the signature is good): a path that is not
+``/whmcs/<Name>`` → 404; not POST → 405; a ``Content-Length`` over the limit → 413 (checked
+before reading; the read is capped too; none means empty); a missing, forged, expired or
+replayed signature → 401; an unknown function → 404; a body that is not ``{"params": {...}}``
+→ 400. Otherwise ``200 {"result": ...}``. The access log names method, path, status and
+duration only.
+
+Signatures are remembered in the usage store when there is one
+(:meth:`~puq_bridge.usage.store.UsageStore.claim_signature`), so a request replayed to another
+instance sharing the store, or after a restart, is refused too; a store that does not answer
+then → 503 and nothing runs.
+
+``GET /healthz`` (unsigned, for a load balancer): ``200 {"status": "ok"}`` when the store answers
+(or there is none), ``503 {"status": "unavailable"}`` when not; the cause goes to the log, never
+into the reply.
 """
 
 from __future__ import annotations
@@ -13,18 +23,21 @@ from __future__ import annotations
 import json
 import logging
 import re
+import signal
 import threading
 import time
 from typing import Any, Callable, Iterable
 
+from puq_bridge.errors import StoreError
 from whmcs_module.adapter import FUNCTIONS, dispatch
+from whmcs_module.addon import ADDON_FUNCTIONS, dispatch_addon
 from whmcs_module.context import AdapterContext
 from whmcs_module.signing import HEADER, SignatureError, Verifier
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger(__name__ + ".access")
 
-_PATH_RE = re.compile(r"^/whmcs/([A-Za-z][A-Za-z0-9]{0,63})$")
+_PATH_RE = re.compile(r"^/whmcs/(addon/)?([A-Za-z][A-Za-z0-9]{0,63})$")
 _REASONS = {
     200: "OK",
     400: "Bad Request",
@@ -33,13 +46,44 @@ _REASONS = {
     405: "Method Not Allowed",
     413: "Payload Too Large",
     500: "Internal Server Error",
+    503: "Service Unavailable",
 }
+HEALTH_PATH = "/healthz"
+HEALTH_TIMEOUT = 2.0
 
 
 class _Reject(Exception):
     def __init__(self, status: int, message: str, headers: Iterable[tuple[str, str]] = ()):
         super().__init__(message)
         self.status, self.message, self.headers = status, message, list(headers)
+
+
+class _Health:
+    """``/healthz``: whether the store answers; a change of state is logged once, with the cause."""
+
+    def __init__(self, store):
+        self.store = store
+        self.healthy = True
+
+    def answer(self, method: str | None) -> tuple[int, dict, list]:
+        """(status, document, headers) of the health check."""
+        if method not in ("GET", "HEAD"):
+            return 405, {"error": "only GET is allowed"}, [("Allow", "GET, HEAD")]
+        cause = None
+        if self.store is not None:
+            try:
+                self.store.ping(HEALTH_TIMEOUT)
+            except StoreError as err:
+                cause = str(err)
+        if (cause is None) != self.healthy:
+            self.healthy = cause is None
+            if cause:
+                log.error("health check: unavailable: %s", cause)
+            else:
+                log.warning("health check: the usage store answers again")
+        if cause:
+            return 503, {"status": "unavailable"}, []
+        return 200, {"status": "ok"}, []
 
 
 def make_app(
@@ -57,13 +101,12 @@ def make_app(
         max_body: largest accepted body in bytes.
         clock: unix time (tests pass their own to check expiry).
     """
-    verifier = Verifier(secret, clock=clock)
+    verifier = Verifier(secret, clock=clock, ledger=ctx.store)
+    health = _Health(ctx.store)
 
-    def app(environ: dict, start_response: Callable) -> list[bytes]:
-        started = time.perf_counter()
-        path = environ.get("PATH_INFO", "")
+    def handle(environ: dict, path: str) -> tuple[int, dict, list]:
         try:
-            function = _function_of(path)
+            addon, function = _function_of(path)
             if environ.get("REQUEST_METHOD") != "POST":
                 raise _Reject(405, "only POST is allowed", [("Allow", "POST")])
             body = _read_body(environ, max_body)
@@ -71,20 +114,33 @@ def make_app(
                 verifier.verify(environ.get("HTTP_" + HEADER.upper().replace("-", "_")), body)
             except SignatureError as err:
                 raise _Reject(401, str(err)) from None
-            if function not in FUNCTIONS:
-                raise _Reject(404, f"unknown module function {function}")
-            status, document, headers = (
-                200,
-                {"result": dispatch(function, _params_of(body), ctx)},
-                [],
-            )
+            except StoreError as err:  # cannot tell a replay from a first use: accept nothing
+                log.error("signature check: %s", err)
+                raise _Reject(503, "usage store unavailable; nothing done") from None
+            if addon:
+                if function not in ADDON_FUNCTIONS:
+                    raise _Reject(404, f"unknown addon function {function}")
+                result = dispatch_addon(function, _params_of(body), ctx)
+            else:
+                if function not in FUNCTIONS:
+                    raise _Reject(404, f"unknown module function {function}")
+                result = dispatch(function, _params_of(body), ctx)
+            return 200, {"result": result}, []
         except _Reject as rej:
-            status, document, headers = rej.status, {"error": rej.message}, rej.headers
+            return rej.status, {"error": rej.message}, rej.headers
         except (
             Exception
         ) as err:  # dispatch never raises; this is the net under JSON encoding and the like
             log.error("%s failed: %s", path[:80], type(err).__name__)
-            status, document, headers = 500, {"error": "internal error; see the puq-bridge log"}, []
+            return 500, {"error": "internal error; see the puq-bridge log"}, []
+
+    def app(environ: dict, start_response: Callable) -> list[bytes]:
+        started = time.perf_counter()
+        path = environ.get("PATH_INFO", "")
+        if path == HEALTH_PATH:
+            status, document, headers = health.answer(environ.get("REQUEST_METHOD"))
+        else:
+            status, document, headers = handle(environ, path)
         payload = json.dumps(document, ensure_ascii=False, default=str).encode("utf-8")
         start_response(
             f"{status} {_REASONS[status]}",
@@ -96,8 +152,8 @@ def make_app(
         )
         access_log.info(
             "%s %s %d %.1f ms",
-            environ.get("REQUEST_METHOD"),
-            path[:80],
+            _printable(str(environ.get("REQUEST_METHOD"))[:10]),
+            _printable(path[:80]),
             status,
             (time.perf_counter() - started) * 1000,
         )
@@ -106,11 +162,20 @@ def make_app(
     return app
 
 
-def _function_of(path: str) -> str:
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped (``\\n``, ``\\x1b``…): a ``%0a`` in a path
+    must not write a forged line into the access log."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _function_of(path: str) -> tuple[bool, str]:
+    """(is it an addon call, the function name) of a request path."""
     match = _PATH_RE.match(path)
     if not match:
-        raise _Reject(404, "not found: POST /whmcs/<Function>")
-    return match.group(1)
+        raise _Reject(404, "not found: POST /whmcs/<Function> or /whmcs/addon/<Function>")
+    return bool(match.group(1)), match.group(2)
 
 
 def _read_body(environ: dict, max_body: int) -> bytes:
@@ -129,6 +194,8 @@ def _params_of(body: bytes) -> dict[str, Any]:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise _Reject(400, "body is not JSON") from None
+    except RecursionError:  # nested deeper than the parser goes: no WHMCS params look like that
+        raise _Reject(400, "body is nested too deeply") from None
     if not isinstance(document, dict) or not isinstance(document.get("params", {}), dict):
         raise _Reject(400, 'body must be {"params": {...}}')
     return document.get("params", {})
@@ -143,6 +210,7 @@ class AdapterServer:
         host, port: where to listen (port 0 picks a free one).
         threads: waitress worker threads.
         max_body: waitress's own cap on request bodies.
+        connection_limit: open connections accepted at once (waitress's default is 100).
     """
 
     def __init__(
@@ -153,6 +221,7 @@ class AdapterServer:
         *,
         threads: int = 8,
         max_body: int = 1_048_576,
+        connection_limit: int = 1000,
     ):
         from waitress.server import create_server
 
@@ -162,8 +231,14 @@ class AdapterServer:
             port=port,
             threads=threads,
             ident="puq-bridge",
-            max_request_body_size=max_body,
+            # waitress refuses max_request_body_size bytes or more; ours is "over max_body"
+            max_request_body_size=max_body + 1,
             clear_untrusted_proxy_headers=True,
+            # A slow or idle client holds a connection: well above waitress's 100, so that a few
+            # hundred of them (a scan, a broken proxy) do not lock WHMCS out. In front of the
+            # bridge a reverse proxy with header and body timeouts is the real guard (README).
+            connection_limit=connection_limit,
+            channel_timeout=60,
         )
         self.host, self.port = host, self._server.effective_port
         self._thread: threading.Thread | None = None
@@ -175,9 +250,44 @@ class AdapterServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
-    def serve_forever(self) -> None:
-        """Serve in this thread until interrupted."""
-        self._server.run()
+    def serve_forever(self, drain_seconds: float = 30.0) -> None:
+        """Serve in this thread until SIGTERM or Ctrl-C; then stop accepting, let the calls in
+        flight finish (at most ``drain_seconds``: a systemd restart drops no WHMCS call), and
+        close."""
+        from waitress import wasyncore
+
+        server = self._server
+        previous = signal.signal(signal.SIGTERM, lambda *args: self._stopping.set())
+        try:
+            while not self._stopping.is_set():
+                wasyncore.loop(
+                    timeout=0.2, map=server._map, use_poll=server.adj.asyncore_use_poll, count=1
+                )
+        except KeyboardInterrupt:
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        server.accepting = False
+        server.del_channel()
+        server.socket.close()
+        deadline = time.monotonic() + drain_seconds
+        while self._busy() and time.monotonic() < deadline:
+            wasyncore.loop(
+                timeout=0.05, map=server._map, use_poll=server.adj.asyncore_use_poll, count=1
+            )
+        self._close_all()
+        server.task_dispatcher.shutdown(timeout=5)
+
+    def _busy(self) -> bool:
+        """A request is queued, being handled, or its reply not yet sent."""
+        server, dispatcher = self._server, self._server.task_dispatcher
+        if dispatcher.active_count or dispatcher.queue:
+            return True
+        return any(
+            getattr(channel, "requests", None) or getattr(channel, "total_outbufs_len", 0)
+            for channel in list(server._map.values())
+            if channel is not server and channel is not server.trigger
+        )
 
     def start(self) -> "AdapterServer":
         """Serve in a daemon thread; returns self."""

@@ -15,10 +15,10 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from puq_bridge.errors import NoSuchDomain, ParamsError, PuqBridgeError, StoreError
-from puq_bridge.units import bytes_to_gb, percent
+from puq_bridge.units import bytes_to_gb, bytes_to_mb, percent
 from puq_bridge.whmcs.params import ModuleParams, ProductSettings
 
 if TYPE_CHECKING:
@@ -69,6 +69,11 @@ class RenderCache:
                 self._entries.popitem(last=False)
         return markup
 
+    def clear(self) -> None:
+        """Forget every page (a client changed its mailboxes: the next page shows the change)."""
+        with self._lock:
+            self._entries.clear()
+
 
 def _cache_key(facts, snapshot, history) -> tuple:
     reading = (
@@ -97,7 +102,7 @@ def client_area(params: ModuleParams, ctx: "AdapterContext") -> dict:
     entry = ctx.entry_for(params.server)
     facts = facts_from_params(params, entry)
     tenancy = params.product.tenancy
-    remember_settings(ctx, facts.service_id, params.product)
+    remember_settings(ctx, facts.service_id, params.product, params.options)
     # WHMCS's params name the gateway by its module ("banktransfer"); the client knows it as
     # "Bank Transfer".
     facts = dataclasses.replace(
@@ -115,23 +120,60 @@ def client_area(params: ModuleParams, ctx: "AdapterContext") -> dict:
 
     usage = page_usage(ctx.store, facts.service_id, tenancy, read_live)
     snapshot, history = usage.snapshot, usage.history
+    options = page_options(params, facts.status, tenancy)
     if usage.live:
-        return client_area_result(ctx.renderer.client_area(facts, snapshot, history))
+        return client_area_result(
+            ctx.renderer.client_area(facts, snapshot, history, options=options)
+        )
     markup = ctx.render_cache.get(
-        _cache_key(facts, snapshot, history),
-        lambda: ctx.renderer.client_area(facts, snapshot, history),
+        (*_cache_key(facts, snapshot, history), options),
+        lambda: ctx.renderer.client_area(facts, snapshot, history, options=options),
     )
     return client_area_result(markup)
 
 
-def remember_settings(ctx: "AdapterContext", sid: int | None, settings: ProductSettings) -> None:
-    """Keep the product's total space (setting 3) and tenancy (setting 6) for the sync and the
+def page_options(params: ModuleParams, status: str, tenancy: str):
+    """The page's sign-on buttons and mailbox limit, from the service's status and the product's
+    settings 2 and 8; a malformed one of those two is logged and shown as not set (the page does
+    not fail for it)."""
+    from puq_bridge.clientarea.options import PageOptions
+
+    try:
+        max_mailboxes = params.product.max_mailboxes
+    except ParamsError as err:
+        log.warning("service %s: %s; no mailbox limit shown", params.service_id_text, err)
+        max_mailboxes = 0
+    try:
+        mailbox_signon = params.product.mailbox_signon
+    except ParamsError as err:
+        log.warning("service %s: %s; no mailbox sign-on offered", params.service_id_text, err)
+        mailbox_signon = False
+    return PageOptions.for_service(
+        status=status, tenancy=tenancy, mailbox_signon=mailbox_signon, max_mailboxes=max_mailboxes
+    )
+
+
+def remember_settings(
+    ctx: "AdapterContext",
+    sid: int | None,
+    settings: ProductSettings,
+    options: Mapping[str, str] | None = None,
+) -> None:
+    """Keep the service's total space and the product's tenancy (setting 6) for the sync and the
     ``render`` command (WHMCS's API never gives them module settings); called wherever WHMCS sends
     module params. A malformed setting 3 or 6 raises :class:`ParamsError` naming it.
 
+    The total space kept is the one rule's (:func:`~puq_bridge.usage.model.service_total_space`):
+    the client's configurable option "Total space…" when ``options`` has one, else setting 3. The
+    API's sync applies the option it lists on top, so both agree; WHMCS's UsageUpdate, which lists
+    services from ``tblhosting`` without their options, gets the client's choice from here.
+
     Best effort otherwise: a store that cannot be written is logged and does not fail the call.
     """
-    total, tenancy = settings.total_space_bytes, settings.tenancy
+    from puq_bridge.usage.model import service_total_space
+
+    total = service_total_space(options, settings.total_space_bytes)
+    tenancy = settings.tenancy
     if ctx.store is None or sid is None:
         return
     try:
@@ -147,8 +189,8 @@ def remember_settings(ctx: "AdapterContext", sid: int | None, settings: ProductS
 
 
 def admin_services_tab_fields(params: ModuleParams, ctx: "AdapterContext") -> dict:
-    """AdminServicesTabFields: domain status, mailbox count, usage and last sync (label → plain-text
-    value).
+    """AdminServicesTabFields: domain status, mailbox count, usage and last sync (label →
+    plain-text value).
 
     The values carry server messages: :func:`~whmcs_module.adapter.dispatch` masks secrets in them
     and then HTML-escapes them, in that order (escaping first would hide a secret with ``&``, ``<``
@@ -197,19 +239,42 @@ def _engine(ctx: "AdapterContext", entry):
     )
 
 
-def usage_update(params: ModuleParams, ctx: "AdapterContext") -> str:
-    """UsageUpdate: the usage sync of the server WHMCS names (all its services)."""
+def usage_update(params: ModuleParams, ctx: "AdapterContext") -> dict:
+    """UsageUpdate (WHMCS's daily cron, once per server): the usage of the services the forwarder
+    read from ``tblhosting``, read as the sync reads it and recorded in the store like a sync run.
+
+    Returns ``{"services": [{"id", "diskusage", "disklimit"}], "message": ...}``: the figures (whole
+    MB) of every service that was read, for the forwarder to write with ``lastupdate`` in one pass
+    (a service whose read failed is not in the list: it keeps its figures), and ``"success"`` or
+    what failed. Needs no WHMCS API credentials.
+    """
+    from puq_bridge.usage.sync import SyncEngine
+
+    rows = params.hosting
     entry = ctx.entry_for(params.server)
-    report = _engine(ctx, entry).run(only_servers=[entry.name])
-    return _report_result(report, f"usage sync of {entry.name}")
+    engine = SyncEngine.from_config(ctx.config, None, ctx.zimbra, store=ctx.store, servers=[entry])
+    report = engine.run_listed(rows)
+    figures = [
+        {
+            "id": r.service_id,
+            "diskusage": bytes_to_mb(r.used_bytes),
+            "disklimit": bytes_to_mb(r.limit_bytes or 0),
+        }
+        for r in report.results
+        if r.has_data and r.status in ("updated", "unchanged")
+    ]
+    log.info(
+        "UsageUpdate of %s: %d services from tblhosting, %s", entry.name, len(rows), report.totals
+    )
+    return {"services": figures, "message": _report_result(report, f"usage update of {entry.name}")}
 
 
 def sync_usage(params: ModuleParams, ctx: "AdapterContext") -> str:
     """SyncUsage (admin button): the usage sync of this one service."""
     sid = params.require_service_id()
     entry = ctx.entry_for(params.server)
-    remember_settings(ctx, sid, params.product)
-    report = _engine(ctx, entry).run(only_services=[sid])
+    remember_settings(ctx, sid, params.product, params.options)
+    report = _engine(ctx, entry).run(only_services=[sid], origin="SyncUsage")
     return _report_result(report, f"usage sync of service {sid}", skipped_fails=True)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from puq_bridge import __version__
-from puq_bridge.errors import ConfigError, PuqBridgeError
+from puq_bridge.errors import ConfigError, PuqBridgeError, StoreUnavailable
 from puq_bridge.logs import SecretFilter, setup_logging
 
 log = logging.getLogger(__name__)
@@ -30,11 +30,14 @@ COMMANDS = {
     "users": "panel:users",
     "reset-password": "panel:reset_password",
     "cancel": "panel:cancel",
+    "sso": "sso_cmd:sso",
+    "audit": "audit_cmd:audit",
     "render": "render_cmd:render",
     "serve": "serve_cmd:serve",
     "whmcs-module": "serve_cmd:whmcs_module",
     "demo": "demo_cmd:demo",
     "secret": "serve_cmd:new_secret",
+    "store": "store_cmd:store",
 }
 
 
@@ -56,6 +59,7 @@ class AppContext:
         cfg = load_config(self.config_path)
         self.secret_filter.add([cfg.whmcs.secret, cfg.whmcs.access_key, cfg.adapter.secret])
         self.secret_filter.add(z.password for z in cfg.zimbra)
+        self.secret_filter.add(cfg.store.secrets)
         return cfg
 
     def whmcs(self, concurrency: int | None = None):
@@ -75,11 +79,30 @@ class AppContext:
 
         return ZimbraAdmin.from_config(entry, pool_size=self.config.sync.per_server_concurrency)
 
-    def store(self):
-        """The :class:`~puq_bridge.usage.store.UsageStore` at ``[store] path``."""
+    def store(self, pool_size: int = 2):
+        """The :class:`~puq_bridge.usage.store.UsageStore` of ``[store]``: the PostgreSQL database
+        at ``url`` (``pool_size`` connections at most: ``serve`` asks for one per worker thread),
+        else the SQLite file at ``path``; migrated on first use."""
         from puq_bridge.usage.store import UsageStore
 
-        return UsageStore(self.config.store.path, detail_days=self.config.store.detail_days)
+        cfg = self.config.store
+        location = cfg.path
+        if cfg.url:
+            from puq_bridge.usage.backends.postgres import PostgresBackend
+
+            location = PostgresBackend(
+                cfg.url, password=cfg.password, pool_size=pool_size, timeout=cfg.timeout
+            )
+        return UsageStore(location, detail_days=cfg.detail_days)
+
+    def existing_store(self):
+        """:meth:`store`, or ``None`` when it is a SQLite file that does not exist yet (no sync has
+        run: reading commands do not create it)."""
+        cfg = self.config.store
+        if cfg.url is None and not cfg.path.exists():
+            log.info("usage store %s does not exist yet", cfg.path)
+            return None
+        return self.store()
 
 
 class PuqGroup(click.Group):
@@ -106,7 +129,7 @@ class PuqGroup(click.Group):
             if verbose:
                 log.error("%s", message, exc_info=True)
             click.echo(f"error: {message}", err=True)
-            ctx.exit(2 if isinstance(err, ConfigError) else 1)
+            ctx.exit(2 if isinstance(err, (ConfigError, StoreUnavailable)) else 1)
 
 
 @click.group(

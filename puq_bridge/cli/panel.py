@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import re
-from pathlib import Path
 
 import click
 
@@ -110,9 +109,9 @@ def services(app, client_id: int, as_json: bool) -> None:
 def _latest_usage(app, service_ids: list[int]) -> dict:
     """The store's newest snapshot per service; an absent store file means no sync has run (and is
     not created)."""
-    if not service_ids or not Path(app.config.store.path).exists():
+    store = app.existing_store() if service_ids else None
+    if store is None:
         return {}
-    store = app.store()
     try:
         return {sid: store.latest(sid) for sid in service_ids}
     finally:

@@ -96,13 +96,12 @@ def _check_lang(renderer, lang: str) -> None:
 
 @contextlib.contextmanager
 def _existing_store(app):
-    """The usage store, or ``None`` when its file does not exist yet (it is not created here)."""
-    path = app.config.store.path
-    if not path.exists():
-        log.info("usage store %s does not exist yet", path)
+    """The usage store, or ``None`` when it does not exist yet (it is not created here)."""
+    store = app.existing_store()
+    if store is None:
         yield None
         return
-    with app.store() as store:
+    with store:
         yield store
 
 

@@ -63,7 +63,7 @@ def serve(app, listen: str | None, threads: int) -> None:
     config = app.config
     secret = _secret(config)
     host, port = _host_port(listen or config.adapter.listen)
-    store = app.store()
+    store = app.store(pool_size=threads + 1)  # one connection per worker, one for /healthz
     ctx = AdapterContext(config, store=store, whmcs=app.whmcs, threads=threads)  # pools sized
     try:
         server = AdapterServer(
@@ -86,8 +86,7 @@ def serve(app, listen: str | None, threads: int) -> None:
         err=True,
     )
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
+        server.serve_forever()  # SIGTERM or Ctrl-C: the calls in flight finish first
         click.echo("stopped", err=True)
     finally:
         ctx.close()
@@ -96,7 +95,7 @@ def serve(app, listen: str | None, threads: int) -> None:
 
 @click.command("whmcs-module", short_help="Write the WHMCS module files (PHP forwarder).")
 @click.option(
-    "--name", required=True, help="Module name: the folder modules/servers/NAME ([a-z][a-z0-9_]*)."
+    "--name", required=True, help="Module name: the folder modules/servers/NAME ([a-z][a-z0-9]*)."
 )
 @click.option(
     "--out",

@@ -60,7 +60,13 @@ def sync_usage(
     concurrency: int | None,
 ) -> None:
     """Sync mailbox usage from Zimbra into WHMCS (the cron job)."""
-    from puq_bridge.errors import ConfigError, PuqBridgeError, SyncLockedError
+    from puq_bridge.errors import (
+        ConfigError,
+        PuqBridgeError,
+        StoreUnavailable,
+        SyncLockedError,
+        WhmcsError,
+    )
 
     app = ctx.obj
     try:
@@ -73,8 +79,12 @@ def sync_usage(
         if not as_json:
             raise
         _stop(ctx, app, as_json, f"{err.param_hint or 'option'}: {err.message}", EXIT_USAGE)
-    except PuqBridgeError as err:  # WHMCS could not list the services: nothing was synced
+    except StoreUnavailable as err:  # like a config error: nothing was done, fix and rerun
+        _stop(ctx, app, as_json, err, EXIT_USAGE)
+    except WhmcsError as err:  # WHMCS could not list the services: nothing was synced
         _stop(ctx, app, as_json, err, EXIT_NOTHING_SYNCED)
+    except PuqBridgeError as err:
+        _stop(ctx, app, as_json, err, EXIT_SOME_FAILED)
     report.results = [
         replace(r, error=app.secret_filter.mask(r.error)) if r.error else r for r in report.results
     ]

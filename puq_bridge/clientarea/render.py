@@ -31,6 +31,7 @@ from markupsafe import Markup, escape
 from puq_bridge.clientarea.chart import build_chart
 from puq_bridge.clientarea.facts import ServiceFacts
 from puq_bridge.clientarea.i18n import Catalog
+from puq_bridge.clientarea.options import PageOptions
 from puq_bridge.clientarea.view import build_view, used_of
 from puq_bridge.errors import ConfigError
 
@@ -148,9 +149,14 @@ class Renderer:
         *,
         lang: str | None = None,
         now: dt.datetime | None = None,
+        options: PageOptions | None = None,
     ) -> str:
-        """Both tabs as WHMCS ClientArea HTML (Twenty-One markup, readable in Six)."""
-        return self._render("client_area.html", facts, snapshot, history, lang, now)
+        """Both tabs as WHMCS ClientArea HTML (Twenty-One markup, readable in Six); ``options``:
+        the sign-on buttons and the plan's mailbox limit (none by default)."""
+        options = options or PageOptions()
+        return self._render(
+            "client_area.html", facts, snapshot, history, lang, now, options=options
+        )
 
     def tab(
         self,
@@ -161,12 +167,21 @@ class Renderer:
         *,
         lang: str | None = None,
         now: dt.datetime | None = None,
+        options: PageOptions | None = None,
     ) -> str:
         """One tab's HTML: ``server-info`` or ``resource-usage``."""
         if name not in TABS:
             raise ValueError(f"unknown tab {name!r} (expected one of: {', '.join(TABS)})")
         return self._render(
-            "tab.html", facts, snapshot, history, lang, now, tab_name=name, tab_template=TABS[name]
+            "tab.html",
+            facts,
+            snapshot,
+            history,
+            lang,
+            now,
+            tab_name=name,
+            tab_template=TABS[name],
+            options=options or PageOptions(),
         )
 
     def page(
@@ -178,6 +193,7 @@ class Renderer:
         lang: str | None = None,
         now: dt.datetime | None = None,
         brand: str | None = None,
+        options: PageOptions | None = None,
     ) -> str:
         """A standalone HTML page with both tabs, our stylesheet and a tab-switching script (for the
         demo)."""
@@ -190,6 +206,7 @@ class Renderer:
             now,
             brand=brand,
             page_css=self._stylesheet("page.css"),
+            options=options or PageOptions(token=""),
         )
 
     def _render(

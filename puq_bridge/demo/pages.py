@@ -4,6 +4,11 @@ and a tiny loopback web server for them (``puq-bridge demo --serve``).
 The pages come from :meth:`puq_bridge.clientarea.render.Renderer.page` with the same data the
 ``render`` command uses (WHMCS's service and client, the store's snapshot and history). They
 reference nothing outside themselves.
+
+Served (``--serve``), the pages carry the sign-on buttons, and the page server plays WHMCS's
+``clientarea.php`` for them: the single sign-on link and the sign-on forms go, through the demo's
+forwarder and the adapter, to the Zimbra simulators, whose ``/service/preauth`` lands the browser
+in their webmail or admin console pages.
 """
 
 from __future__ import annotations
@@ -11,8 +16,9 @@ from __future__ import annotations
 import datetime as dt
 import html
 import logging
+import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from puq_bridge.simulators.server import BackgroundServer
 
@@ -30,11 +36,19 @@ def page_name(service_id: int, lang: str) -> str:
 
 
 def write_pages(
-    env: "DemoEnvironment", out_dir: Path, *, now: dt.datetime, langs=("pl", "en")
+    env: "DemoEnvironment",
+    out_dir: Path,
+    *,
+    now: dt.datetime,
+    langs=("pl", "en"),
+    signon: bool = False,
 ) -> list[Path]:
-    """Render every service of the demo in every language into ``out_dir``, then write
-    ``index.html``."""
+    """Render every service of the demo in every language into ``out_dir``, then ``index.html``.
+
+    ``signon``: the pages get the sign-on buttons (only when :func:`serve_pages` answers them).
+    """
     from puq_bridge.clientarea.facts import facts_from_service
+    from puq_bridge.clientarea.options import PageOptions
     from puq_bridge.clientarea.render import Renderer
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -48,11 +62,18 @@ def write_pages(
         facts = facts_from_service(service, client, entry)
         snapshot = env.store.latest(service_id)
         history = env.store.history(service_id, now=now)
+        product = sample.product
+        options = PageOptions.for_service(
+            status=service.status if signon else "",
+            tenancy=product.tenancy,
+            mailbox_signon=True,
+            max_mailboxes=product.max_mailboxes,
+            token="",
+        )
         for lang in langs:
             path = out_dir / page_name(service_id, lang)
-            path.write_text(
-                renderer.page(facts, snapshot, history, lang=lang, now=now), encoding="utf-8"
-            )
+            page = renderer.page(facts, snapshot, history, lang=lang, now=now, options=options)
+            path.write_text(page, encoding="utf-8")
             pages.append(path)
         rows.append(
             (service, client, sample.server.hostname, len(snapshot.mailboxes) if snapshot else 0)
@@ -112,6 +133,10 @@ def index_html(rows, langs, now: dt.datetime) -> str:
         "<p>Each service's page shows the two tabs a client sees in WHMCS, "
         "<em>Server information</em> and <em>Resource usage</em>, "
         "from data the bridge provisioned and synced against the built-in simulators.</p>"
+        '<p>The bridge\'s own admin page inside WHMCS (the addon module): <a href="addon.html" '
+        'hreflang="en">English</a> <a href="addon-pl.html" hreflang="pl">Polski</a>; with '
+        "<code>--serve</code>, live at <a href=\"en/addonmodules.php?module=puqbridge\">"
+        "en/addonmodules.php</a> (Sync now, Test now).</p>"
         "<table><thead><tr><th>Client</th><th>Domain</th><th>Zimbra server</th>"
         "<th>Status</th><th>Mailboxes</th>"
         f"<th>Pages</th></tr></thead><tbody>{''.join(body)}</tbody></table>"
@@ -121,22 +146,101 @@ def index_html(rows, langs, now: dt.datetime) -> str:
     )
 
 
-def pages_app(directory: Path):
-    """A WSGI app serving the files of ``directory`` (``/`` is ``index.html``); nothing else."""
+def pages_app(directory: Path, env: "DemoEnvironment | None" = None, addon=None):
+    """A WSGI app serving the files of ``directory`` (``/`` is ``index.html``), with ``env``
+    WHMCS's ``clientarea.php`` for the sign-on buttons and the self-service forms, and the live
+    addon page's app (``addon``) under ``/en/`` and ``/pl/``; nothing else."""
     from werkzeug.middleware.shared_data import SharedDataMiddleware
     from werkzeug.wrappers import Request, Response
 
+    signon = _SignOnDesk(env) if env is not None else None
+    details = _product_details(env)
+
     def fallback(environ, start_response):
         request = Request(environ)
+        if addon is not None and request.path.startswith(("/en/", "/pl/")):
+            return addon(environ, start_response)
         if request.path == "/":
-            return Response(status=302, headers={"Location": "/index.html"})(
-                environ, start_response
-            )
-        return Response("not found\n", status=404, mimetype="text/plain")(environ, start_response)
+            response = Response(status=302, headers={"Location": "/index.html"})
+        elif details is not None and details.handles(request):
+            response = details.answer(request)
+        elif request.path == "/clientarea.php" and signon is not None:
+            response = signon.answer(request)
+        else:
+            response = Response("not found\n", status=404, mimetype="text/plain")
+        return response(environ, start_response)
 
     return SharedDataMiddleware(fallback, {"/": str(directory)}, cache=False)
 
 
-def serve_pages(directory: Path, host: str = "127.0.0.1", port: int = 0) -> BackgroundServer:
-    """Serve ``directory`` on loopback in a background thread; returns the started server."""
-    return BackgroundServer(pages_app(directory), host=host, port=port).start()
+def _product_details(env):
+    """WHMCS's productdetails page with the self-service forms (``None`` without ``env``)."""
+    if env is None:
+        return None
+    from puq_bridge.demo.productdetails import ProductDetailsDesk
+
+    # its forwarder folder goes when the process ends (TemporaryDirectory's finaliser)
+    return ProductDetailsDesk(env)
+
+
+def serve_pages(
+    directory: Path,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    env: "DemoEnvironment | None" = None,
+    addon=None,
+) -> BackgroundServer:
+    """Serve ``directory`` on loopback in a background thread (with ``env``: the sign-ons and the
+    self-service forms too; with ``addon``: the live addon page); returns the started server."""
+    return BackgroundServer(pages_app(directory, env, addon), host=host, port=port).start()
+
+
+class _SignOnDesk:
+    """What WHMCS's ``clientarea.php`` does with the sign-on buttons of a service page: the module
+    function through the forwarder, then the browser sent on (or WHMCS's error box)."""
+
+    FORMS = ("MailboxSignOn", "AdminPanelSignOn")
+
+    def __init__(self, env: "DemoEnvironment"):
+        self.env = env
+        self._lock = threading.Lock()  # one forwarder session
+
+    def answer(self, request):
+        from werkzeug.wrappers import Response
+
+        function, params = self._call_of(request)
+        if function is None:
+            return Response("not found\n", status=404, mimetype="text/plain")
+        with self._lock:
+            result: Any = self.env.forwarder.call(function, params)
+        if isinstance(result, dict) and result.get("success"):
+            url = str(result.get("redirectTo", ""))
+            if url.startswith(("http://", "https://")):
+                return Response(status=303, headers={"Location": url, "Cache-Control": "no-store"})
+        message = result.get("errorMsg", "") if isinstance(result, dict) else str(result)
+        body = (
+            '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Client Area</title>'
+            '<meta name="viewport" content="width=device-width, initial-scale=1"></head><body>'
+            f'<div class="alert alert-danger" data-puq="signon-error">{html.escape(message)}</div>'
+            "</body></html>"
+        )
+        return Response(body, status=400, mimetype="text/html")
+
+    def _call_of(self, request) -> tuple[str | None, dict]:
+        try:
+            service_id = int(request.values.get("id", ""))
+        except ValueError:
+            return None, {}
+        if service_id not in self.env.by_service_id:
+            return None, {}
+        params = self.env.module_params(service_id)
+        if request.method == "GET" and request.args.get("dosinglesignon") == "1":
+            return "ServiceSingleSignOn", params
+        function = request.form.get("a", "")
+        if request.method == "POST" and request.form.get("modop") == "custom":
+            if function in self.FORMS:
+                if function == "MailboxSignOn":
+                    params["signon_mailbox"] = request.form.get("mailbox", "")[:320]
+                return function, params
+        return None, {}

@@ -62,6 +62,7 @@ class DemoReport:
     index: Path
     pages: list[Path]
     steps: list[str] = field(default_factory=list)
+    addon_pages: list[Path] = field(default_factory=list)  # the admin page, per language
     step_times: list[float] = field(
         default_factory=list
     )  # seconds since the start, as each step ended
@@ -121,14 +122,20 @@ class DemoError(Exception):
 
 
 class DemoEnvironment:
-    """The running pieces of the demo: WHMCS and Zimbra simulators, the adapter, the store and the
-    sample."""
+    """The running pieces of the demo: WHMCS and Zimbra simulators, the adapter, the store, the
+    sample.
 
-    def __init__(self, sample: Sample, *, store_path: Path | None = None):
+    ``store_path``: keep the usage store there (a sandbox for the CLI), else in a temporary folder.
+    ``live_urls``: the webmail and admin-panel addresses are the Zimbra simulators' own (so the
+    sign-on buttons of served pages land there), not the sample's host names.
+    """
+
+    def __init__(self, sample: Sample, *, store_path: Path | None = None, live_urls: bool = False):
         from puq_bridge.simulators.whmcs.app import FakeWhmcs
         from puq_bridge.simulators.zimbra.app import FakeZimbra
 
         self.sample = sample
+        self.live_urls = live_urls
         self._tmp = tempfile.TemporaryDirectory(prefix="puq-bridge-demo-")
         self.workdir = Path(self._tmp.name)  # removed by stop()
         #: the usage store: kept where the caller says (a sandbox for the CLI), else in workdir
@@ -263,8 +270,7 @@ class DemoEnvironment:
                     "admin_user": s.admin_user,
                     "password": self._zimbra_passwords[s.key],
                     "timeout": 10,
-                    "webmail_url": f"https://{s.hostname}/",
-                    "admin_url": f"https://{s.hostname}:7071/zimbraAdmin/",
+                    **self._addresses(s),
                 }
                 for s in self.sample.servers
             ],
@@ -287,6 +293,15 @@ class DemoEnvironment:
         for entry in raw["zimbra"]:
             lines += ["[[zimbra]]", *_toml_pairs(entry), ""]
         return "\n".join(lines)
+    def _addresses(self, server) -> dict[str, str]:
+        """The webmail and admin-panel addresses the pages show and sign-ons point to."""
+        if self.live_urls:
+            url = self.servers[server.key].url
+            return {"webmail_url": f"{url}/", "admin_url": f"{url}/zimbraAdmin/"}
+        return {
+            "webmail_url": f"https://{server.hostname}/",
+            "admin_url": f"https://{server.hostname}:7071/zimbraAdmin/",
+        }
 
     def _start_adapter(self) -> None:
         from whmcs_module.context import AdapterContext
@@ -349,6 +364,36 @@ class DemoEnvironment:
             options={"Total space (GB)": _number(s.product.total_space_gb)},
         )
         return params.to_wire()
+
+    def terminate_a_leaving_client(self) -> str:
+        """CreateAccount, then TerminateAccount, of a domain that holds a mailbox besides the
+        primary one, a distribution list and a dynamic group (which Zimbra's DeleteDomain refuses
+        to delete around): the terminate path as WHMCS drives it. Returns the domain."""
+        s = self.sample.services[0]
+        domain = "byly-klient.pl"
+        params = ModuleParams.build(
+            service_id=900_001,
+            domain=domain,
+            username="biuro",
+            password=secrets.token_urlsafe(12) + "-Aa1",
+            product=s.product.module_settings(),
+            server=ServerParams(
+                server_id=str(self.ids[f"server:{s.server.key}"]),
+                hostname=s.server.hostname,
+                username=s.server.admin_user,
+                password=self._zimbra_passwords[s.server.key],
+            ),
+        ).to_wire()
+        sim = self.zimbra_sims[s.server.key]
+        if self.forwarder.call("CreateAccount", params) != "success":
+            raise DemoError(f"CreateAccount of {domain} failed")
+        sim.add_account(f"sekretariat@{domain}", quota=0)
+        sim.add_distribution_list(f"wszyscy@{domain}", members=[f"biuro@{domain}"])
+        sim.add_dynamic_group(f"dynamiczna@{domain}")
+        answer = self.forwarder.call("TerminateAccount", params)
+        if answer != "success" or domain in sim.domains:
+            raise DemoError(f"TerminateAccount of {domain} left it behind: {answer}")
+        return domain
 
     # --- the scenario's steps ---------------------------------------------------------------------
 
@@ -442,12 +487,13 @@ def run_demo(
     Returns:
         The report, and the running environment when ``serve`` is true (else ``None``).
     """
+    from puq_bridge.demo.addon_page import addon_app, write_addon_pages
     from puq_bridge.demo.pages import serve_pages, write_pages
 
     started = time.monotonic()
     now = now or dt.datetime.now(dt.timezone.utc)
     sample = build_sample(today=now.date())
-    env = DemoEnvironment(sample, store_path=store_path)
+    env = DemoEnvironment(sample, store_path=store_path, live_urls=serve)
     report = DemoReport(out_dir=Path(out_dir), index=Path(out_dir) / "index.html", pages=[])
 
     def step(line: str) -> None:
@@ -462,17 +508,20 @@ def run_demo(
             "and the adapter on 127.0.0.1"
         )
         _scenario(env, now, report, step)
-        report.pages = write_pages(env, Path(out_dir), now=now)
+        report.pages = write_pages(env, Path(out_dir), now=now, signon=serve)
         step(
             f"wrote {len(report.pages)} pages "
             f"({len(sample.services)} services x {len(LANGS)} languages) "
             f"and {report.index}"
         )
+        report.addon_pages = write_addon_pages(env, Path(out_dir))
+        names = ", ".join(p.name for p in report.addon_pages)
+        step(f"tested every server from the addon page (Test now) and wrote {names}")
         report.requests = _request_counts(env)
         report.adapter_calls = dict(env.forwarder.calls)
         report.services = {sid: s.domain for sid, s in env.by_service_id.items()}
         if serve:
-            env.servers["pages"] = serve_pages(Path(out_dir))
+            env.servers["pages"] = serve_pages(Path(out_dir), env=env, addon=addon_app(env))
             report.urls = env.urls
             return _finish(report, started), env
     except BaseException:
@@ -517,6 +566,11 @@ def _scenario(
     step(
         f"ran sync-usage {len(runs)} times from {SYNC_DAYS[0]} days ago to today; last run: "
         + ", ".join(f"{k} {v}" for k, v in totals.items())
+    )
+    domain = env.terminate_a_leaving_client()
+    step(
+        f"a leaving client's {domain} (mailboxes, a list, a dynamic group) provisioned and "
+        "terminated through the adapter (TerminateAccount): the domain is gone"
     )
     sizes = [len(env.client_area(sid)) for sid in env.by_service_id]
     step(

@@ -32,8 +32,9 @@ def read_usage(zimbra: "ZimbraAdmin", domain: str | None) -> list[MailboxUsage]:
     so they count in no table, number, used space or sum of quotas.
 
     ``domain`` (tenancy ``domain``): that domain's mailboxes, on every mailbox server
-    (``allServers``). ``None`` (tenancy ``server``, a private server): every mailbox homed on the
-    server the request goes to — Zimbra's scope without a domain (which needs system-admin rights).
+    (``allServers``). ``None`` (tenancy ``server``, a private server): every mailbox homed on
+    the server the request goes to — Zimbra's scope without a domain (which needs system-admin
+    rights).
     """
     if domain is None:
         mailboxes: list[MailboxUsage] = []

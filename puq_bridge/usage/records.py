@@ -21,7 +21,8 @@ class ServiceResult:
     ``mailboxes``: a tuple, or the sync's compact :class:`~puq_bridge.usage.model.MailboxTable`.
     ``used_bytes``/``limit_bytes`` are ``None`` when nothing was read (a failed Zimbra read, a
     skipped service); a failed WHMCS write keeps the data it read. ``tenancy`` says what was read:
-    ``domain`` (the service's domain) or ``server`` (its whole private server).
+    ``domain`` (the service's domain) or ``server`` (its whole private server). ``client_id`` is
+    the service's WHMCS client (``None`` when not known), for links to it in WHMCS.
     """
 
     service_id: int
@@ -33,6 +34,7 @@ class ServiceResult:
     mailboxes: Sequence[MailboxUsage] = ()
     error: str | None = None
     tenancy: str = "domain"
+    client_id: int | None = None
 
     def __post_init__(self):
         if self.status not in STATUSES:
@@ -113,3 +115,41 @@ class DailyPoint:
     day: dt.date
     used_bytes: int
     limit_bytes: int
+
+
+@dataclass(frozen=True)
+class SignOn:
+    """One sign-on the bridge made: the service (``None`` for staff into a server's console), the
+    account signed in, when (UTC), and the WHMCS module function that asked for it."""
+
+    service_id: int | None
+    mailbox: str
+    function: str
+    signed_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class MailboxAction:
+    """One mailbox action a client asked for (the audit): the service, the WHMCS user id ("" when
+    unknown), the client-area function, its target address, the result (``ok``, ``refused`` or
+    ``failed``), the reason or cause (never a password) and when (UTC)."""
+
+    service_id: int
+    user_id: str
+    action: str
+    target: str
+    result: str
+    detail: str
+    acted_at: dt.datetime
+
+    def to_json(self) -> dict:
+        """The record as ``--json`` prints it."""
+        return {
+            "service_id": self.service_id,
+            "user_id": self.user_id or None,
+            "action": self.action,
+            "target": self.target,
+            "result": self.result,
+            "detail": self.detail,
+            "at": self.acted_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }

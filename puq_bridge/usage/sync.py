@@ -37,14 +37,28 @@ WHMCS's rows; a whole-server reply is never held whole
 domains are kept, as the store records them per service (per-mailbox detail the store keeps
 ``detail_days`` days, see :mod:`puq_bridge.usage.store`).
 
-A dry run reads everything and writes nothing, neither to WHMCS nor to the store. A real run holds a
-file lock next to the store (:func:`sync_lock`), so overlapping runs (cron, the adapter's
-UsageUpdate) cannot both write.
+A dry run reads everything and writes nothing, neither to WHMCS nor to the store. A real run holds
+the store's sync lock (:meth:`~puq_bridge.usage.store.UsageStore.sync_lock`: a file lock beside a
+SQLite file, an advisory lock in PostgreSQL), so overlapping runs (cron on several hosts, the
+adapter's UsageUpdate) cannot both write.
 
-"Unchanged" and empty services: WHMCS ignores ``diskusage=0`` (it skips empty values), so a usage
-that has fallen to 0 MB cannot be written through the API. Such a service counts as unchanged as far
-as its usage goes — writing would cost a request on every run and change nothing; its limit is still
-written when that differs. The store (and so the client-area tabs) shows the real 0.
+WHMCS's own UsageUpdate (its daily cron, once per server) takes another way in:
+:meth:`SyncEngine.run_listed` gets the server's services as the forwarder read them from
+``tblhosting``, reads them exactly as above and records the run in the store, but writes nothing to
+WHMCS: the forwarder writes the figures itself through WHMCS's database layer (which takes 0 like
+any other value), so that path needs no API credentials.
+
+Zeros: WHMCS's API sets a field only when PHP finds the value non-empty, and ``"0"`` is empty, so a
+usage (or a limit) that falls to 0 is sent as ``"00"``
+(:meth:`~puq_bridge.whmcs.client.WhmcsClient.update_usage`), which WHMCS's integer column stores as
+0. Such a write is read back (one GetClientsProducts, only then): a WHMCS that kept its old figure
+makes the service ``failed`` with a message saying so, rather than ``updated`` on every run; the
+module's UsageUpdate, which writes through WHMCS's database, lands the 0 there. The store shows the
+real 0 either way.
+
+"Last Updated": ``lastupdate`` is sent with each write (only when the figures changed); it is not a
+documented field, so a WHMCS that ignores it shows the time its own UsageUpdate last wrote the
+figures.
 
 The limit is the service's total space by the rule the client-area tabs use too
 (:func:`~puq_bridge.usage.model.service_total_space`): a "Total space…" configurable option the
@@ -58,29 +72,24 @@ mailbox is unlimited).
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import logging
-import os
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 from puq_bridge.config import DEFAULT_PAGE_ROWS, Config, ZimbraConfig
-from puq_bridge.errors import (
-    ParamsError,
-    PermissionDenied,
-    PuqBridgeError,
-    StoreError,
-    SyncLockedError,
-)
-from puq_bridge.units import bytes_to_mb
+from puq_bridge.errors import ParamsError, PermissionDenied, PuqBridgeError, StoreError
+from puq_bridge.units import MB, bytes_to_mb
 from puq_bridge.usage import plan as read_plan
 from puq_bridge.usage.live import read_usage
-from puq_bridge.usage.model import DomainUsage, MailboxTable, service_limit_bytes
+from puq_bridge.usage.model import (
+    DomainUsage,
+    MailboxTable,
+    service_limit_bytes,
+    total_space_from_options,
+)
 from puq_bridge.usage.records import ServerStats, ServiceResult, ServiceSettings
 from puq_bridge.usage.report import ServerResult, SyncReport
 from puq_bridge.usage.store import UsageStore
@@ -91,36 +100,6 @@ log = logging.getLogger(__name__)
 Progress = Callable[[ServiceResult, int, int], None]
 #: a service's result, or its WHMCS write in flight.
 Pending = Future | ServiceResult
-
-
-@contextmanager
-def sync_lock(store_path: str | os.PathLike) -> Iterator[Path]:
-    """Hold the non-blocking file lock ``<store_path>.lock`` for the duration of a run.
-
-    Raises:
-        SyncLockedError: another run (in this or another process) holds it.
-    """
-    lock_path = Path(f"{os.fspath(store_path)}.lock")
-    try:
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as err:
-        raise StoreError(f"cannot take the sync lock {lock_path}: {err.strerror}") from err
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as err:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
-            by = f" (pid {holder})" if holder.isdigit() else ""
-            raise SyncLockedError(f"another sync-usage run holds the lock {lock_path}{by}") from err
-        try:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, str(os.getpid()).encode(), 0)
-        except OSError as err:  # a full disk: the lock is held all the same, say so and go on
-            log.warning("could not write the pid into %s: %s", lock_path, err.strerror)
-        yield lock_path
-    finally:
-        os.close(fd)
 
 
 def describe(err: BaseException, server: str | None = None) -> str:
@@ -148,10 +127,13 @@ class Target:
     disk_limit_mb: int
     #: the "Total space…" configurable options only (usually none).
     config_options: dict[str, str]
+    #: the WHMCS client (``None`` when the caller's rows did not say)
+    client_id: int | None = None
 
     @classmethod
     def of(cls, svc: Any) -> "Target":
-        """From a :class:`~puq_bridge.whmcs.models.Service`."""
+        """From a :class:`~puq_bridge.whmcs.models.Service` or a
+        :class:`~puq_bridge.whmcs.params.HostingRow`."""
         options = {
             k: v
             for k, v in (svc.config_options or {}).items()
@@ -167,6 +149,7 @@ class Target:
             svc.disk_usage_mb,
             svc.disk_limit_mb,
             options or _NO_OPTIONS,
+            svc.client_id,
         )
 
 
@@ -180,9 +163,10 @@ LIST_PAGE = 1000
 class _Job:
     service: Target
     entry: ZimbraConfig
-    settings: ServiceSettings = (
-        ServiceSettings()
-    )  # the product's settings as the adapter kept them in the store
+    # the product's settings as the adapter kept them in the store
+    settings: ServiceSettings = ServiceSettings()
+    # False when the store has never seen them (a new or replaced store): see _held_limit
+    settings_known: bool = True
 
     @property
     def tenancy(self) -> str:
@@ -205,6 +189,7 @@ class _RunState:
     total: int
     done: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    whmcs_writes: bool = True  # False: the caller writes the figures (UsageUpdate), only compare
 
     def report(self, result: ServiceResult) -> ServiceResult:
         with self.lock:
@@ -306,6 +291,7 @@ class SyncEngine:
         only_servers: Iterable[str] | None = None,
         only_services: Iterable[int] | None = None,
         progress: Progress | None = None,
+        origin: str = "sync-usage",
     ) -> SyncReport:
         """One sync run (see the module docstring).
 
@@ -314,6 +300,8 @@ class SyncEngine:
             only_servers: limit to these ``[[zimbra]]`` names (the adapter's UsageUpdate).
             only_services: limit to these WHMCS service ids (one service's "sync now").
             progress: called as each service's result is final.
+            origin: what ran it, kept with the run in the store (``sync-usage``, ``UsageUpdate``,
+                ``SyncUsage``, ``addon``).
 
         Raises:
             ParamsError: an unknown server name in ``only_servers``.
@@ -324,9 +312,37 @@ class SyncEngine:
         """
         names = self._check_servers(only_servers)
         if self.store is None or dry_run:
-            return self._run(dry_run, names, only_services, progress)
-        with sync_lock(self.store.path):
-            return self._run(dry_run, names, only_services, progress)
+            return self._run(dry_run, names, only_services, progress, origin=origin)
+        with self.store.sync_lock():
+            return self._run(dry_run, names, only_services, progress, origin=origin)
+
+    def run_listed(
+        self, services: Iterable[Any], *, progress: Progress | None = None
+    ) -> SyncReport:
+        """A run over services the caller listed instead of WHMCS's API (WHMCS's UsageUpdate: the
+        forwarder read one server's services from ``tblhosting``).
+
+        Services are chosen by ``[sync]`` products and statuses as :meth:`run` chooses them, each
+        is assigned to one of the engine's servers and read in the same way, and the run is
+        recorded in the store; nothing is written to WHMCS. A service is ``updated`` when its
+        figures (whole MB, 0 included) differ from the ``disk_usage_mb``/``disk_limit_mb`` it came
+        with, else ``unchanged``; the caller writes them.
+
+        Args:
+            services: objects with a service's attributes (:class:`~puq_bridge.whmcs.params.
+                HostingRow`: ``id, domain, product_id, status, server_id, server_hostname,
+                disk_usage_mb, disk_limit_mb, config_options``).
+            progress: called as each service's result is final.
+
+        Raises:
+            SyncLockedError: another run holds the lock.
+            StoreError: the products' settings could not be read from the store.
+        """
+        listed = [Target.of(svc) for svc in services if self._not_synced(svc) is None]
+        if self.store is None:
+            return self._run(False, None, None, progress, listed=listed, origin="UsageUpdate")
+        with self.store.sync_lock():
+            return self._run(False, None, None, progress, listed=listed, origin="UsageUpdate")
 
     def _check_servers(self, only_servers: Iterable[str] | None) -> set[str] | None:
         if only_servers is None:
@@ -347,11 +363,15 @@ class SyncEngine:
         names: set[str] | None,
         only_services: Iterable[int] | None,
         progress: Progress | None,
+        listed: list | None = None,
+        origin: str = "sync-usage",
     ) -> SyncReport:
         started, t0 = self.clock(), time.monotonic()
         settings = self.store.service_settings() if self.store is not None else {}
         known = self._server_stats()
-        services, not_found = self._services(only_services)
+        services, not_found = (
+            self._services(only_services) if listed is None else (listed, [])
+        )
         jobs, skipped = self._assign(services, names, settings)
         skipped = not_found + skipped
         by_server = _group(jobs)
@@ -365,7 +385,14 @@ class SyncEngine:
             ) as reads,
             ThreadPoolExecutor(self.concurrency, thread_name_prefix="sync-server") as servers,
         ):
-            state = _RunState(dry_run, reads, writes, progress, total=len(skipped) + len(jobs))
+            state = _RunState(
+                dry_run,
+                reads,
+                writes,
+                progress,
+                total=len(skipped) + len(jobs),
+                whmcs_writes=listed is None,
+            )
             for r in skipped:
                 state.report(r)
             futures = [
@@ -380,7 +407,7 @@ class SyncEngine:
         report.servers = sorted((read for _, read, _ in outcomes), key=lambda s: s.server)
         if not dry_run and self.store is not None:
             learnt = [stats for _, _, stats in outcomes if stats is not None]
-            report.store_error = self._record(started, results, learnt)
+            report.store_error = self._record(started, results, learnt, origin)
         report.duration_s = time.monotonic() - t0
         log.info("sync: %s in %.1f s", report.totals, report.duration_s)
         return report
@@ -404,7 +431,12 @@ class SyncEngine:
             )
             if reason:
                 domain = found[0].domain if found else ""
-                skipped.append(ServiceResult(service_id, domain, "", "skipped", error=reason))
+                client = found[0].client_id if found else None
+                skipped.append(
+                    ServiceResult(
+                        service_id, domain, "", "skipped", error=reason, client_id=client
+                    )
+                )
             else:
                 services.append(Target.of(found[0]))
         return services, skipped
@@ -431,11 +463,17 @@ class SyncEngine:
             elif not svc.domain.strip():
                 skipped.append(
                     ServiceResult(
-                        svc.id, "", entry.name, "skipped", error="the service has no domain"
+                        svc.id,
+                        "",
+                        entry.name,
+                        "skipped",
+                        error="the service has no domain",
+                        client_id=svc.client_id,
                     )
                 )
             else:
-                jobs.append(_Job(svc, entry, settings.get(svc.id, _NO_SETTINGS)))
+                known = settings.get(svc.id)
+                jobs.append(_Job(svc, entry, known or _NO_SETTINGS, known is not None))
         return jobs, skipped
 
     def _unserved(self, svc) -> ServiceResult:
@@ -449,16 +487,25 @@ class SyncEngine:
         )
         if not where:
             return ServiceResult(
-                svc.id, svc.domain, "", "failed", error="no server assigned in WHMCS"
+                svc.id,
+                svc.domain,
+                "",
+                "failed",
+                error="no server assigned in WHMCS",
+                client_id=svc.client_id,
             )
         if self.ignore(svc.server_id, svc.server_hostname):
             reason = f"WHMCS server {where} is in [sync] ignore_servers"
-            return ServiceResult(svc.id, svc.domain, "", "skipped", error=reason)
+            return ServiceResult(
+                svc.id, svc.domain, "", "skipped", error=reason, client_id=svc.client_id
+            )
         reason = (
             f"no [[zimbra]] entry for WHMCS server {where}: check whmcs_server of the "
             "[[zimbra]] entries, or list the server in [sync] ignore_servers"
         )
-        return ServiceResult(svc.id, svc.domain, "", "failed", error=reason)
+        return ServiceResult(
+            svc.id, svc.domain, "", "failed", error=reason, client_id=svc.client_id
+        )
 
     # --- reading and writing ----------------------------------------------------------------------
 
@@ -664,11 +711,13 @@ class SyncEngine:
             "failed",
             error=message,
             tenancy=job.tenancy,
+            client_id=job.service.client_id,
         )
 
     def _finish(self, job: _Job, usage: DomainUsage, state: _RunState) -> Pending:
         svc = job.service
         limit = service_limit_bytes(usage, svc.config_options, job.settings.total_space_bytes)
+        limit = _held_limit(job, bytes_to_mb(limit)) or limit
         used_mb, limit_mb = bytes_to_mb(usage.used_bytes), bytes_to_mb(limit)
         result = ServiceResult(
             svc.id,
@@ -679,7 +728,11 @@ class SyncEngine:
             limit,
             usage.mailboxes,
             tenancy=job.tenancy,
+            client_id=svc.client_id,
         )
+        if not state.whmcs_writes:
+            changed = (used_mb, limit_mb) != (svc.disk_usage_mb, svc.disk_limit_mb)
+            return _done(state.report(_with(result, status="updated" if changed else "unchanged")))
         if not needs_write(svc.disk_usage_mb, svc.disk_limit_mb, used_mb, limit_mb):
             return _done(state.report(result))
         if state.dry_run:
@@ -697,6 +750,11 @@ class SyncEngine:
                 disk_limit_mb=limit_mb,
                 last_update=self.clock().astimezone(),
             )
+            if 0 in (used_mb, limit_mb):
+                kept = self._zero_kept(result.service_id, used_mb, limit_mb)
+                if kept:
+                    log.info("sync: service %s: %s", result.service_id, kept)
+                    return state.report(_with(result, status="failed", error=kept))
         except Exception as err:
             message = describe(err)
             log.info(
@@ -705,12 +763,31 @@ class SyncEngine:
             return state.report(_with(result, status="failed", error=message))
         return state.report(_with(result, status="updated"))
 
+    def _zero_kept(self, service_id: int, used_mb: int, limit_mb: int) -> str | None:
+        """After writing a 0: what WHMCS kept instead, if it did not take it (one read, only for the
+        rare write of a 0: WHMCS's API skips values PHP finds empty)."""
+        svc = self.whmcs.service(service_id)
+        for what, wanted, held in (
+            ("disk usage", used_mb, svc.disk_usage_mb),
+            ("disk limit", limit_mb, svc.disk_limit_mb),
+        ):
+            if wanted == 0 and held != 0:
+                return (
+                    f"WHMCS kept {what} {held} MB where Zimbra has 0 MB: its API skipped the 0; "
+                    "the module's UsageUpdate (WHMCS's daily cron) writes it"
+                )
+        return None
+
     def _record(
-        self, started: dt.datetime, results: list[ServiceResult], learnt: list[ServerStats]
+        self,
+        started: dt.datetime,
+        results: list[ServiceResult],
+        learnt: list[ServerStats],
+        origin: str,
     ) -> str | None:
         try:
             finished = self.clock()
-            self.store.record_run(started, finished, results)
+            self.store.record_run(started, finished, results, origin=origin)
             self.store.prune(now=finished)
             self.store.remember_server_stats(learnt, now=finished)
         except StoreError as err:
@@ -719,10 +796,35 @@ class SyncEngine:
         return None
 
 
+def _held_limit(job: _Job, computed_mb: int) -> int | None:
+    """WHMCS's own disk limit, in bytes, when this store cannot know the service's total space.
+
+    The product's total space (setting 3) reaches the bridge only with module calls, and the store
+    keeps it. A new or replaced store knows nothing yet: computing the limit from the mailbox
+    quotas would silently shrink what WHMCS shows (a 10 GB plan becoming 6 GB). So while the store
+    has never seen the service's settings, and the client chose no total space, a limit smaller
+    than the one WHMCS holds is not written: WHMCS's stays, with a warning saying how the bridge
+    learns the setting.
+    """
+    svc = job.service
+    if job.settings_known or total_space_from_options(svc.config_options):
+        return None
+    if not svc.disk_limit_mb or not 0 < computed_mb < svc.disk_limit_mb:
+        return None  # only a limit that would shrink is held: the case of a forgotten setting 3
+    log.warning(
+        "sync: service %s: the store has not learnt its product's total space yet (a new or "
+        "replaced store): WHMCS's disk limit %s MB is kept; open the service page, or use "
+        "'Sync usage now', ChangePackage or CreateAccount in WHMCS, for the bridge to learn it",
+        svc.id,
+        svc.disk_limit_mb,
+    )
+    return svc.disk_limit_mb * MB
+
+
 def needs_write(whmcs_used_mb: int, whmcs_limit_mb: int, used_mb: int, limit_mb: int) -> bool:
-    """Whether WHMCS must be written: the limit differs, or the usage differs and is not 0 (WHMCS
-    ignores 0)."""
-    return limit_mb != whmcs_limit_mb or (used_mb != whmcs_used_mb and used_mb != 0)
+    """Whether WHMCS must be written: the usage or the limit differs from what it holds (0 included:
+    :meth:`~puq_bridge.whmcs.client.WhmcsClient.update_usage` sends it so that it lands)."""
+    return (used_mb, limit_mb) != (whmcs_used_mb, whmcs_limit_mb)
 
 
 def _group(jobs: list[_Job]) -> dict[str, tuple[ZimbraConfig, dict[str | None, list[_Job]]]]:

@@ -268,13 +268,15 @@ class WhmcsClient:
         """UpdateClientProduct ``diskusage``, ``disklimit`` (MB) and the undocumented
         ``lastupdate``.
 
-        ``diskusage=0`` is sent but real WHMCS ignores empty values, so a usage cannot be lowered to
-        0 this way. ``last_update`` is written as ``YYYY-MM-DD HH:MM:SS`` wall-clock time, as given.
+        WHMCS's API sets a field only when PHP finds the value non-empty, and ``"0"`` is empty to
+        PHP: a usage or limit of 0 is sent as ``"00"``, which is not, and which WHMCS's integer
+        column stores as 0. ``last_update`` is sent as ``YYYY-MM-DD HH:MM:SS`` wall-clock time, as
+        given; WHMCS versions that do not take the undocumented field keep their own "Last Updated".
         """
         self.update_client_product(
             service_id,
-            diskusage=int(disk_usage_mb),
-            disklimit=int(disk_limit_mb),
+            diskusage=_whmcs_whole(disk_usage_mb),
+            disklimit=_whmcs_whole(disk_limit_mb),
             lastupdate=last_update.strftime("%Y-%m-%d %H:%M:%S"),
         )
 
@@ -298,8 +300,9 @@ class WhmcsClient:
         return [_build("GetServers", server_from_row, row) for row in items(reply, "servers")]
 
     def payment_methods(self) -> dict[str, str]:
-        """GetPaymentMethods: the activated gateways, module name → display name (``"banktransfer"``
-        → ``"Bank Transfer"``); a gateway without a display name maps to its module name."""
+        """GetPaymentMethods: the activated gateways, module name → display name
+        (``"banktransfer"`` → ``"Bank Transfer"``); a gateway without a display name maps to
+        its module name."""
         rows = items(self.call("GetPaymentMethods"), "paymentmethods", "paymentmethod")
         return {
             str(r["module"]): str(r.get("displayname") or r["module"])
@@ -455,6 +458,14 @@ class WhmcsClient:
         if not reply.get("redirect_url"):
             raise WhmcsProtocolError("CreateSsoToken", "reply has no redirect_url")
         return str(reply["redirect_url"])
+
+
+def _whmcs_whole(value: int) -> str:
+    """A whole number for an API field WHMCS sets only when non-empty to PHP: ``0`` as ``"00"``."""
+    number = int(value)
+    if number < 0:
+        raise ValueError(f"a usage figure cannot be negative: {number}")
+    return "00" if number == 0 else str(number)
 
 
 def _build(action: str, builder: Callable[[dict[str, Any]], T], row: dict[str, Any]) -> T:

@@ -17,11 +17,12 @@ breaks the client area, and one that CreateAccount needs fails CreateAccount wit
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from puq_bridge.config import ZimbraConfig
 from puq_bridge.errors import ParamsError
@@ -47,6 +48,7 @@ PARAM_KEYS = (
     "serverport",
     "dedicatedip",
     "status",
+    "signon_mailbox",
 )
 #: ``clientsdetails`` fields passed on (never ``password``, the hash).
 CLIENT_KEYS = (
@@ -74,11 +76,34 @@ SERVICE_FIELDS = {
 }
 #: params whose values are secrets (masked in every message, never logged).
 SECRET_PARAMS = ("password", "serverpassword", "serveraccesshash")
+#: the client-area functions of mailbox self-service → the POST fields of each one's form. The
+#: forwarder passes exactly these (as the ``action`` object), nothing else of ``$_POST``.
+ACTION_FIELDS = {
+    "CreateMailbox": ("local_part", "display_name", "password", "password2", "quota_mb"),
+    "DeleteMailbox": ("mailbox", "confirm"),
+    "SetMailboxPassword": ("mailbox", "password", "password2"),
+    "SetMailboxQuota": ("mailbox", "quota_mb"),
+    "AddAlias": ("mailbox", "alias"),
+    "RemoveAlias": ("mailbox", "alias"),
+    "SetForwarding": ("mailbox", "forward_to", "keep_copy"),
+}
+#: action fields that are secrets: masked in the module log, never logged, stored or shown.
+SECRET_ACTION_FIELDS = ("password", "password2")
+#: the longest value an action field may carry (longer ones are cut by the forwarder and here).
+ACTION_FIELD_MAX = 320
 #: how many ``configoptionN`` WHMCS passes (the forwarder sends them all; the bridge reads 1..6).
 MAX_CONFIG_OPTIONS = 24
 
 POLICIES = ("locked", "maintenance", "closed")
 TENANCIES = ("domain", "server")
+#: setting 7 → ``zimbraDomainAggregateQuotaPolicy``: what Zimbra does to a domain over its total
+#: space.
+QUOTA_POLICIES = {
+    "block sending": "BLOCKSEND",
+    "block sending and receiving": "BLOCKSENDRECEIVE",
+    "warn only": "ALLOWSENDRECEIVE",
+}
+SWITCH = ("on", "off")
 #: the primary mailbox's local part when the service has no username.
 DEFAULT_MAILBOX = "admin"
 #: WHMCS's port of a server without one, Zimbra's admin SOAP port.
@@ -173,6 +198,26 @@ SETTINGS: tuple[Setting, ...] = (
         "domain: one mail domain per service; server: the client's own Zimbra server",
         TENANCIES,
     ),
+    Setting(
+        "quota_policy",
+        "When total space is full",
+        "dropdown",
+        0,
+        "block sending",
+        "zimbraDomainAggregateQuotaPolicy of the domain once its mail fills the total space "
+        "(setting 3): block sending, block sending and receiving, or warn only",
+        tuple(QUOTA_POLICIES),
+    ),
+    Setting(
+        "mailbox_signon",
+        "Sign-on to any mailbox",
+        "dropdown",
+        0,
+        "on",
+        "on: the service page has a Log in button for every mailbox of the domain (webmail); "
+        "off: only the primary mailbox",
+        SWITCH,
+    ),
 )
 _SETTING_INDEX = {s.attr: index for index, s in enumerate(SETTINGS, start=1)}
 
@@ -247,6 +292,16 @@ class ProductSettings:
     def tenancy(self) -> str:
         """Setting 6: ``domain`` (one mail domain per service) or ``server`` (a private server)."""
         return self._choice("tenancy")
+
+    @property
+    def quota_policy(self) -> str:
+        """Setting 7 as Zimbra's ``zimbraDomainAggregateQuotaPolicy`` (``BLOCKSEND``...)."""
+        return QUOTA_POLICIES[self._choice("quota_policy")]
+
+    @property
+    def mailbox_signon(self) -> bool:
+        """Setting 8: whether clients may sign in to any mailbox of their domain."""
+        return self._choice("mailbox_signon") == "on"
 
     def _text(self, attr: str) -> str:
         index = _SETTING_INDEX[attr]
@@ -325,7 +380,7 @@ class ServerParams:
     hostname: str = ""
     ip: str = ""
     port: str = ""
-    secure: bool = False
+    secure: bool = False  # WHMCS's "Secure" box: kept, but never picks http (zimbra_entry)
     username: str = ""
     password: str = field(default="", repr=False)
 
@@ -334,8 +389,19 @@ class ServerParams:
         """The WHMCS server id, ``None`` when absent or not a number."""
         return int(self.server_id) if self.server_id.isdigit() else None
 
-    def zimbra_entry(self) -> ZimbraConfig:
+    def zimbra_entry(self, like: ZimbraConfig | None = None) -> ZimbraConfig:
         """A Zimbra server entry from these fields (for a server no ``[[zimbra]]`` entry serves).
+
+        The URL is always ``https://host:port`` (port 7071 when WHMCS has none), whatever WHMCS's
+        "Secure" box says: Zimbra's admin port speaks HTTPS only, and the box is unticked by
+        default. The certificate is verified against the system's CAs (or ``REQUESTS_CA_BUNDLE``).
+        The only way to reach a server over plain http is a ``[[zimbra]]`` entry whose ``url``
+        says ``http://``: an entry that matches the server always wins over these fields.
+
+        With ``like`` (the ``[[zimbra]]`` entry serving this server; TestConnection, which checks
+        what the admin typed into WHMCS's server form): host, port, user and password still come
+        from these fields; only how to talk to the host comes from the entry: its scheme (an
+        ``http://`` url is the operator's explicit choice), ``verify`` and timeout.
 
         Raises:
             ParamsError: no host, a bad port, or no admin user or password.
@@ -344,7 +410,8 @@ class ServerParams:
         if not host:
             raise ParamsError(
                 "no Zimbra server: the service has no server assigned in WHMCS "
-                "(serverhostname/serverip empty) and no [[zimbra]] entry matches"
+                "(serverhostname/serverip empty)"
+                + ("" if like is not None else " and no [[zimbra]] entry matches")
             )
         port = self.port or str(DEFAULT_ADMIN_PORT)
         if not port.isdigit() or not 0 < int(port) < 65536:
@@ -353,16 +420,16 @@ class ServerParams:
             raise ParamsError(
                 f"WHMCS server {host} has no username or password for the Zimbra admin API"
             )
-        scheme = "https" if self.secure else "http"
         url_host = f"[{host}]" if ":" in host else host
+        scheme = "http" if like is not None and like.url.lower().startswith("http:") else "https"
         return ZimbraConfig(
             name=host,
             whmcs_server=self.id if self.id is not None else host,
             url=f"{scheme}://{url_host}:{port}",
             admin_user=self.username,
             password=self.password,
-            verify=True,
-            timeout=PARAM_TIMEOUT,
+            verify=like.verify if like is not None else True,
+            timeout=like.timeout if like is not None else PARAM_TIMEOUT,
         )
 
 
@@ -411,6 +478,37 @@ class ServiceBlock:
 
 
 @dataclass(frozen=True)
+class HostingRow:
+    """One service of a server as the forwarder's UsageUpdate read it from WHMCS's ``tblhosting``
+    (``id``, ``domain``, ``packageid``, ``domainstatus``, ``diskusage``, ``disklimit``).
+
+    The sync engine takes it like a service listed through the API: it has the same attributes
+    (WHMCS server, product, status, the MB WHMCS holds), and no configurable options (the
+    service's total space comes from the store, where the adapter keeps it).
+    """
+
+    id: int
+    domain: str
+    product_id: int | None = None
+    status: str = ""
+    disk_usage_mb: int = 0
+    disk_limit_mb: int = 0
+    server_id: int | None = None
+    server_hostname: str = ""
+    #: the WHMCS client (``tblhosting.userid``; ``None`` when the forwarder did not send it)
+    client_id: int | None = None
+
+    @property
+    def config_options(self) -> dict[str, str]:
+        """None: ``tblhosting`` does not hold the client's configurable options."""
+        return {}
+
+
+#: the key the forwarder's UsageUpdate adds to the params: the server's services from tblhosting.
+HOSTING_KEY = "services"
+
+
+@dataclass(frozen=True)
 class ModuleParams:
     """One call's ``$params`` after the forwarder's whitelist, read once; parts parse on use.
 
@@ -430,6 +528,13 @@ class ModuleParams:
     options: Mapping[str, str] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
     other_secrets: tuple[str, ...] = field(default=(), repr=False)
+    #: the mailbox a client asked to sign in to (MailboxSignOn's form field, passed on by the
+    #: forwarder as ``signon_mailbox``): untrusted input, checked before anything is signed.
+    signon_mailbox: str = ""
+    hosting_rows: Any = None
+    #: the POST fields of a self-service form (:data:`ACTION_FIELDS`, passed on by the forwarder
+    #: as ``action``): untrusted input, validated by the bridge; may hold passwords.
+    action: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
     def read(cls, params: Mapping[str, Any]) -> "ModuleParams":
@@ -466,8 +571,11 @@ class ModuleParams:
             service=ServiceBlock({k: _text(v) for k, v in _block(params, "service").items()}),
             options={str(k): _text(v) for k, v in _block(params, "configoptions").items()},
             extra={k: params[k] for k in ("userid", "pid", "dedicatedip") if k in params},
+            hosting_rows=params.get(HOSTING_KEY),
             # a secret the forwarder does not send may still arrive from an older one: mask it too
             other_secrets=tuple(_text(params.get(k)) for k in SECRET_PARAMS if params.get(k)),
+            signon_mailbox=_text(params.get("signon_mailbox"))[:320],
+            action=_action(params),
         )
 
     @classmethod
@@ -501,6 +609,24 @@ class ModuleParams:
             extra={"pid": product_id} if product_id is not None else {},
         )
 
+    @classmethod
+    def usage_update(cls, server: ServerParams, rows: Iterable[HostingRow]) -> "ModuleParams":
+        """UsageUpdate's params: the server WHMCS's cron names and its services as the forwarder
+        read them from ``tblhosting`` (the demo, tests)."""
+        wire = [
+            {
+                "id": r.id,
+                "domain": r.domain,
+                "pid": r.product_id,
+                "status": r.status,
+                "diskusage": r.disk_usage_mb,
+                "disklimit": r.disk_limit_mb,
+                **({"userid": r.client_id} if r.client_id is not None else {}),
+            }
+            for r in rows
+        ]
+        return cls(server=server, hosting_rows=wire)
+
     def to_wire(self) -> dict[str, Any]:
         """These params as the forwarder sends them (the JSON object :meth:`read` takes back)."""
         server = self.server
@@ -519,6 +645,10 @@ class ModuleParams:
             "serverpassword": server.password,
         }
         wire.update({k: v for k, v in self.extra.items() if k in PARAM_KEYS})
+        if self.signon_mailbox:
+            wire["signon_mailbox"] = self.signon_mailbox
+        if self.action:
+            wire["action"] = dict(self.action)
         wire.update({f"configoption{i}": v for i, v in enumerate(self.product.raw, start=1)})
         wire["configoptions"] = dict(self.options)
         wire["customfields"] = {}
@@ -529,6 +659,8 @@ class ModuleParams:
         }
         wire["clientsdetails"] = {k: v for k, v in details.items() if k in CLIENT_KEYS}
         wire["service"] = {k: v for k, v in self.service.values.items() if k in SERVICE_FIELDS}
+        if self.hosting_rows is not None:
+            wire[HOSTING_KEY] = self.hosting_rows
         return {k: v for k, v in wire.items() if k in _WIRE_KEYS}
 
     @property
@@ -566,15 +698,63 @@ class ModuleParams:
             raise ParamsError("the service has no password: set one in WHMCS before provisioning")
         return self.password
 
+    @property
+    def hosting(self) -> tuple[HostingRow, ...]:
+        """UsageUpdate: the server's services the forwarder read from ``tblhosting``, each on this
+        call's server.
+
+        Raises:
+            ParamsError: no list (a forwarder older than this bridge), or a malformed row.
+        """
+        rows = self.hosting_rows
+        if rows is None:
+            raise ParamsError(
+                "UsageUpdate: the module sent no services from tblhosting; regenerate it "
+                "(puq-bridge whmcs-module) for this bridge"
+            )
+        if not isinstance(rows, list):
+            raise ParamsError(f"params: {HOSTING_KEY} must be a list, got {type(rows).__name__}")
+        found = []
+        for index, row in enumerate(rows):
+            where = f"params: {HOSTING_KEY}[{index}]"
+            if not isinstance(row, Mapping):
+                raise ParamsError(f"{where} must be an object, got {type(row).__name__}")
+            sid, pid = _text(row.get("id")), _text(row.get("pid"))
+            if not sid.isdigit():
+                raise ParamsError(f"{where}.id must be a service id, got {sid[:20]!r}")
+            found.append(
+                HostingRow(
+                    id=int(sid),
+                    domain=_text(row.get("domain")),
+                    product_id=int(pid) if pid.isdigit() else None,
+                    status=_text(row.get("status")),
+                    disk_usage_mb=_whole_or_zero(row.get("diskusage")),
+                    disk_limit_mb=_whole_or_zero(row.get("disklimit")),
+                    server_id=self.server.id,
+                    server_hostname=self.server.hostname,
+                    client_id=_whole_or_zero(row.get("userid")) or None,
+                )
+            )
+        return tuple(found)
+    def with_action(self, fields: Mapping[str, Any]) -> "ModuleParams":
+        """These params carrying a self-service form's fields (the demo and tests: what the
+        forwarder adds from ``$_POST``)."""
+        return dataclasses.replace(self, action=_action({"action": dict(fields)}))
+
+    def action_field(self, name: str) -> str:
+        """One field of the self-service form ("" when absent); passwords keep their spaces."""
+        return self.action.get(name, "")
+
     def secrets(self) -> list[str]:
         """The secret values these params carry (to mask in messages)."""
-        values = (self.password, self.server.password, *self.other_secrets)
+        typed = (self.action.get(k, "") for k in SECRET_ACTION_FIELDS)
+        values = (self.password, self.server.password, *self.other_secrets, *typed)
         return list(dict.fromkeys(value for value in values if value))
 
 
 _WIRE_KEYS = frozenset(
     (*PARAM_KEYS, *(f"configoption{i}" for i in range(1, MAX_CONFIG_OPTIONS + 1)))
-) | {"configoptions", "customfields", "clientsdetails", "service"}
+) | {"configoptions", "customfields", "clientsdetails", "service", HOSTING_KEY, "action"}
 
 
 def _text(value: Any) -> str:
@@ -583,6 +763,26 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "1" if value else ""
     return str(value).strip()
+
+
+def _whole_or_zero(value: Any) -> int:
+    """A whole number of WHMCS's (``diskusage``: MB); 0 when absent or not one."""
+    text = _text(value)
+    return int(text) if text.isdigit() else 0
+def _action(params: Mapping[str, Any]) -> dict[str, str]:
+    """The ``action`` object: only fields some self-service function takes, as text (passwords
+    untrimmed), each cut to :data:`ACTION_FIELD_MAX`."""
+    block = _block(params, "action")
+    known = {name for fields in ACTION_FIELDS.values() for name in fields}
+    out = {}
+    for key, value in block.items():
+        if key not in known or isinstance(value, (dict, list, tuple)) or value is None:
+            continue
+        text = value if isinstance(value, str) else _text(value)
+        if key not in SECRET_ACTION_FIELDS:
+            text = text.strip()
+        out[key] = text[:ACTION_FIELD_MAX]
+    return out
 
 
 def _block(params: Mapping[str, Any], key: str) -> Mapping[str, Any]:

@@ -95,8 +95,8 @@ def to_date(value: Any) -> dt.date | None:
 
 
 def to_datetime(value: Any) -> dt.datetime | None:
-    """``"2026-11-22 03:00:00"`` (or ISO 8601) → a datetime; ``"0000-00-00 00:00:00"`` and empty →
-    ``None``."""
+    """``"2026-11-22 03:00:00"`` (or ISO 8601) → a datetime; ``"0000-00-00 00:00:00"`` and
+    empty → ``None``."""
     text = "" if value is None else str(value).strip()
     if text in _EMPTY_DATES:
         return None

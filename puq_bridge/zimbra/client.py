@@ -39,6 +39,7 @@ from puq_bridge.http import (
 )
 from puq_bridge.zimbra import soap as _soap
 from puq_bridge.zimbra.models import MailboxUsage
+from puq_bridge.zimbra.rights import RightsMixin
 from puq_bridge.zimbra.throttle import (
     DEFAULT_RATE,
     Pacer,
@@ -200,7 +201,7 @@ class _Page:
             self.found = True
 
 
-class ZimbraAdmin:
+class ZimbraAdmin(RightsMixin):
     """Client of one Zimbra server's admin SOAP endpoint (``<url>/service/admin/soap``).
 
     Safe to share between threads: the token life cycle is guarded by a lock, so concurrent first
@@ -594,6 +595,14 @@ class ZimbraAdmin:
     def delete_account(self, id: str) -> None:
         """DeleteAccount."""
         self._invoke("DeleteAccount", id=id)
+
+    def add_account_alias(self, id: str, alias: str) -> None:
+        """AddAccountAlias; raises AccountExists (the address is taken) or NoSuchDomain."""
+        self._invoke("AddAccountAlias", id=id, alias=alias)
+
+    def remove_account_alias(self, id: str, alias: str) -> None:
+        """RemoveAccountAlias; raises NoSuchAlias."""
+        self._invoke("RemoveAccountAlias", id=id, alias=alias)
 
     def search_accounts(
         self, domain: str, *, attrs: list[str] | None = None, page_size: int = 500

@@ -20,6 +20,7 @@ __all__ = [
     "QuotaUsage",
     "SystemAccounts",
     "VersionInfo",
+    "Grant",
     "DIRECTORY_TYPES",
 ]
 
@@ -150,3 +151,19 @@ class VersionInfo:
     release: str
     host: str
     platform: str
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One ACL grant as GetGrants reports it: a right on a target (a domain, or ``global``)
+    given to a grantee (``usr`` for an account)."""
+
+    target_type: str
+    target_id: str
+    target_name: str
+    grantee_type: str
+    grantee_id: str
+    grantee_name: str
+    right: str
+    deny: bool = False
+    can_delegate: bool = False

@@ -1,5 +1,5 @@
-"""General CLI behaviour: help on every command, --version, config errors, and a start-up that does
-not load zeep."""
+"""General CLI behaviour: help on every command, --version, config errors, and a start-up that loads
+neither zeep nor psycopg."""
 
 import json
 import subprocess
@@ -148,7 +148,8 @@ try:
     main({argv!r}, prog_name="puq-bridge")
 except SystemExit as exc:
     code = exc.code
-heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("zeep", "lxml")
+heavy = sorted(m for m in sys.modules
+               if m.split(".")[0] in ("zeep", "lxml", "psycopg", "psycopg_pool")
                or m in ("puq_bridge.zimbra.client", "puq_bridge.simulators.zimbra.app"))
 print(json.dumps({{"code": code, "heavy": heavy}}), file=sys.stderr)
 """
@@ -162,10 +163,12 @@ print(json.dumps({{"code": code, "heavy": heavy}}), file=sys.stderr)
         ["services", "--help"],
         ["users", "invite", "--help"],
         ["cancel", "--help"],
+        ["store", "copy", "--help"],
+        ["serve", "--help"],
     ],
     ids=" ".join,
 )
-def test_help_does_not_import_zeep_or_lxml(argv):
+def test_help_does_not_import_zeep_lxml_or_psycopg(argv):
     proc = subprocess.run(
         [sys.executable, "-c", _PROBE.format(argv=argv)], capture_output=True, text=True, timeout=60
     )

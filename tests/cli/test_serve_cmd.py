@@ -37,6 +37,18 @@ def test_serve_refuses_a_bad_listen_address(tmp_path):
     assert result.exit_code == 2 and "HOST:PORT" in result.output
 
 
+def wait_until_listening(process, port: int, seconds: float = 20) -> None:
+    """Wait for a ``serve`` subprocess to accept connections (failing if it exits first)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            assert process.poll() is None and time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.05)
+
+
 def test_serve_command_answers_signed_requests(tmp_path):
     import subprocess
     import sys
@@ -61,14 +73,7 @@ def test_serve_command_answers_signed_requests(tmp_path):
         text=True,
     )
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert process.poll() is None and time.monotonic() < deadline, "serve did not start"
-                time.sleep(0.05)
+        wait_until_listening(process, port)
         body, headers = signed({})
         reply = requests.post(
             f"http://127.0.0.1:{port}/whmcs/MetaData", data=body, headers=headers, timeout=5
@@ -139,6 +144,7 @@ def test_cli_bridge_url_option_wins(tmp_path):
     [
         ('listen = "127.0.0.1:8750"', ["--name", "ok"], "adapter.secret", 2),
         (f'secret = "{SECRET}"', ["--name", "Bad-Name"], "invalid module name", 2),
+        (f'secret = "{SECRET}"', ["--name", "puq_zimbra"], "letters and digits", 2),
         (f'listen = "0.0.0.0:8750"\nsecret = "{SECRET}"', ["--name", "ok"], "--bridge-url", 2),
     ],
 )
@@ -173,3 +179,66 @@ def test_serve_on_a_busy_port_is_one_line_not_a_traceback(tmp_path):
         assert result.exit_code == 2, result.output
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and why in lines[0] and "Traceback" not in result.stderr
+
+
+def test_sigterm_lets_the_call_in_flight_finish(tmp_path):
+    """systemd restarts send SIGTERM: a WHMCS call being handled still gets its answer, and the
+    service then exits 0 without taking new ones."""
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    from puq_bridge.simulators.server import BackgroundServer
+    from puq_bridge.simulators.zimbra.app import FakeZimbra
+
+    zimbra = FakeZimbra("admin@example.com", "zimbra-secret-1")
+    zimbra.add_domain("firma.pl")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with BackgroundServer(zimbra.wsgi_app) as served:
+        config = tmp_path / "bridge.toml"
+        config.write_text(
+            '[whmcs]\nurl = "http://127.0.0.1:9"\nidentifier = "id"\nsecret = "whmcs-secret-1"\n'
+            f'[[zimbra]]\nname = "mail1"\nwhmcs_server = 3\nurl = "{served.url}"\n'
+            'admin_user = "admin@example.com"\npassword = "zimbra-secret-1"\n'
+            f'[store]\npath = "{tmp_path / "usage.sqlite3"}"\n'
+            f'[adapter]\nsecret = "{SECRET}"\nlisten = "127.0.0.1:{port}"\n'
+        )
+        config.chmod(0o600)
+        command = "import sys; from puq_bridge.cli import main; sys.exit(main())"
+        process = subprocess.Popen(
+            [sys.executable, "-c", command, "--config", str(config), "serve"],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            wait_until_listening(process, port)
+            zimbra.latency = 1.0  # the call is still in flight when SIGTERM comes
+            params = {"serviceid": 42, "serverid": 3, "domain": "firma.pl"}
+            body, headers = signed(params)
+            replies = []
+            call = threading.Thread(
+                target=lambda: replies.append(
+                    requests.post(
+                        f"http://127.0.0.1:{port}/whmcs/UnsuspendAccount",
+                        data=body,
+                        headers=headers,
+                        timeout=30,
+                    )
+                )
+            )
+            call.start()
+            while not zimbra.requests:  # the bridge has reached Zimbra
+                time.sleep(0.02)
+            process.send_signal(signal.SIGTERM)
+            call.join(30)
+            code = process.wait(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+            stderr = process.stderr.read()
+    assert replies and replies[0].status_code == 200, stderr
+    assert replies[0].json() == {"result": "success"}
+    assert code == 0 and "stopped" in stderr and "Traceback" not in stderr

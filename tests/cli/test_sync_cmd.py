@@ -11,10 +11,10 @@ from click.testing import CliRunner
 from puq_bridge.cli import main
 from puq_bridge.cli.sync_cmd import servers_table, summary_line, summary_table
 from puq_bridge.simulators.server import BackgroundServer
+from puq_bridge.usage.backends.sqlite import sync_lock
 from puq_bridge.usage.records import ServiceResult
 from puq_bridge.usage.report import ServerResult, SyncReport
 from puq_bridge.usage.store import UsageStore
-from puq_bridge.usage.sync import sync_lock
 from tests.support.sync import GB, MB, PASSWORD, Farm, write_config
 from tests.support.zimbra import echoing_auth
 

@@ -423,6 +423,7 @@ def test_index_links_every_page_and_fits_the_screen(site, browser, shots, width)
     assert _layout_problems(state, width) == []
     assert _network_problems(state, network_urls(browser)) == []
     expected = {f"{page_name(sid, lang)}" for sid in rows for lang in LANGS}
+    expected |= {"addon.html", "addon-pl.html", "en/addonmodules.php?module=puqbridge"}
     assert set(state["anchors"]) == expected
     _screenshot(browser, shots, f"{base}/index.html", width, "index")
 
@@ -765,3 +766,96 @@ def test_check_long_table_reports_a_doctored_page(site, browser, long_domain):
         if not any(message in p for p in problems)
     ]
     assert missed == [], problems
+
+
+# --- sign-on buttons of a served demo page ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def served_demo(tmp_path_factory):
+    """``puq-bridge demo --serve``: its pages with sign-on buttons, answered through the adapter."""
+    out = tmp_path_factory.mktemp("served") / "pages"
+    report, env = run_demo(out, serve=True, now=NOW)
+    sample = {s.domain: s for s in build_sample(today=NOW.date()).services}
+    yield report, env, {sid: sample[domain] for sid, domain in report.services.items()}
+    env.stop()
+
+
+def _follow(driver, selector: str) -> dict:
+    """Click the element and wait for the Zimbra page it leads to; what that page says."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.find_element(By.CSS_SELECTOR, selector).click()
+    WebDriverWait(driver, 10).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "main[data-zimbra], [data-puq='signon-error']")
+    )
+    found = driver.find_elements(By.CSS_SELECTOR, "main[data-zimbra]")
+    if not found:
+        return {"error": driver.find_element(By.CSS_SELECTOR, "[data-puq='signon-error']").text}
+    main = found[0]
+    return {
+        "kind": main.get_attribute("data-zimbra"),
+        "account": main.get_attribute("data-account"),
+        "domains": main.get_attribute("data-domains"),
+        "path": urlsplit(driver.current_url).path,
+    }
+
+
+def test_sign_on_buttons_of_a_served_page_lead_to_the_simulator(served_demo, browser, shots):
+    report, env, samples = served_demo
+    sid, sample = next((sid, s) for sid, s in samples.items() if s.key == "nowak")
+    url = f"{report.urls['pages']}/{page_name(sid, 'pl')}"
+    zimbra = report.urls[sample.server.key]
+    problems = check_page(
+        browser, url, width=PHONE, expected_rows=len(sample.mailboxes), screenshot_dir=shots
+    )
+    assert problems == []
+
+    browser.get(url)
+    webmail = _follow(browser, '[data-puq="webmail-signon"]')
+    assert webmail == {
+        "kind": "webmail",
+        "account": sample.primary,
+        "domains": "",
+        "path": "/zimbra/mail",
+    }
+    assert browser.current_url.startswith(zimbra)
+
+    browser.get(url)
+    console = _follow(browser, '[data-puq="admin-signon"]')
+    assert (console["kind"], console["account"], console["domains"], console["path"]) == (
+        "admin-console",
+        sample.primary,
+        sample.domain,
+        "/zimbraAdmin",
+    )
+
+    browser.get(url)
+    other = next(m.name for m in sample.mailboxes if m.name != sample.primary)
+    mailbox = _follow(browser, f'[data-puq="mailbox-signon"][value="{other}"]')
+    assert (mailbox["kind"], mailbox["account"]) == ("webmail", other)
+    _screenshot(browser, shots, url, DESKTOP, "signed-in")
+
+
+def test_a_tampered_mailbox_form_is_refused_in_the_browser(served_demo, browser):
+    report, _, samples = served_demo
+    sid = next(sid for sid, s in samples.items() if s.key == "nowak")
+    browser.get(f"{report.urls['pages']}/{page_name(sid, 'en')}")
+    browser.execute_script(
+        "document.querySelector('[data-puq=\"mailbox-signon\"]').value = 'someone@example.net'"
+    )
+    refused = _follow(browser, '[data-puq="mailbox-signon"]')
+    # in the client's WHMCS language (Polish), whatever the page's
+    foreign = "Ta skrzynka nie należy do tej usługi; nic nie zostało zrobione."
+    assert refused == {"error": foreign}
+
+
+def test_a_suspended_service_page_has_no_sign_on_buttons(served_demo, browser):
+    report, _, samples = served_demo
+    sid = next(sid for sid, s in samples.items() if s.key == "brightwave-old")
+    browser.get(f"{report.urls['pages']}/{page_name(sid, 'en')}")
+    assert "signon" not in " ".join(page_state(browser)["anchors"])
+    assert browser.execute_script(
+        "return document.querySelectorAll('[data-puq$=\"signon\"]').length"
+    ) == 0

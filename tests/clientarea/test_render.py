@@ -759,3 +759,72 @@ def test_number_cells_are_right_aligned_and_unbroken(browser, renderer, tmp_path
         for row in (styles[:4], styles[4:]):
             assert row[0][0] in ("left", "start"), name
             assert row[1:] == [("right", "nowrap")] * 3, name
+
+
+# --- sign-on buttons and the plan's mailbox limit ----------------------------------------------
+
+
+def _options(**changes):
+    from puq_bridge.clientarea.options import PageOptions
+
+    values = dict(status="Active", tenancy="domain", mailbox_signon=True, max_mailboxes=10)
+    values.update(changes)
+    return PageOptions.for_service(**values)
+
+
+def test_an_active_service_gets_its_sign_on_buttons(renderer):
+    page = renderer.client_area(
+        make_facts(), make_snapshot(MAILBOXES), lang="en", now=NOW, options=_options()
+    )
+    assert (
+        'href="clientarea.php?action=productdetails&amp;id=42&amp;dosinglesignon=1" '
+        'data-puq="webmail-signon">Log in to webmail</a>'
+    ) in page
+    form = r'<form method="post" action="([^"]+)"[^>]*data-puq="([^"]+)">(.*?)</form>'
+    forms = re.findall(form, page)
+    assert [(action, kind) for action, kind, _ in forms] == [
+        ("clientarea.php?action=productdetails&amp;id=42", "admin-signon-form"),
+        ("clientarea.php?action=productdetails&amp;id=42", "mailbox-signon-form"),
+    ]
+    for _, _, fields in forms:
+        assert '<input type="hidden" name="token" value="__PUQ_CSRF_TOKEN__">' in fields
+        assert '<input type="hidden" name="modop" value="custom">' in fields
+    assert '<input type="hidden" name="a" value="AdminPanelSignOn">' in forms[0][2]
+    button = r'<button type="submit" form="puq-mbx-42" name="mailbox" value="([^"]+)"'
+    buttons = re.findall(button, page)
+    assert sorted(buttons) == sorted(m.name for m in MAILBOXES) and len(rows(page)) == 3
+    assert "3 of 10 mailboxes" in page
+
+
+def test_the_buttons_follow_the_service_and_the_product(renderer):
+    def page_with(**changes):
+        return renderer.client_area(
+            make_facts(), make_snapshot(MAILBOXES), lang="en", now=NOW, options=_options(**changes)
+        )
+
+    suspended = page_with(status="Suspended")
+    assert "signon" not in suspended.replace("puq-signon", "")  # no button, no form
+    server = page_with(tenancy="server")
+    assert 'data-puq="webmail-signon"' in server and 'data-puq="admin-signon"' not in server
+    assert 'data-puq="admin-link"' in server  # a private server's admin signs in as ever
+    no_mailboxes = page_with(mailbox_signon=False, max_mailboxes=0)
+    assert 'data-puq="mailbox-signon"' not in no_mailboxes and "Mailboxes (3)" in no_mailboxes
+    assert 'data-puq="mailbox-signon"' not in renderer.client_area(
+        make_facts(), make_snapshot(MAILBOXES), lang="en", now=NOW
+    )
+
+
+def test_the_limit_and_buttons_in_polish(renderer):
+    page = renderer.client_area(
+        make_facts(), make_snapshot(MAILBOXES), lang="pl", now=NOW, options=_options()
+    )
+    assert "3 z 10 skrzynek" in page and ">Zaloguj do poczty</a>" in page
+    assert ">Zaloguj do panelu administracyjnego</button>" in page and ">Zaloguj</button>" in page
+
+
+def test_a_mailbox_name_is_escaped_in_its_button(renderer):
+    odd = MailboxUsage('o"neil<x>@example.pl', 1, 2)
+    page = renderer.client_area(
+        make_facts(), make_snapshot([odd]), lang="en", now=NOW, options=_options()
+    )
+    assert 'value="o&#34;neil&lt;x&gt;@example.pl"' in page and "<x>" not in page

@@ -51,10 +51,14 @@ def test_services_are_provisioned_through_the_signed_adapter(demo):
     report, env, _ = demo
     services = len(env.sample.services)
     assert report.adapter_calls == {
-        "CreateAccount": services,
+        "CreateAccount": services + 1,  # and a leaving client's domain, then terminated
+        "TerminateAccount": 1,
         "SuspendAccount": 1,
         "ClientArea": services,
     }
+    zimbra = env.zimbra_sims[env.sample.services[0].server.key]
+    assert "byly-klient.pl" not in zimbra.domains
+    assert zimbra.count("DeleteDistributionList") == 2  # the list and the dynamic group
     assert sorted(a for a, _ in env.whmcs_sim.module_calls) == ["ModuleCreate"] * services + [
         "ModuleSuspend"
     ]
@@ -62,8 +66,10 @@ def test_services_are_provisioned_through_the_signed_adapter(demo):
         zimbra = env.zimbra_sims[s.server.key]
         assert s.domain in zimbra.domains
         assert s.primary in zimbra.accounts
+    leaving = env.sample.services[0].server.key  # the leaving client's domain lived there too
     for server in env.sample.servers:
         zimbra, hosted = env.zimbra_sims[server.key], len(env.sample.services_on(server))
+        hosted += server.key == leaving
         assert zimbra.count("CreateDomain") == zimbra.count("CreateAccount") == hosted
 
 
@@ -143,7 +149,8 @@ def test_zimbras_own_accounts_are_in_zimbra_and_in_no_page(demo):
 
 def test_no_secret_and_no_outside_reference_in_any_page(demo):
     report, env, lines = demo
-    texts = [p.read_text(encoding="utf-8") for p in [*report.pages, report.index]] + [
+    pages = [*report.pages, *report.addon_pages, report.index]
+    texts = [p.read_text(encoding="utf-8") for p in pages] + [
         "\n".join(lines)
     ]
     for secret in _secrets(env):
@@ -196,3 +203,16 @@ def test_the_adapters_first_client_area_shows_payment_method_display_names():
             cell = re.search(r"(?:Payment method|Metoda płatności)</th><td>([^<]*)</td>", page)
             assert cell and cell.group(1) == s.payment_method_name != s.payment_method
         assert asked == env.whmcs_sim.count("GetPaymentMethods") == 1
+
+
+def test_the_addon_page_in_both_languages_shows_the_tested_servers(demo):
+    report, env, _ = demo
+    assert [p.name for p in report.addon_pages] == ["addon.html", "addon-pl.html"]
+    english, polish = (p.read_text(encoding="utf-8") for p in report.addon_pages)
+    assert 'lang="en"' in english and "Sync runs" in english
+    assert 'lang="pl"' in polish and "Synchronizacje" in polish
+    for server in env.sample.servers:  # Test now ran on each: its version is shown
+        row = english.split(f'data-puq-server="{server.key}"', 1)[1].split("</tr>", 1)[0]
+        assert "Zimbra 10.0.8_GA" in row and 'data-puq-server-state="ok"' in row
+    assert 'data-puq-orphan="stary-klient.pl"' in english
+    assert 'data-puq-busy="1"' not in english

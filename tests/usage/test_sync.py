@@ -8,10 +8,11 @@ import pytest
 from lxml import etree
 
 from puq_bridge.errors import ParamsError, SyncLockedError, ZimbraError
+from puq_bridge.usage.backends.sqlite import sync_lock
 from puq_bridge.usage.records import ServiceResult
 from puq_bridge.usage.report import SyncReport
 from puq_bridge.usage.store import UsageStore
-from puq_bridge.usage.sync import SyncEngine, describe, needs_write, sync_lock
+from puq_bridge.usage.sync import SyncEngine, describe, needs_write
 from tests.support.sync import GB, MB
 from tests.support.zimbra import CAPTURES
 
@@ -37,11 +38,8 @@ def by_id(report: SyncReport) -> dict[int, ServiceResult]:
         ((118, 10240), (118, 0), True),  # limit became unlimited
         ((0, 0), (1, 0), True),  # first usage of a new service
         ((0, 0), (0, 0), False),  # empty and new: nothing to write
-        (
-            (118, 10240),
-            (0, 10240),
-            False,
-        ),  # emptied: WHMCS ignores diskusage=0, a write would change nothing
+        ((118, 10240), (0, 10240), True),  # emptied: the 0 is written (sent so that it lands)
+        ((118, 0), (118, 0), False),  # unlimited, as WHMCS already says
         (
             (118, 10240),
             (0, 20480),
@@ -225,7 +223,7 @@ def test_multi_server_sync_writes_exactly_what_was_read(farm, whmcs_client, stor
     assert set(written) == {s_a, s_b, s_a_total, s_exp}  # never a failed read, never a skipped one
     expected = {
         s_a: ("5", "2048"),
-        s_b: ("10", "0"),
+        s_b: ("10", "00"),  # unlimited: a 0 WHMCS's API does not skip
         s_a_total: ("5", "5120"),
         s_exp: ("7", "2048"),
     }
@@ -238,7 +236,7 @@ def test_multi_server_sync_writes_exactly_what_was_read(farm, whmcs_client, stor
                 "0000-00-00 00:00:00",
             )  # the failed write changed nothing
         else:
-            assert (row["diskusage"], row["disklimit"]) == (used, limit)
+            assert (row["diskusage"], row["disklimit"]) == (str(int(used)), str(int(limit)))
             assert row["lastupdate"] not in ("", "0000-00-00 00:00:00")
     for sid, values in (
         (s_down, ("33", "44")),
@@ -282,8 +280,9 @@ def test_unchanged_services_are_not_written_again(farm, whmcs_client, store):
     )  # emptied since WHMCS last saw it
     engine = farm.engine(whmcs_client, store=store)
     first = by_id(engine.run())
-    assert first[s_a].status == "updated" and first[s_empty].status == "unchanged"
-    assert set(farm.writes()) == {s_a}
+    assert first[s_a].status == first[s_empty].status == "updated"
+    assert set(farm.writes()) == {s_a, s_empty}
+    assert farm.whmcs.services[s_empty]["diskusage"] == "0"  # the drop to 0 landed
     before = farm.whmcs.count("UpdateClientProduct")
 
     second = engine.run()
@@ -291,6 +290,45 @@ def test_unchanged_services_are_not_written_again(farm, whmcs_client, store):
     assert {r.status for r in second.results} == {"unchanged"} and second.exit_code == 0
     assert farm.whmcs.count("UpdateClientProduct") == before
     assert store.latest(s_empty).used_bytes == 0 and store.counts()["runs"] == 2
+
+
+def test_a_usage_and_a_limit_that_fall_to_0_land_in_whmcs(farm, whmcs_client, store):
+    # WHMCS's API sets a field only when PHP finds the value non-empty, and "0" is empty to PHP
+    farm.add_mail("mail1")
+    farm.domain("mail1", "a.pl", (3 * MB, GB))
+    sid = farm.service("mail1", "a.pl", disk_usage=3, disk_limit=1024)
+    for mailbox in list(farm.mail["mail1"].sim.accounts):
+        farm.mail["mail1"].sim.set_used(mailbox, 0)
+        farm.mail["mail1"].sim.accounts[mailbox]["attrs"]["zimbraMailQuota"] = "0"
+    engine = farm.engine(whmcs_client, store=store)
+    assert by_id(engine.run())[sid].status == "updated"
+    row = farm.whmcs.services[sid]
+    assert (row["diskusage"], row["disklimit"]) == ("0", "0")
+    assert row["lastupdate"] not in ("", "0000-00-00 00:00:00")
+    assert by_id(engine.run())[sid].status == "unchanged"  # and no write on the next run
+    assert farm.whmcs.count("UpdateClientProduct") == 1
+
+
+def test_a_zero_that_whmcs_does_not_take_is_reported_not_hidden(
+    farm, whmcs_client, store, monkeypatch
+):
+    # a WHMCS that still skips the zero (a client sending a plain 0 behaves the same on today's)
+    farm.add_mail("mail1")
+    farm.domain("mail1", "empty.pl", (0, GB))
+    sid = farm.service("mail1", "empty.pl", disk_usage=12, disk_limit=1024)
+    plain = whmcs_client.update_client_product
+
+    def update_usage(service_id, *, disk_usage_mb, disk_limit_mb, last_update):
+        plain(service_id, diskusage=disk_usage_mb, disklimit=disk_limit_mb)
+
+    monkeypatch.setattr(whmcs_client, "update_usage", update_usage)
+    result = by_id(farm.engine(whmcs_client, store=store).run())[sid]
+    assert result.status == "failed" and result.used_bytes == 0
+    assert result.error == (
+        "WHMCS kept disk usage 12 MB where Zimbra has 0 MB: its API skipped the 0; "
+        "the module's UsageUpdate (WHMCS's daily cron) writes it"
+    )
+    assert store.latest(sid).used_bytes == 0  # the page still shows the real 0
 
 
 def test_usage_change_between_runs_is_written(farm, whmcs_client):
@@ -460,6 +498,20 @@ def test_missing_domain_on_zimbra_fails_only_that_service(farm, whmcs_client):
     assert farm.whmcs.services[s_missing]["diskusage"] == "9"
 
 
+def test_runs_record_their_origin_and_each_services_client(farm, whmcs_client, store):
+    farm.add_mail("mail1")
+    farm.domain("mail1", "a.pl", (MB, GB))
+    s_a, s_missing = farm.service("mail1", "a.pl"), farm.service("mail1", "missing.pl")
+    other = farm.whmcs.add_server("elsewhere", "mx9.example.net", "192.0.2.9")
+    s_nowhere = farm.service(None, "b.pl", server_id=other)
+    engine = farm.engine(whmcs_client, store=store)
+    engine.run()
+    engine.run(only_services=[s_a], origin="SyncUsage")
+    assert [r.origin for r in store.runs()] == ["SyncUsage", "sync-usage"]
+    clients = {s.service_id: s.client_id for s in store.latest_samples()}
+    assert clients == {s_a: farm.client_id, s_missing: farm.client_id, s_nowhere: farm.client_id}
+
+
 def test_retention_keeps_the_store_bounded_over_many_days(farm, whmcs_client, tmp_path):
     """One run a day for 100 days, with an injected clock: detail and daily history stay within
     their windows."""
@@ -612,10 +664,26 @@ def test_servers_the_operator_ignores_are_skipped_not_failed(farm, whmcs_client,
 
 def test_a_lock_that_cannot_be_taken_is_a_store_error(tmp_path):
     from puq_bridge.errors import StoreError
-    from puq_bridge.usage.sync import sync_lock
+    from puq_bridge.usage.backends.sqlite import sync_lock
 
     blocked = tmp_path / "file"
     blocked.write_text("")
     with pytest.raises(StoreError, match="cannot take the sync lock"):
         with sync_lock(blocked / "usage.sqlite3"):  # its folder is a file
             pass
+
+
+def test_a_new_store_does_not_shrink_a_limit_it_has_not_learnt(farm, whmcs_client, store, caplog):
+    """A replaced store has forgotten the product's total space (setting 3): the quotas' sum must
+    not silently replace the 10 GB WHMCS shows; once the adapter has told the store, it is used."""
+    farm.add_mail("mail1")
+    farm.domain("mail1", "plan.pl", (MB, 2 * GB), (MB, 2 * GB))
+    sid = farm.service("mail1", "plan.pl", disk_usage=1, disk_limit=10240)
+    caplog.set_level("WARNING")
+    farm.engine(whmcs_client, store=store).run()
+    row = farm.whmcs.services[sid]
+    assert (row["diskusage"], row["disklimit"]) == ("2", "10240")  # usage written, limit kept
+    assert "has not learnt its product's total space" in caplog.text and str(sid) in caplog.text
+    store.remember_settings(sid, None, "domain")  # the adapter saw the product: no total space
+    farm.engine(whmcs_client, store=store).run()
+    assert farm.whmcs.services[sid]["disklimit"] == "4096"  # now the quotas' sum, on purpose

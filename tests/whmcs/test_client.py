@@ -10,6 +10,7 @@ import pytest
 
 from puq_bridge.errors import WhmcsApiError, WhmcsProtocolError, WhmcsTransportError
 from puq_bridge.simulators.server import BackgroundServer
+from puq_bridge.simulators.whmcs import actions as whmcs_actions
 from puq_bridge.simulators.whmcs.app import FakeWhmcs
 from puq_bridge.whmcs.client import WhmcsClient
 from puq_bridge.whmcs.models import CancelledPackage
@@ -125,12 +126,16 @@ def test_update_usage_writes_mb_and_lastupdate(world, whmcs_client):
     assert whmcs_client.service(world.bare).last_update == dt.datetime(2026, 11, 22, 3, 0, 7)
 
 
-def test_update_usage_sends_zero_which_whmcs_ignores(world, whmcs_client):
+def test_update_usage_writes_zero_in_a_form_whmcs_does_not_skip(world, whmcs_client):
+    # WHMCS's API skips a value PHP finds empty, and "0" is; "00" is not, and the column is an int
     whmcs_client.update_usage(
         world.service, disk_usage_mb=0, disk_limit_mb=0, last_update=dt.datetime(2026, 1, 2)
     )
-    assert world.sim.requests[-1]["params"]["diskusage"] == "0"
-    assert world.sim.services[world.service]["diskusage"] == "118"  # the real quirk, mimicked
+    sent = world.sim.requests[-1]["params"]
+    assert (sent["diskusage"], sent["disklimit"]) == ("00", "00")
+    row = world.sim.services[world.service]
+    assert (row["diskusage"], row["disklimit"]) == ("0", "0")
+    assert whmcs_client.service(world.service).disk_usage_mb == 0
 
 
 def test_update_client_product_fields_and_php_arrays(world, whmcs_client):
@@ -243,8 +248,24 @@ def test_cancel_request_and_listing(world, whmcs_client):
 
 
 def test_no_cancelled_packages(whmcs_client):
-    assert whmcs_client.call("GetCancelledPackages")["packages"] == ""
+    assert whmcs_client.call("GetCancelledPackages")["totalresults"] == "0"
     assert whmcs_client.cancelled_packages() == []
+
+
+def test_every_list_is_read_whole_although_whmcs_returns_25_rows_by_default(
+    fake_whmcs, whmcs_client
+):
+    cid = fake_whmcs.add_client("A", "B", "a@example.com")
+    pid = fake_whmcs.add_product("Mail")
+    ids = [fake_whmcs.add_service(cid, pid, f"d{i}.example") for i in range(130)]
+    for hid in ids:
+        fake_whmcs.add_user("U", str(hid), f"u{hid}@example.com", client_id=cid)
+        whmcs_client.add_cancel_request(hid)
+    first = whmcs_actions.dispatch(fake_whmcs, "GetClientsProducts", {})
+    assert len(first["products"]["product"]) == 25
+    assert [s.id for s in whmcs_client.client_products()] == ids
+    assert [p.service_id for p in whmcs_client.cancelled_packages()] == ids
+    assert len(whmcs_client.client_users(cid)) == 131
 
 
 # --- users ----------------------------------------------------------------------------------------
@@ -413,21 +434,10 @@ def test_a_redirect_is_refused_and_the_credentials_go_nowhere(write):
     assert "whmcs-secret" not in message and message.endswith("(HTTP 307)")
 
 
-def test_an_untrusted_certificate_says_what_to_do(tmp_path):
-    import shutil
+def test_an_untrusted_certificate_says_what_to_do(self_signed):
     import ssl
-    import subprocess
 
-    if not shutil.which("openssl"):
-        pytest.skip("openssl not available")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
-        + ["-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    cert, key = self_signed
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     with BackgroundServer(FakeWhmcs().wsgi_app, ssl_context=context) as server:

@@ -43,15 +43,34 @@ def settings_of(raw):
     return ModuleParams.read(raw).product
 
 
-def test_config_options_are_the_six_settings_in_whmcs_shape():
+def test_config_options_are_the_eight_settings_in_whmcs_shape():
     options = config_options()
     assert list(options) == [s.label for s in SETTINGS]
-    assert len(options) == 6
+    assert len(options) == 8
     for field in options.values():
         assert set(field) >= {"FriendlyName", "Type", "Size", "Default", "Description"}
         assert field["Type"] in ("text", "dropdown", "yesno")
     assert options["Suspension policy"]["Options"] == "locked,maintenance,closed"
     assert options["Tenancy"]["Options"] == "domain,server"
+    assert options["When total space is full"]["Options"] == (
+        "block sending,block sending and receiving,warn only"
+    )
+    assert options["Sign-on to any mailbox"]["Options"] == "on,off"
+
+
+def test_quota_policy_and_mailbox_signon_settings():
+    defaults = settings_of({})
+    assert (defaults.quota_policy, defaults.mailbox_signon) == ("BLOCKSEND", True)
+    parsed = settings_of({"configoption7": "Block sending and receiving", "configoption8": "off"})
+    assert (parsed.quota_policy, parsed.mailbox_signon) == ("BLOCKSENDRECEIVE", False)
+    assert settings_of({"configoption7": "warn only"}).quota_policy == "ALLOWSENDRECEIVE"
+
+
+def test_the_mailbox_a_client_asked_for_is_read_and_sent_back():
+    read = ModuleParams.read({"signon_mailbox": " Anna@Firma.pl ", "domain": "firma.pl"})
+    assert read.signon_mailbox == "Anna@Firma.pl"
+    assert ModuleParams.read(read.to_wire()).signon_mailbox == "Anna@Firma.pl"
+    assert "signon_mailbox" not in ModuleParams.read({}).to_wire()
 
 
 def test_settings_defaults_and_parsing():
@@ -124,6 +143,8 @@ def test_total_space_setting_is_read_like_everywhere_else(text, gib):
         ("configoption3", "50 MB", "configoption3"),
         ("configoption5", "deleted", "must be one of locked, maintenance, closed"),
         ("configoption6", "cluster", "must be one of domain, server"),
+        ("configoption7", "bounce", "must be one of block sending, block sending and receiving"),
+        ("configoption8", "maybe", "must be one of on, off"),
     ],
 )
 def test_bad_settings_name_the_setting(key, value, expect):
@@ -198,12 +219,6 @@ def test_bad_mailbox_names(username, expect):
 
 
 def test_service_target_reads_the_params():
-    assert ServiceTarget.from_params(params()) == ServiceTarget(42, "firma.pl", "biuro@firma.pl")
-    with pytest.raises(ParamsError, match="serviceid must be a number"):
-        ServiceTarget.from_params(params(serviceid="x1"))
-
-
-def test_service_target_reads_the_params():
     assert ModuleParams.read(params()).target == ServiceTarget(42, "firma.pl", "biuro@firma.pl")
     with pytest.raises(ParamsError, match="serviceid must be a number"):
         ModuleParams.read(params(serviceid="x1")).target
@@ -271,6 +286,54 @@ def test_server_fields_make_a_zimbra_entry():
 
 
 @pytest.mark.parametrize(
+    "fields, url",
+    [
+        ({"serversecure": ""}, "https://mail1.example.com:7071"),
+        ({"serversecure": "0", "serverport": "8443"}, "https://mail1.example.com:8443"),
+        ({"serversecure": "on", "serverport": "7071"}, "https://mail1.example.com:7071"),
+        ({"serverhostname": "", "serverip": "2001:db8::5"}, "https://[2001:db8::5]:7071"),
+    ],
+)
+def test_a_params_only_server_is_reached_over_https_whatever_the_secure_box_says(fields, url):
+    # Zimbra's admin port speaks HTTPS only: an unticked "Secure" box must not make it http://
+    server = {
+        "serverid": "3",
+        "serverhostname": "mail1.example.com",
+        "serverusername": "admin@example.com",
+        "serverpassword": "s3cret",
+    }
+    entry = ModuleParams.read(params(**{**server, **fields})).server.zimbra_entry()
+    assert (entry.url, entry.verify) == (url, True)
+
+
+def test_the_typed_server_keeps_its_fields_and_takes_only_tls_settings_from_the_entry():
+    from puq_bridge.config import ZimbraConfig
+
+    typed = ModuleParams.read(
+        params(
+            serverid="3",
+            serverhostname="10.0.0.9",
+            serverport="7443",
+            serverusername="typed@example.com",
+            serverpassword="typed-pw",
+        )
+    ).server
+    plain = ZimbraConfig("mail1", 3, "http://proxy.local:8080", "admin@x.pl", "entry-pw", True, 5)
+    entry = typed.zimbra_entry(like=plain)
+    assert (entry.url, entry.admin_user, entry.password, entry.timeout) == (
+        "http://10.0.0.9:7443",
+        "typed@example.com",
+        "typed-pw",
+        5,
+    )
+    tls = ZimbraConfig("mail1", 3, "https://mail1:7071", "a@x.pl", "pw", "/etc/ssl/ca.pem", 9)
+    assert (typed.zimbra_entry(like=tls).url, typed.zimbra_entry(like=tls).verify) == (
+        "https://10.0.0.9:7443",
+        "/etc/ssl/ca.pem",
+    )
+
+
+@pytest.mark.parametrize(
     "fields, expect",
     [
         ({}, "no Zimbra server"),
@@ -299,7 +362,7 @@ def test_built_params_go_over_the_wire_and_read_back_the_same():
     wire = built.to_wire()
     assert set(wire) - {"configoptions", "customfields", "clientsdetails", "service"} <= set(
         PARAM_KEYS
-    ) | {f"configoption{i}" for i in range(1, 7)}
+    ) | {f"configoption{i}" for i in range(1, len(SETTINGS) + 1)}
     again = ModuleParams.read(wire)
     assert again.target == ServiceTarget(7, "firma.pl", "biuro@firma.pl")
     assert (again.product.quota_mb, again.product.tenancy) == (256, "server")
@@ -314,3 +377,35 @@ def test_secrets_are_the_service_and_server_passwords():
     with pytest.raises(ParamsError, match="no password") as err:
         ModuleParams.read(params(password="")).required_password()
     assert "Start-Pass" not in str(err.value)
+
+
+def test_usage_update_rows_read_back_and_bad_ones_are_named():
+    from puq_bridge.whmcs.params import HostingRow
+
+    server = ServerParams(server_id="3", hostname="mail1.example.com")
+    rows = [HostingRow(42, "firma.pl", 12, "Active", 118, 0)]
+    wire = ModuleParams.usage_update(server, rows).to_wire()
+    assert wire["services"] == [
+        {
+            "id": 42,
+            "domain": "firma.pl",
+            "pid": 12,
+            "status": "Active",
+            "diskusage": 118,
+            "disklimit": 0,
+        }
+    ]
+    (read,) = ModuleParams.read(wire).hosting
+    assert read == HostingRow(42, "firma.pl", 12, "Active", 118, 0, 3, "mail1.example.com")
+    assert read.config_options == {}
+    odd = ModuleParams.read({"services": [{"id": "7", "diskusage": "n/a"}]}).hosting
+    assert (odd[0].id, odd[0].disk_usage_mb, odd[0].product_id) == (7, 0, None)
+    for services, message in (
+        ("x", "services must be a list"),
+        (["x"], r"services\[0\] must be an object"),
+        ([{"id": "7"}, {"id": "seven"}], r"services\[1\].id must be a service id, got 'seven'"),
+    ):
+        with pytest.raises(ParamsError, match=message):
+            ModuleParams.read({"services": services}).hosting
+    with pytest.raises(ParamsError, match="regenerate it"):
+        ModuleParams.read({"serverid": "3"}).hosting

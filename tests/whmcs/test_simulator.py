@@ -160,6 +160,13 @@ def test_update_client_product_skips_empty_and_zero_like_whmcs(sim, api):
     assert api("UpdateClientProduct", serviceid="999").json()["message"] == "Service ID Not Found"
 
 
+def test_update_client_product_stores_usage_in_integer_columns(sim, api):
+    # "00" is not empty to PHP, so WHMCS takes it; its database column is an int: it reads back 0
+    api("UpdateClientProduct", serviceid=str(sim.hid), diskusage="00", disklimit="0042")
+    row = sim.services[sim.hid]
+    assert (row["diskusage"], row["disklimit"]) == ("0", "42")
+
+
 def test_module_calls_go_to_the_hook_outside_the_lock(sim, api):
     seen = []
 
@@ -207,7 +214,7 @@ def test_clients_details_products_servers(sim, api):
     assert client["users"]["user"][0]["is_owner"] is True
     assert api("GetClientsDetails").json()["message"] == "Either clientid Or email Is Required"
     [product] = api("GetProducts", pid=str(sim.pid)).json()["products"]["product"]
-    assert (product["pid"], product["module"]) == (str(sim.pid), "puqbridge")
+    assert (product["pid"], product["module"]) == (sim.pid, "puqbridge")
     [server] = api("GetServers").json()["servers"]
     assert (server["id"], server["active"], server["activeServices"]) == (sim.sid, True, 1)
     assert "password" not in server
@@ -233,7 +240,7 @@ def test_users_api_records_invites_resets_and_tokens(sim, api):
         ).json()["result"]
         == "error"
     )
-    assert api("ResetPassword", email="jan@example.pl").json()["email"] == "jan@example.pl"
+    assert api("ResetPassword", email="jan@example.pl").json() == {"result": "success"}
     assert sim.sent_emails[-1] == {"to": "jan@example.pl", "template": "Password Reset Validation"}
     token = api("CreateSsoToken", client_id=str(sim.cid)).json()
     assert (
@@ -257,10 +264,12 @@ def test_get_users_paging_and_search(sim, api):
 
 
 def test_cancelled_packages_empty_then_recorded(sim, api):
-    assert api("GetCancelledPackages").json()["packages"] == ""
+    empty = api("GetCancelledPackages").json()
+    assert (empty["totalresults"], [k for k in empty if k.startswith("packages")]) == ("0", [])
     api("AddCancelRequest", serviceid=str(sim.hid), type="Immediate", reason="too pricey")
-    [pkg] = api("GetCancelledPackages").json()["packages"]["package"]
-    assert (pkg["relid"], pkg["type"], pkg["reason"]) == (str(sim.hid), "Immediate", "too pricey")
+    reply = api("GetCancelledPackages").json()
+    pkg = {k: reply[f"packages[package][0][{k}]"] for k in ("relid", "type", "reason")}
+    assert pkg == {"relid": str(sim.hid), "type": "Immediate", "reason": "too pricey"}
 
 
 @pytest.mark.parametrize(
@@ -321,3 +330,65 @@ def test_concurrent_cancel_requests_make_exactly_one(sim):
             t.join()
     assert sorted(results) == ["error"] * 7 + ["success"]
     assert len(sim.cancel_requests) == 1
+
+
+# --- WHMCS's documented defaults and reply shapes (developer-docs api-reference/*.md) ---------
+
+
+def test_list_actions_return_25_rows_when_limitnum_is_absent(sim, api):
+    for i in range(30):
+        sim.add_service(sim.cid, sim.pid, f"d{i}.pl")
+        sim.add_user("U", str(i), f"u{i}@example.com")
+    products = api("GetClientsProducts").json()
+    assert (products["totalresults"], products["numreturned"]) == ("31", 25)
+    assert len(products["products"]["product"]) == 25
+    users = api("GetUsers").json()
+    assert (users["totalresults"], users["numreturned"], len(users["users"])) == (31, 25, 25)
+    rest = api("GetClientsProducts", limitstart="25").json()
+    assert (rest["startnumber"], rest["numreturned"]) == (25, 6)
+
+
+@pytest.mark.parametrize(
+    "search, found",
+    [
+        ("ann", ["anna.nowak@example.pl"]),  # start of the first name and of the e-mail
+        ("Now", ["anna.nowak@example.pl"]),  # start of the last name, case-insensitive
+        ("anna n", ["anna.nowak@example.pl"]),  # start of the full name
+        ("nowak@", []),  # the middle of the e-mail address is not the start of any field
+        ("owak", []),
+        ("bartek", ["bartek@example.pl"]),
+    ],
+)
+def test_get_users_search_matches_the_start_of_a_field(sim, api, search, found):
+    sim.add_user("Anna", "Nowak", "anna.nowak@example.pl")
+    sim.add_user("Bartosz", "Zięba", "bartek@example.pl")
+    assert [u["email"] for u in api("GetUsers", search=search).json()["users"]] == found
+
+
+def test_replies_have_the_documented_shapes(sim, api):
+    added = api(
+        "AddUser", firstname="Ewa", lastname="Lis", email="ewa@example.pl", password2="Pa55-word"
+    ).json()
+    assert added == {"result": "success", "user_id": str(added["user_id"])}
+    assert api("ResetPassword", email="ewa@example.pl").json() == {"result": "success"}
+    login = api("ValidateLogin", email="ewa@example.pl", password2="Pa55-word").json()
+    assert (login["userid"], login["twoFactorEnabled"]) == (added["user_id"], "false")
+    servers = api("GetServers").json()
+    assert servers["fetchStatus"] == ""
+    assert servers["servers"][0]["status"] == {"http": False, "load": "", "uptime": ""}
+    [product] = api("GetProducts").json()["products"]["product"]
+    assert (product["pid"], product["gid"]) == (sim.pid, 1)
+    details = api("GetClientsDetails", clientid=str(sim.cid)).json()
+    assert set(details) == {"result", "client", "stats"}
+    client = details["client"]
+    assert (client["client_id"], client["id"], client["userid"]) == (sim.cid, sim.cid, sim.cid)
+    assert client["owner_user_id"] == client["users"]["user"][0]["id"]
+
+
+def test_cancelled_packages_are_flattened_as_documented(sim, api):
+    api("AddCancelRequest", serviceid=str(sim.hid), type="Immediate", reason="too pricey")
+    reply = api("GetCancelledPackages").json()
+    assert (reply["totalresults"], reply["startnumber"], reply["numreturned"]) == ("1", "0", "1")
+    assert reply["packages[package][0][relid]"] == str(sim.hid)
+    assert reply["packages[package][0][type]"] == "Immediate"
+    assert "packages" not in reply

@@ -20,8 +20,9 @@ from whmcs_module.context import AdapterContext
 
 
 @pytest.fixture
-def store(tmp_path):
-    with UsageStore(tmp_path / "usage.sqlite3") as s:
+def store(store_location):
+    """The adapter's store, on each backend (SQLite, PostgreSQL)."""
+    with UsageStore(store_location) as s:
         yield s
 
 

@@ -4,16 +4,19 @@ notice)."""
 
 import logging
 import re
+import socket
 from html import escape, unescape
 
 import pytest
 
 from puq_bridge.clientarea.render import Renderer
+from puq_bridge.usage.store import UsageStore
+from puq_bridge.whmcs.params import ACTION_FIELDS
 from puq_bridge.zimbra.models import MailboxUsage
 from tests.support.adapter import (
     make_config,
 )
-from tests.support.zimbra import ZIMBRA_ADMIN, GiB, MiB, echoing_auth
+from tests.support.zimbra import ZIMBRA_ADMIN, ZIMBRA_PASSWORD, GiB, MiB, echoing_auth
 from tests.whmcs_module.support import (
     SERVER_ID,
     html_of,
@@ -21,6 +24,7 @@ from tests.whmcs_module.support import (
     record,
     warnings_of,
 )
+from tests.whmcs_module.test_payment_methods import mail1
 from whmcs_module.adapter import FUNCTIONS, dispatch
 from whmcs_module.context import AdapterContext
 
@@ -43,12 +47,22 @@ def test_function_list_is_what_whmcs_calls():
         "AdminServicesTabFields",
         "AdminCustomButtonArray",
         "SyncUsage",
+        "ServiceSingleSignOn",
+        "AdminSingleSignOn",
+        "MailboxSignOn",
+        "AdminPanelSignOn",
+        "ClientAreaAllowedFunctions",
+        "ListAccounts",
+        *ACTION_FIELDS,  # the mailbox self-service forms
     }
 
 
 def test_static_answers(ctx):
     assert dispatch("MetaData", {}, ctx)["DisplayName"]
-    assert len(dispatch("ConfigOptions", {}, ctx)) == 6
+    # 7071 is Zimbra's HTTPS admin port: WHMCS's server form must not offer it as a plain-http port
+    meta = dispatch("MetaData", {}, ctx)
+    assert meta["DefaultSSLPort"] == "7071" and "DefaultNonSSLPort" not in meta
+    assert len(dispatch("ConfigOptions", {}, ctx)) == 8
     assert dispatch("AdminCustomButtonArray", params(), ctx) == {"Sync usage now": "SyncUsage"}
 
 
@@ -151,9 +165,9 @@ def test_secrets_are_masked_in_every_message(ctx, caplog):
     assert "tajne" not in caplog.text
 
 
-def test_test_connection_failure_is_the_array_form(ctx, fake_zimbra):
+def test_test_connection_failure_is_the_array_form(ctx, fake_zimbra, zimbra_server):
     fake_zimbra.inject("http500", on="GetVersionInfo")
-    result = dispatch("TestConnection", params(), ctx)
+    result = dispatch("TestConnection", typed_form(zimbra_server[1]), ctx)
     assert result["success"] is False and "GetVersionInfo" in result["error"]
 
 
@@ -294,10 +308,79 @@ def test_test_connection_masks_a_password_the_server_echoes_escaped(fake_zimbra,
         }
         context = AdapterContext(make_config([entry]), store=store)
         try:
-            result = dispatch("TestConnection", params(), context)
+            # what the admin typed into WHMCS's server form; the entry lends its plain-http url
+            host, port = server.url.removeprefix("http://").rsplit(":", 1)
+            typed = params(
+                serverhostname=host,
+                serverport=port,
+                serverusername=ZIMBRA_ADMIN,
+                serverpassword=ODD_PASSWORD,
+            )
+            result = dispatch("TestConnection", typed, context)
         finally:
             context.close()
     assert result["success"] is False and "AuthRequest" in result["error"]
     assert "********" in result["error"]
     for leaked in (ODD_PASSWORD, escape(ODD_PASSWORD), "Zi&amp;m&lt;b&gt;r&quot;a-P4ss", "P4ss"):
         assert leaked not in result["error"]
+
+
+def test_a_postgresql_store_that_goes_away_gives_the_client_only_the_notice(
+    postgres_url, zimbra_server, caplog
+):
+    """The database is gone between the signature check and the page: the client sees the generic
+    notice, the log names the store and the cause (never its password)."""
+    from puq_bridge.usage.backends.postgres import PostgresBackend
+    from tests.support.store import create_database, drop_database
+
+    url = create_database(postgres_url, "puq_gone_page")
+    store = UsageStore(PostgresBackend(url, timeout=0.5))
+    context = AdapterContext(make_config([mail1(zimbra_server)]), store=store)
+    try:
+        drop_database(postgres_url, url)
+        assert notice_of(dispatch("ClientArea", params(), context)) == EN_NOTICE
+    finally:
+        context.close()
+        store.close()
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "usage store postgresql://postgres@127.0.0.1:" in logged and "does not exist" in logged
+    assert postgres_url.split(":")[2].split("@")[0] not in logged
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def typed_form(url, **fields):
+    """WHMCS's server form (Setup > Servers) as TestConnection's params at the fake."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    form = {
+        "serverhostname": host,
+        "serverip": "",
+        "serverport": port,
+        "serversecure": "on",
+        "serverusername": ZIMBRA_ADMIN,
+        "serverpassword": ZIMBRA_PASSWORD,
+    }
+    return params(**{**form, **fields})
+
+
+def test_test_connection_tests_what_the_admin_typed_even_when_an_entry_matches(
+    ctx, fake_zimbra, zimbra_server, caplog
+):
+    # ctx's [[zimbra]] entry mail1 serves WHMCS server 1 with the right password; the form's
+    # fields are what the admin wants checked, so a typo there must not answer success
+    url = zimbra_server[1]
+    assert dispatch("TestConnection", typed_form(url), ctx) == {"success": True, "error": ""}
+    wrong = dispatch("TestConnection", typed_form(url, serverpassword="typo-pass-1"), ctx)
+    assert wrong["success"] is False and "authentication failed" in wrong["error"]
+    assert "typo-pass-1" not in wrong["error"]
+    other_user = dispatch("TestConnection", typed_form(url, serverusername="nobody@x.pl"), ctx)
+    assert other_user["success"] is False
+    closed = dispatch("TestConnection", typed_form(url, serverport=str(free_port())), ctx)
+    assert closed["success"] is False and "refused" in closed["error"]
+    # the entry itself is untouched: provisioning still uses it
+    assert dispatch("CreateAccount", params(), ctx) == "success"
+    assert "typo-pass-1" not in caplog.text

@@ -12,6 +12,7 @@ from tests.support.adapter import (
     make_config,
     post,
 )
+from tests.support.https import https_server, self_signed_cert
 from tests.support.pools import discarded_connections
 from tests.support.zimbra import ZIMBRA_ADMIN, ZIMBRA_PASSWORD, GiB, MiB
 from tests.whmcs_module.support import (
@@ -21,42 +22,55 @@ from tests.whmcs_module.support import (
     record,
     warnings_of,
 )
+from tests.whmcs_module.test_views import usage_update
 from whmcs_module.adapter import dispatch
 from whmcs_module.context import AdapterContext
 from whmcs_module.http import AdapterServer, make_app
 
 
-def test_zimbra_from_params_when_no_entry_matches(zimbra_server, store):
-    fake, url = zimbra_server
-    port = url.rsplit(":", 1)[1]
-    context = AdapterContext(make_config(), store=store)
-    server = {
-        "serverid": 7,
-        "serverhostname": "127.0.0.1",
-        "serverport": port,
-        "serversecure": "",
-        "serverusername": ZIMBRA_ADMIN,
-        "serverpassword": ZIMBRA_PASSWORD,
-    }
-    assert dispatch("TestConnection", params(**server), context) == {"success": True, "error": ""}
-    assert dispatch("CreateAccount", params(**server), context) == "success"
-    assert "biuro@firma.pl" in fake.accounts
+def test_zimbra_from_params_when_no_entry_matches(fake_zimbra, store, tmp_path, monkeypatch):
+    # a server known only from WHMCS is reached over https (7071 speaks nothing else), its
+    # certificate checked against the CAs the host trusts (here: REQUESTS_CA_BUNDLE)
+    cert, key = self_signed_cert(tmp_path)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    with https_server(fake_zimbra.wsgi_app, cert, key) as url:
+        port = url.rsplit(":", 1)[1]
+        context = AdapterContext(make_config(), store=store)
+        server = {
+            "serverid": 7,
+            "serverhostname": "127.0.0.1",
+            "serverport": port,
+            "serversecure": "",
+            "serverusername": ZIMBRA_ADMIN,
+            "serverpassword": ZIMBRA_PASSWORD,
+        }
+        ok = dispatch("TestConnection", params(**server), context)
+        assert ok == {"success": True, "error": ""}
+        assert dispatch("CreateAccount", params(**server), context) == "success"
+        assert "biuro@firma.pl" in fake_zimbra.accounts
 
-    wrong = dispatch(
-        "TestConnection", params(**{**server, "serverpassword": "wrong-pass-77"}), context
-    )
-    assert wrong["success"] is False and "127.0.0.1" in wrong["error"]
-    assert "wrong-pass-77" not in wrong["error"] and ZIMBRA_PASSWORD not in wrong["error"]
+        wrong = dispatch(
+            "TestConnection", params(**{**server, "serverpassword": "wrong-pass-77"}), context
+        )
+        assert wrong["success"] is False and "127.0.0.1" in wrong["error"]
+        assert "wrong-pass-77" not in wrong["error"] and ZIMBRA_PASSWORD not in wrong["error"]
 
-    missing = dispatch("CreateAccount", params(**{**server, "serverusername": ""}), context)
-    assert missing == "WHMCS server 127.0.0.1 has no username or password for the Zimbra admin API"
-    nothing = dispatch(
-        "CreateAccount", params(serverid="", serverhostname="", serverip=""), context
-    )
-    assert nothing.startswith("no Zimbra server: the service has no server assigned in WHMCS")
-    tls = dispatch("TestConnection", params(**{**server, "serversecure": "on"}), context)
-    assert tls["success"] is False and "127.0.0.1" in tls["error"]
-    context.close()
+        missing = dispatch("CreateAccount", params(**{**server, "serverusername": ""}), context)
+        assert missing == (
+            "WHMCS server 127.0.0.1 has no username or password for the Zimbra admin API"
+        )
+        nothing = dispatch(
+            "CreateAccount", params(serverid="", serverhostname="", serverip=""), context
+        )
+        assert nothing.startswith("no Zimbra server: the service has no server assigned in WHMCS")
+        context.close()
+
+        # without the CA the certificate is not trusted: a readable failure, not plain http
+        monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+        untrusted = AdapterContext(make_config(), store=store)
+        tls = dispatch("TestConnection", params(**server), untrusted)
+        assert tls["success"] is False and f"https://127.0.0.1:{port}" in tls["error"]
+        untrusted.close()
 
 
 # --- a sync through the adapter's shared clients, beside client-area pages ------------------------
@@ -142,19 +156,17 @@ def test_a_sync_of_16_at_once_beside_client_area_pages_on_the_same_clients(
     ]  # 7 workers + the one syncing
     for worker in workers:
         worker.start()
+    rows = [(sid, f"d{i}.pl", product, "Active", 0, 0) for i, sid in enumerate(ids)]
     try:
-        result = dispatch(
-            "UsageUpdate", {"serverid": SERVER_ID, "serverhostname": "mail1.example.com"}, context
-        )
+        result = dispatch("UsageUpdate", usage_update(SERVER_ID, *rows), context)
     finally:
         synced.set()
         for worker in workers:
             worker.join(10)
-    assert result == "success" and problems == [] and len(served) >= 7
-    assert (
-        fake_whmcs.count("UpdateClientProduct") == 32
-        and store.latest(ids[31]).used_bytes == 32 * MiB
-    )
+    assert result["message"] == "success" and problems == [] and len(served) >= 7
+    assert [f["diskusage"] for f in result["services"]] == list(range(1, 33))
+    assert store.latest(ids[31]).used_bytes == 32 * MiB
+    assert fake_whmcs.count("UpdateClientProduct") == fake_whmcs.count("GetClientsProducts") == 0
     assert [dict(zimbra.session.adapters), dict(whmcs.session.adapters)] == adapters
     assert warnings_of(caplog) == ""  # no "pool is full", no failed page
     context.payment_methods.wait(5)

@@ -2,10 +2,13 @@
 against the bridge."""
 
 import json
+import os
+import re
 import shutil
 import socket
 import stat
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,7 @@ from tests.support.adapter import (
     Recorder,
     make_config,
 )
+from tests.support.zimbra import add_sample_data
 from whmcs_module.adapter import dispatch
 from whmcs_module.context import AdapterContext
 from whmcs_module.forwarder import php_string, php_value, write_forwarder
@@ -70,7 +74,8 @@ def test_php_value_refuses_what_it_cannot_express():
 
 
 @pytest.mark.parametrize(
-    "name", ["", "Puq", "1puq", "puq-zimbra", "puq;zimbra", "puq zimbra", "a" * 51, "puq\n"]
+    "name",
+    ["", "Puq", "1puq", "puq-zimbra", "puq_zimbra", "puq;zimbra", "puq zimbra", "a" * 51, "puq\n"],
 )
 def test_bad_module_names_are_refused(name, tmp_path):
     with pytest.raises(ValueError, match="invalid module name"):
@@ -91,10 +96,19 @@ def test_files_written_and_config_is_private(tmp_path):
     stale.chmod(0o644)
     paths = write_forwarder("puqzimbra", tmp_path, "http://127.0.0.1:8750/", SECRET)
     folder = tmp_path / "modules" / "servers" / "puqzimbra"
-    assert paths == [folder / "puqzimbra.php", folder / "templates" / "clientarea.tpl", stale]
+    addon = tmp_path / "modules" / "addons" / "puqzimbra"
+    assert paths == [
+        folder / "puqzimbra.php",
+        folder / "templates" / "clientarea.tpl",
+        addon / "puqzimbra.php",
+        addon / "lang" / "english.php",
+        addon / "lang" / "polish.php",
+        stale,
+    ]
+    assert all(SECRET not in p.read_text() for p in paths[:-1])
     assert stat.S_IMODE(stale.stat().st_mode) == 0o600
     assert SECRET in stale.read_text() and SECRET not in paths[0].read_text()
-    assert "{$puqbridge_html nofilter}" in paths[1].read_text()
+    assert "{$puqbridge_html|replace:'__PUQ_CSRF_TOKEN__':$token nofilter}" in paths[1].read_text()
     source = paths[0].read_text()
     for function in (
         "MetaData",
@@ -111,6 +125,12 @@ def test_files_written_and_config_is_private(tmp_path):
         "AdminServicesTabFields",
         "AdminCustomButtonArray",
         "SyncUsage",
+        "ServiceSingleSignOn",
+        "AdminSingleSignOn",
+        "MailboxSignOn",
+        "AdminPanelSignOn",
+        "ClientAreaAllowedFunctions",
+        "ListAccounts",
     ):
         assert f"function puqzimbra_{function}(" in source
 
@@ -229,7 +249,7 @@ def test_round_trip_through_php(bridge, fake, tmp_path):
         folder,
         "puqzimbra",
         [
-            {"function": "TestConnection", "params": module_params()},
+            {"function": "TestConnection", "params": server_form(fake)},
             {"function": "CreateAccount", "params": module_params(), "model": MODEL},
             {"function": "CreateAccount", "params": module_params(), "model": MODEL},
             {"function": "SuspendAccount", "params": module_params()},
@@ -283,6 +303,67 @@ def test_round_trip_through_php(bridge, fake, tmp_path):
     assert {SECRET, SERVICE_PASSWORD, ZIMBRA_PASSWORD} <= set(out["log"][1]["replace"])
 
 
+def server_form(fake, **fields) -> dict:
+    """TestConnection's params: WHMCS's server form filled in with the fake Zimbra's address."""
+    host, port = fake.url.removeprefix("http://").rsplit(":", 1)
+    return module_params(serverhostname=host, serverip=host, serverport=port, **fields)
+
+
+@needs_php
+def test_test_connection_checks_the_typed_password_although_an_entry_matches(
+    bridge, fake, tmp_path
+):
+    # the bridge's [[zimbra]] entry mail1 serves server 3 with the right password; the admin's typo
+    # in WHMCS's server form must not answer success
+    folder = forwarder(tmp_path, bridge.url)
+    out = run_module(
+        folder,
+        "puqzimbra",
+        [
+            {"function": "TestConnection", "params": server_form(fake)},
+            {"function": "TestConnection", "params": server_form(fake, serverpassword="typo-77")},
+            {"function": "TestConnection", "params": server_form(fake, serverusername="x@y.pl")},
+        ],
+        tmp_path,
+    )
+    good, typo, user = out["results"]
+    assert good == {"success": True, "error": ""}
+    assert typo["success"] is False and "authentication failed" in typo["error"]
+    assert user["success"] is False and "typo-77" not in json.dumps(out["results"])
+
+
+@needs_php
+@pytest.mark.parametrize(
+    "zero",
+    [
+        {"Carbon": "0000-00-00"},
+        {"DateTime": "0000-00-00 00:00:00"},
+        {"raw": "0000-00-00"},
+        {"raw": "-0001-11-30"},
+    ],
+)
+def test_zero_dates_of_free_and_one_time_services_are_sent_as_no_date(bridge, fake, tmp_path, zero):
+    # WHMCS keeps 0000-00-00 as the due date of free and one-time services; PHP prints -0001-11-30
+    folder = forwarder(tmp_path, bridge.url)
+    model = {**MODEL, "nextduedate": zero, "regdate": zero, "billingcycle": "Free Account"}
+    out = run_module(
+        folder,
+        "puqzimbra",
+        [
+            {"function": "CreateAccount", "params": module_params(), "model": model},
+            {"function": "ClientArea", "params": module_params(), "model": model},
+        ],
+        tmp_path,
+    )
+    created, area = out["results"]
+    assert created == "success"
+    sent = json.loads(bridge.recorder.bodies[-1][1])["params"]["service"]
+    assert "nextduedate" not in sent and "regdate" not in sent
+    assert sent["billingcycle"] == "Free Account"
+    html = area["vars"]["puqbridge_html"]
+    assert "biuro@firma.pl" in html and "-0001" not in html and "unavailable" not in html
+
+
 @needs_php
 def test_forged_secret_gets_a_readable_error_and_changes_nothing(bridge, fake, tmp_path):
     folder = forwarder(tmp_path, bridge.url, secret="not-the-shared-secret")
@@ -299,7 +380,9 @@ def test_forged_secret_gets_a_readable_error_and_changes_nothing(bridge, fake, t
     created, test, area = out["results"]
     assert created == "puq-bridge answered HTTP 401: signature does not match"
     assert test == {"success": False, "error": created}
-    assert "chwilowo niedostępne" in area and "<div" in area  # the client's language is Polish
+    assert area["templatefile"] == "templates/clientarea"
+    # the client's language is Polish
+    assert "chwilowo niedostępne" in area["vars"]["puqbridge_html"]
     assert fake.requests == [] and fake.domains == {}
 
 
@@ -328,7 +411,8 @@ def test_client_area_notice_speaks_the_clients_language(tmp_path):
         f'{renderer.catalog(lang).text("notice.unavailable")}</div>'
         for lang in ("pl", "en")
     )
-    assert out["results"] == [polish, polish, english, english, english, english]
+    shown = [result["vars"]["puqbridge_html"] for result in out["results"]]
+    assert shown == [polish, polish, english, english, english, english]
 
 
 def free_port() -> int:
@@ -376,35 +460,12 @@ def test_non_json_reply_is_a_readable_error(tmp_path, httpserver):
 
 
 @needs_php
-@pytest.mark.skipif(
-    shutil.which("openssl") is None, reason="openssl is not installed (needed to make a test cert)"
-)
-def test_https_bridge_certificate_is_verified(tmp_path):
+def test_https_bridge_certificate_is_verified(tmp_path, self_signed):
     import ssl
 
     from pytest_httpserver import HTTPServer
 
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    cert, key = self_signed
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     server = HTTPServer(host="127.0.0.1", port=0, ssl_context=context)
@@ -425,3 +486,288 @@ def test_https_bridge_certificate_is_verified(tmp_path):
     assert created.startswith("puq-bridge is unreachable at https://127.0.0.1:")
     assert "certificate" in created.lower() or "crypto" in created.lower()
     assert server.log == []
+
+
+# --- what WHMCS itself expects of a module --------------------------------------------------------
+
+
+MODULE_TEST = Path(__file__).parent / "php" / "module_test.php"
+
+
+def run_module_test(folder: Path, name: str = "puqzimbra") -> dict:
+    done = subprocess.run(
+        [PHP, str(MODULE_TEST), str(folder), name], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(done.stdout)
+
+
+@needs_php
+@pytest.mark.parametrize("state", ["bridge up", "bridge unreachable", "no settings file"])
+def test_the_module_passes_whmcs_own_module_test(bridge, tmp_path, state):
+    url = bridge.url if state == "bridge up" else f"http://127.0.0.1:{free_port()}"
+    folder = forwarder(tmp_path, url, timeout=2)
+    if state == "no settings file":
+        (folder / "puqzimbra.config.php").unlink()
+    out = run_module_test(folder)
+    assert out["config_options"] is True
+    assert {"ClientArea", "TestConnection", "CreateAccount", "MetaData"} <= set(out["checks"])
+    wrong = {f: c for f, c in out["checks"].items() if c["expected"] != c["actual"]}
+    assert wrong == {}
+
+
+@needs_php
+def test_static_functions_are_literal_arrays_that_never_ask_the_bridge(bridge, tmp_path):
+    folder = forwarder(tmp_path, bridge.url)
+    out = run_module(
+        folder,
+        "puqzimbra",
+        [
+            {"function": "MetaData"},
+            {"function": "ConfigOptions"},
+            {"function": "ConfigOptions", "params": module_params()},
+            {"function": "AdminCustomButtonArray", "params": module_params()},
+        ],
+        tmp_path,
+    )
+    assert out["results"] == [
+        dispatch("MetaData", {}, None),
+        dispatch("ConfigOptions", {}, None),
+        dispatch("ConfigOptions", {}, None),
+        {"Sync usage now": "SyncUsage"},
+    ]
+    # no round trip, no module-log line: WHMCS's module and product pages never wait for the bridge
+    assert bridge.recorder.bodies == [] and out["log"] == []
+
+
+@needs_php
+@pytest.mark.parametrize(
+    "damage, why",
+    [
+        ("missing", "is missing"),
+        ("not an array", "is not a settings file of this module"),
+        ("no secret", "is not a settings file of this module"),
+        ("syntax error", "cannot be read"),
+    ],
+)
+def test_a_missing_or_broken_settings_file_gives_each_function_a_readable_error(
+    tmp_path, damage, why
+):
+    folder = forwarder(tmp_path, f"http://127.0.0.1:{free_port()}")
+    config = folder / "puqzimbra.config.php"
+    if damage == "missing":
+        config.unlink()
+    elif damage == "not an array":
+        config.write_text("<?php return 'http://127.0.0.1:8750';\n")
+    elif damage == "no secret":
+        config.write_text("<?php return ['url' => 'http://127.0.0.1:8750'];\n")
+    else:
+        config.write_text("<?php return ['url' => ;\n")
+    out = run_module(
+        folder,
+        "puqzimbra",
+        [
+            {"function": "CreateAccount", "params": module_params()},
+            {"function": "TestConnection", "params": module_params()},
+            {"function": "ClientArea", "params": module_params()},
+            {"function": "AdminServicesTabFields", "params": module_params()},
+            {"function": "MetaData"},
+        ],
+        tmp_path,
+    )
+    created, test, area, fields, meta = out["results"]
+    assert created.startswith(f"puq-bridge module settings {config} {why}")
+    assert "puq-bridge whmcs-module --name puqzimbra" in created
+    assert test == {"success": False, "error": created}
+    assert area["templatefile"] == "templates/clientarea"
+    assert "alert-warning" in area["vars"]["puqbridge_html"]  # the notice, in the client's language
+    assert list(fields) == ["puq-bridge"]
+    assert meta == dispatch("MetaData", {}, None)
+    assert [e["action"] for e in out["log"]] == [
+        "CreateAccount",
+        "TestConnection",
+        "ClientArea",
+        "AdminServicesTabFields",
+    ]
+
+
+# --- UsageUpdate: tblhosting through WHMCS's database layer ---------------------------------------
+
+ZERO_TIME = "0000-00-00 00:00:00"
+
+
+def hosting(hid, server, pid, domain, status="Active", diskusage=0, disklimit=0) -> dict:
+    """A tblhosting row as WHMCS's database holds it (what UsageUpdate uses, and two it leaves)."""
+    return {
+        "id": hid,
+        "userid": 7,
+        "server": server,
+        "packageid": pid,
+        "domain": domain,
+        "domainstatus": status,
+        "diskusage": diskusage,
+        "disklimit": disklimit,
+        "bwusage": 7,
+        "lastupdate": ZERO_TIME,
+    }
+
+
+def whmcs_db(*rows) -> dict:
+    return {
+        "tblproducts": [{"id": 12, "servertype": "puqzimbra"}, {"id": 13, "servertype": "cpanel"}],
+        "tblhosting": list(rows),
+    }
+
+
+def cron_params() -> dict:
+    """What WHMCS's cron passes UsageUpdate: the server's fields only."""
+    return {
+        "serverid": 3,
+        "serverip": "127.0.0.1",
+        "serverhostname": "mail1.example.com",
+        "serverusername": "admin@example.com",
+        "serverpassword": ZIMBRA_PASSWORD,
+        "serveraccesshash": "",
+        "serversecure": "on",
+    }
+
+
+def run_with_db(folder, calls, db, tmp_path, failing=()) -> dict:
+    return run_module(
+        folder, "puqzimbra", {"calls": calls, "db": db, "failing": list(failing)}, tmp_path
+    )
+
+
+@needs_php
+def test_usage_update_reads_tblhosting_asks_once_and_writes_back_in_one_pass(
+    bridge, fake, tmp_path
+):
+    add_sample_data(fake)  # example.com, example.org
+    fake.add_domain("empty.pl")  # its mailboxes were deleted: usage drops to 0
+    db = whmcs_db(
+        hosting(42, 3, 12, "example.com", diskusage=10),
+        hosting(43, 3, 12, "example.org", "Suspended", 150, 200),
+        hosting(44, 3, 12, "empty.pl", diskusage=99, disklimit=99),
+        hosting(45, 3, 13, "other.pl"),  # another module's product on this server
+        hosting(46, 4, 12, "example.com"),  # another server
+        hosting(47, 3, 12, "gone.pl", diskusage=5),  # no such domain on Zimbra: its read fails
+        hosting(48, 3, 12, "old.pl", "Terminated", 5, 5),
+    )
+    folder = forwarder(tmp_path, bridge.url)
+    out = run_with_db(folder, [{"function": "UsageUpdate", "params": cron_params()}], db, tmp_path)
+    (result,) = out["results"]
+    assert result.startswith("usage update of mail1: 1 of 4 services not synced (service 47: ")
+    rows = {r["id"]: r for r in out["db"]["tblhosting"]}
+    figures = {hid: (r["diskusage"], r["disklimit"]) for hid, r in rows.items()}
+    assert figures == {
+        42: (305 + 1000, 0),  # info 300 MiB, sales 5 MiB (no quota: unlimited), locked 1000 MiB
+        43: (150, 200),
+        44: (0, 0),  # a drop to 0 lands
+        45: (0, 0),
+        46: (0, 0),
+        47: (5, 0),  # not read: kept
+        48: (5, 5),
+    }
+    updated = {hid for hid, r in rows.items() if r["lastupdate"] != ZERO_TIME}
+    assert updated == {42, 43, 44}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", rows[42]["lastupdate"])
+    assert {r["bwusage"] for r in rows.values()} == {7}
+    # one select, one signed call with the server's services of this module, one pass of updates
+    assert [q["kind"] for q in out["queries"]] == ["select", "update", "update", "update"]
+    assert [path for path, _ in bridge.recorder.bodies] == ["/whmcs/UsageUpdate"]
+    sent = json.loads(bridge.recorder.bodies[0][1])["params"]["services"]
+    assert [(s["id"], s["domain"], s["status"]) for s in sent] == [
+        (42, "example.com", "Active"),
+        (43, "example.org", "Suspended"),
+        (44, "empty.pl", "Active"),
+        (47, "gone.pl", "Active"),
+        (48, "old.pl", "Terminated"),
+    ]
+    assert [e["action"] for e in out["log"]] == ["UsageUpdate"]
+    assert ZIMBRA_PASSWORD not in json.dumps(out["log"][0]["request"])
+
+
+@needs_php
+def test_usage_update_failures_are_readable_and_write_nothing(tmp_path, bridge):
+    db = whmcs_db(hosting(42, 3, 12, "example.com", diskusage=10))
+    calls = [{"function": "UsageUpdate", "params": cron_params()}]
+    up = forwarder(tmp_path / "up", bridge.url)
+    (locked,) = run_with_db(up, calls, db, tmp_path, failing=["tblhosting"])["results"]
+    assert locked.startswith("UsageUpdate: reading the services of server 3 from tblhosting")
+    (no_db,) = run_module(up, "puqzimbra", calls, tmp_path)["results"]
+    assert no_db.startswith("UsageUpdate needs WHMCS's database layer")
+    (no_server,) = run_with_db(up, [{"function": "UsageUpdate", "params": {}}], db, tmp_path)[
+        "results"
+    ]
+    assert no_server == "UsageUpdate: WHMCS gave no server id"
+    nothing = run_with_db(up, calls, whmcs_db(), tmp_path)
+    assert nothing["results"] == ["success"]
+    assert bridge.recorder.bodies == []
+
+    down = forwarder(tmp_path / "down", f"http://127.0.0.1:{free_port()}", timeout=2)
+    out = run_with_db(down, calls, db, tmp_path)
+    assert out["results"][0].startswith("puq-bridge is unreachable at ")
+    assert out["db"]["tblhosting"] == db["tblhosting"]
+
+
+@needs_php
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("runuser") is None,
+    reason="needs root and runuser to run PHP as another user than the settings file's owner",
+)
+def test_a_settings_file_php_cannot_read_is_named_with_the_user_php_runs_as():
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        root.chmod(0o755)
+        folder = forwarder(root, "http://127.0.0.1:9")
+        shutil.copy(HARNESS, root / "harness.php")
+        calls = root / "calls.json"
+        calls.write_text(json.dumps([{"function": "CreateAccount", "params": module_params()}]))
+        for path in [root / "whmcs", *(root / "whmcs").rglob("*")]:
+            if path.is_dir():
+                path.chmod(0o755)
+            elif path.name != "puqzimbra.config.php":
+                path.chmod(0o644)
+        run = [PHP, str(root / "harness.php"), str(folder), "puqzimbra", str(calls)]
+        done = subprocess.run(
+            ["runuser", "-u", "nobody", "--", *run], capture_output=True, text=True, timeout=60
+        )
+    assert done.returncode == 0, done.stdout + done.stderr
+    (created,) = json.loads(done.stdout)["results"]
+    assert created == (
+        f"puq-bridge module settings {folder}/puqzimbra.config.php is not readable by the user PHP "
+        "runs as (nobody): make that user its owner and keep mode 0600"
+    )
+
+
+@needs_php
+def test_an_answer_of_the_wrong_type_is_a_readable_failure_in_the_right_type(tmp_path, httpserver):
+    # a bridge of another version: WHMCS still gets the type it needs
+    httpserver.expect_request("/whmcs/ClientArea").respond_with_json({"result": "<p>old</p>"})
+    httpserver.expect_request("/whmcs/CreateAccount").respond_with_json({"result": ["x"]})
+    folder = forwarder(tmp_path, httpserver.url_for("/").rstrip("/"))
+    calls = [
+        {"function": "ClientArea", "params": module_params()},
+        {"function": "CreateAccount", "params": module_params()},
+    ]
+    area, created = run_module(folder, "puqzimbra", calls, tmp_path)["results"]
+    assert "alert-warning" in area["vars"]["puqbridge_html"]  # the notice, in the client's language
+    assert created == (
+        "puq-bridge answered CreateAccount with an array, not a string: "
+        "regenerate this module for the running bridge"
+    )
+
+
+def test_a_value_without_its_php_filter_fails_generation():
+    """The forwarder's templates escape for PHP, not HTML: a bare value that could end a PHP string
+    or comment is refused; a literal from the filters, an int and a plain word pass."""
+    from whmcs_module.forwarder import _environment
+
+    env = _environment()
+    for value in ("x'; system('id'); //", "a*/b", "line\nbreak", "$secret", True, None):
+        with pytest.raises(TypeError, match="not a PHP literal"):
+            env.from_string("<?php $x = {{ v }};").render(v=value)
+    assert env.from_string("{{ v | php_string }}").render(v="it's") == "'it\\'s'"
+    assert env.from_string("{{ n }} {{ w }}").render(n=30, w="puq-bridge 0.1.0") == (
+        "30 puq-bridge 0.1.0"
+    )

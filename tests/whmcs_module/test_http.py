@@ -233,3 +233,143 @@ def test_stopped_server_refuses_connections(ctx):
     server.stop()
     with pytest.raises(requests.ConnectionError):
         requests.post(url + "/whmcs/MetaData", timeout=2)
+
+
+# --- several instances on one store: shared replay protection, /healthz ---------------------------
+
+
+@pytest.fixture
+def two_bridges(fake, store_location):
+    """Two adapter services (two instances behind a load balancer), each with its own store object
+    on one database."""
+    from puq_bridge.usage.store import UsageStore
+
+    entry = {
+        "name": "mail1",
+        "whmcs_server": 3,
+        "url": fake.url,
+        "admin_user": "admin@example.com",
+        "password": ZIMBRA_PASSWORD,
+        "timeout": 2,
+    }
+    stores = [UsageStore(store_location), UsageStore(store_location)]
+    contexts = [AdapterContext(make_config([entry]), store=s) for s in stores]
+    servers = [AdapterServer(make_app(c, SECRET)).start() for c in contexts]
+    yield servers
+    for server, context, store in zip(servers, contexts, stores):
+        server.stop()
+        context.close()
+        store.close()
+
+
+def test_a_request_replayed_to_another_instance_is_401_and_does_nothing(two_bridges, fake):
+    a, b = two_bridges
+    post(a, "CreateAccount", create_params(domain="replay.pl"))
+    body, headers = signed(create_params(domain="replay.pl"))
+    assert post(a, "SuspendAccount", body=body, headers=headers).status_code == 200
+    assert fake.domains["replay.pl"]["attrs"]["zimbraDomainStatus"] == "locked"
+    post(a, "UnsuspendAccount", create_params(domain="replay.pl"))
+    seen = len(fake.requests)
+    replayed = post(b, "SuspendAccount", body=body, headers=headers)
+    assert replayed.status_code == 401 and "already used" in replayed.json()["error"]
+    assert len(fake.requests) == seen
+    assert fake.domains["replay.pl"]["attrs"]["zimbraDomainStatus"] == "active"
+
+
+def test_a_request_captured_before_a_restart_is_refused_after_it(fake, store_location):
+    from puq_bridge.usage.store import UsageStore
+
+    context = AdapterContext(make_config())
+    body, headers = signed({})
+    for attempt, expected in ((1, 200), (2, 401)):  # one process, then its restart
+        with UsageStore(store_location) as store:
+            app = make_app(AdapterContext(context.config, store=store), SECRET)
+            with AdapterServer(app) as server:
+                assert post(server, "MetaData", body=body, headers=headers).status_code == expected
+
+
+def test_healthz_is_unsigned_and_says_only_ok(two_bridges):
+    reply = requests.get(two_bridges[0].url + "/healthz", timeout=5)
+    assert reply.status_code == 200 and reply.json() == {"status": "ok"}
+    assert requests.head(two_bridges[0].url + "/healthz", timeout=5).status_code == 200
+    refused = requests.post(two_bridges[0].url + "/healthz", timeout=5)
+    assert refused.status_code == 405 and refused.headers["Allow"] == "GET, HEAD"
+
+
+def test_healthz_without_a_store(bridge):
+    assert requests.get(bridge.url + "/healthz", timeout=5).json() == {"status": "ok"}
+
+
+def test_a_postgresql_store_that_stops_answering_is_503_everywhere(fake, postgres_url, caplog):
+    """The database goes away under a running instance: /healthz is 503 (so the load balancer takes
+    the instance out), a signed call is 503 and runs nothing (a replay could not be told from a
+    first use), the reply says nothing of the cause; the log names it."""
+    from puq_bridge.usage.backends.postgres import PostgresBackend
+    from puq_bridge.usage.store import UsageStore
+    from tests.support.store import create_database, drop_database
+
+    url = create_database(postgres_url, "puq_gone")
+    store = UsageStore(PostgresBackend(url, timeout=0.5))
+    context = AdapterContext(make_config(), store=store)
+    try:
+        with AdapterServer(make_app(context, SECRET)) as server:
+            assert requests.get(server.url + "/healthz", timeout=5).status_code == 200
+            drop_database(postgres_url, url)
+            health = requests.get(server.url + "/healthz", timeout=10)
+            assert health.status_code == 503 and health.json() == {"status": "unavailable"}
+            body, headers = signed(create_params(domain="never.pl"))
+            reply = post(server, "CreateAccount", body=body, headers=headers)
+            assert reply.status_code == 503 and "never.pl" not in fake.domains
+            assert reply.json() == {"error": "usage store unavailable; nothing done"}
+    finally:
+        store.close()
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "health check: unavailable: usage store postgresql://postgres@127.0.0.1:" in logged
+    assert "does not exist" in logged
+    password = postgres_url.split(":")[2].split("@")[0]
+    assert password not in logged and password not in health.text + reply.text
+
+
+# --- under pressure: limits, odd bodies, the log ------------------------------------------------
+
+
+def test_a_body_of_exactly_max_body_bytes_is_served_and_one_more_is_413(bridge):
+    def body_of(size):
+        head = b'{"params": {}, "pad": "'
+        return head + b"x" * (size - len(head) - 2) + b'"}'
+
+    for size, status in ((MAX_BODY, 200), (MAX_BODY + 1, 413)):
+        body = body_of(size)
+        assert len(body) == size
+        headers = {HEADER: sign(SECRET, body, int(time.time()))}
+        assert post(bridge, "MetaData", body=body, headers=headers).status_code == status, size
+
+
+def test_deeply_nested_json_is_400_not_500(bridge):
+    body = b'{"params": ' + b"[" * 1500 + b"]" * 1500 + b"}"
+    headers = {HEADER: sign(SECRET, body, int(time.time()))}
+    reply = post(bridge, "MetaData", body=body, headers=headers)
+    assert reply.status_code == 400 and "nested" in reply.json()["error"]
+
+
+def test_a_newline_in_the_path_forges_no_log_line(bridge, caplog):
+    caplog.set_level(logging.INFO, logger="whmcs_module.http.access")
+    requests.post(bridge.url + "/whmcs/Meta%0aPOST /whmcs/CreateAccount 200 1.0 ms", timeout=5)
+    lines = [r.getMessage() for r in caplog.records if r.name == "whmcs_module.http.access"]
+    assert lines and all("\n" not in line for line in lines)
+    assert any("\\n" in line for line in lines)
+
+
+def test_many_slow_clients_do_not_lock_whmcs_out(bridge):
+    """120 connections that trickle their headers and never finish (a scan, a broken proxy):
+    waitress's default limit of 100 would queue WHMCS's calls behind them."""
+    idle = []
+    try:
+        for _ in range(120):
+            sock = socket.create_connection(("127.0.0.1", bridge.port), timeout=5)
+            sock.sendall(b"POST /whmcs/MetaData HTTP/1.1\r\nHost: x\r\n")
+            idle.append(sock)
+        assert post(bridge, "MetaData", {}).status_code == 200
+    finally:
+        for sock in idle:
+            sock.close()

@@ -6,11 +6,13 @@ import re
 
 import pytest
 
+from puq_bridge.whmcs.params import HostingRow, ModuleParams, ServerParams
 from puq_bridge.zimbra.models import MailboxUsage
 from tests.support.adapter import (
     SECRET,
+    make_config,
 )
-from tests.support.zimbra import ZIMBRA_PASSWORD, GiB, MiB
+from tests.support.zimbra import ZIMBRA_ADMIN, ZIMBRA_PASSWORD, GiB, MiB
 from tests.whmcs_module.support import (
     SERVER_ID,
     SERVICE_PASSWORD,
@@ -19,6 +21,7 @@ from tests.whmcs_module.support import (
     record,
 )
 from whmcs_module.adapter import dispatch
+from whmcs_module.context import AdapterContext
 
 # --- client area ----------------------------------------------------------------------------------
 
@@ -117,16 +120,7 @@ def whmcs_services(whmcs_server):
     return fake, server, ids
 
 
-def test_usage_update_syncs_the_server(ctx, store, whmcs_services, zimbra_server):
-    fake, server, ids = whmcs_services
-    assert (
-        dispatch("UsageUpdate", {"serverid": server, "serverhostname": "mail1.example.com"}, ctx)
-        == "success"
-    )
-    assert fake.services[ids[0]]["diskusage"] == str(
-        305 + 1000
-    )  # info 300 MiB + sales 5 MiB + locked 1000 MiB
-    assert store.latest(ids[1]).used_bytes == 150 * MiB
+
 
 
 def test_sync_usage_button_syncs_one_service(ctx, store, whmcs_services):
@@ -182,10 +176,10 @@ def test_product_total_space_is_the_limit_in_whmcs_and_in_the_client_area(
     page = params(serviceid=sid, configoption3="50")
     live = html_of(dispatch("ClientArea", page, ctx))  # nothing stored yet: read live
     assert store.total_spaces() == {sid: 50 * GiB}  # ...and the setting is kept for the sync
-    assert (
-        dispatch("UsageUpdate", {"serverid": server, "serverhostname": "mail1.example.com"}, ctx)
-        == "success"
-    )
+    row = (sid, "firma.pl", product, "Active")
+    update = dispatch("UsageUpdate", usage_update(server, row), ctx)
+    assert update["services"] == [{"id": sid, "diskusage": 10, "disklimit": 50 * 1024}]
+    assert dispatch("SyncUsage", page, ctx) == "success"
     assert fake.services[sid]["disklimit"] == str(50 * 1024)  # 51200 MB, not the mailbox's 1024
     reads = fake_zimbra.count("GetQuotaUsage")
     stored = html_of(dispatch("ClientArea", page, ctx))
@@ -203,6 +197,11 @@ def test_a_client_chosen_option_overrides_the_product_setting(ctx, store, firma)
     assert total_space_cell(html_of(dispatch("ClientArea", page, ctx))) == "5.0 GB"
     assert dispatch("SyncUsage", page, ctx) == "success"
     assert fake.services[sid]["disklimit"] == str(5 * 1024)
+    # tblhosting has no configurable options: WHMCS's UsageUpdate gets the client's choice from
+    # what the adapter kept, so both paths write the same limit
+    row = (sid, "firma.pl", product, "Active")
+    update = dispatch("UsageUpdate", usage_update(server, row), ctx)
+    assert update["services"] == [{"id": sid, "diskusage": 10, "disklimit": 5 * 1024}]
     assert total_space_cell(html_of(dispatch("ClientArea", page, ctx))) == "5.0 GB"
 
 
@@ -265,3 +264,56 @@ def test_a_bad_tenancy_setting_names_the_setting_and_keeps_nothing(ctx, store):
         "product setting 'Tenancy' (configoption6) must be one of domain, server"
     )
     assert store.service_settings() == {}
+
+
+def usage_update(server_id, *rows):
+    """UsageUpdate's params as the forwarder sends them: the server and its tblhosting rows."""
+    server = ServerParams(server_id=str(server_id), hostname="mail1.example.com")
+    return ModuleParams.usage_update(server, [HostingRow(*row) for row in rows]).to_wire()
+
+
+def test_usage_update_answers_the_figures_of_the_services_the_forwarder_read(
+    ctx, store, whmcs_services, fake_zimbra
+):
+    fake, server, ids = whmcs_services
+    fake_zimbra.add_domain("dropped.pl")  # its mailboxes were deleted: usage fell to 0
+    rows = [
+        (ids[0], "example.com", 1, "Active", 10, 0),
+        (ids[1], "example.org", 1, "Suspended", 150, 200),
+        (77, "dropped.pl", 1, "Active", 12, 0),
+        (78, "gone.pl", 1, "Active", 3, 3),  # no such domain on Zimbra: its read fails
+        (79, "old.pl", 1, "Terminated", 5, 5),  # not a status [sync] covers: left alone
+    ]
+    answer = dispatch("UsageUpdate", usage_update(server, *rows), ctx)
+    assert answer["services"] == [
+        {"id": ids[0], "diskusage": 305 + 1000, "disklimit": 0},  # sales has no quota: unlimited
+        {"id": ids[1], "diskusage": 150, "disklimit": 200},
+        {"id": 77, "diskusage": 0, "disklimit": 0},  # 0 is a figure like any other
+    ]  # gone.pl's read failed: not answered, so it keeps its figures
+    assert answer["message"].startswith(
+        "usage update of mail1: 1 of 4 services not synced (service 78: "
+    )
+    # recorded like a sync run (the tabs' history), and no WHMCS API call at all
+    assert store.latest(ids[1]).used_bytes == 150 * MiB and store.latest(79) is None
+    assert store.latest(78) is None and fake.requests == []
+
+
+def test_usage_update_needs_no_whmcs_api_and_names_an_old_forwarder(zimbra_server, store):
+    entry = {
+        "name": "mail1",
+        "whmcs_server": SERVER_ID,
+        "url": zimbra_server[1],
+        "admin_user": ZIMBRA_ADMIN,
+        "password": ZIMBRA_PASSWORD,
+    }
+    context = AdapterContext(make_config([entry]), store=store)  # no WHMCS client at all
+    rows = [(5, "example.org", 1, "Active", 0, 0)]
+    assert dispatch("UsageUpdate", usage_update(SERVER_ID, *rows), context)["services"] == [
+        {"id": 5, "diskusage": 150, "disklimit": 200}
+    ]
+    old = dispatch("UsageUpdate", {"serverid": SERVER_ID}, context)
+    assert old == (
+        "UsageUpdate: the module sent no services from tblhosting; regenerate it "
+        "(puq-bridge whmcs-module) for this bridge"
+    )
+    context.close()

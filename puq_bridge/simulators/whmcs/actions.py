@@ -68,6 +68,9 @@ UPDATABLE = {
     "promoid": "promoid",
     "lastupdate": "lastupdate",
 }
+#: UpdateClientProduct fields kept in integer columns of tblhosting: stored (and returned) as a
+#: whole number.
+INTEGER_COLUMNS = frozenset({"diskusage", "disklimit", "bwusage", "bwlimit"})
 UNSETTABLE = {
     "domain",
     "serviceusername",
@@ -179,9 +182,13 @@ def _int(params: dict[str, str], key: str, default: int = 0) -> int:
         return default
 
 
-def _page(items: list, params: dict[str, str], default_limit: int | None) -> tuple[list, int]:
+#: rows a list action returns when ``limitnum`` is absent (every list action's documented default).
+DEFAULT_LIMITNUM = 25
+
+
+def _page(items: list, params: dict[str, str]) -> tuple[list, int]:
     start = max(_int(params, "limitstart"), 0)
-    limit = _int(params, "limitnum", default_limit or 0)
+    limit = _int(params, "limitnum", DEFAULT_LIMITNUM)
     return (items[start : start + limit] if limit > 0 else items[start:]), start
 
 
@@ -231,7 +238,8 @@ def _now() -> str:
 
 
 def get_clients_products(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
-    """GetClientsProducts: filters, paging, ``"products": ""`` when nothing matches."""
+    """GetClientsProducts: filters, paging (25 rows by default), ``"products": ""`` when nothing
+    matches."""
     rows = [
         r
         for r in sim.services.values()
@@ -241,7 +249,7 @@ def get_clients_products(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
         and (not p.get("domain") or r["domain"].lower() == p["domain"].lower())
         and (not p.get("username2") or r["username"] == p["username2"])
     ]
-    page, start = _page(rows, p, None)
+    page, start = _page(rows, p)
     return {
         "result": "success",
         "clientid": p.get("clientid"),
@@ -256,14 +264,17 @@ def get_clients_products(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
 
 
 def update_client_product(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
-    """UpdateClientProduct; like real WHMCS, empty values (``""``, ``"0"``) are skipped:
-    ``diskusage=0`` is ignored."""
+    """UpdateClientProduct; like WHMCS, a field is set only when PHP finds its value non-empty:
+    ``""`` and ``"0"`` are skipped (``diskusage=0`` is ignored), ``"00"`` is not. Usage and limits
+    live in integer columns, so ``"00"`` is stored, and read back, as ``"0"``."""
     row = _service(sim, p)
     for param, key in UPDATABLE.items():
         value = p.get(param, "")
         if value in ("", "0"):
             continue
-        if param == "serverid":
+        if param in INTEGER_COLUMNS and value.isdigit():
+            row[key] = str(int(value))
+        elif param == "serverid":
             assign_server(sim, row, _int(p, "serverid"))
         elif param == "pid" and _int(p, "pid") in sim.products:
             product = sim.products[_int(p, "pid")]
@@ -326,22 +337,26 @@ def add_cancel_request(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
 
 
 def get_cancelled_packages(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
-    """GetCancelledPackages, paged (25 by default)."""
-    page, start = _page(sim.cancel_requests, p, 25)
-    return {
+    """GetCancelledPackages, paged (25 by default), in the documented example's shape: counts as
+    strings and the rows flattened to ``packages[package][N][key]``."""
+    page, start = _page(sim.cancel_requests, p)
+    reply: dict[str, Any] = {
         "result": "success",
         "totalresults": str(len(sim.cancel_requests)),
-        "startnumber": start,
-        "numreturned": len(page),
-        "packages": {"package": [dict(c) for c in page]} if page else "",
+        "startnumber": str(start),
+        "numreturned": str(len(page)),
     }
+    for index, row in enumerate(page):
+        reply.update({f"packages[package][{index}][{k}]": v for k, v in row.items()})
+    return reply
 
 
 # --- clients, products, servers -------------------------------------------------------------------
 
 
 def get_clients_details(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
-    """GetClientsDetails by ``clientid`` or ``email``."""
+    """GetClientsDetails by ``clientid`` or ``email``: ``result``, ``client`` and ``stats``, as
+    documented (no top-level copy of the client)."""
     if p.get("clientid"):
         c = _client(sim, _int(p, "clientid"))
     elif p.get("email"):
@@ -362,10 +377,15 @@ def get_clients_details(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
         for (uid, cid), link in sim.links.items()
         if cid == c["id"]
     ]
+    owner = next(
+        (uid for (uid, cid), link in sim.links.items() if cid == c["id"] and link["owner"]), 0
+    )
     client = {
+        "client_id": c["id"],
+        "owner_user_id": owner,
+        "userid": c["id"],
         "id": c["id"],
         "uuid": f"00000000-0000-4000-8000-{c['id']:012d}",
-        "userid": c["id"],
         "firstname": c["firstname"],
         "lastname": c["lastname"],
         "fullname": f"{c['firstname']} {c['lastname']}",
@@ -378,15 +398,22 @@ def get_clients_details(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
         "customfields": [],
         "users": {"user": users},
     }
-    legacy = {k: (str(v) if isinstance(v, int) else v) for k, v in client.items() if k != "users"}
-    return {"result": "success", **legacy, "client": client, "stats": {}}
+    return {"result": "success", "client": client, "stats": {}}
 
 
 def get_products(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
-    """GetProducts filtered on ``pid`` (one or a comma list), ``gid``, ``module``."""
+    """GetProducts filtered on ``pid`` (one or a comma list), ``gid``, ``module``; ``pid`` and
+    ``gid`` are JSON numbers, as documented."""
     pids = {x.strip() for x in p.get("pid", "").split(",") if x.strip()}
     rows = [
-        dict(r, pricing={}, customfields={"customfield": []}, configoptions={"configoption": []})
+        dict(
+            r,
+            pid=int(r["pid"]),
+            gid=int(r["gid"]),
+            pricing={},
+            customfields={"customfield": []},
+            configoptions={"configoption": []},
+        )
         for r in sim.products.values()
         if (not pids or r["pid"] in pids)
         and (not p.get("gid") or r["gid"] == p["gid"])
@@ -399,7 +426,7 @@ def get_products(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
 
 def get_servers(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
     """GetServers (real ints and bools; never credentials), optionally only the server of
-    ``serviceId``."""
+    ``serviceId``; ``fetchStatus`` is echoed as ``""`` when not asked for, as documented."""
     wanted = None
     if p.get("serviceId"):
         row = sim.services.get(_int(p, "serviceId"))
@@ -418,12 +445,13 @@ def get_servers(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
                 s,
                 activeServices=active,
                 percentUsed=round(100 * active / s["maxAllowedServices"], 2),
+                status={"http": False, "load": "", "uptime": ""},
             )
         )
     return {
         "result": "success",
         "servers": servers,
-        "fetchStatus": p.get("fetchStatus") in ("1", "true"),
+        "fetchStatus": True if p.get("fetchStatus") in ("1", "true") else "",
     }
 
 
@@ -449,7 +477,7 @@ def add_user(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
     if sim.user_by_email(p["email"]):
         raise ApiError("A user already exists with that email address")
     uid = sim.add_user(p["firstname"], p["lastname"], p["email"], password=p["password2"])
-    return {"result": "success", "user_id": uid}
+    return {"result": "success", "user_id": str(uid)}
 
 
 def create_client_invite(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
@@ -468,15 +496,17 @@ def create_client_invite(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
 
 
 def get_users(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
-    """GetUsers: search on name or e-mail, sorting, paging; ids, bools as real JSON types."""
+    """GetUsers: ``search`` matches the start of the e-mail, first name, last name or full name
+    (case-insensitive), sorting, paging; ids, bools as real JSON types."""
     term = p.get("search", "").lower()
-    rows = [
-        u
-        for u in sim.users.values()
-        if not term or term in f"{u['firstname']} {u['lastname']} {u['email']}".lower()
-    ]
+
+    def fields(u: dict[str, Any]) -> tuple[str, ...]:
+        full = f"{u['firstname']} {u['lastname']}"
+        return tuple(f.lower() for f in (u["email"], u["firstname"], u["lastname"], full))
+
+    rows = [u for u in sim.users.values() if not term or any(f.startswith(term) for f in fields(u))]
     rows.sort(key=lambda u: u["id"], reverse=p.get("sorting", "ASC").upper() == "DESC")
-    page, start = _page(rows, p, 25)
+    page, start = _page(rows, p)
     users = [
         {
             "id": u["id"],
@@ -547,19 +577,20 @@ def reset_password(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
     if user is None:
         raise ApiError("User Not Found")
     sim.sent_emails.append({"to": user["email"], "template": "Password Reset Validation"})
-    return {"result": "success", "email": user["email"]}
+    return {"result": "success"}
 
 
 def validate_login(sim: "FakeWhmcs", p: dict[str, str]) -> dict[str, Any]:
-    """ValidateLogin with ``email`` and ``password2``."""
+    """ValidateLogin with ``email`` and ``password2`` (``userid`` and ``twoFactorEnabled`` as
+    strings, as documented)."""
     user = sim.user_by_email(p.get("email", "") or "\0")
     if user is None or not user["password"] or user["password"] != p.get("password2"):
         raise ApiError("Email or Password Invalid")
     return {
         "result": "success",
-        "userid": user["id"],
+        "userid": str(user["id"]),
         "passwordhash": _hash(user["password"]),
-        "twoFactorEnabled": False,
+        "twoFactorEnabled": "false",
     }
 
 

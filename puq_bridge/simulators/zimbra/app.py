@@ -5,8 +5,11 @@ used bytes and its effective quota (the account's ``zimbraMailQuota``, else its 
 domain's ``zimbraMailDomainQuota``; 0 = unlimited). Tokens expire after ``token_lifetime_ms``.
 Faults are HTTP 500 SOAP faults with the real codes and messages, in the request's SOAP version (1.1
 or 1.2). Parameters are accepted as attributes or child elements. Not modelled: several mailbox
-servers (every account lives on ``host``), sessions, BatchRequest, the JSON protocol, LDAP queries
-in SearchDirectory (the ``query`` is ignored).
+servers (every account lives on ``host``), sessions, BatchRequest, the JSON protocol.
+
+Grants (GrantRight, RevokeRight, GetGrants) are kept by the ``Rights`` mixin; the web side
+(``GET /service/preauth`` and the webmail and admin-console pages it leads to) is the ``WebLogin``
+mixin.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from puq_bridge.simulators.server import DropConnection, trickle
 from puq_bridge.simulators.zimbra.directory import Directory
 from puq_bridge.simulators.zimbra.dos import DosFilter
 from puq_bridge.simulators.zimbra.ops import Operations
+from puq_bridge.simulators.zimbra.preauth import WebLogin
+from puq_bridge.simulators.zimbra.rights import Rights
 from puq_bridge.simulators.zimbra.wire import (
     CONTENT_TYPE,
     SOAP11,
@@ -54,7 +59,7 @@ _HTML_502 = (
 )
 
 
-class FakeZimbra(Operations, Directory):
+class FakeZimbra(Operations, Directory, Rights, WebLogin):
     """A fake Zimbra admin server (``POST /service/admin/soap``), thread-safe, for tests, the demo
     and dry runs.
 
@@ -127,6 +132,8 @@ class FakeZimbra(Operations, Directory):
         self._ids = random.Random()
         self.lock = threading.RLock()
         self.add_cos("default", {"zimbraMailQuota": "0", "zimbraPasswordMinLength": "6"})
+        self._init_rights()
+        self._init_web()
 
     # --- state helpers ----------------------------------------------------------------------------
 
@@ -339,7 +346,8 @@ class FakeZimbra(Operations, Directory):
             raise SimFault("service.PERM_DENIED", "permission denied: Error in Authentication")
         raise SimFault("account.AUTH_FAILED", f"authentication failed for [{name}]")
 
-    OPS = {**Operations.OPS, **Directory.DIRECTORY_OPS}
+    OPS_BASE = {**Operations.OPS, **Directory.DIRECTORY_OPS}
+    OPS = {**OPS_BASE, **Rights.RIGHTS_OPS}
 
     # --- HTTP -------------------------------------------------------------------------------------
 
@@ -351,7 +359,7 @@ class FakeZimbra(Operations, Directory):
         """Answer one HTTP request (also usable with pytest-httpserver's
         ``respond_with_handler``)."""
         if not request.path.startswith("/service/admin/soap"):
-            return Response("not found", status=404, content_type="text/plain")
+            return self.web(request)  # /service/preauth and the pages it leads to
         if request.method != "POST":
             return Response(
                 "HTTP method GET is not supported by this URL",
@@ -444,7 +452,8 @@ class FakeZimbra(Operations, Directory):
     def _reply(self, soap_ns: str, body: bytes | SimFault, *, malformed: bool = False) -> Response:
         if isinstance(body, SimFault):
             trace = (
-                f"qtp{id(self) % 10000}-{threading.get_ident() % 1000}://{self.host}:7071/service/admin/soap:"
+                f"qtp{id(self) % 10000}-{threading.get_ident() % 1000}"
+                f"://{self.host}:7071/service/admin/soap:"
                 f"{int(time.time() * 1000)}:{secrets.token_hex(8)}"
             )
             return Response(

@@ -49,6 +49,13 @@ def _int(value: str | None, name: str) -> int:
     return number
 
 
+def _ascii_punctuation(ch: str) -> bool:
+    """Zimbra's punctuation for the password policy: the printable ASCII that is not a letter,
+    a digit or a space."""
+    code = ord(ch)
+    return 33 <= code <= 47 or 58 <= code <= 64 or 91 <= code <= 96 or 123 <= code <= 126
+
+
 def _wanted(body) -> list[str] | None:
     names = [n.strip() for n in (param(body, "attrs") or "").split(",") if n.strip()]
     return names or None
@@ -99,6 +106,9 @@ class Operations:
     def _account(self, by: str, value: str) -> tuple[str, dict]:
         if by == "name" and value in self.accounts:
             return value, self.accounts[value]
+        alias = self.aliases.get(value) if by == "name" else None
+        if alias is not None and alias["type"] == "account":  # Zimbra finds an account by alias too
+            return alias["target"], self.accounts[alias["target"]]
         if by == "id":
             for name, account in self.accounts.items():
                 if account["id"] == value:
@@ -162,9 +172,31 @@ class Operations:
         return E(tag, {"name": name, "id": entry["id"]}, *a_elements(entry["attrs"], wanted))
 
     def _check_password(self, name: str, account: dict, password: str) -> None:
-        minimum = int(self._cos_of(name, account)[1]["attrs"].get("zimbraPasswordMinLength", 6))
-        if len(password) < minimum:
+        """Zimbra's strength check (LdapProvisioning): the account's value of each policy
+        attribute, else its COS's; the first rule broken is the fault's message."""
+        cos = self._cos_of(name, account)[1]["attrs"]
+
+        def rule(attr: str, default: int = 0) -> int:
+            return int(account["attrs"].get(attr, cos.get(attr, default)) or 0)
+
+        minimum, maximum = rule("zimbraPasswordMinLength", 6), rule("zimbraPasswordMaxLength")
+        if minimum and len(password) < minimum:
             raise SimFault("account.INVALID_PASSWORD", "invalid password: too short")
+        if maximum and len(password) > maximum:
+            raise SimFault("account.INVALID_PASSWORD", "invalid password: too long")
+        upper = sum(c.isupper() for c in password)
+        lower = sum(c.islower() for c in password)
+        digits = sum(c.isdigit() for c in password)
+        punct = sum(_ascii_punctuation(c) for c in password)
+        for attr, count, what in (
+            ("zimbraPasswordMinUpperCaseChars", upper, "upper case characters"),
+            ("zimbraPasswordMinLowerCaseChars", lower, "lower case characters"),
+            ("zimbraPasswordMinNumericChars", digits, "numeric characters"),
+            ("zimbraPasswordMinPunctuationChars", punct, "punctuation characters"),
+            ("zimbraPasswordMinDigitsOrPuncs", digits + punct, "numeric or punctuation characters"),
+        ):
+            if count < rule(attr):
+                raise SimFault("account.INVALID_PASSWORD", f"invalid password: not enough {what}")
 
     # --- operations -------------------------------------------------------------------------------
 
@@ -239,6 +271,9 @@ class Operations:
             cos = self._cos_of(name, account)[1]["attrs"]
             attrs = {**{k: v for k, v in cos.items() if k not in ("cn", "zimbraId")}, **attrs}
             attrs["zimbraMailQuota"] = str(self.effective_quota(name, account))
+        aliases = sorted(a for a, e in self.aliases.items() if e["target"] == name)
+        if aliases:  # Zimbra keeps an account's aliases on it (zimbraMailAlias)
+            attrs["zimbraMailAlias"] = aliases
         return E(
             "GetAccountResponse", None, self._account_element(name, account, attrs, _wanted(body))
         )
@@ -273,10 +308,23 @@ class Operations:
                 f"email address already exists: {name}, at DN: uid={uid},ou=people,{dn}",
             )
         limit = int(self.domains[domain]["attrs"].get("zimbraDomainMaxAccounts", 0))
-        if limit and sum(1 for n in self.accounts if n.rpartition("@")[2] == domain) >= limit:
+        # Zimbra counts the domain's non-system accounts (Validators' DomainAccountValidator:
+        # countObjects internalUserAccount, allNonSystemInternalAccounts)
+        users = [
+            n
+            for n, a in self.accounts.items()
+            if n.rpartition("@")[2] == domain
+            and "TRUE"
+            not in (
+                a["attrs"].get("zimbraIsSystemAccount"),
+                a["attrs"].get("zimbraIsSystemResource"),
+            )
+        ]
+        if limit and len(users) >= limit:
             raise SimFault(
                 "account.TOO_MANY_ACCOUNTS",
                 f"number of accounts reached the limit: domain={domain} ({limit})",
+                sender=False,  # Zimbra's RECEIVERS_FAULT: soap:Server / soap:Receiver
             )
         items = attr_items(body)
         _check_attrs(items)
@@ -317,6 +365,35 @@ class Operations:
         self._passwords.pop(name, None)
         self._forget_target(name)
         return E("DeleteAccountResponse")
+
+    def op_add_account_alias(self, body):
+        """AddAccountAliasRequest: the alias's domain must exist and the address be free (an
+        account, list, resource or alias holding it is ``ACCOUNT_EXISTS``, as LDAP reports it)."""
+        name, account = self._account("id", param(body, "id") or "")
+        alias = (param(body, "alias") or "").strip().lower()
+        local, _, domain = alias.rpartition("@")
+        if not local or not domain:
+            raise SimFault("service.INVALID_REQUEST", "invalid request: invalid email address")
+        if domain not in self.domains:
+            raise SimFault("account.NO_SUCH_DOMAIN", f"no such domain: {domain}")
+        if self._entry_kind(alias):
+            dn = ",".join(f"dc={p}" for p in domain.split("."))
+            raise SimFault(
+                "account.ACCOUNT_EXISTS",
+                f"email address already exists: {alias}, at DN: uid={local},ou=people,{dn}",
+            )
+        self.aliases[alias] = {"id": self._new_id(), "target": name, "type": "account"}
+        return E("AddAccountAliasResponse")
+
+    def op_remove_account_alias(self, body):
+        """RemoveAccountAliasRequest: ``NO_SUCH_ALIAS`` unless the alias is the account's."""
+        name, _ = self._account("id", param(body, "id") or "")
+        alias = (param(body, "alias") or "").strip().lower()
+        entry = self.aliases.get(alias)
+        if entry is None or entry["target"] != name:
+            raise SimFault("account.NO_SUCH_ALIAS", f"no such alias: {alias}")
+        del self.aliases[alias]
+        return E("RemoveAccountAliasResponse")
 
     def _domain_accounts(self, domain: str) -> list[str]:
         suffix = "@" + domain
@@ -500,6 +577,8 @@ class Operations:
         "ModifyAccount": op_modify_account,
         "SetPassword": op_set_password,
         "DeleteAccount": op_delete_account,
+        "AddAccountAlias": op_add_account_alias,
+        "RemoveAccountAlias": op_remove_account_alias,
         "GetAllAccounts": op_all_accounts,
         "SearchDirectory": op_search,
         "CountAccount": op_count,
