@@ -714,7 +714,7 @@ def test_no_password_or_token_in_logs_or_errors(caplog, fake_zimbra, served):
     url = served(tap)
     caplog.set_level(logging.DEBUG)
     for name in ("zeep", "zeep.transports", "urllib3", "puq_bridge"):
-        logging.getLogger(name).setLevel(logging.DEBUG)
+        caplog.set_level(logging.DEBUG, logger=name)  # put back after the test
     texts = []
     admin = admin_for(url)
     admin.version_info()
