@@ -74,9 +74,19 @@ class _Waitress:
             channel_timeout=600,
         )
         self.url = f"http://127.0.0.1:{self.server.effective_port}"
-        threading.Thread(target=self.server.run, daemon=True).start()
+        self.stopping = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        try:
+            self.server.run()
+        except (OSError, ValueError):  # its sockets closed under the loop by stop()
+            if not self.stopping:
+                raise
 
     def stop(self) -> None:
+        self.stopping = True
         self.server.close()
 
 
