@@ -89,7 +89,8 @@ def copy(
         return
     click.echo(
         f"copied {report.runs} runs ({report.samples} samples, {report.mailboxes} mailboxes), "
-        f"{report.daily} daily rows and {report.settings} product settings "
+        f"{report.daily} daily rows, {report.settings} product settings, {report.servers} server "
+        f"statistics, {report.signons} sign-ons and {report.actions} client actions "
         f"from {where[0]} to {where[1]}; "
         f"{report.runs_present} runs were there already"
     )

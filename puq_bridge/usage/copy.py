@@ -5,8 +5,10 @@ Idempotent, and safe on a destination that already has history of its own: a run
 its start and end times (microseconds), so a run already in the destination is skipped, and a new
 one gets new ids there (its samples and mailboxes follow it), never overwriting a row that happens
 to have the same id. Each run is copied in one transaction, so an interrupted copy leaves whole runs
-and the next copy finishes the job. Daily rows and product settings are merged: the later reading,
-the newer setting wins. Request signatures are not copied (they expire within minutes).
+and the next copy finishes the job. Daily rows, product settings and what the sync learnt of each
+server are merged: the later reading, the newer setting wins. Sign-ons and clients' mailbox actions
+(the audit) are added where the destination lacks a row with the same values. Request signatures
+are not copied (they expire within minutes).
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ class CopyReport:
     mailboxes: int = 0
     daily: int = 0
     settings: int = 0
+    servers: int = 0
+    signons: int = 0
+    actions: int = 0
 
     def to_json(self) -> dict[str, int]:
         """The counts as a JSON object."""
@@ -43,15 +48,15 @@ def copy_store(
     destination: UsageStore,
     progress: Callable[[int, int], None] | None = None,
 ) -> CopyReport:
-    """Copy every run (with its samples and mailboxes), daily row and product setting of ``source``
-    that ``destination`` lacks; ``progress(done, total)`` after each run. Raises ``StoreError`` from
-    either store."""
+    """Copy every run (with its samples and mailboxes), daily row, product setting, server
+    statistic, sign-on and mailbox action of ``source`` that ``destination`` lacks;
+    ``progress(done, total)`` after each run. Raises ``StoreError`` from either store."""
     report = CopyReport()
     present = {tuple(row) for row in _rows(destination, "SELECT started, finished FROM runs")}
     runs = list(
         _rows(
             source,
-            "SELECT id, started, finished, updated, unchanged, failed, skipped FROM runs "
+            "SELECT id, started, finished, updated, unchanged, failed, skipped, origin FROM runs "
             "ORDER BY id",
         )
     )
@@ -85,6 +90,27 @@ def copy_store(
         "tenancy = excluded.tenancy, updated_at = excluded.updated_at "
         "WHERE excluded.updated_at > service_settings.updated_at",
     )
+    report.servers = _merge(
+        source,
+        destination,
+        "SELECT server, accounts, accounts_at, bridge_rows, domains, updated_at FROM server_stats "
+        "ORDER BY server",
+        "INSERT INTO server_stats (server, accounts, accounts_at, bridge_rows, domains, "
+        "updated_at) VALUES (?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (server) DO UPDATE SET accounts = excluded.accounts, "
+        "accounts_at = excluded.accounts_at, bridge_rows = excluded.bridge_rows, "
+        "domains = excluded.domains, updated_at = excluded.updated_at "
+        "WHERE excluded.updated_at > server_stats.updated_at",
+    )
+    report.signons = _append(
+        source, destination, "signons", ("service_id", "mailbox", "function", "signed_at")
+    )
+    report.actions = _append(
+        source,
+        destination,
+        "actions",
+        ("service_id", "user_id", "action", "target", "result", "detail", "acted_at"),
+    )
     log.info("store copy %s -> %s: %s", source.where, destination.where, report)
     return report
 
@@ -100,7 +126,7 @@ def _copy_run(
     samples = _rows(
         source,
         "SELECT id, service_id, taken_at, domain, server, status, used_bytes, limit_bytes, error, "
-        "tenancy FROM samples WHERE run_id = ? ORDER BY id",
+        "tenancy, client_id FROM samples WHERE run_id = ? ORDER BY id",
         (run_id,),
     )
     mailboxes = _rows(
@@ -111,13 +137,14 @@ def _copy_run(
     )
     with destination.backend.transaction("copying a run") as db:
         new_run = db.insert(
-            "INSERT INTO runs (started, finished, updated, unchanged, failed, skipped) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO runs (started, finished, updated, unchanged, failed, skipped, origin) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             run,
         )
         new_ids = db.insert_many(
             "INSERT INTO samples (run_id, service_id, taken_at, domain, server, status, "
-            "used_bytes, limit_bytes, error, tenancy) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "used_bytes, limit_bytes, error, tenancy, client_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(new_run, *sample[1:]) for sample in samples],
         )
         sample_id = {old[0]: new for old, new in zip(samples, new_ids)}
@@ -140,6 +167,23 @@ def _merge(source: UsageStore, destination: UsageStore, select: str, upsert: str
             db.executemany(upsert, batch)
         sent += len(batch)
     return sent
+
+
+def _append(
+    source: UsageStore, destination: UsageStore, table: str, columns: tuple[str, ...]
+) -> int:
+    """Add the rows of a log table (no key but its generated id) that the destination lacks, a row
+    being the same when every column is; returns how many were added. The logs are bounded by
+    ``history_days``, so both sides' rows fit in memory."""
+    listed = ", ".join(columns)
+    select = f"SELECT {listed} FROM {table} ORDER BY id"
+    present = set(_rows(destination, select))
+    rows = [row for row in _rows(source, select) if row not in present]
+    insert = f"INSERT INTO {table} ({listed}) VALUES ({', '.join('?' for _ in columns)})"
+    for batch in _batches(rows):
+        with destination.backend.transaction(f"copying {table}") as db:
+            db.executemany(insert, batch)
+    return len(rows)
 
 
 def _batches(rows: list[tuple]) -> Iterator[list[tuple]]:

@@ -3,6 +3,7 @@ cannot be used: one line naming the host and the cause, exit 2, nothing written 
 
 import datetime as dt
 import json
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 import pytest
@@ -66,6 +67,20 @@ def fill(store, days=3):
     store.remember_settings(1, 50 * 1024 * MB, "server", now=T0)
 
 
+def fill_logs(store):
+    """What the addon page and the read plan need beside the runs: a run's origin and clients,
+    what the sync learnt of a server, sign-ons and a client's mailbox actions."""
+    from puq_bridge.usage.records import ServerStats
+
+    when = T0 + dt.timedelta(days=5)
+    store.record_run(when, when, [replace(result(4, 4), client_id=42)], origin="UsageUpdate")
+    store.remember_server_stats([ServerStats("mail1", 1200, when, 1000, 20)], now=when)
+    store.record_signon(4, "a@s4.pl", "ServiceSingleSignOn", when=when)
+    store.record_signon(None, "admin@s4.pl", "AdminSingleSignOn", when=when)
+    store.record_action(4, "CreateMailbox", "b@s4.pl", "ok", user_id="7", when=when)
+    store.record_action(4, "SetMailboxQuota", "b@s4.pl", "refused", detail="quota", when=when)
+
+
 # --- migrate --------------------------------------------------------------------------------------
 
 
@@ -101,7 +116,9 @@ def test_copy_a_sqlite_history_to_postgresql_twice(tmp_path, postgres_db, monkey
     config = sqlite_config(tmp_path)
     with UsageStore(tmp_path / "data" / "usage.sqlite3") as sqlite:
         fill(sqlite)
+        fill_logs(sqlite)
         expected = (sqlite.latest(1), sqlite.history(2, now=T0 + dt.timedelta(days=2)))
+        logs = (sqlite.server_stats(), sqlite.signons(), sqlite.actions(4))
     with UsageStore(postgres_db) as target:  # the database already has a run of its own
         own = T0 + dt.timedelta(days=10)
         target.record_run(own, own, [result(3, 7)])
@@ -114,19 +131,26 @@ def test_copy_a_sqlite_history_to_postgresql_twice(tmp_path, postgres_db, monkey
     counts = json.loads(first.stdout)
     assert counts["to"] == bare and password not in first.output
     assert (counts["runs"], counts["runs_present"], counts["samples"], counts["mailboxes"]) == (
-        3,
+        4,
         0,
-        6,
-        6,
+        7,
+        7,
     )
-    assert (counts["daily"], counts["settings"]) == (6, 1)
+    assert (counts["daily"], counts["settings"], counts["servers"]) == (7, 1, 1)
+    assert (counts["signons"], counts["actions"]) == (2, 2)
 
     second = run(config, *args)
     assert second.exit_code == 0, second.output
-    assert (json.loads(second.stdout)["runs"], json.loads(second.stdout)["runs_present"]) == (0, 3)
+    again = json.loads(second.stdout)
+    assert [again[k] for k in ("runs", "runs_present", "signons", "actions")] == [0, 4, 0, 0]
 
     with UsageStore(postgres_db) as target:
-        assert target.counts() == {"runs": 4, "samples": 7, "mailboxes": 7, "daily": 7}
+        assert target.counts() == {"runs": 5, "samples": 8, "mailboxes": 8, "daily": 8}
+        # what the addon page and the read plan read: origins, clients, servers, the logs
+        (usage_update,) = target.runs(origin="UsageUpdate")
+        assert usage_update.updated == 1
+        assert {s.service_id: s.client_id for s in target.latest_samples()}[4] == 42
+        assert (target.server_stats(), target.signons(), target.actions(4)) == logs
         assert target.latest(1) == expected[0]
         assert target.history(2, now=T0 + dt.timedelta(days=2)) == expected[1]
         assert target.service_settings(1) == {1: ServiceSettings(50 * 1024 * MB, "server")}
@@ -141,7 +165,8 @@ def test_copy_in_plain_words_and_from_another_file(tmp_path):
     done = CliRunner().invoke(main, ["store", "copy", "--from", str(source), "--to", str(target)])
     assert done.exit_code == 0, done.output
     assert done.output.strip() == (
-        "copied 2 runs (4 samples, 4 mailboxes), 4 daily rows and 1 product settings "
+        "copied 2 runs (4 samples, 4 mailboxes), 4 daily rows, 1 product settings, 0 server "
+        "statistics, 0 sign-ons and 0 client actions "
         f"from {source} "
         f"to {target}; 0 runs were there already"
     )
