@@ -120,10 +120,8 @@ def choose(
     rows = bridge_rows or 0
     whole = pages(accounts, page_rows)
     per_domain, per_server = cost(domains, rows), cost(whole, accounts)
-    numbers = (
-        f"{whole} request(s) for {accounts:,} accounts vs {domains:,} requests for "
-        f"{'~' if bridge_rows is None else ''}{rows:,} rows"
-    )
+    their = "rows not known yet, counted as none" if bridge_rows is None else f"{rows:,} rows"
+    numbers = f"{whole} request(s) for {accounts:,} accounts vs {domains:,} requests ({their})"
     if per_server < per_domain:
         return ReadPlan(SERVER, f"cheaper: {numbers}", whole)
     return ReadPlan(DOMAIN, f"cheaper per domain: {numbers}", domains)

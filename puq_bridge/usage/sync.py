@@ -452,10 +452,14 @@ class SyncEngine:
         self, services: list, names: set[str] | None, settings: dict[int, ServiceSettings]
     ) -> tuple[list[_Job], list[ServiceResult]]:
         jobs, skipped = [], []
+        # services share a few WHMCS servers: each (id, hostname) is matched once, not per service
+        # (100,000 services x 50 entries would be 2.5 million comparisons)
+        entries: dict[tuple, ZimbraConfig | None] = {}
         for svc in services:
-            entry = next(
-                (z for z in self.servers if z.matches(svc.server_id, svc.server_hostname)), None
-            )
+            where = (svc.server_id, svc.server_hostname)
+            if where not in entries:
+                entries[where] = next((z for z in self.servers if z.matches(*where)), None)
+            entry = entries[where]
             if names is not None and (entry is None or entry.name not in names):
                 continue
             if entry is None:
