@@ -36,6 +36,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_sync import SimulatorProcess  # noqa: E402
+
 ADMIN, PASSWORD = "admin@example.com", "zimbra-secret"
 IDENTIFIER, SECRET = "whmcs-id", "whmcs-secret"
 MB, GB = 1024 * 1024, 1024**3
@@ -132,25 +134,11 @@ def _simulators(conn, spec: dict) -> None:
             return
 
 
-class World:
-    """The simulators' process, seen from here."""
+class World(SimulatorProcess):
+    """This bench's simulators (``_simulators``'s ``spec``)."""
 
     def __init__(self, **spec):
-        ctx = mp.get_context("spawn")
-        self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_simulators, daemon=True, args=(child, spec))
-        started = time.perf_counter()
-        self.process.start()
-        self.info = self.conn.recv()
-        self.built_s = time.perf_counter() - started
-
-    def ask(self, command: str):
-        self.conn.send(command)
-        return self.conn.recv()
-
-    def stop(self) -> None:
-        self.ask("stop")
-        self.process.join(timeout=30)
+        super().__init__(_simulators, spec)
 
 
 # --- one sync -------------------------------------------------------------------------------------

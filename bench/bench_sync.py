@@ -145,26 +145,18 @@ def _simulators(
             return
 
 
-class World:
-    """The simulators' process, seen from here."""
+class SimulatorProcess:
+    """Simulators served in a child process (``target(conn, *args)`` sends its ``info`` once ready,
+    then answers commands), seen from here."""
 
-    def __init__(self, args):
+    def __init__(self, target, *args):
         ctx = mp.get_context("spawn")
         self.conn, child_conn = ctx.Pipe()
-        self.process = ctx.Process(
-            target=_simulators,
-            daemon=True,
-            args=(
-                child_conn,
-                args.servers,
-                args.domains,
-                args.mailboxes,
-                args.latency,
-                args.per_server + 4,
-            ),
-        )
+        self.process = ctx.Process(target=target, daemon=True, args=(child_conn, *args))
+        started = time.perf_counter()
         self.process.start()
         self.info = self.conn.recv()
+        self.built_s = time.perf_counter() - started
 
     def ask(self, command: str):
         self.conn.send(command)
@@ -172,7 +164,21 @@ class World:
 
     def stop(self) -> None:
         self.ask("stop")
-        self.process.join(timeout=10)
+        self.process.join(timeout=30)
+
+
+class World(SimulatorProcess):
+    """This bench's world: ``--servers`` FakeZimbras and one FakeWhmcs."""
+
+    def __init__(self, args):
+        super().__init__(
+            _simulators,
+            args.servers,
+            args.domains,
+            args.mailboxes,
+            args.latency,
+            args.per_server + 4,
+        )
 
 
 # --- the runs -------------------------------------------------------------------------------------
