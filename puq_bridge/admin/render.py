@@ -10,29 +10,25 @@ templates_dir`` comes first in the loader, as for the client area.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 from typing import Any
 
-from jinja2 import (
-    ChoiceLoader,
-    Environment,
-    FileSystemLoader,
-    PackageLoader,
-    StrictUndefined,
-    TemplateError,
-    TemplateNotFound,
-)
+from jinja2 import TemplateError, TemplateNotFound
 from markupsafe import Markup
 
 from puq_bridge.admin.view import NEARLY_FULL, WARN, AdminView
 from puq_bridge.clientarea.i18n import Catalog
+from puq_bridge.clientarea.templating import (
+    FALLBACK_LANG,
+    html_environment,
+    inline_stylesheet,
+    json_document,
+    template_error,
+)
 from puq_bridge.errors import ConfigError
 from puq_bridge.units import GB
 from puq_bridge.usage.store_overview import SampleRow
 
-TEMPLATES_PACKAGE = "puq_bridge.templates"
-FALLBACK_LANG = "en"
 #: what a service link in WHMCS's admin area looks like (relative to addonmodules.php).
 SERVICE_LINK = "clientsservices.php?userid={client}&id={service}"
 SERVICE_LINK_NO_CLIENT = "clientsservices.php?id={service}"
@@ -47,17 +43,8 @@ class AdminRenderer:
     """
 
     def __init__(self, templates_dir: str | os.PathLike | None = None, *, default_lang="en"):
-        loaders = [FileSystemLoader(str(templates_dir))] if templates_dir else []
-        loaders.append(PackageLoader(TEMPLATES_PACKAGE, "."))
         self.default_lang = default_lang if default_lang in ("en", "pl") else FALLBACK_LANG
-        self.env = Environment(
-            loader=ChoiceLoader(loaders),
-            autoescape=True,
-            undefined=StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            auto_reload=False,
-        )
+        self.env = html_environment(templates_dir)
         self._catalogs: dict[str, Catalog] = {}
         self._styles: dict[str, Markup] = {}
 
@@ -82,16 +69,9 @@ class AdminRenderer:
 
     def _document(self, name: str) -> dict[str, Any]:
         try:
-            source, filename, _ = self.env.loader.get_source(self.env, name)
+            return json_document(self.env, name)
         except TemplateNotFound:
             raise ConfigError(name, None, "translation catalog not found") from None
-        try:
-            document = json.loads(source)
-        except json.JSONDecodeError as err:
-            raise ConfigError(filename, None, f"catalog is not valid JSON: {err}") from err
-        if not isinstance(document, dict):
-            raise ConfigError(filename, None, "translation catalog must be a JSON object")
-        return document
 
     # --- rendering -------------------------------------------------------------------------------
 
@@ -121,7 +101,7 @@ class AdminRenderer:
         try:
             return self._template(name).render(self._context(view))
         except TemplateError as err:
-            raise _template_error(name, err) from err
+            raise template_error(name, err) from err
 
     def _template(self, name: str):
         try:
@@ -129,12 +109,11 @@ class AdminRenderer:
         except TemplateNotFound:
             raise
         except TemplateError as err:
-            raise _template_error(name, err) from err
+            raise template_error(name, err) from err
 
     def _style(self, name: str) -> Markup:
         if name not in self._styles:
-            source, _, _ = self.env.loader.get_source(self.env, name)
-            self._styles[name] = Markup(source.replace("</", "<\\/"))
+            self._styles[name] = inline_stylesheet(self.env, name)
         return self._styles[name]
 
     def _context(self, view: AdminView) -> dict[str, Any]:
@@ -209,11 +188,3 @@ def _duration(fmt: Catalog, seconds: float | None) -> str:
         return f"{minutes} min {rest} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min"
-
-
-def _template_error(name: str, err: TemplateError) -> ConfigError:
-    where = getattr(err, "filename", None) or name
-    line = getattr(err, "lineno", None)
-    return ConfigError(
-        f"{where}:{line}" if line else where, None, f"template error: {err.message or err}"
-    )

@@ -1,4 +1,5 @@
-"""Rendering the client-area tabs: the Jinja environment, translations, and the :class:`Renderer`.
+"""Rendering the client-area tabs: translations and the :class:`Renderer` (the Jinja set-up is
+:mod:`puq_bridge.clientarea.templating`, shared with the addon page).
 
 Templates get plain data (:mod:`puq_bridge.clientarea.view` views, a
 :class:`~puq_bridge.clientarea.i18n.Catalog`, the chart geometry) and autoescape everything. An
@@ -9,39 +10,33 @@ or a translation catalog (``i18n/<lang>.json``) can be replaced without forking.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from jinja2 import (
-    ChoiceLoader,
-    Environment,
-    FileSystemLoader,
-    PackageLoader,
-    StrictUndefined,
-    TemplateError,
-    TemplateNotFound,
-    select_autoescape,
-)
+from jinja2 import TemplateError, TemplateNotFound
 from markupsafe import Markup, escape
 
 from puq_bridge.clientarea.chart import build_chart
 from puq_bridge.clientarea.facts import ServiceFacts
 from puq_bridge.clientarea.i18n import Catalog
 from puq_bridge.clientarea.options import PageOptions
+from puq_bridge.clientarea.templating import (
+    FALLBACK_LANG,
+    html_environment,
+    inline_stylesheet,
+    json_document,
+    template_error,
+)
 from puq_bridge.clientarea.view import build_view, used_of
-from puq_bridge.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
     from puq_bridge.usage.records import DailyPoint, Snapshot
 
 log = logging.getLogger(__name__)
 
-TEMPLATES_PACKAGE = "puq_bridge.templates"
-FALLBACK_LANG = "en"
 #: WHMCS client language names (``tblclients.language``) -> our catalogs; anything else is English.
 WHMCS_LANGUAGES = {"polish": "pl"}
 #: tab name -> template file.
@@ -72,18 +67,7 @@ class Renderer:
         self.stale_after_hours = float(stale_after_hours)
         self.default_lang = default_lang
         self.bars_limit = bars_limit
-        loaders = [FileSystemLoader(str(self.templates_dir))] if self.templates_dir else []
-        loaders.append(PackageLoader(TEMPLATES_PACKAGE, "."))
-        self.env = Environment(
-            loader=ChoiceLoader(loaders),
-            autoescape=select_autoescape(
-                ("html", "htm", "xml", "j2"), default_for_string=True, default=True
-            ),
-            undefined=StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            auto_reload=False,
-        )
+        self.env = html_environment(self.templates_dir)
         self._catalogs: dict[str, Catalog] = {}
         self._stylesheets: dict[str, Markup] = {}
 
@@ -124,20 +108,9 @@ class Renderer:
     def _catalog_document(self, lang: str) -> dict[str, Any]:
         name = f"i18n/{lang}.json"
         try:
-            source, filename, _ = self.env.loader.get_source(self.env, name)
+            return json_document(self.env, name)
         except TemplateNotFound:
             raise ValueError(f"no translations for language {lang!r} ({name} not found)") from None
-        try:
-            document = json.loads(source)
-        except json.JSONDecodeError as err:
-            raise ConfigError(
-                filename, None, f"translation catalog is not valid JSON: {err}"
-            ) from err
-        if not isinstance(document, dict) or not all(isinstance(k, str) for k in document):
-            raise ConfigError(
-                filename, None, "translation catalog must be a JSON object of key -> text"
-            )
-        return document
 
     # --- rendering --------------------------------------------------------------------------------
 
@@ -224,7 +197,7 @@ class Renderer:
         try:
             return self._template(template).render(context)
         except TemplateError as err:
-            raise self._template_error(template, err) from err
+            raise template_error(template, err) from err
 
     def _context(
         self,
@@ -273,22 +246,13 @@ class Renderer:
         except TemplateNotFound:
             raise
         except TemplateError as err:
-            raise self._template_error(name, err) from err
+            raise template_error(name, err) from err
 
     def _stylesheet(self, name: str) -> Markup:
-        """A stylesheet's text for an inline ``<style>`` (read once); ``</`` is broken up so it
-        cannot close it."""
+        """A stylesheet's text for an inline ``<style>`` (read once)."""
         if name not in self._stylesheets:
-            source, _, _ = self.env.loader.get_source(self.env, name)
-            self._stylesheets[name] = Markup(source.replace("</", "<\\/"))
+            self._stylesheets[name] = inline_stylesheet(self.env, name)
         return self._stylesheets[name]
-
-    def _template_error(self, name: str, err: TemplateError) -> ConfigError:
-        where = getattr(err, "filename", None) or name
-        line = getattr(err, "lineno", None)
-        return ConfigError(
-            f"{where}:{line}" if line else where, None, f"template error: {err.message or err}"
-        )
 
 
 def _choice(fmt: Catalog, prefix: str, value: str) -> str:

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 class MailboxTable(Sequence):
     """An immutable sequence of :class:`~puq_bridge.zimbra.models.MailboxUsage` kept in two
     columns: the names and zimbraIds as one string (``name\\nid\\n…``), used and limit bytes as
-    one 64-bit array — about 90 bytes a mailbox instead of ~270 as objects, so the mailboxes a sync
+    one 64-bit array: about 90 bytes a mailbox instead of ~270 as objects, so the mailboxes a sync
     keeps for the store (a million, on a big server) fit in a flat amount of memory. Each item is
     made when asked for.
 
