@@ -38,7 +38,18 @@ from puq_bridge.http import (
     transport_warnings,
 )
 from puq_bridge.zimbra import soap as _soap
-from puq_bridge.zimbra.models import MailboxUsage
+from puq_bridge.zimbra.models import (
+    DIRECTORY_TYPES,
+    Account,
+    AccountInfo,
+    Cos,
+    DirectoryEntry,
+    Domain,
+    MailboxUsage,
+    QuotaUsage,
+    SystemAccounts,
+    VersionInfo,
+)
 from puq_bridge.zimbra.rights import RightsMixin
 from puq_bridge.zimbra.throttle import (
     DEFAULT_RATE,
@@ -50,17 +61,6 @@ from puq_bridge.zimbra.throttle import (
 
 if TYPE_CHECKING:  # pragma: no cover
     from puq_bridge.config import ZimbraConfig
-from puq_bridge.zimbra.models import (
-    DIRECTORY_TYPES,
-    Account,
-    AccountInfo,
-    Cos,
-    DirectoryEntry,
-    Domain,
-    QuotaUsage,
-    SystemAccounts,
-    VersionInfo,
-)
 
 log = logging.getLogger(__name__)
 
@@ -71,19 +71,7 @@ SYSTEM_ACCOUNT_QUERY = "(|(zimbraIsSystemAccount=TRUE)(zimbraIsSystemResource=TR
 _SYSTEM_ATTRS = ["zimbraIsSystemAccount", "zimbraIsSystemResource"]
 _TWO_FACTOR_SETUP = "account.TWO_FACTOR_SETUP_REQUIRED"
 
-__all__ = [
-    "ZimbraAdmin",
-    "Account",
-    "AccountInfo",
-    "DirectoryEntry",
-    "Domain",
-    "Cos",
-    "QuotaUsage",
-    "SystemAccounts",
-    "VersionInfo",
-    "parse_quota_usage",
-    "DIRECTORY_TYPES",
-]
+__all__ = ["ZimbraAdmin", "parse_quota_usage", "SYSTEM_ACCOUNT_QUERY"]
 
 
 def parse_quota_usage(content: bytes, *, server: str = "zimbra") -> QuotaUsage:
