@@ -167,6 +167,19 @@ def main(ctx: click.Context, config_path: str | None, verbose: int, quiet: bool)
         ctx.exit(0)
 
 
+#: ``--json``: the command prints one JSON document (:func:`echo_json`) instead of its report.
+json_option = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON document on stdout and nothing else there.",
+)
+#: ``--client-id``: a WHMCS client.
+client_option = click.option(
+    "--client-id", type=click.IntRange(min=1), required=True, help="WHMCS client id."
+)
+
+
 def echo_json(document) -> None:
     """Print one JSON document on stdout (dates as ISO strings, Decimals as strings)."""
     import json

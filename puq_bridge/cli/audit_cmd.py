@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from puq_bridge.cli import echo_json
+from puq_bridge.cli import echo_json, json_option
 
 
 @click.command("audit", short_help="Show the mailbox actions of a service's client.")
@@ -17,12 +17,7 @@ from puq_bridge.cli import echo_json
 @click.option(
     "--limit", type=click.IntRange(min=1), default=100, show_default=True, help="Newest N actions."
 )
-@click.option(
-    "--json",
-    "as_json",
-    is_flag=True,
-    help="Print one JSON document on stdout and nothing else there.",
-)
+@json_option
 @click.pass_obj
 def audit(app, service_id: int, limit: int, as_json: bool) -> None:
     """Show a service's mailbox actions from its service page, newest first (from the store)."""

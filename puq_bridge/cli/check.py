@@ -17,7 +17,7 @@ from typing import Callable
 
 import click
 
-from puq_bridge.cli import echo_json
+from puq_bridge.cli import echo_json, json_option
 from puq_bridge.errors import PuqBridgeError
 
 log = logging.getLogger(__name__)
@@ -146,12 +146,7 @@ def flag_unmatched(results: list[CheckResult]) -> list[CheckResult]:
 
 
 @click.command("check")
-@click.option(
-    "--json",
-    "as_json",
-    is_flag=True,
-    help="Print one JSON document on stdout and nothing else there.",
-)
+@json_option
 @click.pass_obj
 def check(app, as_json: bool) -> None:
     """Log in to WHMCS and every Zimbra; report each.

@@ -14,7 +14,7 @@ import re
 
 import click
 
-from puq_bridge.cli import echo_json
+from puq_bridge.cli import client_option, echo_json, json_option
 from puq_bridge.cli.panel_views import client_doc, service_doc, service_lines, user_doc, user_line
 
 log = logging.getLogger(__name__)
@@ -22,15 +22,6 @@ log = logging.getLogger(__name__)
 END_OF_PERIOD = "end-of-billing-period"
 IMMEDIATE = "immediate"
 
-json_option = click.option(
-    "--json",
-    "as_json",
-    is_flag=True,
-    help="Print one JSON document on stdout and nothing else there.",
-)
-client_option = click.option(
-    "--client-id", type=click.IntRange(min=1), required=True, help="WHMCS client id."
-)
 _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from puq_bridge.cli import echo_json
+from puq_bridge.cli import client_option, echo_json, json_option
 from puq_bridge.errors import ParamsError
 
 #: CreateSsoToken's destination for a service's page in the client area.
@@ -17,7 +17,7 @@ SERVICE_PAGE = "clientarea:product_details"
 
 
 @click.command("sso", short_help="Print a one-time WHMCS client-area link for a client.")
-@click.option("--client-id", type=click.IntRange(min=1), required=True, help="WHMCS client id.")
+@client_option
 @click.option(
     "--user-id",
     type=click.IntRange(min=1),
@@ -30,12 +30,7 @@ SERVICE_PAGE = "clientarea:product_details"
     default=None,
     help="Open this service's page (it must be the client's) instead of the client area's home.",
 )
-@click.option(
-    "--json",
-    "as_json",
-    is_flag=True,
-    help="Print one JSON document on stdout and nothing else there.",
-)
+@json_option
 @click.pass_obj
 def sso(app, client_id: int, user_id: int | None, service_id: int | None, as_json: bool) -> None:
     """Print a one-time link into a client's WHMCS client area (CreateSsoToken).
