@@ -26,25 +26,29 @@ import secrets
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import requests
 
-from puq_bridge.config import parse_config
-from puq_bridge.usage.records import ServiceResult
-from puq_bridge.usage.store import UsageStore
-from puq_bridge.zimbra.models import MailboxUsage
-from whmcs_module.context import AdapterContext
-from whmcs_module.forwarder import write_forwarder
-from whmcs_module.http import AdapterServer, make_app
-from whmcs_module.signing import HEADER, sign
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-SECRET = "bench-shared-secret"
+from bench_clientarea import bridge_config  # noqa: E402
+
+from puq_bridge.usage.records import ServiceResult  # noqa: E402
+from puq_bridge.usage.store import UsageStore  # noqa: E402
+from puq_bridge.zimbra.models import MailboxUsage  # noqa: E402
+from whmcs_module.context import AdapterContext  # noqa: E402
+from whmcs_module.forwarder import write_forwarder  # noqa: E402
+from whmcs_module.http import AdapterServer, make_app  # noqa: E402
+from whmcs_module.signing import HEADER, sign  # noqa: E402
+
+SECRET = "bench-shared-secret-of-at-least-32-chars"
 SERVERS = ("mail1", "mail2", "mail3", "mail4")
 MB = 1024 * 1024
-HARNESS = Path(__file__).resolve().parent.parent / "tests" / "php" / "addon_harness.php"
+HARNESS = Path(__file__).resolve().parents[1] / "tests/whmcs_module/php/addon_harness.php"
 
 
 def percentiles(samples: list[float]) -> str:
@@ -149,23 +153,8 @@ def main() -> None:
         how = f"reused {path}" if filled else f"filled in {took:.0f} s"
         print(f"{args.services} services, {args.days} days: {how}; {size:.0f} MB;")
         print(f"  rows: {store.counts()}")
-        config = parse_config(
-            {
-                "whmcs": {"url": "http://127.0.0.1:9", "identifier": "x", "secret": "x"},
-                "zimbra": [
-                    {
-                        "name": name,
-                        "whmcs_server": i + 1,
-                        "url": "http://127.0.0.1:9",
-                        "admin_user": "admin@example.com",
-                        "password": "zimbra-secret",
-                    }
-                    for i, name in enumerate(SERVERS)
-                ],
-                "adapter": {"secret": SECRET},
-            },
-            "bench",
-            env={},
+        config = bridge_config(
+            "http://127.0.0.1:9", "admin@example.com", SECRET, servers=SERVERS
         )
         ctx = AdapterContext(config, store=store)
         ctx.addon.jobs.domains_ttl = 1e9  # no Zimbra to read here: keep the (failed) check

@@ -21,18 +21,21 @@ from pathlib import Path
 
 import requests
 
-from puq_bridge.clientarea.facts import facts_from_params
-from puq_bridge.config import parse_config
-from puq_bridge.simulators.server import BackgroundServer
-from puq_bridge.simulators.zimbra.app import FakeZimbra, populate
-from puq_bridge.usage.model import DomainUsage
-from puq_bridge.usage.records import ServiceResult
-from puq_bridge.usage.store import UsageStore
-from whmcs_module.context import AdapterContext
-from whmcs_module.http import AdapterServer, make_app
-from whmcs_module.signing import HEADER, sign
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-SECRET = "bench-shared-secret"
+from puq_bridge.clientarea.facts import facts_from_params  # noqa: E402
+from puq_bridge.config import parse_config  # noqa: E402
+from puq_bridge.simulators.server import BackgroundServer  # noqa: E402
+from puq_bridge.simulators.zimbra.app import FakeZimbra, populate  # noqa: E402
+from puq_bridge.usage.model import DomainUsage  # noqa: E402
+from puq_bridge.usage.records import ServiceResult  # noqa: E402
+from puq_bridge.usage.store import UsageStore  # noqa: E402
+from puq_bridge.whmcs.params import ModuleParams  # noqa: E402
+from whmcs_module.context import AdapterContext  # noqa: E402
+from whmcs_module.http import AdapterServer, make_app  # noqa: E402
+from whmcs_module.signing import HEADER, sign  # noqa: E402
+
+SECRET = "bench-shared-secret-of-at-least-32-chars"
 MAILBOXES = 1000
 DOMAIN = "firma.pl"
 
@@ -110,28 +113,35 @@ def timed_requests(
     return samples
 
 
+def bridge_config(zimbra_url: str, admin_user: str, secret: str = SECRET, servers=("mail1",)):
+    """A bench's bridge config: a WHMCS it never calls, ``servers`` (WHMCS server ids 1, 2, ...)
+    at ``zimbra_url``, and the adapter's ``secret``."""
+    return parse_config(
+        {
+            "whmcs": {"url": "http://127.0.0.1:9", "identifier": "x", "secret": "x"},
+            "zimbra": [
+                {
+                    "name": name,
+                    "whmcs_server": number,
+                    "url": zimbra_url,
+                    "admin_user": admin_user,
+                    "password": "zimbra-secret",
+                }
+                for number, name in enumerate(servers, 1)
+            ],
+            "adapter": {"secret": secret},
+        },
+        "bench",
+        env={},
+    )
+
+
 def main(count: int = 200) -> None:
     """Set up FakeZimbra, the store and the adapter on waitress; print the figures."""
     sim = FakeZimbra()
     populate(sim, DOMAIN, MAILBOXES)
     with tempfile.TemporaryDirectory() as tmp, BackgroundServer(sim.wsgi_app) as zimbra:
-        config = parse_config(
-            {
-                "whmcs": {"url": "http://127.0.0.1:9", "identifier": "x", "secret": "x"},
-                "zimbra": [
-                    {
-                        "name": "mail1",
-                        "whmcs_server": 1,
-                        "url": zimbra.url,
-                        "admin_user": sim.admin_user,
-                        "password": "zimbra-secret",
-                    }
-                ],
-                "adapter": {"secret": SECRET},
-            },
-            "bench",
-            env={},
-        )
+        config = bridge_config(zimbra.url, sim.admin_user)
         store = UsageStore(Path(tmp) / "usage.sqlite3")
         ctx = AdapterContext(config, store=store)
         entry = config.zimbra[0]
@@ -156,7 +166,7 @@ def main(count: int = 200) -> None:
                 f"({sim.count('GetQuotaUsage') - before} GetQuotaUsage)"
             )
 
-        facts = facts_from_params(params(42), entry)
+        facts = facts_from_params(ModuleParams.read(params(42)), entry)
         snapshot, history = store.latest(42), store.history(42)
         renders = []
         for _ in range(count):

@@ -8,8 +8,11 @@ import statistics
 import sys
 import tempfile
 import time
+from pathlib import Path
 
-from puq_bridge.demo.run import run_demo
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from puq_bridge.demo.run import run_demo  # noqa: E402
 
 
 def main(runs: int = 5) -> None:

@@ -15,16 +15,20 @@ Run: ``python bench/bench_quota_parse.py [--accounts 20000] [--repeat 5]``
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 from typing import Callable
 
 from lxml import etree
 
-from puq_bridge.simulators.server import BackgroundServer
-from puq_bridge.simulators.zimbra.app import FakeZimbra, populate
-from puq_bridge.simulators.zimbra.wire import quota_usage_envelope
-from puq_bridge.zimbra import soap as zimbra_soap
-from puq_bridge.zimbra.client import ZimbraAdmin, parse_quota_usage
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from puq_bridge.simulators.server import BackgroundServer  # noqa: E402
+from puq_bridge.simulators.zimbra.app import FakeZimbra, populate  # noqa: E402
+from puq_bridge.simulators.zimbra.wire import quota_usage_envelope  # noqa: E402
+from puq_bridge.zimbra import soap as zimbra_soap  # noqa: E402
+from puq_bridge.zimbra.client import ZimbraAdmin, parse_quota_usage  # noqa: E402
 
 ADMIN, PASSWORD, DOMAIN = "admin@example.com", "bench-secret", "big.example"
 

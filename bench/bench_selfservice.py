@@ -24,8 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import requests  # noqa: E402
+from bench_clientarea import bridge_config  # noqa: E402
 
-from puq_bridge.config import parse_config  # noqa: E402
 from puq_bridge.simulators.server import BackgroundServer  # noqa: E402
 from puq_bridge.simulators.zimbra.app import FakeZimbra, populate  # noqa: E402
 from puq_bridge.usage.store import UsageStore  # noqa: E402
@@ -84,23 +84,7 @@ def main(count: int, latency_ms: float) -> None:
     sim = FakeZimbra()
     populate(sim, DOMAIN, 50)
     with tempfile.TemporaryDirectory() as tmp, BackgroundServer(sim.wsgi_app) as zimbra:
-        config = parse_config(
-            {
-                "whmcs": {"url": "http://127.0.0.1:9", "identifier": "x", "secret": "x"},
-                "zimbra": [
-                    {
-                        "name": "mail1",
-                        "whmcs_server": 1,
-                        "url": zimbra.url,
-                        "admin_user": sim.admin_user,
-                        "password": "zimbra-secret",
-                    }
-                ],
-                "adapter": {"secret": SECRET},
-            },
-            "bench",
-            env={},
-        )
+        config = bridge_config(zimbra.url, sim.admin_user, SECRET)
         store = UsageStore(Path(tmp) / "usage.sqlite3")
         ctx = AdapterContext(config, store=store)
         with AdapterServer(make_app(ctx, SECRET)) as server, requests.Session() as session:

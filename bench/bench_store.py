@@ -91,29 +91,12 @@ class Bridge:
     def __init__(self, location, sim, zimbra_url: str):
         import requests
 
-        from puq_bridge.config import parse_config
         from puq_bridge.usage.model import DomainUsage
         from puq_bridge.usage.store import UsageStore
         from whmcs_module.context import AdapterContext
         from whmcs_module.http import AdapterServer, make_app
 
-        config = parse_config(
-            {
-                "whmcs": {"url": "http://127.0.0.1:9", "identifier": "x", "secret": "x"},
-                "zimbra": [
-                    {
-                        "name": "mail1",
-                        "whmcs_server": 1,
-                        "url": zimbra_url,
-                        "admin_user": sim.admin_user,
-                        "password": "zimbra-secret",
-                    }
-                ],
-                "adapter": {"secret": ca.SECRET},
-            },
-            "bench",
-            env={},
-        )
+        config = ca.bridge_config(zimbra_url, sim.admin_user)
         self.store = UsageStore(location)
         self.ctx = AdapterContext(config, store=self.store)
         usage = DomainUsage.of(ca.DOMAIN, self.ctx.zimbra(config.zimbra[0]).domain_usage(ca.DOMAIN))
