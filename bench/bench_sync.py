@@ -226,11 +226,16 @@ def _whmcs(world: World):
 
 
 def run_engine(
-    world: World, args, store_location, read_plan: str = "auto", rate: float | None = 20.0
+    world: World,
+    args,
+    store_location,
+    read_plan: str = "auto",
+    rate: float | None = 20.0,
+    page_rows: int | None = None,
 ) -> dict:
     """One sync run with the store at ``store_location`` (a SQLite path, a PostgreSQL URL or
-    backend); returns wall time, request counts, totals, CPU, the servers' plans and the max-RSS
-    growth."""
+    backend), ``page_rows`` rows a whole-server page (default: the config's); returns wall time,
+    request counts, totals, CPU, the servers' plans and the max-RSS growth."""
     from puq_bridge.config import DEFAULT_PAGE_ROWS
     from puq_bridge.usage.store import UsageStore
     from puq_bridge.usage.sync import SyncEngine
@@ -250,7 +255,7 @@ def run_engine(
             store=store,
             concurrency=args.concurrency,
             per_server_concurrency=args.per_server,
-            page_rows=getattr(args, "page_rows", DEFAULT_PAGE_ROWS),
+            page_rows=page_rows or DEFAULT_PAGE_ROWS,
         )
         before, sim_cpu = resource.getrusage(resource.RUSAGE_SELF), world.ask("cpu")
         t0 = time.perf_counter()
@@ -460,9 +465,10 @@ def main(argv=None) -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             store = Path(tmp) / "usage.sqlite3"
-            first = run_engine(world, args, store, rate=args.rate or None)
-            second = run_engine(world, args, store, rate=args.rate or None)
-            today = run_engine(world, args, store, read_plan="domain", rate=None)
+            rate, rows = args.rate or None, args.page_rows
+            first = run_engine(world, args, store, rate=rate, page_rows=rows)
+            second = run_engine(world, args, store, rate=rate, page_rows=rows)
+            today = run_engine(world, args, store, read_plan="domain", rate=None, page_rows=rows)
         naive = run_naive(world, args) if args.naive_servers else {"wall": 0.0, "counts": {}}
     finally:
         world.stop()
